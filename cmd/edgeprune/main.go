@@ -1,0 +1,11 @@
+// Command edgeprune compresses ONNX models for edge devices: inspect them,
+// convert them, prune them and pack them. Run `edgeprune --help`.
+package main
+
+import (
+	"os"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
