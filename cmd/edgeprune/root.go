@@ -63,7 +63,12 @@ change unchanged.`,
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, cmd.CommandPath())}
 	})
-	root.AddCommand(newVersionCmd(c), newInspectCmd(c), newConvertCmd(c))
+	// One line per subcommand, each defined in its own file.
+	root.AddCommand(
+		newVersionCmd(c),
+		newInspectCmd(c),
+		newConvertCmd(c),
+	)
 	return root
 }
 
