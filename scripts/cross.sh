@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Cross-builds edgeprune (CGO_ENABLED=0) into dist/ for linux/amd64,
+# linux/arm64, linux/arm (GOARM=7) and android/arm64, then runs the Linux ARM
+# binaries under qemu-user (scripts/setup.sh installs qemu-user-static) on
+# real models and checks that `inspect --json` prints byte for byte what the
+# amd64 binary prints. The android binary is built only: it needs Android's
+# dynamic linker to run.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cache="${EDGEPRUNE_CACHE:-$HOME/.cache/edgeprune}"
+
+MODELS=(
+	../shared/models/mnist/lenet5.onnx
+	"$cache/models/ppocr_cls.onnx"
+)
+for m in "${MODELS[@]}"; do
+	[[ -f "$m" ]] || { echo "cross: model $m not found (../shared beside the repo, and scripts/setup.sh for the cache)" >&2; exit 1; }
+done
+
+# os arch goarm binary qemu (empty: runs natively or not at all)
+TARGETS=(
+	"linux amd64 - edgeprune-linux-amd64 -"
+	"linux arm64 - edgeprune-linux-arm64 qemu-aarch64-static"
+	"linux arm 7 edgeprune-linux-armv7 qemu-arm-static"
+	"android arm64 - edgeprune-android-arm64 -"
+)
+
+mkdir -p dist
+for t in "${TARGETS[@]}"; do
+	read -r os arch goarm bin _ <<<"$t"
+	[[ "$goarm" == - ]] && goarm=
+	echo "cross: build dist/$bin"
+	CGO_ENABLED=0 GOOS="$os" GOARCH="$arch" GOARM="$goarm" go build -trimpath -o "dist/$bin" ./cmd/edgeprune
+done
+
+if [[ "$(go env GOHOSTOS)/$(go env GOHOSTARCH)" != linux/amd64 ]]; then
+	echo "cross: the reference binary is linux/amd64; this host is $(go env GOHOSTOS)/$(go env GOHOSTARCH)" >&2
+	exit 1
+fi
+
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+fail=0
+for m in "${MODELS[@]}"; do
+	name="$(basename "$m" .onnx)"
+	ref="$out/$name.amd64.json"
+	if ! dist/edgeprune-linux-amd64 inspect --json "$m" >"$ref"; then
+		echo "cross: FAIL: edgeprune-linux-amd64 inspect --json $m failed" >&2
+		fail=1
+		continue
+	fi
+	if ! python3 -c 'import json, sys; json.load(sys.stdin)' <"$ref"; then
+		echo "cross: FAIL: edgeprune-linux-amd64 inspect --json $m did not print JSON" >&2
+		fail=1
+		continue
+	fi
+	for t in "${TARGETS[@]}"; do
+		read -r os _ _ bin qemu <<<"$t"
+		[[ "$os" == linux && "$qemu" != - ]] || continue
+		command -v "$qemu" >/dev/null || { echo "cross: $qemu not found: run scripts/setup.sh" >&2; exit 1; }
+		got="$out/$name.$bin.json"
+		if ! "$qemu" "dist/$bin" inspect --json "$m" >"$got"; then
+			echo "cross: FAIL: $qemu dist/$bin inspect --json $m failed" >&2
+			fail=1
+		elif ! diff -u "$ref" "$got" >&2; then
+			echo "cross: FAIL: dist/$bin inspect --json $m differs from linux/amd64's (diff above)" >&2
+			fail=1
+		else
+			echo "cross: ok   $bin inspect --json $name ($(wc -c <"$got") bytes) equals amd64's"
+		fi
+	done
+done
+if ((fail)); then
+	echo "cross: FAILED" >&2
+	exit 1
+fi
+echo "cross: ok"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The test command: gofmt and go vet must be clean, then every test runs.
+# Extra arguments go to go test (flags such as -run, -v, -short, -count=1).
+# Run scripts/setup.sh once first: tests that need ONNX Runtime or the PP-OCR
+# models fail without it.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+unformatted="$(gofmt -l .)"
+if [[ -n "$unformatted" ]]; then
+	echo "test: gofmt -l lists files to format:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+go vet ./...
+# Dependencies register the same ONNX protobuf file twice; warn, do not panic.
+GOLANG_PROTOBUF_REGISTRATION_CONFLICT=warn go test "$@" ./...
