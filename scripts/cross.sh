@@ -17,7 +17,7 @@ for m in "${MODELS[@]}"; do
 	[[ -f "$m" ]] || { echo "cross: model $m not found (../shared beside the repo, and scripts/setup.sh for the cache)" >&2; exit 1; }
 done
 
-# os arch goarm binary qemu (empty: runs natively or not at all)
+# os arch goarm binary qemu; "-" for none (amd64 runs natively, android not at all)
 TARGETS=(
 	"linux amd64 - edgeprune-linux-amd64 -"
 	"linux arm64 - edgeprune-linux-arm64 qemu-aarch64-static"

@@ -84,6 +84,7 @@ func OCR(t testing.TB, name string) string {
 	for _, m := range ocrModels {
 		if m.name == name {
 			file = m.file
+			break
 		}
 	}
 	if file == "" {
