@@ -1,0 +1,28 @@
+// Package prune decides which weights of an ONNX model to remove and removes
+// them, on the model as onnxio reads it: magnitude pruning as
+// torch.nn.utils.prune, TF-MOT and Neural Compressor know it, without a
+// framework.
+//
+// Three things are kept apart, as in Torch-Pruning:
+//
+//   - What can be pruned: [Targets] lists the float weights (rank ≥ 2) that
+//     Conv, ConvTranspose, Gemm and MatMul use as weights — initializers,
+//     Constant nodes or subgraph tensors, read directly or through Cast and
+//     Identity — with their output- and input-channel axes. Biases and
+//     normalization parameters are never targets. [Selection] narrows them.
+//   - How important each unit is: an [Importance] scores elements
+//     ([Magnitude] |w|, [L2]); units of several elements are scored by a
+//     p-norm of their elements' scores.
+//   - How much goes, and in which shape: a [Pattern] (element, N:M along
+//     the input-channel axis, RxC blocks) defines the units, a [Scope]
+//     (per layer, or one global threshold with per-layer bounds) the count,
+//     and an O(n) radix selection with ties broken by position the units,
+//     identically on every machine. Existing zeros are taken first.
+//
+// A [Pruner] makes a [Plan] (which parameters, pattern, how many units each
+// loses: data, printed as JSON and replayed by [Apply]) and applies it.
+// [Cubic] is the gradual schedule of Zhu & Gupta for iterative pruning.
+//
+// Structured (channel) pruning will add dependency groups as units: the
+// importance and the selection here already work on any units.
+package prune
