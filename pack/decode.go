@@ -1,0 +1,266 @@
+package pack
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/bits"
+
+	"github.com/edgeprune/edgeprune/onnxio"
+)
+
+// TensorInfo is one table row as inspect shows it.
+type TensorInfo struct {
+	ID        string
+	Param     int // index in the model's parameter order
+	Field     Field
+	DType     onnxio.DataType
+	Dims      []int64
+	Width     int // bytes per element
+	Count     int // elements
+	Encoding  Encoding
+	Stored    int // values stored (nonzeros, or kept slots for 2:4)
+	IndexLen  int // bytes of positions in the encoding's section
+	Values    ValueCode
+	Codebook  int // centroids (Values == Codebook)
+	CodeBits  int // bits per code (Values == Codebook)
+}
+
+// parseTable decodes the table section into entries and checks every row
+// against the limits and the header's section sizes.
+func parseTable(b []byte, h *Header, l ReadLimits) ([]entry, error) {
+	r := &byteReader{b: b}
+	entries := make([]entry, 0, min(h.Tensors, len(b)/8+1))
+	var out int64
+	sums := map[SectionKind]int64{}
+	for i := 0; i < h.Tensors; i++ {
+		var e entry
+		e.id = string(r.bytes(int(r.upTo(uint64(len(b)), "id length"))))
+		e.param = int(r.upTo(1<<40, "param index"))
+		e.field = Field(r.u8())
+		e.dtype = onnxio.DataType(r.upTo(math.MaxInt32, "data type"))
+		nd := int(r.upTo(maxDims, "rank"))
+		if r.err != nil {
+			return nil, r.err
+		}
+		e.dims = make([]int64, nd)
+		for k := range e.dims {
+			e.dims[k] = int64(r.upTo(math.MaxInt64, "dimension"))
+		}
+		e.width = int(r.u8())
+		e.count = int(r.upTo(1<<50, "element count"))
+		e.enc = Encoding(r.u8())
+		e.nnz = int(r.upTo(1<<50, "stored values"))
+		e.indexLen = int(r.upTo(1<<50, "index length"))
+		e.vcode = ValueCode(r.u8())
+		if e.vcode == Codebook {
+			e.cbBits = int(r.u8())
+			e.cbSize = int(r.upTo(256, "codebook size"))
+		}
+		if r.err != nil {
+			return nil, r.err
+		}
+		bad := func(format string, args ...any) error {
+			return &SectionError{Section: "table", Tensor: e.id, Err: ErrMalformed, Reason: fmt.Sprintf(format, args...)}
+		}
+		if e.field < FieldRaw || e.field > FieldUint64 {
+			return nil, &SectionError{Section: "table", Tensor: e.id, Err: ErrUnsupported, Reason: fmt.Sprintf("payload field %d", e.field)}
+		}
+		if e.enc > NM24 {
+			return nil, &SectionError{Section: "table", Tensor: e.id, Err: ErrUnsupported, Reason: fmt.Sprintf("encoding %d", e.enc)}
+		}
+		if e.vcode > Codebook {
+			return nil, &SectionError{Section: "table", Tensor: e.id, Err: ErrUnsupported, Reason: fmt.Sprintf("value code %d", e.vcode)}
+		}
+		if e.width != 1 && e.width != 2 && e.width != 4 && e.width != 8 {
+			return nil, bad("element width %d", e.width)
+		}
+		if fw := fieldWidth(e.field); fw != 0 && fw != e.width {
+			return nil, bad("%v with element width %d", e.field, e.width)
+		}
+		if e.count == 0 {
+			return nil, bad("empty payload")
+		}
+		size := int64(e.count) * int64(e.width)
+		out += size
+		if size > l.MaxTensorBytes || out > l.MaxDecodedBytes {
+			return nil, &SectionError{Section: "table", Tensor: e.id, Err: ErrLimit, Reason: fmt.Sprintf("payload of %d bytes (%d in total), limits %d per tensor and %d in total", size, out, l.MaxTensorBytes, l.MaxDecodedBytes)}
+		}
+		if e.vcode != Exact && (e.width != 4 || e.field == FieldInt32) {
+			return nil, bad("value code %v on %d-byte %v", e.vcode, e.width, e.field)
+		}
+		if e.vcode == Codebook && (e.cbBits < 2 || e.cbBits > 8 || e.cbSize > 1<<e.cbBits || (e.cbSize == 0) != (e.nnz == 0)) {
+			return nil, bad("codebook of %d entries at %d bits for %d values", e.cbSize, e.cbBits, e.nnz)
+		}
+		switch e.enc {
+		case Dense:
+			if e.nnz != e.count || e.indexLen != 0 {
+				return nil, bad("dense with %d of %d values and %d index bytes", e.nnz, e.count, e.indexLen)
+			}
+		case CSR:
+			if e.nnz > e.count || e.indexLen < e.nnz {
+				return nil, bad("csr with %d of %d values and %d index bytes", e.nnz, e.count, e.indexLen)
+			}
+			sums[KindGaps] += int64(e.indexLen)
+		case Bitmap:
+			if e.nnz > e.count || e.indexLen != (e.count+7)/8 {
+				return nil, bad("bitmap with %d of %d values and %d index bytes", e.nnz, e.count, e.indexLen)
+			}
+			sums[KindBitmap] += int64(e.indexLen)
+		case NM24:
+			if e.count%4 != 0 || e.nnz != e.count/2 || e.indexLen != (e.nnz*2+7)/8 || e.vcode == Codebook {
+				return nil, bad("2:4 with %d of %d values and %d index bytes", e.nnz, e.count, e.indexLen)
+			}
+			sums[KindNM] += int64(e.indexLen)
+		}
+		switch e.vcode {
+		case Exact:
+			for k := 0; k < e.width; k++ {
+				sums[KindPlane0+SectionKind(k)] += int64(e.nnz)
+			}
+		case FP16:
+			sums[KindPlane0] += int64(e.nnz)
+			sums[KindPlane0+1] += int64(e.nnz)
+		case Codebook:
+			sums[KindCodes] += int64(e.nnz)
+			sums[KindCodebook] += 4 * int64(e.cbSize)
+		}
+		entries = append(entries, e)
+	}
+	if r.off != len(b) {
+		return nil, &SectionError{Section: "table", Err: ErrMalformed, Reason: fmt.Sprintf("%d bytes after the last row", len(b)-r.off)}
+	}
+	for _, s := range h.Sections[2:] {
+		if sums[s.Kind] != s.Raw {
+			return nil, &SectionError{Section: s.Kind.String(), Offset: s.Offset, Err: ErrMalformed, Reason: fmt.Sprintf("holds %d bytes, the table uses %d", s.Raw, sums[s.Kind])}
+		}
+		delete(sums, s.Kind)
+	}
+	for k, n := range sums {
+		if n != 0 {
+			return nil, &SectionError{Section: k.String(), Err: ErrMalformed, Reason: fmt.Sprintf("missing, the table uses %d bytes", n)}
+		}
+	}
+	return entries, nil
+}
+
+// cursor hands out consecutive slices of the decoded sections.
+type cursor struct {
+	sec map[SectionKind][]byte
+}
+
+func (c *cursor) take(k SectionKind, n int) []byte {
+	b := c.sec[k][:n:n]
+	c.sec[k] = c.sec[k][n:]
+	return b
+}
+
+// decodePayload rebuilds e's payload bytes from the streams.
+func decodePayload(e *entry, c *cursor) ([]byte, error) {
+	bad := func(format string, args ...any) error {
+		return &SectionError{Section: "table", Tensor: e.id, Err: ErrMalformed, Reason: fmt.Sprintf(format, args...)}
+	}
+	w := e.width
+	out := make([]byte, e.count*w)
+	// Values, in stored order, as a function of the stored index k.
+	var value func(k int) uint64
+	switch e.vcode {
+	case Exact:
+		var planes [8][]byte
+		for p := 0; p < w; p++ {
+			planes[p] = c.take(KindPlane0+SectionKind(p), e.nnz)
+		}
+		if e.enc == Dense && w == 4 {
+			p0, p1, p2, p3 := planes[0], planes[1], planes[2], planes[3]
+			for i := 0; i < e.count; i++ {
+				v := uint32(p0[i]) | uint32(p1[i])<<8 | uint32(p2[i])<<16 | uint32(p3[i])<<24
+				binary.LittleEndian.PutUint32(out[4*i:], bits.RotateLeft32(v, -1))
+			}
+			return out, nil
+		}
+		value = func(k int) uint64 { return planeElem(&planes, w, k) }
+	case FP16:
+		var planes [8][]byte
+		planes[0], planes[1] = c.take(KindPlane0, e.nnz), c.take(KindPlane0+1, e.nnz)
+		value = func(k int) uint64 {
+			return uint64(math.Float32bits(onnxio.Float16ToFloat32(uint16(planeElem(&planes, 2, k)))))
+		}
+	case Codebook:
+		cb := c.take(KindCodebook, 4*e.cbSize)
+		codes := c.take(KindCodes, e.nnz)
+		for _, x := range codes {
+			if int(x) >= e.cbSize {
+				return nil, bad("code %d with %d centroids", x, e.cbSize)
+			}
+		}
+		value = func(k int) uint64 { return uint64(binary.LittleEndian.Uint32(cb[4*int(codes[k]):])) }
+	}
+	switch e.enc {
+	case Dense:
+		for i := 0; i < e.count; i++ {
+			storeElem(out[w*i:], w, value(i))
+		}
+	case Bitmap:
+		mask := c.take(KindBitmap, e.indexLen)
+		if e.count%8 != 0 && mask[len(mask)-1]>>(e.count%8) != 0 {
+			return nil, bad("bitmap padding bits set")
+		}
+		k := 0
+		for i, m := range mask {
+			for m != 0 {
+				j := bits.TrailingZeros8(m)
+				m &= m - 1
+				if k == e.nnz {
+					return nil, bad("bitmap has more than %d bits set", e.nnz)
+				}
+				storeElem(out[w*(i*8+j):], w, value(k))
+				k++
+			}
+		}
+		if k != e.nnz {
+			return nil, bad("bitmap has %d bits set, want %d", k, e.nnz)
+		}
+	case CSR:
+		gaps := c.take(KindGaps, e.indexLen)
+		r := &byteReader{b: gaps}
+		p := -1
+		for k := 0; k < e.nnz; k++ {
+			g := int(r.u8())
+			if g == 0xFF {
+				g = 255 + int(r.upTo(1<<50, "gap"))
+			}
+			if r.err != nil {
+				return nil, bad("gaps: %v", r.err)
+			}
+			p += g + 1
+			if p >= e.count {
+				return nil, bad("position %d beyond %d elements", p, e.count)
+			}
+			storeElem(out[w*p:], w, value(k))
+		}
+		if r.off != len(gaps) {
+			return nil, bad("%d gap bytes unused", len(gaps)-r.off)
+		}
+	case NM24:
+		pos := c.take(KindNM, e.indexLen)
+		prev := -1
+		for k := 0; k < e.nnz; k++ {
+			j := int(pos[k>>2]>>(2*(k&3))) & 3
+			if k&1 == 1 && j <= prev {
+				return nil, bad("2:4 positions not increasing in group %d", k/2)
+			}
+			prev = j
+			storeElem(out[w*((k/2)*4+j):], w, value(k))
+		}
+		if e.nnz%4 != 0 && pos[len(pos)-1]>>(2*(e.nnz%4)) != 0 {
+			return nil, bad("2:4 padding bits set")
+		}
+	}
+	return out, nil
+}
+
+func (e *entry) info() TensorInfo {
+	return TensorInfo{ID: e.id, Param: e.param, Field: e.field, DType: e.dtype, Dims: e.dims, Width: e.width,
+		Count: e.count, Encoding: e.enc, Stored: e.nnz, IndexLen: e.indexLen, Values: e.vcode,
+		Codebook: e.cbSize, CodeBits: e.cbBits}
+}
