@@ -11,19 +11,19 @@ import (
 
 // TensorInfo is one table row as inspect shows it.
 type TensorInfo struct {
-	ID        string
-	Param     int // index in the model's parameter order
-	Field     Field
-	DType     onnxio.DataType
-	Dims      []int64
-	Width     int // bytes per element
-	Count     int // elements
-	Encoding  Encoding
-	Stored    int // values stored (nonzeros, or kept slots for 2:4)
-	IndexLen  int // bytes of positions in the encoding's section
-	Values    ValueCode
-	Codebook  int // centroids (Values == Codebook)
-	CodeBits  int // bits per code (Values == Codebook)
+	ID       string
+	Param    int // index in the model's parameter order
+	Field    Field
+	DType    onnxio.DataType
+	Dims     []int64
+	Width    int // bytes per element
+	Count    int // elements
+	Encoding Encoding
+	Stored   int // values stored (nonzeros, or kept slots for 2:4)
+	IndexLen int // bytes of positions in the encoding's section
+	Values   ValueCode
+	Codebook int // centroids (Values == Codebook)
+	CodeBits int // bits per code (Values == Codebook)
 }
 
 // parseTable decodes the table section into entries and checks every row

@@ -10,7 +10,6 @@ import (
 	"github.com/edgeprune/edgeprune/onnxio"
 )
 
-
 func TestRoundTripCanned(t *testing.T) {
 	encodings := [][]Encoding{nil, {Dense}, {CSR}, {Bitmap}, {NM24}}
 	for _, c := range onnxbuild.CannedModels() {
