@@ -112,6 +112,9 @@ func (d DataType) rawBytes(n int64) int64 {
 	if b == 0 {
 		return -1
 	}
+	if n > (math.MaxInt64-7)/b {
+		return math.MaxInt64 // larger than any limit
+	}
 	return (n*b + 7) / 8
 }
 

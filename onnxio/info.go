@@ -249,7 +249,12 @@ func stripPayloads(b []byte, md protoreflect.MessageDescriptor, payload *int64, 
 		val := b[n : n+fieldLen]
 		b = b[n+fieldLen:]
 		if isTensor && payloadFields[num] {
-			*payload += int64(len(val))
+			if typ == protowire.BytesType {
+				inner, _ := protowire.ConsumeBytes(val)
+				*payload += int64(len(inner))
+			} else {
+				*payload += int64(len(val))
+			}
 			continue
 		}
 		fd := md.Fields().ByNumber(num)
