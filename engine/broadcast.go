@@ -1,0 +1,121 @@
+package engine
+
+// broadcastShapes returns the numpy-style (multidirectional) broadcast of
+// shapes: https://onnx.ai/onnx/repo-docs/Broadcasting.html.
+func broadcastShapes(shapes ...[]int) ([]int, error) {
+	rank := 0
+	for _, s := range shapes {
+		rank = max(rank, len(s))
+	}
+	out := make([]int, rank)
+	for i := range out {
+		out[i] = 1
+	}
+	for _, s := range shapes {
+		off := rank - len(s)
+		for i, d := range s {
+			o := out[off+i]
+			switch {
+			case o == d || d == 1:
+			case o == 1:
+				out[off+i] = d
+			default:
+				return nil, invalid("shapes %v do not broadcast", shapes)
+			}
+		}
+	}
+	return out, nil
+}
+
+// bcast iterates an output shape and the inputs broadcast to it, one row of
+// the innermost (coalesced) dimension at a time.
+type bcast struct {
+	dims    []int   // coalesced output dimensions
+	strides [][]int // per input, its stride along each coalesced dim (0 = broadcast)
+	n       int     // output elements
+}
+
+func newBcast(out []int, ins ...[]int) *bcast {
+	full := make([][]int, len(ins))
+	for k, s := range ins {
+		st := make([]int, len(out))
+		off := len(out) - len(s)
+		acc := 1
+		for i := len(s) - 1; i >= 0; i-- {
+			if s[i] != 1 {
+				st[off+i] = acc
+			}
+			acc *= s[i]
+		}
+		full[k] = st
+	}
+	// Coalesce adjacent dims where every input is contiguous across them.
+	bc := &bcast{n: numel(out), strides: make([][]int, len(ins))}
+	for i, d := range out {
+		if d == 1 && len(out) > 1 {
+			continue
+		}
+		last := len(bc.dims) - 1
+		merge := last >= 0
+		if merge {
+			for k := range ins {
+				prev, cur := bc.strides[k][last], full[k][i]
+				if !(prev == 0 && cur == 0) && prev != cur*d {
+					merge = false
+					break
+				}
+			}
+		}
+		if merge {
+			bc.dims[last] *= d
+			for k := range ins {
+				bc.strides[k][last] = full[k][i]
+			}
+			continue
+		}
+		bc.dims = append(bc.dims, d)
+		for k := range ins {
+			bc.strides[k] = append(bc.strides[k], full[k][i])
+		}
+	}
+	if len(bc.dims) == 0 {
+		bc.dims = []int{1}
+		for k := range ins {
+			bc.strides[k] = []int{0}
+		}
+	}
+	return bc
+}
+
+// rows calls fn for every innermost row: the output offset, each input's
+// offset, the row length and each input's step along the row (0 or 1 after
+// coalescing, but any stride is allowed).
+func (bc *bcast) rows(fn func(out int, in []int, n int, step []int)) {
+	if bc.n == 0 {
+		return
+	}
+	nd := len(bc.dims)
+	inner := bc.dims[nd-1]
+	step := make([]int, len(bc.strides))
+	for k := range bc.strides {
+		step[k] = bc.strides[k][nd-1]
+	}
+	idx := make([]int, nd-1)
+	offs := make([]int, len(bc.strides))
+	for out := 0; out < bc.n; out += inner {
+		fn(out, offs, inner, step)
+		for d := nd - 2; d >= 0; d-- {
+			idx[d]++
+			for k := range offs {
+				offs[k] += bc.strides[k][d]
+			}
+			if idx[d] < bc.dims[d] {
+				break
+			}
+			for k := range offs {
+				offs[k] -= bc.strides[k][d] * bc.dims[d]
+			}
+			idx[d] = 0
+		}
+	}
+}

@@ -1,0 +1,231 @@
+package engine
+
+// convKernel is a 1-D or 2-D convolution (ONNX Conv). The reference loop
+// (convRef) is, for batch n, output channel m in group g, output (oy, ox):
+//
+//	out[n,m,oy,ox] = B[m] + Σ_{c<C/G, ky, kx} x[n, g·C/G+c, oy·sh−pt+ky·dh, ox·sw−pl+kx·dw] · W[m,c,ky,kx]
+//
+// with x = 0 outside the input. The fast path lowers each group to one
+// SGEMM: W_g [M/G × K] times im2col(x_g) [K × OH·OW], K = C/G·kh·kw
+// (no im2col for 1×1, stride-1, unpadded convolutions); depthwise
+// convolutions (G = C = M) use a direct loop parallel over channels.
+type convKernel struct {
+	convGeom
+	n, c, m, group int
+	hasBias        bool
+	depthwise      bool
+	pointwise      bool
+}
+
+func buildConv(b *buildCtx) (*built, error) {
+	if err := b.need(2); err != nil {
+		return nil, err
+	}
+	x, w := b.in[0], b.in[1]
+	if x.isInt() || w.isInt() {
+		return nil, notImpl("integer Conv")
+	}
+	if len(x.shape) < 3 || len(w.shape) != len(x.shape) {
+		return nil, invalid("Conv input %v and weight %v", x.shape, w.shape)
+	}
+	group := int(b.attrInt("group", 1))
+	n, c, m := x.shape[0], x.shape[1], w.shape[0]
+	if group < 1 || c%group != 0 || m%group != 0 || w.shape[1] != c/group {
+		return nil, invalid("Conv channels: input %v, weight %v, group %d", x.shape, w.shape, group)
+	}
+	kshape := w.shape[2:]
+	if ks, ok := b.attrInts("kernel_shape"); ok && !sameShape(ints(ks), kshape) {
+		return nil, invalid("kernel_shape %v disagrees with weight %v", ks, w.shape)
+	}
+	g, err := spatialAttrs(b, x.shape[2:], kshape, false)
+	if err != nil {
+		return nil, err
+	}
+	k := &convKernel{convGeom: *g, n: n, c: c, m: m, group: group}
+	if bias := b.input(2); bias != nil {
+		if numel(bias.shape) != m {
+			return nil, invalid("Conv bias %v for %d channels", bias.shape, m)
+		}
+		k.hasBias = true
+	}
+	k.depthwise = group == c && m == c && group > 1
+	k.pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.pb == 0 && g.pr == 0
+	out := append([]int{n, m}, g.outSpatial()...)
+	macs := int64(n) * int64(m) * int64(g.oh*g.ow) * int64(c/group*g.kh*g.kw)
+	bt := &built{k: k, out: one(x.dt, out), alias: -1, macs: macs, flops: 2 * macs}
+	if !k.depthwise && !k.pointwise {
+		bt.scratch = c / group * g.kh * g.kw * g.oh * g.ow
+	}
+	return bt, nil
+}
+
+func (k *convKernel) forward(x *exec, in, out []*data) {
+	var bias []float32
+	if k.hasBias {
+		bias = in[2].f
+	}
+	switch {
+	case k.depthwise:
+		k.depthwiseForward(x, in[0].f, in[1].f, bias, out[0].f)
+	default:
+		k.gemmForward(x, in[0].f, in[1].f, bias, out[0].f)
+	}
+}
+
+// convRef is the reference loop of convKernel.
+func (k *convKernel) convRef(src, w, bias, dst []float32) {
+	cg, mg := k.c/k.group, k.m/k.group
+	for n := 0; n < k.n; n++ {
+		for m := 0; m < k.m; m++ {
+			g := m / mg
+			for oy := 0; oy < k.oh; oy++ {
+				for ox := 0; ox < k.ow; ox++ {
+					var s float32
+					if bias != nil {
+						s = bias[m]
+					}
+					for c := 0; c < cg; c++ {
+						for ky := 0; ky < k.kh; ky++ {
+							iy := oy*k.sh - k.pt + ky*k.dh
+							if iy < 0 || iy >= k.h {
+								continue
+							}
+							for kx := 0; kx < k.kw; kx++ {
+								ix := ox*k.sw - k.pl + kx*k.dw
+								if ix < 0 || ix >= k.w {
+									continue
+								}
+								s += src[((n*k.c+g*cg+c)*k.h+iy)*k.w+ix] * w[((m*cg+c)*k.kh+ky)*k.kw+kx]
+							}
+						}
+					}
+					dst[((n*k.m+m)*k.oh+oy)*k.ow+ox] = s
+				}
+			}
+		}
+	}
+}
+
+func (k *convKernel) gemmForward(x *exec, src, w, bias, dst []float32) {
+	cg, mg := k.c/k.group, k.m/k.group
+	kk := cg * k.kh * k.kw
+	np := k.oh * k.ow
+	for n := 0; n < k.n; n++ {
+		for g := 0; g < k.group; g++ {
+			xg := src[(n*k.c+g*cg)*k.h*k.w:]
+			og := dst[(n*k.m+g*mg)*np : (n*k.m+(g+1)*mg)*np]
+			beta := float32(0)
+			if bias != nil {
+				for m := 0; m < mg; m++ {
+					fill(og[m*np:(m+1)*np], bias[g*mg+m])
+				}
+				beta = 1
+			}
+			col := xg
+			if !k.pointwise {
+				col = x.scratch[:kk*np]
+				k.im2col(x, xg, col)
+			}
+			sgemm(false, false, mg, np, kk, 1, w[g*mg*kk:], kk, col, np, beta, og, np, x.threads)
+		}
+	}
+}
+
+// im2col writes col[(c·kh+ky)·kw+kx, oy·OW+ox] = x[c, iy, ix] (0 in the padding).
+func (k *convKernel) im2col(x *exec, src, col []float32) {
+	cg := k.c / k.group
+	np := k.oh * k.ow
+	rows := cg * k.kh * k.kw
+	threads := x.threads
+	if rows*np < 1<<15 {
+		threads = 1
+	}
+	parallelFor(rows, threads, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			c, rem := r/(k.kh*k.kw), r%(k.kh*k.kw)
+			ky, kx := rem/k.kw, rem%k.kw
+			xc := src[c*k.h*k.w : (c+1)*k.h*k.w]
+			row := col[r*np : (r+1)*np]
+			xlo, xhi := validRange(k.ow, k.w, k.sw, k.pl, kx*k.dw)
+			for oy := 0; oy < k.oh; oy++ {
+				orow := row[oy*k.ow : (oy+1)*k.ow]
+				iy := oy*k.sh - k.pt + ky*k.dh
+				if iy < 0 || iy >= k.h {
+					clear(orow)
+					continue
+				}
+				clear(orow[:xlo])
+				clear(orow[xhi:])
+				xrow := xc[iy*k.w : (iy+1)*k.w]
+				off := -k.pl + kx*k.dw
+				if k.sw == 1 {
+					copy(orow[xlo:xhi], xrow[xlo+off:xhi+off])
+				} else {
+					for ox := xlo; ox < xhi; ox++ {
+						orow[ox] = xrow[ox*k.sw+off]
+					}
+				}
+			}
+		}
+	})
+}
+
+// depthwiseForward computes one output plane per channel, parallel over
+// channels: for each kernel tap, a strided axpy over the valid output span.
+func (k *convKernel) depthwiseForward(x *exec, src, w, bias, dst []float32) {
+	np := k.oh * k.ow
+	threads := x.threads
+	if k.n*k.c*np*k.kh*k.kw < 1<<15 {
+		threads = 1
+	}
+	parallelFor(k.n*k.c, threads, func(lo, hi int) {
+		for nc := lo; nc < hi; nc++ {
+			c := nc % k.c
+			xc := src[nc*k.h*k.w : (nc+1)*k.h*k.w]
+			oc := dst[nc*np : (nc+1)*np]
+			wc := w[c*k.kh*k.kw : (c+1)*k.kh*k.kw]
+			var b0 float32
+			if bias != nil {
+				b0 = bias[c]
+			}
+			fill(oc, b0)
+			for ky := 0; ky < k.kh; ky++ {
+				ylo, yhi := validRange(k.oh, k.h, k.sh, k.pt, ky*k.dh)
+				for kx := 0; kx < k.kw; kx++ {
+					wv := wc[ky*k.kw+kx]
+					xlo, xhi := validRange(k.ow, k.w, k.sw, k.pl, kx*k.dw)
+					if xlo >= xhi {
+						continue
+					}
+					off := -k.pl + kx*k.dw
+					for oy := ylo; oy < yhi; oy++ {
+						iy := oy*k.sh - k.pt + ky*k.dh
+						orow := oc[oy*k.ow+xlo : oy*k.ow+xhi]
+						xrow := xc[iy*k.w:]
+						if k.sw == 1 {
+							xs := xrow[xlo+off : xhi+off]
+							for j := range orow {
+								orow[j] += wv * xs[j]
+							}
+						} else {
+							base := xlo*k.sw + off
+							for j := range orow {
+								orow[j] += wv * xrow[base+j*k.sw]
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+func fill(s []float32, v float32) {
+	if v == 0 {
+		clear(s)
+		return
+	}
+	for i := range s {
+		s[i] = v
+	}
+}

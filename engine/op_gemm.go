@@ -1,0 +1,145 @@
+package engine
+
+// gemmKernel is ONNX Gemm: Y = alpha·op(A)·op(B) + beta·C, with C
+// unidirectionally broadcast to [M, N]. The reference is sgemmRef.
+type gemmKernel struct {
+	m, n, k        int
+	transA, transB bool
+	alpha, beta    float32
+	cb             *bcast // C broadcast to [M, N], nil without C
+}
+
+func buildGemm(b *buildCtx) (*built, error) {
+	if err := b.need(2); err != nil {
+		return nil, err
+	}
+	a, bb := b.in[0], b.in[1]
+	if a.isInt() || bb.isInt() || len(a.shape) != 2 || len(bb.shape) != 2 {
+		return nil, notImpl("Gemm of %v %v and %v %v", a.dt, a.shape, bb.dt, bb.shape)
+	}
+	k := &gemmKernel{transA: b.attrInt("transA", 0) != 0, transB: b.attrInt("transB", 0) != 0,
+		alpha: b.attrFloat("alpha", 1), beta: b.attrFloat("beta", 1)}
+	k.m, k.k = a.shape[0], a.shape[1]
+	if k.transA {
+		k.m, k.k = k.k, k.m
+	}
+	kb, n := bb.shape[0], bb.shape[1]
+	if k.transB {
+		kb, n = n, kb
+	}
+	if kb != k.k {
+		return nil, invalid("Gemm inner dimensions %v × %v", a.shape, bb.shape)
+	}
+	k.n = n
+	out := []int{k.m, k.n}
+	if c := b.input(2); c != nil && k.beta != 0 {
+		if s, err := broadcastShapes(out, c.shape); err != nil || !sameShape(s, out) {
+			return nil, invalid("Gemm C %v does not broadcast to %v", c.shape, out)
+		}
+		k.cb = newBcast(out, c.shape)
+	}
+	macs := int64(k.m) * int64(k.n) * int64(k.k)
+	return &built{k: k, out: one(a.dt, out), alias: -1, macs: macs, flops: 2 * macs}, nil
+}
+
+func (k *gemmKernel) forward(x *exec, in, out []*data) {
+	a, b, y := in[0].f, in[1].f, out[0].f
+	beta := float32(0)
+	if k.cb != nil {
+		c := in[2].f
+		k.cb.rows(func(off int, offs []int, n int, step []int) {
+			for j := 0; j < n; j++ {
+				y[off+j] = k.beta * c[offs[0]+j*step[0]]
+			}
+		})
+		beta = 1
+	}
+	lda, ldb := k.k, k.n
+	if k.transA {
+		lda = k.m
+	}
+	if k.transB {
+		ldb = k.k
+	}
+	sgemm(k.transA, k.transB, k.m, k.n, k.k, k.alpha, a, lda, b, ldb, beta, y, k.n, x.threads)
+}
+
+// matmulKernel is ONNX MatMul (numpy matmul): batched over the broadcast
+// leading dimensions, with 1-D operands promoted and the added dimension
+// removed afterwards. For each batch index:
+//
+//	out[..., i, j] = Σ_p A[..., i, p] · B[..., p, j]
+type matmulKernel struct {
+	m, n, k int
+	batch   int   // number of [M, N] products
+	aOff    []int // per batch: offset of its A matrix
+	bOff    []int
+	fold    bool // B is one matrix: the batch folds into M
+}
+
+func buildMatMul(b *buildCtx) (*built, error) {
+	if err := b.need(2); err != nil {
+		return nil, err
+	}
+	a, bb := b.in[0], b.in[1]
+	if a.isInt() || bb.isInt() || len(a.shape) == 0 || len(bb.shape) == 0 {
+		return nil, notImpl("MatMul of %v %v and %v %v", a.dt, a.shape, bb.dt, bb.shape)
+	}
+	as, bs := cloneInts(a.shape), cloneInts(bb.shape)
+	if len(as) == 1 {
+		as = []int{1, as[0]}
+	}
+	if len(bs) == 1 {
+		bs = []int{bs[0], 1}
+	}
+	m, k, kb, n := as[len(as)-2], as[len(as)-1], bs[len(bs)-2], bs[len(bs)-1]
+	if k != kb {
+		return nil, invalid("MatMul inner dimensions %v × %v", a.shape, bb.shape)
+	}
+	batch, err := broadcastShapes(as[:len(as)-2], bs[:len(bs)-2])
+	if err != nil {
+		return nil, err
+	}
+	out := append(cloneInts(batch), m, n)
+	mk := &matmulKernel{m: m, n: n, k: k, batch: numel(batch)}
+	mk.fold = numel(bs[:len(bs)-2]) == 1
+	if !mk.fold {
+		bc := newBcast(batch, as[:len(as)-2], bs[:len(bs)-2])
+		bc.rows(func(_ int, offs []int, cnt int, step []int) {
+			for j := 0; j < cnt; j++ {
+				mk.aOff = append(mk.aOff, (offs[0]+j*step[0])*m*k)
+				mk.bOff = append(mk.bOff, (offs[1]+j*step[1])*k*n)
+			}
+		})
+		if mk.batch == 0 {
+			mk.aOff, mk.bOff = nil, nil
+		}
+	} else if numel(as[:len(as)-2]) != mk.batch {
+		// A is broadcast along batch dims B lacks: not a plain fold.
+		mk.fold = false
+		for i := 0; i < mk.batch; i++ {
+			mk.aOff = append(mk.aOff, 0)
+			mk.bOff = append(mk.bOff, 0)
+		}
+	}
+	// Drop the promoted dimensions.
+	if len(a.shape) == 1 {
+		out = append(out[:len(out)-2], out[len(out)-1])
+	}
+	if len(bb.shape) == 1 {
+		out = out[:len(out)-1]
+	}
+	macs := int64(mk.batch) * int64(m) * int64(n) * int64(k)
+	return &built{k: mk, out: one(a.dt, out), alias: -1, macs: macs, flops: 2 * macs}, nil
+}
+
+func (k *matmulKernel) forward(x *exec, in, out []*data) {
+	a, b, y := in[0].f, in[1].f, out[0].f
+	if k.fold {
+		sgemm(false, false, k.batch*k.m, k.n, k.k, 1, a, k.k, b, k.n, 0, y, k.n, x.threads)
+		return
+	}
+	for i := 0; i < k.batch; i++ {
+		sgemm(false, false, k.m, k.n, k.k, 1, a[k.aOff[i]:], k.k, b[k.bOff[i]:], k.n, 0, y[i*k.m*k.n:], k.n, x.threads)
+	}
+}

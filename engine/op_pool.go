@@ -1,0 +1,152 @@
+package engine
+
+import "math"
+
+type poolKind int
+
+const (
+	poolMax poolKind = iota
+	poolAvg
+)
+
+// poolKernel is MaxPool / AveragePool over 1 or 2 spatial dims. Reference:
+//
+//	out[n,c,oy,ox] = max / mean over ky<kh, kx<kw of x[n,c, oy·sh−pt+ky·dh, ox·sw−pl+kx·dw]
+//
+// skipping positions outside the input; AveragePool divides by the number of
+// positions inside the input, or (count_include_pad) inside the padded input.
+type poolKernel struct {
+	convGeom
+	kind       poolKind
+	nc         int
+	includePad bool
+}
+
+func buildPool(kind poolKind) opBuilder {
+	return func(b *buildCtx) (*built, error) {
+		if err := b.need(1); err != nil {
+			return nil, err
+		}
+		x := b.in[0]
+		if x.isInt() || len(x.shape) < 3 {
+			return nil, notImpl("pooling %v %v", x.dt, x.shape)
+		}
+		if b.nOut > 1 && b.node.GetOutput()[1] != "" {
+			return nil, notImpl("MaxPool Indices output")
+		}
+		if b.attrInt("storage_order", 0) != 0 {
+			return nil, notImpl("storage_order=1")
+		}
+		ks, ok := b.attrInts("kernel_shape")
+		if !ok {
+			return nil, invalid("kernel_shape missing")
+		}
+		g, err := spatialAttrs(b, x.shape[2:], ints(ks), b.attrInt("ceil_mode", 0) != 0)
+		if err != nil {
+			return nil, err
+		}
+		k := &poolKernel{convGeom: *g, kind: kind, nc: x.shape[0] * x.shape[1], includePad: b.attrInt("count_include_pad", 0) != 0}
+		out := append([]int{x.shape[0], x.shape[1]}, g.outSpatial()...)
+		return &built{k: k, out: one(x.dt, out), alias: -1, flops: int64(numel(out) * g.kh * g.kw)}, nil
+	}
+}
+
+func (k *poolKernel) forward(x *exec, in, out []*data) {
+	src, dst := in[0].f, out[0].f
+	hw, ohw := k.h*k.w, k.oh*k.ow
+	threads := x.threads
+	if k.nc*ohw*k.kh*k.kw < 1<<15 {
+		threads = 1
+	}
+	parallelFor(k.nc, threads, func(lo, hi int) {
+		for nc := lo; nc < hi; nc++ {
+			xc, oc := src[nc*hw:(nc+1)*hw], dst[nc*ohw:(nc+1)*ohw]
+			for oy := 0; oy < k.oh; oy++ {
+				for ox := 0; ox < k.ow; ox++ {
+					m := float32(math.Inf(-1))
+					var s float32
+					cnt, padCnt := 0, 0
+					for ky := 0; ky < k.kh; ky++ {
+						iy := oy*k.sh - k.pt + ky*k.dh
+						inY := iy >= 0 && iy < k.h
+						inPadY := iy >= -k.pt && iy < k.h+k.pb
+						for kx := 0; kx < k.kw; kx++ {
+							ix := ox*k.sw - k.pl + kx*k.dw
+							if inPadY && ix >= -k.pl && ix < k.w+k.pr {
+								padCnt++
+							}
+							if !inY || ix < 0 || ix >= k.w {
+								continue
+							}
+							v := xc[iy*k.w+ix]
+							if v > m || v != v {
+								m = v
+							}
+							s += v
+							cnt++
+						}
+					}
+					if k.kind == poolMax {
+						oc[oy*k.ow+ox] = m
+					} else {
+						d := cnt
+						if k.includePad {
+							d = padCnt
+						}
+						if d == 0 {
+							oc[oy*k.ow+ox] = 0
+						} else {
+							oc[oy*k.ow+ox] = s / float32(d)
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// globalPoolKernel reduces every (n, c) plane to one value (mean or max).
+type globalPoolKernel struct {
+	kind      poolKind
+	nc, inner int
+}
+
+func buildGlobalPool(kind poolKind) opBuilder {
+	return func(b *buildCtx) (*built, error) {
+		if err := b.need(1); err != nil {
+			return nil, err
+		}
+		x := b.in[0]
+		if x.isInt() || len(x.shape) < 3 {
+			return nil, notImpl("global pooling %v %v", x.dt, x.shape)
+		}
+		out := cloneInts(x.shape)
+		for i := 2; i < len(out); i++ {
+			out[i] = 1
+		}
+		k := &globalPoolKernel{kind: kind, nc: x.shape[0] * x.shape[1], inner: numel(x.shape[2:])}
+		return &built{k: k, out: one(x.dt, out), alias: -1, flops: int64(numel(x.shape))}, nil
+	}
+}
+
+func (k *globalPoolKernel) forward(x *exec, in, out []*data) {
+	src, dst := in[0].f, out[0].f
+	for nc := 0; nc < k.nc; nc++ {
+		s := src[nc*k.inner : (nc+1)*k.inner]
+		if k.kind == poolMax {
+			m := float32(math.Inf(-1))
+			for _, v := range s {
+				if v > m || v != v {
+					m = v
+				}
+			}
+			dst[nc] = m
+			continue
+		}
+		var sum float32
+		for _, v := range s {
+			sum += v
+		}
+		dst[nc] = sum / float32(k.inner)
+	}
+}

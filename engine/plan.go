@@ -1,0 +1,393 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/advancedclimatesystems/gonnx/onnx"
+	"github.com/edgeprune/edgeprune/onnxio"
+	"gorgonia.org/tensor"
+)
+
+// Plan is a compiled model for fixed input shapes. Run may be called from
+// several goroutines at once; each call uses its own activation arena.
+type Plan struct {
+	values  []*value
+	main    *program
+	inputs  []int
+	outputs []int
+	threads int
+	nsteps  int
+
+	// Activation arenas: offsets[id] is a value's offset in the float32 or
+	// int64 arena, -1 when it lives elsewhere (constant, input, view).
+	offsets       []int
+	fsize, isize  int
+	scratch       int
+	folded        int
+	pool          sync.Pool
+	aliasOfInputs []int // view values whose root is a graph input
+}
+
+// ValueInfo describes a plan input or output.
+type ValueInfo struct {
+	Name  string
+	DType onnxio.DataType
+	Shape []int
+}
+
+// NodeCost is the cost of one node that runs.
+type NodeCost struct {
+	Name    string
+	Op      string
+	Outputs [][]int // output shapes
+	FLOPs   int64   // floating-point operations (a multiply-add counts 2)
+	MACs    int64   // multiply-accumulates in Conv, Gemm, MatMul
+}
+
+// Report summarises a plan for device budgets.
+type Report struct {
+	Nodes []NodeCost
+	// PeakActivationBytes is the memory the plan's activations take at
+	// their peak: the planned arena (values reuse the slots of dead ones)
+	// plus kernel scratch (im2col). Inputs and weights are not counted.
+	PeakActivationBytes int64
+	ArenaBytes          int64
+	ScratchBytes        int64
+	FLOPs, MACs         int64
+	// FoldedNodes is the number of nodes computed at compile time or turned
+	// into views (Reshape, Flatten, Squeeze ...), which cost nothing at run time.
+	FoldedNodes int
+}
+
+const arenaAlign = 16 // float32/int64 elements: 64 or 128 bytes
+
+func newPlan(c *compiler, inputs []int, g *onnx.GraphProto, cfg *config) (*Plan, error) {
+	p := &Plan{values: c.values, main: c.main, inputs: inputs, outputs: c.main.outputs, threads: cfg.threads,
+		scratch: c.scratch, folded: c.folded}
+	end := len(c.main.steps)
+	for _, id := range p.outputs {
+		r := id
+		if a := c.values[id].alias; a >= 0 {
+			r = a
+		}
+		c.lastUse[r] = end
+	}
+	// Number steps across programs.
+	var number func(pr *program)
+	number = func(pr *program) {
+		for i := range pr.steps {
+			pr.steps[i].id = p.nsteps
+			p.nsteps++
+			for _, s := range pr.steps[i].sub {
+				number(s)
+			}
+		}
+	}
+	number(p.main)
+	p.offsets = make([]int, len(c.values))
+	type item struct{ id, birth, end, size int }
+	var fItems, iItems []item
+	for id, v := range c.values {
+		p.offsets[id] = -1
+		if v.alias >= 0 {
+			if c.values[v.alias].input {
+				p.aliasOfInputs = append(p.aliasOfInputs, id)
+			}
+			continue
+		}
+		if v.konst != nil || v.input {
+			continue
+		}
+		e, ok := c.lastUse[id]
+		if !ok || e < v.producer {
+			e = v.producer
+		}
+		it := item{id, v.producer, e, (numel(v.shape) + arenaAlign - 1) / arenaAlign * arenaAlign}
+		if v.isInt() {
+			iItems = append(iItems, it)
+		} else {
+			fItems = append(fItems, it)
+		}
+	}
+	place := func(items []item) int {
+		sort.SliceStable(items, func(a, b int) bool { return items[a].birth < items[b].birth })
+		type block struct{ off, size, end int }
+		var live []block
+		peak := 0
+		for _, it := range items {
+			kept := live[:0]
+			for _, b := range live {
+				if b.end >= it.birth {
+					kept = append(kept, b)
+				}
+			}
+			live = kept
+			sort.Slice(live, func(a, b int) bool { return live[a].off < live[b].off })
+			// Best fit among the gaps between live blocks.
+			best, bestGap, prev := -1, 0, 0
+			for _, b := range live {
+				if gap := b.off - prev; gap >= it.size && (best < 0 || gap < bestGap) {
+					best, bestGap = prev, gap
+				}
+				prev = b.off + b.size
+			}
+			if best < 0 {
+				best = prev
+			}
+			p.offsets[it.id] = best
+			live = append(live, block{best, it.size, it.end})
+			if best+it.size > peak {
+				peak = best + it.size
+			}
+		}
+		return peak
+	}
+	p.fsize = place(fItems)
+	p.isize = place(iItems)
+	return p, nil
+}
+
+// Inputs describes the plan's inputs with their bound shapes.
+func (p *Plan) Inputs() []ValueInfo { return p.infos(p.inputs) }
+
+// Outputs describes the plan's outputs with their inferred shapes.
+func (p *Plan) Outputs() []ValueInfo { return p.infos(p.outputs) }
+
+func (p *Plan) infos(ids []int) []ValueInfo {
+	out := make([]ValueInfo, len(ids))
+	for i, id := range ids {
+		v := p.values[id]
+		out[i] = ValueInfo{Name: v.name, DType: v.dt, Shape: cloneInts(v.shape)}
+	}
+	return out
+}
+
+// Report returns the plan's memory and compute report.
+func (p *Plan) Report() Report {
+	r := Report{ArenaBytes: int64(p.fsize)*4 + int64(p.isize)*8, ScratchBytes: int64(p.scratch) * 4, FoldedNodes: p.folded}
+	r.PeakActivationBytes = r.ArenaBytes + r.ScratchBytes
+	var walk func(pr *program)
+	walk = func(pr *program) {
+		for _, s := range pr.steps {
+			nc := NodeCost{Name: s.name, Op: s.op, FLOPs: s.flops, MACs: s.macs}
+			for _, id := range s.out {
+				nc.Outputs = append(nc.Outputs, cloneInts(p.values[id].shape))
+			}
+			r.Nodes = append(r.Nodes, nc)
+			r.FLOPs += s.flops
+			r.MACs += s.macs
+			for _, sub := range s.sub {
+				walk(sub)
+			}
+		}
+	}
+	walk(p.main)
+	return r
+}
+
+// workspace is the per-Run state: the arenas and every value's storage.
+type workspace struct {
+	f       []float32
+	i       []int64
+	scratch []float32
+	vals    []*data
+	args    [][2][]*data // per step id: inputs, outputs
+}
+
+func (p *Plan) newWorkspace() *workspace {
+	w := &workspace{f: make([]float32, p.fsize), i: make([]int64, p.isize), scratch: make([]float32, p.scratch)}
+	w.vals = make([]*data, len(p.values))
+	for id, v := range p.values {
+		switch {
+		case v.konst != nil:
+			w.vals[id] = v.konst
+		case p.offsets[id] >= 0:
+			n, off := numel(v.shape), p.offsets[id]
+			if v.isInt() {
+				w.vals[id] = &data{shape: v.shape, i: w.i[off : off+n : off+n]}
+			} else {
+				w.vals[id] = &data{shape: v.shape, f: w.f[off : off+n : off+n]}
+			}
+		case v.input || v.alias >= 0:
+			w.vals[id] = &data{shape: v.shape}
+		}
+	}
+	for id, v := range p.values {
+		if v.alias >= 0 && v.konst == nil {
+			r := w.vals[v.alias]
+			w.vals[id].f, w.vals[id].i = r.f, r.i
+		}
+	}
+	w.args = make([][2][]*data, p.nsteps)
+	var walk func(pr *program)
+	walk = func(pr *program) {
+		for _, s := range pr.steps {
+			in := make([]*data, len(s.in))
+			for j, id := range s.in {
+				if id >= 0 {
+					in[j] = w.vals[id]
+				}
+			}
+			out := make([]*data, len(s.out))
+			for j, id := range s.out {
+				out[j] = w.vals[id]
+			}
+			w.args[s.id] = [2][]*data{in, out}
+			for _, sub := range s.sub {
+				walk(sub)
+			}
+		}
+	}
+	walk(p.main)
+	return w
+}
+
+// runProgram runs the steps of pr, checking ctx between nodes.
+func (w *workspace) runProgram(ctx context.Context, x *exec, pr *program) error {
+	for i := range pr.steps {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s := &pr.steps[i]
+		a := w.args[s.id]
+		if s.sub != nil {
+			if err := s.k.(*ifKernel).run(ctx, w, x, a[0], a[1]); err != nil {
+				return err
+			}
+			continue
+		}
+		s.k.forward(x, a[0], a[1])
+	}
+	return nil
+}
+
+// Run runs the plan on inputs (by name; every plan input is required, with
+// exactly its bound shape) and returns every output by name. Float inputs
+// are float32 (float64 is converted), integer inputs int64 or int32, bool
+// inputs bool. Outputs are float32, int64 (every integer type) or bool, in
+// fresh memory.
+func (p *Plan) Run(ctx context.Context, inputs map[string]*tensor.Dense) (map[string]*tensor.Dense, error) {
+	w, _ := p.pool.Get().(*workspace)
+	if w == nil {
+		w = p.newWorkspace()
+	}
+	defer p.pool.Put(w)
+	for _, id := range p.inputs {
+		v := p.values[id]
+		t, ok := inputs[v.name]
+		if !ok || t == nil {
+			return nil, fmt.Errorf("%w: input %q missing", ErrInput, v.name)
+		}
+		d, err := fromDense(v, t)
+		if err != nil {
+			return nil, err
+		}
+		w.vals[id].f, w.vals[id].i = d.f, d.i
+	}
+	if len(inputs) != len(p.inputs) {
+		for name := range inputs {
+			found := false
+			for _, id := range p.inputs {
+				found = found || p.values[id].name == name
+			}
+			if !found {
+				return nil, fmt.Errorf("%w: %q is not an input of the model", ErrInput, name)
+			}
+		}
+	}
+	for _, id := range p.aliasOfInputs {
+		r := w.vals[p.values[id].alias]
+		w.vals[id].f, w.vals[id].i = r.f, r.i
+	}
+	x := &exec{threads: p.threads, scratch: w.scratch}
+	if err := w.runProgram(ctx, x, p.main); err != nil {
+		return nil, err
+	}
+	out := make(map[string]*tensor.Dense, len(p.outputs))
+	for _, id := range p.outputs {
+		out[p.values[id].name] = toDense(p.values[id], w.vals[id])
+	}
+	return out, nil
+}
+
+func fromDense(v *value, t *tensor.Dense) (*data, error) {
+	shape := []int(t.Shape())
+	if t.Shape().IsScalar() {
+		shape = nil
+	}
+	if !sameShape(shape, v.shape) && !(len(v.shape) == 0 && numel(shape) == 1) {
+		return nil, fmt.Errorf("%w: input %q has shape %v, the plan was compiled for %v", ErrInput, v.name, shape, v.shape)
+	}
+	d := &data{shape: v.shape}
+	switch raw := t.Data().(type) {
+	case []float32:
+		if v.isInt() {
+			break
+		}
+		d.f = raw
+		return d, nil
+	case float32:
+		if !v.isInt() {
+			d.f = []float32{raw}
+			return d, nil
+		}
+	case []float64:
+		if !v.isInt() {
+			d.f = make([]float32, len(raw))
+			for i, x := range raw {
+				d.f[i] = float32(x)
+			}
+			return d, nil
+		}
+	case []int64:
+		if v.isInt() {
+			d.i = raw
+			return d, nil
+		}
+	case []int32:
+		if v.isInt() {
+			d.i = make([]int64, len(raw))
+			for i, x := range raw {
+				d.i[i] = int64(x)
+			}
+			return d, nil
+		}
+	case []bool:
+		if v.isInt() {
+			d.i = make([]int64, len(raw))
+			for i, x := range raw {
+				if x {
+					d.i[i] = 1
+				}
+			}
+			return d, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: input %q: %v tensor given, the model takes %v", ErrInput, v.name, t.Dtype(), v.dt)
+}
+
+func toDense(v *value, d *data) *tensor.Dense {
+	shape := cloneInts(v.shape)
+	opts := []tensor.ConsOpt{}
+	switch {
+	case v.dt == onnxio.Bool:
+		b := make([]bool, len(d.i))
+		for i, x := range d.i {
+			b[i] = x != 0
+		}
+		opts = append(opts, tensor.WithBacking(b))
+	case v.isInt():
+		opts = append(opts, tensor.WithBacking(append([]int64{}, d.i...)))
+	default:
+		opts = append(opts, tensor.WithBacking(append([]float32{}, d.f...)))
+	}
+	if len(shape) > 0 {
+		opts = append(opts, tensor.WithShape(shape...))
+	} else {
+		opts = append(opts, tensor.WithShape())
+	}
+	return tensor.New(opts...)
+}
