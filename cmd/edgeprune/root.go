@@ -68,6 +68,7 @@ change unchanged.`,
 		newVersionCmd(c),
 		newInspectCmd(c),
 		newConvertCmd(c),
+		newPruneCmd(c),
 	)
 	return root
 }
