@@ -1,0 +1,110 @@
+package pack
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzReader feeds arbitrary bytes to NewReader/ReadModel under small
+// limits: no panic, bounded memory, and whatever unpacks packs and unpacks
+// again to the same model.
+func FuzzReader(f *testing.F) {
+	seeds, _ := filepath.Glob(filepath.Join("testdata", "*.epk"))
+	for _, s := range seeds {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(Magic))
+	limits := WithLimits(ReadLimits{MaxDecodedBytes: 1 << 20, MaxTensorBytes: 1 << 20, MaxTensors: 1 << 10, MaxWindow: 1 << 20})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if _, err := ReadHeader(bytes.NewReader(data), limits); err != nil {
+			if _, err2 := unpack(data, limits); err2 == nil {
+				t.Fatalf("ReadHeader failed (%v) but the pack unpacked", err)
+			}
+			return
+		}
+		r, err := NewReader(bytes.NewReader(data), limits)
+		if err != nil {
+			return
+		}
+		if _, err := r.Tensors(); err != nil {
+			return
+		}
+		m, err := r.ReadModel()
+		if err != nil {
+			return
+		}
+		b, _ := packModel(t, m, WithLevel(1))
+		back, err := unpack(b)
+		if err != nil {
+			t.Fatalf("repacking an unpacked model: %v", err)
+		}
+		mustEqualModels(t, "repack", back, m)
+	})
+}
+
+// fixCRCs rewrites the header, section and file checksums of data so that
+// fuzzed content gets past them and exercises the parsers.
+func fixCRCs(data []byte) []byte {
+	if len(data) < fixedHeaderLen || string(data[:len(Magic)]) != Magic {
+		return data
+	}
+	data = bytes.Clone(data)
+	bodyLen := int(data[10]) | int(data[11])<<8
+	end := fixedHeaderLen + bodyLen
+	if len(data) < end+4 {
+		return data
+	}
+	putCRC(data[end:], crc(data[:end]))
+	h, err := parseHeaderBody(data[fixedHeaderLen:end], DefaultReadLimits)
+	if err != nil {
+		return data
+	}
+	for _, s := range h.Sections {
+		if s.Offset+s.Stored+4 > int64(len(data)) {
+			return data
+		}
+		putCRC(data[s.Offset+s.Stored:], crc(data[s.Offset:s.Offset+s.Stored]))
+	}
+	if h.FileBytes <= int64(len(data)) {
+		putCRC(data[h.FileBytes-4:], crc(data[:h.FileBytes-4]))
+	}
+	return data
+}
+
+func crc(b []byte) uint32 { return crc32.Checksum(b, castagnoli) }
+
+func putCRC(b []byte, c uint32) { binary.LittleEndian.PutUint32(b, c) }
+
+// FuzzReaderContent is FuzzReader with the checksums repaired, so that
+// mutations reach the table, the streams and the skeleton.
+func FuzzReaderContent(f *testing.F) {
+	seeds, _ := filepath.Glob(filepath.Join("testdata", "*.epk"))
+	for _, s := range seeds {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	limits := WithLimits(ReadLimits{MaxDecodedBytes: 1 << 20, MaxTensorBytes: 1 << 20, MaxTensors: 1 << 10, MaxWindow: 1 << 20})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := unpack(fixCRCs(data), limits)
+		if err != nil {
+			return
+		}
+		b, _ := packModel(t, m, WithLevel(1))
+		back, err := unpack(b)
+		if err != nil {
+			t.Fatalf("repacking an unpacked model: %v", err)
+		}
+		mustEqualModels(t, "repack", back, m)
+	})
+}

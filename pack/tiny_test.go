@@ -1,0 +1,146 @@
+package pack
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/edgeprune/edgeprune/internal/onnxbuild"
+	"github.com/edgeprune/edgeprune/onnxio"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/tiny.epk and testdata/tiny.onnx")
+
+// tinyModel is the model of docs/pack-format.md's worked example:
+// y = Gemm(x, W, b), W [4,8] holding 6 nonzeros, b [4] dense.
+func tinyModel(t testing.TB) *onnxio.Model {
+	t.Helper()
+	b := onnxbuild.New(13)
+	b.Input("x", onnxbuild.Float, 1, 8)
+	w := make([]float32, 32)
+	w[1], w[6], w[10], w[17], w[26], w[31] = 0.5, -1.25, 2, -0.75, 1.5, -3
+	b.Init("W", []int64{4, 8}, w)
+	b.Init("b", []int64{4}, []float32{0.125, -0.5, 1, 0})
+	b.Node("Gemm", []string{"x", "W", "b"}, []string{"y"}, onnxbuild.AttrInt("transB", 1))
+	b.Output("y", onnxbuild.Float, 1, 4)
+	m, err := onnxio.Decode(b.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestTinyGolden packs the tiny model and compares with testdata/tiny.epk:
+// packing is deterministic, on every architecture this test runs on (CI
+// runs it under qemu for arm64 and armv7, see scripts/cross.sh), and the
+// golden file still unpacks to the model.
+func TestTinyGolden(t *testing.T) {
+	m := tinyModel(t)
+	b, _ := packModel(t, m)
+	again, _ := packModel(t, tinyModel(t))
+	if !bytes.Equal(b, again) {
+		t.Fatal("packing the same model twice gave different bytes")
+	}
+	path := filepath.Join("testdata", "tiny.epk")
+	if *update {
+		mb, err := m.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join("testdata", "tiny.onnx"), mb, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	golden, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./pack -run TestTinyGolden -update)", err)
+	}
+	got, err := unpack(golden)
+	if err != nil {
+		t.Fatalf("golden pack: %v", err)
+	}
+	mustEqualModels(t, "golden", got, m)
+	if !bytes.Equal(b, golden) {
+		t.Fatalf("pack of the tiny model is %x (%d bytes), golden %x (%d bytes)", sha256.Sum256(b), len(b), sha256.Sum256(golden), len(golden))
+	}
+}
+
+// TestEveryBitFlipAndTruncation flips every bit of the tiny pack and cuts
+// it at every length: each case must be an error, and a flip must be
+// reported as corruption (or a bad magic) naming a section.
+func TestEveryBitFlipAndTruncation(t *testing.T) {
+	b, _ := packModel(t, tinyModel(t))
+	if _, err := unpack(b); err != nil {
+		t.Fatal(err)
+	}
+	mut := make([]byte, len(b))
+	for i := range b {
+		for bit := 0; bit < 8; bit++ {
+			copy(mut, b)
+			mut[i] ^= 1 << bit
+			_, err := unpack(mut)
+			if err == nil {
+				t.Fatalf("flip of byte %d bit %d: no error", i, bit)
+			}
+			var se *SectionError
+			if !errors.Is(err, ErrMagic) && !(errors.Is(err, ErrCorrupt) && errors.As(err, &se) && se.Section != "") {
+				t.Fatalf("flip of byte %d bit %d: %v, want corruption naming a section", i, bit, err)
+			}
+		}
+	}
+	for n := 0; n < len(b); n++ {
+		_, err := unpack(b[:n])
+		if err == nil {
+			t.Fatalf("truncation to %d of %d bytes: no error", n, len(b))
+		}
+		if !errors.Is(err, ErrCorrupt) && !(n < len(Magic) && errors.Is(err, ErrMagic)) {
+			t.Fatalf("truncation to %d bytes: %v, want corruption", n, err)
+		}
+	}
+	if _, err := unpack(append(b[:len(b):len(b)], 0)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("trailing byte: %v, want corruption", err)
+	}
+}
+
+func ExampleNewWriter() {
+	b := onnxbuild.New(13)
+	b.Input("x", onnxbuild.Float, 1, 4)
+	b.Init("W", []int64{2, 4}, []float32{0, 1.5, 0, 0, 0, 0, -2, 0})
+	b.Node("MatMul", []string{"x", "W"}, []string{"y"})
+	b.Output("y", onnxbuild.Float, 1, 2)
+	m, _ := onnxio.Decode(b.Bytes())
+
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, WithLevel(19))
+	if err != nil {
+		panic(err)
+	}
+	st, err := w.WriteModel(m)
+	if err != nil {
+		panic(err)
+	}
+	for _, ti := range st.Tensors {
+		fmt.Printf("%s %v: %d of %d values stored\n", ti.ID, ti.Encoding, ti.Stored, ti.Count)
+	}
+	r, err := NewReader(&buf)
+	if err != nil {
+		panic(err)
+	}
+	back, err := r.ReadModel()
+	if err != nil {
+		panic(err)
+	}
+	d, _, _ := back.Params()[0].Float32()
+	fmt.Println(d)
+	// Output:
+	// W bitmap: 2 of 8 values stored
+	// [0 1.5 0 0 0 0 -2 0]
+}
