@@ -17,11 +17,14 @@ import (
 // Larger models need external data.
 const MaxProtoBytes = 1<<31 - 1
 
+// protoLimit is MaxProtoBytes; tests lower it to exercise the >2 GiB paths.
+var protoLimit = MaxProtoBytes
+
 var marshalOpts = proto.MarshalOptions{Deterministic: true}
 
 // Marshal serialises the model with every tensor inline.
 func (m *Model) Marshal() ([]byte, error) {
-	if n := marshalOpts.Size(m.Proto); n > MaxProtoBytes {
+	if n := marshalOpts.Size(m.Proto); n > protoLimit {
 		return nil, fmt.Errorf("%w: model is %d bytes inline, over protobuf's 2 GiB: write it with external data", ErrLimit, n)
 	}
 	return marshalOpts.Marshal(m.Proto)
@@ -71,7 +74,7 @@ func (m *Model) WriteFile(path string, opts ...WriteOption) error {
 	}
 	b, err := func() ([]byte, error) {
 		defer restore(saved)
-		if n := marshalOpts.Size(m.Proto); n > MaxProtoBytes {
+		if n := marshalOpts.Size(m.Proto); n > protoLimit {
 			return nil, fmt.Errorf("%w: model is %d bytes even with external data", ErrLimit, n)
 		}
 		return marshalOpts.Marshal(m.Proto)
@@ -102,7 +105,7 @@ func (m *Model) pickExternal(c *writeConfig) []*onnx.TensorProto {
 	if c.mode == ExternalNever {
 		return nil
 	}
-	all := c.mode == ExternalAlways || marshalOpts.Size(m.Proto) > MaxProtoBytes
+	all := c.mode == ExternalAlways || marshalOpts.Size(m.Proto) > protoLimit
 	var out []*onnx.TensorProto
 	_ = forEachTensor(m.Proto, 1<<20, func(t *onnx.TensorProto, _ string) error {
 		if len(t.GetRawData()) == 0 || int64(len(t.GetRawData())) < c.threshold {
