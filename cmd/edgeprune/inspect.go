@@ -84,6 +84,9 @@ With --json the same data is printed in the schema of docs/cli-json.md.`,
   edgeprune inspect model.onnx --json | jq '.params, .nonzero_params'`,
 		Args: exactArgs(1, "one MODEL argument"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if isPackFile(args[0]) {
+				return inspectPack(c, args[0], asJSON)
+			}
 			rep, err := inspectModel(args[0])
 			if err != nil {
 				return err

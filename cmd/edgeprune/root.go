@@ -69,6 +69,8 @@ change unchanged.`,
 		newInspectCmd(c),
 		newConvertCmd(c),
 		newPruneCmd(c),
+		newPackCmd(c),
+		newUnpackCmd(c),
 	)
 	return root
 }

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/edgeprune/edgeprune/internal/atomicfile"
+	"github.com/edgeprune/edgeprune/onnxio"
+	"github.com/edgeprune/edgeprune/pack"
+	"github.com/spf13/cobra"
+)
+
+type packJSON struct {
+	Input       string           `json:"input"`
+	Output      string           `json:"output"`
+	ONNXBytes   int64            `json:"onnx_bytes"`
+	PackedBytes int64            `json:"packed_bytes"`
+	Ratio       float64          `json:"ratio"`
+	Level       int              `json:"level"`
+	Values      string           `json:"values"`
+	Lossless    bool             `json:"lossless"`
+	Sections    []packSectionRow `json:"sections"`
+	Tensors     []packTensorRow  `json:"tensors"`
+}
+
+type packSectionRow struct {
+	Kind   string `json:"kind"`
+	Stored int64  `json:"stored_bytes"`
+	Raw    int64  `json:"raw_bytes"`
+}
+
+type packTensorRow struct {
+	ID       string  `json:"id"`
+	DType    string  `json:"dtype"`
+	Shape    []int64 `json:"shape"`
+	Field    string  `json:"field"`
+	Elements int     `json:"elements"`
+	Stored   int     `json:"stored"`
+	Encoding string  `json:"encoding"`
+	Values   string  `json:"values"`
+}
+
+// parseValues turns --values into a writer option (nil for fp32).
+func parseValues(s string) (pack.WriterOption, string, error) {
+	switch {
+	case s == "fp32" || s == "":
+		return nil, "fp32", nil
+	case s == "fp16":
+		return pack.WithFP16(), "fp16", nil
+	case strings.HasPrefix(s, "codebook:"):
+		bits, err := strconv.Atoi(strings.TrimPrefix(s, "codebook:"))
+		if err != nil || bits < 2 || bits > 8 {
+			return nil, "", fmt.Errorf("--values %s: codebook bits must be an integer in [2, 8]", s)
+		}
+		return pack.WithCodebook(bits), s, nil
+	}
+	return nil, "", fmt.Errorf("--values %q: want fp32, fp16 or codebook:BITS", s)
+}
+
+func newPackCmd(c *cli) *cobra.Command {
+	var out, values string
+	var level int
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "pack MODEL -o M.epk",
+		Short: "Pack a (pruned) model into a small .epk container",
+		Long: `pack stores MODEL in edgeprune's container (docs/pack-format.md): the model
+without its weights, zstd-compressed, and every weight tensor dense, as CSR
+positions, as a bitmap or as 2:4 positions — whichever is smallest — with
+values split into byte planes. unpack gives back the same ONNX model, bit
+for bit.
+
+--values fp16 or codebook:BITS (2..8, a k-means codebook per tensor) make it
+lossy: float32 tensors of 256 or more elements are stored approximately, and
+unpack writes float32 weights holding the decoded values.`,
+		Example: `  edgeprune pack pruned.onnx -o pruned.epk
+  edgeprune pack pruned.onnx -o small.epk --values codebook:5 --json`,
+		Args: exactArgs(1, "one MODEL argument"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return usagef("pack needs -o OUTPUT.epk")
+			}
+			if same, _ := sameFile(args[0], out); same {
+				return usagef("-o %q is the input file: choose another path", out)
+			}
+			opts := []pack.WriterOption{pack.WithLevel(level)}
+			vopt, vname, err := parseValues(values)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			if vopt != nil {
+				opts = append(opts, vopt)
+			}
+			m, err := onnxio.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			f, err := atomicfile.Create(out)
+			if err != nil {
+				return err
+			}
+			defer f.Abort()
+			w, err := pack.NewWriter(f, opts...)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			st, err := w.WriteModel(m)
+			if err != nil {
+				return err
+			}
+			if err := f.Commit(); err != nil {
+				return err
+			}
+			rep := packReport(args[0], out, vname, st)
+			if asJSON {
+				return writeJSON(c.stdout, rep)
+			}
+			return printPack(c.stdout, rep)
+		},
+	}
+	cmd.Flags().StringVarP(&out, "output", "o", "", "output file (.epk)")
+	cmd.Flags().IntVar(&level, "level", pack.DefaultLevel, "zstd level, 1..22")
+	cmd.Flags().StringVar(&values, "values", "fp32", "value code: fp32 (lossless), fp16, codebook:BITS (lossy)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func packReport(in, out, values string, st *pack.Stats) *packJSON {
+	rep := &packJSON{Input: in, Output: out, ONNXBytes: st.ModelBytes, PackedBytes: st.PackedBytes,
+		Ratio: st.Ratio(), Level: st.Header.Level, Values: values, Lossless: st.Header.Lossless()}
+	if fi, err := os.Stat(in); err == nil {
+		rep.ONNXBytes = fi.Size()
+		rep.Ratio = float64(fi.Size()) / float64(max(st.PackedBytes, 1))
+	}
+	rep.Sections = sectionRows(st.Header.Sections)
+	rep.Tensors = tensorRows(st.Tensors)
+	return rep
+}
+
+func sectionRows(ss []pack.SectionInfo) []packSectionRow {
+	rows := []packSectionRow{}
+	for _, s := range ss {
+		rows = append(rows, packSectionRow{Kind: s.Kind.String(), Stored: s.Stored, Raw: s.Raw})
+	}
+	return rows
+}
+
+func tensorRows(ts []pack.TensorInfo) []packTensorRow {
+	rows := []packTensorRow{}
+	for _, t := range ts {
+		v := t.Values.String()
+		if t.Values == pack.Codebook {
+			v = fmt.Sprintf("codebook:%d (%d centroids)", t.CodeBits, t.Codebook)
+		}
+		rows = append(rows, packTensorRow{ID: t.ID, DType: t.DType.String(), Shape: append([]int64{}, t.Dims...),
+			Field: t.Field.String(), Elements: t.Count, Stored: t.Stored, Encoding: t.Encoding.String(), Values: v})
+	}
+	return rows
+}
+
+func printTensorRows(w io.Writer, rows []packTensorRow) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "tensor\tdtype\tshape\telements\tstored\tencoding\tvalues\t")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t\n", r.ID, r.DType, dims(r.Shape), r.Elements, r.Stored, r.Encoding, r.Values)
+	}
+	tw.Flush()
+}
+
+func printPack(w io.Writer, r *packJSON) error {
+	printTensorRows(w, r.Tensors)
+	counts := map[string]int{}
+	for _, t := range r.Tensors {
+		counts[t.Encoding]++
+	}
+	fmt.Fprintf(w, "\nencodings: %d dense, %d csr, %d bitmap, %d 2:4\n", counts["dense"], counts["csr"], counts["bitmap"], counts["2:4"])
+	mode := "lossless"
+	if !r.Lossless {
+		mode = "LOSSY (" + r.Values + "): unpack gives float32 weights holding the decoded values"
+	}
+	fmt.Fprintf(w, "values:    %s\n", mode)
+	fmt.Fprintf(w, "onnx:      %s (%d B)\n", humanBytes(r.ONNXBytes), r.ONNXBytes)
+	fmt.Fprintf(w, "packed:    %s (%d B), %.2fx smaller, zstd level %d -> %s\n", humanBytes(r.PackedBytes), r.PackedBytes, r.Ratio, r.Level, r.Output)
+	return nil
+}
