@@ -44,7 +44,11 @@ type Plan struct {
 
 // ParamPlan is one selected parameter.
 type ParamPlan struct {
-	ID    string  `json:"id"`
+	ID string `json:"id"`
+	// Where is "initializer" or "constant" (a Constant node); Graph the
+	// subgraph path ("" for the main graph).
+	Where string  `json:"where"`
+	Graph string  `json:"graph"`
 	Op    string  `json:"op"`   // op using it as a weight
 	Node  string  `json:"node"` // that node's name
 	DType string  `json:"dtype"`

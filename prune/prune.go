@@ -62,7 +62,7 @@ func (pr *Pruner) Plan(m *onnxio.Model) (*Plan, error) {
 			return nil, err
 		}
 		e := ParamPlan{
-			ID: t.ID(), Op: t.Op, Node: t.Node, DType: t.Param.DataType().String(), Shape: slices.Clone(t.Shape),
+			ID: t.ID(), Where: t.Param.Where.String(), Graph: strings.TrimSuffix(t.Param.GraphPath, "/"), Op: t.Op, Node: t.Node, DType: t.Param.DataType().String(), Shape: slices.Clone(t.Shape),
 			OutAxis: t.OutAxis, InAxis: t.InAxis, Pattern: c.pattern.String(), Elements: int64(len(w)),
 			UnitSize: c.pattern.UnitSize(), ZerosBefore: int64(zeros(w)), ZerosAfter: -1,
 		}
