@@ -1,0 +1,79 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"os"
+	"testing"
+
+	"github.com/edgeprune/edgeprune/internal/npdata"
+	"github.com/edgeprune/edgeprune/internal/testmodels"
+	"github.com/edgeprune/edgeprune/onnxio"
+	"gorgonia.org/tensor"
+)
+
+// TestLeNetAccuracyMatchesTorch evaluates the trained LeNets on the MNIST
+// test set and requires torch's dense accuracy to 0.01 percentage points.
+func TestLeNetAccuracyMatchesTorch(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10000-sample MNIST evaluation: skipped in -short mode")
+	}
+	raw, err := os.ReadFile(testmodels.Shared(t, "mnist/torch_baseline.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var baseline map[string]struct {
+		DenseAcc float64 `json:"dense_acc"`
+	}
+	if err := json.Unmarshal(raw, &baseline); err != nil {
+		t.Fatal(err)
+	}
+	arrays, err := npdata.ReadNPZ(testmodels.SharedData(t, "mnist_test.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var input, labels *npdata.Array
+	for _, a := range arrays {
+		switch a.Name {
+		case "input":
+			input = a
+		case "labels":
+			labels = a
+		}
+	}
+	if input == nil || labels == nil {
+		t.Fatal("mnist_test.npz lacks input or labels")
+	}
+	batches, err := SplitBatches(map[string]*tensor.Dense{"input": input.Dense()}, labels.I, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"lenet300", "lenet5"} {
+		t.Run(name, func(t *testing.T) {
+			m, err := onnxio.ReadFile(testmodels.Shared(t, "mnist/"+name+".onnx"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := Evaluate(context.Background(), m, batches, EvalOptions{Reference: m})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := baseline[name].DenseAcc
+			t.Logf("%s: top-1 %.4f (torch %.4f), top-5 %.4f, %d samples", name, res.Top1, want, res.Top5, res.Samples)
+			if res.Samples != 10000 || !res.Labeled {
+				t.Fatalf("evaluated %d samples (labeled %v), want 10000", res.Samples, res.Labeled)
+			}
+			if math.Abs(res.Top1-want) > 0.0001+1e-9 {
+				t.Errorf("top-1 %.4f, torch %.4f: differ by more than 0.01 points", res.Top1, want)
+			}
+			if res.Top5 < res.Top1 {
+				t.Errorf("top-5 %.4f < top-1 %.4f", res.Top5, res.Top1)
+			}
+			// The model against itself: a property of the fidelity metrics.
+			if res.AgreementTop1 != 1 || res.MaxAbsDiff != 0 || math.Abs(res.CosineMean-1) > 1e-6 {
+				t.Errorf("self-fidelity: agreement %v, max diff %v, cosine %v", res.AgreementTop1, res.MaxAbsDiff, res.CosineMean)
+			}
+		})
+	}
+}
