@@ -42,7 +42,10 @@ func (c Cubic) At(t int) float64 {
 		return c.Initial
 	}
 	j := min((t-c.Start)/c.Every, c.Steps)
-	if j == c.Steps {
+	switch j {
+	case 0:
+		return c.Initial
+	case c.Steps:
 		return c.Final
 	}
 	r := 1 - float64(j)/float64(c.Steps)
