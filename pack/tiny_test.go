@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/edgeprune/edgeprune/internal/magprune"
 	"github.com/edgeprune/edgeprune/internal/onnxbuild"
 	"github.com/edgeprune/edgeprune/onnxio"
 )
@@ -143,4 +144,38 @@ func ExampleNewWriter() {
 	// Output:
 	// W bitmap: 2 of 8 values stored
 	// [0 1.5 0 0 0 0 -2 0]
+}
+
+// TestGoldenHashes compares the SHA-256 of packs of the canned CNN (lossless,
+// fp16, codebook) with testdata/golden_hashes.txt, so a run on arm64 or
+// armv7 (qemu) proves the bytes, k-means included, match amd64's.
+func TestGoldenHashes(t *testing.T) {
+	var lines []byte
+	for _, c := range []struct {
+		name string
+		opts []WriterOption
+	}{{"fp32", nil}, {"fp16", []WriterOption{WithFP16()}}, {"codebook4", []WriterOption{WithCodebook(4)}}, {"codebook8", []WriterOption{WithCodebook(8)}}} {
+		m, err := onnxio.Decode(onnxbuild.Marshal(onnxbuild.CNN()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := magprune.Global(m, 0.5); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := packModel(t, m, c.opts...)
+		lines = fmt.Appendf(lines, "cnn@0.5 %s %x\n", c.name, sha256.Sum256(b))
+	}
+	path := filepath.Join("testdata", "golden_hashes.txt")
+	if *update {
+		if err := os.WriteFile(path, lines, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	golden, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./pack -run TestGoldenHashes -update)", err)
+	}
+	if !bytes.Equal(lines, golden) {
+		t.Fatalf("pack hashes differ from %s:\ngot:\n%swant:\n%s", path, lines, golden)
+	}
 }
