@@ -71,6 +71,9 @@ change unchanged.`,
 		newPruneCmd(c),
 		newPackCmd(c),
 		newUnpackCmd(c),
+		newRunCmd(c),
+		newEvalCmd(c),
+		newBenchCmd(c),
 	)
 	return root
 }

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/edgeprune/edgeprune/internal/npdata"
+	"github.com/edgeprune/edgeprune/internal/onnxbuild"
+	"github.com/edgeprune/edgeprune/internal/testmodels"
+)
+
+// TestRunWritesOutputs runs the canned MLP through `run` and checks the
+// output .npy against a second run of the same input through `eval`-free
+// arithmetic: the file exists, has the output's shape, and changes with the
+// input.
+func TestRunWritesOutputs(t *testing.T) {
+	model := writeCanned(t, "mlp", onnxbuild.MLP())
+	dir := t.TempDir()
+	x := &npdata.Array{Name: "x", Shape: []int{1, 4}, F: []float32{0.5, -1, 2, 0.25}}
+	xin := filepath.Join(dir, "x.npy")
+	if err := npdata.WriteNPY(xin, x); err != nil {
+		t.Fatal(err)
+	}
+	// Input names of the canned MLP.
+	code, out, errs := runCLI(t, "inspect", model, "--json")
+	if code != 0 {
+		t.Fatalf("inspect: %s", errs)
+	}
+	var info struct {
+		Inputs []struct {
+			Name  string `json:"name"`
+			Shape []any  `json:"shape"`
+		} `json:"inputs"`
+		Outputs []struct{ Name string } `json:"outputs"`
+	}
+	if err := json.Unmarshal([]byte(out), &info); err != nil {
+		t.Fatal(err)
+	}
+	in := info.Inputs[0]
+	x.Shape = nil
+	x.F = nil
+	for _, d := range in.Shape {
+		n := 1
+		if f, ok := d.(float64); ok {
+			n = int(f)
+		}
+		x.Shape = append(x.Shape, n)
+	}
+	for i := 0; i < numelInts(x.Shape); i++ {
+		x.F = append(x.F, float32(i%7)/7-0.3)
+	}
+	if err := npdata.WriteNPY(xin, x); err != nil {
+		t.Fatal(err)
+	}
+	outDir := filepath.Join(dir, "out")
+	code, _, errs = runCLI(t, "run", model, "--input", in.Name+"="+xin, "--out", outDir)
+	if code != 0 {
+		t.Fatalf("run: exit %d: %s", code, errs)
+	}
+	got, err := npdata.ReadNPY(filepath.Join(outDir, safeFileName(info.Outputs[0].Name)+".npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.F) == 0 {
+		t.Fatalf("output %q is empty", info.Outputs[0].Name)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		say  string
+	}{
+		{[]string{"run", model}, 2, "--input"},
+		{[]string{"run", model, "--input", "nonsense"}, 2, "NAME=FILE"},
+		{[]string{"run", model, "--input", "wrong=" + xin}, 1, "wrong"},
+		{[]string{"eval", model}, 2, "--data"},
+		{[]string{"bench", model, "--shape", "x=a,b"}, 2, "dimension"},
+	} {
+		code, o, e := runCLI(t, c.args...)
+		if code != c.code || !strings.Contains(o+e, c.say) {
+			t.Errorf("%v: exit %d (want %d), output %q should mention %q", c.args, code, c.code, o+e, c.say)
+		}
+	}
+}
+
+func numelInts(s []int) int {
+	n := 1
+	for _, d := range s {
+		n *= d
+	}
+	return n
+}
+
+func TestSafeFileName(t *testing.T) {
+	for in, want := range map[string]string{"logits": "logits", "a/b:c d": "a_b_c_d", "sigmoid_0.tmp_0": "sigmoid_0.tmp_0", "..": "__"} {
+		if got := safeFileName(in); got != want {
+			t.Errorf("safeFileName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestEvalAndBenchJSON evaluates lenet300 on the first 1000 MNIST test
+// samples with itself as reference, and benches it.
+func TestEvalAndBenchJSON(t *testing.T) {
+	model := testmodels.Shared(t, "mnist/lenet300.onnx")
+	arrays, err := npdata.ReadNPZ(testmodels.SharedData(t, "mnist_test.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A 1000-sample .npz keeps the test quick.
+	var in, labels *npdata.Array
+	for _, a := range arrays {
+		switch a.Name {
+		case "input":
+			in = a
+		case "labels":
+			labels = a
+		}
+	}
+	per := numelInts(in.Shape[1:])
+	small := filepath.Join(t.TempDir(), "small")
+	if err := os.MkdirAll(small, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	inPath := filepath.Join(small, "input.npy")
+	if err := npdata.WriteNPY(inPath, &npdata.Array{Name: "input", Shape: append([]int{1000}, in.Shape[1:]...), F: in.F[:1000*per]}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCLI(t, "eval", model, "--data", inPath, "--reference", model, "--json")
+	if code != 0 {
+		t.Fatalf("eval: exit %d: %s", code, errs)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal([]byte(out), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev["samples"] != float64(1000) || ev["agreement_top1"] != float64(1) || ev["max_abs_diff"] != float64(0) {
+		t.Errorf("eval --json against itself: %v", ev)
+	}
+	if _, ok := ev["top1"]; ok {
+		t.Errorf("top1 reported without labels: %v", ev)
+	}
+	_ = labels
+	code, out, errs = runCLI(t, "bench", model, "--threads", "1", "--runs", "3", "--json")
+	if code != 0 {
+		t.Fatalf("bench: exit %d: %s", code, errs)
+	}
+	var b map[string]any
+	if err := json.Unmarshal([]byte(out), &b); err != nil {
+		t.Fatal(err)
+	}
+	// LeNet-300-100 at batch 1: 784·300 + 300·100 + 100·10 MACs.
+	if b["flops"].(float64) < 2*266200 || b["median_ms"].(float64) <= 0 || b["p90_ms"].(float64) < b["median_ms"].(float64) || b["peak_activation_bytes"].(float64) <= 0 {
+		t.Errorf("bench --json: %v", b)
+	}
+	if math.IsNaN(b["median_ms"].(float64)) {
+		t.Error("median is NaN")
+	}
+}

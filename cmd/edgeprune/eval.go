@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/edgeprune/edgeprune/engine"
+	"github.com/edgeprune/edgeprune/internal/npdata"
+	"github.com/edgeprune/edgeprune/onnxio"
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+	"gorgonia.org/tensor"
+)
+
+// evalJSON is the schema of `eval --json`. Accuracy keys are present only
+// with labels, fidelity keys only with --reference.
+type evalJSON struct {
+	Samples       int      `json:"samples"`
+	Top1          *float64 `json:"top1,omitempty"`
+	Top5          *float64 `json:"top5,omitempty"`
+	AgreementTop1 *float64 `json:"agreement_top1,omitempty"`
+	CosineMean    *float64 `json:"cosine_mean,omitempty"`
+	MaxAbsDiff    *float64 `json:"max_abs_diff,omitempty"`
+}
+
+func newEvalCmd(c *cli) *cobra.Command {
+	var dataPath, labels, reference string
+	var batch, threads int
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "eval MODEL --data FILE.npz|FILE.npy|DIR",
+		Short: "Measure accuracy and fidelity of a model on a dataset",
+		Long: `eval runs MODEL over a dataset in batches along its first axis.
+
+Data: a .npz with one array per model input (named after it) and a labels
+array (--labels, default "labels" when present); a .npy for a single-input
+model; or an ONNX test_data_set_N directory (or a directory of them) of
+input_N.pb TensorProto files.
+
+With labels it reports top-1 and top-5 accuracy of the first output. With
+--reference ORIG.onnx it also runs ORIG on the same data and reports
+fidelity: top-1 agreement, mean cosine similarity of the score vectors and
+the largest absolute difference of any score.`,
+		Example: `  edgeprune eval lenet5.onnx --data mnist_test.npz
+  edgeprune eval pruned.onnx --data mnist_test.npz --reference lenet5.onnx --json`,
+		Args: exactArgs(1, "one MODEL argument"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if dataPath == "" {
+				return usagef("eval needs --data FILE.npz|FILE.npy|DIR")
+			}
+			if batch < 1 {
+				return usagef("--batch must be >= 1")
+			}
+			if threads < 0 {
+				return usagef("--threads must be >= 0")
+			}
+			m, err := onnxio.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			batches, err := loadEvalData(m, dataPath, labels, cmd.Flags().Changed("labels"), batch)
+			if err != nil {
+				return err
+			}
+			opts := engine.EvalOptions{Threads: threads}
+			if reference != "" {
+				if opts.Reference, err = onnxio.ReadFile(reference); err != nil {
+					return err
+				}
+			}
+			if f, ok := c.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) && len(batches) > 1 {
+				bar := progressbar.NewOptions(len(batches), progressbar.OptionSetWriter(c.stderr),
+					progressbar.OptionSetDescription("eval"), progressbar.OptionClearOnFinish())
+				opts.Progress = func(done, total int) { _ = bar.Set(done) }
+				defer bar.Finish()
+			}
+			res, err := engine.Evaluate(context.Background(), m, batches, opts)
+			if err != nil {
+				return err
+			}
+			out := evalJSON{Samples: res.Samples}
+			if res.Labeled {
+				out.Top1, out.Top5 = &res.Top1, &res.Top5
+			}
+			if res.Compared {
+				out.AgreementTop1, out.CosineMean, out.MaxAbsDiff = &res.AgreementTop1, &res.CosineMean, &res.MaxAbsDiff
+			}
+			if asJSON {
+				return writeJSON(c.stdout, out)
+			}
+			fmt.Fprintf(c.stdout, "samples        %d\n", res.Samples)
+			if res.Labeled {
+				fmt.Fprintf(c.stdout, "top-1          %.2f%%\ntop-5          %.2f%%\n", 100*res.Top1, 100*res.Top5)
+			} else {
+				fmt.Fprintln(c.stdout, "accuracy       - (no labels)")
+			}
+			if res.Compared {
+				fmt.Fprintf(c.stdout, "agreement@1    %.2f%%\ncosine (mean)  %.6f\nmax |diff|     %.6g\n", 100*res.AgreementTop1, res.CosineMean, res.MaxAbsDiff)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dataPath, "data", "", "dataset: .npz, .npy or test_data_set directory")
+	cmd.Flags().StringVar(&labels, "labels", "labels", "name of the labels array in a .npz")
+	cmd.Flags().StringVar(&reference, "reference", "", "original model to measure fidelity against")
+	cmd.Flags().IntVar(&batch, "batch", 100, "samples per batch")
+	cmd.Flags().IntVar(&threads, "threads", 0, "threads (0: all cores)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: top1, top5, agreement_top1, cosine_mean, max_abs_diff, samples")
+	return cmd
+}
+
+// loadEvalData reads path into batches for m's inputs.
+func loadEvalData(m *onnxio.Model, path, labelName string, labelsGiven bool, batch int) ([]engine.Batch, error) {
+	var inputNames []string
+	for _, v := range m.Info().Inputs {
+		inputNames = append(inputNames, v.Name)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		sets, err := npdata.ReadTestData(path)
+		if err != nil {
+			return nil, err
+		}
+		var out []engine.Batch
+		for _, s := range sets {
+			if len(s.Inputs) != len(inputNames) {
+				return nil, fmt.Errorf("%s: %d inputs, the model takes %d", s.Dir, len(s.Inputs), len(inputNames))
+			}
+			b := engine.Batch{Inputs: map[string]*tensor.Dense{}}
+			for i, a := range s.Inputs {
+				b.Inputs[inputNames[i]] = a.Dense()
+			}
+			out = append(out, b)
+		}
+		return out, nil
+	}
+	var arrays []*npdata.Array
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".npz":
+		if arrays, err = npdata.ReadNPZ(path); err != nil {
+			return nil, err
+		}
+	case ".npy":
+		if len(inputNames) != 1 {
+			return nil, usagef("a .npy holds one array; the model takes %d inputs: use a .npz", len(inputNames))
+		}
+		a, err := npdata.ReadNPY(path)
+		if err != nil {
+			return nil, err
+		}
+		a.Name = inputNames[0]
+		arrays = []*npdata.Array{a}
+	default:
+		return nil, usagef("--data %q: want a .npz, a .npy or a directory", path)
+	}
+	byName := map[string]*npdata.Array{}
+	for _, a := range arrays {
+		byName[a.Name] = a
+	}
+	feed := map[string]*tensor.Dense{}
+	for _, n := range inputNames {
+		a, ok := byName[n]
+		if !ok && len(inputNames) == 1 && len(arrays) <= 2 {
+			// One input: take the one array that is not the labels.
+			for _, x := range arrays {
+				if x.Name != labelName {
+					a, ok = x, true
+				}
+			}
+		}
+		if !ok {
+			return nil, fmt.Errorf("%s: no array named %q (the model input)", path, n)
+		}
+		feed[n] = a.Dense()
+	}
+	var labels []int64
+	if l, ok := byName[labelName]; ok {
+		if l.I == nil {
+			return nil, fmt.Errorf("%s: labels array %q is not integer", path, labelName)
+		}
+		labels = l.I
+	} else if labelsGiven {
+		return nil, usagef("%s has no labels array %q", path, labelName)
+	}
+	return engine.SplitBatches(feed, labels, batch)
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/edgeprune/edgeprune/engine"
+	"github.com/edgeprune/edgeprune/internal/npdata"
+	"github.com/edgeprune/edgeprune/onnxio"
+	"github.com/spf13/cobra"
+	"gorgonia.org/tensor"
+)
+
+func newRunCmd(c *cli) *cobra.Command {
+	var inputs []string
+	var outDir string
+	var threads int
+	cmd := &cobra.Command{
+		Use:   "run MODEL --input NAME=FILE.npy ...",
+		Short: "Run a model in the pure-Go engine on .npy inputs",
+		Long: `run compiles MODEL for the shapes of the given inputs, runs it once in
+edgeprune's pure-Go engine and writes every output as OUT/NAME.npy
+(characters of NAME outside [A-Za-z0-9_.-] become '_'). Every model input
+must be given, as NAME=FILE.npy (float32/float64, int64/int32, bool).`,
+		Example: `  edgeprune run resnet18.onnx --input input=img.npy --out out/`,
+		Args:    exactArgs(1, "one MODEL argument"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(inputs) == 0 {
+				return usagef("run needs at least one --input NAME=FILE.npy")
+			}
+			if threads < 0 {
+				return usagef("--threads must be >= 1 (or 0 for all cores)")
+			}
+			m, err := onnxio.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			feed := map[string]*tensor.Dense{}
+			var opts []engine.Option
+			for _, spec := range inputs {
+				name, file, ok := strings.Cut(spec, "=")
+				if !ok || name == "" || file == "" {
+					return usagef("--input %q: want NAME=FILE.npy", spec)
+				}
+				if _, dup := feed[name]; dup {
+					return usagef("--input %q given twice", name)
+				}
+				a, err := npdata.ReadNPY(file)
+				if err != nil {
+					return err
+				}
+				feed[name] = a.Dense()
+				opts = append(opts, engine.WithInputShape(name, a.Shape...))
+			}
+			if threads > 0 {
+				opts = append(opts, engine.WithThreads(threads))
+			}
+			p, err := engine.Compile(m, opts...)
+			if err != nil {
+				return err
+			}
+			outs, err := p.Run(context.Background(), feed)
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(outDir, 0o755); err != nil {
+				return err
+			}
+			for _, o := range p.Outputs() {
+				a, err := npdata.FromDense(o.Name, outs[o.Name])
+				if err != nil {
+					return err
+				}
+				path := filepath.Join(outDir, safeFileName(o.Name)+".npy")
+				if err := npdata.WriteNPY(path, a); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.stdout, "%s\t%v %v\t%s\n", o.Name, o.DType, o.Shape, path)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&inputs, "input", nil, "model input as NAME=FILE.npy (repeat for each input)")
+	cmd.Flags().StringVar(&outDir, "out", ".", "directory for the output .npy files")
+	cmd.Flags().IntVar(&threads, "threads", 0, "threads (0: all cores)")
+	return cmd
+}
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
+
+// safeFileName replaces characters outside [A-Za-z0-9_.-] with '_'.
+func safeFileName(name string) string {
+	s := unsafeChars.ReplaceAllString(name, "_")
+	if s == "" || s == "." || s == ".." {
+		s = strings.Repeat("_", max(len(s), 1))
+	}
+	return s
+}
