@@ -2,8 +2,8 @@ package engine
 
 import (
 	"context"
-	"math"
 	"image/png"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
