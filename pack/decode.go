@@ -178,7 +178,21 @@ func decodePayload(e *entry, c *cursor) ([]byte, error) {
 			}
 			return out, nil
 		}
-		value = func(k int) uint64 { return planeElem(&planes, w, k) }
+		// Reassemble the stored elements contiguously, then scatter them.
+		vals := make([]byte, e.nnz*w)
+		if w == 4 {
+			p0, p1, p2, p3 := planes[0], planes[1], planes[2], planes[3]
+			for k := 0; k < e.nnz; k++ {
+				v := uint32(p0[k]) | uint32(p1[k])<<8 | uint32(p2[k])<<16 | uint32(p3[k])<<24
+				binary.LittleEndian.PutUint32(vals[4*k:], bits.RotateLeft32(v, -1))
+			}
+			value = func(k int) uint64 { return uint64(binary.LittleEndian.Uint32(vals[4*k:])) }
+		} else {
+			for k := 0; k < e.nnz; k++ {
+				storeElem(vals[w*k:], w, planeElem(&planes, w, k))
+			}
+			value = func(k int) uint64 { return loadElem(vals[w*k:], w) }
+		}
 	case FP16:
 		var planes [8][]byte
 		planes[0], planes[1] = c.take(KindPlane0, e.nnz), c.take(KindPlane0+1, e.nnz)

@@ -159,7 +159,7 @@ func (rd *Reader) readSection(dec *zstd.Decoder) error {
 }
 
 func (rd *Reader) decoder() (*zstd.Decoder, error) {
-	return zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+	return zstd.NewReader(nil, zstd.WithDecoderConcurrency(1),
 		zstd.WithDecoderMaxMemory(uint64(max(rd.l.MaxDecodedBytes, 1))), zstd.WithDecoderMaxWindow(uint64(rd.l.MaxWindow)),
 		zstd.WithDecodeAllCapLimit(true))
 }
