@@ -387,6 +387,20 @@ func (c *compiler) bindInputs(g *onnx.GraphProto, sc *scope, cfg *config) ([]int
 		if !storable(info.ElemType) {
 			return nil, notImpl("input %q: data type %v", info.Name, info.ElemType)
 		}
+		if t, ok := cfg.values[info.Name]; ok {
+			v := &value{name: info.Name, dt: info.ElemType, producer: -1, alias: -1}
+			v.shape = cloneInts(t.Shape())
+			if t.Shape().IsScalar() {
+				v.shape = []int{}
+			}
+			d, err := fromDense(v, t)
+			if err != nil {
+				return nil, err
+			}
+			v.konst = d
+			sc.names[info.Name] = c.newValue(v)
+			continue
+		}
 		var shape []int
 		if s, ok := cfg.shapes[info.Name]; ok {
 			shape = cloneInts(s)
@@ -421,6 +435,11 @@ func (c *compiler) bindInputs(g *onnx.GraphProto, sc *scope, cfg *config) ([]int
 		ids = append(ids, id)
 	}
 	var unknown []string
+	for name := range cfg.values {
+		if !known[name] {
+			unknown = append(unknown, name)
+		}
+	}
 	for name := range cfg.shapes {
 		if !known[name] {
 			unknown = append(unknown, name)

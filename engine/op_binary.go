@@ -18,6 +18,8 @@ const (
 	binMax
 	binMin
 	binPRelu // x if x >= 0 else slope*x
+	binMod
+	// Comparisons and logic (bool results) come last: see isCompare.
 	binEqual
 	binLess
 	binGreater
@@ -26,7 +28,6 @@ const (
 	binAnd
 	binOr
 	binXor
-	binMod
 )
 
 var binNames = map[string]binOp{

@@ -47,7 +47,8 @@ func buildResize(b *buildCtx) (*built, error) {
 	var sizes []int64
 	var err error
 	if b.opset < 11 {
-		ctm = "asymmetric"
+		// Opset 10 Resize has no such attributes: it indexes like Upsample.
+		ctm, nearestMode = "asymmetric", "floor"
 		if scales, _, err = b.constFloats(1); err != nil {
 			return nil, err
 		}
@@ -91,6 +92,15 @@ func buildResize(b *buildCtx) (*built, error) {
 	}
 	if err := checkShape(out); err != nil {
 		return nil, err
+	}
+	if b.opset < 11 && mode == "nearest" {
+		// As ONNX's opset-10 reference tests expect: nearest indexes with
+		// the effective scale output size / input size.
+		for d := range sc {
+			if x.shape[d] > 0 {
+				sc[d] = float64(out[d]) / float64(x.shape[d])
+			}
+		}
 	}
 	k := &resizeKernel{in: x.shape, out: out, linear: mode == "linear"}
 	for d := 0; d < r; d++ {

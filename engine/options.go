@@ -3,6 +3,8 @@ package engine
 import (
 	"fmt"
 	"runtime"
+
+	"gorgonia.org/tensor"
 )
 
 // Option configures Compile.
@@ -10,11 +12,12 @@ type Option func(*config) error
 
 type config struct {
 	shapes  map[string][]int
+	values  map[string]*tensor.Dense
 	threads int
 }
 
 func newConfig(opts []Option) (*config, error) {
-	c := &config{shapes: map[string][]int{}, threads: runtime.GOMAXPROCS(0)}
+	c := &config{shapes: map[string][]int{}, values: map[string]*tensor.Dense{}, threads: runtime.GOMAXPROCS(0)}
 	for _, o := range opts {
 		if err := o(c); err != nil {
 			return nil, err
@@ -45,6 +48,20 @@ func WithThreads(n int) Option {
 			return fmt.Errorf("engine: WithThreads(%d): must be in [1, 4096]", n)
 		}
 		c.threads = n
+		return nil
+	}
+}
+
+// WithInputValue fixes input name to a value at compile time: it becomes a
+// constant of the plan (Run no longer takes it), so everything computed
+// from it is folded. Shape-like inputs (a Reshape target, Resize scales)
+// must be bound this way when they are graph inputs.
+func WithInputValue(name string, t *tensor.Dense) Option {
+	return func(c *config) error {
+		if t == nil {
+			return fmt.Errorf("engine: WithInputValue(%q): nil tensor", name)
+		}
+		c.values[name] = t
 		return nil
 	}
 }
