@@ -1,0 +1,67 @@
+package engine
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/edgeprune/edgeprune/onnxio"
+)
+
+// convCase builds a Conv kernel through its builder, as Compile would.
+func convCase(t *testing.T, x, w []int, bias bool, attrs map[string][]int64, autoPad string) (*convKernel, []int) {
+	t.Helper()
+	b := &buildCtx{opset: 13, nOut: 1, attrs: attrMap(attrs, autoPad)}
+	b.in = []*value{{dt: onnxio.Float, shape: x}, {dt: onnxio.Float, shape: w}}
+	if bias {
+		b.in = append(b.in, &value{dt: onnxio.Float, shape: []int{w[0]}})
+	}
+	bt, err := buildConv(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bt.k.(*convKernel), bt.out[0].shape
+}
+
+func TestConvFastPathsMatchReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	cases := []struct {
+		x, w    []int
+		attrs   map[string][]int64
+		autoPad string
+	}{
+		{[]int{1, 3, 9, 9}, []int{4, 3, 3, 3}, map[string][]int64{"pads": {1, 1, 1, 1}}, ""},
+		{[]int{2, 4, 8, 7}, []int{6, 2, 3, 2}, map[string][]int64{"group": {2}, "strides": {2, 1}, "pads": {0, 1, 2, 0}}, ""},
+		{[]int{1, 8, 10, 10}, []int{8, 1, 3, 3}, map[string][]int64{"group": {8}, "pads": {1, 1, 1, 1}}, ""},          // depthwise
+		{[]int{1, 8, 11, 10}, []int{8, 1, 3, 3}, map[string][]int64{"group": {8}, "strides": {2, 2}}, "SAME_UPPER"},   // depthwise, strided
+		{[]int{1, 6, 12, 12}, []int{6, 1, 3, 3}, map[string][]int64{"group": {6}, "dilations": {2, 2}}, "SAME_LOWER"}, // depthwise, dilated
+		{[]int{1, 5, 6, 6}, []int{7, 5, 1, 1}, nil, ""},                                                               // pointwise
+		{[]int{1, 3, 14, 13}, []int{5, 3, 5, 3}, map[string][]int64{"dilations": {2, 1}, "strides": {3, 2}}, "VALID"}, // im2col, dilated
+		{[]int{1, 2, 17}, []int{3, 2, 4}, map[string][]int64{"pads": {2, 1}, "strides": {2}}, ""},                     // 1-D
+	}
+	for i, c := range cases {
+		for _, bias := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%d/bias=%v", i, bias), func(t *testing.T) {
+				k, outShape := convCase(t, c.x, c.w, bias, c.attrs, c.autoPad)
+				x, w := randSlice(r, numel(c.x)), randSlice(r, numel(c.w))
+				var b []float32
+				in := []*data{{shape: c.x, f: x}, {shape: c.w, f: w}}
+				if bias {
+					b = randSlice(r, c.w[0])
+					in = append(in, &data{f: b})
+				}
+				want := make([]float32, numel(outShape))
+				k.convRef(x, w, b, want)
+				for _, threads := range []int{1, 3} {
+					got := &data{shape: outShape, f: make([]float32, numel(outShape))}
+					fill(got.f, 1e9) // outputs are not zeroed by the caller
+					scratch := make([]float32, k.c/k.group*k.kh*k.kw*k.oh*k.ow)
+					k.forward(&exec{threads: threads, scratch: scratch}, in, []*data{got})
+					if e := relErr(want, got.f); e > 1e-5 {
+						t.Fatalf("threads %d: fast path differs from reference by %.3g (depthwise %v pointwise %v)", threads, e, k.depthwise, k.pointwise)
+					}
+				}
+			})
+		}
+	}
+}
