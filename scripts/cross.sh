@@ -70,6 +70,23 @@ for m in "${MODELS[@]}"; do
 		fi
 	done
 done
+# The packer promises the same bytes on every architecture: run its golden
+# tests (a golden tiny pack and SHA-256s of lossless, fp16 and codebook packs)
+# as test binaries built for arm64 and armv7, under qemu, from pack/.
+for t in "${TARGETS[@]}"; do
+	read -r os arch goarm bin qemu <<<"$t"
+	[[ "$os" == linux && "$qemu" != - ]] || continue
+	[[ "$goarm" == - ]] && goarm=
+	CGO_ENABLED=0 GOOS="$os" GOARCH="$arch" GOARM="$goarm" go test -c -o "$out/pack.$bin.test" ./pack
+	if (cd pack && "$qemu" "$out/pack.$bin.test" -test.run '^(TestTinyGolden|TestGoldenHashes)$' -test.count=1 >"$out/pack.$bin.log" 2>&1) &&
+		grep -q '^PASS' "$out/pack.$bin.log"; then
+		echo "cross: ok   $bin pack golden bytes equal amd64's"
+	else
+		cat "$out/pack.$bin.log" >&2
+		echo "cross: FAIL: pack golden tests under $qemu ($bin)" >&2
+		fail=1
+	fi
+done
 if ((fail)); then
 	echo "cross: FAILED" >&2
 	exit 1
