@@ -40,23 +40,49 @@ func sgemmRef(transA, transB bool, m, n, k int, alpha float32, a []float32, lda 
 
 // Blocking of the fast SGEMM: A is packed in panels of mr rows, B in panels
 // of nr columns, both kc deep; the micro-kernel keeps an mr×nr block of C in
-// registers.
+// registers. mr and nr are the micro-kernel's.
 const (
-	gemmMR = 4
-	gemmNR = 4
-	gemmKC = 256
-	gemmMC = 64
-	gemmNC = 512
+	gemmKC    = 256
+	gemmMC    = 72 // a multiple of every kernel's mr
+	gemmNC    = 512
+	maxKernMR = 6
+	maxKernNR = 16
 )
 
+// microKernel adds the product of a packed mr×kc panel of A (a[p*mr+r]) and
+// a packed kc×nr panel of B (b[p*nr+q]) to the full mr×nr block of C at c.
+type microKernel struct {
+	mr, nr int
+	name   string
+	run    func(kc int, a, b, c []float32, ldc int)
+}
+
+// goKernel is the portable micro-kernel; simdKernel, when the CPU has one
+// (sgemm_amd64.go), is used instead.
+var (
+	goKernel   = &microKernel{mr: 4, nr: 4, name: "go-4x4", run: kernel4x4}
+	simdKernel *microKernel
+)
+
+func activeKernel() *microKernel {
+	if simdKernel != nil {
+		return simdKernel
+	}
+	return goKernel
+}
+
 var packPool = sync.Pool{New: func() any {
-	b := make([]float32, gemmKC*(gemmMC+gemmNC))
+	b := make([]float32, gemmKC*(gemmMC+gemmNC+maxKernNR)+maxKernMR*maxKernNR)
 	return &b
 }}
 
 // sgemm computes the same as sgemmRef with packed panels, a register-blocked
-// micro-kernel, and up to threads goroutines over blocks of C.
+// micro-kernel, and up to threads goroutines over blocks of columns of C.
 func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, threads int) {
+	sgemmWith(activeKernel(), transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads)
+}
+
+func sgemmWith(kern *microKernel, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, threads int) {
 	if m == 0 || n == 0 {
 		return
 	}
@@ -74,23 +100,18 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 	if k == 0 || alpha == 0 {
 		return
 	}
-	// Split C into tiles; threads take tiles.
+	nr := kern.nr
+	// Split the columns of C into blocks; threads take blocks.
 	nb := (n + gemmNC - 1) / gemmNC
-	mb := (m + gemmMC - 1) / gemmMC
-	if threads > 1 && nb*mb < threads {
-		// Cut columns finer so every thread has work.
-		per := (n + threads - 1) / threads
-		per = (per + gemmNR - 1) / gemmNR * gemmNR
-		if per > 0 {
-			nb = (n + per - 1) / per
-		}
+	if threads > 1 && nb < threads && n >= 2*nr {
+		nb = threads
 	}
 	ncol := (n + nb - 1) / nb
-	ncol = (ncol + gemmNR - 1) / gemmNR * gemmNR
+	ncol = (ncol + nr - 1) / nr * nr
 	nb = (n + ncol - 1) / ncol
 	parallelFor(nb, threads, func(lo, hi int) {
 		bufp := packPool.Get().(*[]float32)
-		need := gemmKC * (gemmMC + ncol + gemmNR)
+		need := gemmKC*(gemmMC+ncol+nr) + maxKernMR*maxKernNR
 		if len(*bufp) < need {
 			*bufp = make([]float32, need)
 		}
@@ -98,35 +119,47 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		for jb := lo; jb < hi; jb++ {
 			j0 := jb * ncol
 			j1 := min(j0+ncol, n)
-			sgemmBlock(transA, transB, m, j0, j1, k, alpha, a, lda, b, ldb, c, ldc, buf)
+			sgemmBlock(kern, transA, transB, m, j0, j1, k, alpha, a, lda, b, ldb, c, ldc, buf)
 		}
 		packPool.Put(bufp)
 	})
 }
 
 // sgemmBlock accumulates alpha*op(A)*op(B)[:, j0:j1] into C[:, j0:j1].
-func sgemmBlock(transA, transB bool, m, j0, j1, k int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, buf []float32) {
+func sgemmBlock(kern *microKernel, transA, transB bool, m, j0, j1, k int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, buf []float32) {
+	mr, nr := kern.mr, kern.nr
 	nw := j1 - j0
-	npan := (nw + gemmNR - 1) / gemmNR
+	npan := (nw + nr - 1) / nr
+	tmp := buf[len(buf)-maxKernMR*maxKernNR:]
 	for p0 := 0; p0 < k; p0 += gemmKC {
 		kc := min(gemmKC, k-p0)
-		bp := buf[:npan*gemmNR*kc]
-		packB(transB, b, ldb, p0, kc, j0, nw, bp)
-		ap := buf[len(bp) : len(bp)+gemmMC*kc]
+		bp := buf[:npan*nr*kc]
+		packB(transB, b, ldb, p0, kc, j0, nw, nr, bp)
+		ap := buf[len(bp) : len(bp)+(gemmMC+mr)*kc]
 		for i0 := 0; i0 < m; i0 += gemmMC {
 			mc := min(gemmMC, m-i0)
-			packA(transA, a, lda, i0, mc, p0, kc, alpha, ap)
-			for ip := 0; ip < mc; ip += gemmMR {
-				mr := min(gemmMR, mc-ip)
-				apan := ap[ip*kc : ip*kc+gemmMR*kc]
-				for jp := 0; jp < nw; jp += gemmNR {
-					nr := min(gemmNR, nw-jp)
-					bpan := bp[jp*kc : jp*kc+gemmNR*kc]
-					cc := c[(i0+ip)*ldc+j0+jp:]
-					if mr == gemmMR && nr == gemmNR {
-						kernel4x4(kc, apan, bpan, cc, ldc)
-					} else {
-						kernelEdge(kc, apan, bpan, cc, ldc, mr, nr)
+			packA(transA, a, lda, i0, mc, p0, kc, mr, alpha, ap)
+			for ip := 0; ip < mc; ip += mr {
+				rows := min(mr, mc-ip)
+				apan := ap[ip*kc : ip*kc+mr*kc]
+				for jp := 0; jp < nw; jp += nr {
+					cols := min(nr, nw-jp)
+					bpan := bp[jp*kc : jp*kc+nr*kc]
+					off := (i0+ip)*ldc + j0 + jp
+					if rows == mr && cols == nr {
+						kern.run(kc, apan, bpan, c[off:], ldc)
+						continue
+					}
+					// Partial tile: run the kernel on a zeroed buffer, add
+					// the valid part.
+					t := tmp[:mr*nr]
+					clear(t)
+					kern.run(kc, apan, bpan, t, nr)
+					for r := 0; r < rows; r++ {
+						crow := c[off+r*ldc : off+r*ldc+cols]
+						for q := range crow {
+							crow[q] += t[r*nr+q]
+						}
 					}
 				}
 			}
@@ -134,66 +167,64 @@ func sgemmBlock(transA, transB bool, m, j0, j1, k int, alpha float32, a []float3
 	}
 }
 
-// packA copies alpha*op(A)[i0:i0+mc, p0:p0+kc] into panels of gemmMR rows:
-// ap[(i/MR)*kc*MR + p*MR + i%MR], zero-padding the last panel.
-func packA(trans bool, a []float32, lda, i0, mc, p0, kc int, alpha float32, ap []float32) {
-	for ip := 0; ip < mc; ip += gemmMR {
-		pan := ap[ip*kc : ip*kc+gemmMR*kc]
-		for r := 0; r < gemmMR; r++ {
+// packA copies alpha*op(A)[i0:i0+mc, p0:p0+kc] into panels of mr rows:
+// ap[(i/mr)*kc*mr + p*mr + i%mr], zero-padding the last panel.
+func packA(trans bool, a []float32, lda, i0, mc, p0, kc, mr int, alpha float32, ap []float32) {
+	for ip := 0; ip < mc; ip += mr {
+		pan := ap[ip*kc : ip*kc+mr*kc]
+		for r := 0; r < mr; r++ {
 			i := i0 + ip + r
 			if ip+r >= mc {
 				for p := 0; p < kc; p++ {
-					pan[p*gemmMR+r] = 0
+					pan[p*mr+r] = 0
 				}
 				continue
 			}
 			if trans {
 				for p := 0; p < kc; p++ {
-					pan[p*gemmMR+r] = alpha * a[(p0+p)*lda+i]
+					pan[p*mr+r] = alpha * a[(p0+p)*lda+i]
 				}
 			} else {
 				row := a[i*lda+p0 : i*lda+p0+kc]
 				for p, v := range row {
-					pan[p*gemmMR+r] = alpha * v
+					pan[p*mr+r] = alpha * v
 				}
 			}
 		}
 	}
 }
 
-// packB copies op(B)[p0:p0+kc, j0:j0+nw] into panels of gemmNR columns:
-// bp[(j/NR)*kc*NR + p*NR + j%NR], zero-padding the last panel.
-func packB(trans bool, b []float32, ldb, p0, kc, j0, nw int, bp []float32) {
-	for jp := 0; jp < nw; jp += gemmNR {
-		pan := bp[jp*kc : jp*kc+gemmNR*kc]
-		nr := min(gemmNR, nw-jp)
-		if !trans && nr == gemmNR {
+// packB copies op(B)[p0:p0+kc, j0:j0+nw] into panels of nr columns:
+// bp[(j/nr)*kc*nr + p*nr + j%nr], zero-padding the last panel.
+func packB(trans bool, b []float32, ldb, p0, kc, j0, nw, nr int, bp []float32) {
+	for jp := 0; jp < nw; jp += nr {
+		pan := bp[jp*kc : jp*kc+nr*kc]
+		cols := min(nr, nw-jp)
+		if !trans {
 			for p := 0; p < kc; p++ {
-				src := b[(p0+p)*ldb+j0+jp : (p0+p)*ldb+j0+jp+4]
-				dst := pan[p*4 : p*4+4]
-				dst[0], dst[1], dst[2], dst[3] = src[0], src[1], src[2], src[3]
+				src := b[(p0+p)*ldb+j0+jp : (p0+p)*ldb+j0+jp+cols]
+				dst := pan[p*nr : p*nr+nr]
+				copy(dst, src)
+				clear(dst[cols:])
 			}
 			continue
 		}
-		for p := 0; p < kc; p++ {
-			for r := 0; r < gemmNR; r++ {
-				var v float32
-				if r < nr {
-					j := j0 + jp + r
-					if trans {
-						v = b[j*ldb+p0+p]
-					} else {
-						v = b[(p0+p)*ldb+j]
-					}
+		for q := 0; q < nr; q++ {
+			if q >= cols {
+				for p := 0; p < kc; p++ {
+					pan[p*nr+q] = 0
 				}
-				pan[p*gemmNR+r] = v
+				continue
+			}
+			col := b[(j0+jp+q)*ldb+p0 : (j0+jp+q)*ldb+p0+kc]
+			for p, v := range col {
+				pan[p*nr+q] = v
 			}
 		}
 	}
 }
 
-// kernel4x4 adds the product of a 4×kc panel of A and a kc×4 panel of B to
-// the 4×4 block of C at c (row stride ldc).
+// kernel4x4 is the portable micro-kernel: mr = nr = 4.
 func kernel4x4(kc int, ap, bp []float32, c []float32, ldc int) {
 	var c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33 float32
 	ap = ap[:kc*4]
@@ -243,22 +274,4 @@ func kernel4x4(kc int, ap, bp []float32, c []float32, ldc int) {
 	r[1] += c31
 	r[2] += c32
 	r[3] += c33
-}
-
-// kernelEdge is kernel4x4 for a partial block of mr×nr.
-func kernelEdge(kc int, ap, bp []float32, c []float32, ldc, mr, nr int) {
-	var acc [gemmMR * gemmNR]float32
-	for p := 0; p < kc; p++ {
-		for r := 0; r < gemmMR; r++ {
-			av := ap[p*gemmMR+r]
-			for q := 0; q < gemmNR; q++ {
-				acc[r*gemmNR+q] += av * bp[p*gemmNR+q]
-			}
-		}
-	}
-	for r := 0; r < mr; r++ {
-		for q := 0; q < nr; q++ {
-			c[r*ldc+q] += acc[r*gemmNR+q]
-		}
-	}
 }

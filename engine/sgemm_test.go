@@ -17,7 +17,7 @@ func randSlice(r *rand.Rand, n int) []float32 {
 
 func TestSgemmMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	sizes := [][3]int{{1, 1, 1}, {3, 5, 7}, {4, 4, 4}, {17, 33, 300}, {64, 129, 257}, {70, 600, 20}, {5, 1, 9}}
+	sizes := [][3]int{{1, 1, 1}, {3, 5, 7}, {4, 4, 4}, {6, 16, 3}, {17, 33, 300}, {64, 129, 257}, {70, 600, 20}, {5, 1, 9}, {150, 40, 600}}
 	for _, sz := range sizes {
 		for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
 			for _, beta := range []float32{0, 1, 0.5} {
@@ -32,12 +32,15 @@ func TestSgemmMatchesReference(t *testing.T) {
 						ldb = k
 					}
 					c0 := randSlice(r, m*n)
-					want, got := append([]float32{}, c0...), append([]float32{}, c0...)
+					want := append([]float32{}, c0...)
 					sgemmRef(tr[0], tr[1], m, n, k, 1.5, a, lda, b, ldb, beta, want, n)
-					sgemm(tr[0], tr[1], m, n, k, 1.5, a, lda, b, ldb, beta, got, n, threads)
-					for i := range want {
-						if d := math.Abs(float64(want[i] - got[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
-							t.Fatalf("%v trans=%v beta=%v threads=%d: c[%d] = %v, reference %v", sz, tr, beta, threads, i, got[i], want[i])
+					for _, kern := range kernels() {
+						got := append([]float32{}, c0...)
+						sgemmWith(kern, tr[0], tr[1], m, n, k, 1.5, a, lda, b, ldb, beta, got, n, threads)
+						for i := range want {
+							if d := math.Abs(float64(want[i] - got[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
+								t.Fatalf("%s %v trans=%v beta=%v threads=%d: c[%d] = %v, reference %v", kern.name, sz, tr, beta, threads, i, got[i], want[i])
+							}
 						}
 					}
 				}
@@ -46,18 +49,29 @@ func TestSgemmMatchesReference(t *testing.T) {
 	}
 }
 
+// kernels lists the micro-kernels this machine can run.
+func kernels() []*microKernel {
+	ks := []*microKernel{goKernel}
+	if simdKernel != nil {
+		ks = append(ks, simdKernel)
+	}
+	return ks
+}
+
 func BenchmarkSgemm(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, sz := range [][3]int{{64, 3136, 576}, {256, 196, 2304}, {1000, 1, 512}} {
 		m, n, k := sz[0], sz[1], sz[2]
 		a, bb, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
-		b.Run(fmt.Sprintf("%dx%dx%d", m, n, k), func(b *testing.B) {
-			b.SetBytes(int64(4 * (m*k + k*n + m*n)))
-			b.ReportAllocs()
-			for b.Loop() {
-				sgemm(false, false, m, n, k, 1, a, k, bb, n, 0, c, n, 1)
-			}
-			b.ReportMetric(float64(2*m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
-		})
+		for _, kern := range kernels() {
+			b.Run(fmt.Sprintf("%s/%dx%dx%d", kern.name, m, n, k), func(b *testing.B) {
+				b.SetBytes(int64(4 * (m*k + k*n + m*n)))
+				b.ReportAllocs()
+				for b.Loop() {
+					sgemmWith(kern, false, false, m, n, k, 1, a, k, bb, n, 0, c, n, 1)
+				}
+				b.ReportMetric(float64(2*m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+			})
+		}
 	}
 }

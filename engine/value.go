@@ -96,8 +96,9 @@ func newData(dt onnxio.DataType, shape []int) *data {
 	return d
 }
 
-// maxElements bounds any one tensor the engine will allocate (4 Gi elements).
-const maxElements = 1 << 32
+// maxElements bounds any one tensor the engine will allocate (2 Gi - 1
+// elements, also on 32-bit targets).
+const maxElements = 1<<31 - 1
 
 // checkShape validates a shape computed from model data before it is used
 // to allocate.
