@@ -1,0 +1,525 @@
+package prune
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"slices"
+
+	"github.com/edgeprune/edgeprune/onnxio"
+)
+
+// StructuredSchema identifies the JSON form of a StructuredPlan
+// (docs/cli-json.md, "prune --structured").
+const StructuredSchema = "edgeprune.prune.structured/v1"
+
+// StructuredPlan is what a structured pruning run decides: the settings and,
+// for every dependency group, which units go. It is data: it prints as JSON,
+// reads back with ReadStructuredPlan, and ApplyStructured replays it on the
+// same model or another with the same graph (a fine-tuned copy), shrunk or
+// masked. Layers and Totals are filled in by ApplyStructured.
+type StructuredPlan struct {
+	Schema      string             `json:"schema"`
+	Criterion   string             `json:"criterion"`
+	Scope       string             `json:"scope"`
+	Sparsity    float64            `json:"sparsity"`
+	RoundTo     int                `json:"round_to"`
+	MinChannels int                `json:"min_channels"`
+	Seed        uint64             `json:"seed"`
+	Include     []string           `json:"include"`
+	Exclude     []string           `json:"exclude"`
+	InputShapes map[string][]int64 `json:"input_shapes"`
+	Masked      bool               `json:"masked"` // applied as zeros at the original shapes
+
+	Groups []GroupPlan       `json:"groups"`
+	Layers []LayerPlan       `json:"layers"`
+	Totals StructuredTotals  `json:"totals"`
+	dg     *DepGraph         // the analysis the plan was made on
+	model  *onnxio.Model     // and its model
+	scores map[int][]float64 // per group, for the report (not serialised)
+}
+
+// GroupPlan is one dependency group.
+type GroupPlan struct {
+	ID    int      `json:"id"`
+	Roots []string `json:"roots"` // nodes whose output channels start it
+	// Values is the number of values whose channels are in the group.
+	Values int `json:"values"`
+	// Units is the number of channels (units) the group has, Prunable how
+	// many of them may go, Kept how many the plan keeps.
+	Units    int `json:"units"`
+	Prunable int `json:"prunable"`
+	Kept     int `json:"kept"`
+	// Pruned lists the units removed, ascending.
+	Pruned []int `json:"pruned"`
+	// Reason is why the group is not pruned at all ("" if it may be);
+	// Fixed says why some of its units are kept regardless.
+	Reason string   `json:"reason,omitempty"`
+	Fixed  []string `json:"fixed,omitempty"`
+}
+
+// LayerPlan is one Conv/ConvTranspose/Gemm/MatMul weight, before and after.
+type LayerPlan struct {
+	Node        string  `json:"node"`
+	Op          string  `json:"op"`
+	Weight      string  `json:"weight"`
+	ShapeBefore []int64 `json:"shape_before"`
+	ShapeAfter  []int64 `json:"shape_after"`
+	OutBefore   int64   `json:"out_channels_before"`
+	OutAfter    int64   `json:"out_channels_after"`
+	InBefore    int64   `json:"in_channels_before"`
+	InAfter     int64   `json:"in_channels_after"`
+}
+
+// StructuredTotals sums a plan's effect.
+type StructuredTotals struct {
+	Groups        int `json:"groups"`
+	PrunedGroups  int `json:"pruned_groups"`
+	RefusedGroups int `json:"refused_groups"`
+	Units         int `json:"units"`
+	PrunedUnits   int `json:"pruned_units"`
+	// Params counts the elements of every float tensor stored in the model
+	// (initializers and Constant nodes).
+	ParamsBefore int64 `json:"params_before"`
+	ParamsAfter  int64 `json:"params_after"`
+	// MACs and FLOPs of one inference at InputShapes, from the engine's
+	// compiled plan (FLOPsSource "engine"); -1 when it could not compile
+	// the model (FLOPsSource says why).
+	MACsBefore  int64  `json:"macs_before"`
+	MACsAfter   int64  `json:"macs_after"`
+	FLOPsBefore int64  `json:"flops_before"`
+	FLOPsAfter  int64  `json:"flops_after"`
+	FLOPsSource string `json:"flops_source"`
+}
+
+// StructuredOption configures a StructuredPruner.
+type StructuredOption func(*structConfig) error
+
+type structConfig struct {
+	sparsity    float64
+	sparsitySet bool
+	scope       Scope
+	imp         GroupImportance
+	seed        uint64
+	roundTo     int
+	minChannels int
+	include     []*regexp.Regexp
+	exclude     []*regexp.Regexp
+	shapes      map[string][]int64
+	reg         *Registry
+}
+
+// StructuredSparsity sets the fraction of channels to remove, in [0, 1).
+func StructuredSparsity(s float64) StructuredOption {
+	return func(c *structConfig) error {
+		if !(s >= 0 && s < 1) {
+			return fmt.Errorf("%w: sparsity %v: must be in [0, 1), e.g. 0.5 to remove half the channels", ErrInvalid, s)
+		}
+		c.sparsity, c.sparsitySet = s, true
+		return nil
+	}
+}
+
+// StructuredScope sets Layer (each group loses the ratio of its channels)
+// or Global (one ranking of all groups' units, scores normalised by each
+// group's mean). Default Global.
+func StructuredScope(s Scope) StructuredOption {
+	return func(c *structConfig) error {
+		if s != Global && s != Layer {
+			return fmt.Errorf("%w: scope %d", ErrInvalid, s)
+		}
+		c.scope = s
+		return nil
+	}
+}
+
+// Criterion sets the group importance (default GroupNorm{Magnitude{}}).
+func Criterion(imp GroupImportance) StructuredOption {
+	return func(c *structConfig) error {
+		if imp == nil {
+			return fmt.Errorf("%w: nil criterion", ErrInvalid)
+		}
+		c.imp = imp
+		return nil
+	}
+}
+
+// Seed records the seed of a random criterion in the plan.
+func Seed(s uint64) StructuredOption {
+	return func(c *structConfig) error { c.seed = s; return nil }
+}
+
+// RoundTo keeps every group's channel count a multiple of n (SIMD widths:
+// 4, 8, 16), rounding the kept count up. 0 or 1: no rounding.
+func RoundTo(n int) StructuredOption {
+	return func(c *structConfig) error {
+		if n < 0 || n > 1<<16 {
+			return fmt.Errorf("%w: round_to %d: want 0 (off) or a small positive multiple such as 8", ErrInvalid, n)
+		}
+		c.roundTo = n
+		return nil
+	}
+}
+
+// MinChannels keeps at least n channels in every group (default 1).
+func MinChannels(n int) StructuredOption {
+	return func(c *structConfig) error {
+		if n < 0 {
+			return fmt.Errorf("%w: min channels %d: must be ≥ 0", ErrInvalid, n)
+		}
+		c.minChannels = n
+		return nil
+	}
+}
+
+// IncludeGroups prunes only groups with a root node name, or root weight
+// ID, matching one of the expressions; ExcludeGroups leaves such groups
+// whole.
+func IncludeGroups(res ...*regexp.Regexp) StructuredOption {
+	return func(c *structConfig) error { c.include = append(c.include, res...); return nil }
+}
+
+// ExcludeGroups: see IncludeGroups.
+func ExcludeGroups(res ...*regexp.Regexp) StructuredOption {
+	return func(c *structConfig) error { c.exclude = append(c.exclude, res...); return nil }
+}
+
+// AnalysisShapes binds input shapes for the analysis and FLOPs (see
+// WithInputShapes).
+func AnalysisShapes(s map[string][]int64) StructuredOption {
+	return func(c *structConfig) error { c.shapes = s; return nil }
+}
+
+// Rules uses reg instead of DefaultRegistry().
+func Rules(reg *Registry) StructuredOption {
+	return func(c *structConfig) error { c.reg = reg; return nil }
+}
+
+// StructuredPruner removes whole channels by dependency group.
+type StructuredPruner struct{ c *structConfig }
+
+// NewStructured returns a StructuredPruner; a sparsity is required.
+func NewStructured(opts ...StructuredOption) (*StructuredPruner, error) {
+	c := &structConfig{imp: GroupNorm{Magnitude{}}, minChannels: 1}
+	for _, o := range opts {
+		if err := o(c); err != nil {
+			return nil, err
+		}
+	}
+	if !c.sparsitySet {
+		return nil, fmt.Errorf("%w: no sparsity set (e.g. 0.5 to remove half the channels)", ErrInvalid)
+	}
+	return &StructuredPruner{c: c}, nil
+}
+
+func (c *structConfig) depOptions() []DepOption {
+	var o []DepOption
+	if c.reg != nil {
+		o = append(o, WithRegistry(c.reg))
+	}
+	if c.shapes != nil {
+		o = append(o, WithInputShapes(c.shapes))
+	}
+	return o
+}
+
+// Plan analyses m and decides which units of which groups go, without
+// changing m.
+func (sp *StructuredPruner) Plan(m *onnxio.Model) (*StructuredPlan, error) {
+	c := sp.c
+	d, err := BuildDepGraph(m, c.depOptions()...)
+	if err != nil {
+		return nil, err
+	}
+	plan := &StructuredPlan{
+		Schema: StructuredSchema, Criterion: c.imp.Name(), Scope: c.scope.String(), Sparsity: c.sparsity,
+		RoundTo: c.roundTo, MinChannels: c.minChannels, Seed: c.seed,
+		Include: regexps(c.include), Exclude: regexps(c.exclude), InputShapes: d.InputShapes,
+		dg: d, model: m, scores: map[int][]float64{},
+		Groups: make([]GroupPlan, 0, len(d.Groups)), // stable addresses below
+	}
+	for _, re := range append(slices.Clone(c.include), c.exclude...) {
+		if !slices.ContainsFunc(d.Groups, func(g *Group) bool { return groupMatches(d, g, re) }) {
+			return nil, fmt.Errorf("%w: %q matches no group's root node or weight; the report lists the groups", ErrNoMatch, re)
+		}
+	}
+	type cand struct {
+		g      *Group
+		gp     *GroupPlan
+		scores []float32
+		hi     int
+	}
+	var cands []cand
+	scored := 0
+	for _, g := range d.Groups {
+		gp := GroupPlan{ID: g.ID, Roots: nonNil(g.Roots), Values: len(g.Spaces), Units: g.Units, Prunable: g.Prunable(),
+			Kept: g.Units, Pruned: []int{}, Reason: g.Reason, Fixed: fixedReasons(g)}
+		plan.Groups = append(plan.Groups, gp)
+		gpp := &plan.Groups[len(plan.Groups)-1]
+		if gp.Reason != "" {
+			continue
+		}
+		switch {
+		case len(c.include) > 0 && !slices.ContainsFunc(c.include, func(re *regexp.Regexp) bool { return groupMatches(d, g, re) }):
+			gpp.Reason = "not selected by --include"
+			continue
+		case slices.ContainsFunc(c.exclude, func(re *regexp.Regexp) bool { return groupMatches(d, g, re) }):
+			gpp.Reason = "excluded by --exclude"
+			continue
+		}
+		s := make([]float64, g.Units)
+		why, err := c.imp.Scores(s, g)
+		if err != nil {
+			return nil, err
+		}
+		if why != "" {
+			gpp.Reason = why
+			continue
+		}
+		scored++
+		plan.scores[g.ID] = s
+		hi := sp.maxPruned(g)
+		cands = append(cands, cand{g: g, gp: gpp, scores: unitScores(g, s, c.scope == Global), hi: hi})
+	}
+	if scored == 0 {
+		why := "no group can be pruned"
+		if len(plan.Groups) > 0 {
+			why = fmt.Sprintf("none of the %d groups can be pruned (first: %s)", len(plan.Groups), plan.Groups[0].Reason)
+		}
+		return nil, fmt.Errorf("%w: %s", ErrNoTarget, why)
+	}
+	counts := make([]int, len(cands))
+	if c.scope == Layer {
+		for i, k := range cands {
+			counts[i] = min(roundHalfEven(c.sparsity, k.g.Units), k.hi)
+		}
+	} else {
+		total := 0
+		srcs := make([]source, len(cands))
+		lo := make([]int, len(cands))
+		hi := make([]int, len(cands))
+		sumHi := 0
+		for i, k := range cands {
+			total += k.g.Units
+			srcs[i] = unitSource(k.scores)
+			hi[i] = k.hi
+			sumHi += k.hi
+		}
+		kk := min(roundHalfEven(c.sparsity, total), sumHi)
+		_, cnt, err := selectGlobal(srcs, lo, hi, kk)
+		if err != nil {
+			return nil, err
+		}
+		copy(counts, cnt)
+	}
+	for i, k := range cands {
+		k.gp.Pruned = pickUnits(k.g, k.scores, sp.rounded(k.g, counts[i]), max(c.minChannels, 1))
+		k.gp.Kept = k.g.Units - len(k.gp.Pruned)
+	}
+	plan.sumGroups()
+	return plan, nil
+}
+
+// maxPruned is the most units g may lose: its prunable units, keeping
+// MinChannels (at least 1) and a RoundTo multiple.
+func (sp *StructuredPruner) maxPruned(g *Group) int {
+	keep := max(sp.c.minChannels, 1)
+	if r := sp.c.roundTo; r > 1 {
+		keep = (keep + r - 1) / r * r
+	}
+	return max(0, min(g.Prunable(), g.Units-keep))
+}
+
+// rounded lowers a count so the kept channels are a RoundTo multiple (or
+// the whole group).
+func (sp *StructuredPruner) rounded(g *Group, n int) int {
+	n = min(max(n, 0), sp.maxPruned(g))
+	r := sp.c.roundTo
+	if r <= 1 || n == 0 {
+		return n
+	}
+	kept := g.Units - n
+	kept = min((kept+r-1)/r*r, g.Units)
+	return g.Units - kept
+}
+
+// unitScores turns a group's scores into selection scores: fixed units
+// score +Inf (never taken within the bound), and for the global scope
+// scores are divided by the mean over the prunable units.
+func unitScores(g *Group, s []float64, normalize bool) []float32 {
+	mean, n := 0.0, 0
+	for u, v := range s {
+		if !g.Fixed[u] {
+			mean += v
+			n++
+		}
+	}
+	if n > 0 {
+		mean /= float64(n)
+	}
+	out := make([]float32, len(s))
+	for u, v := range s {
+		switch {
+		case g.Fixed[u]:
+			out[u] = float32(math.Inf(1))
+		case normalize && mean > 0:
+			out[u] = float32(v / mean)
+		default:
+			out[u] = float32(v)
+		}
+	}
+	return out
+}
+
+// unitSource is a group's unit scores as a selection source.
+type unitSource []float32
+
+func (u unitSource) units() int { return len(u) }
+func (u unitSource) scan(fn func(int, []float32)) error {
+	fn(0, u)
+	return nil
+}
+
+// pickUnits chooses up to n units of g to prune, lowest score first (ties
+// by unit index), skipping fixed units and any unit whose removal would
+// leave a layer of the group (a root space: one branch of a Concat) with
+// fewer than minKeep channels. It returns them ascending.
+func pickUnits(g *Group, scores []float32, n, minKeep int) []int {
+	var roots []*Space
+	for _, s := range g.Spaces {
+		if s.Root != "" {
+			roots = append(roots, s)
+		}
+	}
+	// hits[u][r]: channels of root r in unit u.
+	hits := make([][]int, g.Units)
+	kept := make([]int, len(roots))
+	for r, s := range roots {
+		kept[r] = s.Size
+		for i := range s.Size {
+			u := g.UnitOf(s, i)
+			if hits[u] == nil {
+				hits[u] = make([]int, len(roots))
+			}
+			hits[u][r]++
+		}
+	}
+	order := make([]int, g.Units)
+	for u := range order {
+		order[u] = u
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmpKey(key(scores[a]), key(scores[b])) })
+	out := []int{}
+	for _, u := range order {
+		if len(out) >= n {
+			break
+		}
+		if g.Fixed[u] {
+			continue
+		}
+		ok := true
+		for r, h := range hits[u] {
+			if h > 0 && kept[r]-h < minKeep {
+				ok = false
+			}
+		}
+		if !ok {
+			continue
+		}
+		for r, h := range hits[u] {
+			kept[r] -= h
+		}
+		out = append(out, u)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func cmpKey(a, b uint32) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func groupMatches(d *DepGraph, g *Group, re *regexp.Regexp) bool {
+	if slices.ContainsFunc(g.Roots, re.MatchString) {
+		return true
+	}
+	for _, c := range g.Coupled {
+		if c.Space.Root != "" && c.Node == c.Space.Root && re.MatchString(c.Param.ID) {
+			return true
+		}
+	}
+	return false
+}
+
+func fixedReasons(g *Group) []string {
+	var out []string
+	for u, f := range g.Fixed {
+		if f && !slices.Contains(out, g.FixedWhy[u]) {
+			out = append(out, g.FixedWhy[u])
+		}
+	}
+	return out
+}
+
+func (p *StructuredPlan) sumGroups() {
+	t := &p.Totals
+	t.Groups, t.PrunedGroups, t.RefusedGroups, t.Units, t.PrunedUnits = len(p.Groups), 0, 0, 0, 0
+	for _, g := range p.Groups {
+		t.Units += g.Units
+		t.PrunedUnits += len(g.Pruned)
+		if len(g.Pruned) > 0 {
+			t.PrunedGroups++
+		}
+		if g.Prunable == 0 {
+			t.RefusedGroups++
+		}
+	}
+}
+
+// Prune plans and removes the channels from m in place.
+func (sp *StructuredPruner) Prune(m *onnxio.Model) (*StructuredPlan, error) {
+	plan, err := sp.Plan(m)
+	if err != nil {
+		return nil, err
+	}
+	if err := ApplyStructured(m, plan, false); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+// WriteJSON writes the plan as indented JSON.
+func (p *StructuredPlan) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(p)
+}
+
+// ReadStructuredPlan reads a plan written by WriteJSON and checks it.
+func ReadStructuredPlan(r io.Reader) (*StructuredPlan, error) {
+	var p StructuredPlan
+	if err := json.NewDecoder(io.LimitReader(r, 1<<30)).Decode(&p); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrPlan, err)
+	}
+	if p.Schema != StructuredSchema {
+		return nil, fmt.Errorf("%w: schema %q, want %q", ErrPlan, p.Schema, StructuredSchema)
+	}
+	for _, g := range p.Groups {
+		prev := -1
+		for _, u := range g.Pruned {
+			if u <= prev || u >= g.Units {
+				return nil, fmt.Errorf("%w: group %d: pruned units must ascend within [0, %d)", ErrPlan, g.ID, g.Units)
+			}
+			prev = u
+		}
+	}
+	return &p, nil
+}
