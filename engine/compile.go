@@ -50,6 +50,9 @@ type compiler struct {
 	lastUse map[int]int // value id -> last top-level step index reading it
 	scratch int
 	folded  int
+	// uses counts the readers of every value name (node inputs, in
+	// subgraphs too, and graph outputs), for fusion.
+	uses map[string]int
 }
 
 // now is the index of the top-level step being compiled: nested programs
@@ -268,6 +271,9 @@ func (c *compiler) compileNode(n *onnx.NodeProto, index int, sc *scope, prog *pr
 	if err != nil {
 		return err
 	}
+	if !allConst {
+		bt = c.fuse(n, b, bt, inIDs, prog)
+	}
 	if len(bt.out) < len(n.GetOutput()) {
 		for j := len(bt.out); j < len(n.GetOutput()); j++ {
 			if n.GetOutput()[j] != "" {
@@ -478,7 +484,8 @@ func Compile(m *onnxio.Model, opts ...Option) (*Plan, error) {
 	if opset == 0 {
 		opset = 1
 	}
-	c := &compiler{opset: opset, main: &program{}, lastUse: map[int]int{}}
+	c := &compiler{opset: opset, main: &program{}, lastUse: map[int]int{}, uses: map[string]int{}}
+	countUses(g, c.uses)
 	sc := &scope{names: map[string]int{}}
 	inputs, err := c.bindInputs(g, sc, cfg)
 	if err != nil {

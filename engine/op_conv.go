@@ -15,6 +15,19 @@ type convKernel struct {
 	hasBias        bool
 	depthwise      bool
 	pointwise      bool
+	// act, when set, clamps the output to [lo, hi] as it is produced: a
+	// following Relu or Clip fused in by the compiler (fuse.go).
+	act *clampAct
+}
+
+// clampAct is an activation out = min(max(x, lo), hi) fused into the op
+// producing x.
+type clampAct struct{ lo, hi float32 }
+
+func (a *clampAct) apply(s []float32) {
+	if a != nil {
+		clampRange(s, s, a.lo, a.hi)
+	}
 }
 
 func buildConv(b *buildCtx) (*built, error) {
@@ -127,6 +140,7 @@ func (k *convKernel) gemmForward(x *exec, src, w, bias, dst []float32) {
 				k.im2col(x, xg, col)
 			}
 			sgemm(false, false, mg, np, kk, 1, w[g*mg*kk:], kk, col, np, beta, og, np, x.threads)
+			k.act.apply(og)
 		}
 	}
 }
@@ -216,6 +230,7 @@ func (k *convKernel) depthwiseForward(x *exec, src, w, bias, dst []float32) {
 					}
 				}
 			}
+			k.act.apply(oc)
 		}
 	})
 }

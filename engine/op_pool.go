@@ -62,47 +62,63 @@ func (k *poolKernel) forward(x *exec, in, out []*data) {
 		for nc := lo; nc < hi; nc++ {
 			xc, oc := src[nc*hw:(nc+1)*hw], dst[nc*ohw:(nc+1)*ohw]
 			for oy := 0; oy < k.oh; oy++ {
+				iy0 := oy*k.sh - k.pt
+				ylo, yhi := tapRange(iy0, k.dh, k.kh, 0, k.h)
 				for ox := 0; ox < k.ow; ox++ {
-					m := float32(math.Inf(-1))
+					ix0 := ox*k.sw - k.pl
+					xlo, xhi := tapRange(ix0, k.dw, k.kw, 0, k.w)
+					orow := &oc[oy*k.ow+ox]
+					if k.kind == poolMax {
+						m := float32(math.Inf(-1))
+						for ky := ylo; ky < yhi; ky++ {
+							row := xc[(iy0+ky*k.dh)*k.w:]
+							for kx := xlo; kx < xhi; kx++ {
+								if v := row[ix0+kx*k.dw]; v > m || v != v {
+									m = v
+								}
+							}
+						}
+						*orow = m
+						continue
+					}
 					var s float32
-					cnt, padCnt := 0, 0
-					for ky := 0; ky < k.kh; ky++ {
-						iy := oy*k.sh - k.pt + ky*k.dh
-						inY := iy >= 0 && iy < k.h
-						inPadY := iy >= -k.pt && iy < k.h+k.pb
-						for kx := 0; kx < k.kw; kx++ {
-							ix := ox*k.sw - k.pl + kx*k.dw
-							if inPadY && ix >= -k.pl && ix < k.w+k.pr {
-								padCnt++
-							}
-							if !inY || ix < 0 || ix >= k.w {
-								continue
-							}
-							v := xc[iy*k.w+ix]
-							if v > m || v != v {
-								m = v
-							}
-							s += v
-							cnt++
+					for ky := ylo; ky < yhi; ky++ {
+						row := xc[(iy0+ky*k.dh)*k.w:]
+						for kx := xlo; kx < xhi; kx++ {
+							s += row[ix0+kx*k.dw]
 						}
 					}
-					if k.kind == poolMax {
-						oc[oy*k.ow+ox] = m
+					cnt := (yhi - ylo) * (xhi - xlo)
+					if k.includePad {
+						a, b := tapRange(iy0, k.dh, k.kh, -k.pt, k.h+k.pb)
+						c, d := tapRange(ix0, k.dw, k.kw, -k.pl, k.w+k.pr)
+						cnt = (b - a) * (d - c)
+					}
+					if cnt == 0 {
+						*orow = 0
 					} else {
-						d := cnt
-						if k.includePad {
-							d = padCnt
-						}
-						if d == 0 {
-							oc[oy*k.ow+ox] = 0
-						} else {
-							oc[oy*k.ow+ox] = s / float32(d)
-						}
+						*orow = s / float32(cnt)
 					}
 				}
 			}
 		}
 	})
+}
+
+// tapRange returns the kernel taps [a, b) of a window starting at i0 with
+// dilation d and k taps whose positions i0 + t·d lie in [lo, hi).
+func tapRange(i0, d, k, lo, hi int) (a, b int) {
+	if i0 < lo {
+		a = (lo - i0 + d - 1) / d
+	}
+	if hi <= i0 {
+		return a, a
+	}
+	b = min(k, (hi-1-i0)/d+1)
+	if b < a {
+		b = a
+	}
+	return a, b
 }
 
 // globalPoolKernel reduces every (n, c) plane to one value (mean or max).

@@ -33,23 +33,9 @@ func (k *unaryKernel) forward(x *exec, in, out []*data) {
 		s, d := src[lo:hi], dst[lo:hi]
 		switch {
 		case k.relu:
-			for j, v := range s {
-				if v < 0 {
-					v = 0
-				}
-				d[j] = v
-			}
+			clampRange(d, s, 0, float32(math.Inf(1)))
 		case k.clip:
-			a, b := k.lo, k.hi
-			for j, v := range s {
-				if v < a {
-					v = a
-				}
-				if v > b {
-					v = b
-				}
-				d[j] = v
-			}
+			clampRange(d, s, k.lo, k.hi)
 		default:
 			f := k.f
 			for j, v := range s {
@@ -245,4 +231,14 @@ func buildClip(b *buildCtx) (*built, error) {
 		k.fi = func(x int64) int64 { return min(max(x, l), h) }
 	}
 	return unary(b, k)
+}
+
+// clampRange writes min(max(s[j], lo), hi) to d[j], branch-free (min and
+// max compile to MINSS/MAXSS-style sequences, so the data's signs do not
+// cost mispredictions). NaN stays NaN.
+func clampRange(d, s []float32, lo, hi float32) {
+	d = d[:len(s)]
+	for j, v := range s {
+		d[j] = min(max(v, lo), hi)
+	}
 }
