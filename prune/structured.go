@@ -253,6 +253,7 @@ func (sp *StructuredPruner) Plan(m *onnxio.Model) (*StructuredPlan, error) {
 	}
 	var cands []cand
 	scored := 0
+	impWhy := ""
 	for _, g := range d.Groups {
 		gp := GroupPlan{ID: g.ID, Roots: nonNil(g.Roots), Values: len(g.Spaces), Units: g.Units, Prunable: g.Prunable(),
 			Kept: g.Units, Pruned: []int{}, Reason: g.Reason, Fixed: fixedReasons(g)}
@@ -276,6 +277,7 @@ func (sp *StructuredPruner) Plan(m *onnxio.Model) (*StructuredPlan, error) {
 		}
 		if why != "" {
 			gpp.Reason = why
+			impWhy = why
 			continue
 		}
 		scored++
@@ -285,7 +287,9 @@ func (sp *StructuredPruner) Plan(m *onnxio.Model) (*StructuredPlan, error) {
 	}
 	if scored == 0 {
 		why := "no group can be pruned"
-		if len(plan.Groups) > 0 {
+		if impWhy != "" {
+			why = impWhy
+		} else if len(plan.Groups) > 0 {
 			why = fmt.Sprintf("none of the %d groups can be pruned (first: %s)", len(plan.Groups), plan.Groups[0].Reason)
 		}
 		return nil, fmt.Errorf("%w: %s", ErrNoTarget, why)

@@ -32,6 +32,7 @@ type pruneFlags struct {
 	sparsity, minLayer, maxLayer                      float64
 	include, exclude, opTypes                         []string
 	asJSON                                            bool
+	st                                                structuredFlags // --structured
 }
 
 func newPruneCmd(c *cli) *cobra.Command {
@@ -78,11 +79,18 @@ gives the same output everywhere. The plan (--report, --json) replays with
 	fl.StringVar(&f.planFile, "plan", "", "replay a plan (a --report file) instead of planning")
 	fl.StringVar(&f.report, "report", "", "write the plan and per-layer results as JSON to this file")
 	fl.BoolVar(&f.asJSON, "json", false, "print the report as JSON (schema: docs/cli-json.md) instead of a table")
+	addStructuredFlags(cmd, &f.st)
 	return cmd
 }
 
 func runPrune(c *cli, cmd *cobra.Command, in string, f *pruneFlags) error {
 	start := time.Now()
+	if err := checkStructuredFlags(cmd, f); err != nil {
+		return err
+	}
+	if f.st.on {
+		return runStructured(c, cmd, in, f, start)
+	}
 	if f.out == "" {
 		return usagef("prune needs -o OUT.onnx")
 	}

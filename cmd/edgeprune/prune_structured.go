@@ -1,0 +1,266 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/edgeprune/edgeprune/internal/atomicfile"
+	"github.com/edgeprune/edgeprune/onnxio"
+	"github.com/edgeprune/edgeprune/prune"
+	"github.com/spf13/cobra"
+)
+
+// structuredFlags are the flags of `prune --structured`.
+type structuredFlags struct {
+	on                   bool
+	criterion            string
+	roundTo, minChannels int
+	emitMasked           string
+	inputShapes          []string
+	seed                 uint64
+}
+
+// structuredReport is the schema of `prune --structured --json` and
+// `--report` (docs/cli-json.md, "prune --structured").
+type structuredReport struct {
+	*prune.StructuredPlan
+	Model   string  `json:"model"`
+	Output  string  `json:"output"`
+	Masked  string  `json:"masked_output,omitempty"`
+	Seconds float64 `json:"seconds"`
+}
+
+func addStructuredFlags(cmd *cobra.Command, f *structuredFlags) {
+	fl := cmd.Flags()
+	fl.BoolVar(&f.on, "structured", false, "remove whole channels (filters, neurons) by dependency group: a smaller, faster dense model")
+	fl.StringVar(&f.criterion, "criterion", "l1", "--structured: group importance: l1 | l2 | bn (BatchNorm |gamma|) | random")
+	fl.IntVar(&f.roundTo, "round-to", 0, "--structured: keep channel counts multiples of this (e.g. 8)")
+	fl.IntVar(&f.minChannels, "min-channels", 1, "--structured: keep at least this many channels per layer")
+	fl.StringVar(&f.emitMasked, "emit-masked", "", "--structured: also write the same selection as zeros at the original shapes")
+	fl.StringArrayVar(&f.inputShapes, "input-shape", nil, "--structured: input shape for the analysis and FLOPs, NAME=1,3,224,224 (repeatable; needed for dynamic dims other than the batch)")
+	fl.Uint64Var(&f.seed, "seed", 1, "--structured: seed of --criterion random")
+}
+
+// checkStructuredFlags refuses flags of the other mode.
+func checkStructuredFlags(cmd *cobra.Command, f *pruneFlags) error {
+	changed := cmd.Flags().Changed
+	if f.st.on {
+		for _, name := range []string{"pattern", "importance", "op-types", "min-sparsity", "max-sparsity"} {
+			if changed(name) {
+				return usagef("--%s does not apply to --structured (see --criterion, --round-to, --min-channels)", name)
+			}
+		}
+		return nil
+	}
+	for _, name := range []string{"criterion", "round-to", "min-channels", "emit-masked", "input-shape", "seed"} {
+		if changed(name) {
+			return usagef("--%s needs --structured", name)
+		}
+	}
+	return nil
+}
+
+func runStructured(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start time.Time) error {
+	if f.out == "" {
+		return usagef("prune needs -o OUT.onnx")
+	}
+	for _, out := range []string{f.out, f.st.emitMasked} {
+		if same, _ := sameFile(in, out); out != "" && same {
+			return usagef("%s is the input model: write to another file", out)
+		}
+	}
+	if f.st.emitMasked != "" {
+		if same, _ := sameFile(f.out, f.st.emitMasked); same || f.out == f.st.emitMasked {
+			return usagef("--emit-masked and -o name the same file")
+		}
+	}
+	var plan *prune.StructuredPlan
+	var sp *prune.StructuredPruner
+	if f.planFile != "" {
+		for _, name := range []string{"sparsity", "scope", "criterion", "round-to", "min-channels", "include", "exclude", "input-shape", "seed"} {
+			if cmd.Flags().Changed(name) {
+				return usagef("--%s cannot be used with --plan: the plan fixes it", name)
+			}
+		}
+		fh, err := os.Open(f.planFile)
+		if err != nil {
+			return err
+		}
+		plan, err = prune.ReadStructuredPlan(fh)
+		fh.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.planFile, err)
+		}
+	} else {
+		opts, err := structuredOptions(cmd, f)
+		if err != nil {
+			return err
+		}
+		if sp, err = prune.NewStructured(opts...); err != nil {
+			return usageError{err}
+		}
+	}
+	m, err := onnxio.ReadFile(in)
+	if err != nil {
+		return err
+	}
+	if sp != nil {
+		if plan, err = sp.Plan(m); err != nil {
+			if errors.Is(err, prune.ErrNoMatch) || errors.Is(err, prune.ErrNoTarget) || errors.Is(err, prune.ErrInvalid) {
+				return usageError{err}
+			}
+			return err
+		}
+	}
+	// The masked copy replays the plan on a second read of the input.
+	if f.st.emitMasked != "" {
+		mm, err := onnxio.ReadFile(in)
+		if err != nil {
+			return err
+		}
+		cp := *plan
+		if err := prune.ApplyStructured(mm, &cp, true); err != nil {
+			return err
+		}
+		if err := mm.WriteFile(f.st.emitMasked); err != nil {
+			return err
+		}
+	}
+	if err := prune.ApplyStructured(m, plan, false); err != nil {
+		if errors.Is(err, prune.ErrPlan) {
+			return usageError{err}
+		}
+		return err
+	}
+	if err := m.WriteFile(f.out); err != nil {
+		return err
+	}
+	rep := &structuredReport{StructuredPlan: plan, Model: in, Output: f.out, Masked: f.st.emitMasked, Seconds: time.Since(start).Seconds()}
+	if f.report != "" {
+		var b strings.Builder
+		if err := writeJSON(&b, rep); err != nil {
+			return err
+		}
+		if err := atomicfile.WriteFile(f.report, []byte(b.String())); err != nil {
+			return err
+		}
+	}
+	if f.asJSON {
+		return writeJSON(c.stdout, rep)
+	}
+	return printStructured(c.stdout, rep)
+}
+
+// structuredOptions turns the flags into library options.
+func structuredOptions(cmd *cobra.Command, f *pruneFlags) ([]prune.StructuredOption, error) {
+	if !cmd.Flags().Changed("sparsity") {
+		return nil, usagef("prune --structured needs --sparsity (e.g. --sparsity 0.5 removes half the channels)")
+	}
+	scope, err := prune.ParseScope(f.scope)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--scope: %w", err)}
+	}
+	imp, err := prune.GroupImportanceByName(f.st.criterion, f.st.seed)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--criterion: %w", err)}
+	}
+	opts := []prune.StructuredOption{prune.StructuredSparsity(f.sparsity), prune.StructuredScope(scope), prune.Criterion(imp),
+		prune.RoundTo(f.st.roundTo), prune.MinChannels(f.st.minChannels), prune.Seed(f.st.seed)}
+	for _, list := range []struct {
+		flag string
+		src  []string
+		opt  func(...*regexp.Regexp) prune.StructuredOption
+	}{{"include", f.include, prune.IncludeGroups}, {"exclude", f.exclude, prune.ExcludeGroups}} {
+		for _, s := range list.src {
+			re, err := regexp.Compile(s)
+			if err != nil {
+				return nil, usagef("--%s %q is not a valid regular expression: %v", list.flag, s, err)
+			}
+			opts = append(opts, list.opt(re))
+		}
+	}
+	if len(f.st.inputShapes) > 0 {
+		shapes := map[string][]int64{}
+		for _, s := range f.st.inputShapes {
+			name, dims, ok := strings.Cut(s, "=")
+			if !ok || name == "" {
+				return nil, usagef("--input-shape %q: want NAME=D1,D2,... (e.g. x=1,3,640,640)", s)
+			}
+			var shape []int64
+			for _, d := range strings.Split(dims, ",") {
+				v, err := strconv.ParseInt(strings.TrimSpace(d), 10, 64)
+				if err != nil || v <= 0 || v > 1<<20 {
+					return nil, usagef("--input-shape %q: dimension %q must be a positive integer", s, d)
+				}
+				shape = append(shape, v)
+			}
+			shapes[name] = shape
+		}
+		opts = append(opts, prune.AnalysisShapes(shapes))
+	}
+	return opts, nil
+}
+
+func printStructured(w io.Writer, r *structuredReport) error {
+	p := r.StructuredPlan
+	fmt.Fprintf(w, "%s → %s: structured, %s scope, criterion %s, sparsity %g", filepath.Base(r.Model), r.Output, p.Scope, p.Criterion, p.Sparsity)
+	if p.RoundTo > 1 {
+		fmt.Fprintf(w, ", round to %d", p.RoundTo)
+	}
+	fmt.Fprintf(w, ", min %d channels\n", p.MinChannels)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\ngroup\troots\tchannels before → after\tnote")
+	for _, g := range p.Groups {
+		roots := "-"
+		if len(g.Roots) > 0 {
+			roots = g.Roots[0]
+			if len(g.Roots) > 1 {
+				roots += fmt.Sprintf(" +%d", len(g.Roots)-1)
+			}
+		}
+		note := g.Reason
+		if note != "" && g.Prunable == 0 {
+			note = "refused: " + note
+		} else if note == "" && len(g.Fixed) > 0 {
+			note = fmt.Sprintf("%d of %d prunable (%s)", g.Prunable, g.Units, g.Fixed[0])
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%d → %d\t%s\n", g.ID, roots, g.Units, g.Kept, note)
+	}
+	tw.Flush()
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nlayer\top\tout channels\tin channels\tweight")
+	for _, l := range p.Layers {
+		fmt.Fprintf(tw, "%s\t%s\t%d → %d\t%d → %d\t%s → %s\n", l.Node, l.Op, l.OutBefore, l.OutAfter, l.InBefore, l.InAfter, dims(l.ShapeBefore), dims(l.ShapeAfter))
+	}
+	tw.Flush()
+	t := p.Totals
+	fmt.Fprintf(w, "\ngroups: %d (%d pruned, %d refused); channels %d → %d\n", t.Groups, t.PrunedGroups, t.RefusedGroups, t.Units, t.Units-t.PrunedUnits)
+	fmt.Fprintf(w, "parameters: %d → %d (%.1f%%)\n", t.ParamsBefore, t.ParamsAfter, pct(t.ParamsAfter, t.ParamsBefore))
+	if t.FLOPsSource == "engine" {
+		fmt.Fprintf(w, "FLOPs (engine, inputs %v): %d → %d (%.1f%%, %.2f× fewer); MACs %d → %d\n", p.InputShapes,
+			t.FLOPsBefore, t.FLOPsAfter, pct(t.FLOPsAfter, t.FLOPsBefore), float64(t.FLOPsBefore)/float64(max(t.FLOPsAfter, 1)), t.MACsBefore, t.MACsAfter)
+	} else {
+		fmt.Fprintf(w, "FLOPs: %s\n", t.FLOPsSource)
+	}
+	if r.Masked != "" {
+		fmt.Fprintf(w, "wrote %s and the masked %s in %.2fs\n", r.Output, r.Masked, r.Seconds)
+	} else {
+		fmt.Fprintf(w, "wrote %s in %.2fs\n", r.Output, r.Seconds)
+	}
+	return nil
+}
+
+func pct(a, b int64) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return 100 * float64(a) / float64(b)
+}
