@@ -11,6 +11,7 @@ import (
 	"github.com/edgeprune/edgeprune/internal/npdata"
 	"github.com/edgeprune/edgeprune/internal/onnxbuild"
 	"github.com/edgeprune/edgeprune/internal/testmodels"
+	"google.golang.org/protobuf/proto"
 )
 
 // TestRunWritesOutputs runs the canned MLP through `run` and checks the
@@ -158,5 +159,45 @@ func TestEvalAndBenchJSON(t *testing.T) {
 	}
 	if math.IsNaN(b["median_ms"].(float64)) {
 		t.Error("median is NaN")
+	}
+}
+
+// TestEvalTestDataSetDir evaluates lenet300 on an ONNX test_data_set_0
+// directory (input_0.pb) written here from 20 MNIST samples, against itself.
+func TestEvalTestDataSetDir(t *testing.T) {
+	model := testmodels.Shared(t, "mnist/lenet300.onnx")
+	arrays, err := npdata.ReadNPZ(testmodels.SharedData(t, "mnist_test.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in *npdata.Array
+	for _, a := range arrays {
+		if a.Name == "input" {
+			in = a
+		}
+	}
+	per := numelInts(in.Shape[1:])
+	dir := filepath.Join(t.TempDir(), "test_data_set_0")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tp := onnxbuild.Float32Tensor("input", []int64{20, 1, 28, 28}, in.F[:20*per])
+	raw, err := proto.Marshal(tp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "input_0.pb"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCLI(t, "eval", model, "--data", filepath.Dir(dir), "--reference", model, "--json")
+	if code != 0 {
+		t.Fatalf("eval: exit %d: %s", code, errs)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal([]byte(out), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev["samples"] != float64(20) || ev["agreement_top1"] != float64(1) {
+		t.Errorf("eval of a test_data_set directory: %v", ev)
 	}
 }
