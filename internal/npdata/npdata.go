@@ -26,7 +26,7 @@ import (
 var ErrUnsupported = errors.New("npdata: unsupported")
 
 // MaxElements bounds the elements of one array read from a file.
-const MaxElements = 1 << 31
+const MaxElements = 1<<31 - 1
 
 // Array is one named array.
 type Array struct {
