@@ -345,7 +345,7 @@ func (d *DepGraph) inferShapes(in map[string][]int64) {
 		}
 		for _, nc := range r.Nodes {
 			n := byName[nc.Name]
-			if n == nil {
+			if n == nil || !shapePreservingFusion(nc.Op) {
 				continue
 			}
 			for i, s := range nc.Outputs {
@@ -355,8 +355,8 @@ func (d *DepGraph) inferShapes(in map[string][]int64) {
 			}
 		}
 	}
-	// Views the engine folds: Identity, Flatten, Reshape with a constant
-	// target, Dropout, Squeeze/Unsqueeze are left unknown (rules refuse).
+	// What the engine does not report — views it folds, nodes it fuses —
+	// follows from the inputs for the ops that need no more.
 	for _, n := range d.nodes {
 		if len(n.GetOutput()) == 0 || d.shapes[n.GetOutput()[0]] != nil || len(n.GetInput()) == 0 {
 			continue
@@ -365,18 +365,29 @@ func (d *DepGraph) inferShapes(in map[string][]int64) {
 		if x == nil {
 			continue
 		}
-		switch n.GetOpType() {
-		case "Identity", "Dropout":
-			d.shapes[n.GetOutput()[0]] = slices.Clone(x)
-		case "Flatten":
+		out := n.GetOutput()[0]
+		switch op := n.GetOpType(); {
+		case sameShapeOps[op]:
+			d.shapes[out] = slices.Clone(x)
+		case broadcastOps[op]:
+			y := slices.Clone(x)
+			for _, in := range n.GetInput()[1:] {
+				if y = broadcastShape(y, d.shapes[in]); y == nil {
+					break
+				}
+			}
+			if y != nil {
+				d.shapes[out] = y
+			}
+		case op == "Flatten":
 			ax := int(attrInt(n, "axis", 1))
 			if ax < 0 {
 				ax += len(x)
 			}
 			if ax >= 0 && ax <= len(x) {
-				d.shapes[n.GetOutput()[0]] = []int{prod(x[:ax]), prod(x[ax:])}
+				d.shapes[out] = []int{prod(x[:ax]), prod(x[ax:])}
 			}
-		case "Reshape":
+		case op == "Reshape":
 			if len(n.GetInput()) < 2 {
 				continue
 			}
@@ -389,10 +400,62 @@ func (d *DepGraph) inferShapes(in map[string][]int64) {
 				continue
 			}
 			if s := reshapeOut(x, t, attrInt(n, "allowzero", 0) != 0); s != nil {
-				d.shapes[n.GetOutput()[0]] = s
+				d.shapes[out] = s
 			}
 		}
 	}
+}
+
+// sameShapeOps have an output of their first input's shape.
+var sameShapeOps = map[string]bool{
+	"Identity": true, "Dropout": true, "Relu": true, "LeakyRelu": true, "Elu": true, "Selu": true, "Celu": true,
+	"Gelu": true, "Sigmoid": true, "HardSigmoid": true, "HardSwish": true, "Tanh": true, "Softplus": true,
+	"Softsign": true, "Mish": true, "Erf": true, "Abs": true, "Neg": true, "Exp": true, "Clip": true, "Floor": true,
+	"Ceil": true, "Round": true, "Sign": true, "Sqrt": true, "Reciprocal": true, "Log": true, "Cast": true,
+	"BatchNormalization": true, "InstanceNormalization": true, "Softmax": true, "LogSoftmax": true, "PRelu": true,
+}
+
+// broadcastOps have the broadcast shape of their inputs.
+var broadcastOps = map[string]bool{"Add": true, "Sub": true, "Mul": true, "Div": true, "Pow": true, "Max": true,
+	"Min": true, "Sum": true, "Mean": true}
+
+// shapePreservingFusion reports whether an engine node of op type op
+// ("Conv", or fused "Conv+Relu") has the shape of its first part's output.
+func shapePreservingFusion(op string) bool {
+	parts := strings.Split(op, "+")
+	for _, p := range parts[1:] {
+		if !sameShapeOps[p] && !broadcastOps[p] {
+			return false
+		}
+	}
+	return true
+}
+
+// broadcastShape is the multidirectional broadcast of a and b, or nil.
+func broadcastShape(a, b []int) []int {
+	if a == nil || b == nil {
+		return nil
+	}
+	n := max(len(a), len(b))
+	out := make([]int, n)
+	for i := range n {
+		da, db := 1, 1
+		if k := i - (n - len(a)); k >= 0 {
+			da = a[k]
+		}
+		if k := i - (n - len(b)); k >= 0 {
+			db = b[k]
+		}
+		switch {
+		case da == db || db == 1:
+			out[i] = da
+		case da == 1:
+			out[i] = db
+		default:
+			return nil
+		}
+	}
+	return out
 }
 
 // reshapeOut is Reshape's output shape, or nil if the target is invalid.

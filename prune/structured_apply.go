@@ -19,12 +19,14 @@ import (
 // slices, per-channel scales and shifts — so that both models compute the
 // same function: the test oracle of structured pruning. Parameters shared
 // with other nodes (or read through Identity) are copied before they are
-// changed. It fills in the plan's Layers and Totals.
-func ApplyStructured(m *onnxio.Model, plan *StructuredPlan, masked bool) error {
+// changed. It fills in the plan's Layers and Totals. On another model than
+// the one planned, opts configure the analysis (WithRegistry; the input
+// shapes are the plan's).
+func ApplyStructured(m *onnxio.Model, plan *StructuredPlan, masked bool, opts ...DepOption) error {
 	d := plan.dg
 	if d == nil || plan.model != m {
 		var err error
-		if d, err = BuildDepGraph(m, WithInputShapes(plan.InputShapes)); err != nil {
+		if d, err = BuildDepGraph(m, append(slices.Clone(opts), WithInputShapes(plan.InputShapes))...); err != nil {
 			return err
 		}
 	}

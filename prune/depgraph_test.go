@@ -1,0 +1,464 @@
+package prune
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/advancedclimatesystems/gonnx/onnx"
+	"github.com/edgeprune/edgeprune/internal/onnxbuild"
+	"github.com/edgeprune/edgeprune/internal/ortoracle"
+	"github.com/edgeprune/edgeprune/onnxio"
+)
+
+// modelOf decodes a built model.
+func modelOf(t *testing.T, mp *onnx.ModelProto) *onnxio.Model {
+	t.Helper()
+	m, err := onnxio.Decode(onnxbuild.Marshal(mp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func depOf(t *testing.T, mp *onnx.ModelProto, opts ...DepOption) *DepGraph {
+	t.Helper()
+	d, err := BuildDepGraph(modelOf(t, mp), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// groupWithRoot returns the group one of whose roots is root.
+func groupWithRoot(t *testing.T, d *DepGraph, root string) *Group {
+	t.Helper()
+	for _, g := range d.Groups {
+		if slices.Contains(g.Roots, root) {
+			return g
+		}
+	}
+	t.Fatalf("no group with root %s:\n%s", root, d)
+	return nil
+}
+
+// coupledAxes lists "param:axis:kind" of g's coupled slices.
+func coupledAxes(g *Group) []string {
+	var out []string
+	for _, c := range g.Coupled {
+		out = append(out, c.Param.ID+":"+string(rune('0'+c.Axis))+":"+c.Kind.String())
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestRegistryDuplicatePanics(t *testing.T) {
+	r := DefaultRegistry()
+	defer func() {
+		if recover() == nil {
+			t.Error("registering Conv twice did not panic")
+		}
+	}()
+	r.Register("Conv", convRule{})
+}
+
+func TestRegistryCoversIssueOps(t *testing.T) {
+	r := DefaultRegistry()
+	for _, op := range []string{"Conv", "ConvTranspose", "Gemm", "MatMul", "BatchNormalization", "PRelu", "Mul", "Add",
+		"Concat", "Split", "Slice", "GlobalAveragePool", "MaxPool", "Resize", "Relu", "HardSigmoid", "Transpose", "Flatten", "Reshape"} {
+		if r.Rule(op) == nil {
+			t.Errorf("no rule for %s", op)
+		}
+	}
+	if r.Rule("Foo") != nil || len(r.Ops()) < 40 {
+		t.Errorf("registry: %d ops, Foo %v", len(r.Ops()), r.Rule("Foo"))
+	}
+}
+
+// TestRuleResidualAndBN: a residual Add joins the two Convs' output
+// channels (and BatchNormalization parameters) into one group, which also
+// holds the depthwise Conv's weight and the next Conv's input slice.
+func TestRuleResidualAndBN(t *testing.T) {
+	d := depOf(t, onnxbuild.CNN())
+	g := groupWithRoot(t, d, "Conv_0")
+	if !slices.Equal(g.Roots, []string{"Conv_0", "Conv_1"}) || g.Units != 8 || g.Prunable() != 8 {
+		t.Fatalf("residual group: roots %v, %d units (%d prunable)", g.Roots, g.Units, g.Prunable())
+	}
+	want := []string{
+		"bn1.bias:0:shift", "bn1.running_mean:0:stat", "bn1.running_var:0:stat", "bn1.weight:0:scale",
+		"bn2.bias:0:shift", "bn2.running_mean:0:stat", "bn2.running_var:0:stat", "bn2.weight:0:scale",
+		"conv1.bias:0:bias", "conv1.weight:0:weight", "conv2.weight:0:weight", "conv2.weight:1:weight",
+		"dw.bias:0:bias", "dw.weight:0:weight", "pw.weight:1:weight",
+	}
+	if got := coupledAxes(g); !slices.Equal(got, want) {
+		t.Errorf("coupled slices:\n got %v\nwant %v", got, want)
+	}
+	// GlobalAveragePool → Flatten → Gemm: pw's channels are Gemm's features.
+	g = groupWithRoot(t, d, "Conv_3")
+	if got := coupledAxes(g); !slices.Contains(got, "fc.weight:1:weight") {
+		t.Errorf("pw group does not reach the Gemm's input features: %v", got)
+	}
+	if g := groupWithRoot(t, d, "Gemm_0"); g.Prunable() != 0 || !strings.Contains(g.Reason, "graph output") {
+		t.Errorf("output group: %d prunable, reason %q", g.Prunable(), g.Reason)
+	}
+}
+
+// TestRuleConcatOffsets: Concat gives each input's channels their own
+// units at their offsets.
+func TestRuleConcatOffsets(t *testing.T) {
+	d := depOf(t, onnxbuild.ConcatModel())
+	g := groupWithRoot(t, d, "Conv_0")
+	if g.Units != 8 || !slices.Equal(g.Roots, []string{"Conv_0", "Conv_1"}) {
+		t.Fatalf("concat group: roots %v, %d units", g.Roots, g.Units)
+	}
+	cat := d.spaceOf["cat"]
+	a, c := d.spaceOf["a.conv"], d.spaceOf["c.conv"]
+	for i := range 6 {
+		if g.UnitOf(cat, i) != g.UnitOf(a, i) {
+			t.Errorf("cat[%d] is not a[%d]", i, i)
+		}
+	}
+	for i := range 2 {
+		if g.UnitOf(cat, 6+i) != g.UnitOf(c, i) || g.UnitOf(c, i) == g.UnitOf(a, i) {
+			t.Errorf("cat[%d] is not c[%d]", 6+i, i)
+		}
+	}
+}
+
+// TestRuleSEBlock: the SE gate's expand Conv is coupled to the trunk by
+// the Mul; the squeeze channels are their own group.
+func TestRuleSEBlock(t *testing.T) {
+	d := depOf(t, onnxbuild.SEBlock())
+	g := groupWithRoot(t, d, "Conv_0")
+	if !slices.Contains(g.Roots, "Conv_2") || g.Prunable() != 0 {
+		t.Errorf("trunk group: roots %v, %d prunable (y is the output)", g.Roots, g.Prunable())
+	}
+	if got := coupledAxes(g); !slices.Contains(got, "se.reduce.weight:1:weight") {
+		t.Errorf("trunk group does not reach the squeeze Conv's input: %v", got)
+	}
+	if g := groupWithRoot(t, d, "Conv_1"); g.Units != 2 || g.Prunable() != 2 {
+		t.Errorf("squeeze group: %d units, %d prunable", g.Units, g.Prunable())
+	}
+}
+
+// TestRuleSplitTransposePerChannel: Split ranges, Transpose axes, PRelu
+// slopes, per-channel Mul and Add constants.
+func TestRuleSplitTransposePerChannel(t *testing.T) {
+	d := depOf(t, onnxbuild.SplitTranspose())
+	g := groupWithRoot(t, d, "Conv_0")
+	if g.Units != 8 || g.Prunable() != 8 {
+		t.Fatalf("stem group: %d units, %d prunable", g.Units, g.Prunable())
+	}
+	got := coupledAxes(g)
+	for _, w := range []string{"a.weight:1:weight", "b.weight:1:weight"} {
+		if !slices.Contains(got, w) {
+			t.Errorf("stem group lacks %s: %v", w, got)
+		}
+	}
+	if s := d.spaceOf["b.nhwc"]; s == nil || s.Axis != 3 || s.Size != 5 {
+		t.Errorf("Transpose to NHWC: space %+v", s)
+	}
+	if g.UnitOf(d.spaceOf["b"], 0) != g.UnitOf(d.spaceOf["s"], 3) {
+		t.Error("Split: b[0] is not s[3]")
+	}
+	g = groupWithRoot(t, d, "Conv_1")
+	if !slices.Equal(g.Roots, []string{"Conv_1", "Conv_2"}) {
+		t.Errorf("Add group roots %v", g.Roots)
+	}
+	got = coupledAxes(g)
+	for _, w := range []string{"prelu.slope:0:scale", "scale:1:scale", "shift:0:shift", "out.weight:1:weight"} {
+		if !slices.Contains(got, w) {
+			t.Errorf("Add group lacks %s: %v", w, got)
+		}
+	}
+}
+
+// TestRuleDepthwiseMultiplierSlice: a depthwise Conv with multiplier 2
+// joins each input channel with two output channels; a channel Slice
+// takes a window.
+func TestRuleDepthwiseMultiplierSlice(t *testing.T) {
+	d := depOf(t, onnxbuild.DepthwiseSlice())
+	g := groupWithRoot(t, d, "Conv_0")
+	if g.Units != 4 {
+		t.Fatalf("pw group: %d units", g.Units)
+	}
+	pw, dw, sl := d.spaceOf["pw"], d.spaceOf["dw"], d.spaceOf["sl"]
+	for c := range 4 {
+		if g.UnitOf(dw, 2*c) != g.UnitOf(pw, c) || g.UnitOf(dw, 2*c+1) != g.UnitOf(pw, c) {
+			t.Errorf("dw channels %d, %d are not pw channel %d", 2*c, 2*c+1, c)
+		}
+	}
+	if sl.Size != 6 || g.UnitOf(sl, 0) != g.UnitOf(pw, 1) {
+		t.Errorf("slice window: size %d", sl.Size)
+	}
+	// Unit 0 (dw channels 0, 1) is outside the window: pruning it leaves
+	// the Slice [2,8) → [0,6) with 4 channels left in it.
+	plan := &StructuredPlan{Schema: StructuredSchema, InputShapes: d.InputShapes,
+		Groups: []GroupPlan{{ID: g.ID, Roots: g.Roots, Units: g.Units, Pruned: []int{g.UnitOf(pw, 0), g.UnitOf(pw, 2)}}}}
+	m := modelOf(t, onnxbuild.DepthwiseSlice())
+	if err := ApplyStructured(m, plan, false); err != nil {
+		t.Fatal(err)
+	}
+	var dwNode, slNode *onnx.NodeProto
+	for _, n := range m.Graph().GetNode() {
+		switch n.GetOpType() {
+		case "Conv":
+			if attrInt(n, "group", 1) > 1 {
+				dwNode = n
+			}
+		case "Slice":
+			slNode = n
+		}
+	}
+	if g := attrInt(dwNode, "group", 1); g != 2 {
+		t.Errorf("depthwise group = %d after pruning 2 of 4 channels", g)
+	}
+	c := &Coupler{d: &DepGraph{params: paramsByName(m), producer: map[string]*onnx.NodeProto{}}}
+	st, _ := c.Ints(slNode, 1)
+	en, _ := c.Ints(slNode, 2)
+	// Kept dw channels 2, 3, 6, 7 (of 0…7) are all inside [2, 8): [0, 4).
+	if !slices.Equal(st, []int64{0}) || !slices.Equal(en, []int64{4}) {
+		t.Errorf("slice bounds %v:%v, want [0]:[4]", st, en)
+	}
+}
+
+func paramsByName(m *onnxio.Model) map[string]*onnxio.Param {
+	out := map[string]*onnxio.Param{}
+	for _, p := range m.Params() {
+		out[p.Name] = p
+	}
+	return out
+}
+
+// TestRuleRefusals: the reasons groups are not pruned.
+func TestRuleRefusals(t *testing.T) {
+	// Shuffle: the reshape splitting the channel axis.
+	d := depOf(t, onnxbuild.Shuffle())
+	if g := groupWithRoot(t, d, "Conv_2"); g.Prunable() != 0 || !strings.Contains(g.Reason, "channel shuffle") {
+		t.Errorf("shuffle group: %d prunable, reason %q", g.Prunable(), g.Reason)
+	}
+	if g := groupWithRoot(t, d, "Conv_0"); g.Prunable() != 4 {
+		t.Errorf("branch group inside the shuffle unit: %d prunable", g.Prunable())
+	}
+	// Softmax over channels, Shape, an op without a rule.
+	for _, c := range []struct {
+		op   string
+		why  string
+		attr []*onnx.AttributeProto
+	}{
+		{"Softmax", "normalizes over the channel axis", []*onnx.AttributeProto{onnxbuild.AttrInt("axis", 1)}},
+		{"Shape", "read by Shape", nil},
+		{"LRN", "across channels", []*onnx.AttributeProto{onnxbuild.AttrInt("size", 3)}},
+		{"SpaceToDepth", "no rule covers", []*onnx.AttributeProto{onnxbuild.AttrInt("blocksize", 2)}},
+	} {
+		b := onnxbuild.New(13)
+		b.Input("x", onnxbuild.Float, 1, 3, 4, 4)
+		w := b.Init("w", []int64{4, 3, 1, 1}, onnxbuild.Rand(1, 12, 1))
+		b.Node("Conv", []string{"x", w}, []string{"c"})
+		b.Node(c.op, []string{"c"}, []string{"y"}, c.attr...)
+		b.OutputDyn("y", onnxbuild.Float)
+		d := depOf(t, b.Model())
+		if g := groupWithRoot(t, d, "Conv_0"); g.Prunable() != 0 || !strings.Contains(g.Reason, c.why) {
+			t.Errorf("%s: %d prunable, reason %q, want %q", c.op, g.Prunable(), g.Reason, c.why)
+		}
+	}
+}
+
+// TestRuleConstantWeights: paddle2onnx's Constant-node weights and a
+// Reshape [0,-1] into MatMul.
+func TestRuleConstantWeights(t *testing.T) {
+	d := depOf(t, onnxbuild.ConstWeights())
+	g := groupWithRoot(t, d, "Conv_0")
+	if g.Prunable() != 4 {
+		t.Fatalf("%d prunable:\n%s", g.Prunable(), d)
+	}
+	var w *Coupled
+	for _, c := range g.Coupled {
+		if c.Op == "MatMul" {
+			w = c
+		}
+	}
+	if w == nil || w.Param.Where != onnxio.ConstantNode || w.Space.Size != 64 {
+		t.Fatalf("MatMul input features not coupled: %+v", w)
+	}
+}
+
+// TestStructuredSelection: layer and global counts, round_to,
+// min_channels, include/exclude, criteria.
+func TestStructuredSelection(t *testing.T) {
+	m := modelOf(t, onnxbuild.ReshapeGemm())
+	plan := func(opts ...StructuredOption) *StructuredPlan {
+		t.Helper()
+		sp, err := NewStructured(opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := sp.Plan(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	kept := func(p *StructuredPlan) []int {
+		var k []int
+		for _, g := range p.Groups {
+			k = append(k, g.Kept)
+		}
+		return k
+	}
+	if k := kept(plan(StructuredSparsity(0.5), StructuredScope(Layer))); !slices.Equal(k, []int{4, 8, 5}) {
+		t.Errorf("layer 0.5: kept %v, want [4 8 5]", k)
+	}
+	if k := kept(plan(StructuredSparsity(0.7), StructuredScope(Layer), RoundTo(4))); !slices.Equal(k, []int{4, 8, 5}) {
+		t.Errorf("layer 0.7 round 4: kept %v, want [4 8 5] (3 and 5 rounded up)", k)
+	}
+	if k := kept(plan(StructuredSparsity(0.9), StructuredScope(Layer), MinChannels(3))); !slices.Equal(k, []int{3, 3, 5}) {
+		t.Errorf("layer 0.9 min 3: kept %v, want [3 3 5]", k)
+	}
+	p := plan(StructuredSparsity(0.5))
+	if p.Totals.PrunedUnits != 12 { // round(0.5·(8+16)), the output group excluded
+		t.Errorf("global 0.5: %d pruned, want 12", p.Totals.PrunedUnits)
+	}
+	p = plan(StructuredSparsity(0.5), StructuredScope(Layer), ExcludeGroups(regexp.MustCompile("^Gemm")))
+	if k := kept(p); !slices.Equal(k, []int{4, 16, 5}) || p.Groups[1].Reason != "excluded by --exclude" {
+		t.Errorf("exclude Gemm: kept %v, reason %q", k, p.Groups[1].Reason)
+	}
+	p = plan(StructuredSparsity(0.5), StructuredScope(Layer), IncludeGroups(regexp.MustCompile(`^conv\.weight$`)))
+	if k := kept(p); !slices.Equal(k, []int{4, 16, 5}) {
+		t.Errorf("include conv.weight: kept %v", k)
+	}
+	spNone, err := NewStructured(StructuredSparsity(0.5), IncludeGroups(regexp.MustCompile("nothing")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := spNone.Plan(m); err == nil || !strings.Contains(err.Error(), "matches no group") {
+		t.Errorf("include matching nothing: %v", err)
+	}
+	// bn scores only the group with a BatchNormalization.
+	p = plan(StructuredSparsity(0.5), StructuredScope(Layer), Criterion(BNScale{}))
+	if k := kept(p); !slices.Equal(k, []int{4, 16, 5}) || !strings.Contains(p.Groups[1].Reason, "no BatchNormalization") {
+		t.Errorf("bn: kept %v, reason %q", k, p.Groups[1].Reason)
+	}
+	// bn on a model without any: a clear error.
+	sp, _ := NewStructured(StructuredSparsity(0.5), Criterion(BNScale{}))
+	if _, err := sp.Plan(modelOf(t, onnxbuild.MLP())); err == nil || !strings.Contains(err.Error(), "no BatchNormalization") {
+		t.Errorf("bn without BatchNormalization: %v", err)
+	}
+	// random: seeded, deterministic, and not L1's choice.
+	r1 := plan(StructuredSparsity(0.5), Criterion(Random{Seed: 7}))
+	r2 := plan(StructuredSparsity(0.5), Criterion(Random{Seed: 7}))
+	r3 := plan(StructuredSparsity(0.5), Criterion(Random{Seed: 8}))
+	if !slices.Equal(r1.Groups[1].Pruned, r2.Groups[1].Pruned) || slices.Equal(r1.Groups[1].Pruned, r3.Groups[1].Pruned) {
+		t.Errorf("random: seed 7 %v, again %v, seed 8 %v", r1.Groups[1].Pruned, r2.Groups[1].Pruned, r3.Groups[1].Pruned)
+	}
+}
+
+// TestGroupNormScores: L1 over all coupled weight slices of a unit.
+func TestGroupNormScores(t *testing.T) {
+	d := depOf(t, onnxbuild.SEBlock())
+	g := groupWithRoot(t, d, "Conv_1") // se.reduce [2,8,1,1] out, se.expand [8,2,1,1] in
+	s := make([]float64, g.Units)
+	if _, err := (GroupNorm{Magnitude{}}).Scores(s, g); err != nil {
+		t.Fatal(err)
+	}
+	m := modelOf(t, onnxbuild.SEBlock())
+	ps := paramsByName(m)
+	red, _, _ := ps["se.reduce.weight"].Float32()
+	exp, _, _ := ps["se.expand.weight"].Float32()
+	for u := range 2 {
+		want := 0.0
+		for i := range 8 {
+			want += abs64(red[u*8+i]) + abs64(exp[i*2+u])
+		}
+		if d := s[u] - want; d > 1e-9 || d < -1e-9 {
+			t.Errorf("unit %d: L1 %g, want %g", u, s[u], want)
+		}
+	}
+}
+
+func abs64(v float32) float64 {
+	if v < 0 {
+		return -float64(v)
+	}
+	return float64(v)
+}
+
+// TestStructuredPlanReplay: a plan read back from JSON shrinks a fresh
+// copy of the model exactly as the original run did.
+func TestStructuredPlanReplay(t *testing.T) {
+	sp, err := NewStructured(StructuredSparsity(0.4), RoundTo(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := modelOf(t, onnxbuild.CNN())
+	plan, err := sp.Prune(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var js bytes.Buffer
+	if err := plan.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadStructuredPlan(bytes.NewReader(js.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2 := modelOf(t, onnxbuild.CNN())
+	if err := ApplyStructured(m2, back, false); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := m.Marshal()
+	b, _ := m2.Marshal()
+	if !bytes.Equal(a, b) {
+		t.Error("replayed plan gives a different model")
+	}
+	if back.Totals.ParamsAfter != plan.Totals.ParamsAfter || plan.Totals.ParamsAfter >= plan.Totals.ParamsBefore {
+		t.Errorf("params %d → %d, replay %d", plan.Totals.ParamsBefore, plan.Totals.ParamsAfter, back.Totals.ParamsAfter)
+	}
+	// A plan naming a unit that cannot go is refused before anything changes.
+	bad := *back
+	bad.Groups = slices.Clone(back.Groups)
+	last := len(bad.Groups) - 1
+	bad.Groups[last].Pruned = []int{0}
+	if err := ApplyStructured(modelOf(t, onnxbuild.CNN()), &bad, false); err == nil {
+		t.Error("pruning a unit of the output group was accepted")
+	}
+	if _, err := ReadStructuredPlan(strings.NewReader(`{"schema":"edgeprune.prune/v1"}`)); err == nil {
+		t.Error("wrong schema accepted")
+	}
+}
+
+// TestOracleCatchesWrongRule: with a rule that wrongly passes channels
+// through a Softmax over them, the shrunk and masked models differ in ORT —
+// the oracle can fail.
+func TestOracleCatchesWrongRule(t *testing.T) {
+	o := ortoracle.ForTest(t)
+	py := pythonONNX(t)
+	b := onnxbuild.New(13)
+	b.Input("x", onnxbuild.Float, 1, 3, 4, 4)
+	w := b.Init("w1", []int64{6, 3, 1, 1}, onnxbuild.Rand(1, 18, 1))
+	b.Node("Conv", []string{"x", w}, []string{"c"})
+	b.Node("Softmax", []string{"c"}, []string{"s"}, onnxbuild.AttrInt("axis", 1))
+	w = b.Init("w2", []int64{2, 6, 1, 1}, onnxbuild.Rand(2, 12, 1))
+	b.Node("Conv", []string{"s", w}, []string{"y"})
+	b.Output("y", onnxbuild.Float, 1, 2, 4, 4)
+	path := filepath.Join(t.TempDir(), "softmax.onnx")
+	if err := os.WriteFile(path, onnxbuild.Marshal(b.Model()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	wrong := DefaultRegistry()
+	delete(wrong.rules, "Softmax")
+	wrong.Register("Softmax", unaryRule{})
+	r := runOracle(t, o, py, path, nil, StructuredSparsity(0.5), Rules(wrong))
+	if r.maxErr <= 1e-4*r.scale {
+		t.Errorf("a wrong Softmax rule went unnoticed: max difference %.3g of %.3g", r.maxErr, r.scale)
+	}
+	sp, _ := NewStructured(StructuredSparsity(0.5))
+	if _, err := sp.Plan(modelOf(t, b.Model())); err == nil {
+		t.Error("the right rules pruned across a channel Softmax")
+	}
+}
