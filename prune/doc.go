@@ -23,6 +23,10 @@
 // loses: data, printed as JSON and replayed by [Apply]) and applies it.
 // [Cubic] is the gradual schedule of Zhu & Gupta for iterative pruning.
 //
-// Structured (channel) pruning will add dependency groups as units: the
-// importance and the selection here already work on any units.
+// Structured (channel) pruning removes whole channels by dependency group:
+// [BuildDepGraph] follows each Conv/Gemm/MatMul output channel through the
+// graph with per-op [Rule]s from an explicit [Registry]; a
+// [GroupImportance] scores the groups' units; a [StructuredPruner] selects
+// them (reusing the radix selection) into a [StructuredPlan], which
+// [ApplyStructured] carries out, shrunk or masked.
 package prune
