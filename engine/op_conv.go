@@ -18,6 +18,10 @@ type convKernel struct {
 	// act, when set, clamps the output to [lo, hi] as it is produced: a
 	// following Relu or Clip fused in by the compiler (fuse.go).
 	act *clampAct
+	// packed holds, per group, the constant weights packed for the SGEMM
+	// micro-kernel once at compile time (nil when the weights are computed
+	// at run time).
+	packed []*packedA
 }
 
 // clampAct is an activation out = min(max(x, lo), hi) fused into the op
@@ -66,6 +70,13 @@ func buildConv(b *buildCtx) (*built, error) {
 	out := append([]int{n, m}, g.outSpatial()...)
 	macs := int64(n) * int64(m) * int64(g.oh*g.ow) * int64(c/group*g.kh*g.kw)
 	bt := &built{k: k, out: one(x.dt, out), alias: -1, macs: macs, flops: 2 * macs}
+	if !k.depthwise && w.konst != nil {
+		mg, kk := m/group, c/group*g.kh*g.kw
+		kern := activeKernel()
+		for gi := 0; gi < group; gi++ {
+			k.packed = append(k.packed, packAll(kern, false, mg, kk, 1, w.konst.f[gi*mg*kk:], kk, nil))
+		}
+	}
 	if !k.depthwise && !k.pointwise {
 		bt.scratch = c / group * g.kh * g.kw * g.oh * g.ow
 	}
@@ -127,17 +138,25 @@ func (k *convKernel) gemmForward(x *exec, src, w, bias, dst []float32) {
 		for g := 0; g < k.group; g++ {
 			xg := src[(n*k.c+g*cg)*k.h*k.w:]
 			og := dst[(n*k.m+g*mg)*np : (n*k.m+(g+1)*mg)*np]
+			col := xg
+			if !k.pointwise {
+				col = x.scratch[:kk*np]
+				k.im2col(x, xg, col)
+			}
+			if k.packed != nil {
+				var bg []float32
+				if bias != nil {
+					bg = bias[g*mg : (g+1)*mg]
+				}
+				gemmPacked(k.packed[g], false, np, col, np, og, np, false, bg, k.act, x.threads)
+				continue
+			}
 			beta := float32(0)
 			if bias != nil {
 				for m := 0; m < mg; m++ {
 					fill(og[m*np:(m+1)*np], bias[g*mg+m])
 				}
 				beta = 1
-			}
-			col := xg
-			if !k.pointwise {
-				col = x.scratch[:kk*np]
-				k.im2col(x, xg, col)
 			}
 			sgemm(false, false, mg, np, kk, 1, w[g*mg*kk:], kk, col, np, beta, og, np, x.threads)
 			k.act.apply(og)

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -9,10 +10,14 @@ import (
 )
 
 // convCase builds a Conv kernel through its builder, as Compile would.
-func convCase(t *testing.T, x, w []int, bias bool, attrs map[string][]int64, autoPad string) (*convKernel, []int) {
+// With wk not nil the weights are the constant wk, which the builder packs.
+func convCase(t *testing.T, x, w []int, wk []float32, bias bool, attrs map[string][]int64, autoPad string) (*convKernel, []int) {
 	t.Helper()
 	b := &buildCtx{opset: 13, nOut: 1, attrs: attrMap(attrs, autoPad)}
 	b.in = []*value{{dt: onnxio.Float, shape: x}, {dt: onnxio.Float, shape: w}}
+	if wk != nil {
+		b.in[1].konst = &data{shape: w, f: wk}
+	}
 	if bias {
 		b.in = append(b.in, &value{dt: onnxio.Float, shape: []int{w[0]}})
 	}
@@ -38,30 +43,50 @@ func TestConvFastPathsMatchReference(t *testing.T) {
 		{[]int{1, 5, 6, 6}, []int{7, 5, 1, 1}, nil, ""},                                                               // pointwise
 		{[]int{1, 3, 14, 13}, []int{5, 3, 5, 3}, map[string][]int64{"dilations": {2, 1}, "strides": {3, 2}}, "VALID"}, // im2col, dilated
 		{[]int{1, 2, 17}, []int{3, 2, 4}, map[string][]int64{"pads": {2, 1}, "strides": {2}}, ""},                     // 1-D
+		{[]int{1, 40, 20, 20}, []int{30, 40, 3, 3}, map[string][]int64{"pads": {1, 1, 1, 1}}, ""},                     // 2 depth blocks, partial tiles
+		{[]int{1, 300, 9, 8}, []int{26, 300, 1, 1}, nil, ""},                                                          // pointwise, 2 depth blocks
 	}
 	for i, c := range cases {
-		for _, bias := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%d/bias=%v", i, bias), func(t *testing.T) {
-				k, outShape := convCase(t, c.x, c.w, bias, c.attrs, c.autoPad)
+		for _, v := range []struct{ bias, konst, act bool }{{false, false, false}, {true, false, false}, {false, true, false}, {true, true, false}, {true, true, true}, {true, false, true}} {
+			t.Run(fmt.Sprintf("%d/bias=%v/konst=%v/act=%v", i, v.bias, v.konst, v.act), func(t *testing.T) {
 				x, w := randSlice(r, numel(c.x)), randSlice(r, numel(c.w))
+				var wk []float32
+				if v.konst {
+					wk = w
+				}
+				k, outShape := convCase(t, c.x, c.w, wk, v.bias, c.attrs, c.autoPad)
+				if v.act {
+					k.act = &clampAct{lo: -0.25, hi: 0.5}
+				}
 				var b []float32
 				in := []*data{{shape: c.x, f: x}, {shape: c.w, f: w}}
-				if bias {
+				if v.bias {
 					b = randSlice(r, c.w[0])
 					in = append(in, &data{f: b})
 				}
 				want := make([]float32, numel(outShape))
 				k.convRef(x, w, b, want)
+				// Errors relative to the scale of the unclamped output.
+				scale := maxAbs(want)
+				k.act.apply(want)
 				for _, threads := range []int{1, 3} {
 					got := &data{shape: outShape, f: make([]float32, numel(outShape))}
 					fill(got.f, 1e9) // outputs are not zeroed by the caller
 					scratch := make([]float32, k.c/k.group*k.kh*k.kw*k.oh*k.ow)
 					k.forward(&exec{threads: threads, scratch: scratch}, in, []*data{got})
-					if e := relErr(want, got.f); e > 1e-5 {
-						t.Fatalf("threads %d: fast path differs from reference by %.3g (depthwise %v pointwise %v)", threads, e, k.depthwise, k.pointwise)
+					if e := relErr(want, got.f) * maxAbs(want) / scale; e > 1e-5 || math.IsNaN(e) {
+						t.Fatalf("threads %d: fast path differs from reference by %.3g (depthwise %v pointwise %v packed %v)", threads, e, k.depthwise, k.pointwise, k.packed != nil)
 					}
 				}
 			})
 		}
 	}
+}
+
+func maxAbs(s []float32) float64 {
+	var m float64
+	for _, v := range s {
+		m = math.Max(m, math.Abs(float64(v)))
+	}
+	return m
 }

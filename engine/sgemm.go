@@ -38,30 +38,76 @@ func sgemmRef(transA, transB bool, m, n, k int, alpha float32, a []float32, lda 
 	}
 }
 
-// Blocking of the fast SGEMM: A is packed in panels of mr rows, B in panels
-// of nr columns, both kc deep; the micro-kernel keeps an mr×nr block of C in
-// registers. mr and nr are the micro-kernel's.
+// Blocking of the fast SGEMM: op(A) is packed (once, for constant weights:
+// packedA) in panels of mr rows, B in panels of nr columns, both gemmKC
+// deep; the micro-kernel keeps an mr×nr block of C in registers.
 const (
 	gemmKC    = 256
-	gemmMC    = 72 // a multiple of every kernel's mr
 	gemmNC    = 512
-	maxKernMR = 6
-	maxKernNR = 16
+	maxKernMR = 12
+	maxKernNR = 32
 )
 
-// microKernel adds the product of a packed mr×kc panel of A (a[p*mr+r]) and
-// a packed kc×nr panel of B (b[p*nr+q]) to the full mr×nr block of C at c.
+// Epilogue flags of a micro-kernel call (kernEpi.flags).
+const (
+	epAccum = 1 << iota // add the block to C (else overwrite C)
+	epBias              // add bias[r] to row r
+	epClamp             // clamp to [lo, hi]
+)
+
+// kernEpi is what a micro-kernel does as it stores its block: C = clamp(
+// A·B [+ C] [+ bias]). The layout of the first four fields is read by the
+// assembly kernels (sgemm_amd64.go checks it).
+type kernEpi struct {
+	flags  int
+	bias   *float32 // bias of the block's first row (epBias), for assembly
+	lo, hi float32
+	biasS  []float32 // the same bias rows, for Go
+}
+
+// microKernel stores the product of a packed mr×kc panel of A (a[p*mr+r])
+// and a packed kc×nr panel of B (b[p*nr+q]) into the full mr×nr block of C
+// at c, with the epilogue ep.
 type microKernel struct {
 	mr, nr int
 	name   string
-	run    func(kc int, a, b, c []float32, ldc int)
+	run    func(kc int, a, b, c []float32, ldc int, ep *kernEpi)
+}
+
+// accumKernel adapts a micro-kernel that only does C += A·B to the
+// epilogue interface, applying the rest of the epilogue in Go.
+func accumKernel(mr, nr int, name string, acc func(kc int, a, b, c []float32, ldc int)) *microKernel {
+	return &microKernel{mr: mr, nr: nr, name: name, run: func(kc int, a, b, c []float32, ldc int, ep *kernEpi) {
+		if ep.flags&epAccum == 0 {
+			for r := 0; r < mr; r++ {
+				clear(c[r*ldc : r*ldc+nr])
+			}
+		}
+		acc(kc, a, b, c, ldc)
+		if ep.flags&(epBias|epClamp) != 0 {
+			for r := 0; r < mr; r++ {
+				row := c[r*ldc : r*ldc+nr]
+				if ep.flags&epBias != 0 {
+					bv := ep.biasS[r]
+					for q := range row {
+						row[q] += bv
+					}
+				}
+				if ep.flags&epClamp != 0 {
+					clampRange(row, row, ep.lo, ep.hi)
+				}
+			}
+		}
+	}}
 }
 
 // goKernel is the portable micro-kernel; simdKernel, when the CPU has one
-// (sgemm_amd64.go), is used instead.
+// (sgemm_amd64.go), is used instead. simdKernels lists every SIMD kernel
+// this CPU can run, for tests and benchmarks.
 var (
-	goKernel   = &microKernel{mr: 4, nr: 4, name: "go-4x4", run: kernel4x4}
-	simdKernel *microKernel
+	goKernel    = accumKernel(4, 4, "go-4x4", kernel4x4)
+	simdKernel  *microKernel
+	simdKernels []*microKernel
 )
 
 func activeKernel() *microKernel {
@@ -72,9 +118,36 @@ func activeKernel() *microKernel {
 }
 
 var packPool = sync.Pool{New: func() any {
-	b := make([]float32, gemmKC*(gemmMC+gemmNC+maxKernNR)+maxKernMR*maxKernNR)
+	b := make([]float32, gemmKC*(gemmNC+maxKernNR)+maxKernMR*maxKernNR)
 	return &b
 }}
+
+// packedA is alpha·op(A) (m×k) packed for one micro-kernel: for the depth
+// block starting at p0 (kc = min(gemmKC, k−p0) deep), panel ip (rows
+// ip..ip+mr) is data[p0*mp+ip*kc:][:mr*kc], element [p*mr+r], with the rows
+// past m zero. Constant weights are packed once when the plan is compiled.
+type packedA struct {
+	kern *microKernel
+	m, k int
+	mp   int // m rounded up to mr
+	data []float32
+}
+
+// packAll packs alpha·op(A) for kern into dst (len ≥ packedLen), or a new
+// slice when dst is too short.
+func packAll(kern *microKernel, trans bool, m, k int, alpha float32, a []float32, lda int, dst []float32) *packedA {
+	mr := kern.mr
+	mp := (m + mr - 1) / mr * mr
+	if len(dst) < mp*k {
+		dst = make([]float32, mp*k)
+	}
+	pa := &packedA{kern: kern, m: m, k: k, mp: mp, data: dst[:mp*k]}
+	for p0 := 0; p0 < k; p0 += gemmKC {
+		kc := min(gemmKC, k-p0)
+		packA(trans, a, lda, 0, m, p0, kc, mr, alpha, pa.data[p0*mp:p0*mp+mp*kc])
+	}
+	return pa
+}
 
 // sgemm computes the same as sgemmRef with packed panels, a register-blocked
 // micro-kernel, and up to threads goroutines over blocks of columns of C.
@@ -86,18 +159,48 @@ func sgemmWith(kern *microKernel, transA, transB bool, m, n, k int, alpha float3
 	if m == 0 || n == 0 {
 		return
 	}
-	// C = beta*C first; the blocked loops then only accumulate.
-	for i := 0; i < m; i++ {
-		row := c[i*ldc : i*ldc+n]
-		if beta == 0 {
-			clear(row)
-		} else if beta != 1 {
+	if beta != 0 && beta != 1 {
+		for i := 0; i < m; i++ {
+			row := c[i*ldc : i*ldc+n]
 			for j := range row {
 				row[j] *= beta
 			}
 		}
 	}
-	if k == 0 || alpha == 0 {
+	if alpha == 0 {
+		k = 0
+	}
+	mp := (m + kern.mr - 1) / kern.mr * kern.mr
+	bufp := packPool.Get().(*[]float32)
+	if len(*bufp) < mp*k {
+		*bufp = make([]float32, mp*k)
+	}
+	pa := packAll(kern, transA, m, k, alpha, a, lda, *bufp)
+	gemmPacked(pa, transB, n, b, ldb, c, ldc, beta != 0, nil, nil, threads)
+	packPool.Put(bufp)
+}
+
+// gemmPacked stores into C (m×n, row stride ldc) the product of the packed
+// A and op(B) (k×n), plus C itself when accum, plus bias[i] on row i when
+// bias is not nil, clamped by act when not nil.
+func gemmPacked(pa *packedA, transB bool, n int, b []float32, ldb int, c []float32, ldc int, accum bool, bias []float32, act *clampAct, threads int) {
+	m, k, kern := pa.m, pa.k, pa.kern
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		for i := 0; i < m; i++ {
+			row := c[i*ldc : i*ldc+n]
+			if !accum {
+				clear(row)
+			}
+			if bias != nil {
+				for j := range row {
+					row[j] += bias[i]
+				}
+			}
+			act.apply(row)
+		}
 		return
 	}
 	nr := kern.nr
@@ -111,7 +214,7 @@ func sgemmWith(kern *microKernel, transA, transB bool, m, n, k int, alpha float3
 	nb = (n + ncol - 1) / ncol
 	parallelFor(nb, threads, func(lo, hi int) {
 		bufp := packPool.Get().(*[]float32)
-		need := gemmKC*(gemmMC+ncol+nr) + maxKernMR*maxKernNR
+		need := gemmKC*(ncol+nr) + maxKernMR*maxKernNR
 		if len(*bufp) < need {
 			*bufp = make([]float32, need)
 		}
@@ -119,47 +222,74 @@ func sgemmWith(kern *microKernel, transA, transB bool, m, n, k int, alpha float3
 		for jb := lo; jb < hi; jb++ {
 			j0 := jb * ncol
 			j1 := min(j0+ncol, n)
-			sgemmBlock(kern, transA, transB, m, j0, j1, k, alpha, a, lda, b, ldb, c, ldc, buf)
+			gemmBlock(pa, transB, j0, j1, b, ldb, c, ldc, accum, bias, act, buf)
 		}
 		packPool.Put(bufp)
 	})
 }
 
-// sgemmBlock accumulates alpha*op(A)*op(B)[:, j0:j1] into C[:, j0:j1].
-func sgemmBlock(kern *microKernel, transA, transB bool, m, j0, j1, k int, alpha float32, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, buf []float32) {
-	mr, nr := kern.mr, kern.nr
+// gemmBlock does gemmPacked's work for the columns j0..j1 of C.
+func gemmBlock(pa *packedA, transB bool, j0, j1 int, b []float32, ldb int, c []float32, ldc int, accum bool, bias []float32, act *clampAct, buf []float32) {
+	kern := pa.kern
+	m, k, mr, nr := pa.m, pa.k, kern.mr, kern.nr
 	nw := j1 - j0
 	npan := (nw + nr - 1) / nr
 	tmp := buf[len(buf)-maxKernMR*maxKernNR:]
+	var ep, tep kernEpi
 	for p0 := 0; p0 < k; p0 += gemmKC {
 		kc := min(gemmKC, k-p0)
+		last := p0+kc == k
 		bp := buf[:npan*nr*kc]
 		packB(transB, b, ldb, p0, kc, j0, nw, nr, bp)
-		ap := buf[len(bp) : len(bp)+(gemmMC+mr)*kc]
-		for i0 := 0; i0 < m; i0 += gemmMC {
-			mc := min(gemmMC, m-i0)
-			packA(transA, a, lda, i0, mc, p0, kc, mr, alpha, ap)
-			for ip := 0; ip < mc; ip += mr {
-				rows := min(mr, mc-ip)
-				apan := ap[ip*kc : ip*kc+mr*kc]
-				for jp := 0; jp < nw; jp += nr {
-					cols := min(nr, nw-jp)
-					bpan := bp[jp*kc : jp*kc+nr*kc]
-					off := (i0+ip)*ldc + j0 + jp
-					if rows == mr && cols == nr {
-						kern.run(kc, apan, bpan, c[off:], ldc)
-						continue
-					}
-					// Partial tile: run the kernel on a zeroed buffer, add
-					// the valid part.
-					t := tmp[:mr*nr]
-					clear(t)
-					kern.run(kc, apan, bpan, t, nr)
-					for r := 0; r < rows; r++ {
-						crow := c[off+r*ldc : off+r*ldc+cols]
+		ablk := pa.data[p0*pa.mp:]
+		flags := 0
+		if accum || p0 > 0 {
+			flags |= epAccum
+		}
+		if bias != nil && p0 == 0 {
+			flags |= epBias
+		}
+		if act != nil && last {
+			flags |= epClamp
+			ep.lo, ep.hi = act.lo, act.hi
+		}
+		for i0 := 0; i0 < m; i0 += mr {
+			rows := min(mr, m-i0)
+			apan := ablk[i0*kc : i0*kc+mr*kc]
+			ep.flags = flags
+			if flags&epBias != 0 && rows == mr {
+				ep.bias, ep.biasS = &bias[i0], bias[i0:i0+mr]
+			}
+			for jp := 0; jp < nw; jp += nr {
+				cols := min(nr, nw-jp)
+				bpan := bp[jp*kc : jp*kc+nr*kc]
+				off := i0*ldc + j0 + jp
+				if rows == mr && cols == nr {
+					kern.run(kc, apan, bpan, c[off:], ldc, &ep)
+					continue
+				}
+				// Partial tile: run the kernel into a buffer, store the
+				// valid part with the epilogue.
+				t := tmp[:mr*nr]
+				kern.run(kc, apan, bpan, t, nr, &tep)
+				for r := 0; r < rows; r++ {
+					crow := c[off+r*ldc : off+r*ldc+cols]
+					trow := t[r*nr : r*nr+cols]
+					if flags&epAccum != 0 {
 						for q := range crow {
-							crow[q] += t[r*nr+q]
+							trow[q] += crow[q]
 						}
+					}
+					if flags&epBias != 0 {
+						bv := bias[i0+r]
+						for q := range trow {
+							trow[q] += bv
+						}
+					}
+					if flags&epClamp != 0 {
+						clampRange(crow, trow, ep.lo, ep.hi)
+					} else {
+						copy(crow, trow)
 					}
 				}
 			}
