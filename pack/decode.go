@@ -101,30 +101,16 @@ func parseTable(b []byte, h *Header, l ReadLimits) ([]entry, error) {
 			if e.nnz > e.count || e.indexLen < e.nnz {
 				return nil, bad("csr with %d of %d values and %d index bytes", e.nnz, e.count, e.indexLen)
 			}
-			sums[KindGaps] += int64(e.indexLen)
 		case Bitmap:
 			if e.nnz > e.count || e.indexLen != (e.count+7)/8 {
 				return nil, bad("bitmap with %d of %d values and %d index bytes", e.nnz, e.count, e.indexLen)
 			}
-			sums[KindBitmap] += int64(e.indexLen)
 		case NM24:
 			if e.count%4 != 0 || e.nnz != e.count/2 || e.indexLen != (e.nnz*2+7)/8 || e.vcode == Codebook {
 				return nil, bad("2:4 with %d of %d values and %d index bytes", e.nnz, e.count, e.indexLen)
 			}
-			sums[KindNM] += int64(e.indexLen)
 		}
-		switch e.vcode {
-		case Exact:
-			for k := 0; k < e.width; k++ {
-				sums[KindPlane0+SectionKind(k)] += int64(e.nnz)
-			}
-		case FP16:
-			sums[KindPlane0] += int64(e.nnz)
-			sums[KindPlane0+1] += int64(e.nnz)
-		case Codebook:
-			sums[KindCodes] += int64(e.nnz)
-			sums[KindCodebook] += 4 * int64(e.cbSize)
-		}
+		e.uses(func(k SectionKind, n int) { sums[k] += int64(n) })
 		entries = append(entries, e)
 	}
 	if r.off != len(b) {
@@ -144,24 +130,64 @@ func parseTable(b []byte, h *Header, l ReadLimits) ([]entry, error) {
 	return entries, nil
 }
 
-// cursor hands out consecutive slices of the decoded sections.
+// uses calls f with each stream e reads from and the bytes it takes, in
+// the order decodePayload takes them (docs/pack-format.md, "Sections").
+func (e *entry) uses(f func(k SectionKind, n int)) {
+	switch e.enc {
+	case CSR:
+		f(KindGaps, e.indexLen)
+	case Bitmap:
+		f(KindBitmap, e.indexLen)
+	case NM24:
+		f(KindNM, e.indexLen)
+	}
+	switch e.vcode {
+	case Exact:
+		for k := 0; k < e.width; k++ {
+			f(KindPlane0+SectionKind(k), e.nnz)
+		}
+	case FP16:
+		f(KindPlane0, e.nnz)
+		f(KindPlane0+1, e.nnz)
+	case Codebook:
+		f(KindCodebook, 4*e.cbSize)
+		f(KindCodes, e.nnz)
+	}
+}
+
+// numKinds bounds the section kinds: streams are indexed by kind.
+const numKinds = int(KindPlane0) + 8
+
+// decoded holds the decompressed sections, by kind.
+type decoded [numKinds][]byte
+
+// cursor hands out consecutive slices of the decoded sections. parseTable
+// has checked that the table's rows use exactly the bytes each section holds.
 type cursor struct {
-	sec map[SectionKind][]byte
+	s   *decoded
+	off [numKinds]int
 }
 
 func (c *cursor) take(k SectionKind, n int) []byte {
-	b := c.sec[k][:n:n]
-	c.sec[k] = c.sec[k][n:]
-	return b
+	o := c.off[k]
+	c.off[k] = o + n
+	return c.s[k][o : o+n : o+n]
 }
 
-// decodePayload rebuilds e's payload bytes from the streams.
-func decodePayload(e *entry, c *cursor) ([]byte, error) {
+// skip moves c past e's bytes without decoding them.
+func (c *cursor) skip(e *entry) {
+	e.uses(func(k SectionKind, n int) { c.off[k] += n })
+}
+
+// decodePayload rebuilds e's payload bytes from the streams into out, which
+// holds e.count*e.width bytes, all zero unless e is dense. scratch, if not
+// nil, is reused for the stored values of sparse exact payloads.
+func decodePayload(e *entry, c *cursor, out []byte, scratch *[]byte) ([]byte, error) {
 	bad := func(format string, args ...any) error {
 		return &SectionError{Section: "table", Tensor: e.id, Err: ErrMalformed, Reason: fmt.Sprintf(format, args...)}
 	}
 	w := e.width
-	out := make([]byte, e.count*w)
+	out = out[:e.count*w]
 	// Values, in stored order, as a function of the stored index k.
 	var value func(k int) uint64
 	switch e.vcode {
@@ -179,7 +205,15 @@ func decodePayload(e *entry, c *cursor) ([]byte, error) {
 			return out, nil
 		}
 		// Reassemble the stored elements contiguously, then scatter them.
-		vals := make([]byte, e.nnz*w)
+		var vals []byte
+		if scratch != nil && cap(*scratch) >= e.nnz*w {
+			vals = (*scratch)[:e.nnz*w]
+		} else {
+			vals = make([]byte, e.nnz*w)
+			if scratch != nil {
+				*scratch = vals
+			}
+		}
 		if w == 4 {
 			p0, p1, p2, p3 := planes[0], planes[1], planes[2], planes[3]
 			for k := 0; k < e.nnz; k++ {

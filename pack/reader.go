@@ -1,7 +1,6 @@
 package pack
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -10,10 +9,8 @@ import (
 	"io"
 	"slices"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"github.com/edgeprune/edgeprune/onnxio"
 	"github.com/klauspost/compress/zstd"
-	"google.golang.org/protobuf/proto"
 )
 
 // Reader reads one pack, front to back: the header when it is created,
@@ -24,9 +21,10 @@ type Reader struct {
 	l       ReadLimits
 	h       *Header
 	next    int // index of the next section to read
-	sec     map[SectionKind][]byte
+	sec     decoded
 	entries []entry
 	done    bool
+	zbuf    []byte // compressed bytes of the section being read
 }
 
 // fileReader counts bytes and keeps the whole-file CRC.
@@ -43,23 +41,26 @@ func (f *fileReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// readN reads exactly n bytes into a buffer that grows as data arrives (a
-// declared size alone never allocates). EOF before n bytes is corruption.
-func (f *fileReader) readN(n int64, section string) ([]byte, error) {
+// readN reads exactly n bytes into buf, reusing its memory, which grows
+// (at most doubling) as data arrives: a declared size alone never
+// allocates. EOF before n bytes is corruption.
+func (f *fileReader) readN(n int64, section string, buf []byte) ([]byte, error) {
 	start := f.off
-	var buf bytes.Buffer
-	buf.Grow(int(min(n, 1<<20)))
-	got, err := io.CopyN(&buf, f, n)
-	if got < n {
-		if err == nil || err == io.EOF {
-			err = io.ErrUnexpectedEOF
+	buf = buf[:0]
+	for int64(len(buf)) < n {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, int(min(n-int64(len(buf)), int64(max(len(buf), 1<<20)))))
 		}
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, &SectionError{Section: section, Offset: start, Err: ErrCorrupt, Reason: fmt.Sprintf("truncated: %d of %d bytes", got, n)}
+		m, err := f.Read(buf[len(buf):int(min(int64(cap(buf)), n))])
+		buf = buf[:len(buf)+m]
+		if err != nil && int64(len(buf)) < n {
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, &SectionError{Section: section, Offset: start, Err: ErrCorrupt, Reason: fmt.Sprintf("truncated: %d of %d bytes", len(buf), n)}
+			}
+			return nil, err
 		}
-		return nil, err
 	}
-	return buf.Bytes(), nil
+	return buf, nil
 }
 
 // ReadHeader reads and checks only the header (magic, version, sizes,
@@ -85,7 +86,7 @@ func readHeader(f *fileReader, l ReadLimits) (*Header, error) {
 		return nil, &SectionError{Section: "header", Err: ErrCorrupt, Reason: "truncated"}
 	}
 	bodyLen := int64(binary.LittleEndian.Uint16(fixed[10:]))
-	rest, err := f.readN(bodyLen+4, "header")
+	rest, err := f.readN(bodyLen+4, "header", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +129,7 @@ func NewReader(r io.Reader, opts ...ReaderOption) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Reader{r: f, l: l, h: h, sec: map[SectionKind][]byte{}}, nil
+	return &Reader{r: f, l: l, h: h}, nil
 }
 
 // Header returns the header read by NewReader.
@@ -138,10 +139,11 @@ func (rd *Reader) Header() *Header { return rd.h }
 func (rd *Reader) readSection(dec *zstd.Decoder) error {
 	s := rd.h.Sections[rd.next]
 	name := s.Kind.String()
-	z, err := rd.r.readN(s.Stored+4, name)
+	z, err := rd.r.readN(s.Stored+4, name, rd.zbuf)
 	if err != nil {
 		return err
 	}
+	rd.zbuf = z
 	z, want := z[:s.Stored], binary.LittleEndian.Uint32(z[s.Stored:])
 	if c := crc32.Checksum(z, castagnoli); c != want {
 		return &SectionError{Section: name, Offset: s.Offset, Err: ErrCorrupt, Reason: fmt.Sprintf("checksum %08x, stored %08x", c, want)}
@@ -200,7 +202,7 @@ func (rd *Reader) readTable() error {
 		return err
 	}
 	rd.entries = entries
-	delete(rd.sec, KindTable)
+	rd.sec[KindTable] = nil
 	return nil
 }
 
@@ -211,28 +213,34 @@ func (rd *Reader) ReadModel() (*onnxio.Model, error) {
 		return nil, fmt.Errorf("pack: ReadModel called twice")
 	}
 	rd.done = true
-	if err := rd.readTable(); err != nil {
-		return nil, err
-	}
-	dec, err := rd.decoder()
-	if err != nil {
-		return nil, err
-	}
-	defer dec.Close()
-	for rd.next < len(rd.h.Sections) {
-		if err := rd.readSection(dec); err != nil {
-			return nil, err
-		}
-	}
-	if err := rd.readTrailer(); err != nil {
+	if err := rd.readRest(); err != nil {
 		return nil, err
 	}
 	return rd.assemble()
 }
 
+// readRest reads the table (unless Tensors did), every other section and
+// the trailer: after it, the whole file has passed its checksums.
+func (rd *Reader) readRest() error {
+	if err := rd.readTable(); err != nil {
+		return err
+	}
+	dec, err := rd.decoder()
+	if err != nil {
+		return err
+	}
+	defer dec.Close()
+	for rd.next < len(rd.h.Sections) {
+		if err := rd.readSection(dec); err != nil {
+			return err
+		}
+	}
+	return rd.readTrailer()
+}
+
 func (rd *Reader) readTrailer() error {
 	sum := rd.r.crc.Sum32()
-	b, err := rd.r.readN(4, "trailer")
+	b, err := rd.r.readN(4, "trailer", nil)
 	if err != nil {
 		return err
 	}
@@ -247,31 +255,24 @@ func (rd *Reader) readTrailer() error {
 }
 
 func (rd *Reader) assemble() (*onnxio.Model, error) {
-	mp := &onnx.ModelProto{}
-	if err := proto.Unmarshal(rd.sec[KindSkeleton], mp); err != nil {
-		return nil, &SectionError{Section: "skeleton", Offset: rd.h.Sections[1].Offset, Err: ErrMalformed, Reason: err.Error()}
+	mp, err := rd.skeleton()
+	if err != nil {
+		return nil, err
 	}
-	delete(rd.sec, KindSkeleton)
 	params := (&onnxio.Model{Proto: mp}).Params()
-	cur := &cursor{sec: rd.sec}
+	cur := &cursor{s: &rd.sec}
 	for i := range rd.entries {
 		e := &rd.entries[i]
-		bad := func(format string, args ...any) error {
-			return &SectionError{Section: "table", Tensor: e.id, Err: ErrMalformed, Reason: fmt.Sprintf(format, args...)}
+		t, err := bind(e, params)
+		if err != nil {
+			return nil, err
 		}
-		if e.param >= len(params) {
-			return nil, bad("parameter %d of %d", e.param, len(params))
-		}
-		t := params[e.param].Tensor
-		if !slices.Equal(t.GetDims(), e.dims) || onnxio.DataType(t.GetDataType()) != e.dtype {
-			return nil, bad("shape %v %v, the skeleton has %v %v", e.dims, e.dtype, t.GetDims(), onnxio.DataType(t.GetDataType()))
-		}
-		data, err := decodePayload(e, cur)
+		data, err := decodePayload(e, cur, make([]byte, e.count*e.width), nil)
 		if err != nil {
 			return nil, err
 		}
 		if !setField(t, e.field, data, e.count) {
-			return nil, bad("%v given twice", e.field)
+			return nil, &SectionError{Section: "table", Tensor: e.id, Err: ErrMalformed, Reason: fmt.Sprintf("%v given twice", e.field)}
 		}
 	}
 	m, err := onnxio.FromProto(mp, onnxio.WithLimits(onnxio.Limits{MaxTensorBytes: rd.l.MaxTensorBytes}))
