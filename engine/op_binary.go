@@ -112,19 +112,13 @@ func binRow(op binOp, dst, a, b []float32, sa, sb int, fmod bool) {
 		a, b = a[:n], b[:n]
 		switch op {
 		case binAdd:
-			for j := range dst {
-				dst[j] = a[j] + b[j]
-			}
+			vecAdd(dst, a, b)
 			return
 		case binSub:
-			for j := range dst {
-				dst[j] = a[j] - b[j]
-			}
+			vecSub(dst, a, b)
 			return
 		case binMul:
-			for j := range dst {
-				dst[j] = a[j] * b[j]
-			}
+			vecMul(dst, a, b)
 			return
 		case binDiv:
 			for j := range dst {
@@ -137,24 +131,29 @@ func binRow(op binOp, dst, a, b []float32, sa, sb int, fmod bool) {
 		a, bv := a[:n], b[0]
 		switch op {
 		case binAdd:
-			for j := range dst {
-				dst[j] = a[j] + bv
-			}
+			vecAddScalar(dst, a, bv)
 			return
 		case binSub:
-			for j := range dst {
-				dst[j] = a[j] - bv
-			}
+			vecAddScalar(dst, a, -bv) // a − b == a + (−b) exactly
 			return
 		case binMul:
-			for j := range dst {
-				dst[j] = a[j] * bv
-			}
+			vecMulScalar(dst, a, bv)
 			return
 		case binDiv:
 			for j := range dst {
 				dst[j] = a[j] / bv
 			}
+			return
+		}
+	}
+	if sa == 0 && sb == 1 {
+		// Addition and multiplication commute exactly.
+		switch op {
+		case binAdd:
+			vecAddScalar(dst, b[:n], a[0])
+			return
+		case binMul:
+			vecMulScalar(dst, b[:n], a[0])
 			return
 		}
 	}

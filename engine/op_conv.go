@@ -1,5 +1,7 @@
 package engine
 
+import "sync"
+
 // convKernel is a 1-D or 2-D convolution (ONNX Conv). The reference loop
 // (convRef) is, for batch n, output channel m in group g, output (oy, ox):
 //
@@ -203,9 +205,86 @@ func (k *convKernel) im2col(x *exec, src, col []float32) {
 	})
 }
 
+var planePool = sync.Pool{New: func() any { return new([]float32) }}
+
 // depthwiseForward computes one output plane per channel, parallel over
-// channels: for each kernel tap, a strided axpy over the valid output span.
+// channels. For horizontal strides 1 and 2 it copies the channel into a
+// zero-padded plane (for stride 2 with its even and odd columns apart, so
+// every tap reads a contiguous run) and computes each output row with
+// tapRow, bias and activation included; other strides take
+// depthwiseStrided.
 func (k *convKernel) depthwiseForward(x *exec, src, w, bias, dst []float32) {
+	if k.sw > 2 {
+		k.depthwiseStrided(x, src, w, bias, dst)
+		return
+	}
+	np := k.oh * k.ow
+	ph := max(k.pt+k.h, (k.oh-1)*k.sh+(k.kh-1)*k.dh+1)
+	pw := max(k.pl+k.w, (k.ow-1)*k.sw+(k.kw-1)*k.dw+1)
+	pwe := pw // columns before the odd ones (stride 2)
+	if k.sw == 2 {
+		pwe = (pw + 1) / 2
+	}
+	// col is where padded column c of a plane row is stored.
+	col := func(c int) int {
+		if k.sw == 1 || c%2 == 0 {
+			return c / k.sw
+		}
+		return pwe + c/2
+	}
+	offs := make([]int, 0, k.kh*k.kw)
+	for ky := 0; ky < k.kh; ky++ {
+		for kx := 0; kx < k.kw; kx++ {
+			offs = append(offs, ky*k.dh*pw+col(kx*k.dw))
+		}
+	}
+	threads := x.threads
+	if k.n*k.c*np*k.kh*k.kw < 1<<15 {
+		threads = 1
+	}
+	parallelFor(k.n*k.c, threads, func(lo, hi int) {
+		bufp := planePool.Get().(*[]float32)
+		if len(*bufp) < ph*pw {
+			*bufp = make([]float32, ph*pw)
+		}
+		plane := (*bufp)[:ph*pw]
+		var ep kernEpi
+		if k.act != nil {
+			ep.flags, ep.lo, ep.hi = epClamp, k.act.lo, k.act.hi
+		}
+		for nc := lo; nc < hi; nc++ {
+			c := nc % k.c
+			xc := src[nc*k.h*k.w : (nc+1)*k.h*k.w]
+			oc := dst[nc*np : (nc+1)*np]
+			wc := w[c*k.kh*k.kw : (c+1)*k.kh*k.kw]
+			ep.flags &^= epBias
+			if bias != nil {
+				ep.flags |= epBias
+				ep.bias = &bias[c]
+			}
+			clear(plane)
+			for iy := 0; iy < k.h; iy++ {
+				prow := plane[(iy+k.pt)*pw : (iy+k.pt+1)*pw]
+				xrow := xc[iy*k.w : (iy+1)*k.w]
+				if k.sw == 1 {
+					copy(prow[k.pl:], xrow)
+					continue
+				}
+				for ix, v := range xrow {
+					prow[col(ix+k.pl)] = v
+				}
+			}
+			for oy := 0; oy < k.oh; oy++ {
+				tapRow(oc[oy*k.ow:(oy+1)*k.ow], plane[oy*k.sh*pw:], offs, wc, &ep)
+			}
+		}
+		planePool.Put(bufp)
+	})
+}
+
+// depthwiseStrided is depthwiseForward for any stride: for each kernel tap,
+// a strided axpy over the valid output span.
+func (k *convKernel) depthwiseStrided(x *exec, src, w, bias, dst []float32) {
 	np := k.oh * k.ow
 	threads := x.threads
 	if k.n*k.c*np*k.kh*k.kw < 1<<15 {

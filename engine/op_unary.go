@@ -233,12 +233,8 @@ func buildClip(b *buildCtx) (*built, error) {
 	return unary(b, k)
 }
 
-// clampRange writes min(max(s[j], lo), hi) to d[j], branch-free (min and
-// max compile to MINSS/MAXSS-style sequences, so the data's signs do not
-// cost mispredictions). NaN stays NaN.
+// clampRange writes min(max(s[j], lo), hi) to d[j] (vecClamp: branch-free,
+// SIMD where available). NaN stays NaN.
 func clampRange(d, s []float32, lo, hi float32) {
-	d = d[:len(s)]
-	for j, v := range s {
-		d[j] = min(max(v, lo), hi)
-	}
+	vecClamp(d[:len(s)], s, lo, hi)
 }

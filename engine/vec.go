@@ -1,0 +1,84 @@
+package engine
+
+// Elementwise float32 kernels on slices of equal length. Each is a plain Go
+// loop (the reference, shown in its comment); on amd64 with AVX-512
+// (vec_amd64.go) the function variables are replaced by assembly that
+// computes the same, checked against these loops in vec_test.go.
+var (
+	vecAdd       = vecAddGo       // dst[i] = a[i] + b[i]
+	vecSub       = vecSubGo       // dst[i] = a[i] − b[i]
+	vecMul       = vecMulGo       // dst[i] = a[i] · b[i]
+	vecAddScalar = vecAddScalarGo // dst[i] = a[i] + s
+	vecMulScalar = vecMulScalarGo // dst[i] = a[i] · s
+	vecClamp     = vecClampGo     // dst[i] = min(max(s[i], lo), hi)
+	tapRow       = tapRowGo       // see tapRowGo
+)
+
+func vecAddGo(dst, a, b []float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	for i := range dst {
+		dst[i] = a[i] + b[i]
+	}
+}
+
+func vecSubGo(dst, a, b []float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	for i := range dst {
+		dst[i] = a[i] - b[i]
+	}
+}
+
+func vecMulGo(dst, a, b []float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	for i := range dst {
+		dst[i] = a[i] * b[i]
+	}
+}
+
+func vecAddScalarGo(dst, a []float32, s float32) {
+	a = a[:len(dst)]
+	for i := range dst {
+		dst[i] = a[i] + s
+	}
+}
+
+func vecMulScalarGo(dst, a []float32, s float32) {
+	a = a[:len(dst)]
+	for i := range dst {
+		dst[i] = a[i] * s
+	}
+}
+
+func vecClampGo(dst, s []float32, lo, hi float32) {
+	s = s[:len(dst)]
+	for i, v := range s {
+		dst[i] = min(max(v, lo), hi)
+	}
+}
+
+// tapRowGo computes one output row of a direct convolution from ntaps
+// shifted rows of a plane:
+//
+//	for j < len(out):
+//	    s := bias (ep.flags&epBias: *ep.bias, else 0)
+//	    for t < len(offs): s += w[t] * base[offs[t]+j]
+//	    out[j] = s, clamped to [ep.lo, ep.hi] when ep.flags&epClamp
+func tapRowGo(out, base []float32, offs []int, w []float32, ep *kernEpi) {
+	var b float32
+	if ep.flags&epBias != 0 {
+		b = *ep.bias
+	}
+	for j := range out {
+		out[j] = b
+	}
+	for t, o := range offs {
+		src := base[o : o+len(out)]
+		wv := w[t]
+		for j := range out {
+			out[j] += wv * src[j]
+		}
+	}
+	if ep.flags&epClamp != 0 {
+		vecClampGo(out, out, ep.lo, ep.hi)
+	}
+}

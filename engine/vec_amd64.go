@@ -1,0 +1,72 @@
+//go:build !purego
+
+package engine
+
+import "golang.org/x/sys/cpu"
+
+// AVX-512 versions of the kernels in vec.go (vec_amd64.s).
+
+//go:noescape
+func vecAddAVX512(dst, a, b *float32, n int)
+
+//go:noescape
+func vecSubAVX512(dst, a, b *float32, n int)
+
+//go:noescape
+func vecMulAVX512(dst, a, b *float32, n int)
+
+//go:noescape
+func vecAddScalarAVX512(dst, a *float32, s float32, n int)
+
+//go:noescape
+func vecMulScalarAVX512(dst, a *float32, s float32, n int)
+
+//go:noescape
+func vecClampAVX512(dst, s *float32, lo, hi float32, n int)
+
+//go:noescape
+func tapRowAVX512(out *float32, n int, base *float32, offs *int, w *float32, ntaps int, ep *kernEpi)
+
+func init() {
+	if !cpu.X86.HasAVX512F {
+		return
+	}
+	bin := func(f func(dst, a, b *float32, n int)) func(dst, a, b []float32) {
+		return func(dst, a, b []float32) {
+			if n := len(dst); n > 0 {
+				_, _ = a[n-1], b[n-1]
+				f(&dst[0], &a[0], &b[0], n)
+			}
+		}
+	}
+	vecAdd, vecSub, vecMul = bin(vecAddAVX512), bin(vecSubAVX512), bin(vecMulAVX512)
+	scal := func(f func(dst, a *float32, s float32, n int)) func(dst, a []float32, s float32) {
+		return func(dst, a []float32, s float32) {
+			if n := len(dst); n > 0 {
+				_ = a[n-1]
+				f(&dst[0], &a[0], s, n)
+			}
+		}
+	}
+	vecAddScalar, vecMulScalar = scal(vecAddScalarAVX512), scal(vecMulScalarAVX512)
+	vecClamp = func(dst, s []float32, lo, hi float32) {
+		if n := len(dst); n > 0 {
+			_ = s[n-1]
+			vecClampAVX512(&dst[0], &s[0], lo, hi, n)
+		}
+	}
+	tapRow = func(out, base []float32, offs []int, w []float32, ep *kernEpi) {
+		n := len(out)
+		if n == 0 {
+			return
+		}
+		if len(offs) == 0 || len(w) < len(offs) {
+			tapRowGo(out, base, offs, w, ep)
+			return
+		}
+		for _, o := range offs {
+			_ = base[o : o+n] // the assembly reads base[o : o+n]
+		}
+		tapRowAVX512(&out[0], n, &base[0], &offs[0], &w[0], len(offs), ep)
+	}
+}

@@ -1,0 +1,420 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// AVX-512 elementwise kernels (vec_amd64.go); tails use a mask, so they
+// never touch memory past n elements.
+
+// func vecAddAVX512(dst, a, b *float32, n int)
+TEXT ·vecAddAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+Addloop64:
+	CMPQ CX, $64
+	JB   Addloop16
+	VMOVUPS 0(SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS 128(SI), Z2
+	VMOVUPS 192(SI), Z3
+	VADDPS 0(DX), Z0, Z0
+	VADDPS 64(DX), Z1, Z1
+	VADDPS 128(DX), Z2, Z2
+	VADDPS 192(DX), Z3, Z3
+	VMOVUPS Z0, 0(DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	ADDQ $256, SI
+	ADDQ $256, DX
+	ADDQ $256, DI
+	SUBQ $64, CX
+	JMP  Addloop64
+Addloop16:
+	CMPQ CX, $16
+	JB   Addtail
+	VMOVUPS (SI), Z0
+	VADDPS (DX), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  Addloop16
+Addtail:
+	TESTQ CX, CX
+	JE    Adddone
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z (DX), K1, Z1
+	VADDPS Z1, Z0, Z0
+	VMOVUPS Z0, K1, (DI)
+Adddone:
+	VZEROUPPER
+	RET
+
+// func vecSubAVX512(dst, a, b *float32, n int)
+TEXT ·vecSubAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+Subloop64:
+	CMPQ CX, $64
+	JB   Subloop16
+	VMOVUPS 0(SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS 128(SI), Z2
+	VMOVUPS 192(SI), Z3
+	VSUBPS 0(DX), Z0, Z0
+	VSUBPS 64(DX), Z1, Z1
+	VSUBPS 128(DX), Z2, Z2
+	VSUBPS 192(DX), Z3, Z3
+	VMOVUPS Z0, 0(DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	ADDQ $256, SI
+	ADDQ $256, DX
+	ADDQ $256, DI
+	SUBQ $64, CX
+	JMP  Subloop64
+Subloop16:
+	CMPQ CX, $16
+	JB   Subtail
+	VMOVUPS (SI), Z0
+	VSUBPS (DX), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  Subloop16
+Subtail:
+	TESTQ CX, CX
+	JE    Subdone
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z (DX), K1, Z1
+	VSUBPS Z1, Z0, Z0
+	VMOVUPS Z0, K1, (DI)
+Subdone:
+	VZEROUPPER
+	RET
+
+// func vecMulAVX512(dst, a, b *float32, n int)
+TEXT ·vecMulAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+Mulloop64:
+	CMPQ CX, $64
+	JB   Mulloop16
+	VMOVUPS 0(SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS 128(SI), Z2
+	VMOVUPS 192(SI), Z3
+	VMULPS 0(DX), Z0, Z0
+	VMULPS 64(DX), Z1, Z1
+	VMULPS 128(DX), Z2, Z2
+	VMULPS 192(DX), Z3, Z3
+	VMOVUPS Z0, 0(DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	ADDQ $256, SI
+	ADDQ $256, DX
+	ADDQ $256, DI
+	SUBQ $64, CX
+	JMP  Mulloop64
+Mulloop16:
+	CMPQ CX, $16
+	JB   Multail
+	VMOVUPS (SI), Z0
+	VMULPS (DX), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  Mulloop16
+Multail:
+	TESTQ CX, CX
+	JE    Muldone
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z (DX), K1, Z1
+	VMULPS Z1, Z0, Z0
+	VMOVUPS Z0, K1, (DI)
+Muldone:
+	VZEROUPPER
+	RET
+
+// func vecAddScalarAVX512(dst, a *float32, s float32, n int)
+TEXT ·vecAddScalarAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	VBROADCASTSS s+16(FP), Z8
+	MOVQ n+24(FP), CX
+AddScalarloop64:
+	CMPQ CX, $64
+	JB   AddScalarloop16
+	VADDPS 0(SI), Z8, Z0
+	VADDPS 64(SI), Z8, Z1
+	VADDPS 128(SI), Z8, Z2
+	VADDPS 192(SI), Z8, Z3
+	VMOVUPS Z0, 0(DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	ADDQ $256, SI
+	ADDQ $256, DI
+	SUBQ $64, CX
+	JMP  AddScalarloop64
+AddScalarloop16:
+	CMPQ CX, $16
+	JB   AddScalartail
+	VADDPS (SI), Z8, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  AddScalarloop16
+AddScalartail:
+	TESTQ CX, CX
+	JE    AddScalardone
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VADDPS Z8, Z0, Z0
+	VMOVUPS Z0, K1, (DI)
+AddScalardone:
+	VZEROUPPER
+	RET
+
+// func vecMulScalarAVX512(dst, a *float32, s float32, n int)
+TEXT ·vecMulScalarAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	VBROADCASTSS s+16(FP), Z8
+	MOVQ n+24(FP), CX
+MulScalarloop64:
+	CMPQ CX, $64
+	JB   MulScalarloop16
+	VMULPS 0(SI), Z8, Z0
+	VMULPS 64(SI), Z8, Z1
+	VMULPS 128(SI), Z8, Z2
+	VMULPS 192(SI), Z8, Z3
+	VMOVUPS Z0, 0(DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	ADDQ $256, SI
+	ADDQ $256, DI
+	SUBQ $64, CX
+	JMP  MulScalarloop64
+MulScalarloop16:
+	CMPQ CX, $16
+	JB   MulScalartail
+	VMULPS (SI), Z8, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  MulScalarloop16
+MulScalartail:
+	TESTQ CX, CX
+	JE    MulScalardone
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VMULPS Z8, Z0, Z0
+	VMOVUPS Z0, K1, (DI)
+MulScalardone:
+	VZEROUPPER
+	RET
+
+// func vecClampAVX512(dst, s *float32, lo, hi float32, n int)
+TEXT ·vecClampAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ s+8(FP), SI
+	VBROADCASTSS lo+16(FP), Z8
+	VBROADCASTSS hi+20(FP), Z9
+	MOVQ n+24(FP), CX
+Clamploop64:
+	CMPQ CX, $64
+	JB   Clamploop16
+	VMOVUPS 0(SI), Z0
+	VMOVUPS 64(SI), Z1
+	VMOVUPS 128(SI), Z2
+	VMOVUPS 192(SI), Z3
+	VMAXPS Z0, Z8, Z0
+	VMINPS Z0, Z9, Z0
+	VMAXPS Z1, Z8, Z1
+	VMINPS Z1, Z9, Z1
+	VMAXPS Z2, Z8, Z2
+	VMINPS Z2, Z9, Z2
+	VMAXPS Z3, Z8, Z3
+	VMINPS Z3, Z9, Z3
+	VMOVUPS Z0, 0(DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	ADDQ $256, SI
+	ADDQ $256, DI
+	SUBQ $64, CX
+	JMP  Clamploop64
+Clamploop16:
+	CMPQ CX, $16
+	JB   Clamptail
+	VMOVUPS (SI), Z0
+	VMAXPS Z0, Z8, Z0
+	VMINPS Z0, Z9, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  Clamploop16
+Clamptail:
+	TESTQ CX, CX
+	JE    Clampdone
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VMAXPS Z0, Z8, Z0
+	VMINPS Z0, Z9, Z0
+	VMOVUPS Z0, K1, (DI)
+Clampdone:
+	VZEROUPPER
+	RET
+
+// func tapRowAVX512(out *float32, n int, base *float32, offs *int, w *float32, ntaps int, ep *kernEpi)
+//
+// out[j] = bias + Σ_{t<ntaps} w[t]·base[offs[t]+j] for j < n, then the
+// clamp; bias and clamp as ep says (epBias, epClamp).
+TEXT ·tapRowAVX512(SB), NOSPLIT, $0-56
+	MOVQ out+0(FP), DI
+	MOVQ n+8(FP), CX
+	MOVQ base+16(FP), R12
+	MOVQ offs+24(FP), SI
+	MOVQ w+32(FP), DX
+	MOVQ ntaps+40(FP), R8
+	MOVQ ep+48(FP), R9
+	VPXORD Z30, Z30, Z30
+	MOVQ  0(R9), R10
+	TESTQ $2, R10
+	JE    tapsnobias
+	MOVQ  8(R9), R11
+	VBROADCASTSS (R11), Z30
+tapsnobias:
+	VBROADCASTSS 16(R9), Z28
+	VBROADCASTSS 20(R9), Z29
+	XORQ BX, BX
+tapsloop64:
+	CMPQ CX, $64
+	JB   tapsloop16
+	VMOVAPS Z30, Z0
+	VMOVAPS Z30, Z1
+	VMOVAPS Z30, Z2
+	VMOVAPS Z30, Z3
+	XORQ AX, AX
+taps4:
+	MOVQ (SI)(AX*8), R11
+	LEAQ (R12)(R11*4), R11
+	ADDQ BX, R11
+	VMOVUPS 0(R11), Z10
+	VMOVUPS 64(R11), Z11
+	VMOVUPS 128(R11), Z12
+	VMOVUPS 192(R11), Z13
+	VFMADD231PS.BCST (DX)(AX*4), Z10, Z0
+	VFMADD231PS.BCST (DX)(AX*4), Z11, Z1
+	VFMADD231PS.BCST (DX)(AX*4), Z12, Z2
+	VFMADD231PS.BCST (DX)(AX*4), Z13, Z3
+	INCQ AX
+	CMPQ AX, R8
+	JB   taps4
+	TESTQ $4, R10
+	JE    taps4st
+	VMAXPS Z0, Z28, Z0
+	VMINPS Z0, Z29, Z0
+	VMAXPS Z1, Z28, Z1
+	VMINPS Z1, Z29, Z1
+	VMAXPS Z2, Z28, Z2
+	VMINPS Z2, Z29, Z2
+	VMAXPS Z3, Z28, Z3
+	VMINPS Z3, Z29, Z3
+taps4st:
+	VMOVUPS Z0, 0(DI)(BX*1)
+	VMOVUPS Z1, 64(DI)(BX*1)
+	VMOVUPS Z2, 128(DI)(BX*1)
+	VMOVUPS Z3, 192(DI)(BX*1)
+	ADDQ $256, BX
+	SUBQ $64, CX
+	JMP  tapsloop64
+tapsloop16:
+	CMPQ CX, $16
+	JB   tapstail
+	VMOVAPS Z30, Z0
+	XORQ AX, AX
+taps1:
+	MOVQ (SI)(AX*8), R11
+	LEAQ (R12)(R11*4), R11
+	ADDQ BX, R11
+	VMOVUPS 0(R11), Z10
+	VFMADD231PS.BCST (DX)(AX*4), Z10, Z0
+	INCQ AX
+	CMPQ AX, R8
+	JB   taps1
+	TESTQ $4, R10
+	JE    taps1st
+	VMAXPS Z0, Z28, Z0
+	VMINPS Z0, Z29, Z0
+taps1st:
+	VMOVUPS Z0, 0(DI)(BX*1)
+	ADDQ $64, BX
+	SUBQ $16, CX
+	JMP  tapsloop16
+tapstail:
+	TESTQ CX, CX
+	JE    tapsdone
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+	VMOVAPS Z30, Z0
+	XORQ AX, AX
+taps1m:
+	MOVQ (SI)(AX*8), R11
+	LEAQ (R12)(R11*4), R11
+	ADDQ BX, R11
+	VMOVUPS.Z 0(R11), K1, Z10
+	VFMADD231PS.BCST (DX)(AX*4), Z10, Z0
+	INCQ AX
+	CMPQ AX, R8
+	JB   taps1m
+	TESTQ $4, R10
+	JE    taps1mst
+	VMAXPS Z0, Z28, Z0
+	VMINPS Z0, Z29, Z0
+taps1mst:
+	VMOVUPS Z0, K1, 0(DI)(BX*1)
+tapsdone:
+	VZEROUPPER
+	RET
