@@ -7,11 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/edgeprune/edgeprune/onnxio"
 )
 
 // FuzzReader feeds arbitrary bytes to NewReader/ReadModel under small
 // limits: no panic, bounded memory, and whatever unpacks packs and unpacks
-// again to the same model.
+// again to the same model. WriteONNX accepts exactly what ReadModel does
+// and writes the bytes of its model.
 func FuzzReader(f *testing.F) {
 	seeds, _ := filepath.Glob(filepath.Join("testdata", "*.epk"))
 	for _, s := range seeds {
@@ -38,6 +41,7 @@ func FuzzReader(f *testing.F) {
 			return
 		}
 		m, err := r.ReadModel()
+		checkStream(t, data, m, err, limits)
 		if err != nil {
 			return
 		}
@@ -96,7 +100,9 @@ func FuzzReaderContent(f *testing.F) {
 	}
 	limits := WithLimits(ReadLimits{MaxDecodedBytes: 1 << 20, MaxTensorBytes: 1 << 20, MaxTensors: 1 << 10, MaxWindow: 1 << 20})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := unpack(fixCRCs(data), limits)
+		data = fixCRCs(data)
+		m, err := unpack(data, limits)
+		checkStream(t, data, m, err, limits)
 		if err != nil {
 			return
 		}
@@ -107,4 +113,24 @@ func FuzzReaderContent(f *testing.F) {
 		}
 		mustEqualModels(t, "repack", back, m)
 	})
+}
+
+// checkStream checks WriteONNX of data against ReadModel's result (m, err):
+// both fail, or both succeed and WriteONNX writes Marshal(m).
+func checkStream(t *testing.T, data []byte, m *onnxio.Model, err error, opts ...ReaderOption) {
+	t.Helper()
+	got, serr := unpackStream(data, opts...)
+	if (err == nil) != (serr == nil) {
+		t.Fatalf("ReadModel: %v, but WriteONNX: %v", err, serr)
+	}
+	if err != nil {
+		return
+	}
+	want, err := m.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("WriteONNX wrote %d bytes, Marshal(ReadModel()) %d, first difference at byte %d", len(got), len(want), firstDiff(got, want))
+	}
 }

@@ -33,6 +33,7 @@ func TestRoundTripCanned(t *testing.T) {
 					t.Fatalf("%s: %v", name, err)
 				}
 				mustEqualModels(t, name, got, m)
+				mustStreamEqual(t, name, b, m)
 				if encs != nil && len(encs) == 1 {
 					for _, ti := range st.Tensors {
 						if ti.Encoding != encs[0] && ti.Encoding != Dense {
@@ -46,7 +47,8 @@ func TestRoundTripCanned(t *testing.T) {
 }
 
 // TestRoundTripRealModels packs every reference model at four sparsities
-// (global magnitude) and checks the unpacked model is the input.
+// (global magnitude) and checks the unpacked model is the input, and that
+// WriteONNX streams its exact bytes.
 func TestRoundTripRealModels(t *testing.T) {
 	models := testmodels.All(t)
 	for _, mm := range models {
@@ -59,6 +61,7 @@ func TestRoundTripRealModels(t *testing.T) {
 				t.Fatalf("%s: %v", name, err)
 			}
 			mustEqualModels(t, name, got, m)
+			mustStreamEqual(t, name, b, m)
 			t.Logf("%s: %d -> %d bytes (%.1fx)", name, st.ModelBytes, st.PackedBytes, st.Ratio())
 		}
 	}
