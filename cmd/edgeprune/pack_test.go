@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +12,7 @@ import (
 
 	"github.com/edgeprune/edgeprune/internal/onnxbuild"
 	"github.com/edgeprune/edgeprune/onnxio"
+	"github.com/edgeprune/edgeprune/pack"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -65,5 +69,61 @@ func TestPackUnpackInspect(t *testing.T) {
 		if code, _, _ := runCLI(t, args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)
 		}
+	}
+}
+
+// TestUnpackMalformedLeavesNothing: a pack whose checksums hold but whose
+// bitmap is inconsistent fails part-way through the streamed output; unpack
+// exits 1 and leaves neither the output nor a temporary file. --no-sync
+// writes the same model as the default.
+func TestUnpackMalformedLeavesNothing(t *testing.T) {
+	good, err := os.ReadFile(filepath.Join("..", "..", "pack", "testdata", "tiny.epk"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := pack.ReadHeader(bytes.NewReader(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := bytes.Clone(good)
+	castagnoli := crc32.MakeTable(crc32.Castagnoli)
+	for _, s := range h.Sections {
+		if s.Kind == pack.KindBitmap {
+			// A raw zstd block: frame header (6 bytes), block header (3), then
+			// the bitmap; one more bit than the table's count.
+			bad[s.Offset+9] |= 1
+			binary.LittleEndian.PutUint32(bad[s.Offset+s.Stored:], crc32.Checksum(bad[s.Offset:s.Offset+s.Stored], castagnoli))
+		}
+	}
+	binary.LittleEndian.PutUint32(bad[h.FileBytes-4:], crc32.Checksum(bad[:h.FileBytes-4], castagnoli))
+	dir := t.TempDir()
+	in, badIn := filepath.Join(dir, "tiny.epk"), filepath.Join(dir, "bad.epk")
+	os.WriteFile(in, good, 0o644)
+	os.WriteFile(badIn, bad, 0o644)
+	out := filepath.Join(dir, "out", "model.onnx")
+	os.Mkdir(filepath.Dir(out), 0o755)
+	if code, _, errs := runCLI(t, "unpack", badIn, "-o", out); code != 1 || !strings.Contains(errs, "malformed") {
+		t.Fatalf("malformed unpack: exit %d: %s", code, errs)
+	}
+	if left, _ := os.ReadDir(filepath.Dir(out)); len(left) != 0 {
+		t.Fatalf("a failed unpack left %v", left)
+	}
+	var models [][]byte
+	for _, args := range [][]string{{"unpack", in, "-o", out}, {"unpack", in, "-o", out, "--no-sync"}} {
+		if code, _, errs := runCLI(t, args...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errs)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		models = append(models, b)
+	}
+	want, err := os.ReadFile(filepath.Join("..", "..", "pack", "testdata", "tiny.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(models[0], want) || !bytes.Equal(models[1], want) {
+		t.Fatal("unpack of tiny.epk is not pack/testdata/tiny.onnx")
 	}
 }

@@ -2,8 +2,11 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
+
+	"github.com/edgeprune/edgeprune/internal/atomicfile"
 
 	"github.com/edgeprune/edgeprune/pack"
 	"github.com/spf13/cobra"
@@ -11,13 +14,16 @@ import (
 
 func newUnpackCmd(c *cli) *cobra.Command {
 	var out string
+	var noSync bool
 	cmd := &cobra.Command{
 		Use:   "unpack M.epk -o MODEL.onnx",
 		Short: "Unpack an .epk container into the ONNX model it holds",
 		Long: `unpack checks every checksum of M.epk and writes the ONNX model it holds:
 bit-identical to the model that was packed, unless it was packed with a lossy
---values code. The output is written atomically; a corrupt or truncated pack
-is reported with the section it was found in, and writes nothing.`,
+--values code. The model is streamed to the output as it is decoded, never
+held whole in memory. The output is written atomically (to a temporary file,
+synced, then renamed); a corrupt or truncated pack is reported with the
+section it was found in, and writes nothing.`,
 		Example: `  edgeprune unpack model.epk -o model.onnx`,
 		Args:    exactArgs(1, "one M.epk argument"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -36,21 +42,34 @@ is reported with the section it was found in, and writes nothing.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			m, err := r.ReadModel()
+			dst, err := atomicfile.Create(out)
 			if err != nil {
-				return fmt.Errorf("%s: %w", args[0], err)
-			}
-			if err := m.WriteFile(out); err != nil {
 				return err
+			}
+			defer dst.Abort()
+			n, err := r.WriteONNX(dst)
+			if err != nil {
+				if errors.Is(err, pack.ErrCorrupt) || errors.Is(err, pack.ErrMalformed) || errors.Is(err, pack.ErrLimit) || errors.Is(err, pack.ErrUnsupported) {
+					return fmt.Errorf("%s: %w", args[0], err)
+				}
+				return fmt.Errorf("%s: %w", out, err)
+			}
+			commit := dst.Commit
+			if noSync {
+				commit = dst.CommitNoSync
+			}
+			if err := commit(); err != nil {
+				return fmt.Errorf("%s: %w", out, err)
 			}
 			if !r.Header().Lossless() {
 				fmt.Fprintf(c.stdout, "note: packed with lossy values (%v): weights hold the decoded values\n", r.Header().Values)
 			}
-			fmt.Fprintf(c.stdout, "wrote %s (%s)\n", out, humanBytes(r.Header().ModelBytes))
+			fmt.Fprintf(c.stdout, "wrote %s (%s)\n", out, humanBytes(n))
 			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "output ONNX file")
+	cmd.Flags().BoolVar(&noSync, "no-sync", false, "rename the output into place without fsync (still atomic for readers, not crash-safe)")
 	return cmd
 }
 

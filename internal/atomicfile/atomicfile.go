@@ -30,15 +30,24 @@ func Create(path string) (*File, error) {
 }
 
 // Commit syncs and renames the temporary file over the target.
-func (f *File) Commit() error {
+func (f *File) Commit() error { return f.commit(true) }
+
+// CommitNoSync renames the temporary file over the target without syncing
+// it first: readers still see the old file or the whole new one, but after
+// a crash (power loss) the new file may be empty or partial.
+func (f *File) CommitNoSync() error { return f.commit(false) }
+
+func (f *File) commit(sync bool) error {
 	if f.done {
 		return os.ErrClosed
 	}
 	f.done = true
-	if err := f.File.Sync(); err != nil {
-		f.File.Close()
-		os.Remove(f.File.Name())
-		return err
+	if sync {
+		if err := f.File.Sync(); err != nil {
+			f.File.Close()
+			os.Remove(f.File.Name())
+			return err
+		}
 	}
 	if err := f.File.Close(); err != nil {
 		os.Remove(f.File.Name())

@@ -55,3 +55,27 @@ func assertOnly(t *testing.T, dir string, names ...string) {
 		t.Fatalf("dir holds %v, want %v", got, names)
 	}
 }
+
+func TestCommitNoSyncReplaces(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "out.bin")
+	if err := os.WriteFile(p, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("new"))
+	if err := f.CommitNoSync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Commit(); err == nil {
+		t.Fatal("a second commit succeeded")
+	}
+	got, _ := os.ReadFile(p)
+	if string(got) != "new" {
+		t.Fatalf("got %q", got)
+	}
+	assertOnly(t, dir, "out.bin")
+}
