@@ -248,6 +248,7 @@ func (k *convKernel) depthwiseForward(x *exec, src, w, bias, dst []float32) {
 			*bufp = make([]float32, ph*pw)
 		}
 		plane := (*bufp)[:ph*pw]
+		clear(plane)
 		var ep kernEpi
 		if k.act != nil {
 			ep.flags, ep.lo, ep.hi = epClamp, k.act.lo, k.act.hi
@@ -262,7 +263,7 @@ func (k *convKernel) depthwiseForward(x *exec, src, w, bias, dst []float32) {
 				ep.flags |= epBias
 				ep.bias = &bias[c]
 			}
-			clear(plane)
+			// Only the interior is written: the padding stays zero.
 			for iy := 0; iy < k.h; iy++ {
 				prow := plane[(iy+k.pt)*pw : (iy+k.pt+1)*pw]
 				xrow := xc[iy*k.w : (iy+1)*k.w]
@@ -270,8 +271,16 @@ func (k *convKernel) depthwiseForward(x *exec, src, w, bias, dst []float32) {
 					copy(prow[k.pl:], xrow)
 					continue
 				}
-				for ix, v := range xrow {
-					prow[col(ix+k.pl)] = v
+				// Stride 2: x[ix] goes to padded column ix+pl, stored at
+				// col(ix+pl); the even and odd ix each form one run.
+				for s := 0; s < 2 && s < len(xrow); s++ {
+					d := prow[col(s+k.pl):]
+					xs := xrow[s:]
+					n := (len(xs) + 1) / 2
+					d = d[:n]
+					for i := range d {
+						d[i] = xs[2*i]
+					}
 				}
 			}
 			for oy := 0; oy < k.oh; oy++ {

@@ -17,6 +17,29 @@ type resizeKernel struct {
 	// Per axis and output coordinate: source indices and weight of i1.
 	i0, i1 [][]int
 	w      [][]float32
+	// planar: only the last two axes change (NCHW images), which
+	// forwardPlanar resizes plane by plane.
+	planar bool
+}
+
+// isPlanar reports whether every axis but the last two maps each index to
+// itself.
+func (k *resizeKernel) isPlanar() bool {
+	r := len(k.out)
+	if r < 2 {
+		return false
+	}
+	for d := 0; d < r-2; d++ {
+		if k.in[d] != k.out[d] {
+			return false
+		}
+		for i := range k.i0[d] {
+			if k.i0[d][i] != i || (k.i1[d][i] != i && k.w[d][i] != 0) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func buildResize(b *buildCtx) (*built, error) {
@@ -154,15 +177,78 @@ func buildResize(b *buildCtx) (*built, error) {
 		}
 		k.i0, k.i1, k.w = append(k.i0, i0), append(k.i1, i1), append(k.w, w)
 	}
+	k.planar = k.isPlanar()
 	flops := int64(numel(out))
 	if k.linear {
 		flops *= 3 * int64(r)
 	}
-	return &built{k: k, out: one(x.dt, out), alias: -1, flops: flops}, nil
+	bt := &built{k: k, out: one(x.dt, out), alias: -1, flops: flops}
+	if k.planar && k.linear {
+		bt.scratch = 2 * out[r-1]
+	}
+	return bt, nil
 }
 
-func (k *resizeKernel) forward(_ *exec, in, out []*data) {
-	src, dst := in[0].f, out[0].f
+func (k *resizeKernel) forward(x *exec, in, out []*data) {
+	if k.planar {
+		k.forwardPlanar(in[0].f, out[0].f, x.scratch)
+		return
+	}
+	k.forwardRef(in[0].f, out[0].f)
+}
+
+// forwardPlanar computes the same as forwardRef, in the same order of
+// operations, for planar resizes: per output row, the two source rows are
+// interpolated along x (an output row whose source rows repeat the previous
+// one's is copied), then blended along y.
+// scratch holds two output rows (built.scratch).
+func (k *resizeKernel) forwardPlanar(src, dst, scratch []float32) {
+	r := len(k.out)
+	h, w, oh, ow := k.in[r-2], k.in[r-1], k.out[r-2], k.out[r-1]
+	y0, y1, wy := k.i0[r-2], k.i1[r-2], k.w[r-2]
+	x0, x1, wx := k.i0[r-1], k.i1[r-1], k.w[r-1]
+	planes := numel(k.out[:r-2])
+	var ta, tb []float32
+	if k.linear {
+		ta, tb = scratch[:ow], scratch[ow:2*ow]
+	}
+	// row interpolates source row sy along x into d.
+	row := func(d []float32, sy int, sp []float32) {
+		s := sp[sy*w : (sy+1)*w]
+		d = d[:len(x0)]
+		for ox, i := range x0 {
+			a := s[i]
+			if k.linear && wx[ox] != 0 && x1[ox] != i {
+				a += wx[ox] * (s[x1[ox]] - a)
+			}
+			d[ox] = a
+		}
+	}
+	for p := 0; p < planes; p++ {
+		sp := src[p*h*w : (p+1)*h*w]
+		dp := dst[p*oh*ow : (p+1)*oh*ow]
+		for oy := 0; oy < oh; oy++ {
+			drow := dp[oy*ow : (oy+1)*ow]
+			if oy > 0 && y0[oy] == y0[oy-1] && y1[oy] == y1[oy-1] && wy[oy] == wy[oy-1] {
+				copy(drow, dp[(oy-1)*ow:oy*ow])
+				continue
+			}
+			if !k.linear || wy[oy] == 0 || y1[oy] == y0[oy] {
+				row(drow, y0[oy], sp)
+				continue
+			}
+			row(ta, y0[oy], sp)
+			row(tb, y1[oy], sp)
+			for ox := range drow {
+				drow[ox] = ta[ox] + wy[oy]*(tb[ox]-ta[ox])
+			}
+		}
+	}
+}
+
+// forwardRef is the reference loop: every output element is the n-linear
+// interpolation (interp) of its source taps.
+func (k *resizeKernel) forwardRef(src, dst []float32) {
 	n := len(dst)
 	if n == 0 {
 		return
