@@ -44,7 +44,7 @@ func sgemmRef(transA, transB bool, m, n, k int, alpha float32, a []float32, lda 
 const (
 	gemmKC    = 256
 	gemmNC    = 512
-	maxKernMR = 12
+	maxKernMR = 8
 	maxKernNR = 32
 )
 
@@ -56,22 +56,29 @@ const (
 )
 
 // kernEpi is what a micro-kernel does as it stores its block: C = clamp(
-// A·B [+ C] [+ bias]). The layout of the first four fields is read by the
+// A·B [+ C] [+ bias]). The layout of the fields before biasS is read by the
 // assembly kernels (sgemm_amd64.go checks it).
 type kernEpi struct {
 	flags  int
 	bias   *float32 // bias of the block's first row (epBias), for assembly
 	lo, hi float32
-	biasS  []float32 // the same bias rows, for Go
+	// rows and the column bit mask limit what a partial kernel (see
+	// microKernel) reads and writes of C.
+	rows  int32
+	mask  uint32
+	biasS []float32 // the bias rows, for Go
 }
 
 // microKernel stores the product of a packed mr×kc panel of A (a[p*mr+r])
-// and a packed kc×nr panel of B (b[p*nr+q]) into the full mr×nr block of C
-// at c, with the epilogue ep.
+// and a packed kc×nr panel of B (b[p*nr+q]) into the mr×nr block of C at c,
+// with the epilogue ep. A partial kernel stores only the first ep.rows rows
+// and the columns set in ep.mask, and touches nothing else of C; the others
+// are only given full blocks in C.
 type microKernel struct {
-	mr, nr int
-	name   string
-	run    func(kc int, a, b, c []float32, ldc int, ep *kernEpi)
+	mr, nr  int
+	name    string
+	partial bool
+	run     func(kc int, a, b, c []float32, ldc int, ep *kernEpi)
 }
 
 // accumKernel adapts a micro-kernel that only does C += A·B to the
@@ -257,14 +264,20 @@ func gemmBlock(pa *packedA, transB bool, j0, j1 int, b []float32, ldb int, c []f
 			rows := min(mr, m-i0)
 			apan := ablk[i0*kc : i0*kc+mr*kc]
 			ep.flags = flags
-			if flags&epBias != 0 && rows == mr {
-				ep.bias, ep.biasS = &bias[i0], bias[i0:i0+mr]
+			if flags&epBias != 0 {
+				ep.bias, ep.biasS = &bias[i0], bias[i0:i0+rows]
 			}
 			for jp := 0; jp < nw; jp += nr {
 				cols := min(nr, nw-jp)
 				bpan := bp[jp*kc : jp*kc+nr*kc]
 				off := i0*ldc + j0 + jp
 				if rows == mr && cols == nr {
+					ep.rows, ep.mask = int32(mr), 1<<nr-1
+					kern.run(kc, apan, bpan, c[off:], ldc, &ep)
+					continue
+				}
+				if kern.partial {
+					ep.rows, ep.mask = int32(rows), 1<<cols-1
 					kern.run(kc, apan, bpan, c[off:], ldc, &ep)
 					continue
 				}

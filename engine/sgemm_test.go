@@ -101,12 +101,26 @@ func TestGemmPackedEpilogue(t *testing.T) {
 			}
 			for _, kern := range kernels() {
 				for _, threads := range []int{1, 2} {
-					got := append([]float32{}, c0...)
+					// C has 3 more columns than the product: they must
+					// stay as they are.
+					ldc := n + 3
+					got := make([]float32, m*ldc)
+					for i := range got {
+						got[i] = 7
+					}
+					for i := 0; i < m; i++ {
+						copy(got[i*ldc:i*ldc+n], c0[i*n:(i+1)*n])
+					}
 					pa := packAll(kern, false, m, k, 1, a, k, nil)
-					gemmPacked(pa, false, n, b, n, got, n, v.accum, bs, act, threads)
-					for i := range want {
-						if d := math.Abs(float64(want[i] - got[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) || math.IsNaN(float64(got[i])) {
-							t.Fatalf("%s %v %+v threads=%d: c[%d] = %v, reference %v", kern.name, sz, v, threads, i, got[i], want[i])
+					gemmPacked(pa, false, n, b, n, got, ldc, v.accum, bs, act, threads)
+					for i := range got {
+						r, j := i/ldc, i%ldc
+						w := float32(7)
+						if j < n {
+							w = want[r*n+j]
+						}
+						if d := math.Abs(float64(w - got[i])); d > 1e-4*(1+math.Abs(float64(w))) || math.IsNaN(float64(got[i])) {
+							t.Fatalf("%s %v %+v threads=%d: c[%d,%d] = %v, reference %v", kern.name, sz, v, threads, r, j, got[i], w)
 						}
 					}
 				}
