@@ -344,6 +344,15 @@ func packB(trans bool, b []float32, ldb, p0, kc, j0, nw, nr int, bp []float32) {
 		pan := bp[jp*kc : jp*kc+nr*kc]
 		cols := min(nr, nw-jp)
 		if !trans {
+			if nr == 32 && cols == 32 {
+				// Whole panels of the AVX-512 kernel: array copies, not
+				// a memmove call per 128 bytes.
+				for p := 0; p < kc; p++ {
+					off := (p0+p)*ldb + j0 + jp
+					*(*[32]float32)(pan[p*32 : p*32+32]) = [32]float32(b[off : off+32])
+				}
+				continue
+			}
 			for p := 0; p < kc; p++ {
 				src := b[(p0+p)*ldb+j0+jp : (p0+p)*ldb+j0+jp+cols]
 				dst := pan[p*nr : p*nr+nr]
