@@ -1,7 +1,5 @@
 package engine
 
-import "sync"
-
 // convKernel is a 1-D or 2-D convolution (ONNX Conv). The reference loop
 // (convRef) is, for batch n, output channel m in group g, output (oy, ox):
 //
@@ -24,6 +22,9 @@ type convKernel struct {
 	// micro-kernel once at compile time (nil when the weights are computed
 	// at run time).
 	packed []*packedA
+	// plane lays out input planes for depthwiseForward and im2col, when the
+	// horizontal stride allows.
+	plane *paddedPlane
 }
 
 // clampAct is an activation out = min(max(x, lo), hi) fused into the op
@@ -78,6 +79,9 @@ func buildConv(b *buildCtx) (*built, error) {
 		for gi := 0; gi < group; gi++ {
 			k.packed = append(k.packed, packAll(kern, false, mg, kk, 1, w.konst.f[gi*mg*kk:], kk, nil))
 		}
+	}
+	if planeOK(g) && !k.pointwise {
+		k.plane = newPaddedPlane(&k.convGeom)
 	}
 	if !k.depthwise && !k.pointwise {
 		bt.scratch = c / group * g.kh * g.kw * g.oh * g.ow
@@ -166,8 +170,39 @@ func (k *convKernel) gemmForward(x *exec, src, w, bias, dst []float32) {
 	}
 }
 
-// im2col writes col[(c·kh+ky)·kw+kx, oy·OW+ox] = x[c, iy, ix] (0 in the padding).
+// im2col writes col[(c·kh+ky)·kw+kx, oy·OW+ox] = x[c, iy, ix] (0 in the
+// padding): with a paddedPlane per channel, every row segment is a copy;
+// otherwise im2colStrided.
 func (k *convKernel) im2col(x *exec, src, col []float32) {
+	pp := k.plane
+	if pp == nil {
+		k.im2colStrided(x, src, col)
+		return
+	}
+	cg := k.c / k.group
+	np := k.oh * k.ow
+	taps := k.kh * k.kw
+	threads := x.threads
+	if cg*taps*np < 1<<15 {
+		threads = 1
+	}
+	parallelFor(cg, threads, func(lo, hi int) {
+		bufp, plane := pp.getPlane(0)
+		for c := lo; c < hi; c++ {
+			pp.fill(plane, src[c*k.h*k.w:(c+1)*k.h*k.w])
+			for t, o := range pp.offs {
+				row := col[(c*taps+t)*np : (c*taps+t+1)*np]
+				for oy := 0; oy < k.oh; oy++ {
+					copy(row[oy*k.ow:(oy+1)*k.ow], pp.row(plane, oy)[o:])
+				}
+			}
+		}
+		planePool.Put(bufp)
+	})
+}
+
+// im2colStrided is im2col for any stride.
+func (k *convKernel) im2colStrided(x *exec, src, col []float32) {
 	cg := k.c / k.group
 	np := k.oh * k.ow
 	rows := cg * k.kh * k.kw
@@ -205,57 +240,29 @@ func (k *convKernel) im2col(x *exec, src, col []float32) {
 	})
 }
 
-var planePool = sync.Pool{New: func() any { return new([]float32) }}
-
 // depthwiseForward computes one output plane per channel, parallel over
 // channels. For horizontal strides 1 and 2 it copies the channel into a
-// zero-padded plane (for stride 2 with its even and odd columns apart, so
-// every tap reads a contiguous run) and computes each output row with
-// tapRow, bias and activation included; other strides take
-// depthwiseStrided.
+// paddedPlane and computes each output row with tapRow, bias and activation
+// included; other strides take depthwiseStrided.
 func (k *convKernel) depthwiseForward(x *exec, src, w, bias, dst []float32) {
-	if k.sw > 2 {
+	pp := k.plane
+	if pp == nil {
 		k.depthwiseStrided(x, src, w, bias, dst)
 		return
 	}
 	np := k.oh * k.ow
-	ph := max(k.pt+k.h, (k.oh-1)*k.sh+(k.kh-1)*k.dh+1)
-	pw := max(k.pl+k.w, (k.ow-1)*k.sw+(k.kw-1)*k.dw+1)
-	pwe := pw // columns before the odd ones (stride 2)
-	if k.sw == 2 {
-		pwe = (pw + 1) / 2
-	}
-	// col is where padded column c of a plane row is stored.
-	col := func(c int) int {
-		if k.sw == 1 || c%2 == 0 {
-			return c / k.sw
-		}
-		return pwe + c/2
-	}
-	offs := make([]int, 0, k.kh*k.kw)
-	for ky := 0; ky < k.kh; ky++ {
-		for kx := 0; kx < k.kw; kx++ {
-			offs = append(offs, ky*k.dh*pw+col(kx*k.dw))
-		}
-	}
 	threads := x.threads
 	if k.n*k.c*np*k.kh*k.kw < 1<<15 {
 		threads = 1
 	}
 	parallelFor(k.n*k.c, threads, func(lo, hi int) {
-		bufp := planePool.Get().(*[]float32)
-		if len(*bufp) < ph*pw {
-			*bufp = make([]float32, ph*pw)
-		}
-		plane := (*bufp)[:ph*pw]
-		clear(plane)
+		bufp, plane := pp.getPlane(0)
 		var ep kernEpi
 		if k.act != nil {
 			ep.flags, ep.lo, ep.hi = epClamp, k.act.lo, k.act.hi
 		}
 		for nc := lo; nc < hi; nc++ {
 			c := nc % k.c
-			xc := src[nc*k.h*k.w : (nc+1)*k.h*k.w]
 			oc := dst[nc*np : (nc+1)*np]
 			wc := w[c*k.kh*k.kw : (c+1)*k.kh*k.kw]
 			ep.flags &^= epBias
@@ -263,28 +270,9 @@ func (k *convKernel) depthwiseForward(x *exec, src, w, bias, dst []float32) {
 				ep.flags |= epBias
 				ep.bias = &bias[c]
 			}
-			// Only the interior is written: the padding stays zero.
-			for iy := 0; iy < k.h; iy++ {
-				prow := plane[(iy+k.pt)*pw : (iy+k.pt+1)*pw]
-				xrow := xc[iy*k.w : (iy+1)*k.w]
-				if k.sw == 1 {
-					copy(prow[k.pl:], xrow)
-					continue
-				}
-				// Stride 2: x[ix] goes to padded column ix+pl, stored at
-				// col(ix+pl); the even and odd ix each form one run.
-				for s := 0; s < 2 && s < len(xrow); s++ {
-					d := prow[col(s+k.pl):]
-					xs := xrow[s:]
-					n := (len(xs) + 1) / 2
-					d = d[:n]
-					for i := range d {
-						d[i] = xs[2*i]
-					}
-				}
-			}
+			pp.fill(plane, src[nc*k.h*k.w:(nc+1)*k.h*k.w])
 			for oy := 0; oy < k.oh; oy++ {
-				tapRow(oc[oy*k.ow:(oy+1)*k.ow], plane[oy*k.sh*pw:], offs, wc, &ep)
+				tapRow(oc[oy*k.ow:(oy+1)*k.ow], pp.row(plane, oy), pp.offs, wc, &ep)
 			}
 		}
 		planePool.Put(bufp)

@@ -46,6 +46,7 @@ func TestConvFastPathsMatchReference(t *testing.T) {
 		{[]int{1, 8, 11, 10}, []int{8, 1, 3, 3}, map[string][]int64{"group": {8}, "strides": {3, 3}, "pads": {1, 1, 1, 1}}, ""}, // depthwise, stride 3
 		{[]int{1, 6, 13, 16}, []int{6, 1, 5, 5}, map[string][]int64{"group": {6}, "strides": {2, 2}, "pads": {2, 1, 2, 2}}, ""}, // depthwise 5×5, stride 2
 		{[]int{2, 4, 9, 70}, []int{4, 1, 3, 3}, map[string][]int64{"group": {4}, "pads": {1, 1, 1, 1}}, ""},                     // depthwise, wide rows
+		{[]int{1, 3, 14, 13}, []int{4, 3, 3, 3}, map[string][]int64{"strides": {1, 3}, "pads": {1, 1, 1, 1}}, ""},               // im2col, stride 3
 		{[]int{1, 40, 20, 20}, []int{30, 40, 3, 3}, map[string][]int64{"pads": {1, 1, 1, 1}}, ""},                               // 2 depth blocks, partial tiles
 		{[]int{1, 300, 9, 8}, []int{26, 300, 1, 1}, nil, ""},                                                                    // pointwise, 2 depth blocks
 	}

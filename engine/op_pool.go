@@ -20,6 +20,7 @@ type poolKernel struct {
 	kind       poolKind
 	nc         int
 	includePad bool
+	plane      *paddedPlane // MaxPool with horizontal stride 1 or 2
 }
 
 func buildPool(kind poolKind) opBuilder {
@@ -46,13 +47,47 @@ func buildPool(kind poolKind) opBuilder {
 			return nil, err
 		}
 		k := &poolKernel{convGeom: *g, kind: kind, nc: x.shape[0] * x.shape[1], includePad: b.attrInt("count_include_pad", 0) != 0}
+		if kind == poolMax && planeOK(g) {
+			k.plane = newPaddedPlane(&k.convGeom)
+		}
 		out := append([]int{x.shape[0], x.shape[1]}, g.outSpatial()...)
 		return &built{k: k, out: one(x.dt, out), alias: -1, flops: int64(numel(out) * g.kh * g.kw)}, nil
 	}
 }
 
 func (k *poolKernel) forward(x *exec, in, out []*data) {
-	src, dst := in[0].f, out[0].f
+	if k.plane != nil {
+		k.maxPlanes(x, in[0].f, out[0].f)
+		return
+	}
+	k.forwardRef(x, in[0].f, out[0].f)
+}
+
+// maxPlanes is MaxPool over paddedPlanes padded with −∞ (which never wins,
+// as skipping the position would), each output row a tapMaxRow.
+func (k *poolKernel) maxPlanes(x *exec, src, dst []float32) {
+	hw, ohw := k.h*k.w, k.oh*k.ow
+	threads := x.threads
+	if k.nc*ohw*k.kh*k.kw < 1<<15 {
+		threads = 1
+	}
+	pp := k.plane
+	parallelFor(k.nc, threads, func(lo, hi int) {
+		bufp, plane := pp.getPlane(float32(math.Inf(-1)))
+		for nc := lo; nc < hi; nc++ {
+			pp.fill(plane, src[nc*hw:(nc+1)*hw])
+			oc := dst[nc*ohw : (nc+1)*ohw]
+			for oy := 0; oy < k.oh; oy++ {
+				tapMaxRow(oc[oy*k.ow:(oy+1)*k.ow], pp.row(plane, oy), pp.offs)
+			}
+		}
+		planePool.Put(bufp)
+	})
+}
+
+// forwardRef is the reference loop (with the taps inside the input hoisted
+// out of the inner loops); it serves every pool the fast path does not.
+func (k *poolKernel) forwardRef(x *exec, src, dst []float32) {
 	hw, ohw := k.h*k.w, k.oh*k.ow
 	threads := x.threads
 	if k.nc*ohw*k.kh*k.kw < 1<<15 {

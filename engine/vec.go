@@ -12,6 +12,7 @@ var (
 	vecMulScalar = vecMulScalarGo // dst[i] = a[i] · s
 	vecClamp     = vecClampGo     // dst[i] = min(max(s[i], lo), hi)
 	tapRow       = tapRowGo       // see tapRowGo
+	tapMaxRow    = tapMaxRowGo    // see tapMaxRowGo
 )
 
 func vecAddGo(dst, a, b []float32) {
@@ -80,5 +81,21 @@ func tapRowGo(out, base []float32, offs []int, w []float32, ep *kernEpi) {
 	}
 	if ep.flags&epClamp != 0 {
 		vecClampGo(out, out, ep.lo, ep.hi)
+	}
+}
+
+// tapMaxRowGo is the maximum over ntaps ≥ 1 shifted rows of a plane; a NaN
+// among them gives NaN:
+//
+//	for j < len(out): out[j] = max over t of base[offs[t]+j]
+func tapMaxRowGo(out, base []float32, offs []int) {
+	copy(out, base[offs[0]:offs[0]+len(out)])
+	for _, o := range offs[1:] {
+		src := base[o : o+len(out)]
+		for j, v := range src {
+			if v > out[j] || v != v {
+				out[j] = v
+			}
+		}
 	}
 }

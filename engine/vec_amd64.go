@@ -27,6 +27,9 @@ func vecClampAVX512(dst, s *float32, lo, hi float32, n int)
 //go:noescape
 func tapRowAVX512(out *float32, n int, base *float32, offs *int, w *float32, ntaps int, ep *kernEpi)
 
+//go:noescape
+func tapMaxRowAVX512(out *float32, n int, base *float32, offs *int, ntaps int)
+
 func init() {
 	if !cpu.X86.HasAVX512F {
 		return
@@ -68,5 +71,15 @@ func init() {
 			_ = base[o : o+n] // the assembly reads base[o : o+n]
 		}
 		tapRowAVX512(&out[0], n, &base[0], &offs[0], &w[0], len(offs), ep)
+	}
+	tapMaxRow = func(out, base []float32, offs []int) {
+		n := len(out)
+		if n == 0 {
+			return
+		}
+		for _, o := range offs {
+			_ = base[o : o+n] // the assembly reads base[o : o+n]
+		}
+		tapMaxRowAVX512(&out[0], n, &base[0], &offs[0], len(offs))
 	}
 }

@@ -418,3 +418,115 @@ taps1mst:
 tapsdone:
 	VZEROUPPER
 	RET
+
+// func tapMaxRowAVX512(out *float32, n int, base *float32, offs *int, ntaps int)
+//
+// out[j] = max_{t<ntaps} base[offs[t]+j] for j < n (ntaps ≥ 1); a NaN among
+// the taps gives NaN.
+TEXT ·tapMaxRowAVX512(SB), NOSPLIT, $0-40
+	MOVQ out+0(FP), DI
+	MOVQ n+8(FP), CX
+	MOVQ base+16(FP), R12
+	MOVQ offs+24(FP), SI
+	MOVQ ntaps+32(FP), R8
+	XORQ BX, BX
+maxloop64:
+	CMPQ CX, $64
+	JB   maxloop16
+	MOVQ (SI), R11
+	LEAQ (R12)(R11*4), R11
+	ADDQ BX, R11
+	VMOVUPS 0(R11), Z0
+	VMOVUPS 64(R11), Z1
+	VMOVUPS 128(R11), Z2
+	VMOVUPS 192(R11), Z3
+	MOVQ $1, AX
+	CMPQ AX, R8
+	JAE  max4st
+max4:
+	MOVQ (SI)(AX*8), R11
+	LEAQ (R12)(R11*4), R11
+	ADDQ BX, R11
+	VMOVUPS 0(R11), Z10
+	VMOVUPS 64(R11), Z11
+	VMOVUPS 128(R11), Z12
+	VMOVUPS 192(R11), Z13
+	VCMPPS $3, Z10, Z10, K3
+	VMAXPS Z0, Z10, Z0
+	VMOVAPS Z10, K3, Z0
+	VCMPPS $3, Z11, Z11, K3
+	VMAXPS Z1, Z11, Z1
+	VMOVAPS Z11, K3, Z1
+	VCMPPS $3, Z12, Z12, K3
+	VMAXPS Z2, Z12, Z2
+	VMOVAPS Z12, K3, Z2
+	VCMPPS $3, Z13, Z13, K3
+	VMAXPS Z3, Z13, Z3
+	VMOVAPS Z13, K3, Z3
+	INCQ AX
+	CMPQ AX, R8
+	JB   max4
+max4st:
+	VMOVUPS Z0, 0(DI)(BX*1)
+	VMOVUPS Z1, 64(DI)(BX*1)
+	VMOVUPS Z2, 128(DI)(BX*1)
+	VMOVUPS Z3, 192(DI)(BX*1)
+	ADDQ $256, BX
+	SUBQ $64, CX
+	JMP  maxloop64
+maxloop16:
+	CMPQ CX, $16
+	JB   maxtail
+	MOVQ (SI), R11
+	LEAQ (R12)(R11*4), R11
+	ADDQ BX, R11
+	VMOVUPS 0(R11), Z0
+	MOVQ $1, AX
+	CMPQ AX, R8
+	JAE  max1st
+max1:
+	MOVQ (SI)(AX*8), R11
+	LEAQ (R12)(R11*4), R11
+	ADDQ BX, R11
+	VMOVUPS 0(R11), Z10
+	VCMPPS $3, Z10, Z10, K3
+	VMAXPS Z0, Z10, Z0
+	VMOVAPS Z10, K3, Z0
+	INCQ AX
+	CMPQ AX, R8
+	JB   max1
+max1st:
+	VMOVUPS Z0, 0(DI)(BX*1)
+	ADDQ $64, BX
+	SUBQ $16, CX
+	JMP  maxloop16
+maxtail:
+	TESTQ CX, CX
+	JE    maxdone
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+	MOVQ (SI), R11
+	LEAQ (R12)(R11*4), R11
+	ADDQ BX, R11
+	VMOVUPS.Z 0(R11), K1, Z0
+	MOVQ $1, AX
+	CMPQ AX, R8
+	JAE  max1mst
+max1m:
+	MOVQ (SI)(AX*8), R11
+	LEAQ (R12)(R11*4), R11
+	ADDQ BX, R11
+	VMOVUPS.Z 0(R11), K1, Z10
+	VCMPPS $3, Z10, Z10, K3
+	VMAXPS Z0, Z10, Z0
+	VMOVAPS Z10, K3, Z0
+	INCQ AX
+	CMPQ AX, R8
+	JB   max1m
+max1mst:
+	VMOVUPS Z0, K1, 0(DI)(BX*1)
+maxdone:
+	VZEROUPPER
+	RET

@@ -76,6 +76,36 @@ func TestTapRowMatchesReference(t *testing.T) {
 	}
 }
 
+func TestTapMaxRowMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 8))
+	for _, n := range []int{1, 7, 16, 30, 64, 100, 150} {
+		for _, ntaps := range []int{1, 4, 9} {
+			for _, nan := range []int{-1, 0, 1} { // where a NaN is: nowhere, first tap, a later tap
+				base := randSlice(r, n+3*ntaps)
+				offs := make([]int, ntaps)
+				for i := range offs {
+					offs[i] = r.IntN(3 * ntaps)
+				}
+				if nan >= 0 && nan < ntaps {
+					base[offs[nan]+n/2] = float32(math.NaN())
+				}
+				got, want := make([]float32, n+1), make([]float32, n+1)
+				got[n], want[n] = 7, 7
+				tapMaxRow(got[:n], base, offs)
+				tapMaxRowGo(want[:n], base, offs)
+				for i := range want {
+					if got[i] != want[i] && !(math.IsNaN(float64(got[i])) && math.IsNaN(float64(want[i]))) {
+						t.Fatalf("n=%d taps=%d nan=%d: [%d] = %v, reference %v", n, ntaps, nan, i, got[i], want[i])
+					}
+				}
+				if nan >= 0 && nan < ntaps && !math.IsNaN(float64(got[n/2])) {
+					t.Fatalf("n=%d taps=%d: NaN in tap %d did not give NaN", n, ntaps, nan)
+				}
+			}
+		}
+	}
+}
+
 func BenchmarkVec(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, n := range []int{49, 3136, 50176} {

@@ -1,0 +1,63 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/advancedclimatesystems/gonnx/onnx"
+	"github.com/edgeprune/edgeprune/onnxio"
+)
+
+// TestMaxPoolPlanesMatchReference compares MaxPool over padded planes with
+// the reference loop, with padding, dilation, ceil mode and a NaN input.
+func TestMaxPoolPlanesMatchReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	for i, c := range []struct {
+		x     []int
+		attrs map[string][]int64
+		ceil  bool
+	}{
+		{[]int{1, 4, 112, 112}, map[string][]int64{"kernel_shape": {3, 3}, "strides": {2, 2}, "pads": {1, 1, 1, 1}}, false},
+		{[]int{2, 3, 9, 11}, map[string][]int64{"kernel_shape": {3, 3}, "strides": {2, 2}}, true},
+		{[]int{1, 2, 10, 9}, map[string][]int64{"kernel_shape": {2, 3}, "strides": {1, 1}, "pads": {0, 2, 1, 2}, "dilations": {2, 1}}, false},
+		{[]int{1, 2, 8, 20}, map[string][]int64{"kernel_shape": {5, 5}, "strides": {1, 2}, "pads": {2, 2, 2, 2}}, true},
+		{[]int{1, 3, 17}, map[string][]int64{"kernel_shape": {3}, "strides": {2}, "pads": {1, 1}}, false},
+	} {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			b := &buildCtx{opset: 13, nOut: 1, attrs: attrMap(c.attrs, "")}
+			if c.ceil {
+				b.attrs["ceil_mode"] = &onnx.AttributeProto{Name: "ceil_mode", I: 1, Type: onnx.AttributeProto_INT}
+			}
+			b.in = []*value{{dt: onnxio.Float, shape: c.x}}
+			bt, err := buildPool(poolMax)(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k := bt.k.(*poolKernel)
+			if k.plane == nil {
+				t.Fatal("no plane path")
+			}
+			x := randSlice(r, numel(c.x))
+			x[len(x)/3] = float32(math.NaN())
+			want, got := make([]float32, numel(bt.out[0].shape)), make([]float32, numel(bt.out[0].shape))
+			k.forwardRef(&exec{threads: 1}, x, want)
+			nans := 0
+			for _, threads := range []int{1, 3} {
+				k.forward(&exec{threads: threads}, []*data{{f: x}}, []*data{{f: got}})
+				for j := range want {
+					if math.IsNaN(float64(want[j])) {
+						nans++
+					}
+					if got[j] != want[j] && !(math.IsNaN(float64(got[j])) && math.IsNaN(float64(want[j]))) {
+						t.Fatalf("threads %d: [%d] = %v, reference %v", threads, j, got[j], want[j])
+					}
+				}
+			}
+			if nans == 0 {
+				t.Fatal("the NaN input reached no output")
+			}
+		})
+	}
+}

@@ -1,0 +1,90 @@
+package engine
+
+import "sync"
+
+// paddedPlane lays out a copy of one input plane (h×w) for the direct
+// kernels (depthwise Conv, im2col, MaxPool): the padding is explicit, and
+// for a horizontal stride of 2 each row holds its even padded columns
+// followed by its odd ones, so that for every output row oy and kernel tap
+// t = ky·kw+kx the inputs the tap reads along the row are the contiguous run
+//
+//	plane[oy·sh·pw + offs[t] : … + ow]
+//
+// which is x[oy·sh−pt+ky·dh, ox·sw−pl+kx·dw] for ox < ow, or the pad value.
+type paddedPlane struct {
+	g       *convGeom
+	ph, pw  int // padded rows and row length
+	pwe     int // with stride 2: the even columns stored first
+	offs    []int
+	planeSz int
+}
+
+// planeOK reports whether g's horizontal stride allows a paddedPlane.
+func planeOK(g *convGeom) bool { return g.sw == 1 || g.sw == 2 }
+
+func newPaddedPlane(g *convGeom) *paddedPlane {
+	pp := &paddedPlane{g: g}
+	pp.ph = max(g.pt+g.h, (g.oh-1)*g.sh+(g.kh-1)*g.dh+1)
+	pp.pw = max(g.pl+g.w, (g.ow-1)*g.sw+(g.kw-1)*g.dw+1)
+	pp.pwe = pp.pw
+	if g.sw == 2 {
+		pp.pwe = (pp.pw + 1) / 2
+	}
+	for ky := 0; ky < g.kh; ky++ {
+		for kx := 0; kx < g.kw; kx++ {
+			pp.offs = append(pp.offs, ky*g.dh*pp.pw+pp.col(kx*g.dw))
+		}
+	}
+	pp.planeSz = pp.ph * pp.pw
+	return pp
+}
+
+// col is where padded column c of a row is stored.
+func (pp *paddedPlane) col(c int) int {
+	if pp.g.sw == 1 || c%2 == 0 {
+		return c / pp.g.sw
+	}
+	return pp.pwe + c/2
+}
+
+// row returns the start of the runs for output row oy.
+func (pp *paddedPlane) row(plane []float32, oy int) []float32 {
+	return plane[oy*pp.g.sh*pp.pw:]
+}
+
+// fill copies the h×w plane x into the interior of plane; the padding is
+// left as it is (set once per buffer with setPad).
+func (pp *paddedPlane) fill(plane, x []float32) {
+	g := pp.g
+	for iy := 0; iy < g.h; iy++ {
+		prow := plane[(iy+g.pt)*pp.pw : (iy+g.pt+1)*pp.pw]
+		xrow := x[iy*g.w : (iy+1)*g.w]
+		if g.sw == 1 {
+			copy(prow[g.pl:], xrow)
+			continue
+		}
+		// x[ix] goes to padded column ix+pl; the even and the odd ix each
+		// form one run.
+		for s := 0; s < 2 && s < len(xrow); s++ {
+			xs := xrow[s:]
+			d := prow[pp.col(s+g.pl):][:(len(xs)+1)/2]
+			for i := range d {
+				d[i] = xs[2*i]
+			}
+		}
+	}
+}
+
+var planePool = sync.Pool{New: func() any { return new([]float32) }}
+
+// getPlane returns a pooled buffer for one plane with every element set to
+// pad; give it back with planePool.Put.
+func (pp *paddedPlane) getPlane(pad float32) (*[]float32, []float32) {
+	bufp := planePool.Get().(*[]float32)
+	if len(*bufp) < pp.planeSz {
+		*bufp = make([]float32, pp.planeSz)
+	}
+	plane := (*bufp)[:pp.planeSz]
+	fill(plane, pad)
+	return bufp, plane
+}
