@@ -13,7 +13,10 @@
 // file carry a CRC-32C.
 //
 // [NewWriter] packs a model; [NewReader] reads one back, enforcing
-// [ReadLimits] before allocating; [ReadHeader] reads only the header.
+// [ReadLimits] before allocating, either into memory ([Reader.ReadModel]) or
+// streamed to an ONNX file without holding the model ([Reader.WriteONNX],
+// docs/pack-format.md "Writing the ONNX file without holding the model");
+// [ReadHeader] reads only the header.
 // Output is deterministic: the same model and options give the same bytes on
 // every architecture.
 package pack
