@@ -344,13 +344,8 @@ func packB(trans bool, b []float32, ldb, p0, kc, j0, nw, nr int, bp []float32) {
 		pan := bp[jp*kc : jp*kc+nr*kc]
 		cols := min(nr, nw-jp)
 		if !trans {
-			if nr == 32 && cols == 32 {
-				// Whole panels of the AVX-512 kernel: array copies, not
-				// a memmove call per 128 bytes.
-				for p := 0; p < kc; p++ {
-					off := (p0+p)*ldb + j0 + jp
-					*(*[32]float32)(pan[p*32 : p*32+32]) = [32]float32(b[off : off+32])
-				}
+			if nr == 32 {
+				packB32(pan, b[p0*ldb+j0+jp:], ldb, kc, cols)
 				continue
 			}
 			for p := 0; p < kc; p++ {

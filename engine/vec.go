@@ -13,7 +13,20 @@ var (
 	vecClamp     = vecClampGo     // dst[i] = min(max(s[i], lo), hi)
 	tapRow       = tapRowGo       // see tapRowGo
 	tapMaxRow    = tapMaxRowGo    // see tapMaxRowGo
+	packB32      = packB32Go      // see packB32Go
 )
+
+// packB32Go copies kc rows of cols ≤ 32 floats (row stride ldb) into a
+// packed 32-wide panel, zero-padding each row:
+//
+//	for p < kc, q < 32: dst[p*32+q] = b[p*ldb+q] if q < cols, else 0
+func packB32Go(dst, b []float32, ldb, kc, cols int) {
+	for p := 0; p < kc; p++ {
+		d := dst[p*32 : p*32+32]
+		copy(d, b[p*ldb:p*ldb+cols])
+		clear(d[cols:])
+	}
+}
 
 func vecAddGo(dst, a, b []float32) {
 	a, b = a[:len(dst)], b[:len(dst)]

@@ -30,6 +30,9 @@ func tapRowAVX512(out *float32, n int, base *float32, offs *int, w *float32, nta
 //go:noescape
 func tapMaxRowAVX512(out *float32, n int, base *float32, offs *int, ntaps int)
 
+//go:noescape
+func packB32AVX512(dst, src *float32, ldb, kc int, mask uint32)
+
 func init() {
 	if !cpu.X86.HasAVX512F {
 		return
@@ -71,6 +74,14 @@ func init() {
 			_ = base[o : o+n] // the assembly reads base[o : o+n]
 		}
 		tapRowAVX512(&out[0], n, &base[0], &offs[0], &w[0], len(offs), ep)
+	}
+	packB32 = func(dst, b []float32, ldb, kc, cols int) {
+		if kc == 0 {
+			return
+		}
+		_ = dst[32*kc-1]
+		_ = b[(kc-1)*ldb+cols-1] // the rows the assembly reads
+		packB32AVX512(&dst[0], &b[0], ldb, kc, 1<<cols-1)
 	}
 	tapMaxRow = func(out, base []float32, offs []int) {
 		n := len(out)

@@ -530,3 +530,34 @@ max1mst:
 maxdone:
 	VZEROUPPER
 	RET
+
+// func packB32AVX512(dst, src *float32, ldb, kc int, mask uint32)
+//
+// dst[p*32+q] = src[p*ldb+q] for p < kc and the columns q set in mask, 0
+// for the others; src is read only at the columns in mask.
+TEXT ·packB32AVX512(SB), NOSPLIT, $0-36
+	MOVQ  dst+0(FP), DI
+	MOVQ  src+8(FP), SI
+	MOVQ  ldb+16(FP), R8
+	MOVQ  kc+24(FP), CX
+	MOVL  mask+32(FP), AX
+	SHLQ  $2, R8
+	KMOVW AX, K1
+	SHRL  $16, AX
+	KMOVW AX, K2
+	TESTQ CX, CX
+	JE    packdone
+
+packloop:
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z 64(SI), K2, Z1
+	VMOVUPS   Z0, (DI)
+	VMOVUPS   Z1, 64(DI)
+	ADDQ      R8, SI
+	ADDQ      $128, DI
+	DECQ      CX
+	JNE       packloop
+
+packdone:
+	VZEROUPPER
+	RET

@@ -106,6 +106,24 @@ func TestTapMaxRowMatchesReference(t *testing.T) {
 	}
 }
 
+func TestPackB32MatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, cols := range []int{1, 15, 16, 17, 31, 32} {
+		kc, ldb := 5, 40
+		// b ends right after the last row's cols: reading past them would
+		// panic in the wrapper or fault.
+		b := randSlice(r, (kc-1)*ldb+cols)
+		got, want := randSlice(r, 32*kc), make([]float32, 32*kc)
+		packB32(got, b, ldb, kc, cols)
+		packB32Go(want, b, ldb, kc, cols)
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("cols %d: [%d] = %v, reference %v", cols, i, got[i], want[i])
+			}
+		}
+	}
+}
+
 func BenchmarkVec(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, n := range []int{49, 3136, 50176} {
