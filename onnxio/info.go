@@ -3,7 +3,6 @@ package onnxio
 import (
 	"fmt"
 	"io"
-	"os"
 	"sort"
 
 	"github.com/advancedclimatesystems/gonnx/onnx"
@@ -91,19 +90,11 @@ func ReadInfo(path string, opts ...ReadOption) (*Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(path)
+	data, err := readFileLimited(path, c.limits.MaxModelBytes)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, &FileError{Path: path, Err: err}
-	}
-	if st.Size() > c.limits.MaxModelBytes {
-		return nil, &FileError{Path: path, Err: fmt.Errorf("%w: file is %d bytes, limit %d", ErrLimit, st.Size(), c.limits.MaxModelBytes)}
-	}
-	info, err := readInfo(f, c, st.Size())
+	info, err := infoFromBytes(data, c)
 	if err != nil {
 		return nil, &FileError{Path: path, Err: err}
 	}
@@ -124,6 +115,10 @@ func readInfo(r io.Reader, c *readConfig, hint int64) (*Info, error) {
 	if err != nil {
 		return nil, err
 	}
+	return infoFromBytes(data, c)
+}
+
+func infoFromBytes(data []byte, c *readConfig) (*Info, error) {
 	var payload int64
 	stripped, err := stripPayloads(data, (&onnx.ModelProto{}).ProtoReflect().Descriptor(), &payload, 0, c.limits.MaxGraphDepth*4+8)
 	if err != nil {

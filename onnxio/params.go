@@ -124,33 +124,20 @@ func (p *Param) Dense() (*tensor.Dense, error) {
 // Negative zero counts as zero.
 func (p *Param) Nonzeros() int64 {
 	dt := p.DataType()
-	if dt == Float {
-		data, _, err := p.Float32()
-		if err != nil {
-			return -1
-		}
-		var n int64
-		for _, v := range data {
-			if v != 0 {
-				n++
-			}
-		}
-		return n
+	if !dt.IsFloat() && (!dt.IsInteger() || dt == Uint4 || dt == Int4) {
+		return -1
 	}
-	if dt.IsFloat() || (dt.IsInteger() && dt != Uint4 && dt != Int4) {
-		data, _, err := p.Float32()
-		if err != nil {
-			return -1
-		}
-		var n int64
-		for _, v := range data {
-			if v != 0 {
-				n++
-			}
-		}
-		return n
+	data, _, err := p.Float32() // a view for float32, a copy otherwise
+	if err != nil {
+		return -1
 	}
-	return -1
+	var n int64
+	for _, v := range data {
+		if v != 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // FirstUse returns the first node reading the parameter, or a zero Use.

@@ -18,6 +18,24 @@ func ReadFile(path string, opts ...ReadOption) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	data, err := readFileLimited(path, c.limits.MaxModelBytes)
+	if err != nil {
+		return nil, err
+	}
+	if !c.baseDirSet {
+		c.baseDir = filepath.Dir(path)
+	}
+	m, err := decode(data, c)
+	if err != nil {
+		return nil, &FileError{Path: path, Err: err}
+	}
+	m.Path = path
+	return m, nil
+}
+
+// readFileLimited reads a whole model file after checking its size against
+// the limit. Errors name the file.
+func readFileLimited(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -30,22 +48,14 @@ func ReadFile(path string, opts ...ReadOption) (*Model, error) {
 	if st.IsDir() {
 		return nil, &FileError{Path: path, Err: fmt.Errorf("is a directory, not an ONNX file")}
 	}
-	if st.Size() > c.limits.MaxModelBytes {
-		return nil, &FileError{Path: path, Err: fmt.Errorf("%w: file is %d bytes, limit %d", ErrLimit, st.Size(), c.limits.MaxModelBytes)}
+	if st.Size() > limit {
+		return nil, &FileError{Path: path, Err: fmt.Errorf("%w: file is %d bytes, limit %d", ErrLimit, st.Size(), limit)}
 	}
-	data, err := readAllLimited(f, c.limits.MaxModelBytes, st.Size())
+	data, err := readAllLimited(f, limit, st.Size())
 	if err != nil {
 		return nil, &FileError{Path: path, Err: err}
 	}
-	if !c.baseDirSet {
-		c.baseDir = filepath.Dir(path)
-	}
-	m, err := decode(data, c)
-	if err != nil {
-		return nil, &FileError{Path: path, Err: err}
-	}
-	m.Path = path
-	return m, nil
+	return data, nil
 }
 
 // Read reads a model from r. External data is resolved only if
