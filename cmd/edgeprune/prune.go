@@ -100,19 +100,12 @@ func runPrune(c *cli, cmd *cobra.Command, in string, f *pruneFlags) error {
 	var pr *prune.Pruner
 	var replay *prune.Plan
 	if f.planFile != "" {
-		for _, name := range []string{"sparsity", "scope", "pattern", "importance", "include", "exclude", "op-types", "min-sparsity", "max-sparsity"} {
-			if cmd.Flags().Changed(name) {
-				return usagef("--%s cannot be used with --plan: the plan fixes it", name)
-			}
-		}
-		fh, err := os.Open(f.planFile)
-		if err != nil {
+		if err := rejectWithPlan(cmd, "sparsity", "scope", "pattern", "importance", "include", "exclude", "op-types", "min-sparsity", "max-sparsity"); err != nil {
 			return err
 		}
-		replay, err = prune.ReadPlan(fh)
-		fh.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", f.planFile, err)
+		var err error
+		if replay, err = readPlanFile(f.planFile, prune.ReadPlan); err != nil {
+			return err
 		}
 	} else {
 		opts, err := pruneOptions(cmd, f)
@@ -239,4 +232,29 @@ func printPrune(w io.Writer, r *pruneReport) error {
 	}
 	fmt.Fprintf(w, "wrote %s in %.2fs\n", r.Output, r.Seconds)
 	return nil
+}
+
+// rejectWithPlan refuses flags that a replayed plan already fixes.
+func rejectWithPlan(cmd *cobra.Command, names ...string) error {
+	for _, name := range names {
+		if cmd.Flags().Changed(name) {
+			return usagef("--%s cannot be used with --plan: the plan fixes it", name)
+		}
+	}
+	return nil
+}
+
+// readPlanFile decodes a plan file with read; errors name the file.
+func readPlanFile[T any](path string, read func(io.Reader) (T, error)) (T, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	defer fh.Close()
+	plan, err := read(fh)
+	if err != nil {
+		return plan, fmt.Errorf("%s: %w", path, err)
+	}
+	return plan, nil
 }

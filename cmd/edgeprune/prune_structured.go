@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -85,19 +84,12 @@ func runStructured(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start t
 	var plan *prune.StructuredPlan
 	var sp *prune.StructuredPruner
 	if f.planFile != "" {
-		for _, name := range []string{"sparsity", "scope", "criterion", "round-to", "min-channels", "include", "exclude", "input-shape", "seed"} {
-			if cmd.Flags().Changed(name) {
-				return usagef("--%s cannot be used with --plan: the plan fixes it", name)
-			}
-		}
-		fh, err := os.Open(f.planFile)
-		if err != nil {
+		if err := rejectWithPlan(cmd, "sparsity", "scope", "criterion", "round-to", "min-channels", "include", "exclude", "input-shape", "seed"); err != nil {
 			return err
 		}
-		plan, err = prune.ReadStructuredPlan(fh)
-		fh.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", f.planFile, err)
+		var err error
+		if plan, err = readPlanFile(f.planFile, prune.ReadStructuredPlan); err != nil {
+			return err
 		}
 	} else {
 		opts, err := structuredOptions(cmd, f)
