@@ -25,6 +25,10 @@ type convKernel struct {
 	// plane lays out input planes for depthwiseForward and im2col, when the
 	// horizontal stride allows.
 	plane *paddedPlane
+	// implicit selects implicitForward, which reads the input through
+	// tapOffs (op_conv_implicit.go) instead of forming im2col.
+	implicit bool
+	tapOffs  []int
 }
 
 // clampAct is an activation out = min(max(x, lo), hi) fused into the op
@@ -83,6 +87,11 @@ func buildConv(b *buildCtx) (*built, error) {
 	if planeOK(g) && !k.pointwise {
 		k.plane = newPaddedPlane(&k.convGeom)
 	}
+	if k.implicitOK() {
+		k.implicit = true
+		bt.scratch = k.setupImplicit()
+		return bt, nil
+	}
 	if !k.depthwise && !k.pointwise {
 		bt.scratch = c / group * g.kh * g.kw * g.oh * g.ow
 	}
@@ -95,6 +104,8 @@ func (k *convKernel) forward(x *exec, in, out []*data) {
 		bias = in[2].f
 	}
 	switch {
+	case k.implicit:
+		k.implicitForward(x, in[0].f, bias, out[0].f)
 	case k.depthwise:
 		k.depthwiseForward(x, in[0].f, in[1].f, bias, out[0].f)
 	default:

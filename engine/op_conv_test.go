@@ -47,6 +47,8 @@ func TestConvFastPathsMatchReference(t *testing.T) {
 		{[]int{1, 6, 13, 16}, []int{6, 1, 5, 5}, map[string][]int64{"group": {6}, "strides": {2, 2}, "pads": {2, 1, 2, 2}}, ""}, // depthwise 5×5, stride 2
 		{[]int{2, 4, 9, 70}, []int{4, 1, 3, 3}, map[string][]int64{"group": {4}, "pads": {1, 1, 1, 1}}, ""},                     // depthwise, wide rows
 		{[]int{1, 3, 14, 13}, []int{4, 3, 3, 3}, map[string][]int64{"strides": {1, 3}, "pads": {1, 1, 1, 1}}, ""},               // im2col, stride 3
+		{[]int{1, 5, 12, 75}, []int{9, 5, 3, 3}, map[string][]int64{"strides": {2, 2}, "pads": {1, 1, 1, 1}}, ""},               // wide rows, stride 2
+		{[]int{1, 4, 6, 70}, []int{10, 4, 3, 3}, map[string][]int64{"pads": {1, 2, 1, 0}}, ""},                                  // wide rows
 		{[]int{1, 40, 20, 20}, []int{30, 40, 3, 3}, map[string][]int64{"pads": {1, 1, 1, 1}}, ""},                               // 2 depth blocks, partial tiles
 		{[]int{1, 300, 9, 8}, []int{26, 300, 1, 1}, nil, ""},                                                                    // pointwise, 2 depth blocks
 	}
@@ -73,13 +75,26 @@ func TestConvFastPathsMatchReference(t *testing.T) {
 				// Errors relative to the scale of the unclamped output.
 				scale := maxAbs(want)
 				k.act.apply(want)
-				for _, threads := range []int{1, 3} {
-					got := &data{shape: outShape, f: make([]float32, numel(outShape))}
-					fill(got.f, 1e9) // outputs are not zeroed by the caller
+				// Both GEMM paths where the weights are packed: im2col and
+				// implicit.
+				modes := []bool{k.implicit}
+				canImplicit := !k.depthwise && k.packed != nil && k.packed[0].kern.runTaps != nil && (k.pointwise || k.plane != nil)
+				if canImplicit {
+					modes = []bool{false, true}
+				}
+				for _, implicit := range modes {
+					k.implicit, k.tapOffs = implicit, nil
 					scratch := make([]float32, k.c/k.group*k.kh*k.kw*k.oh*k.ow)
-					k.forward(&exec{threads: threads, scratch: scratch}, in, []*data{got})
-					if e := relErr(want, got.f) * maxAbs(want) / scale; e > 1e-5 || math.IsNaN(e) {
-						t.Fatalf("threads %d: fast path differs from reference by %.3g (depthwise %v pointwise %v packed %v)", threads, e, k.depthwise, k.pointwise, k.packed != nil)
+					if implicit {
+						scratch = make([]float32, k.setupImplicit())
+					}
+					for _, threads := range []int{1, 3} {
+						got := &data{shape: outShape, f: make([]float32, numel(outShape))}
+						fill(got.f, 1e9) // outputs are not zeroed by the caller
+						k.forward(&exec{threads: threads, scratch: scratch}, in, []*data{got})
+						if e := relErr(want, got.f) * maxAbs(want) / scale; e > 1e-5 || math.IsNaN(e) {
+							t.Fatalf("threads %d: fast path differs from reference by %.3g (depthwise %v pointwise %v packed %v implicit %v)", threads, e, k.depthwise, k.pointwise, k.packed != nil, k.implicit)
+						}
 					}
 				}
 			})

@@ -79,6 +79,10 @@ type microKernel struct {
 	name    string
 	partial bool
 	run     func(kc int, a, b, c []float32, ldc int, ep *kernEpi)
+	// runTaps, when not nil, is run with B unpacked: row p of the panel
+	// is b[offs[p]:][:nr] (only the columns in ep.mask are read, and the
+	// caller has checked they lie in b). Partial kernels only.
+	runTaps func(kc int, a, b []float32, offs []int, c []float32, ldc int, ep *kernEpi)
 }
 
 // accumKernel adapts a micro-kernel that only does C += A·B to the

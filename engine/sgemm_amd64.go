@@ -25,6 +25,12 @@ func kernel6x16AVX2(kc int, a, b, c *float32, ldc int)
 //go:noescape
 func kernel8x32AVX512(kc int, a, b, c *float32, ldc int, ep *kernEpi)
 
+// kernel8x32TapsAVX512 is kernel8x32AVX512 with B unpacked: row p of the
+// kc×32 panel is the 32 floats at base+offs[p].
+//
+//go:noescape
+func kernel8x32TapsAVX512(kc int, a, base *float32, offs *int, c *float32, ldc int, ep *kernEpi)
+
 // The assembly reads kernEpi's flags, bias, lo, hi, rows and mask at
 // offsets 0, 8, 16, 20, 24 and 28: these fail to compile if the layout
 // changes.
@@ -61,6 +67,14 @@ func init() {
 	}
 	if cpu.X86.HasAVX512F {
 		avx512Kernel = avx512Partial(8, "avx512-8x32", kernel8x32AVX512)
+		avx512Kernel.runTaps = func(kc int, a, b []float32, offs []int, c []float32, ldc int, ep *kernEpi) {
+			_, _ = a[8*kc-1], offs[kc-1]
+			_ = c[int(ep.rows-1)*ldc+bits.Len32(ep.mask)-1]
+			if ep.flags&epBias != 0 {
+				_ = ep.biasS[ep.rows-1]
+			}
+			kernel8x32TapsAVX512(kc, &a[0], &b[0], &offs[0], &c[0], ldc, ep)
+		}
 		simdKernel = avx512Kernel
 		simdKernels = append(simdKernels, avx512Kernel)
 	}
