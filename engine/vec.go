@@ -14,7 +14,20 @@ var (
 	tapRow       = tapRowGo       // see tapRowGo
 	tapMaxRow    = tapMaxRowGo    // see tapMaxRowGo
 	packB32      = packB32Go      // see packB32Go
+	deinterleave = deinterleaveGo // see deinterleaveGo
 )
+
+// deinterleaveGo splits src into its even and odd elements:
+//
+//	for i < len(even): even[i] = src[2i], odd[i] = src[2i+1]
+//
+// (len(odd) == len(even) and len(src) ≥ 2·len(even)).
+func deinterleaveGo(even, odd, src []float32) {
+	odd, src = odd[:len(even)], src[:2*len(even)]
+	for i := range even {
+		even[i], odd[i] = src[2*i], src[2*i+1]
+	}
+}
 
 // packB32Go copies kc rows of cols ≤ 32 floats (row stride ldb) into a
 // packed 32-wide panel, zero-padding each row:

@@ -33,6 +33,16 @@ func tapMaxRowAVX512(out *float32, n int, base *float32, offs *int, ntaps int)
 //go:noescape
 func packB32AVX512(dst, src *float32, ldb, kc int, mask uint32)
 
+//go:noescape
+func deinterleaveAVX512(even, odd, src *float32, n int, idx *uint32)
+
+var deinterleaveIdx = func() (t [32]uint32) {
+	for i := range 16 {
+		t[i], t[16+i] = uint32(2*i), uint32(2*i+1)
+	}
+	return t
+}()
+
 func init() {
 	if !cpu.X86.HasAVX512F {
 		return
@@ -82,6 +92,14 @@ func init() {
 		_ = dst[32*kc-1]
 		_ = b[(kc-1)*ldb+cols-1] // the rows the assembly reads
 		packB32AVX512(&dst[0], &b[0], ldb, kc, 1<<cols-1)
+	}
+	deinterleave = func(even, odd, src []float32) {
+		n := len(even) &^ 15
+		if n > 0 {
+			_, _ = odd[n-1], src[2*n-1]
+			deinterleaveAVX512(&even[0], &odd[0], &src[0], n, &deinterleaveIdx[0])
+		}
+		deinterleaveGo(even[n:], odd[n:], src[2*n:])
 	}
 	tapMaxRow = func(out, base []float32, offs []int) {
 		n := len(out)

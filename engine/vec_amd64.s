@@ -561,3 +561,38 @@ packloop:
 packdone:
 	VZEROUPPER
 	RET
+
+// func deinterleaveAVX512(even, odd, src *float32, n int, idx *uint32)
+//
+// even[i] = src[2i], odd[i] = src[2i+1] for i < n, n a multiple of 16; idx
+// holds the 32 permutation indices 0, 2, …, 30, 1, 3, …, 31.
+TEXT ·deinterleaveAVX512(SB), NOSPLIT, $0-40
+	MOVQ    even+0(FP), DI
+	MOVQ    odd+8(FP), DX
+	MOVQ    src+16(FP), SI
+	MOVQ    n+24(FP), CX
+	MOVQ    idx+32(FP), AX
+	VMOVDQU32 (AX), Z4
+	VMOVDQU32 64(AX), Z5
+	SHRQ    $4, CX
+	TESTQ   CX, CX
+	JE      deintdone
+
+deintloop:
+	VMOVUPS   (SI), Z0
+	VMOVUPS   64(SI), Z1
+	VMOVAPS   Z4, Z2
+	VMOVAPS   Z5, Z3
+	VPERMI2PS Z1, Z0, Z2
+	VPERMI2PS Z1, Z0, Z3
+	VMOVUPS   Z2, (DI)
+	VMOVUPS   Z3, (DX)
+	ADDQ      $128, SI
+	ADDQ      $64, DI
+	ADDQ      $64, DX
+	DECQ      CX
+	JNE       deintloop
+
+deintdone:
+	VZEROUPPER
+	RET

@@ -124,6 +124,23 @@ func TestPackB32MatchesReference(t *testing.T) {
 	}
 }
 
+func TestDeinterleaveMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, n := range []int{1, 15, 16, 17, 40, 56} {
+		src := randSlice(r, 2*n+1)
+		ge, go_ := make([]float32, n+1), make([]float32, n+1)
+		we, wo := make([]float32, n+1), make([]float32, n+1)
+		ge[n], go_[n], we[n], wo[n] = 7, 7, 7, 7
+		deinterleave(ge[:n], go_[:n], src)
+		deinterleaveGo(we[:n], wo[:n], src)
+		for i := range we {
+			if ge[i] != we[i] || go_[i] != wo[i] {
+				t.Fatalf("n=%d: [%d] = %v %v, reference %v %v", n, i, ge[i], go_[i], we[i], wo[i])
+			}
+		}
+	}
+}
+
 func BenchmarkVec(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, n := range []int{49, 3136, 50176} {
