@@ -66,7 +66,7 @@ func (pp *paddedPlane) fill(plane, x []float32) {
 		// x[ix] goes to padded column ix+pl; the even and the odd ix each
 		// form one run: split the pairs, then the last odd element.
 		if pairs := len(xrow) / 2; pairs > 0 {
-			deinterleave(prow[pp.col(g.pl) : pp.col(g.pl)+pairs], prow[pp.col(g.pl+1):pp.col(g.pl+1)+pairs], xrow)
+			deinterleave(prow[pp.col(g.pl):pp.col(g.pl)+pairs], prow[pp.col(g.pl+1):pp.col(g.pl+1)+pairs], xrow)
 		}
 		if len(xrow)%2 == 1 {
 			prow[pp.col(g.pl+len(xrow)-1)] = xrow[len(xrow)-1]
