@@ -121,9 +121,7 @@ func binRow(op binOp, dst, a, b []float32, sa, sb int, fmod bool) {
 			vecMul(dst, a, b)
 			return
 		case binDiv:
-			for j := range dst {
-				dst[j] = a[j] / b[j]
-			}
+			vecDiv(dst, a, b)
 			return
 		}
 	}
@@ -140,9 +138,7 @@ func binRow(op binOp, dst, a, b []float32, sa, sb int, fmod bool) {
 			vecMulScalar(dst, a, bv)
 			return
 		case binDiv:
-			for j := range dst {
-				dst[j] = a[j] / bv
-			}
+			vecDivScalar(dst, a, bv)
 			return
 		}
 	}

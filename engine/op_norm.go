@@ -44,10 +44,7 @@ func (k *batchNormKernel) forward(x *exec, in, out []*data) {
 			a := scale[c] / float32(math.Sqrt(float64(variance[c])+float64(k.eps)))
 			bb := bias[c] - mean[c]*a
 			off := (n*k.c + c) * k.inner
-			s, d := src[off:off+k.inner], dst[off:off+k.inner]
-			for i, v := range s {
-				d[i] = v*a + bb
-			}
+			vecScaleShift(dst[off:off+k.inner], src[off:off+k.inner], a, bb) // v*a + bb
 		}
 	}
 }

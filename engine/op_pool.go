@@ -194,10 +194,6 @@ func (k *globalPoolKernel) forward(x *exec, in, out []*data) {
 			dst[nc] = m
 			continue
 		}
-		var sum float32
-		for _, v := range s {
-			sum += v
-		}
-		dst[nc] = sum / float32(k.inner)
+		dst[nc] = vecSum(s) / float32(k.inner)
 	}
 }

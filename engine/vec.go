@@ -5,16 +5,20 @@ package engine
 // (vec_amd64.go) the function variables are replaced by assembly that
 // computes the same, checked against these loops in vec_test.go.
 var (
-	vecAdd       = vecAddGo       // dst[i] = a[i] + b[i]
-	vecSub       = vecSubGo       // dst[i] = a[i] − b[i]
-	vecMul       = vecMulGo       // dst[i] = a[i] · b[i]
-	vecAddScalar = vecAddScalarGo // dst[i] = a[i] + s
-	vecMulScalar = vecMulScalarGo // dst[i] = a[i] · s
-	vecClamp     = vecClampGo     // dst[i] = min(max(s[i], lo), hi)
-	tapRow       = tapRowGo       // see tapRowGo
-	tapMaxRow    = tapMaxRowGo    // see tapMaxRowGo
-	packB32      = packB32Go      // see packB32Go
-	deinterleave = deinterleaveGo // see deinterleaveGo
+	vecAdd        = vecAddGo        // dst[i] = a[i] + b[i]
+	vecSub        = vecSubGo        // dst[i] = a[i] − b[i]
+	vecMul        = vecMulGo        // dst[i] = a[i] · b[i]
+	vecDiv        = vecDivGo        // dst[i] = a[i] / b[i]
+	vecAddScalar  = vecAddScalarGo  // dst[i] = a[i] + s
+	vecMulScalar  = vecMulScalarGo  // dst[i] = a[i] · s
+	vecDivScalar  = vecDivScalarGo  // dst[i] = a[i] / s
+	vecScaleShift = vecScaleShiftGo // dst[i] = a[i]·s + t (two roundings)
+	vecSum        = vecSumGo        // Σ a[i] (the SIMD version adds in a different order)
+	vecClamp      = vecClampGo      // dst[i] = min(max(s[i], lo), hi)
+	tapRow        = tapRowGo        // see tapRowGo
+	tapMaxRow     = tapMaxRowGo     // see tapMaxRowGo
+	packB32       = packB32Go       // see packB32Go
+	deinterleave  = deinterleaveGo  // see deinterleaveGo
 )
 
 // deinterleaveGo splits src into its even and odd elements:
@@ -60,6 +64,36 @@ func vecMulGo(dst, a, b []float32) {
 	for i := range dst {
 		dst[i] = a[i] * b[i]
 	}
+}
+
+func vecDivGo(dst, a, b []float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	for i := range dst {
+		dst[i] = a[i] / b[i]
+	}
+}
+
+func vecDivScalarGo(dst, a []float32, s float32) {
+	a = a[:len(dst)]
+	for i := range dst {
+		dst[i] = a[i] / s
+	}
+}
+
+func vecScaleShiftGo(dst, a []float32, s, t float32) {
+	a = a[:len(dst)]
+	for i := range dst {
+		p := a[i] * s
+		dst[i] = p + t
+	}
+}
+
+func vecSumGo(a []float32) float32 {
+	var s float32
+	for _, v := range a {
+		s += v
+	}
+	return s
 }
 
 func vecAddScalarGo(dst, a []float32, s float32) {

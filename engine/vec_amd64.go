@@ -43,6 +43,18 @@ var deinterleaveIdx = func() (t [32]uint32) {
 	return t
 }()
 
+//go:noescape
+func vecDivAVX512(dst, a, b *float32, n int)
+
+//go:noescape
+func vecDivScalarAVX512(dst, a *float32, s float32, n int)
+
+//go:noescape
+func vecScaleShiftAVX512(dst, a *float32, s, t float32, n int)
+
+//go:noescape
+func vecSumAVX512(a *float32, n int) float32
+
 func init() {
 	if !cpu.X86.HasAVX512F {
 		return
@@ -55,7 +67,7 @@ func init() {
 			}
 		}
 	}
-	vecAdd, vecSub, vecMul = bin(vecAddAVX512), bin(vecSubAVX512), bin(vecMulAVX512)
+	vecAdd, vecSub, vecMul, vecDiv = bin(vecAddAVX512), bin(vecSubAVX512), bin(vecMulAVX512), bin(vecDivAVX512)
 	scal := func(f func(dst, a *float32, s float32, n int)) func(dst, a []float32, s float32) {
 		return func(dst, a []float32, s float32) {
 			if n := len(dst); n > 0 {
@@ -64,7 +76,19 @@ func init() {
 			}
 		}
 	}
-	vecAddScalar, vecMulScalar = scal(vecAddScalarAVX512), scal(vecMulScalarAVX512)
+	vecAddScalar, vecMulScalar, vecDivScalar = scal(vecAddScalarAVX512), scal(vecMulScalarAVX512), scal(vecDivScalarAVX512)
+	vecScaleShift = func(dst, a []float32, s, t float32) {
+		if n := len(dst); n > 0 {
+			_ = a[n-1]
+			vecScaleShiftAVX512(&dst[0], &a[0], s, t, n)
+		}
+	}
+	vecSum = func(a []float32) float32 {
+		if len(a) == 0 {
+			return 0
+		}
+		return vecSumAVX512(&a[0], len(a))
+	}
 	vecClamp = func(dst, s []float32, lo, hi float32) {
 		if n := len(dst); n > 0 {
 			_ = s[n-1]

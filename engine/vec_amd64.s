@@ -596,3 +596,170 @@ deintloop:
 deintdone:
 	VZEROUPPER
 	RET
+
+// func vecDivAVX512(dst, a, b *float32, n int)
+TEXT ·vecDivAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+Divloop16:
+	CMPQ CX, $16
+	JB   Divtail
+	VMOVUPS (SI), Z0
+	VDIVPS (DX), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  Divloop16
+Divtail:
+	TESTQ CX, CX
+	JE    Divdone
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z (DX), K1, Z1
+	VDIVPS Z1, Z0, Z0
+	VMOVUPS Z0, K1, (DI)
+Divdone:
+	VZEROUPPER
+	RET
+
+// func vecDivScalarAVX512(dst, a *float32, s float32, n int)
+TEXT ·vecDivScalarAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	VBROADCASTSS s+16(FP), Z8
+	MOVQ n+24(FP), CX
+DivScalarloop16:
+	CMPQ CX, $16
+	JB   DivScalartail
+	VMOVUPS (SI), Z0
+	VDIVPS Z8, Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  DivScalarloop16
+DivScalartail:
+	TESTQ CX, CX
+	JE    DivScalardone
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VDIVPS Z8, Z0, Z0
+	VMOVUPS Z0, K1, (DI)
+DivScalardone:
+	VZEROUPPER
+	RET
+
+// func vecScaleShiftAVX512(dst, a *float32, s, t float32, n int)
+//
+// dst[i] = a[i]*s + t, rounded after the product as in Go (no FMA).
+TEXT ·vecScaleShiftAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	VBROADCASTSS s+16(FP), Z8
+	VBROADCASTSS t+20(FP), Z9
+	MOVQ n+24(FP), CX
+ScaleShiftloop64:
+	CMPQ CX, $64
+	JB   ScaleShiftloop16
+	VMULPS 0(SI), Z8, Z0
+	VMULPS 64(SI), Z8, Z1
+	VMULPS 128(SI), Z8, Z2
+	VMULPS 192(SI), Z8, Z3
+	VADDPS Z9, Z0, Z0
+	VADDPS Z9, Z1, Z1
+	VADDPS Z9, Z2, Z2
+	VADDPS Z9, Z3, Z3
+	VMOVUPS Z0, 0(DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	ADDQ $256, SI
+	ADDQ $256, DI
+	SUBQ $64, CX
+	JMP  ScaleShiftloop64
+ScaleShiftloop16:
+	CMPQ CX, $16
+	JB   ScaleShifttail
+	VMULPS (SI), Z8, Z0
+	VADDPS Z9, Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP  ScaleShiftloop16
+ScaleShifttail:
+	TESTQ CX, CX
+	JE    ScaleShiftdone
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z0
+	VMULPS Z8, Z0, Z0
+	VADDPS Z9, Z0, Z0
+	VMOVUPS Z0, K1, (DI)
+ScaleShiftdone:
+	VZEROUPPER
+	RET
+
+// func vecSumAVX512(a *float32, n int) float32
+//
+// The sum of a[:n], in 64 lanes added pairwise at the end.
+TEXT ·vecSumAVX512(SB), NOSPLIT, $0-20
+	MOVQ a+0(FP), SI
+	MOVQ n+8(FP), CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+Sumloop64:
+	CMPQ CX, $64
+	JB   Sumloop16
+	VADDPS 0(SI), Z0, Z0
+	VADDPS 64(SI), Z1, Z1
+	VADDPS 128(SI), Z2, Z2
+	VADDPS 192(SI), Z3, Z3
+	ADDQ $256, SI
+	SUBQ $64, CX
+	JMP  Sumloop64
+Sumloop16:
+	CMPQ CX, $16
+	JB   Sumtail
+	VADDPS (SI), Z0, Z0
+	ADDQ $64, SI
+	SUBQ $16, CX
+	JMP  Sumloop16
+Sumtail:
+	TESTQ CX, CX
+	JE    Sumreduce
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+	VMOVUPS.Z (SI), K1, Z4
+	VADDPS Z4, Z1, Z1
+Sumreduce:
+	VADDPS Z1, Z0, Z0
+	VADDPS Z3, Z2, Z2
+	VADDPS Z2, Z0, Z0
+	VEXTRACTF32X8 $1, Z0, Y1
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VMOVHLPS X0, X1, X1
+	VADDPS X1, X0, X0
+	VMOVSHDUP X0, X1
+	VADDSS X1, X0, X0
+	VMOVSS X0, ret+16(FP)
+	VZEROUPPER
+	RET

@@ -37,7 +37,18 @@ func TestVecMatchesReference(t *testing.T) {
 		run("mul", func(d []float32) { vecMul(d, a, b) }, func(d []float32) { vecMulGo(d, a, b) })
 		run("adds", func(d []float32) { vecAddScalar(d, a, s) }, func(d []float32) { vecAddScalarGo(d, a, s) })
 		run("muls", func(d []float32) { vecMulScalar(d, a, s) }, func(d []float32) { vecMulScalarGo(d, a, s) })
+		run("div", func(d []float32) { vecDiv(d, a, b) }, func(d []float32) { vecDivGo(d, a, b) })
+		run("divs", func(d []float32) { vecDivScalar(d, a, s) }, func(d []float32) { vecDivScalarGo(d, a, s) })
+		run("scaleshift", func(d []float32) { vecScaleShift(d, a, s, -0.5) }, func(d []float32) { vecScaleShiftGo(d, a, s, -0.5) })
 		run("clamp", func(d []float32) { vecClamp(d, a, -0.5, 0.25) }, func(d []float32) { vecClampGo(d, a, -0.5, 0.25) })
+		// The sum is checked against a float64 sum (its order differs).
+		var ref float64
+		for _, v := range b[:n] {
+			ref += float64(v)
+		}
+		if got := vecSum(b[:n]); math.Abs(float64(got)-ref) > 1e-5*float64(n) {
+			t.Fatalf("sum n=%d: %v, float64 reference %v", n, got, ref)
+		}
 		// Clamping is a property too: every non-NaN result lies in range.
 		got := make([]float32, n)
 		vecClamp(got, a, -0.5, 0.25)
