@@ -25,6 +25,7 @@ type packJSON struct {
 	Lossless    bool             `json:"lossless"`
 	Sections    []packSectionRow `json:"sections"`
 	Tensors     []packTensorRow  `json:"tensors"`
+	Check       *packCheckJSON   `json:"check,omitempty"`
 }
 
 type packSectionRow struct {
@@ -62,8 +63,8 @@ func parseValues(s string) (pack.WriterOption, string, error) {
 }
 
 func newPackCmd(c *cli) *cobra.Command {
-	var out, values string
-	var level int
+	var out, values, check, labels string
+	var level, batch int
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "pack MODEL -o M.epk",
@@ -76,9 +77,12 @@ for bit.
 
 --values fp16 or codebook:BITS (2..8, a k-means codebook per tensor) make it
 lossy: float32 tensors of 256 or more elements are stored approximately, and
-unpack writes float32 weights holding the decoded values.`,
+unpack writes float32 weights holding the decoded values. --check DATA then
+measures what that costs: it unpacks the package and runs it beside the
+original on DATA (as eval --reference does) with the pure-Go engine.`,
 		Example: `  edgeprune pack pruned.onnx -o pruned.epk
-  edgeprune pack pruned.onnx -o small.epk --values codebook:5 --json`,
+  edgeprune pack pruned.onnx -o small.epk --values codebook:5 --json
+  edgeprune pack lenet5.onnx -o l5.epk --values codebook:4 --check mnist_test.npz`,
 		Args: exactArgs(1, "one MODEL argument"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
@@ -116,6 +120,11 @@ unpack writes float32 weights holding the decoded values.`,
 				return err
 			}
 			rep := packReport(args[0], out, vname, st)
+			if check != "" {
+				if rep.Check, err = packCheck(cmd.Context(), args[0], out, check, labels, cmd.Flags().Changed("labels"), batch); err != nil {
+					return err
+				}
+			}
 			if asJSON {
 				return writeJSON(c.stdout, rep)
 			}
@@ -126,6 +135,9 @@ unpack writes float32 weights holding the decoded values.`,
 	cmd.Flags().IntVar(&level, "level", pack.DefaultLevel, "zstd level, 1..22")
 	cmd.Flags().StringVar(&values, "values", "fp32", "value code: fp32 (lossless), fp16, codebook:BITS (lossy)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&check, "check", "", "measure the fidelity of the packed model to MODEL on this data (.npz, .npy or test_data_set dir)")
+	cmd.Flags().StringVar(&labels, "labels", "labels", "--check: name of the labels array in a .npz")
+	cmd.Flags().IntVar(&batch, "batch", 100, "--check: samples per batch")
 	return cmd
 }
 
@@ -185,5 +197,8 @@ func printPack(w io.Writer, r *packJSON) error {
 	fmt.Fprintf(w, "values:    %s\n", mode)
 	fmt.Fprintf(w, "onnx:      %s (%d B)\n", humanBytes(r.ONNXBytes), r.ONNXBytes)
 	fmt.Fprintf(w, "packed:    %s (%d B), %.2fx smaller, zstd level %d -> %s\n", humanBytes(r.PackedBytes), r.PackedBytes, r.Ratio, r.Level, r.Output)
+	if r.Check != nil {
+		printPackCheck(w, r.Check)
+	}
 	return nil
 }
