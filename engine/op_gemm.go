@@ -7,6 +7,7 @@ type gemmKernel struct {
 	transA, transB bool
 	alpha, beta    float32
 	cb             *bcast // C broadcast to [M, N], nil without C
+	rowOffs        []int  // gemv without transB: offsets of B's rows
 }
 
 func buildGemm(b *buildCtx) (*built, error) {
@@ -39,7 +40,14 @@ func buildGemm(b *buildCtx) (*built, error) {
 		k.cb = newBcast(out, c.shape)
 	}
 	macs := int64(k.m) * int64(k.n) * int64(k.k)
-	return &built{k: k, out: one(a.dt, out), alias: -1, macs: macs, flops: 2 * macs}, nil
+	bt := &built{k: k, out: one(a.dt, out), alias: -1, macs: macs, flops: 2 * macs}
+	if k.m <= gemvRows && !k.transA && !k.transB {
+		for p := 0; p < k.k; p++ {
+			k.rowOffs = append(k.rowOffs, p*k.n)
+		}
+		bt.scratch = k.n
+	}
+	return bt, nil
 }
 
 func (k *gemmKernel) forward(x *exec, in, out []*data) {
@@ -54,6 +62,10 @@ func (k *gemmKernel) forward(x *exec, in, out []*data) {
 		})
 		beta = 1
 	}
+	if k.m <= gemvRows && !k.transA {
+		k.gemv(x, a, b, y, beta != 0)
+		return
+	}
 	lda, ldb := k.k, k.n
 	if k.transA {
 		lda = k.m
@@ -62,6 +74,42 @@ func (k *gemmKernel) forward(x *exec, in, out []*data) {
 		ldb = k.k
 	}
 	sgemm(k.transA, k.transB, k.m, k.n, k.k, k.alpha, a, lda, b, ldb, beta, y, k.n, x.threads)
+}
+
+// gemvRows is the most rows of A (batch of a fully connected layer) for
+// which Gemm computes each row as a vector-matrix product instead of a
+// packed SGEMM: packing B, read once, would cost more than the product.
+const gemvRows = 4
+
+// gemv computes y = alpha·A·op(B) (+ y when accum) for A's few rows: with
+// transB each output is a dot product of contiguous rows; without, each
+// output row is a tapRow over B's rows (k.rowOffs), into scratch first when
+// accumulating.
+func (k *gemmKernel) gemv(x *exec, a, b, y []float32, accum bool) {
+	for i := 0; i < k.m; i++ {
+		arow, yrow := a[i*k.k:(i+1)*k.k], y[i*k.n:(i+1)*k.n]
+		if k.transB {
+			for j := range yrow {
+				d := k.alpha * vecDot(arow, b[j*k.k:(j+1)*k.k])
+				if accum {
+					d += yrow[j]
+				}
+				yrow[j] = d
+			}
+			continue
+		}
+		t := yrow
+		if accum {
+			t = x.scratch[:k.n]
+		}
+		tapRow(t, b, k.rowOffs, arow, &kernEpi{})
+		if k.alpha != 1 {
+			vecMulScalar(t, t, k.alpha)
+		}
+		if accum {
+			vecAdd(yrow, yrow, t)
+		}
+	}
 }
 
 // matmulKernel is ONNX MatMul (numpy matmul): batched over the broadcast

@@ -14,6 +14,7 @@ var (
 	vecDivScalar  = vecDivScalarGo  // dst[i] = a[i] / s
 	vecScaleShift = vecScaleShiftGo // dst[i] = a[i]·s + t (two roundings)
 	vecSum        = vecSumGo        // Σ a[i] (the SIMD version adds in a different order)
+	vecDot        = vecDotGo        // Σ a[i]·b[i] over len(a) (likewise)
 	vecClamp      = vecClampGo      // dst[i] = min(max(s[i], lo), hi)
 	tapRow        = tapRowGo        // see tapRowGo
 	tapMaxRow     = tapMaxRowGo     // see tapMaxRowGo
@@ -86,6 +87,15 @@ func vecScaleShiftGo(dst, a []float32, s, t float32) {
 		p := a[i] * s
 		dst[i] = p + t
 	}
+}
+
+func vecDotGo(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s float32
+	for i, v := range a {
+		s += v * b[i]
+	}
+	return s
 }
 
 func vecSumGo(a []float32) float32 {

@@ -55,6 +55,9 @@ func vecScaleShiftAVX512(dst, a *float32, s, t float32, n int)
 //go:noescape
 func vecSumAVX512(a *float32, n int) float32
 
+//go:noescape
+func vecDotAVX512(a, b *float32, n int) float32
+
 func init() {
 	if !cpu.X86.HasAVX512F {
 		return
@@ -82,6 +85,14 @@ func init() {
 			_ = a[n-1]
 			vecScaleShiftAVX512(&dst[0], &a[0], s, t, n)
 		}
+	}
+	vecDot = func(a, b []float32) float32 {
+		n := len(a)
+		if n == 0 {
+			return 0
+		}
+		_ = b[n-1]
+		return vecDotAVX512(&a[0], &b[0], n)
 	}
 	vecSum = func(a []float32) float32 {
 		if len(a) == 0 {

@@ -49,6 +49,16 @@ func TestVecMatchesReference(t *testing.T) {
 		if got := vecSum(b[:n]); math.Abs(float64(got)-ref) > 1e-5*float64(n) {
 			t.Fatalf("sum n=%d: %v, float64 reference %v", n, got, ref)
 		}
+		var dref float64
+		for i := range n {
+			if i != n/2 {
+				dref += float64(a[i]) * float64(b[i])
+			}
+		}
+		a[n/2] = 0 // no NaN for the dot product
+		if got := vecDot(a[:n], b[:n]); math.Abs(float64(got)-dref) > 1e-5*float64(n) {
+			t.Fatalf("dot n=%d: %v, float64 reference %v", n, got, dref)
+		}
 		// Clamping is a property too: every non-NaN result lies in range.
 		got := make([]float32, n)
 		vecClamp(got, a, -0.5, 0.25)
