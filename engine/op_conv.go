@@ -282,9 +282,7 @@ func (k *convKernel) depthwiseForward(x *exec, src, w, bias, dst []float32) {
 				ep.bias = &bias[c]
 			}
 			pp.fill(plane, src[nc*k.h*k.w:(nc+1)*k.h*k.w])
-			for oy := 0; oy < k.oh; oy++ {
-				tapRow(oc[oy*k.ow:(oy+1)*k.ow], pp.row(plane, oy), pp.offs, wc, &ep)
-			}
+			tapRows(oc, k.ow, k.oh, k.ow, plane, k.sh*pp.pw, pp.offs, wc, &ep)
 		}
 		planePool.Put(bufp)
 	})

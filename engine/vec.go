@@ -16,7 +16,7 @@ var (
 	vecSum        = vecSumGo        // Σ a[i] (the SIMD version adds in a different order)
 	vecDot        = vecDotGo        // Σ a[i]·b[i] over len(a) (likewise)
 	vecClamp      = vecClampGo      // dst[i] = min(max(s[i], lo), hi)
-	tapRow        = tapRowGo        // see tapRowGo
+	tapRows       = tapRowsGo       // see tapRowsGo
 	tapMaxRow     = tapMaxRowGo     // see tapMaxRowGo
 	packB32       = packB32Go       // see packB32Go
 	deinterleave  = deinterleaveGo  // see deinterleaveGo
@@ -152,6 +152,21 @@ func tapRowGo(out, base []float32, offs []int, w []float32, ep *kernEpi) {
 	if ep.flags&epClamp != 0 {
 		vecClampGo(out, out, ep.lo, ep.hi)
 	}
+}
+
+// tapRowsGo is tapRowGo over rows of out (ostride apart) and of base
+// (istride apart):
+//
+//	for r < rows: tapRowGo(out[r*ostride:][:n], base[r*istride:], offs, w, ep)
+func tapRowsGo(out []float32, n, rows, ostride int, base []float32, istride int, offs []int, w []float32, ep *kernEpi) {
+	for r := 0; r < rows; r++ {
+		tapRowGo(out[r*ostride:r*ostride+n], base[r*istride:], offs, w, ep)
+	}
+}
+
+// tapRow is one row of tapRows.
+func tapRow(out, base []float32, offs []int, w []float32, ep *kernEpi) {
+	tapRows(out, len(out), 1, 0, base, 0, offs, w, ep)
 }
 
 // tapMaxRowGo is the maximum over ntaps ≥ 1 shifted rows of a plane; a NaN

@@ -25,7 +25,7 @@ func vecMulScalarAVX512(dst, a *float32, s float32, n int)
 func vecClampAVX512(dst, s *float32, lo, hi float32, n int)
 
 //go:noescape
-func tapRowAVX512(out *float32, n int, base *float32, offs *int, w *float32, ntaps int, ep *kernEpi)
+func tapRowsAVX512(out *float32, n, rows, ostride int, base *float32, istride int, offs *int, w *float32, ntaps int, ep *kernEpi)
 
 //go:noescape
 func tapMaxRowAVX512(out *float32, n int, base *float32, offs *int, ntaps int)
@@ -106,19 +106,19 @@ func init() {
 			vecClampAVX512(&dst[0], &s[0], lo, hi, n)
 		}
 	}
-	tapRow = func(out, base []float32, offs []int, w []float32, ep *kernEpi) {
-		n := len(out)
-		if n == 0 {
+	tapRows = func(out []float32, n, rows, ostride int, base []float32, istride int, offs []int, w []float32, ep *kernEpi) {
+		if n == 0 || rows == 0 {
 			return
 		}
 		if len(offs) == 0 || len(w) < len(offs) {
-			tapRowGo(out, base, offs, w, ep)
+			tapRowsGo(out, n, rows, ostride, base, istride, offs, w, ep)
 			return
 		}
+		_ = out[(rows-1)*ostride+n-1]
 		for _, o := range offs {
-			_ = base[o : o+n] // the assembly reads base[o : o+n]
+			_ = base[o : (rows-1)*istride+o+n] // the assembly reads base[r*istride+o:][:n]
 		}
-		tapRowAVX512(&out[0], n, &base[0], &offs[0], &w[0], len(offs), ep)
+		tapRowsAVX512(&out[0], n, rows, ostride, &base[0], istride, &offs[0], &w[0], len(offs), ep)
 	}
 	packB32 = func(dst, b []float32, ldb, kc, cols int) {
 		if kc == 0 {

@@ -305,18 +305,23 @@ Clampdone:
 	VZEROUPPER
 	RET
 
-// func tapRowAVX512(out *float32, n int, base *float32, offs *int, w *float32, ntaps int, ep *kernEpi)
+// func tapRowsAVX512(out *float32, n, rows, ostride int, base *float32, istride int, offs *int, w *float32, ntaps int, ep *kernEpi)
 //
-// out[j] = bias + Σ_{t<ntaps} w[t]·base[offs[t]+j] for j < n, then the
-// clamp; bias and clamp as ep says (epBias, epClamp).
-TEXT ·tapRowAVX512(SB), NOSPLIT, $0-56
+// For r < rows, j < n: out[r*ostride+j] = bias + Σ_{t<ntaps}
+// w[t]·base[r*istride+offs[t]+j], then the clamp; bias and clamp as ep
+// says (epBias, epClamp).
+TEXT ·tapRowsAVX512(SB), NOSPLIT, $0-80
 	MOVQ out+0(FP), DI
-	MOVQ n+8(FP), CX
-	MOVQ base+16(FP), R12
-	MOVQ offs+24(FP), SI
-	MOVQ w+32(FP), DX
-	MOVQ ntaps+40(FP), R8
-	MOVQ ep+48(FP), R9
+	MOVQ rows+16(FP), R14
+	MOVQ ostride+24(FP), R15
+	SHLQ $2, R15
+	MOVQ base+32(FP), R12
+	MOVQ istride+40(FP), R13
+	SHLQ $2, R13
+	MOVQ offs+48(FP), SI
+	MOVQ w+56(FP), DX
+	MOVQ ntaps+64(FP), R8
+	MOVQ ep+72(FP), R9
 	VPXORD Z30, Z30, Z30
 	MOVQ  0(R9), R10
 	TESTQ $2, R10
@@ -326,6 +331,10 @@ TEXT ·tapRowAVX512(SB), NOSPLIT, $0-56
 tapsnobias:
 	VBROADCASTSS 16(R9), Z28
 	VBROADCASTSS 20(R9), Z29
+	TESTQ R14, R14
+	JE    tapsdone
+tapsrow:
+	MOVQ n+8(FP), CX
 	XORQ BX, BX
 tapsloop64:
 	CMPQ CX, $64
@@ -393,7 +402,7 @@ taps1st:
 	JMP  tapsloop16
 tapstail:
 	TESTQ CX, CX
-	JE    tapsdone
+	JE    tapsnext
 	MOVL  $1, AX
 	SHLL  CX, AX
 	DECL  AX
@@ -415,6 +424,11 @@ taps1m:
 	VMINPS Z0, Z29, Z0
 taps1mst:
 	VMOVUPS Z0, K1, 0(DI)(BX*1)
+tapsnext:
+	ADDQ R15, DI
+	ADDQ R13, R12
+	DECQ R14
+	JNE  tapsrow
 tapsdone:
 	VZEROUPPER
 	RET

@@ -70,26 +70,31 @@ func TestVecMatchesReference(t *testing.T) {
 	}
 }
 
-func TestTapRowMatchesReference(t *testing.T) {
+func TestTapRowsMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, n := range []int{1, 7, 16, 30, 64, 100, 150} {
 		for _, ntaps := range []int{1, 9, 25} {
 			for _, flags := range []int{0, epBias, epClamp, epBias | epClamp} {
-				base := randSlice(r, n+3*ntaps)
-				offs := make([]int, ntaps)
-				for i := range offs {
-					offs[i] = r.IntN(3 * ntaps)
-				}
-				w := randSlice(r, ntaps)
-				bias := r.Float32()
-				ep := &kernEpi{flags: flags, bias: &bias, lo: -0.5, hi: 0.75}
-				got, want := make([]float32, n+1), make([]float32, n+1)
-				got[n], want[n] = 7, 7
-				tapRow(got[:n], base, offs, w, ep)
-				tapRowGo(want[:n], base, offs, w, ep)
-				for i := range want {
-					if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*(1+math.Abs(float64(want[i]))) {
-						t.Fatalf("n=%d taps=%d flags=%d: [%d] = %v, reference %v", n, ntaps, flags, i, got[i], want[i])
+				for _, rows := range []int{1, 3} {
+					ostride, istride := n+2, n+5
+					base := randSlice(r, (rows-1)*istride+n+3*ntaps)
+					offs := make([]int, ntaps)
+					for i := range offs {
+						offs[i] = r.IntN(3 * ntaps)
+					}
+					w := randSlice(r, ntaps)
+					bias := r.Float32()
+					ep := &kernEpi{flags: flags, bias: &bias, lo: -0.5, hi: 0.75}
+					got, want := make([]float32, rows*ostride), make([]float32, rows*ostride)
+					for i := range got {
+						got[i], want[i] = 7, 7 // the gaps between rows must survive
+					}
+					tapRows(got, n, rows, ostride, base, istride, offs, w, ep)
+					tapRowsGo(want, n, rows, ostride, base, istride, offs, w, ep)
+					for i := range want {
+						if d := math.Abs(float64(got[i] - want[i])); d > 1e-5*(1+math.Abs(float64(want[i]))) {
+							t.Fatalf("n=%d taps=%d flags=%d rows=%d: [%d] = %v, reference %v", n, ntaps, flags, rows, i, got[i], want[i])
+						}
 					}
 				}
 			}
