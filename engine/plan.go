@@ -147,7 +147,42 @@ func newPlan(c *compiler, inputs []int, g *onnx.GraphProto, cfg *config) (*Plan,
 	}
 	p.fsize = place(fItems)
 	p.isize = place(iItems)
+	p.releasePackedWeights()
 	return p, nil
+}
+
+// releasePackedWeights drops the plan's decoded copy of every constant read
+// only as the weights of Convs that packed them at compile time (they read
+// the packed copy), so the plan does not hold the weights twice.
+func (p *Plan) releasePackedWeights() {
+	packedOnly := map[int]bool{}
+	var walk func(pr *program)
+	walk = func(pr *program) {
+		for _, s := range pr.steps {
+			ck, ok := s.k.(*convKernel)
+			for j, id := range s.in {
+				if id < 0 || p.values[id].konst == nil {
+					continue
+				}
+				ok := ok && j == 1 && ck.packed != nil
+				if prev, seen := packedOnly[id]; !seen || prev {
+					packedOnly[id] = ok
+				}
+			}
+			for _, sub := range s.sub {
+				walk(sub)
+			}
+		}
+	}
+	walk(p.main)
+	for _, id := range p.outputs {
+		packedOnly[id] = false
+	}
+	for id, ok := range packedOnly {
+		if ok {
+			p.values[id].konst.f = nil
+		}
+	}
 }
 
 // Inputs describes the plan's inputs with their bound shapes.

@@ -199,3 +199,29 @@ func TestReportResNet18(t *testing.T) {
 		t.Errorf("arena %d bytes: want in [%d, %d]", rep.ArenaBytes, big, sum/2)
 	}
 }
+
+// TestPackedWeightsReleased checks that a plan keeps only the packed copy
+// of Conv weights (and still computes: the real-model tests compare the
+// outputs with ONNX Runtime).
+func TestPackedWeightsReleased(t *testing.T) {
+	m, err := onnxio.ReadFile(testmodels.Shared(t, "tv/resnet18.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Compile(m, WithInputShape(m.Info().Inputs[0].Name, 1, 3, 224, 224))
+	if err != nil {
+		t.Fatal(err)
+	}
+	packed, released := 0, 0
+	for _, s := range p.main.steps {
+		if ck, ok := s.k.(*convKernel); ok && ck.packed != nil {
+			packed++
+			if p.values[s.in[1]].konst.f == nil {
+				released++
+			}
+		}
+	}
+	if packed == 0 || released != packed {
+		t.Fatalf("%d Convs with packed weights, %d decoded copies released", packed, released)
+	}
+}
