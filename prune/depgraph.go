@@ -145,7 +145,10 @@ type DepGraph struct {
 	shapes    map[string][]int
 	spaceOf   map[string]*Space
 	outputs   map[string]bool
-	subUses   map[string]bool // values read inside subgraphs
+	subUses   map[string]bool      // values read inside subgraphs
+	folded    map[string]*shapeVal // shape computations (depgraph_fold.go)
+	claims    map[claimKey]bool
+	shuffles  map[*onnx.NodeProto]*shuffle // by first Reshape
 
 	uf       []int // union-find over atoms
 	blocked  []string
@@ -194,6 +197,7 @@ func BuildDepGraph(m *onnxio.Model, opts ...DepOption) (*DepGraph, error) {
 		labels: map[*onnx.NodeProto]string{}, producer: map[string]*onnx.NodeProto{},
 		consumers: map[string][]use{}, params: map[string]*onnxio.Param{},
 		spaceOf: map[string]*Space{}, outputs: map[string]bool{}, subUses: map[string]bool{},
+		folded: map[string]*shapeVal{}, claims: map[claimKey]bool{}, shuffles: map[*onnx.NodeProto]*shuffle{},
 	}
 	shapes, err := inputShapes(m, c.shapes)
 	if err != nil {
@@ -247,6 +251,7 @@ func BuildDepGraph(m *onnxio.Model, opts ...DepOption) (*DepGraph, error) {
 		}
 		r.Couple(cp, n)
 	}
+	d.checkShapeReads(cp)
 	for _, s := range d.Spaces {
 		if d.outputs[s.Value] {
 			cp.Block(s, fmt.Sprintf("%s is a graph output", s.Value))
@@ -356,8 +361,12 @@ func (d *DepGraph) inferShapes(in map[string][]int64) {
 		}
 	}
 	// What the engine does not report — views it folds, nodes it fuses —
-	// follows from the inputs for the ops that need no more.
+	// follows from the inputs for the ops that need no more. Shape
+	// computations are folded on the way (depgraph_fold.go).
 	for _, n := range d.nodes {
+		if f := d.fold(n); f != nil {
+			d.folded[n.GetOutput()[0]] = f
+		}
 		if len(n.GetOutput()) == 0 || d.shapes[n.GetOutput()[0]] != nil || len(n.GetInput()) == 0 {
 			continue
 		}
@@ -391,15 +400,11 @@ func (d *DepGraph) inferShapes(in map[string][]int64) {
 			if len(n.GetInput()) < 2 {
 				continue
 			}
-			p := d.constParam(n.GetInput()[1])
-			if p == nil {
+			t := d.intVal(n.GetInput()[1])
+			if t == nil {
 				continue
 			}
-			t, err := onnxio.Int64s(p.Tensor)
-			if err != nil {
-				continue
-			}
-			if s := reshapeOut(x, t, attrInt(n, "allowzero", 0) != 0); s != nil {
+			if s := reshapeOut(x, t.v, attrInt(n, "allowzero", 0) != 0); s != nil {
 				d.shapes[out] = s
 			}
 		}

@@ -99,7 +99,7 @@ func DefaultRegistry() *Registry {
 	for _, op := range []string{"Softmax", "LogSoftmax", "Hardmax"} {
 		r.Register(op, softmaxRule{})
 	}
-	r.Register("Shape", refuseRule{why: "its channel count is read by Shape at run time"})
+	r.Register("Shape", shapeRule{})
 	r.Register("Size", refuseRule{why: "its element count is read by Size at run time"})
 	r.Register("LRN", refuseRule{why: "LRN normalizes across channels"})
 	r.Register("LayerNormalization", refuseRule{why: "LayerNormalization normalizes across the channel axis"})
@@ -129,14 +129,19 @@ func (c *Coupler) Param(n *onnx.NodeProto, slot int) *onnxio.Param {
 	return c.d.constParam(n.GetInput()[slot])
 }
 
-// Ints returns the values of an integer constant input, or false.
+// Ints returns the values of an integer constant input, or of a shape
+// computation folded at analysis time (Computed), or false.
 func (c *Coupler) Ints(n *onnx.NodeProto, slot int) ([]int64, bool) {
-	p := c.Param(n, slot)
-	if p == nil {
-		return nil, false
+	if p := c.Param(n, slot); p != nil {
+		v, err := onnxio.Int64s(p.Tensor)
+		return v, err == nil
 	}
-	v, err := onnxio.Int64s(p.Tensor)
-	return v, err == nil
+	if slot < len(n.GetInput()) {
+		if f := c.d.folded[n.GetInput()[slot]]; f != nil {
+			return slices.Clone(f.v), true
+		}
+	}
+	return nil, false
 }
 
 // Floats returns the values of a float constant input, or false.
@@ -696,6 +701,9 @@ func (splitRule) Couple(c *Coupler, n *onnx.NodeProto) {
 		c.Block(s, fmt.Sprintf("Split %q: sizes unknown", c.Label(n)))
 		return
 	}
+	for i := range sizes {
+		c.Claim(n, 1, i)
+	}
 	off := 0
 	for i, o := range n.GetOutput() {
 		if o != "" {
@@ -813,6 +821,10 @@ func (sliceRule) Couple(c *Coupler, n *onnx.NodeProto) {
 		return
 	}
 	lo, hi := clampRange(starts[k], ends[k], s.Size)
+	if c.Opset() >= 10 {
+		c.Claim(n, 1, k)
+		c.Claim(n, 2, k)
+	}
 	out := c.Derive(n, 0, s.Axis, hi-lo)
 	for j := range out.Size {
 		c.Link(s, lo+j, out, j)
@@ -929,9 +941,11 @@ func mergeChannels(c *Coupler, n *onnx.NodeProto, s *Space, axis, outer, inner i
 	return out
 }
 
-// reshapeRule: a constant target that keeps the channel axis (its size is
+// reshapeRule: a constant target (stored, or computed from Shape and
+// folded at analysis time) that keeps the channel axis (its size is
 // rewritten), or merges it with the axes after it (Flatten). Splitting the
-// channel axis (channel shuffle's [N, g, C/g, H, W]) is refused.
+// channel axis is refused unless it starts a channel shuffle
+// (depgraph_shuffle.go).
 type reshapeRule struct{}
 
 // reshapeMap finds where channel axis a of x lands in y: the output axis,
@@ -973,8 +987,13 @@ func (reshapeRule) Couple(c *Coupler, n *onnx.NodeProto) {
 	}
 	k, inner, ok := reshapeMap(x, y, s.Axis)
 	if !ok {
-		c.Block(s, fmt.Sprintf("Reshape %q %v → %v splits or mixes the channel axis %d (channel shuffle is not remapped)", c.Label(n), x, y, s.Axis))
+		if !shuffleAt(c, n, s, x, y) {
+			c.Block(s, fmt.Sprintf("Reshape %q %v → %v splits or mixes the channel axis %d (and is not a channel shuffle)", c.Label(n), x, y, s.Axis))
+		}
 		return
+	}
+	if t, _ := c.Ints(n, 1); k < len(t) && !keepsDim(n, t[k]) {
+		c.Claim(n, 1, k)
 	}
 	if inner == 1 {
 		c.passThrough(n, s, k)
@@ -983,22 +1002,27 @@ func (reshapeRule) Couple(c *Coupler, n *onnx.NodeProto) {
 	mergeChannels(c, n, s, k, 1, inner)
 }
 
+// keepsDim reports whether Reshape target entry v is inferred (-1) or
+// copied from the input (0 without allowzero).
+func keepsDim(n *onnx.NodeProto, v int64) bool {
+	return v == -1 || (v == 0 && attrInt(n, "allowzero", 0) == 0)
+}
+
 func (reshapeRule) Rewrite(r *Rewriter, n *onnx.NodeProto) error {
+	if sh := r.d.shuffles[n]; sh != nil {
+		return r.rewriteShuffle(sh)
+	}
 	s := r.In(n, 0)
 	out := r.Space(n.GetOutput()[0])
 	if s == nil || out == nil {
 		return nil
 	}
 	t, ok := (&Coupler{d: r.d}).Ints(n, 1)
-	if !ok || out.Axis >= len(t) {
+	if !ok || out.Axis >= len(t) || keepsDim(n, t[out.Axis]) {
 		return nil
 	}
-	if t[out.Axis] == -1 || (t[out.Axis] == 0 && attrInt(n, "allowzero", 0) == 0) {
-		return nil
-	}
-	t = slices.Clone(t)
 	t[out.Axis] = int64(r.Kept(out))
-	return r.SetInputInts(n, 1, t)
+	return r.setTarget(n, t)
 }
 
 // resizeRule: Resize/Upsample with scale 1 (or the same size) on the
@@ -1021,6 +1045,7 @@ func (resizeRule) Couple(c *Coupler, n *onnx.NodeProto) {
 			c.Block(s, fmt.Sprintf("Resize %q: sizes computed at run time", c.Label(n)))
 			return
 		}
+		c.Claim(n, 3, s.Axis)
 	}
 	c.passThrough(n, s, s.Axis)
 }

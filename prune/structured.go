@@ -389,18 +389,19 @@ func (u unitSource) scan(fn func(int, []float32)) error {
 // pickUnits chooses up to n units of g to prune, lowest score first (ties
 // by unit index), skipping fixed units and any unit whose removal would
 // leave a layer of the group (a root space: one branch of a Concat) with
-// fewer than minKeep channels. It returns them ascending.
+// fewer than minKeep channels, or any other value of the group (one half of
+// a channel split) with none. It returns them ascending.
 func pickUnits(g *Group, scores []float32, n, minKeep int) []int {
-	var roots []*Space
-	for _, s := range g.Spaces {
-		if s.Root != "" {
-			roots = append(roots, s)
-		}
-	}
-	// hits[u][r]: channels of root r in unit u.
+	roots := g.Spaces
+	// hits[u][r]: channels of space r in unit u.
 	hits := make([][]int, g.Units)
 	kept := make([]int, len(roots))
+	floor := make([]int, len(roots))
 	for r, s := range roots {
+		floor[r] = 1
+		if s.Root != "" {
+			floor[r] = minKeep
+		}
 		kept[r] = s.Size
 		for i := range s.Size {
 			u := g.UnitOf(s, i)
@@ -425,7 +426,7 @@ func pickUnits(g *Group, scores []float32, n, minKeep int) []int {
 		}
 		ok := true
 		for r, h := range hits[u] {
-			if h > 0 && kept[r]-h < minKeep {
+			if h > 0 && kept[r]-h < floor[r] {
 				ok = false
 			}
 		}

@@ -50,7 +50,8 @@ func ApplyStructured(m *onnxio.Model, plan *StructuredPlan, masked bool, opts ..
 	}
 	before := layerShapes(d)
 	paramsBefore := countParams(m)
-	r := &Rewriter{d: d, keep: map[*Space][]bool{}, masked: masked, names: allNames(m.Graph())}
+	r := &Rewriter{d: d, keep: map[*Space][]bool{}, masked: masked, names: allNames(m.Graph()),
+		drop: map[*onnx.NodeProto]bool{}, goneVals: map[string]bool{}}
 	for _, s := range d.Spaces {
 		k := make([]bool, s.Size)
 		rm := removed[s.group]
@@ -70,6 +71,7 @@ func ApplyStructured(m *onnxio.Model, plan *StructuredPlan, masked bool, opts ..
 				}
 			}
 		}
+		r.dropNodes()
 		r.valueInfo()
 	}
 	removeUnused(m.Graph())
@@ -119,6 +121,41 @@ type Rewriter struct {
 	keep   map[*Space][]bool
 	masked bool
 	names  map[string]bool
+	// drop lists nodes a rule replaced (a channel shuffle's Transpose and
+	// Reshape), goneVals the values that no longer exist.
+	drop     map[*onnx.NodeProto]bool
+	goneVals map[string]bool
+}
+
+// gone records values that no longer exist (their value_info goes).
+func (r *Rewriter) gone(names ...string) {
+	for _, v := range names {
+		r.goneVals[v] = true
+	}
+}
+
+// dropNodes removes the nodes in r.drop and the value_info of gone values.
+func (r *Rewriter) dropNodes() {
+	g := r.d.graph
+	g.Node = slices.DeleteFunc(g.Node, func(n *onnx.NodeProto) bool { return r.drop[n] })
+	g.ValueInfo = slices.DeleteFunc(g.ValueInfo, func(v *onnx.ValueInfoProto) bool { return r.goneVals[v.GetName()] })
+}
+
+// setTarget points a Reshape's target at a constant t. An entry computed at
+// run time from the batch dimension alone, equal to the input's, becomes 0
+// (copied from the input): the rewritten model keeps a dynamic batch.
+func (r *Rewriter) setTarget(n *onnx.NodeProto, t []int64) error {
+	t = slices.Clone(t)
+	if f := r.d.folded[n.GetInput()[1]]; f != nil && len(t) > 0 && len(f.dep[0]) > 0 && attrInt(n, "allowzero", 0) == 0 {
+		batch := true
+		for _, d := range f.dep[0] {
+			batch = batch && d.axis == 0
+		}
+		if x := r.d.shapes[n.GetInput()[0]]; batch && len(x) > 0 && int64(x[0]) == t[0] {
+			t[0] = 0
+		}
+	}
+	return r.SetInputInts(n, 1, t)
 }
 
 // In returns the space of input slot of n, or nil.
@@ -399,7 +436,8 @@ func allNames(g *onnx.GraphProto) map[string]bool {
 }
 
 // removeUnused drops the main graph's initializers, Constant and Identity
-// nodes that nothing reads any more (left by private copies).
+// nodes that nothing reads any more (left by private copies), and shape
+// computations whose folded results were written as constants (foldOps).
 func removeUnused(g *onnx.GraphProto) {
 	for {
 		used := map[string]bool{}
@@ -418,7 +456,7 @@ func removeUnused(g *onnx.GraphProto) {
 		}
 		var nodes []*onnx.NodeProto
 		for _, n := range g.GetNode() {
-			dead := (n.GetOpType() == "Constant" || n.GetOpType() == "Identity") && isDefaultDomain(n) && len(n.GetOutput()) == 1 && !used[n.GetOutput()[0]]
+			dead := foldOps[n.GetOpType()] && isDefaultDomain(n) && len(n.GetOutput()) == 1 && !used[n.GetOutput()[0]]
 			if !dead {
 				nodes = append(nodes, n)
 			}

@@ -64,6 +64,7 @@ for p in sys.argv[1:]:
 // oracleResult is what one structured pruning case measured.
 type oracleResult struct {
 	plan   *StructuredPlan
+	shrunk *onnxio.Model // as written
 	maxErr float64
 	scale  float64
 }
@@ -87,6 +88,13 @@ func pruneOracle(t *testing.T, o *ortoracle.Oracle, py, path string, shapes map[
 // largest difference between the shrunk and masked outputs.
 func runOracle(t *testing.T, o *ortoracle.Oracle, py, path string, shapes map[string][]int64, opts ...StructuredOption) oracleResult {
 	t.Helper()
+	return runOracleEdit(t, o, py, path, shapes, nil, opts...)
+}
+
+// runOracleEdit is runOracle with a chosen selection: edit changes the
+// plan's pruned units before it is applied and replayed.
+func runOracleEdit(t *testing.T, o *ortoracle.Oracle, py, path string, shapes map[string][]int64, edit func(*StructuredPlan), opts ...StructuredOption) oracleResult {
+	t.Helper()
 	dir := t.TempDir()
 	sp, err := NewStructured(append(opts, AnalysisShapes(shapes))...)
 	if err != nil {
@@ -99,6 +107,10 @@ func runOracle(t *testing.T, o *ortoracle.Oracle, py, path string, shapes map[st
 	plan, err := sp.Plan(m)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(plan)
+		plan.sumGroups()
 	}
 	var js bytes.Buffer
 	if err := plan.WriteJSON(&js); err != nil {
@@ -194,7 +206,7 @@ func runOracle(t *testing.T, o *ortoracle.Oracle, py, path string, shapes map[st
 	if err2 != nil {
 		t.Fatalf("masked model does not run in ORT: %v", err2)
 	}
-	res := oracleResult{plan: plan}
+	res := oracleResult{plan: plan, shrunk: back}
 	for i := range want {
 		g, e1 := got[i].Float32()
 		w, e2 := want[i].Float32()

@@ -5,15 +5,19 @@ import "github.com/advancedclimatesystems/gonnx/onnx"
 // StructuredModels are small models whose channel couplings exercise the
 // structured pruning rules: Split and Transpose on the channel axis,
 // PRelu and per-channel Mul/Add constants, Reshape into Gemm and MatMul, a
-// depthwise Conv with a channel multiplier and a channel Slice, and a
-// channel shuffle. Each has one float32 input "x" and output "y", and runs
-// in ONNX Runtime.
+// depthwise Conv with a channel multiplier and a channel Slice, a channel
+// shuffle with constant shapes and one exported with its shapes computed at
+// run time, and a flatten target computed at run time
+// (structured_shapes.go). Each has one float32 input "x" and output "y",
+// and runs in ONNX Runtime.
 func StructuredModels() []Canned {
 	return []Canned{
 		{"split_transpose", SplitTranspose},
 		{"reshape_gemm", ReshapeGemm},
 		{"depthwise_slice", DepthwiseSlice},
 		{"shuffle", Shuffle},
+		{"shuffle_exported", ShuffleExported},
+		{"runtime_flatten", RuntimeFlatten},
 	}
 }
 
