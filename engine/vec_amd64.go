@@ -129,12 +129,10 @@ func init() {
 		packB32AVX512(&dst[0], &b[0], ldb, kc, 1<<cols-1)
 	}
 	deinterleave = func(even, odd, src []float32) {
-		n := len(even) &^ 15
-		if n > 0 {
+		if n := len(even); n > 0 {
 			_, _ = odd[n-1], src[2*n-1]
 			deinterleaveAVX512(&even[0], &odd[0], &src[0], n, &deinterleaveIdx[0])
 		}
-		deinterleaveGo(even[n:], odd[n:], src[2*n:])
 	}
 	tapMaxRow = func(out, base []float32, offs []int) {
 		n := len(out)

@@ -578,21 +578,21 @@ packdone:
 
 // func deinterleaveAVX512(even, odd, src *float32, n int, idx *uint32)
 //
-// even[i] = src[2i], odd[i] = src[2i+1] for i < n, n a multiple of 16; idx
-// holds the 32 permutation indices 0, 2, …, 30, 1, 3, …, 31.
+// even[i] = src[2i], odd[i] = src[2i+1] for i < n; idx holds the 32
+// permutation indices 0, 2, …, 30, 1, 3, …, 31. The last n%16 pairs are
+// read and written under masks.
 TEXT ·deinterleaveAVX512(SB), NOSPLIT, $0-40
-	MOVQ    even+0(FP), DI
-	MOVQ    odd+8(FP), DX
-	MOVQ    src+16(FP), SI
-	MOVQ    n+24(FP), CX
-	MOVQ    idx+32(FP), AX
+	MOVQ      even+0(FP), DI
+	MOVQ      odd+8(FP), DX
+	MOVQ      src+16(FP), SI
+	MOVQ      n+24(FP), CX
+	MOVQ      idx+32(FP), AX
 	VMOVDQU32 (AX), Z4
 	VMOVDQU32 64(AX), Z5
-	SHRQ    $4, CX
-	TESTQ   CX, CX
-	JE      deintdone
 
 deintloop:
+	CMPQ      CX, $16
+	JB        deinttail
 	VMOVUPS   (SI), Z0
 	VMOVUPS   64(SI), Z1
 	VMOVAPS   Z4, Z2
@@ -604,8 +604,32 @@ deintloop:
 	ADDQ      $128, SI
 	ADDQ      $64, DI
 	ADDQ      $64, DX
-	DECQ      CX
-	JNE       deintloop
+	SUBQ      $16, CX
+	JMP       deintloop
+
+deinttail:
+	TESTQ     CX, CX
+	JE        deintdone
+	// K3: the n%16 pairs; K1, K2: the 2·(n%16) floats of src.
+	MOVL      $1, AX
+	SHLL      CX, AX
+	DECL      AX
+	KMOVW     AX, K3
+	SHLQ      $1, CX
+	MOVQ      $1, AX
+	SHLQ      CX, AX
+	DECQ      AX
+	KMOVW     AX, K1
+	SHRQ      $16, AX
+	KMOVW     AX, K2
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z 64(SI), K2, Z1
+	VMOVAPS   Z4, Z2
+	VMOVAPS   Z5, Z3
+	VPERMI2PS Z1, Z0, Z2
+	VPERMI2PS Z1, Z0, Z3
+	VMOVUPS   Z2, K3, (DI)
+	VMOVUPS   Z3, K3, (DX)
 
 deintdone:
 	VZEROUPPER
