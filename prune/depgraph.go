@@ -80,7 +80,9 @@ func (k SliceKind) String() string {
 func (k SliceKind) zeroed() bool { return k <= KindShift }
 
 // Coupled is one axis of a constant node input whose indices are the
-// channels of a space: index i of the axis goes when channel i does.
+// channels of a space: index i of the axis goes when channel i does. The
+// axis may be shorter than the space (a grouped Conv's weight columns
+// follow the first group's input channels, the others linked to them).
 type Coupled struct {
 	Param *onnxio.Param // the tensor (resolved through Identity)
 	Node  string        // label of the node reading it
@@ -149,6 +151,7 @@ type DepGraph struct {
 	folded    map[string]*shapeVal // shape computations (depgraph_fold.go)
 	claims    map[claimKey]bool
 	shuffles  map[*onnx.NodeProto]*shuffle // by first Reshape
+	grouped   map[*onnx.NodeProto]bool     // grouped Convs whose group stays
 
 	uf       []int // union-find over atoms
 	blocked  []string
@@ -198,6 +201,7 @@ func BuildDepGraph(m *onnxio.Model, opts ...DepOption) (*DepGraph, error) {
 		consumers: map[string][]use{}, params: map[string]*onnxio.Param{},
 		spaceOf: map[string]*Space{}, outputs: map[string]bool{}, subUses: map[string]bool{},
 		folded: map[string]*shapeVal{}, claims: map[claimKey]bool{}, shuffles: map[*onnx.NodeProto]*shuffle{},
+		grouped: map[*onnx.NodeProto]bool{},
 	}
 	shapes, err := inputShapes(m, c.shapes)
 	if err != nil {

@@ -212,6 +212,25 @@ func (c *Coupler) Couple(n *onnx.NodeProto, slot, axis int, s *Space, kind Slice
 	c.d.coupled = append(c.d.coupled, &Coupled{Param: p, Node: c.Label(n), Op: n.GetOpType(), Slot: slot, Axis: axis, Space: s, Kind: kind, node: n})
 }
 
+// coupleFirst is Couple for an axis that follows the first channels of s
+// only (index i goes when channel i does): a grouped Conv's weight columns,
+// whose other input channels are linked to these.
+func (c *Coupler) coupleFirst(n *onnx.NodeProto, slot, axis int, s *Space, kind SliceKind) {
+	p := c.Param(n, slot)
+	if p == nil || axis >= len(p.Shape()) || int(p.Shape()[axis]) > s.Size {
+		c.Block(s, fmt.Sprintf("input %d of %s %q does not follow the channels", slot, n.GetOpType(), c.Label(n)))
+		return
+	}
+	full := *s
+	full.Size = int(p.Shape()[axis])
+	c.Couple(n, slot, axis, &full, kind)
+	if k := len(c.d.coupled) - 1; k >= 0 && c.d.coupled[k].Space == &full {
+		c.d.coupled[k].Space = s
+	} else {
+		c.Block(s, fmt.Sprintf("input %d of %s %q does not follow the channels", slot, n.GetOpType(), c.Label(n)))
+	}
+}
+
 // Block makes every channel of s unprunable, for the reason given.
 func (c *Coupler) Block(s *Space, why string) {
 	if s == nil {
@@ -343,7 +362,10 @@ func (normRule) Rewrite(*Rewriter, *onnx.NodeProto) error { return nil }
 // convRule: Conv. group 1 starts a space (output channels: weight axis 0,
 // bias) and consumes its input's (weight axis 1). A depthwise Conv (one
 // input channel per group) passes channels through, each input channel to
-// its multiplier output channels, and its group count follows.
+// its multiplier output channels, and its group count follows. A grouped
+// Conv (several input channels per group) starts a space too, and prunes
+// evenly: output channel j of every group is one unit, and input channel j
+// of every group another (weight column j), so the group count stays.
 type convRule struct{}
 
 func (convRule) Couple(c *Coupler, n *onnx.NodeProto) {
@@ -382,13 +404,36 @@ func (convRule) Couple(c *Coupler, n *onnx.NodeProto) {
 		if len(n.GetInput()) > 2 && n.GetInput()[2] != "" {
 			c.Couple(n, 2, 0, out, KindBias)
 		}
+	case cout%group == 0 && (in == nil || in.Size == group*cinG):
+		// Grouped: channel j of every group is one unit, on both sides,
+		// so every group keeps the same channels and group stays.
+		if in != nil {
+			for i := 1; i < group; i++ {
+				for j := range cinG {
+					c.Link(in, j, in, i*cinG+j)
+				}
+			}
+			c.coupleFirst(n, 1, 1, in, KindWeight)
+		}
+		out := c.NewRoot(n, 0, 1, cout)
+		coutG := cout / group
+		for i := 1; i < group; i++ {
+			for j := range coutG {
+				c.Link(out, j, out, i*coutG+j)
+			}
+		}
+		c.Couple(n, 1, 0, out, KindWeight)
+		if len(n.GetInput()) > 2 && n.GetInput()[2] != "" {
+			c.Couple(n, 2, 0, out, KindBias)
+		}
+		c.d.grouped[n] = true
 	default:
-		c.Block(in, fmt.Sprintf("grouped Conv %q (group %d, %d input channels per group) is not remapped", c.Label(n), group, cinG))
+		c.Block(in, fmt.Sprintf("grouped Conv %q (group %d, %d input channels per group) does not divide its channels", c.Label(n), group, cinG))
 	}
 }
 
 func (convRule) Rewrite(r *Rewriter, n *onnx.NodeProto) error {
-	if attrInt(n, "group", 1) == 1 {
+	if attrInt(n, "group", 1) == 1 || r.d.grouped[n] {
 		return nil
 	}
 	in := r.In(n, 0)

@@ -462,3 +462,60 @@ func TestOracleCatchesWrongRule(t *testing.T) {
 		t.Error("the right rules pruned across a channel Softmax")
 	}
 }
+
+// TestRuleGroupedConv: a grouped Conv prunes channel j of every group
+// together, on its input (weight column j) and its output, and keeps its
+// group count; the shrunk layers stay consistent.
+func TestRuleGroupedConv(t *testing.T) {
+	d := depOf(t, onnxbuild.GroupedConv())
+	for _, c := range []struct {
+		root          string
+		units, stride int // channel j and j+stride·i share a unit
+	}{
+		{"Conv_0", 2, 2}, // read by Conv_1: group 4, 2 in per group
+		{"Conv_1", 3, 3}, // 3 out per group; Conv_2 (group 2, 6 in) agrees
+		{"Conv_2", 3, 3}, // group 2, 3 out per group
+	} {
+		g := groupWithRoot(t, d, c.root)
+		s := g.Spaces[0]
+		if g.Units != c.units || g.Prunable() != c.units {
+			t.Errorf("%s: %d units (%d prunable), want %d", c.root, g.Units, g.Prunable(), c.units)
+			continue
+		}
+		for ch := range s.Size {
+			if u, v := g.UnitOf(s, ch), g.UnitOf(s, ch%c.stride); u != v {
+				t.Errorf("%s: channel %d is unit %d, channel %d unit %d", c.root, ch, u, ch%c.stride, v)
+			}
+		}
+	}
+	if got := coupledAxes(groupWithRoot(t, d, "Conv_0")); !slices.Contains(got, "g1.weight:1:weight") {
+		t.Errorf("Conv_1's weight columns do not follow Conv_0's channels: %v", got)
+	}
+
+	m := modelOf(t, onnxbuild.GroupedConv())
+	sp, err := NewStructured(StructuredSparsity(0.5), StructuredScope(Layer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := sp.Prune(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shapes := map[string][]int64{}
+	for _, l := range plan.Layers {
+		shapes[l.Node] = l.ShapeAfter
+	}
+	for _, n := range m.Graph().GetNode() {
+		if g := attrInt(n, "group", 1); g > 1 {
+			w, in := shapes[n.GetName()], shapes[map[string]string{"Conv_1": "Conv_0", "Conv_2": "Conv_1"}[n.GetName()]]
+			if w == nil || in == nil || w[0]%g != 0 || w[1]*g != in[0] || slices.Equal(w, []int64{12, 2, 3, 3}) {
+				t.Errorf("%s (group %d): weight %v after an input of %v channels", n.GetName(), g, w, in)
+			}
+		}
+	}
+	for _, n := range m.Graph().GetNode() {
+		if want := map[string]int64{"Conv_1": 4, "Conv_2": 2}[n.GetName()]; want != 0 && attrInt(n, "group", 1) != want {
+			t.Errorf("%s: group %d after pruning, want %d", n.GetName(), attrInt(n, "group", 1), want)
+		}
+	}
+}

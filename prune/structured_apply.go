@@ -260,7 +260,7 @@ func (r *Rewriter) params() error {
 			jobs[k] = j
 			order = append(order, k)
 		}
-		keep := r.keep[c.Space]
+		keep := r.keep[c.Space][:c.Param.Shape()[c.Axis]]
 		if prev, ok := j.axes[c.Axis]; ok {
 			keep = slices.Clone(keep)
 			for i := range keep {
