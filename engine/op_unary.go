@@ -6,10 +6,12 @@ import "math"
 //
 //	for i := range x: out[i] = f(x[i])
 //
-// Relu and Clip have dedicated loops; the others go through f.
+// Relu and Clip have dedicated loops, Sigmoid a vector form (vecSigmoid);
+// the others go through f.
 type unaryKernel struct {
 	f       func(float32) float32
 	fi      func(int64) int64 // integer form, when the op has one
+	vec     func(dst, src []float32)
 	relu    bool
 	clip    bool
 	lo, hi  float32
@@ -36,6 +38,8 @@ func (k *unaryKernel) forward(x *exec, in, out []*data) {
 			clampRange(d, s, 0, float32(math.Inf(1)))
 		case k.clip:
 			clampRange(d, s, k.lo, k.hi)
+		case k.vec != nil:
+			k.vec(d, s)
 		default:
 			f := k.f
 			for j, v := range s {
@@ -179,7 +183,11 @@ func registerUnary(r registry) {
 
 func buildUnaryFn(name string, f func(float32) float32) opBuilder {
 	return func(b *buildCtx) (*built, error) {
-		return unary(b, &unaryKernel{f: f, fi: unaryInts[name]})
+		k := &unaryKernel{f: f, fi: unaryInts[name]}
+		if name == "Sigmoid" {
+			k.vec = vecSigmoid
+		}
+		return unary(b, k)
 	}
 }
 

@@ -15,6 +15,7 @@ var (
 	vecScaleShift = vecScaleShiftGo // dst[i] = a[i]·s + t (two roundings)
 	vecSum        = vecSumGo        // Σ a[i] (the SIMD version adds in a different order)
 	vecDot        = vecDotGo        // Σ a[i]·b[i] over len(a) (likewise)
+	vecSigmoid    = vecSigmoidGo    // dst[i] = sigmoid(s[i]) (the SIMD version within 1e-6)
 	vecClamp      = vecClampGo      // dst[i] = min(max(s[i], lo), hi)
 	tapRows       = tapRowsGo       // see tapRowsGo
 	tapMaxRow     = tapMaxRowGo     // see tapMaxRowGo
@@ -86,6 +87,13 @@ func vecScaleShiftGo(dst, a []float32, s, t float32) {
 	for i := range dst {
 		p := a[i] * s
 		dst[i] = p + t
+	}
+}
+
+func vecSigmoidGo(dst, s []float32) {
+	s = s[:len(dst)]
+	for i, v := range s {
+		dst[i] = sigmoid(v)
 	}
 }
 

@@ -58,6 +58,18 @@ func vecSumAVX512(a *float32, n int) float32
 //go:noescape
 func vecDotAVX512(a, b *float32, n int) float32
 
+//go:noescape
+func vecSigmoidAVX512(dst, src *float32, n int, k *float32)
+
+// sigmoidConsts are vecSigmoidAVX512's constants (see its comment).
+var sigmoidConsts = [14]float32{
+	1.44269504088896341, // log2 e
+	-88, 88,             // the clamp of t
+	0.693359375, -2.12194440e-4, // ln2 = hi + lo
+	1.0 / 5040, 1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 0.5, 1, 1,
+	1,
+}
+
 func init() {
 	if !cpu.X86.HasAVX512F {
 		return
@@ -84,6 +96,12 @@ func init() {
 		if n := len(dst); n > 0 {
 			_ = a[n-1]
 			vecScaleShiftAVX512(&dst[0], &a[0], s, t, n)
+		}
+	}
+	vecSigmoid = func(dst, src []float32) {
+		if n := len(dst); n > 0 {
+			_ = src[n-1]
+			vecSigmoidAVX512(&dst[0], &src[0], n, &sigmoidConsts[0])
 		}
 	}
 	vecDot = func(a, b []float32) float32 {

@@ -167,6 +167,32 @@ func TestDeinterleaveMatchesReference(t *testing.T) {
 	}
 }
 
+// TestSigmoidMatchesReference compares vecSigmoid with the float64
+// reference over a wide range (both tails, ±0, ±Inf, NaN) and checks it is
+// monotone and within [0, 1].
+func TestSigmoidMatchesReference(t *testing.T) {
+	var xs []float32
+	for x := float32(-120); x <= 120; x += 0.0137 {
+		xs = append(xs, x)
+	}
+	xs = append(xs, 0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 1e-8, -1e-8, 3.4e38, -3.4e38)
+	got, want := make([]float32, len(xs)+1), make([]float32, len(xs)+1)
+	got[len(xs)], want[len(xs)] = 7, 7
+	vecSigmoid(got[:len(xs)], xs)
+	vecSigmoidGo(want[:len(xs)], xs)
+	for i := range want {
+		g, w := float64(got[i]), float64(want[i])
+		if math.IsNaN(w) != math.IsNaN(g) || math.Abs(g-w) > 1e-6*math.Max(w, 1e-30)+1e-38 {
+			t.Fatalf("sigmoid(%v) = %v, reference %v", xs[min(i, len(xs)-1)], g, w)
+		}
+	}
+	for i := 1; i < len(xs) && xs[i] > xs[i-1]; i++ {
+		if got[i] < got[i-1] || got[i] < 0 || got[i] > 1 {
+			t.Fatalf("sigmoid not monotone in [0, 1] at %v: %v after %v", xs[i], got[i], got[i-1])
+		}
+	}
+}
+
 func BenchmarkVec(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, n := range []int{49, 3136, 50176} {
