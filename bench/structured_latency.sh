@@ -5,12 +5,16 @@
 # ONNX Runtime latency (1 thread, batch 1, median of N runs) of dense and
 # pruned models measured in one run of tools/ort/bench.js (interleaved
 # rounds), beside the FLOPs ratio the engine counts.
-# Usage: bench/structured_latency.sh [sparsity] [runs]
+# Usage: bench/structured_latency.sh [sparsity] [runs] [model…]
+# (models of ../shared/models/tv by name; default resnet18 mobilenet_v2)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 sparsity="${1:-0.5}"
 runs="${2:-40}"
 MODELS=(resnet18 mobilenet_v2)
+if [ $# -gt 2 ]; then
+	MODELS=("${@:3}")
+fi
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/edgeprune" ./cmd/edgeprune

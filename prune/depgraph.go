@@ -26,8 +26,9 @@ import (
 // 2023) on the ONNX graph instead of PyTorch modules.
 //
 // Atoms a rule cannot follow are blocked, with a reason: a value that is a
-// graph output, that Shape reads, that a reduction over the channel axis or
-// an op without a rule consumes. A unit with a blocked atom is fixed; a group
+// graph output, whose channel count a Shape carries somewhere no rule
+// rewrites (depgraph_fold.go), that a reduction over the channel axis or an
+// op without a rule consumes. A unit with a blocked atom is fixed; a group
 // whose units are all fixed is refused, and the report says why.
 
 // Space is the channels of one value along one axis.

@@ -25,8 +25,11 @@
 //
 // Structured (channel) pruning removes whole channels by dependency group:
 // [BuildDepGraph] follows each Conv/Gemm/MatMul output channel through the
-// graph with per-op [Rule]s from an explicit [Registry]; a
-// [GroupImportance] scores the groups' units; a [StructuredPruner] selects
-// them (reusing the radix selection) into a [StructuredPlan], which
-// [ApplyStructured] carries out, shrunk or masked.
+// graph with per-op [Rule]s from an explicit [Registry] — through residual
+// Adds, Concat, Split/Slice, depthwise and grouped Conv, channel shuffle and
+// Reshape, with shape computations (Shape → Gather → … → a Reshape target)
+// folded at the bound input shapes; a [GroupImportance] scores the groups'
+// units; a [StructuredPruner] selects them (reusing the radix selection)
+// into a [StructuredPlan], which [ApplyStructured] carries out, shrunk or
+// masked.
 package prune
