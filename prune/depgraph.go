@@ -257,12 +257,10 @@ func BuildDepGraph(m *onnxio.Model, opts ...DepOption) (*DepGraph, error) {
 		r.Couple(cp, n)
 	}
 	d.checkShapeReads(cp)
+	d.coupleSubgraphReads(cp)
 	for _, s := range d.Spaces {
 		if d.outputs[s.Value] {
 			cp.Block(s, fmt.Sprintf("%s is a graph output", s.Value))
-		}
-		if d.subUses[s.Value] {
-			cp.Block(s, fmt.Sprintf("%s is read inside a subgraph", s.Value))
 		}
 	}
 	d.formGroups()

@@ -519,3 +519,32 @@ func TestRuleGroupedConv(t *testing.T) {
 		}
 	}
 }
+
+// TestRuleSubgraphReads: Conv heads inside If branches consume the main
+// graph's channels (their weights follow them, branch initializer and
+// Constant node alike); any other read inside a branch blocks them.
+func TestRuleSubgraphReads(t *testing.T) {
+	d := depOf(t, onnxbuild.IfHeads())
+	g := groupWithRoot(t, d, "Conv_0")
+	if g.Prunable() != 8 {
+		t.Fatalf("%d of 8 prunable: %s", g.Prunable(), g.Reason)
+	}
+	got := coupledAxes(g)
+	for _, want := range []string{"If_0/then_branch/then.weight:1:weight", "If_0/else_branch/else.weight:1:weight"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("coupled %v: %s missing", got, want)
+		}
+	}
+
+	mp := onnxbuild.IfHeads()
+	for _, n := range mp.GetGraph().GetNode() {
+		if n.GetOpType() == "If" {
+			els := n.GetAttribute()[1].GetG()
+			els.Node = append(els.Node, &onnx.NodeProto{OpType: "Relu", Input: []string{"t"}, Output: []string{"else.relu"}})
+		}
+	}
+	d = depOf(t, mp)
+	if g := groupWithRoot(t, d, "Conv_0"); g.Prunable() != 0 || !strings.Contains(g.Reason, `t is read inside a subgraph by Relu "If_0/else_branch/Relu#3", which is not a Conv`) {
+		t.Errorf("a branch reading the channels with Relu: %d prunable, reason %q", g.Prunable(), g.Reason)
+	}
+}

@@ -28,8 +28,8 @@
 // graph with per-op [Rule]s from an explicit [Registry] — through residual
 // Adds, Concat, Split/Slice, depthwise and grouped Conv, channel shuffle and
 // Reshape, with shape computations (Shape → Gather → … → a Reshape target)
-// folded at the bound input shapes; a [GroupImportance] scores the groups'
-// units; a [StructuredPruner] selects them (reusing the radix selection)
-// into a [StructuredPlan], which [ApplyStructured] carries out, shrunk or
-// masked.
+// folded at the bound input shapes, to consumers in the main graph or in
+// If/Loop bodies; a [GroupImportance] scores the groups' units; a
+// [StructuredPruner] selects them (reusing the radix selection) into a
+// [StructuredPlan], which [ApplyStructured] carries out, shrunk or masked.
 package prune

@@ -132,3 +132,45 @@ func GroupedConv() *onnx.ModelProto {
 	b.Output("y", Float, 1, 4, 8, 8)
 	return b.Model()
 }
+
+// IfHeads chooses between two heads in If branches that read the main
+// graph's features, x[1,3,8,8] → y[1,4]:
+//
+//	t = Relu(Conv 3→8 (x))
+//	then: y = ReduceMean(Conv 8→4 (t), axes 2 3)      (weight: branch initializer)
+//	else: y = ReduceMax(Conv 8→4 (t), axes 2 3)       (weight: branch Constant node)
+//	cond = ReduceSum(x) > 0                            (true for inputs in [0, 1))
+func IfHeads() *onnx.ModelProto { return ifHeads(0) }
+
+// IfHeadsElse is IfHeads with cond = ReduceSum(x) > 1e6: the else branch
+// runs.
+func IfHeadsElse() *onnx.ModelProto { return ifHeads(1e6) }
+
+func ifHeads(threshold float32) *onnx.ModelProto {
+	b := New(CannedOpset)
+	b.Input("x", Float, 1, 3, 8, 8)
+	w := initRand(b, "stem.weight", 1601, 0.4, 8, 3, 3, 3)
+	bias := initRand(b, "stem.bias", 1602, 0.1, 8)
+	b.Node("Conv", []string{"x", w, bias}, []string{"stem"}, AttrInts("kernel_shape", 3, 3), AttrInts("pads", 1, 1, 1, 1))
+	b.Node("Relu", []string{"stem"}, []string{"t"})
+	b.Node("ReduceSum", []string{"x"}, []string{"sum"}, AttrInt("keepdims", 0))
+	th := b.ConstTensor(Float32Tensor("threshold", nil, []float32{threshold}))
+	b.Node("Greater", []string{"sum", th}, []string{"cond"})
+
+	then := b.Sub("then_branch")
+	w = initRand(then, "then.weight", 1603, 0.3, 4, 8, 1, 1)
+	then.Node("Conv", []string{"t", w}, []string{"then.conv"}, AttrInts("kernel_shape", 1, 1))
+	then.Node("ReduceMean", []string{"then.conv"}, []string{"then.out"}, AttrInts("axes", 2, 3), AttrInt("keepdims", 0))
+	then.Output("then.out", Float, 1, 4)
+
+	els := b.Sub("else_branch")
+	w = els.Const("else.weight", []int64{4, 8, 1, 1}, Rand(1604, 32, 0.3))
+	els.Node("Conv", []string{"t", w}, []string{"else.conv"}, AttrInts("kernel_shape", 1, 1))
+	els.Node("ReduceMax", []string{"else.conv"}, []string{"else.out"}, AttrInts("axes", 2, 3), AttrInt("keepdims", 0))
+	els.Output("else.out", Float, 1, 4)
+
+	b.Node("If", []string{"cond"}, []string{"y"},
+		AttrGraph("then_branch", then.Graph()), AttrGraph("else_branch", els.Graph()))
+	b.Output("y", Float, 1, 4)
+	return b.Model()
+}
