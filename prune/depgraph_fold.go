@@ -28,7 +28,9 @@ import (
 // stale after pruning, so checkShapeReads blocks the space, as a Shape the
 // analysis cannot fold does. Elements computed only from other dimensions
 // (the batch, the spatial size) stay computed at run time when no rule
-// rewrites them.
+// rewrites them; a rewritten input is written whole as a constant at the
+// bound shapes, except that a Reshape target's batch entry becomes 0 (copy
+// the input's), so the batch stays dynamic.
 
 // dimRef is dimension axis of value, read by a Shape node.
 type dimRef struct {

@@ -1,6 +1,8 @@
 package prune
 
 import (
+	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -165,5 +167,34 @@ func TestShuffleRewriteForms(t *testing.T) {
 	}
 	if ops["Gather"] != 1 || ops["Transpose"] != 1 || ops["Reshape"] != 2 || ops["Shape"] != 0 {
 		t.Errorf("shrunk model ops %v: want one shuffle as a Gather, one as Reshape–Transpose–Reshape, no Shape left", ops)
+	}
+
+	// The batch stays dynamic: a batch of two copies gives the batch-1
+	// output twice.
+	shrunk := filepath.Join(t.TempDir(), "shrunk.onnx")
+	if err := r.shrunk.WriteFile(shrunk); err != nil {
+		t.Fatal(err)
+	}
+	in1, err := ortoracle.InputsFor(shrunk, 5, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in2 := slices.Clone(in1)
+	in2[0].Shape = append([]int64{2}, in1[0].Shape[1:]...)
+	in2[0].Data = append(slices.Clone(in1[0].Data), in1[0].Data...)
+	out1, err1 := o.Run(context.Background(), shrunk, in1)
+	out2, err2 := o.Run(context.Background(), shrunk, in2)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("shrunk model at batch 1: %v; at batch 2: %v", err1, err2)
+	}
+	y1, _ := out1[0].Float32()
+	y2, _ := out2[0].Float32()
+	if len(y2) != 2*len(y1) {
+		t.Fatalf("batch 2 output has %d values, want %d", len(y2), 2*len(y1))
+	}
+	for i, v := range y2 {
+		if d := math.Abs(float64(v - y1[i%len(y1)])); d > 1e-5 {
+			t.Fatalf("batch 2 output %d differs from batch 1 by %g", i, d)
+		}
 	}
 }
