@@ -30,16 +30,18 @@ func countUses(g *onnx.GraphProto, uses map[string]int) {
 // fuse folds a Relu or Clip into the Conv just before it when the Conv's
 // output has no other reader: the Conv clamps its output as it writes it,
 // and the activation becomes a view of that output (no pass over memory,
-// no buffer). Anything else is returned unchanged.
+// no buffer).
+//
+// Otherwise elementwise ops join a chain (fuse_chain.go).
 func (c *compiler) fuse(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []int, prog *program) *built {
 	uk, ok := bt.k.(*unaryKernel)
 	if !ok || !(uk.relu || uk.clip) || uk.intData || len(inIDs) == 0 || inIDs[0] < 0 || len(prog.steps) == 0 {
-		return bt
+		return c.fuseChain(n, b, bt, inIDs, prog)
 	}
 	last := &prog.steps[len(prog.steps)-1]
 	conv, ok := last.k.(*convKernel)
 	if !ok || conv.act != nil || len(last.out) != 1 || last.out[0] != inIDs[0] || c.uses[n.GetInput()[0]] != 1 {
-		return bt
+		return c.fuseChain(n, b, bt, inIDs, prog)
 	}
 	act := &clampAct{lo: uk.lo, hi: uk.hi}
 	if uk.relu {

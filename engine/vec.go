@@ -85,8 +85,7 @@ func vecDivScalarGo(dst, a []float32, s float32) {
 func vecScaleShiftGo(dst, a []float32, s, t float32) {
 	a = a[:len(dst)]
 	for i := range dst {
-		p := a[i] * s
-		dst[i] = p + t
+		dst[i] = float32(a[i]*s) + t // the conversion forbids a fused multiply-add
 	}
 }
 
