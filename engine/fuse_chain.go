@@ -10,7 +10,7 @@ import (
 // x (input xIdx) goes through the stages in order, each exactly the op it
 // replaces, in blocks that stay in L1 (HardSwish written out as Add, Clip,
 // Mul, Div, or a scalar affine y = a·x + b, become one pass instead of one
-// per op). Reference: apply the ops one after another (chain_test.go).
+// per op). Reference: the ops applied one after another (TestChainEqualsUnfused).
 type chainKernel struct {
 	xIdx   int
 	stages []chainStage
