@@ -37,20 +37,22 @@ func TestConvFastPathsMatchReference(t *testing.T) {
 	}{
 		{[]int{1, 3, 9, 9}, []int{4, 3, 3, 3}, map[string][]int64{"pads": {1, 1, 1, 1}}, ""},
 		{[]int{2, 4, 8, 7}, []int{6, 2, 3, 2}, map[string][]int64{"group": {2}, "strides": {2, 1}, "pads": {0, 1, 2, 0}}, ""},
-		{[]int{1, 8, 10, 10}, []int{8, 1, 3, 3}, map[string][]int64{"group": {8}, "pads": {1, 1, 1, 1}}, ""},                    // depthwise
-		{[]int{1, 8, 11, 10}, []int{8, 1, 3, 3}, map[string][]int64{"group": {8}, "strides": {2, 2}}, "SAME_UPPER"},             // depthwise, strided
-		{[]int{1, 6, 12, 12}, []int{6, 1, 3, 3}, map[string][]int64{"group": {6}, "dilations": {2, 2}}, "SAME_LOWER"},           // depthwise, dilated
-		{[]int{1, 5, 6, 6}, []int{7, 5, 1, 1}, nil, ""},                                                                         // pointwise
-		{[]int{1, 3, 14, 13}, []int{5, 3, 5, 3}, map[string][]int64{"dilations": {2, 1}, "strides": {3, 2}}, "VALID"},           // im2col, dilated
-		{[]int{1, 2, 17}, []int{3, 2, 4}, map[string][]int64{"pads": {2, 1}, "strides": {2}}, ""},                               // 1-D
-		{[]int{1, 8, 11, 10}, []int{8, 1, 3, 3}, map[string][]int64{"group": {8}, "strides": {3, 3}, "pads": {1, 1, 1, 1}}, ""}, // depthwise, stride 3
-		{[]int{1, 6, 13, 16}, []int{6, 1, 5, 5}, map[string][]int64{"group": {6}, "strides": {2, 2}, "pads": {2, 1, 2, 2}}, ""}, // depthwise 5×5, stride 2
-		{[]int{2, 4, 9, 70}, []int{4, 1, 3, 3}, map[string][]int64{"group": {4}, "pads": {1, 1, 1, 1}}, ""},                     // depthwise, wide rows
-		{[]int{1, 3, 14, 13}, []int{4, 3, 3, 3}, map[string][]int64{"strides": {1, 3}, "pads": {1, 1, 1, 1}}, ""},               // im2col, stride 3
-		{[]int{1, 5, 12, 75}, []int{9, 5, 3, 3}, map[string][]int64{"strides": {2, 2}, "pads": {1, 1, 1, 1}}, ""},               // wide rows, stride 2
-		{[]int{1, 4, 6, 70}, []int{10, 4, 3, 3}, map[string][]int64{"pads": {1, 2, 1, 0}}, ""},                                  // wide rows
-		{[]int{1, 40, 20, 20}, []int{30, 40, 3, 3}, map[string][]int64{"pads": {1, 1, 1, 1}}, ""},                               // 2 depth blocks, partial tiles
-		{[]int{1, 300, 9, 8}, []int{26, 300, 1, 1}, nil, ""},                                                                    // pointwise, 2 depth blocks
+		{[]int{1, 8, 10, 10}, []int{8, 1, 3, 3}, map[string][]int64{"group": {8}, "pads": {1, 1, 1, 1}}, ""},                                         // depthwise
+		{[]int{1, 8, 11, 10}, []int{8, 1, 3, 3}, map[string][]int64{"group": {8}, "strides": {2, 2}}, "SAME_UPPER"},                                  // depthwise, strided
+		{[]int{1, 6, 12, 12}, []int{6, 1, 3, 3}, map[string][]int64{"group": {6}, "dilations": {2, 2}}, "SAME_LOWER"},                                // depthwise, dilated
+		{[]int{1, 5, 6, 6}, []int{7, 5, 1, 1}, nil, ""},                                                                                              // pointwise
+		{[]int{1, 3, 14, 13}, []int{5, 3, 5, 3}, map[string][]int64{"dilations": {2, 1}, "strides": {3, 2}}, "VALID"},                                // im2col, dilated
+		{[]int{1, 2, 17}, []int{3, 2, 4}, map[string][]int64{"pads": {2, 1}, "strides": {2}}, ""},                                                    // 1-D
+		{[]int{1, 8, 11, 10}, []int{8, 1, 3, 3}, map[string][]int64{"group": {8}, "strides": {3, 3}, "pads": {1, 1, 1, 1}}, ""},                      // depthwise, stride 3
+		{[]int{1, 6, 13, 16}, []int{6, 1, 5, 5}, map[string][]int64{"group": {6}, "strides": {2, 2}, "pads": {2, 1, 2, 2}}, ""},                      // depthwise 5×5, stride 2
+		{[]int{2, 4, 9, 70}, []int{4, 1, 3, 3}, map[string][]int64{"group": {4}, "pads": {1, 1, 1, 1}}, ""},                                          // depthwise, wide rows
+		{[]int{1, 3, 14, 13}, []int{4, 3, 3, 3}, map[string][]int64{"strides": {1, 3}, "pads": {1, 1, 1, 1}}, ""},                                    // im2col, stride 3
+		{[]int{1, 5, 12, 75}, []int{9, 5, 3, 3}, map[string][]int64{"strides": {2, 2}, "pads": {1, 1, 1, 1}}, ""},                                    // wide rows, stride 2
+		{[]int{1, 4, 6, 70}, []int{10, 4, 3, 3}, map[string][]int64{"pads": {1, 2, 1, 0}}, ""},                                                       // wide rows
+		{[]int{1, 6, 15, 17}, []int{6, 1, 3, 3}, map[string][]int64{"group": {6}, "strides": {2, 2}, "dilations": {2, 3}, "pads": {2, 3, 1, 2}}, ""}, // depthwise, dilated, stride 2
+		{[]int{1, 3, 15, 40}, []int{5, 3, 3, 2}, map[string][]int64{"strides": {2, 2}, "dilations": {2, 3}, "pads": {1, 2, 2, 1}}, ""},               // dilated, stride 2
+		{[]int{1, 40, 20, 20}, []int{30, 40, 3, 3}, map[string][]int64{"pads": {1, 1, 1, 1}}, ""},                                                    // 2 depth blocks, partial tiles
+		{[]int{1, 300, 9, 8}, []int{26, 300, 1, 1}, nil, ""},                                                                                         // pointwise, 2 depth blocks
 	}
 	for i, c := range cases {
 		for _, v := range []struct{ bias, konst, act bool }{{false, false, false}, {true, false, false}, {false, true, false}, {true, true, false}, {true, true, true}, {true, false, true}} {

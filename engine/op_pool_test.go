@@ -24,6 +24,7 @@ func TestMaxPoolPlanesMatchReference(t *testing.T) {
 		{[]int{1, 2, 10, 9}, map[string][]int64{"kernel_shape": {2, 3}, "strides": {1, 1}, "pads": {0, 2, 1, 2}, "dilations": {2, 1}}, false},
 		{[]int{1, 2, 8, 20}, map[string][]int64{"kernel_shape": {5, 5}, "strides": {1, 2}, "pads": {2, 2, 2, 2}}, true},
 		{[]int{1, 3, 17}, map[string][]int64{"kernel_shape": {3}, "strides": {2}, "pads": {1, 1}}, false},
+		{[]int{1, 2, 12, 13}, map[string][]int64{"kernel_shape": {3, 3}, "strides": {2, 2}, "dilations": {2, 2}, "pads": {2, 2, 1, 1}}, true},
 	} {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			b := &buildCtx{opset: 13, nOut: 1, attrs: attrMap(c.attrs, "")}
