@@ -25,7 +25,8 @@ type Rule interface {
 	Couple(c *Coupler, n *onnx.NodeProto)
 	// Rewrite updates n's attributes and shape constants after channels
 	// are removed (a depthwise Conv's group, a Reshape target, Split
-	// sizes). Most rules have nothing to do.
+	// sizes). Most rules have nothing to do, and none rewrites an input
+	// whose channels all stay (a shape computed at run time stays so).
 	Rewrite(r *Rewriter, n *onnx.NodeProto) error
 }
 
@@ -766,7 +767,7 @@ func (splitRule) Couple(c *Coupler, n *onnx.NodeProto) {
 
 func (splitRule) Rewrite(r *Rewriter, n *onnx.NodeProto) error {
 	s := r.In(n, 0)
-	if s == nil {
+	if s == nil || r.Kept(s) == s.Size {
 		return nil
 	}
 	var sizes []int64
@@ -879,7 +880,7 @@ func (sliceRule) Couple(c *Coupler, n *onnx.NodeProto) {
 func (sliceRule) Rewrite(r *Rewriter, n *onnx.NodeProto) error {
 	s := r.In(n, 0)
 	out := r.Space(n.GetOutput()[0])
-	if s == nil || out == nil {
+	if s == nil || out == nil || r.Kept(s) == s.Size {
 		return nil
 	}
 	c := &Coupler{d: r.d}
@@ -1059,7 +1060,7 @@ func (reshapeRule) Rewrite(r *Rewriter, n *onnx.NodeProto) error {
 	}
 	s := r.In(n, 0)
 	out := r.Space(n.GetOutput()[0])
-	if s == nil || out == nil {
+	if s == nil || out == nil || r.Kept(s) == s.Size {
 		return nil
 	}
 	t, ok := (&Coupler{d: r.d}).Ints(n, 1)
@@ -1097,7 +1098,7 @@ func (resizeRule) Couple(c *Coupler, n *onnx.NodeProto) {
 
 func (resizeRule) Rewrite(r *Rewriter, n *onnx.NodeProto) error {
 	s := r.In(n, 0)
-	if s == nil || n.GetOpType() != "Resize" || len(n.GetInput()) < 4 || n.GetInput()[3] == "" {
+	if s == nil || r.Kept(s) == s.Size || n.GetOpType() != "Resize" || len(n.GetInput()) < 4 || n.GetInput()[3] == "" {
 		return nil
 	}
 	sizes, ok := (&Coupler{d: r.d}).Ints(n, 3)

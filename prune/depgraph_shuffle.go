@@ -90,6 +90,9 @@ func shuffleAt(c *Coupler, n *onnx.NodeProto, s *Space, x, y []int) bool {
 
 // rewriteShuffle shrinks a channel shuffle (see the comment above).
 func (r *Rewriter) rewriteShuffle(sh *shuffle) error {
+	if r.Kept(sh.in) == sh.in.Size {
+		return nil
+	}
 	keepIn, keepOut := r.Keep(sh.in), r.Keep(sh.out)
 	newIdx := make([]int, len(keepIn))
 	k := 0
