@@ -13,6 +13,10 @@ type convTransposeKernel struct {
 	convGeom
 	n, c, m, group int
 	hasBias        bool
+	// direct: the kernel tiles the output exactly (kernel = stride, no
+	// dilation, padding or output padding), so every output element comes
+	// from one tap and col2im is a copy with the bias added.
+	direct bool
 }
 
 func buildConvTranspose(b *buildCtx) (*built, error) {
@@ -110,6 +114,8 @@ func buildConvTranspose(b *buildCtx) (*built, error) {
 		}
 		k.hasBias = true
 	}
+	k.direct = g.kh == g.sh && g.kw == g.sw && g.dh == 1 && g.dw == 1 && g.pt == 0 && g.pl == 0 &&
+		g.oh == g.h*g.sh && g.ow == g.w*g.sw
 	macs := int64(n) * int64(c) * int64(g.h*g.w) * int64(m/group*g.kh*g.kw)
 	return &built{k: k, out: one(x.dt, append([]int{n, m}, outShape...)), alias: -1, macs: macs, flops: 2 * macs,
 		scratch: m / group * g.kh * g.kw * g.h * g.w}, nil
@@ -124,6 +130,15 @@ func (k *convTransposeKernel) forward(x *exec, in, out []*data) {
 	for n := 0; n < k.n; n++ {
 		for g := 0; g < k.group; g++ {
 			og := dst[(n*k.m+g*mg)*ohw : (n*k.m+(g+1)*mg)*ohw]
+			if k.direct {
+				var bias []float32
+				if k.hasBias {
+					bias = in[2].f[g*mg : (g+1)*mg]
+				}
+				sgemm(true, false, rows, hw, cg, 1, w[g*cg*rows:], rows, src[(n*k.c+g*cg)*hw:], hw, 0, col, hw, x.threads)
+				k.col2imDirect(x, col, bias, og)
+				continue
+			}
 			for m := 0; m < mg; m++ {
 				var b0 float32
 				if k.hasBias {
@@ -163,4 +178,36 @@ func (k *convTransposeKernel) forward(x *exec, in, out []*data) {
 			})
 		}
 	}
+}
+
+// col2imDirect writes og[m, iy·sh+ky, ix·sw+kx] = bias[m] + col[(m,ky,kx),
+// (iy,ix)]: the general col2im when each output element has one tap (the
+// bias plus one term, added in the same order).
+func (k *convTransposeKernel) col2imDirect(x *exec, col, bias, og []float32) {
+	mg := k.m / k.group
+	hw, ohw := k.h*k.w, k.oh*k.ow
+	threads := x.threads
+	if mg*ohw < 1<<15 {
+		threads = 1
+	}
+	parallelFor(mg, threads, func(lo, hi int) {
+		for m := lo; m < hi; m++ {
+			var b0 float32
+			if bias != nil {
+				b0 = bias[m]
+			}
+			plane := og[m*ohw : (m+1)*ohw]
+			for oy := 0; oy < k.oh; oy++ {
+				iy, ky := oy/k.sh, oy%k.sh
+				orow := plane[oy*k.ow : (oy+1)*k.ow]
+				for kx := 0; kx < k.kw; kx++ {
+					crow := col[((m*k.kh+ky)*k.kw+kx)*hw+iy*k.w:][:k.w]
+					o := orow[kx:]
+					for ix, v := range crow {
+						o[ix*k.sw] = b0 + v
+					}
+				}
+			}
+		}
+	})
 }
