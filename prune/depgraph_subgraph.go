@@ -21,6 +21,9 @@ import (
 // coupleSubgraphReads handles every main-graph value with channels that a
 // subgraph of a main-graph node reads.
 func (d *DepGraph) coupleSubgraphReads(c *Coupler) {
+	if len(d.subUses) == 0 {
+		return
+	}
 	byUse := map[use]*onnxio.Param{}
 	for _, p := range d.Model.Params() {
 		for _, u := range p.Uses {

@@ -548,3 +548,39 @@ func TestRuleSubgraphReads(t *testing.T) {
 		t.Errorf("a branch reading the channels with Relu: %d prunable, reason %q", g.Prunable(), g.Reason)
 	}
 }
+
+// TestPickUnitsKeepsEveryValue: a value of the group that is not a layer's
+// output (one side of a Split) keeps a channel even when its channels score
+// lowest, so no Conv is left reading zero channels.
+func TestPickUnitsKeepsEveryValue(t *testing.T) {
+	d := depOf(t, onnxbuild.SplitTranspose())
+	g := groupWithRoot(t, d, "Conv_0")
+	var a *Space
+	for _, s := range g.Spaces {
+		if s.Value == "a" {
+			a = s
+		}
+	}
+	if a == nil || a.Size != 3 {
+		t.Fatalf("no 3-channel split value a in %v", g.Spaces)
+	}
+	scores := make([]float32, g.Units)
+	for u := range scores {
+		scores[u] = 10 + float32(u)
+	}
+	for i := range a.Size {
+		scores[g.UnitOf(a, i)] = float32(i) // a's channels first
+	}
+	got := pickUnits(g, scores, 4, 1)
+	inA := 0
+	for _, u := range got {
+		for i := range a.Size {
+			if g.UnitOf(a, i) == u {
+				inA++
+			}
+		}
+	}
+	if len(got) != 4 || inA != 2 {
+		t.Errorf("picked %v: %d of a's 3 channels, want 4 units with 2 of a's", got, inA)
+	}
+}
