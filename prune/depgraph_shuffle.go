@@ -125,6 +125,9 @@ func (r *Rewriter) rewriteShuffle(sh *shuffle) error {
 			if !ok1 || !ok2 {
 				return fmt.Errorf("%w: shuffle targets unknown", ErrInvalid)
 			}
+			// The 5-D values in between carry no space: their
+			// value_info would be stale.
+			r.gone(sh.first.GetOutput()[0], sh.tr.GetOutput()[0])
 			t1[sh.axis], t1[sh.axis+1] = int64(sh.g), int64(kg)
 			t2[sh.axis] = int64(k)
 			if err := r.setTarget(sh.first, t1); err != nil {

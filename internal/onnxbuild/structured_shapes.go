@@ -7,7 +7,8 @@ import "github.com/advancedclimatesystems/gonnx/onnx"
 // the shape computations and remap the groups.
 
 // ShuffleExported is a stem and two ShuffleNet v2 basic units as
-// torch.onnx exports them (dynamic batch "N"), x[N,8,8,8] → y[N,4,8,8]:
+// torch.onnx exports them (dynamic batch "N"; value_info for the
+// shuffle's input and 5-D values), x[N,8,8,8] → y[N,4,8,8]:
 //
 //	v  = Relu(Conv 8→8 (x))
 //	per unit:
@@ -68,6 +69,8 @@ func ShuffleExported() *onnx.ModelProto {
 		b.Node("Concat", []string{dims[0], groups, cg, dims[2], dims[3]}, []string{p("target1")}, AttrInt("axis", 0))
 		b.Node("Reshape", []string{p("t"), p("target1")}, []string{p("r")})
 		b.Node("Transpose", []string{p("r")}, []string{p("rt")}, AttrInts("perm", 0, 2, 1, 3, 4))
+		b.graph.ValueInfo = append(b.graph.ValueInfo, valueInfo(p("r"), Float, []any{"N", 2, 4, 8, 8}),
+			valueInfo(p("rt"), Float, []any{"N", 4, 2, 8, 8}), valueInfo(p("t"), Float, []any{"N", 8, 8, 8}))
 		b.Node("Concat", []string{dims[0], minus, dims[2], dims[3]}, []string{p("target2")}, AttrInt("axis", 0))
 		v = p("out")
 		b.Node("Reshape", []string{p("rt"), p("target2")}, []string{v})
