@@ -7,8 +7,8 @@ import "github.com/advancedclimatesystems/gonnx/onnx"
 // PRelu and per-channel Mul/Add constants, Reshape into Gemm and MatMul, a
 // depthwise Conv with a channel multiplier and a channel Slice, a channel
 // shuffle with constant shapes and one exported with its shapes computed at
-// run time, a flatten target computed at run time, grouped convolutions,
-// and heads inside If branches (structured_shapes.go). Each has one float32 input "x" and output "y",
+// run time, a flatten target and Split sizes computed at run time, grouped
+// convolutions, and heads inside If branches (structured_shapes.go). Each has one float32 input "x" and output "y",
 // and runs in ONNX Runtime.
 func StructuredModels() []Canned {
 	return []Canned{
@@ -18,6 +18,7 @@ func StructuredModels() []Canned {
 		{"shuffle", Shuffle},
 		{"shuffle_exported", ShuffleExported},
 		{"runtime_flatten", RuntimeFlatten},
+		{"split_computed", SplitComputed},
 		{"grouped_conv", GroupedConv},
 		{"if_heads", IfHeads},
 		{"if_heads_else", IfHeadsElse},

@@ -177,3 +177,37 @@ func ifHeads(threshold float32) *onnx.ModelProto {
 	b.Output("y", Float, 1, 4)
 	return b.Model()
 }
+
+// SplitComputed splits the channels in halves with sizes computed at run
+// time, x[1,4,8,8] → y[1,3,8,8]:
+//
+//	s    = Relu(Conv 4→8 (x)); c = Gather(Shape(s), 1); h = c / 2
+//	a, b = Split(s, axis 1, Concat(Unsqueeze(h), Unsqueeze(c − h)))
+//	y    = Conv 4→3 (a) + Conv 4→3 (b)
+func SplitComputed() *onnx.ModelProto {
+	b := New(CannedOpset)
+	b.Input("x", Float, 1, 4, 8, 8)
+	w := initRand(b, "stem.weight", 1701, 0.4, 8, 4, 1, 1)
+	bias := initRand(b, "stem.bias", 1702, 0.1, 8)
+	b.Node("Conv", []string{"x", w, bias}, []string{"stem"}, AttrInts("kernel_shape", 1, 1))
+	b.Node("Relu", []string{"stem"}, []string{"s"})
+	one := b.InitInt64("k1", []int64{}, []int64{1})
+	two := b.InitInt64("k2", []int64{}, []int64{2})
+	ax0 := b.InitInt64("axes0", []int64{1}, []int64{0})
+	b.Node("Shape", []string{"s"}, []string{"shape"})
+	b.Node("Gather", []string{"shape", one}, []string{"c"}, AttrInt("axis", 0))
+	b.Node("Div", []string{"c", two}, []string{"h"})
+	b.Node("Sub", []string{"c", "h"}, []string{"rest"})
+	b.Node("Unsqueeze", []string{"h", ax0}, []string{"h1"})
+	b.Node("Unsqueeze", []string{"rest", ax0}, []string{"rest1"})
+	b.Node("Concat", []string{"h1", "rest1"}, []string{"sizes"}, AttrInt("axis", 0))
+	b.Node("Split", []string{"s", "sizes"}, []string{"a", "b"}, AttrInt("axis", 1))
+	w = initRand(b, "a.weight", 1703, 0.4, 3, 4, 1, 1)
+	b.Node("Conv", []string{"a", w}, []string{"ya"}, AttrInts("kernel_shape", 1, 1))
+	w = initRand(b, "b.weight", 1704, 0.4, 3, 4, 1, 1)
+	bias = initRand(b, "b.bias", 1705, 0.1, 3)
+	b.Node("Conv", []string{"b", w, bias}, []string{"yb"}, AttrInts("kernel_shape", 1, 1))
+	b.Node("Add", []string{"ya", "yb"}, []string{"y"})
+	b.Output("y", Float, 1, 3, 8, 8)
+	return b.Model()
+}
