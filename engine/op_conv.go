@@ -29,6 +29,9 @@ type convKernel struct {
 	// tapOffs (op_conv_implicit.go) instead of forming im2col.
 	implicit bool
 	tapOffs  []int
+	// swapped, when set, holds per group the packed Wᵀ of swappedForward
+	// (op_conv_swapped.go).
+	swapped []*packedB
 }
 
 // clampAct is an activation out = min(max(x, lo), hi) fused into the op
@@ -87,6 +90,10 @@ func buildConv(b *buildCtx) (*built, error) {
 	if planeOK(g) && !k.pointwise {
 		k.plane = newPaddedPlane(&k.convGeom)
 	}
+	if k.swappedOK() {
+		bt.scratch = k.setupSwapped(w.konst.f)
+		return bt, nil
+	}
 	if k.implicitOK() {
 		k.implicit = true
 		bt.scratch = k.setupImplicit()
@@ -104,6 +111,8 @@ func (k *convKernel) forward(x *exec, in, out []*data) {
 		bias = in[2].f
 	}
 	switch {
+	case k.swapped != nil:
+		k.swappedForward(x, in[0].f, bias, out[0].f)
 	case k.implicit:
 		k.implicitForward(x, in[0].f, bias, out[0].f)
 	case k.depthwise:

@@ -77,25 +77,39 @@ func TestConvFastPathsMatchReference(t *testing.T) {
 				// Errors relative to the scale of the unclamped output.
 				scale := maxAbs(want)
 				k.act.apply(want)
-				// Both GEMM paths where the weights are packed: im2col and
-				// implicit.
-				modes := []bool{k.implicit}
-				canImplicit := !k.depthwise && k.packed != nil && k.packed[0].kern.runTaps != nil && (k.pointwise || k.plane != nil)
-				if canImplicit {
-					modes = []bool{false, true}
+				// Every GEMM path the weights allow: im2col, implicit and
+				// swapped (when packed).
+				const (
+					im2col = iota
+					implicit
+					swapped
+				)
+				modes := []int{im2col}
+				if k.packed != nil && !k.depthwise {
+					kern := k.packed[0].kern
+					if kern.runTaps != nil && (k.pointwise || k.plane != nil) {
+						modes = append(modes, implicit)
+					}
+					if kern.partial && kern.mr == 8 {
+						modes = append(modes, swapped)
+					}
 				}
-				for _, implicit := range modes {
-					k.implicit, k.tapOffs = implicit, nil
+				for _, mode := range modes {
+					k.implicit, k.tapOffs, k.swapped = false, nil, nil
 					scratch := make([]float32, k.c/k.group*k.kh*k.kw*k.oh*k.ow)
-					if implicit {
+					switch mode {
+					case implicit:
+						k.implicit = true
 						scratch = make([]float32, k.setupImplicit())
+					case swapped:
+						scratch = make([]float32, k.setupSwapped(w))
 					}
 					for _, threads := range []int{1, 3} {
 						got := &data{shape: outShape, f: make([]float32, numel(outShape))}
 						fill(got.f, 1e9) // outputs are not zeroed by the caller
 						k.forward(&exec{threads: threads, scratch: scratch}, in, []*data{got})
 						if e := relErr(want, got.f) * maxAbs(want) / scale; e > 1e-5 || math.IsNaN(e) {
-							t.Fatalf("threads %d: fast path differs from reference by %.3g (depthwise %v pointwise %v packed %v implicit %v)", threads, e, k.depthwise, k.pointwise, k.packed != nil, k.implicit)
+							t.Fatalf("threads %d: fast path differs from reference by %.3g (depthwise %v pointwise %v packed %v mode %d)", threads, e, k.depthwise, k.pointwise, k.packed != nil, mode)
 						}
 					}
 				}

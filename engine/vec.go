@@ -21,7 +21,20 @@ var (
 	tapMaxRow     = tapMaxRowGo     // see tapMaxRowGo
 	packB32       = packB32Go       // see packB32Go
 	deinterleave  = deinterleaveGo  // see deinterleaveGo
+	packA8        = packA8Go        // see packA8Go
 )
+
+// packA8Go copies kc rows of rows ≤ 8 floats (row stride lda) into a
+// packed 8-wide panel, zero-padding each row:
+//
+//	for p < kc, r < 8: dst[p*8+r] = a[p*lda+r] if r < rows, else 0
+func packA8Go(dst, a []float32, lda, kc, rows int) {
+	for p := 0; p < kc; p++ {
+		d := dst[p*8 : p*8+8]
+		copy(d, a[p*lda:p*lda+rows])
+		clear(d[rows:])
+	}
+}
 
 // deinterleaveGo splits src into its even and odd elements:
 //

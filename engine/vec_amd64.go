@@ -70,6 +70,9 @@ var sigmoidConsts = [14]float32{
 	1,
 }
 
+//go:noescape
+func packA8AVX512(dst, src *float32, lda, kc int, mask uint16)
+
 func init() {
 	if !cpu.X86.HasAVX512F {
 		return
@@ -151,6 +154,14 @@ func init() {
 			_, _ = odd[n-1], src[2*n-1]
 			deinterleaveAVX512(&even[0], &odd[0], &src[0], n, &deinterleaveIdx[0])
 		}
+	}
+	packA8 = func(dst, a []float32, lda, kc, rows int) {
+		if kc == 0 {
+			return
+		}
+		_ = dst[8*kc-1]
+		_ = a[(kc-1)*lda+rows-1] // the rows the assembly reads
+		packA8AVX512(&dst[0], &a[0], lda, kc, 1<<rows-1)
 	}
 	tapMaxRow = func(out, base []float32, offs []int) {
 		n := len(out)

@@ -950,3 +950,30 @@ sigtail:
 sigdone:
 	VZEROUPPER
 	RET
+
+// func packA8AVX512(dst, src *float32, lda, kc int, mask uint16)
+//
+// dst[p*8+r] = src[p*lda+r] for p < kc and the r < 8 set in mask, 0 for
+// the others; src is read only at those r.
+TEXT ·packA8AVX512(SB), NOSPLIT, $0-34
+	MOVQ  dst+0(FP), DI
+	MOVQ  src+8(FP), SI
+	MOVQ  lda+16(FP), R8
+	MOVQ  kc+24(FP), CX
+	MOVWLZX mask+32(FP), AX
+	SHLQ  $2, R8
+	KMOVW AX, K1
+	TESTQ CX, CX
+	JE    pack8done
+
+pack8loop:
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS   Y0, (DI)
+	ADDQ      R8, SI
+	ADDQ      $32, DI
+	DECQ      CX
+	JNE       pack8loop
+
+pack8done:
+	VZEROUPPER
+	RET

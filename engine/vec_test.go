@@ -150,6 +150,22 @@ func TestPackB32MatchesReference(t *testing.T) {
 	}
 }
 
+func TestPackA8MatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	for rows := 1; rows <= 8; rows++ {
+		kc, lda := 6, 11
+		a := randSlice(r, (kc-1)*lda+rows) // ends right after the last row read
+		got, want := randSlice(r, 8*kc), make([]float32, 8*kc)
+		packA8(got, a, lda, kc, rows)
+		packA8Go(want, a, lda, kc, rows)
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("rows %d: [%d] = %v, reference %v", rows, i, got[i], want[i])
+			}
+		}
+	}
+}
+
 func TestDeinterleaveMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(15, 16))
 	for _, n := range []int{1, 15, 16, 17, 40, 56} {

@@ -1,0 +1,159 @@
+package engine
+
+import "sync"
+
+// Swapped convolution, for layers with few output positions (14², 7²):
+// the same product as gemmForward computed transposed,
+//
+//	Cᵀ [OH·OW × M/G] = im2col(x_g)ᵀ · W_gᵀ,
+//
+// so that the micro-kernel's 32-wide panels run along output channels
+// (multiples of 32 in most networks) and its 8-row panels along output
+// positions (49 = 6·8+1 fills 88% of them where 32-wide panels fill 77%).
+// Wᵀ is packed at compile time (packedB); im2colᵀ is packed per run in
+// 8-position panels; Cᵀ is transposed into the output with the bias and
+// activation.
+
+// packedB is op(B) (k×n) packed for one micro-kernel: for the depth block
+// starting at p0 (kc = min(gemmKC, k−p0) deep), panel jp (columns
+// jp..jp+nr) is data[p0*np+jp*kc:][:nr*kc], element [p*nr+q], zero past n.
+type packedB struct {
+	k, n, np int // np: n rounded up to nr
+	data     []float32
+}
+
+func packAllB(kern *microKernel, trans bool, k, n int, b []float32, ldb int) *packedB {
+	nr := kern.nr
+	np := (n + nr - 1) / nr * nr
+	pb := &packedB{k: k, n: n, np: np, data: make([]float32, np*k)}
+	for p0 := 0; p0 < k; p0 += gemmKC {
+		kc := min(gemmKC, k-p0)
+		packB(trans, b, ldb, p0, kc, 0, n, nr, pb.data[p0*np:p0*np+np*kc])
+	}
+	return pb
+}
+
+// The layers that take the swapped path: at most swappedMaxPositions
+// output positions (above, im2col and packing its transpose cost more than
+// the panel edges) and at least swappedMinDepth terms per output (below,
+// the transposition into the output costs more than the edges).
+const (
+	swappedMaxPositions = 256
+	swappedMinDepth     = 512
+)
+
+// swappedOK reports whether the swapped path fills the kernel's panels
+// better than the path k would take otherwise.
+func (k *convKernel) swappedOK() bool {
+	np := k.oh * k.ow
+	if k.depthwise || k.packed == nil || np > swappedMaxPositions || k.c/k.group*k.kh*k.kw < swappedMinDepth {
+		return false
+	}
+	kern := k.packed[0].kern
+	if !kern.partial {
+		return false
+	}
+	mr, nr := kern.mr, kern.nr
+	if mr != 8 { // packA8
+		return false
+	}
+	mg := k.m / k.group
+	fill := func(n, w int) float64 { return float64(n) / float64((n+w-1)/w*w) }
+	cols := fill(np, nr)
+	if k.implicitOK() && !k.pointwise {
+		cols = fill(k.ow, nr)
+	}
+	return fill(np, mr)*fill(mg, nr) > 1.05*cols
+}
+
+// setupSwapped packs Wᵀ per group and returns the scratch (floats) the
+// swapped path needs: im2col (unless 1×1), its packed transpose, and Cᵀ.
+func (k *convKernel) setupSwapped(w []float32) int {
+	kern := k.packed[0].kern
+	cg, mg := k.c/k.group, k.m/k.group
+	kk := cg * k.kh * k.kw
+	for g := 0; g < k.group; g++ {
+		k.swapped = append(k.swapped, packAllB(kern, true, kk, mg, w[g*mg*kk:], kk))
+	}
+	np := k.oh * k.ow
+	npp := (np + kern.mr - 1) / kern.mr * kern.mr
+	s := npp * kk
+	if !k.pointwise {
+		s += kk * np
+	}
+	return s
+}
+
+// ctPool holds the per-goroutine blocks of Cᵀ (positions × nr).
+var ctPool = sync.Pool{New: func() any { return new([]float32) }}
+
+func (k *convKernel) swappedForward(x *exec, src, bias, dst []float32) {
+	kern := k.packed[0].kern
+	mr, nr := kern.mr, kern.nr
+	cg, mg := k.c/k.group, k.m/k.group
+	kk := cg * k.kh * k.kw
+	np := k.oh * k.ow
+	npp := (np + mr - 1) / mr * mr
+	ap := x.scratch[:npp*kk]
+	for n := 0; n < k.n; n++ {
+		for g := 0; g < k.group; g++ {
+			xg := src[(n*k.c+g*cg)*k.h*k.w:]
+			og := dst[(n*k.m+g*mg)*np : (n*k.m+(g+1)*mg)*np]
+			col := xg
+			if !k.pointwise {
+				col = x.scratch[npp*kk : npp*kk+kk*np]
+				k.im2col(x, xg, col)
+			}
+			// ap: colᵀ in panels of mr positions, per depth block.
+			for p0 := 0; p0 < kk; p0 += gemmKC {
+				kc := min(gemmKC, kk-p0)
+				for i0 := 0; i0 < np; i0 += mr {
+					packA8(ap[p0*npp+i0*kc:p0*npp+i0*kc+mr*kc], col[p0*np+i0:], np, kc, min(mr, np-i0))
+				}
+			}
+			pb := k.swapped[g]
+			nb := (mg + nr - 1) / nr
+			threads := x.threads
+			if np*mg*kk < 1<<16 {
+				threads = 1
+			}
+			parallelFor(nb, threads, func(lo, hi int) {
+				ctp := ctPool.Get().(*[]float32)
+				if len(*ctp) < np*nr {
+					*ctp = make([]float32, np*nr)
+				}
+				ct := (*ctp)[:np*nr] // Cᵀ for channels j0..j0+nr, row stride nr
+				var ep kernEpi
+				for jb := lo; jb < hi; jb++ {
+					j0 := jb * nr
+					cols := min(nr, mg-j0)
+					for p0 := 0; p0 < kk; p0 += gemmKC {
+						kc := min(gemmKC, kk-p0)
+						bpan := pb.data[p0*pb.np+j0*kc : p0*pb.np+j0*kc+nr*kc]
+						for i0 := 0; i0 < np; i0 += mr {
+							ep.flags = 0
+							if p0 > 0 {
+								ep.flags = epAccum
+							}
+							ep.rows, ep.mask = int32(min(mr, np-i0)), 1<<cols-1
+							kern.run(kc, ap[p0*npp+i0*kc:p0*npp+i0*kc+mr*kc], bpan, ct[i0*nr:], nr, &ep)
+						}
+					}
+					// The block, in L1, into the output planes.
+					for q := 0; q < cols; q++ {
+						var b float32
+						if bias != nil {
+							b = bias[g*mg+j0+q]
+						}
+						orow := og[(j0+q)*np : (j0+q+1)*np]
+						for i := range orow {
+							orow[i] = ct[i*nr+q] + b
+						}
+						k.act.apply(orow)
+					}
+				}
+				ctPool.Put(ctp)
+			})
+		}
+	}
+}
