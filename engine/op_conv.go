@@ -30,8 +30,9 @@ type convKernel struct {
 	implicit bool
 	tapOffs  []int
 	// swapped, when set, holds per group the packed Wᵀ of swappedForward
-	// (op_conv_swapped.go).
-	swapped []*packedB
+	// (op_conv_swapped.go), for swapKern; packed is then nil.
+	swapped  []*packedB
+	swapKern *microKernel
 }
 
 // clampAct is an activation out = min(max(x, lo), hi) fused into the op
@@ -92,6 +93,7 @@ func buildConv(b *buildCtx) (*built, error) {
 	}
 	if k.swappedOK() {
 		bt.scratch = k.setupSwapped(w.konst.f)
+		k.packed = nil // only Wᵀ is read
 		return bt, nil
 	}
 	if k.implicitOK() {

@@ -69,7 +69,8 @@ func (k *convKernel) swappedOK() bool {
 // setupSwapped packs Wᵀ per group and returns the scratch (floats) the
 // swapped path needs: im2col (unless 1×1), its packed transpose, and Cᵀ.
 func (k *convKernel) setupSwapped(w []float32) int {
-	kern := k.packed[0].kern
+	kern := activeKernel()
+	k.swapKern = kern
 	cg, mg := k.c/k.group, k.m/k.group
 	kk := cg * k.kh * k.kw
 	for g := 0; g < k.group; g++ {
@@ -88,7 +89,7 @@ func (k *convKernel) setupSwapped(w []float32) int {
 var ctPool = sync.Pool{New: func() any { return new([]float32) }}
 
 func (k *convKernel) swappedForward(x *exec, src, bias, dst []float32) {
-	kern := k.packed[0].kern
+	kern := k.swapKern
 	mr, nr := kern.mr, kern.nr
 	cg, mg := k.c/k.group, k.m/k.group
 	kk := cg * k.kh * k.kw

@@ -153,7 +153,7 @@ func newPlan(c *compiler, inputs []int, g *onnx.GraphProto, cfg *config) (*Plan,
 
 // releasePackedWeights drops the plan's decoded copy of every constant read
 // only as the weights of Convs that packed them at compile time (they read
-// the packed copy), so the plan does not hold the weights twice.
+// the packed copy, W or Wᵀ), so the plan does not hold the weights twice.
 func (p *Plan) releasePackedWeights() {
 	packedOnly := map[int]bool{}
 	var walk func(pr *program)
@@ -164,7 +164,7 @@ func (p *Plan) releasePackedWeights() {
 				if id < 0 || p.values[id].konst == nil {
 					continue
 				}
-				ok := ok && j == 1 && ck.packed != nil
+				ok := ok && j == 1 && (ck.packed != nil || ck.swapped != nil)
 				if prev, seen := packedOnly[id]; !seen || prev {
 					packedOnly[id] = ok
 				}

@@ -214,7 +214,7 @@ func TestPackedWeightsReleased(t *testing.T) {
 	}
 	packed, released := 0, 0
 	for _, s := range p.main.steps {
-		if ck, ok := s.k.(*convKernel); ok && ck.packed != nil {
+		if ck, ok := s.k.(*convKernel); ok && (ck.packed != nil || ck.swapped != nil) {
 			packed++
 			if p.values[s.in[1]].konst.f == nil {
 				released++
