@@ -57,3 +57,37 @@ func TestPackCheck(t *testing.T) {
 		t.Fatalf("missing check data: exit %d", code)
 	}
 }
+
+// TestRunRandom: run --random feeds the same deterministic inputs every
+// time, so two runs of one model write identical outputs, and --shape binds
+// a dynamic dimension.
+func TestRunRandom(t *testing.T) {
+	model := writeCanned(t, "mlp", onnxbuild.MLP())
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	for _, out := range []string{a, b} {
+		if code, _, errs := runCLI(t, "run", model, "--random", "--shape", "x=3,16", "--out", out); code != 0 {
+			t.Fatal(errs)
+		}
+	}
+	ya, err := npdata.ReadNPY(filepath.Join(a, "y.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	yb, err := npdata.ReadNPY(filepath.Join(b, "y.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ya.Shape) != 2 || ya.Shape[0] != 3 {
+		t.Fatalf("output shape %v, want [3 4]", ya.Shape)
+	}
+	da, db := ya.Dense().Data().([]float32), yb.Dense().Data().([]float32)
+	for i := range da {
+		if da[i] != db[i] {
+			t.Fatalf("two --random runs differ at %d", i)
+		}
+	}
+	if code, _, _ := runCLI(t, "run", model, "--shape", "x=3,16"); code != 2 {
+		t.Fatalf("--shape without --random: exit %d, want 2", code)
+	}
+}

@@ -16,21 +16,29 @@ import (
 )
 
 func newRunCmd(c *cli) *cobra.Command {
-	var inputs []string
+	var inputs, shapes []string
 	var outDir string
 	var threads int
+	var random bool
 	cmd := &cobra.Command{
 		Use:   "run MODEL --input NAME=FILE.npy ...",
 		Short: "Run a model in the pure-Go engine on .npy inputs",
 		Long: `run compiles MODEL for the shapes of the given inputs, runs it once in
 edgeprune's pure-Go engine and writes every output as OUT/NAME.npy
 (characters of NAME outside [A-Za-z0-9_.-] become '_'). Every model input
-must be given, as NAME=FILE.npy (float32/float64, int64/int32, bool).`,
-		Example: `  edgeprune run resnet18.onnx --input input=img.npy --out out/`,
+must be given, as NAME=FILE.npy (float32/float64, int64/int32, bool) —
+or, with --random, inputs not given are filled with the same deterministic
+values in [0, 1) that bench uses (integers 0), at the model's shapes or
+those given with --shape: a quick way to compare two models' outputs.`,
+		Example: `  edgeprune run resnet18.onnx --input input=img.npy --out out/
+  edgeprune run pruned.onnx --random --shape x=1,3,96,96 --out pruned-out/`,
 		Args:    exactArgs(1, "one MODEL argument"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(inputs) == 0 {
-				return usagef("run needs at least one --input NAME=FILE.npy")
+			if len(inputs) == 0 && !random {
+				return usagef("run needs --input NAME=FILE.npy for each model input, or --random")
+			}
+			if len(shapes) > 0 && !random {
+				return usagef("--shape goes with --random (the shapes of --input files are their own)")
 			}
 			if threads < 0 {
 				return usagef("--threads must be >= 1 (or 0 for all cores)")
@@ -56,12 +64,29 @@ must be given, as NAME=FILE.npy (float32/float64, int64/int32, bool).`,
 				feed[name] = a.Dense()
 				opts = append(opts, engine.WithInputShape(name, a.Shape...))
 			}
+			for _, spec := range shapes {
+				name, dims, err := parseShape(spec)
+				if err != nil {
+					return err
+				}
+				if _, given := feed[name]; given {
+					return usagef("--shape %s: input %q is given as a file", spec, name)
+				}
+				opts = append(opts, engine.WithInputShape(name, dims...))
+			}
 			if threads > 0 {
 				opts = append(opts, engine.WithThreads(threads))
 			}
 			p, err := engine.Compile(m, opts...)
 			if err != nil {
 				return err
+			}
+			if random {
+				for name, t := range randomInputs(p) {
+					if _, given := feed[name]; !given {
+						feed[name] = t
+					}
+				}
 			}
 			outs, err := p.Run(context.Background(), feed)
 			if err != nil {
@@ -86,6 +111,8 @@ must be given, as NAME=FILE.npy (float32/float64, int64/int32, bool).`,
 	}
 	cmd.Flags().StringArrayVar(&inputs, "input", nil, "model input as NAME=FILE.npy (repeat for each input)")
 	cmd.Flags().StringVar(&outDir, "out", ".", "directory for the output .npy files")
+	cmd.Flags().BoolVar(&random, "random", false, "fill inputs not given with deterministic values in [0, 1)")
+	cmd.Flags().StringArrayVar(&shapes, "shape", nil, "--random: input shape as NAME=D0,D1,... (repeatable)")
 	cmd.Flags().IntVar(&threads, "threads", 0, "threads (0: all cores)")
 	return cmd
 }
