@@ -32,7 +32,7 @@ values in [0, 1) that bench uses (integers 0), at the model's shapes or
 those given with --shape: a quick way to compare two models' outputs.`,
 		Example: `  edgeprune run resnet18.onnx --input input=img.npy --out out/
   edgeprune run pruned.onnx --random --shape x=1,3,96,96 --out pruned-out/`,
-		Args:    exactArgs(1, "one MODEL argument"),
+		Args: exactArgs(1, "one MODEL argument"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(inputs) == 0 && !random {
 				return usagef("run needs --input NAME=FILE.npy for each model input, or --random")
