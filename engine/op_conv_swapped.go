@@ -33,37 +33,49 @@ func packAllB(kern *microKernel, trans bool, k, n int, b []float32, ldb int) *pa
 	return pb
 }
 
-// The layers that take the swapped path: at most swappedMaxPositions
-// output positions (above, im2col and packing its transpose cost more than
-// the panel edges) and at least swappedMinDepth terms per output (below,
-// the transposition into the output costs more than the edges).
+// swappedMaxPositions bounds the layers that take the swapped path (its
+// im2col transpose is packed whole).
+const swappedMaxPositions = 256
+
+// Costs of data movement in multiply-adds of the micro-kernel (which does
+// 32 per cycle on AVX-512): a float copied (im2col, packing) and a float
+// moved by the scalar transposition into the output.
 const (
-	swappedMaxPositions = 256
-	swappedMinDepth     = 512
+	copyCost      = 4
+	transposeCost = 64
 )
 
-// swappedOK reports whether the swapped path fills the kernel's panels
-// better than the path k would take otherwise.
+// swappedOK reports whether the swapped path is cheaper than the path k
+// would take otherwise: the micro-kernel's work divided by how well the
+// panels are filled, plus the data it moves.
 func (k *convKernel) swappedOK() bool {
 	np := k.oh * k.ow
-	if k.depthwise || k.packed == nil || np > swappedMaxPositions || k.c/k.group*k.kh*k.kw < swappedMinDepth {
+	if k.depthwise || k.packed == nil || np > swappedMaxPositions {
 		return false
 	}
 	kern := k.packed[0].kern
-	if !kern.partial {
+	if !kern.partial || kern.mr != 8 { // packA8
 		return false
 	}
 	mr, nr := kern.mr, kern.nr
-	if mr != 8 { // packA8
-		return false
-	}
-	mg := k.m / k.group
+	mg, kk := k.m/k.group, k.c/k.group*k.kh*k.kw
 	fill := func(n, w int) float64 { return float64(n) / float64((n+w-1)/w*w) }
-	cols := fill(np, nr)
-	if k.implicitOK() && !k.pointwise {
-		cols = fill(k.ow, nr)
+	macs := float64(np) * float64(mg) * float64(kk)
+	moved := float64(kk) * float64(np) // one pass over im2col
+	var normal float64
+	switch {
+	case k.implicitOK() && k.pointwise:
+		normal = macs / fill(np, nr)
+	case k.implicitOK():
+		normal = macs / fill(k.ow, nr)
+	default: // im2col, then packing B
+		normal = macs/fill(np, nr) + 2*copyCost*moved
 	}
-	return fill(np, mr)*fill(mg, nr) > 1.05*cols
+	swapped := macs/(fill(np, mr)*fill(mg, nr)) + copyCost*moved + float64(np*mg)*transposeCost
+	if !k.pointwise {
+		swapped += copyCost * moved // im2col
+	}
+	return swapped < normal
 }
 
 // setupSwapped packs Wᵀ per group and returns the scratch (floats) the
