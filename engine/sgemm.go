@@ -144,8 +144,8 @@ type packedA struct {
 	data []float32
 }
 
-// packAll packs alpha·op(A) for kern into dst (len ≥ packedLen), or a new
-// slice when dst is too short.
+// packAll packs alpha·op(A) for kern into dst when it holds mp·k floats
+// (mp: m rounded up to kern.mr), else into a new slice.
 func packAll(kern *microKernel, trans bool, m, k int, alpha float32, a []float32, lda int, dst []float32) *packedA {
 	mr := kern.mr
 	mp := (m + mr - 1) / mr * mr
