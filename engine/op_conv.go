@@ -5,10 +5,14 @@ package engine
 //
 //	out[n,m,oy,ox] = B[m] + Σ_{c<C/G, ky, kx} x[n, g·C/G+c, oy·sh−pt+ky·dh, ox·sw−pl+kx·dw] · W[m,c,ky,kx]
 //
-// with x = 0 outside the input. The fast path lowers each group to one
-// SGEMM: W_g [M/G × K] times im2col(x_g) [K × OH·OW], K = C/G·kh·kw
-// (no im2col for 1×1, stride-1, unpadded convolutions); depthwise
-// convolutions (G = C = M) use a direct loop parallel over channels.
+// with x = 0 outside the input. The fast paths lower each group to one
+// SGEMM, W_g [M/G × K] times im2col(x_g) [K × OH·OW], K = C/G·kh·kw, with
+// constant weights packed at compile time, in one of three ways chosen when
+// the plan is built: im2col and packed B (gemmForward; no im2col for 1×1,
+// stride-1, unpadded convolutions), im2col read in place through row
+// offsets (implicitForward), or the transposed product (swappedForward).
+// Depthwise convolutions (G = C = M) run tap rows over padded planes,
+// parallel over channels.
 type convKernel struct {
 	convGeom
 	n, c, m, group int
