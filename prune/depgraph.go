@@ -254,7 +254,9 @@ func BuildDepGraph(m *onnxio.Model, opts ...DepOption) (*DepGraph, error) {
 			cp.blockInputs(n, fmt.Sprintf("read by %s %q, which no rule covers", n.GetOpType(), d.labels[n]))
 			continue
 		}
-		r.Couple(cp, n)
+		if err := coupleSafely(r, cp, n, d.labels[n]); err != nil {
+			return nil, err
+		}
 	}
 	d.checkShapeReads(cp)
 	d.coupleSubgraphReads(cp)
@@ -727,4 +729,17 @@ func attrInts(n *onnx.NodeProto, name string) ([]int64, bool) {
 		}
 	}
 	return nil, false
+}
+
+// coupleSafely runs a rule and turns a broken contract inside it (a Link out
+// of range on a model whose shapes disagree) into an error naming the node:
+// the model came from input, so it must not crash the process.
+func coupleSafely(r Rule, cp *Coupler, n *onnx.NodeProto, label string) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%w: node %s %q: %v", ErrInvalid, n.GetOpType(), label, v)
+		}
+	}()
+	r.Couple(cp, n)
+	return nil
 }

@@ -1,0 +1,20 @@
+package prune
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/advancedclimatesystems/gonnx/onnx"
+)
+
+type panicRule struct{ Rule }
+
+func (panicRule) Couple(c *Coupler, n *onnx.NodeProto) { panic("Link out of range") }
+
+// A rule that panics on an inconsistent model gives an error, not a crash.
+func TestCoupleSafely(t *testing.T) {
+	err := coupleSafely(panicRule{}, &Coupler{}, &onnx.NodeProto{OpType: "Conv"}, "conv1")
+	if !errors.Is(err, ErrInvalid) || err == nil {
+		t.Fatalf("err = %v", err)
+	}
+}
