@@ -737,7 +737,7 @@ func attrInts(n *onnx.NodeProto, name string) ([]int64, bool) {
 func coupleSafely(r Rule, cp *Coupler, n *onnx.NodeProto, label string) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = fmt.Errorf("%w: node %s %q: %v", ErrInvalid, n.GetOpType(), label, v)
+			err = fmt.Errorf("%w: node %s %q: shapes disagree: %v", onnxio.ErrMalformed, n.GetOpType(), label, v)
 		}
 	}()
 	r.Couple(cp, n)
