@@ -659,9 +659,10 @@ func (d *DepGraph) formGroups() {
 			}
 		}
 		if g.Prunable() == 0 {
-			g.Reason = g.FixedWhy[0]
 			if g.Units == 0 {
 				g.Reason = "no channels"
+			} else {
+				g.Reason = g.FixedWhy[0]
 			}
 		}
 	}

@@ -567,7 +567,7 @@ func layerPlans(d *DepGraph, m *onnxio.Model, before []layerBefore) []LayerPlan 
 		}
 		lp := LayerPlan{Node: d.labels[b.node], Op: b.node.GetOpType(), Weight: b.weight, ShapeBefore: b.shape, ShapeAfter: after}
 		out0, in0 := weightAxesOf(b.node, len(b.shape))
-		if out0 >= 0 && len(after) == len(b.shape) {
+		if out0 >= 0 && in0 >= 0 && out0 < len(b.shape) && in0 < len(b.shape) && len(after) == len(b.shape) {
 			lp.OutBefore, lp.OutAfter = b.shape[out0], after[out0]
 			lp.InBefore, lp.InAfter = b.shape[in0], after[in0]
 		}
