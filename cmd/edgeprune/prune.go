@@ -39,7 +39,7 @@ func newPruneCmd(c *cli) *cobra.Command {
 	var f pruneFlags
 	cmd := &cobra.Command{
 		Use:   "prune MODEL -o OUT.onnx --sparsity S",
-		Short: "Zero the least important weights: unstructured, global, N:M or blocks",
+		Short: "Prune weights: by magnitude (element, N:M, blocks) or whole channels (--structured)",
 		Long: `prune zeroes the weights of lowest magnitude and writes a model of the
 same structure. Prunable by default: float weights of Conv, ConvTranspose,
 Gemm and MatMul (rank ≥ 2), wherever they are stored; never biases or
@@ -55,11 +55,23 @@ normalization parameters.
 Layers a pattern does not divide stay dense and are listed. Weights already
 zero count toward the sparsity. Ties are broken by position: the same input
 gives the same output everywhere. The plan (--report, --json) replays with
---plan on the same or a fine-tuned model.`,
+--plan on the same or a fine-tuned model.
+
+--structured removes whole channels instead, so a dense runtime does less
+work: each Conv/Gemm output channel is followed through the graph to
+everything that must shrink with it (biases, BatchNorm, residual Adds,
+Concat, depthwise convs, SE scales, Reshape into Gemm, channel shuffles) and
+the coupled group is scored (--criterion l1|l2|bn|random) and removed whole;
+--sparsity is the fraction of channels removed (--scope layer: per group;
+global: one ranking), --round-to keeps counts SIMD-friendly. Groups that
+reach a graph output, or an op no rule covers, are kept and reported with
+the reason. --emit-masked writes the same selection as zeros at the
+original shapes, which computes the same outputs.`,
 		Example: `  edgeprune prune resnet18.onnx -o r18-90.onnx --sparsity 0.9
   edgeprune prune model.onnx -o m24.onnx --pattern 2:4 --exclude '^conv1\.'
   edgeprune prune model.onnx -o m.onnx --sparsity 0.8 --scope layer --report plan.json
-  edgeprune prune finetuned.onnx -o again.onnx --plan plan.json`,
+  edgeprune prune finetuned.onnx -o again.onnx --plan plan.json
+  edgeprune prune resnet18.onnx -o slim.onnx --structured --sparsity 0.5 --round-to 8`,
 		Args: exactArgs(1, "one MODEL argument"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPrune(c, cmd, args[0], &f)

@@ -43,10 +43,13 @@ still-correct ONNX model, fitted to a device's budgets.
 It reads any real ONNX file — weights as initializers or Constant nodes,
 If/Loop subgraphs, external data — and writes back everything it did not
 change unchanged.`,
-		Example: `  edgeprune inspect model.onnx            # what is in it: ops, parameters, sparsity
-  edgeprune inspect model.onnx --json     # the same for scripts (docs/cli-json.md)
-  edgeprune convert in.onnx out.onnx      # lossless read + write
-  edgeprune convert big.onnx out.onnx --external-data`,
+		Example: `  edgeprune inspect model.onnx                    # what is in it: ops, parameters, sparsity
+  edgeprune prune model.onnx -o sparse.onnx --sparsity 0.9          # zero 90% of the weights
+  edgeprune pack sparse.onnx -o model.epk                            # ship it small; unpack is bit-exact
+  edgeprune prune model.onnx -o slim.onnx --structured --sparsity 0.5  # remove channels: really faster
+  edgeprune eval slim.onnx --data test.npz --reference model.onnx   # what it cost
+  edgeprune bench slim.onnx --threads 1                              # latency, memory, FLOPs
+  edgeprune inspect model.onnx --json                                # any report as JSON (docs/cli-json.md)`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRun: func(cmd *cobra.Command, args []string) {
