@@ -111,22 +111,10 @@ func unsupportedOps(g *onnx.GraphProto, seen map[string]bool) {
 		if _, ok := ops[op]; !ok {
 			seen[op] = true
 		}
-		for _, a := range n.GetAttribute() {
-			if sg := a.GetG(); sg != nil {
-				unsupportedOps(sg, seen)
-			}
-			for _, sg := range a.GetGraphs() {
-				unsupportedOps(sg, seen)
-			}
+		for _, sg := range onnxio.Subgraphs(n) {
+			unsupportedOps(sg, seen)
 		}
 	}
-}
-
-func nodeLabel(n *onnx.NodeProto, i int) string {
-	if n.GetName() != "" {
-		return n.GetName()
-	}
-	return fmt.Sprintf("%s#%d", n.GetOpType(), i)
 }
 
 // topoOrder returns the nodes of g in a topological order, keeping the file
@@ -146,13 +134,8 @@ func topoOrder(g *onnx.GraphProto) ([]int, error) {
 	users := make([][]int, len(nodes))
 	for i, n := range nodes {
 		names := append([]string{}, n.GetInput()...)
-		for _, a := range n.GetAttribute() {
-			if sg := a.GetG(); sg != nil {
-				names = append(names, outerNames(sg)...)
-			}
-			for _, sg := range a.GetGraphs() {
-				names = append(names, outerNames(sg)...)
-			}
+		for _, sg := range onnxio.Subgraphs(n) {
+			names = append(names, onnxio.OuterReads(sg)...)
 		}
 		seen := map[int]bool{}
 		for _, name := range names {
@@ -188,24 +171,6 @@ func topoOrder(g *onnx.GraphProto) ([]int, error) {
 	return order, nil
 }
 
-// outerNames lists every name a subgraph's nodes read (a superset of the
-// names it takes from enclosing graphs).
-func outerNames(g *onnx.GraphProto) []string {
-	var out []string
-	for _, n := range g.GetNode() {
-		out = append(out, n.GetInput()...)
-		for _, a := range n.GetAttribute() {
-			if sg := a.GetG(); sg != nil {
-				out = append(out, outerNames(sg)...)
-			}
-		}
-	}
-	for _, o := range g.GetOutput() {
-		out = append(out, o.GetName())
-	}
-	return out
-}
-
 // compileGraph compiles g's nodes into prog, resolving names in sc.
 func (c *compiler) compileGraph(g *onnx.GraphProto, sc *scope, prog *program) error {
 	for _, t := range g.GetInitializer() {
@@ -225,7 +190,7 @@ func (c *compiler) compileGraph(g *onnx.GraphProto, sc *scope, prog *program) er
 	for _, i := range order {
 		n := g.GetNode()[i]
 		if err := c.compileNode(n, i, sc, prog); err != nil {
-			return &NodeError{Node: nodeLabel(n, i), Op: n.GetOpType(), Err: err}
+			return &NodeError{Node: onnxio.NodeLabel(n, i), Op: n.GetOpType(), Err: err}
 		}
 	}
 	for _, o := range g.GetOutput() {
@@ -360,7 +325,7 @@ func (c *compiler) compileNode(n *onnx.NodeProto, index int, sc *scope, prog *pr
 			outIDs[j] = c.newValue(&value{name: "", dt: bt.out[j].dt, shape: bt.out[j].shape, producer: c.now()})
 		}
 	}
-	prog.steps = append(prog.steps, step{k: bt.k, in: inIDs, out: outIDs, name: nodeLabel(n, index), op: n.GetOpType(),
+	prog.steps = append(prog.steps, step{k: bt.k, in: inIDs, out: outIDs, name: onnxio.NodeLabel(n, index), op: n.GetOpType(),
 		flops: bt.flops, macs: bt.macs, sub: bt.sub})
 	return nil
 }

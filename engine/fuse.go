@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/advancedclimatesystems/gonnx/onnx"
+	"github.com/edgeprune/edgeprune/onnxio"
 )
 
 // countUses adds, for g and its subgraphs, how many times each value name
@@ -13,13 +14,8 @@ func countUses(g *onnx.GraphProto, uses map[string]int) {
 		for _, in := range n.GetInput() {
 			uses[in]++
 		}
-		for _, a := range n.GetAttribute() {
-			if sg := a.GetG(); sg != nil {
-				countUses(sg, uses)
-			}
-			for _, sg := range a.GetGraphs() {
-				countUses(sg, uses)
-			}
+		for _, sg := range onnxio.Subgraphs(n) {
+			countUses(sg, uses)
 		}
 	}
 	for _, o := range g.GetOutput() {

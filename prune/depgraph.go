@@ -220,7 +220,7 @@ func BuildDepGraph(m *onnxio.Model, opts ...DepOption) (*DepGraph, error) {
 	}
 	d.nodes = order
 	for i, n := range g.GetNode() {
-		d.labels[n] = nodeLabel(n, i)
+		d.labels[n] = onnxio.NodeLabel(n, i)
 	}
 	for _, n := range order {
 		for _, o := range n.GetOutput() {
@@ -233,11 +233,7 @@ func BuildDepGraph(m *onnxio.Model, opts ...DepOption) (*DepGraph, error) {
 				d.consumers[in] = append(d.consumers[in], use{n, slot})
 			}
 		}
-		for _, a := range n.GetAttribute() {
-			for _, sg := range append([]*onnx.GraphProto{a.GetG()}, a.GetGraphs()...) {
-				outerReads(sg, d.subUses, 0)
-			}
-		}
+		subgraphReads(n, d.subUses)
 	}
 	for _, o := range g.GetOutput() {
 		d.outputs[o.GetName()] = true
@@ -504,21 +500,12 @@ func reshapeOut(x []int, target []int64, allowZero bool) []int {
 	return out
 }
 
-// outerReads marks the names a subgraph reads that it does not define.
-func outerReads(g *onnx.GraphProto, into map[string]bool, depth int) {
-	if g == nil || depth > 64 {
-		return
-	}
-	for _, n := range g.GetNode() {
-		for _, in := range n.GetInput() {
-			if in != "" && !defines(g, in) {
-				into[in] = true
-			}
-		}
-		for _, a := range n.GetAttribute() {
-			for _, sg := range append([]*onnx.GraphProto{a.GetG()}, a.GetGraphs()...) {
-				outerReads(sg, into, depth+1)
-			}
+// subgraphReads adds to into the names that n's subgraphs take from the
+// graphs around them.
+func subgraphReads(n *onnx.NodeProto, into map[string]bool) {
+	for _, sg := range onnxio.Subgraphs(n) {
+		for _, name := range onnxio.OuterReads(sg) {
+			into[name] = true
 		}
 	}
 }
@@ -689,13 +676,6 @@ func (d *DepGraph) String() string {
 		b.WriteByte('\n')
 	}
 	return b.String()
-}
-
-func nodeLabel(n *onnx.NodeProto, i int) string {
-	if n.GetName() != "" {
-		return n.GetName()
-	}
-	return fmt.Sprintf("%s#%d", n.GetOpType(), i)
 }
 
 func toInts(s []int64) []int {

@@ -47,11 +47,12 @@ func (d *DepGraph) coupleSubgraphReads(c *Coupler) {
 }
 
 func (d *DepGraph) coupleSubgraph(c *Coupler, sg *onnx.GraphProto, path string, byUse map[use]*onnxio.Param) {
+	local := onnxio.Defined(sg)
 	for i, n := range sg.GetNode() {
-		label := path + "/" + nodeLabel(n, i)
+		label := path + "/" + onnxio.NodeLabel(n, i)
 		for slot, in := range n.GetInput() {
 			s := d.spaceOf[in]
-			if s == nil || defines(sg, in) {
+			if s == nil || local[in] {
 				continue
 			}
 			if why := d.coupleSubgraphUse(c, n, slot, s, label, byUse); why != "" {
@@ -59,13 +60,9 @@ func (d *DepGraph) coupleSubgraph(c *Coupler, sg *onnx.GraphProto, path string, 
 			}
 		}
 		nested := map[string]bool{}
-		for _, a := range n.GetAttribute() {
-			for _, g := range append([]*onnx.GraphProto{a.GetG()}, a.GetGraphs()...) {
-				outerReads(g, nested, 1)
-			}
-		}
+		subgraphReads(n, nested)
 		for name := range nested {
-			if s := d.spaceOf[name]; s != nil && !defines(sg, name) {
+			if s := d.spaceOf[name]; s != nil && !local[name] {
 				c.Block(s, fmt.Sprintf("%s is read inside a nested subgraph of %q", name, label))
 			}
 		}

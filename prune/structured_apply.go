@@ -423,11 +423,8 @@ func allNames(g *onnx.GraphProto) map[string]bool {
 			for _, o := range n.GetOutput() {
 				names[o] = true
 			}
-			for _, a := range n.GetAttribute() {
-				walk(a.GetG(), depth+1)
-				for _, sg := range a.GetGraphs() {
-					walk(sg, depth+1)
-				}
+			for _, sg := range onnxio.Subgraphs(n) {
+				walk(sg, depth+1)
 			}
 		}
 	}
@@ -435,25 +432,27 @@ func allNames(g *onnx.GraphProto) map[string]bool {
 	return names
 }
 
+// readNames lists what g's nodes and subgraphs read and its outputs return.
+func readNames(g *onnx.GraphProto) map[string]bool {
+	used := map[string]bool{}
+	for _, n := range g.GetNode() {
+		for _, in := range n.GetInput() {
+			used[in] = true
+		}
+		subgraphReads(n, used)
+	}
+	for _, o := range g.GetOutput() {
+		used[o.GetName()] = true
+	}
+	return used
+}
+
 // removeUnused drops the main graph's initializers, Constant and Identity
 // nodes that nothing reads any more (left by private copies), and shape
 // computations whose folded results were written as constants (foldOps).
 func removeUnused(g *onnx.GraphProto) {
 	for {
-		used := map[string]bool{}
-		for _, n := range g.GetNode() {
-			for _, in := range n.GetInput() {
-				used[in] = true
-			}
-			for _, a := range n.GetAttribute() {
-				for _, sg := range append([]*onnx.GraphProto{a.GetG()}, a.GetGraphs()...) {
-					outerReads(sg, used, 0)
-				}
-			}
-		}
-		for _, o := range g.GetOutput() {
-			used[o.GetName()] = true
-		}
+		used := readNames(g)
 		var nodes []*onnx.NodeProto
 		for _, n := range g.GetNode() {
 			dead := foldOps[n.GetOpType()] && isDefaultDomain(n) && len(n.GetOutput()) == 1 && !used[n.GetOutput()[0]]
@@ -463,20 +462,7 @@ func removeUnused(g *onnx.GraphProto) {
 		}
 		changed := len(nodes) != len(g.GetNode())
 		g.Node = nodes
-		used = map[string]bool{}
-		for _, n := range g.GetNode() {
-			for _, in := range n.GetInput() {
-				used[in] = true
-			}
-			for _, a := range n.GetAttribute() {
-				for _, sg := range append([]*onnx.GraphProto{a.GetG()}, a.GetGraphs()...) {
-					outerReads(sg, used, 0)
-				}
-			}
-		}
-		for _, o := range g.GetOutput() {
-			used[o.GetName()] = true
-		}
+		used = readNames(g)
 		var inits []*onnx.TensorProto
 		gone := map[string]bool{}
 		for _, t := range g.GetInitializer() {

@@ -250,7 +250,7 @@ func exposeLogits(m *onnxio.Model) {
 func nodeLabelOf(m *onnxio.Model, n0 interface{ GetName() string }) string {
 	for i, n := range m.Graph().GetNode() {
 		if any(n) == any(n0) {
-			return nodeLabel(n, i)
+			return onnxio.NodeLabel(n, i)
 		}
 	}
 	return ""

@@ -272,36 +272,13 @@ func consumers(g *onnx.GraphProto, name string, depth int) []use {
 				out = append(out, use{n, slot})
 			}
 		}
-		for _, a := range n.GetAttribute() {
-			for _, sg := range append([]*onnx.GraphProto{a.GetG()}, a.GetGraphs()...) {
-				if sg != nil && !defines(sg, name) {
-					out = append(out, consumers(sg, name, depth+1)...)
-				}
+		for _, sg := range onnxio.Subgraphs(n) {
+			if !onnxio.Defined(sg)[name] {
+				out = append(out, consumers(sg, name, depth+1)...)
 			}
 		}
 	}
 	return out
-}
-
-// defines reports whether g declares name as an input, initializer or node
-// output (shadowing an outer value of that name).
-func defines(g *onnx.GraphProto, name string) bool {
-	for _, v := range g.GetInput() {
-		if v.GetName() == name {
-			return true
-		}
-	}
-	for _, t := range g.GetInitializer() {
-		if t.GetName() == name {
-			return true
-		}
-	}
-	for _, n := range g.GetNode() {
-		if slices.Contains(n.GetOutput(), name) {
-			return true
-		}
-	}
-	return false
 }
 
 // nodeGraphs maps every node of g and its subgraphs to the graph holding it.
@@ -314,11 +291,8 @@ func nodeGraphs(g *onnx.GraphProto) map[*onnx.NodeProto]*onnx.GraphProto {
 		}
 		for _, n := range g.GetNode() {
 			m[n] = g
-			for _, a := range n.GetAttribute() {
-				walk(a.GetG(), depth+1)
-				for _, sg := range a.GetGraphs() {
-					walk(sg, depth+1)
-				}
+			for _, sg := range onnxio.Subgraphs(n) {
+				walk(sg, depth+1)
 			}
 		}
 	}

@@ -1,0 +1,49 @@
+package onnxio_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/advancedclimatesystems/gonnx/onnx"
+	"github.com/edgeprune/edgeprune/internal/onnxbuild"
+	"github.com/edgeprune/edgeprune/onnxio"
+)
+
+func TestSubgraphsAndOuterReads(t *testing.T) {
+	m := onnxbuild.IfModel()
+	var ifNode *onnx.NodeProto
+	for _, n := range m.Graph.Node {
+		if n.GetOpType() == "If" {
+			ifNode = n
+		}
+	}
+	subs := onnxio.Subgraphs(ifNode)
+	if len(subs) != 2 || subs[0].GetName() != "then_branch" || subs[1].GetName() != "else_branch" {
+		t.Fatalf("Subgraphs: %d graphs", len(subs))
+	}
+	// then reads x from the main graph; else reads x and gamma
+	if got := onnxio.OuterReads(subs[0]); !slices.Equal(got, []string{"x"}) {
+		t.Fatalf("then branch reads %v from outside", got)
+	}
+	if got := onnxio.OuterReads(subs[1]); !slices.Equal(got, []string{"gamma", "x"}) {
+		t.Fatalf("else branch reads %v from outside", got)
+	}
+	// a nested graph's reads of its parent's values are not outer reads of the parent
+	parent := &onnx.GraphProto{
+		Node: []*onnx.NodeProto{
+			{OpType: "Relu", Input: []string{"a"}, Output: []string{"b"}},
+			{OpType: "If", Input: []string{"c"}, Output: []string{"d"}, Attribute: []*onnx.AttributeProto{{
+				Name: "then_branch", Type: onnx.AttributeProto_GRAPH,
+				G: &onnx.GraphProto{Node: []*onnx.NodeProto{{OpType: "Add", Input: []string{"b", "e"}, Output: []string{"f"}}},
+					Output: []*onnx.ValueInfoProto{{Name: "f"}}},
+			}}},
+		},
+		Output: []*onnx.ValueInfoProto{{Name: "d"}, {Name: "g"}},
+	}
+	if got := onnxio.OuterReads(parent); !slices.Equal(got, []string{"a", "c", "e", "g"}) {
+		t.Fatalf("OuterReads = %v, want [a c e g]", got)
+	}
+	if onnxio.NodeLabel(&onnx.NodeProto{OpType: "Conv"}, 3) != "Conv#3" || onnxio.NodeLabel(&onnx.NodeProto{Name: "c1"}, 3) != "c1" {
+		t.Fatal("NodeLabel")
+	}
+}
