@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"sort"
 	"strings"
 	"time"
@@ -290,4 +291,29 @@ func Measure(ctx context.Context, p *Plan, inputs map[string]*tensor.Dense, warm
 	sort.Slice(ds, func(a, b int) bool { return ds[a] < ds[b] })
 	pick := func(q float64) time.Duration { return ds[min(len(ds)-1, int(math.Ceil(q*float64(len(ds))))-1)] }
 	return &Timing{Runs: runs, Median: ds[(len(ds)-1)/2], P90: pick(0.9), Min: ds[0]}, nil
+}
+
+// RandomInputs makes inputs for every input of p at its compiled shape:
+// float inputs uniform in [0, 1) from a fixed seed, integer inputs zero. The
+// same plan shapes give the same values on every run and machine, so two
+// models' outputs on them can be compared (edgeprune bench, run --random).
+func RandomInputs(p *Plan) map[string]*tensor.Dense {
+	r := rand.New(rand.NewPCG(1, 2))
+	feed := map[string]*tensor.Dense{}
+	for _, in := range p.Inputs() {
+		n := 1
+		for _, d := range in.Shape {
+			n *= d
+		}
+		if in.DType.IsInteger() {
+			feed[in.Name] = tensor.New(tensor.WithShape(in.Shape...), tensor.WithBacking(make([]int64, n)))
+			continue
+		}
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = r.Float32()
+		}
+		feed[in.Name] = tensor.New(tensor.WithShape(in.Shape...), tensor.WithBacking(x))
+	}
+	return feed
 }

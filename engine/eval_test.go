@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/edgeprune/edgeprune/internal/npdata"
+	"github.com/edgeprune/edgeprune/internal/onnxbuild"
 	"github.com/edgeprune/edgeprune/internal/testmodels"
 	"github.com/edgeprune/edgeprune/onnxio"
 	"gorgonia.org/tensor"
@@ -78,5 +80,26 @@ func TestLeNetAccuracyMatchesTorch(t *testing.T) {
 				t.Errorf("self-fidelity: agreement %v, max diff %v, cosine %v", res.AgreementTop1, res.MaxAbsDiff, res.CosineMean)
 			}
 		})
+	}
+}
+
+func TestRandomInputsDeterministic(t *testing.T) {
+	m, err := onnxio.Decode(onnxbuild.Marshal(onnxbuild.MLP()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Compile(m, WithInputShape("x", 3, 16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := RandomInputs(p)["x"], RandomInputs(p)["x"]
+	if !slices.Equal(a.Shape(), tensor.Shape{3, 16}) {
+		t.Fatalf("shape %v", a.Shape())
+	}
+	da, db := a.Data().([]float32), b.Data().([]float32)
+	for i := range da {
+		if da[i] != db[i] || da[i] < 0 || da[i] >= 1 {
+			t.Fatalf("value %d: %v then %v", i, da[i], db[i])
+		}
 	}
 }

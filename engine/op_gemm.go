@@ -34,9 +34,6 @@ func buildGemm(b *buildCtx) (*built, error) {
 	k.n = n
 	out := []int{k.m, k.n}
 	if c := b.input(2); c != nil && k.beta != 0 {
-		if c.isInt() {
-			return nil, notImpl("Gemm with C of type %v", c.dt)
-		}
 		if s, err := broadcastShapes(out, c.shape); err != nil || !sameShape(s, out) {
 			return nil, invalid("Gemm C %v does not broadcast to %v", c.shape, out)
 		}

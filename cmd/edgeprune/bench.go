@@ -3,14 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 
 	"github.com/edgeprune/edgeprune/engine"
 	"github.com/edgeprune/edgeprune/onnxio"
 	"github.com/spf13/cobra"
-	"gorgonia.org/tensor"
 )
 
 // benchJSON is the schema of `bench --json`.
@@ -63,7 +61,7 @@ the peak activation memory of the compiled plan and its FLOPs.`,
 			if err != nil {
 				return err
 			}
-			feed := randomInputs(p)
+			feed := engine.RandomInputs(p)
 			t, err := engine.Measure(context.Background(), p, feed, warmup, runs)
 			if err != nil {
 				return err
@@ -110,26 +108,4 @@ func parseShape(s string) (string, []int, error) {
 		dims = append(dims, d)
 	}
 	return name, dims, nil
-}
-
-// randomInputs makes deterministic inputs in [0, 1) (zeros for integers).
-func randomInputs(p *engine.Plan) map[string]*tensor.Dense {
-	r := rand.New(rand.NewPCG(1, 2))
-	feed := map[string]*tensor.Dense{}
-	for _, in := range p.Inputs() {
-		n := 1
-		for _, d := range in.Shape {
-			n *= d
-		}
-		if in.DType.IsInteger() {
-			feed[in.Name] = tensor.New(tensor.WithShape(in.Shape...), tensor.WithBacking(make([]int64, n)))
-			continue
-		}
-		x := make([]float32, n)
-		for i := range x {
-			x[i] = r.Float32()
-		}
-		feed[in.Name] = tensor.New(tensor.WithShape(in.Shape...), tensor.WithBacking(x))
-	}
-	return feed
 }

@@ -82,7 +82,7 @@ those given with --shape: a quick way to compare two models' outputs.`,
 				return err
 			}
 			if random {
-				for name, t := range randomInputs(p) {
+				for name, t := range engine.RandomInputs(p) {
 					if _, given := feed[name]; !given {
 						feed[name] = t
 					}

@@ -18,28 +18,7 @@ import (
 	"github.com/edgeprune/edgeprune/pack"
 	"github.com/edgeprune/edgeprune/prune"
 	"google.golang.org/protobuf/proto"
-	"gorgonia.org/tensor"
 )
-
-func randomFeed(p *engine.Plan) map[string]*tensor.Dense {
-	feed := map[string]*tensor.Dense{}
-	for _, in := range p.Inputs() {
-		n := 1
-		for _, d := range in.Shape {
-			n *= d
-		}
-		if in.DType.IsInteger() {
-			feed[in.Name] = tensor.New(tensor.WithShape(in.Shape...), tensor.WithBacking(make([]int64, n)))
-			continue
-		}
-		x := make([]float32, n)
-		for i := range x {
-			x[i] = float32(i%7) / 7
-		}
-		feed[in.Name] = tensor.New(tensor.WithShape(in.Shape...), tensor.WithBacking(x))
-	}
-	return feed
-}
 
 func mutate(r *rand.Rand, mp *onnx.ModelProto) string {
 	g := mp.Graph
@@ -169,7 +148,7 @@ func TestNoPanics(t *testing.T) {
 				return
 			}
 			if p, err := engine.Compile(m); err == nil {
-				feed := randomFeed(p)
+				feed := engine.RandomInputs(p)
 				if _, err := p.Run(context.Background(), feed); err == nil {
 					ran++
 				}
