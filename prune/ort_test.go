@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"codeberg.org/sbinet/npyio/npz"
 	"github.com/edgeprune/edgeprune/internal/onnxbuild"
 	"github.com/edgeprune/edgeprune/internal/ortoracle"
 	"github.com/edgeprune/edgeprune/internal/testmodels"
@@ -160,19 +159,7 @@ func TestORTMNISTAccuracy(t *testing.T) {
 	if err := json.Unmarshal(raw, &baseline); err != nil {
 		t.Fatal(err)
 	}
-	f, err := npz.Open(testmodels.SharedData(t, "mnist_test.npz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var images []float32
-	var labels []int64
-	if err := f.Read("input.npy", &images); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Read("labels.npy", &labels); err != nil {
-		t.Fatal(err)
-	}
+	images, labels := testmodels.MNIST(t)
 	n := int64(len(labels))
 	for _, model := range []string{"lenet300", "lenet5"} {
 		var torch struct {

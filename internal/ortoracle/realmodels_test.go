@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"codeberg.org/sbinet/npyio/npz"
-
 	"github.com/edgeprune/edgeprune/internal/testmodels"
 )
 
@@ -32,23 +30,8 @@ func TestLeNet5MNIST(t *testing.T) {
 	if err := json.Unmarshal(raw, &baseline); err != nil {
 		t.Fatal(err)
 	}
-	f, err := npz.Open(testmodels.SharedData(t, "mnist_test.npz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var images []float32
-	var labels []int64
-	if err := f.Read("input.npy", &images); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Read("labels.npy", &labels); err != nil {
-		t.Fatal(err)
-	}
+	images, labels := testmodels.MNIST(t)
 	n := int64(len(labels))
-	if int64(len(images)) != n*28*28 {
-		t.Fatalf("%d images of %d floats, %d labels", len(images)/(28*28), len(images), n)
-	}
 
 	out, err := o.Run(context.Background(), model, []Tensor{FromFloat32("input", []int64{n, 1, 28, 28}, images)})
 	if err != nil {

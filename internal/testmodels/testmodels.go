@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"codeberg.org/sbinet/npyio/npz"
 	"github.com/edgeprune/edgeprune/internal/devenv"
 )
 
@@ -118,4 +119,26 @@ func All(t testing.TB) []Model {
 		ms = append(ms, Model{Name: "ppocr_" + m.name, Path: OCR(t, m.name)})
 	}
 	return ms
+}
+
+// MNIST returns the MNIST test set of ../shared/data/mnist_test.npz:
+// images float32 [n,1,28,28] in [0, 1], flat, and their labels. It skips
+// as SharedData does and fails the test on a malformed file.
+func MNIST(t testing.TB) (images []float32, labels []int64) {
+	t.Helper()
+	f, err := npz.Open(SharedData(t, "mnist_test.npz"))
+	if err != nil {
+		t.Fatalf("testmodels: %v", err)
+	}
+	defer f.Close()
+	if err := f.Read("input.npy", &images); err != nil {
+		t.Fatalf("testmodels: mnist_test.npz input: %v", err)
+	}
+	if err := f.Read("labels.npy", &labels); err != nil {
+		t.Fatalf("testmodels: mnist_test.npz labels: %v", err)
+	}
+	if len(images) != len(labels)*28*28 {
+		t.Fatalf("testmodels: mnist_test.npz: %d floats for %d labels", len(images), len(labels))
+	}
+	return images, labels
 }
