@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/edgeprune/edgeprune/internal/magprune"
 	"github.com/edgeprune/edgeprune/onnxio"
+	"github.com/edgeprune/edgeprune/prune"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -66,8 +66,19 @@ func readModel(t testing.TB, path string) *onnxio.Model {
 func pruned(t testing.TB, path string, sparsity float64) *onnxio.Model {
 	t.Helper()
 	m := readModel(t, path)
-	if _, err := magprune.Global(m, sparsity); err != nil {
+	globalPrune(t, m, sparsity)
+	return m
+}
+
+// globalPrune zeroes the given fraction of m's Conv/Gemm/MatMul weights by
+// global magnitude, as `edgeprune prune --sparsity` does.
+func globalPrune(t testing.TB, m *onnxio.Model, sparsity float64) {
+	t.Helper()
+	pr, err := prune.New(prune.WithSparsity(sparsity), prune.WithScope(prune.Global))
+	if err != nil {
 		t.Fatal(err)
 	}
-	return m
+	if _, err := pr.Prune(m); err != nil {
+		t.Fatal(err)
+	}
 }

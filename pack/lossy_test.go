@@ -4,7 +4,6 @@ import (
 	"math"
 	"testing"
 
-	"github.com/edgeprune/edgeprune/internal/magprune"
 	"github.com/edgeprune/edgeprune/internal/onnxbuild"
 	"github.com/edgeprune/edgeprune/onnxio"
 )
@@ -15,9 +14,7 @@ func cnnPruned(t *testing.T, sparsity float64) *onnxio.Model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := magprune.Global(m, sparsity); err != nil {
-		t.Fatal(err)
-	}
+	globalPrune(t, m, sparsity)
 	return m
 }
 

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/edgeprune/edgeprune/internal/magprune"
 	"github.com/edgeprune/edgeprune/internal/onnxbuild"
 	"github.com/edgeprune/edgeprune/internal/testmodels"
 	"github.com/edgeprune/edgeprune/onnxio"
@@ -20,9 +19,7 @@ func TestRoundTripCanned(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := magprune.Global(m, sparsity); err != nil {
-					t.Fatal(err)
-				}
+				globalPrune(t, m, sparsity)
 				var opts []WriterOption
 				if encs != nil {
 					opts = append(opts, WithEncodings(encs...))

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/advancedclimatesystems/gonnx/onnx"
-	"github.com/edgeprune/edgeprune/internal/magprune"
 	"github.com/edgeprune/edgeprune/internal/onnxbuild"
 	"github.com/edgeprune/edgeprune/internal/testmodels"
 	"github.com/edgeprune/edgeprune/onnxio"
@@ -77,9 +76,7 @@ func TestWriteONNXCanned(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := magprune.Global(m, sparsity); err != nil {
-					t.Fatal(err)
-				}
+				globalPrune(t, m, sparsity)
 				b, _ := packModel(t, m, append([]WriterOption{WithLevel(3)}, v.opts...)...)
 				got, err := unpack(b)
 				if err != nil {

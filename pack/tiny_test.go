@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/edgeprune/edgeprune/internal/magprune"
 	"github.com/edgeprune/edgeprune/internal/onnxbuild"
 	"github.com/edgeprune/edgeprune/onnxio"
 )
@@ -159,9 +158,7 @@ func TestGoldenHashes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := magprune.Global(m, 0.5); err != nil {
-			t.Fatal(err)
-		}
+		globalPrune(t, m, 0.5)
 		b, _ := packModel(t, m, c.opts...)
 		lines = fmt.Appendf(lines, "cnn@0.5 %s %x\n", c.name, sha256.Sum256(b))
 	}
