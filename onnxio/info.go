@@ -107,11 +107,7 @@ func ReadInfoFrom(r io.Reader, opts ...ReadOption) (*Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	return readInfo(r, c, 0)
-}
-
-func readInfo(r io.Reader, c *readConfig, hint int64) (*Info, error) {
-	data, err := readAllLimited(r, c.limits.MaxModelBytes, hint)
+	data, err := readAllLimited(r, c.limits.MaxModelBytes, 0)
 	if err != nil {
 		return nil, err
 	}
