@@ -145,6 +145,7 @@ type DepGraph struct {
 	producer  map[string]*onnx.NodeProto
 	consumers map[string][]use
 	params    map[string]*onnxio.Param // main-graph params by value name
+	allParams []*onnxio.Param          // every param, subgraphs included (m.Params())
 	shapes    map[string][]int
 	spaceOf   map[string]*Space
 	outputs   map[string]bool
@@ -209,7 +210,8 @@ func BuildDepGraph(m *onnxio.Model, opts ...DepOption) (*DepGraph, error) {
 		return nil, err
 	}
 	d.InputShapes = shapes
-	for _, p := range m.Params() {
+	d.allParams = m.Params()
+	for _, p := range d.allParams {
 		if p.GraphPath == "" {
 			d.params[p.Name] = p
 		}

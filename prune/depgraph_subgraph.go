@@ -25,7 +25,7 @@ func (d *DepGraph) coupleSubgraphReads(c *Coupler) {
 		return
 	}
 	byUse := map[use]*onnxio.Param{}
-	for _, p := range d.Model.Params() {
+	for _, p := range d.allParams {
 		for _, u := range p.Uses {
 			byUse[use{u.Node, u.Input}] = p
 		}
