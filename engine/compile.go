@@ -387,18 +387,12 @@ func (c *compiler) bindInputs(g *onnx.GraphProto, sc *scope, cfg *config) ([]int
 				}
 			}
 		} else {
-			if info.Shape == nil {
-				return nil, fmt.Errorf("%w: input %q has unknown rank: give its shape (WithInputShape)", ErrInput, info.Name)
+			def, err := info.DefaultShape()
+			if err != nil {
+				return nil, fmt.Errorf("%w: %v: give its shape (WithInputShape)", ErrInput, err)
 			}
-			for i, d := range info.Shape {
-				switch {
-				case d.Value > 0:
-					shape = append(shape, int(d.Value))
-				case i == 0:
-					shape = append(shape, 1)
-				default:
-					return nil, fmt.Errorf("%w: input %q: dimension %d (%q) is dynamic: give its shape (WithInputShape)", ErrInput, info.Name, i, d.Param)
-				}
+			for _, d := range def {
+				shape = append(shape, int(d))
 			}
 		}
 		if err := checkShape(shape); err != nil {

@@ -2,6 +2,7 @@ package onnxio_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/advancedclimatesystems/gonnx/onnx"
@@ -45,5 +46,18 @@ func TestSubgraphsAndOuterReads(t *testing.T) {
 	}
 	if onnxio.NodeLabel(&onnx.NodeProto{OpType: "Conv"}, 3) != "Conv#3" || onnxio.NodeLabel(&onnx.NodeProto{Name: "c1"}, 3) != "c1" {
 		t.Fatal("NodeLabel")
+	}
+}
+
+func TestDefaultShape(t *testing.T) {
+	s, err := onnxio.ValueInfo{Name: "x", Shape: []onnxio.Dim{{Param: "N"}, {Value: 3}, {Value: 8}}}.DefaultShape()
+	if err != nil || !slices.Equal(s, []int64{1, 3, 8}) {
+		t.Fatalf("batch: %v %v", s, err)
+	}
+	if _, err := (onnxio.ValueInfo{Name: "x", Shape: []onnxio.Dim{{Value: 1}, {Param: "H"}}}).DefaultShape(); err == nil || !strings.Contains(err.Error(), "dimension 1 (H)") {
+		t.Fatalf("dynamic H: %v", err)
+	}
+	if _, err := (onnxio.ValueInfo{Name: "x"}).DefaultShape(); err == nil {
+		t.Fatal("unknown rank accepted")
 	}
 }

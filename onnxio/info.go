@@ -266,3 +266,25 @@ func stripPayloads(b []byte, md protoreflect.MessageDescriptor, payload *int64, 
 	}
 	return out, nil
 }
+
+// DefaultShape is the shape to run v at when the caller gives none: its fixed
+// dims, with a symbolic or unknown first dim (the batch) as 1. Any other
+// dynamic dim, or an unknown rank, is an error naming the dim, which the
+// caller resolves by asking for the shape.
+func (v ValueInfo) DefaultShape() ([]int64, error) {
+	if v.Shape == nil {
+		return nil, fmt.Errorf("input %q has unknown rank", v.Name)
+	}
+	out := make([]int64, len(v.Shape))
+	for i, d := range v.Shape {
+		switch {
+		case d.Value > 0:
+			out[i] = d.Value
+		case i == 0:
+			out[i] = 1
+		default:
+			return nil, fmt.Errorf("input %q: dimension %d (%s) is dynamic", v.Name, i, d)
+		}
+	}
+	return out, nil
+}

@@ -283,21 +283,9 @@ func inputShapes(m *onnxio.Model, given map[string][]int64) (map[string][]int64,
 			out[in.GetName()] = slices.Clone(s)
 			continue
 		}
-		vi := onnxio.ValueInfoOf(in)
-		if vi.Shape == nil {
-			return nil, fmt.Errorf("%w: input %q has unknown rank: give its shape", ErrInvalid, in.GetName())
-		}
-		s := make([]int64, len(vi.Shape))
-		for i, dim := range vi.Shape {
-			switch {
-			case dim.Value > 0:
-				s[i] = dim.Value
-			case i == 0:
-				s[i] = 1
-			default:
-				return nil, fmt.Errorf("%w: input %q has a dynamic dimension %d (%s): give the input shape (--input-shape %s=…)",
-					ErrInvalid, in.GetName(), i, dim, in.GetName())
-			}
+		s, err := onnxio.ValueInfoOf(in).DefaultShape()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v: give the input shape (--input-shape %s=…)", ErrInvalid, err, in.GetName())
 		}
 		out[in.GetName()] = s
 	}

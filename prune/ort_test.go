@@ -16,39 +16,10 @@ import (
 	"github.com/edgeprune/edgeprune/onnxio"
 )
 
-// ortInputs makes pseudo-random float32 inputs for every model input, with
-// dynamic dimensions 1 (the first) or 64 (others).
-func ortInputs(t *testing.T, o *ortoracle.Oracle, path string) []ortoracle.Tensor {
-	t.Helper()
-	meta, err := o.Meta(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var in []ortoracle.Tensor
-	for _, v := range meta.Inputs {
-		if v.DType != ortoracle.DTypeFloat32 {
-			t.Fatalf("input %s is %s", v.Name, v.DType)
-		}
-		shape := make([]int64, len(v.Shape))
-		for i, d := range v.Shape {
-			switch {
-			case d.Value >= 0:
-				shape[i] = d.Value
-			case i == 0:
-				shape[i] = 1
-			default:
-				shape[i] = 64
-			}
-		}
-		n := ortoracle.Tensor{Shape: shape}.NumElements()
-		in = append(in, ortoracle.FromFloat32(v.Name, shape, onnxbuild.Rand(7, int(n), 1)))
-	}
-	return in
-}
-
-// runPruned prunes the model at path, writes it, runs it in ORT and checks
+// runPruned prunes the model at path, writes it, runs it in ORT (inputs from
+// ortoracle.InputsFor at the given shapes) and checks
 // the outputs have the dense model's shapes and are finite.
-func runPruned(t *testing.T, o *ortoracle.Oracle, path string, opts ...Option) *Plan {
+func runPruned(t *testing.T, o *ortoracle.Oracle, path string, shapes map[string][]int64, opts ...Option) *Plan {
 	t.Helper()
 	ctx := context.Background()
 	m, err := onnxio.ReadFile(path)
@@ -60,7 +31,10 @@ func runPruned(t *testing.T, o *ortoracle.Oracle, path string, opts ...Option) *
 	if err := m.WriteFile(out); err != nil {
 		t.Fatal(err)
 	}
-	in := ortInputs(t, o, path)
+	in, err := ortoracle.InputsFor(path, 7, shapes)
+	if err != nil {
+		t.Fatal(err)
+	}
 	want, err := o.Run(ctx, path, in)
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +87,7 @@ func TestORTRealModels(t *testing.T) {
 			if !ok {
 				opts = []Option{WithSparsity(0.8), WithLayerBounds(0, 0.95)}
 			}
-			plan := runPruned(t, o, m.Path, opts...)
+			plan := runPruned(t, o, m.Path, ortoracle.OCRShapes[m.Name], opts...)
 			if plan.Totals.Pruned == 0 {
 				t.Fatal("nothing pruned")
 			}
@@ -140,7 +114,7 @@ func TestORTCanned(t *testing.T) {
 			if err := os.WriteFile(path, onnxbuild.Marshal(c.Build()), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			runPruned(t, o, path, WithSparsity(0.6))
+			runPruned(t, o, path, nil, WithSparsity(0.6))
 		})
 	}
 }

@@ -30,19 +30,8 @@ func InputsFor(modelPath string, seed uint64, shapes map[string][]int64) ([]Tens
 	for _, in := range info.Inputs {
 		shape, ok := shapes[in.Name]
 		if !ok {
-			if in.Shape == nil {
-				return nil, fmt.Errorf("ortoracle: input %q of %s has unknown rank: give its shape", in.Name, modelPath)
-			}
-			shape = make([]int64, len(in.Shape))
-			for i, d := range in.Shape {
-				switch {
-				case d.Value > 0:
-					shape[i] = d.Value
-				case i == 0:
-					shape[i] = 1
-				default:
-					return nil, fmt.Errorf("ortoracle: input %q of %s: dim %d is %q: give its shape", in.Name, modelPath, i, d.String())
-				}
+			if shape, err = in.DefaultShape(); err != nil {
+				return nil, fmt.Errorf("ortoracle: %s: %v: give its shape", modelPath, err)
 			}
 		}
 		n := int64(1)
