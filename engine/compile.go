@@ -232,9 +232,6 @@ func (c *compiler) compileNode(n *onnx.NodeProto, index int, sc *scope, prog *pr
 	if d := n.GetDomain(); (d != "" && d != "ai.onnx") || builder == nil {
 		return notImpl("op %s", n.GetOpType())
 	}
-	if err := checkInputTypes(n.GetOpType(), b.in); err != nil {
-		return err
-	}
 	bt, err := builder(b)
 	if err != nil {
 		return err

@@ -57,6 +57,9 @@ func buildConv(b *buildCtx) (*built, error) {
 	if x.isInt() || w.isInt() {
 		return nil, notImpl("integer Conv")
 	}
+	if err := b.floatInputs(2); err != nil {
+		return nil, err
+	}
 	if len(x.shape) < 3 || len(w.shape) != len(x.shape) {
 		return nil, invalid("Conv input %v and weight %v", x.shape, w.shape)
 	}

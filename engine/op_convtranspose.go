@@ -27,6 +27,9 @@ func buildConvTranspose(b *buildCtx) (*built, error) {
 	if x.isInt() || len(x.shape) < 3 || len(x.shape) > 4 || len(w.shape) != len(x.shape) {
 		return nil, notImpl("ConvTranspose of input %v %v, weight %v", x.dt, x.shape, w.shape)
 	}
+	if err := b.floatInputs(1, 2); err != nil {
+		return nil, err
+	}
 	group := int(b.attrInt("group", 1))
 	n, c := x.shape[0], x.shape[1]
 	if group < 1 || c%group != 0 || w.shape[0] != c {

@@ -34,6 +34,9 @@ func buildGemm(b *buildCtx) (*built, error) {
 	k.n = n
 	out := []int{k.m, k.n}
 	if c := b.input(2); c != nil && k.beta != 0 {
+		if err := b.floatInputs(2); err != nil {
+			return nil, err
+		}
 		if s, err := broadcastShapes(out, c.shape); err != nil || !sameShape(s, out) {
 			return nil, invalid("Gemm C %v does not broadcast to %v", c.shape, out)
 		}

@@ -21,6 +21,9 @@ func buildBatchNorm(b *buildCtx) (*built, error) {
 	if x.isInt() || len(x.shape) < 2 {
 		return nil, notImpl("BatchNormalization of %v %v", x.dt, x.shape)
 	}
+	if err := b.floatInputs(1, 2, 3, 4); err != nil {
+		return nil, err
+	}
 	if b.attrInt("training_mode", 0) != 0 {
 		return nil, notImpl("BatchNormalization training_mode=1")
 	}
@@ -64,6 +67,9 @@ func buildInstanceNorm(b *buildCtx) (*built, error) {
 	x := b.in[0]
 	if x.isInt() || len(x.shape) < 3 {
 		return nil, notImpl("InstanceNormalization of %v %v", x.dt, x.shape)
+	}
+	if err := b.floatInputs(1, 2); err != nil {
+		return nil, err
 	}
 	k := &instanceNormKernel{n: x.shape[0], c: x.shape[1], inner: numel(x.shape[2:]), eps: float64(b.attrFloat("epsilon", 1e-5))}
 	return &built{k: k, out: one(x.dt, x.shape), alias: -1, flops: 5 * int64(numel(x.shape))}, nil
@@ -117,6 +123,9 @@ func buildLayerNorm(b *buildCtx) (*built, error) {
 	x := b.in[0]
 	if x.isInt() || len(x.shape) == 0 {
 		return nil, notImpl("LayerNormalization of %v %v", x.dt, x.shape)
+	}
+	if err := b.floatInputs(1, 2); err != nil {
+		return nil, err
 	}
 	axis, err := normAxis(b.attrInt("axis", -1), len(x.shape))
 	if err != nil {

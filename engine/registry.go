@@ -58,6 +58,24 @@ type buildCtx struct {
 	scope *scope
 }
 
+// floatInputs checks that the present inputs in slots (all inputs when none
+// are named) are floating point, as the op's kernel reads them from data.f:
+// a model that breaks the op's type constraint gets an error here, not an
+// empty slice at run time.
+func (b *buildCtx) floatInputs(slots ...int) error {
+	if len(slots) == 0 {
+		for i := range b.in {
+			slots = append(slots, i)
+		}
+	}
+	for _, i := range slots {
+		if i < len(b.in) && b.in[i] != nil && b.in[i].isInt() {
+			return invalid("%s input %d (%s) is %v: it must be floating point", b.node.GetOpType(), i, b.in[i].name, b.in[i].dt)
+		}
+	}
+	return nil
+}
+
 // opBuilder parses a node's attributes and inputs, infers its output types
 // and shapes and returns its kernel. It must not run anything heavy.
 type opBuilder func(b *buildCtx) (*built, error)
