@@ -23,13 +23,10 @@ type packCheckJSON struct {
 	Top1Original  *float64 `json:"top1_original,omitempty"` // original model, with labels
 }
 
-// packCheck unpacks packPath in memory and runs it beside the original model
-// (read again from origPath, untouched) on the data with the engine.
-func packCheck(ctx context.Context, origPath, packPath, data, labels string, labelsGiven bool, batch int) (*packCheckJSON, error) {
-	orig, err := onnxio.ReadFile(origPath)
-	if err != nil {
-		return nil, err
-	}
+// packCheck unpacks the package written at packPath in memory and runs it
+// beside the original model (which pack.Writer leaves untouched) on the data
+// with the engine.
+func packCheck(ctx context.Context, orig *onnxio.Model, packPath, data, labels string, labelsGiven bool, batch int) (*packCheckJSON, error) {
 	f, err := os.Open(packPath)
 	if err != nil {
 		return nil, err
