@@ -135,10 +135,6 @@ func infoFromBytes(data []byte, c *readConfig) (*Info, error) {
 // Info returns the same summary as ReadInfo for a decoded model.
 func (m *Model) Info() *Info {
 	info := infoOf(m.Proto)
-	_ = forEachTensor(m.Proto, 1<<20, func(t *onnx.TensorProto, _ string) error {
-		info.PayloadBytes += payloadBytes(t)
-		return nil
-	})
 	info.ExternalTensors = len(m.external)
 	return info
 }
@@ -193,6 +189,7 @@ func infoOf(mp *onnx.ModelProto) *Info {
 	})
 	_ = forEachTensor(mp, 1<<20, func(t *onnx.TensorProto, _ string) error {
 		info.Tensors++
+		info.PayloadBytes += payloadBytes(t) // 0 for payloads stripped by ReadInfo
 		if isExternal(t) {
 			info.ExternalTensors++
 		}
