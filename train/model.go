@@ -3,18 +3,15 @@ package train
 import (
 	"context"
 
+	"github.com/edgeprune/edgeprune/engine"
+
 	"gorgonia.org/tensor"
 )
 
 // Param is one trainable float parameter: its onnxio parameter ID, shape,
 // the live values the model computes with and the gradient a backward pass
 // accumulates.
-type Param struct {
-	ID    string
-	Shape []int
-	Value []float32
-	Grad  []float32
-}
+type Param = engine.Param
 
 // Model is what the loop trains: a forward that records what one backward
 // needs, a backward seeded with dLoss/dValue for outputs (or kept values),
@@ -26,3 +23,5 @@ type Model interface {
 	ZeroGrad()
 	Value(name string) ([]float32, []int, bool)
 }
+
+var _ Model = (*engine.Trainable)(nil)
