@@ -1,31 +1,14 @@
 package train
 
-import (
-	"context"
-	"math/rand/v2"
-
-	"gorgonia.org/tensor"
-)
+import "github.com/edgeprune/edgeprune/dataset"
 
 // Batch is samples from a dataset: one tensor per model input (samples along
 // axis 0) and their labels (nil without labels).
-type Batch struct {
-	Inputs map[string]*tensor.Dense
-	Labels []int64
-}
+type Batch = dataset.Batch
 
-// Dataset is what the loop reads batches from.
-type Dataset interface {
-	Len() int
-	Inputs() []string
-	HasLabels() bool
-	Batch(ctx context.Context, idx []int) (Batch, error)
-	Close() error
-}
+// Dataset is what the loop reads batches from (dataset.Open returns one).
+type Dataset = dataset.Dataset
 
 // Shuffle is the permutation of n samples the loop uses in an epoch: a
-// function of (seed, epoch) only, the same on every machine (PCG).
-func Shuffle(n int, seed int64, epoch int) []int {
-	r := rand.New(rand.NewPCG(uint64(seed), uint64(epoch)))
-	return r.Perm(n)
-}
+// function of (seed, epoch) only, the same on every machine.
+func Shuffle(n int, seed int64, epoch int) []int { return dataset.Shuffle(n, seed, epoch) }

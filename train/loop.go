@@ -245,7 +245,7 @@ func (t *Trainer) Fit(ctx context.Context, data Dataset) (*History, error) {
 			}
 			loss, corr, lab, err := t.step(ctx, b)
 			if err != nil {
-				return h, err
+				return h, fmt.Errorf("epoch %d, step %d: %w", ep, s, err)
 			}
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				return h, &NonFiniteError{Epoch: ep, Step: s, GlobalStep: global, What: "loss", Value: loss}

@@ -2,55 +2,45 @@ package train_test
 
 import (
 	"context"
+	"encoding/json"
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/edgeprune/edgeprune/dataset"
 	"github.com/edgeprune/edgeprune/engine"
-	"github.com/edgeprune/edgeprune/internal/npdata"
 	"github.com/edgeprune/edgeprune/internal/testmodels"
 	"github.com/edgeprune/edgeprune/onnxio"
 	"github.com/edgeprune/edgeprune/prune"
 	"github.com/edgeprune/edgeprune/train"
-	"gorgonia.org/tensor"
 )
 
 var mnistOnce struct {
 	sync.Mutex
-	train, test map[string]*train.Arrays
+	sets map[string]train.Dataset
 }
 
-// mnist returns ../shared/data/mnist_<split>.npz as a Dataset (read once).
-func mnist(t testing.TB, split string) *train.Arrays {
+// mnist returns ../shared/data/mnist_<split>.npz as a Dataset (opened once).
+func mnist(t testing.TB, split string) train.Dataset {
 	t.Helper()
 	mnistOnce.Lock()
 	defer mnistOnce.Unlock()
-	if mnistOnce.train == nil {
-		mnistOnce.train = map[string]*train.Arrays{}
+	if d, ok := mnistOnce.sets[split]; ok {
+		return d
 	}
-	if a, ok := mnistOnce.train[split]; ok {
-		return a
-	}
-	path := testmodels.SharedData(t, "mnist_"+split+".npz")
-	arrays, err := npdata.ReadNPZ(path)
+	d, err := dataset.Open(testmodels.SharedData(t, "mnist_"+split+".npz"), dataset.WithInputName("input"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var x *tensor.Dense
-	var labels []int64
-	for _, a := range arrays {
-		if a.Name == "labels" {
-			labels = a.I
-		} else {
-			x = a.Dense()
-		}
+	if mnistOnce.sets == nil {
+		mnistOnce.sets = map[string]train.Dataset{}
 	}
-	ds, err := train.NewArrays(map[string]*tensor.Dense{"input": x}, labels)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mnistOnce.train[split] = ds
-	return ds
+	mnistOnce.sets[split] = d
+	return d
 }
 
 func readModel(t testing.TB, name string) *onnxio.Model {
@@ -219,3 +209,67 @@ func TestDeterministicThreads(t *testing.T) {
 }
 
 var _ = engine.BNTrain
+
+// torchBaseline reads torch's fine-tuned accuracies (torch_baseline.json).
+func torchBaseline(t testing.TB) map[string]map[string]json.RawMessage {
+	t.Helper()
+	b, err := os.ReadFile(testmodels.Shared(t, "mnist/torch_baseline.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]map[string]json.RawMessage
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// mnistRecipe is the fine-tuning recipe of the accuracy claims
+// (docs/benchmarks.md): torch's baseline recipe (SGD momentum 0.9, weight
+// decay 1e-4, batch 128, 2 epochs) with lr 0.03 annealed by cosine, zeros held.
+var mnistRecipe = recipe{epochs: 2, batch: 128, threads: 2, lr: 0.03, schedule: "cosine"}
+
+// TestMNISTFineTuneAccuracy is the issue's accuracy claim: lenet300 and
+// lenet5 pruned by global magnitude at 0.9/0.95/0.98, fine-tuned 2 epochs on
+// mnist_train.npz, reach at least torch's finetuned_2ep_acc; the zero
+// pattern is unchanged per tensor. Long: skipped with -short;
+// EDGEPRUNE_MNIST_MODELS=lenet300 narrows it.
+func TestMNISTFineTuneAccuracy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long (2 epochs of MNIST per case): run without -short")
+	}
+	base := torchBaseline(t)
+	for _, model := range []string{"lenet300", "lenet5"} {
+		if only := os.Getenv("EDGEPRUNE_MNIST_MODELS"); only != "" && !strings.Contains(only, model) {
+			continue
+		}
+		for _, s := range []string{"0.9", "0.95", "0.98"} {
+			t.Run(model+"/"+s, func(t *testing.T) {
+				var torch struct {
+					OneShot   float64 `json:"oneshot_acc"`
+					FineTuned float64 `json:"finetuned_2ep_acc"`
+					Seconds   float64 `json:"finetune_s"`
+				}
+				if err := json.Unmarshal(base[model]["torch_global_l1_"+s], &torch); err != nil {
+					t.Fatal(err)
+				}
+				sp, _ := strconv.ParseFloat(s, 64)
+				m := readModel(t, model+".onnx")
+				pruneGlobal(t, m, sp)
+				before := zeros(t, m)
+				oneshot := accuracy(t, m)
+				start := time.Now()
+				h := finetune(t, m, mnistRecipe)
+				sec := time.Since(start).Seconds()
+				acc := accuracy(t, m)
+				t.Logf("%s %s: one-shot %.2f%% (torch %.2f%%), fine-tuned %.2f%% (torch %.2f%%) in %.1f s (torch %.1f s), loss %.4f → %.4f",
+					model, s, 100*oneshot, 100*torch.OneShot, 100*acc, 100*torch.FineTuned, sec, torch.Seconds,
+					h.Epochs[0].Loss, h.Epochs[len(h.Epochs)-1].Loss)
+				if acc < torch.FineTuned {
+					t.Errorf("%s at %s: %.4f after fine-tuning, torch reaches %.4f", model, s, acc, torch.FineTuned)
+				}
+				checkZeros(t, before, zeros(t, m))
+			})
+		}
+	}
+}

@@ -33,6 +33,7 @@ type pruneFlags struct {
 	include, exclude, opTypes                         []string
 	asJSON                                            bool
 	st                                                structuredFlags // --structured
+	it                                                iterativeFlags  // --steps
 }
 
 func newPruneCmd(c *cli) *cobra.Command {
@@ -71,7 +72,8 @@ original shapes, which computes the same outputs.`,
   edgeprune prune model.onnx -o m24.onnx --pattern 2:4 --exclude '^conv1\.'
   edgeprune prune model.onnx -o m.onnx --sparsity 0.8 --scope layer --report plan.json
   edgeprune prune finetuned.onnx -o again.onnx --plan plan.json
-  edgeprune prune resnet18.onnx -o slim.onnx --structured --sparsity 0.5 --round-to 8`,
+  edgeprune prune resnet18.onnx -o slim.onnx --structured --sparsity 0.5 --round-to 8
+  edgeprune prune lenet.onnx -o l98.onnx --sparsity 0.98 --steps 4 --finetune-epochs 1 --data train.npz`,
 		Args: exactArgs(1, "one MODEL argument"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPrune(c, cmd, args[0], &f)
@@ -92,6 +94,7 @@ original shapes, which computes the same outputs.`,
 	fl.StringVar(&f.report, "report", "", "write the plan and per-layer results as JSON to this file")
 	fl.BoolVar(&f.asJSON, "json", false, "print the report as JSON (schema: docs/cli-json.md) instead of a table")
 	addStructuredFlags(cmd, &f.st)
+	addIterativeFlags(cmd, &f.it)
 	return cmd
 }
 
@@ -99,6 +102,12 @@ func runPrune(c *cli, cmd *cobra.Command, in string, f *pruneFlags) error {
 	start := time.Now()
 	if err := checkStructuredFlags(cmd, f); err != nil {
 		return err
+	}
+	if err := checkIterativeFlags(cmd); err != nil {
+		return err
+	}
+	if cmd.Flags().Changed("steps") {
+		return runIterative(c, cmd, in, f, start)
 	}
 	if f.st.on {
 		return runStructured(c, cmd, in, f, start)

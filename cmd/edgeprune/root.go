@@ -77,6 +77,8 @@ change unchanged.`,
 		newRunCmd(c),
 		newEvalCmd(c),
 		newBenchCmd(c),
+		newFinetuneCmd(c),
+		newGradCmd(c),
 	)
 	return root
 }

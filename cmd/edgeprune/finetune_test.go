@@ -1,0 +1,210 @@
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/edgeprune/edgeprune/dataset"
+	"github.com/edgeprune/edgeprune/internal/testmodels"
+	"github.com/edgeprune/edgeprune/onnxio"
+	"gorgonia.org/tensor"
+)
+
+// fixtureBatch writes the input and labels of a torch gradient fixture
+// (../shared/models/grads) as a batch .npz, with labels changed by edit.
+func fixtureBatch(t *testing.T, name string, edit func([]int64)) (batch string, fixture map[string]*tensor.Dense) {
+	t.Helper()
+	fx, err := dataset.ReadNPZ(testmodels.Shared(t, "grads/"+name+"_grads.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := append([]int64(nil), fx["labels"].Data().([]int64)...)
+	if edit != nil {
+		edit(labels)
+	}
+	batch = filepath.Join(t.TempDir(), "batch.npz")
+	if err := writeNPZ(batch, map[string]*tensor.Dense{"input": fx["input"],
+		"labels": tensor.New(tensor.WithShape(len(labels)), tensor.WithBacking(labels))}); err != nil {
+		t.Fatal(err)
+	}
+	return batch, fx
+}
+
+// TestGradMatchesTorch: `grad` on lenet300's fixture batch gives torch's
+// loss and gradients to 1e-4 of their scale.
+func TestGradMatchesTorch(t *testing.T) {
+	batch, fx := fixtureBatch(t, "lenet300", nil)
+	out := filepath.Join(t.TempDir(), "g.npz")
+	code, stdout, stderr := runCLI(t, "grad", testmodels.Shared(t, "mnist/lenet300.onnx"), "--data", batch, "-o", out, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rep gradJSON
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	got, err := dataset.ReadNPZ(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLoss := scalar(fx["loss"])
+	if math.Abs(rep.Loss-wantLoss) > 1e-5 || math.Abs(scalar(got["loss"])-wantLoss) > 1e-5 {
+		t.Errorf("loss %v, torch %v", rep.Loss, wantLoss)
+	}
+	n := 0
+	for k, w := range fx {
+		if !strings.HasPrefix(k, "grad/") {
+			continue
+		}
+		n++
+		g, ok := got[k]
+		if !ok {
+			t.Errorf("no %s in the output", k)
+			continue
+		}
+		a, b := g.Data().([]float32), w.Data().([]float32)
+		var diff, scale float64
+		for i := range b {
+			diff = max(diff, math.Abs(float64(a[i]-b[i])))
+			scale = max(scale, math.Abs(float64(b[i])))
+		}
+		if diff > 1e-4*scale {
+			t.Errorf("%s: max|a-b| %g, scale %g", k, diff, scale)
+		}
+	}
+	if n != 6 || len(rep.Params) != 6 {
+		t.Errorf("%d fixture gradients, %d reported", n, len(rep.Params))
+	}
+}
+
+// TestFinetuneBadInput: clear errors, exit 1 or 2, and no output file.
+func TestFinetuneBadInput(t *testing.T) {
+	model := testmodels.Shared(t, "mnist/lenet300.onnx")
+	good, _ := fixtureBatch(t, "lenet300", nil)
+	outOfRange, _ := fixtureBatch(t, "lenet300", func(l []int64) { l[5] = 10 })
+	wrongName := filepath.Join(t.TempDir(), "wrong.npz")
+	fx, _ := dataset.ReadNPZ(good)
+	if err := writeNPZ(wrongName, map[string]*tensor.Dense{"x": fx["input"], "y": fx["input"], "labels": fx["labels"]}); err != nil {
+		t.Fatal(err)
+	}
+	wrongShape := filepath.Join(t.TempDir(), "shape.npz")
+	if err := writeNPZ(wrongShape, map[string]*tensor.Dense{"input": tensor.New(tensor.WithShape(4, 1, 14, 14), tensor.WithBacking(make([]float32, 4*196))),
+		"labels": tensor.New(tensor.WithShape(4), tensor.WithBacking(make([]int64, 4)))}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		say  string
+	}{
+		{[]string{"--data", outOfRange, "--batch", "32"}, 1, "label 10 of sample"},
+		{[]string{"--data", wrongName, "--batch", "32"}, 1, `no array named "input"`},
+		{[]string{"--data", wrongShape, "--batch", "4"}, 1, "samples of shape (1, 1, 14, 14), the model takes [1,1,28,28]"},
+		{[]string{"--data", good, "--batch", "32", "--lr", "1e30", "--schedule", "constant", "--optimizer", "sgd", "--momentum", "0"}, 1, "at epoch 1, step"},
+		{[]string{"--data", good, "--batch", "32", "--freeze", "."}, 1, "no trainable parameter"},
+		{[]string{"--data", good, "--batch", "128"}, 1, "not one batch"},
+		{[]string{"--data", good, "--optimizer", "adam"}, 2, "want sgd or adamw"},
+		{[]string{"--data", good, "--schedule", "cosine:x"}, 2, "not a number"},
+		{[]string{"--data", good, "--alpha", "0.5"}, 2, "need --teacher"},
+		{[]string{"--data", good, "--batches", "3"}, 2, "--batches needs --recalibrate-bn"},
+		{[]string{}, 2, "needs --data"},
+	} {
+		out := filepath.Join(t.TempDir(), "out.onnx")
+		args := append([]string{"finetune", model, "-o", out, "--threads", "1"}, tc.args...)
+		code, _, stderr := runCLI(t, args...)
+		if code != tc.code || !strings.Contains(stderr, tc.say) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d saying %q", tc.args, code, stderr, tc.code, tc.say)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("%v: failed, and wrote %s", tc.args, out)
+		}
+	}
+}
+
+// TestFinetuneCLI: a short fine-tune of pruned lenet300 (2 epochs of the
+// 64-sample fixture batch) writes a model whose zeros are the input's,
+// whose biases and weights moved, and a JSON curve with both epochs; with
+// --teacher and no labels it distils.
+func TestFinetuneCLI(t *testing.T) {
+	dir := t.TempDir()
+	pruned := filepath.Join(dir, "p.onnx")
+	if code, _, stderr := runCLI(t, "prune", testmodels.Shared(t, "mnist/lenet300.onnx"), "-o", pruned, "--sparsity", "0.9"); code != 0 {
+		t.Fatal(stderr)
+	}
+	batch, fx := fixtureBatch(t, "lenet300", nil)
+	unlabelled := filepath.Join(dir, "x.npz")
+	if err := writeNPZ(unlabelled, map[string]*tensor.Dense{"input": fx["input"]}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		loss string
+	}{
+		{"labels", []string{"--data", batch, "--val", batch}, "cross_entropy(logits, labels)"},
+		{"distil", []string{"--data", unlabelled, "--teacher", testmodels.Shared(t, "mnist/lenet300.onnx")}, "T²·KL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(dir, tc.name+".onnx")
+			args := append([]string{"finetune", pruned, "-o", out, "--epochs", "2", "--batch", "16", "--threads", "2", "--json"}, tc.args...)
+			code, stdout, stderr := runCLI(t, args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			var rep finetuneJSON
+			if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+				t.Fatal(err)
+			}
+			if rep.Tune == nil || len(rep.Tune.Epochs) != 2 || !strings.Contains(rep.Tune.Loss, tc.loss) || rep.Tune.Held == 0 {
+				t.Fatalf("report %s", stdout)
+			}
+			if tc.name == "labels" && (rep.ValAccBefore == nil || rep.Tune.Epochs[1].ValAcc == nil) {
+				t.Errorf("no validation accuracy in %s", stdout)
+			}
+			a, b := readParams(t, pruned), readParams(t, out)
+			for id, w := range a {
+				v := b[id]
+				moved := false
+				for i := range w {
+					if (w[i] == 0) != (v[i] == 0) {
+						t.Fatalf("%s[%d]: %g → %g: the zero pattern changed", id, i, w[i], v[i])
+					}
+					moved = moved || w[i] != v[i]
+				}
+				if !moved {
+					t.Errorf("%s did not change", id)
+				}
+			}
+		})
+	}
+}
+
+func readParams(t *testing.T, path string) map[string][]float32 {
+	t.Helper()
+	m, err := onnxio.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]float32{}
+	for _, p := range m.Params() {
+		w, _, err := p.Float32()
+		if err == nil {
+			out[p.ID] = append([]float32(nil), w...)
+		}
+	}
+	return out
+}
+
+func scalar(t *tensor.Dense) float64 {
+	switch v := t.Data().(type) {
+	case float32:
+		return float64(v)
+	case []float32:
+		return float64(v[0])
+	}
+	return math.NaN()
+}
