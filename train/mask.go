@@ -12,6 +12,7 @@ import (
 // weight, and N:M or block patterns stay exactly as pruning left them.
 type Masks struct {
 	Keep [][]bool
+	held [][]int32 // indices of the held elements, per parameter
 }
 
 // WeightParams selects the parameters pruning targets: rank ≥ 2 (Conv, Gemm,
@@ -47,7 +48,19 @@ func MasksFromZeros(params []*Param, sel func(*Param) bool) *Masks {
 		}
 		m.Keep[i] = keep
 	}
+	m.index()
 	return m
+}
+
+func (m *Masks) index() {
+	m.held = make([][]int32, len(m.Keep))
+	for i, k := range m.Keep {
+		for j, b := range k {
+			if !b {
+				m.held[i] = append(m.held[i], int32(j))
+			}
+		}
+	}
 }
 
 // Held counts the elements held at zero.
@@ -65,33 +78,35 @@ func (m *Masks) Held() int {
 
 // MaskGrads zeroes the gradients under the masks.
 func (m *Masks) MaskGrads(params []*Param) {
-	for i, k := range m.Keep {
-		for j, b := range k {
-			if !b {
-				params[i].Grad[j] = 0
-			}
+	if len(m.held) != len(m.Keep) {
+		m.index()
+	}
+	for i, h := range m.held {
+		g := params[i].Grad
+		for _, j := range h {
+			g[j] = 0
 		}
 	}
 }
 
 // Apply zeroes weights and optimizer state under the masks (st may be nil).
 func (m *Masks) Apply(params []*Param, st *State) {
-	for i, k := range m.Keep {
-		if k == nil {
-			continue
-		}
-		w := params[i].Value
-		for j, b := range k {
-			if b {
-				continue
-			}
-			w[j] = 0
-			if st != nil {
-				for _, slot := range st.Slots {
-					slot[i][j] = 0
-				}
+	if len(m.held) != len(m.Keep) {
+		m.index()
+	}
+	for i, h := range m.held {
+		zero(params[i].Value, h)
+		if st != nil {
+			for _, slot := range st.Slots {
+				zero(slot[i], h)
 			}
 		}
+	}
+}
+
+func zero(v []float32, idx []int32) {
+	for _, j := range idx {
+		v[j] = 0
 	}
 }
 
