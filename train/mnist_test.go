@@ -84,6 +84,7 @@ type recipe struct {
 	schedule               string
 	teacher                *onnxio.Model
 	steps                  int // stop after this many batches (0: whole epochs)
+	bn                     engine.BNMode
 }
 
 // finetune runs the recipe on m in place (WriteBack) and returns the curve.
@@ -93,7 +94,7 @@ func finetune(t testing.TB, m *onnxio.Model, r recipe) *train.History {
 	if r.steps > 0 {
 		data = subset{data, r.steps * r.batch}
 	}
-	prim, models, err := train.Compile(m, r.batch, r.threads)
+	prim, models, err := train.Compile(m, r.batch, r.threads, engine.WithBatchNorm(r.bn))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,8 +209,6 @@ func TestDeterministicThreads(t *testing.T) {
 	}
 }
 
-var _ = engine.BNTrain
-
 // torchBaseline reads torch's fine-tuned accuracies (torch_baseline.json).
 func torchBaseline(t testing.TB) map[string]map[string]json.RawMessage {
 	t.Helper()
@@ -271,5 +270,55 @@ func TestMNISTFineTuneAccuracy(t *testing.T) {
 				checkZeros(t, before, zeros(t, m))
 			})
 		}
+	}
+}
+
+// TestBNCNNStructuredRecovery: bncnn (BatchNormalization kept as nodes),
+// 50% of its channels removed, then BN recalibration alone, then 2 epochs
+// of fine-tuning (BN in training mode): each step's accuracy is logged, the
+// recalibration must not lose accuracy and the fine-tuned model must be
+// within 1 point of dense.
+func TestBNCNNStructuredRecovery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long (2 epochs of MNIST): run without -short")
+	}
+	var base struct {
+		Acc float64 `json:"dense_acc"`
+	}
+	b, err := os.ReadFile(testmodels.Shared(t, "mnist/bncnn_baseline.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &base); err != nil || base.Acc == 0 {
+		t.Fatalf("bncnn_baseline.json: %v (%s)", err, b)
+	}
+	m := readModel(t, "bncnn.onnx")
+	dense := accuracy(t, m)
+	sp, err := prune.NewStructured(prune.StructuredSparsity(0.5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := sp.Plan(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := prune.ApplyStructured(m, plan, false); err != nil {
+		t.Fatal(err)
+	}
+	pruned := accuracy(t, m)
+	n, err := train.RecalibrateBN(context.Background(), m, mnist(t, "train"), 100, 128, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recal := accuracy(t, m)
+	h := finetune(t, m, recipe{epochs: 2, batch: 128, threads: 2, lr: 0.03, schedule: "cosine", bn: engine.BNTrain})
+	tuned := accuracy(t, m)
+	t.Logf("bncnn: dense %.2f%% (baseline %.2f%%), 50%% channels removed %.2f%%, BN recalibrated (%d statistics) %.2f%%, fine-tuned 2 epochs %.2f%% (loss %.4f → %.4f)",
+		100*dense, 100*base.Acc, 100*pruned, n, 100*recal, 100*tuned, h.Epochs[0].Loss, h.Epochs[1].Loss)
+	if recal < pruned {
+		t.Errorf("BN recalibration lowered accuracy: %.4f → %.4f", pruned, recal)
+	}
+	if tuned < dense-0.01 {
+		t.Errorf("fine-tuned %.4f, dense %.4f: more than 1 point lost", tuned, dense)
 	}
 }
