@@ -264,6 +264,7 @@ func TestMNISTFineTuneAccuracy(t *testing.T) {
 				t.Logf("%s %s: one-shot %.2f%% (torch %.2f%%), fine-tuned %.2f%% (torch %.2f%%) in %.1f s (torch %.1f s), loss %.4f → %.4f",
 					model, s, 100*oneshot, 100*torch.OneShot, 100*acc, 100*torch.FineTuned, sec, torch.Seconds,
 					h.Epochs[0].Loss, h.Epochs[len(h.Epochs)-1].Loss)
+				labelled.Store(model+"/"+s, acc)
 				if acc < torch.FineTuned {
 					t.Errorf("%s at %s: %.4f after fine-tuning, torch reaches %.4f", model, s, acc, torch.FineTuned)
 				}
@@ -320,5 +321,52 @@ func TestBNCNNStructuredRecovery(t *testing.T) {
 	}
 	if tuned < dense-0.01 {
 		t.Errorf("fine-tuned %.4f, dense %.4f: more than 1 point lost", tuned, dense)
+	}
+}
+
+// labelled holds the labelled fine-tuning results by "model/sparsity", for
+// the distillation comparison.
+var labelled sync.Map
+
+// TestMNISTDistillWithoutLabels: distillation from the dense model, without
+// labels (the same recipe, KD at T=4), lands within 0.3 points of the
+// labelled result. Long: skipped with -short; by default at 0.95 only,
+// EDGEPRUNE_MNIST_ALL=1 runs every sparsity.
+func TestMNISTDistillWithoutLabels(t *testing.T) {
+	if testing.Short() {
+		t.Skip("long (2 epochs of MNIST per case): run without -short")
+	}
+	sparsities := []string{"0.95"}
+	if os.Getenv("EDGEPRUNE_MNIST_ALL") != "" {
+		sparsities = []string{"0.9", "0.95", "0.98"}
+	}
+	for _, model := range []string{"lenet300", "lenet5"} {
+		if only := os.Getenv("EDGEPRUNE_MNIST_MODELS"); only != "" && !strings.Contains(only, model) {
+			continue
+		}
+		for _, s := range sparsities {
+			t.Run(model+"/"+s, func(t *testing.T) {
+				sp, _ := strconv.ParseFloat(s, 64)
+				ref, ok := labelled.Load(model + "/" + s)
+				if !ok {
+					m := readModel(t, model+".onnx")
+					pruneGlobal(t, m, sp)
+					finetune(t, m, mnistRecipe)
+					ref = accuracy(t, m)
+				}
+				m := readModel(t, model+".onnx")
+				pruneGlobal(t, m, sp)
+				before := zeros(t, m)
+				r := mnistRecipe
+				r.teacher = readModel(t, model+".onnx")
+				finetune(t, m, r)
+				acc := accuracy(t, m)
+				t.Logf("%s %s: distilled without labels %.2f%%, with labels %.2f%%", model, s, 100*acc, 100*ref.(float64))
+				if acc < ref.(float64)-0.003 {
+					t.Errorf("%s at %s: distilled %.4f, labelled %.4f: more than 0.3 points apart", model, s, acc, ref.(float64))
+				}
+				checkZeros(t, before, zeros(t, m))
+			})
+		}
 	}
 }
