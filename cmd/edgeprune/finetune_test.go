@@ -208,3 +208,87 @@ func scalar(t *tensor.Dense) float64 {
 	}
 	return math.NaN()
 }
+
+// TestPruneIterative: --steps 3 prunes lenet300 along the cubic schedule to
+// 0.9, fine-tuning after each step (on the 64-sample fixture batch), and
+// reports every step; training flags without --steps are usage errors.
+func TestPruneIterative(t *testing.T) {
+	model := testmodels.Shared(t, "mnist/lenet300.onnx")
+	batch, _ := fixtureBatch(t, "lenet300", nil)
+	out := filepath.Join(t.TempDir(), "it.onnx")
+	code, stdout, stderr := runCLI(t, "prune", model, "-o", out, "--sparsity", "0.9", "--steps", "3", "--finetune-epochs", "1",
+		"--data", batch, "--val", batch, "--batch", "16", "--threads", "2", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rep iterativeReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Rounds) != 3 || len(rep.Schedule) != 3 || rep.Schedule[2] != 0.9 || !(rep.Schedule[0] < rep.Schedule[1]) {
+		t.Fatalf("report %s", stdout)
+	}
+	for _, r := range rep.Rounds {
+		if r.AccPruned == nil || r.AccTuned == nil || r.History == nil || len(r.History.Epochs) != 1 {
+			t.Errorf("round %+v lacks accuracies or its curve", r)
+		}
+	}
+	var zeros, total int
+	for _, w := range readParams(t, out) {
+		if len(w) < 1000 {
+			continue
+		}
+		for _, v := range w {
+			total++
+			if v == 0 {
+				zeros++
+			}
+		}
+	}
+	if s := float64(zeros) / float64(total); math.Abs(s-0.9) > 0.001 {
+		t.Errorf("weight sparsity %.4f after 3 steps to 0.9", s)
+	}
+	for _, args := range [][]string{
+		{"--sparsity", "0.9", "--data", batch},
+		{"--sparsity", "0.9", "--finetune-epochs", "2"},
+		{"--pattern", "2:4", "--steps", "2", "--data", batch},
+		{"--steps", "2", "--data", batch},
+	} {
+		o := filepath.Join(t.TempDir(), "x.onnx")
+		code, _, stderr := runCLI(t, append([]string{"prune", model, "-o", o}, args...)...)
+		if code != 2 {
+			t.Errorf("%v: exit %d (%s), want 2", args, code, stderr)
+		}
+	}
+}
+
+// TestPruneIterativeStructured: --structured --steps 2 removes half of
+// bncnn's channels in two steps, fine-tuning (BN in training mode) between.
+func TestPruneIterativeStructured(t *testing.T) {
+	model := testmodels.Shared(t, "mnist/bncnn.onnx")
+	batch, _ := fixtureBatch(t, "bncnn_train", nil)
+	out := filepath.Join(t.TempDir(), "it.onnx")
+	code, stdout, stderr := runCLI(t, "prune", model, "-o", out, "--structured", "--sparsity", "0.5", "--steps", "2",
+		"--finetune-epochs", "1", "--data", batch, "--batch", "16", "--threads", "2", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rep iterativeReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Rounds) != 2 || !rep.Structured {
+		t.Fatalf("report %s", stdout)
+	}
+	before, after := readParams(t, model), readParams(t, out)
+	var nb, na int
+	for _, w := range before {
+		nb += len(w)
+	}
+	for _, w := range after {
+		na += len(w)
+	}
+	if !(na < nb*2/3) {
+		t.Errorf("%d parameter values before, %d after removing half the channels", nb, na)
+	}
+}
