@@ -292,3 +292,50 @@ func TestPruneIterativeStructured(t *testing.T) {
 		t.Errorf("%d parameter values before, %d after removing half the channels", nb, na)
 	}
 }
+
+// TestFinetuneRecalibrateBN: --recalibrate-bn alone changes the BatchNorm
+// running statistics of bncnn and nothing else; on lenet300 (no BN) it is a
+// clear error.
+func TestFinetuneRecalibrateBN(t *testing.T) {
+	model := testmodels.Shared(t, "mnist/bncnn.onnx")
+	batch, _ := fixtureBatch(t, "bncnn_train", nil)
+	out := filepath.Join(t.TempDir(), "bn.onnx")
+	code, stdout, stderr := runCLI(t, "finetune", model, "-o", out, "--data", batch, "--recalibrate-bn", "--batches", "2", "--batch", "32", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rep finetuneJSON
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.BNRecal == nil || rep.BNRecal.Batches != 2 || rep.Tune != nil {
+		t.Fatalf("report %s", stdout)
+	}
+	a, b := readParams(t, model), readParams(t, out)
+	changed := 0
+	for id, w := range a {
+		same := true
+		for i := range w {
+			same = same && w[i] == b[id][i]
+		}
+		isStat := strings.Contains(id, "running_")
+		if !same {
+			changed++
+		}
+		if !isStat && !same {
+			t.Errorf("%s changed: only running statistics may", id)
+		}
+		if isStat && same {
+			t.Errorf("%s unchanged by recalibration", id)
+		}
+	}
+	if changed != rep.BNRecal.Statistics || changed == 0 {
+		t.Errorf("%d tensors changed, %d statistics reported", changed, rep.BNRecal.Statistics)
+	}
+	lenet, _ := fixtureBatch(t, "lenet300", nil)
+	code, _, stderr = runCLI(t, "finetune", testmodels.Shared(t, "mnist/lenet300.onnx"), "-o", filepath.Join(t.TempDir(), "x.onnx"),
+		"--data", lenet, "--recalibrate-bn", "--batch", "32")
+	if code != 1 || !strings.Contains(stderr, "no BatchNormalization") {
+		t.Errorf("lenet300 --recalibrate-bn: exit %d, %s", code, stderr)
+	}
+}
