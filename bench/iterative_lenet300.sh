@@ -18,7 +18,7 @@ trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/edgeprune" ./cmd/edgeprune
 ep="$tmp/edgeprune"
 ft=(--lr 0.03 --schedule cosine --batch 128 --threads 2 --seed 1)
-acc() { "$ep" eval "$1" --data "$test" --json | python3 -c 'import json,sys; print(f"{100*json.load(sys.stdin)[\"top1\"]:.2f}")'; }
+acc() { "$ep" eval "$1" --data "$test" --json | python3 -c 'import json,sys; print("%.2f" % (100*json.load(sys.stdin)["top1"]))'; }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
