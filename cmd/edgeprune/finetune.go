@@ -24,22 +24,34 @@ import (
 // trainFlags are the fine-tuning settings, shared by finetune and prune's
 // iterative mode.
 type trainFlags struct {
-	data, val, teacher, input, labels, preset, output string
-	valFraction                                       float64
-	epochs, batch, threads                            int
-	optimizer, schedule, freeze, bn                   string
-	lr, momentum, wd, warmup, clip                    float64
-	temperature, alpha, featureWeight                 float64
-	nesterov                                          bool
-	features                                          []string
-	seed                                              int64
+	data, val, teacher, output        string
+	df                                dataFlags // how --data and --val become inputs
+	valFraction                       float64
+	epochs, batch, threads            int
+	optimizer, schedule, freeze, bn   string
+	lr, momentum, wd, warmup, clip    float64
+	temperature, alpha, featureWeight float64
+	nesterov                          bool
+	features                          []string
+	seed                              int64
 }
 
-// addTrainFlags defines the fine-tuning flags; epochs is the name of the
-// epochs flag ("epochs", or "finetune-epochs" in prune), seed whether to
-// define --seed here.
-func addTrainFlags(fl *pflag.FlagSet, f *trainFlags, epochs string, seed bool) {
+// addTrainFlags defines the fine-tuning flags of finetune: --data (and
+// the dataset flags), --batch, --threads, --seed and the training settings.
+func addTrainFlags(cmd *cobra.Command, f *trainFlags) {
+	fl := cmd.Flags()
 	fl.StringVar(&f.data, "data", "", "training data: .npz (one array per model input + labels), .npy, or an image folder")
+	fl.IntVar(&f.batch, "batch", 128, "mini-batch size (a multiple of --threads; an epoch's last partial batch is dropped)")
+	fl.IntVar(&f.threads, "threads", 0, "data-parallel threads (0: all cores); results are fixed by --seed and --threads")
+	fl.Int64Var(&f.seed, "seed", 1, "shuffling seed")
+	addDataFlags(cmd, &f.df)
+	addTuneFlags(fl, f, "epochs")
+}
+
+// addTuneFlags defines the training settings; epochs names the epochs flag
+// ("epochs", or "finetune-epochs" in prune, whose --data, --batch, --threads
+// and dataset flags are its calibration flags).
+func addTuneFlags(fl *pflag.FlagSet, f *trainFlags, epochs string) {
 	fl.StringVar(&f.val, "val", "", "validation data (accuracy per epoch); or --val-fraction")
 	fl.Float64Var(&f.valFraction, "val-fraction", 0, "hold out this fraction of --data for validation")
 	fl.StringVar(&f.teacher, "teacher", "", "teacher model (the unpruned original): distil from its outputs, no labels needed")
@@ -47,13 +59,8 @@ func addTrainFlags(fl *pflag.FlagSet, f *trainFlags, epochs string, seed bool) {
 	fl.Float64Var(&f.alpha, "alpha", 0, "--teacher: weight of the labelled cross-entropy, mixed as (1-α)·KD + α·CE")
 	fl.StringArrayVar(&f.features, "feature", nil, "--teacher: also match this intermediate value by MSE (repeatable; shapes must agree)")
 	fl.Float64Var(&f.featureWeight, "feature-weight", 1, "weight of each --feature MSE term")
-	fl.StringVar(&f.input, "input", "", "model input the data feeds (image folder, .npy, single-array .npz; default: the model's only input)")
-	fl.StringVar(&f.labels, "labels", "labels", "name of the labels array in a .npz")
-	fl.StringVar(&f.preset, "preset", "", "image-folder preprocessing: "+strings.Join(dataset.PresetNames(), " | "))
 	fl.StringVar(&f.output, "output-name", "", "model output taken as the logits (default: the first)")
 	fl.IntVar(&f.epochs, epochs, 1, "epochs of fine-tuning")
-	fl.IntVar(&f.batch, "batch", 128, "mini-batch size (a multiple of --threads; an epoch's last partial batch is dropped)")
-	fl.IntVar(&f.threads, "threads", 0, "data-parallel threads (0: all cores); results are fixed by --seed and --threads")
 	fl.StringVar(&f.optimizer, "optimizer", "sgd", "sgd | adamw")
 	fl.Float64Var(&f.lr, "lr", 0, "learning rate (default 0.01 for sgd, 0.001 for adamw)")
 	fl.Float64Var(&f.momentum, "momentum", 0.9, "sgd: momentum")
@@ -64,16 +71,13 @@ func addTrainFlags(fl *pflag.FlagSet, f *trainFlags, epochs string, seed bool) {
 	fl.Float64Var(&f.clip, "clip-norm", 0, "clip the gradients' global L2 norm to this (0: off)")
 	fl.StringVar(&f.freeze, "freeze", "", "do not train parameters whose ID matches this regexp")
 	fl.StringVar(&f.bn, "bn", "train", "BatchNormalization while training: train (batch statistics, running statistics updated) | frozen")
-	if seed {
-		fl.Int64Var(&f.seed, "seed", 1, "shuffling seed")
-	}
 }
 
 // check validates the flags that need no model.
 func (f *trainFlags) check(epochsFlag string) error {
 	switch {
 	case f.data == "":
-		return usagef("needs --data TRAIN (.npz, .npy or an image folder)")
+		return usagef("%s needs --data TRAIN (.npz, .npy or an image folder)", map[string]string{"epochs": "finetune", "finetune-epochs": "prune --steps"}[epochsFlag])
 	case f.epochs < 1:
 		return usagef("--%s %d: must be ≥ 1", epochsFlag, f.epochs)
 	case f.batch < 1:
@@ -136,28 +140,13 @@ func (d *trainData) Close() {
 	}
 }
 
-// openTrainData opens --data and --val (or splits --val-fraction) for m and
-// checks that they provide m's inputs with matching sample shapes.
-func openTrainData(m *onnxio.Model, f *trainFlags) (*trainData, error) {
-	var opts []dataset.Option
-	ins := m.Info().Inputs
-	switch {
-	case f.input != "":
-		opts = append(opts, dataset.WithInputName(f.input))
-	case len(ins) == 1:
-		opts = append(opts, dataset.WithInputName(ins[0].Name))
-	}
-	opts = append(opts, dataset.WithLabels(f.labels))
-	if f.preset != "" {
-		p, err := dataset.Preset(f.preset)
-		if err != nil {
-			return nil, usageError{fmt.Errorf("--preset %s: %v", f.preset, err)}
-		}
-		opts = append(opts, dataset.WithPreprocess(p))
-	}
+// openTrainData opens --data and --val (or splits --val-fraction) for m,
+// with the dataset flags, and checks that they feed m's inputs with
+// samples of the right shape.
+func openTrainData(cmd *cobra.Command, m *onnxio.Model, f *trainFlags) (*trainData, error) {
 	d := &trainData{}
 	open := func(path string) (train.Dataset, error) {
-		ds, err := dataset.Open(path, opts...)
+		ds, err := f.df.open(cmd, path, m)
 		if err != nil {
 			return nil, err
 		}
@@ -184,7 +173,7 @@ func openTrainData(m *onnxio.Model, f *trainFlags) (*trainData, error) {
 	}
 	if d.val != nil && !d.val.HasLabels() {
 		d.Close()
-		return nil, usagef("validation data has no labels: accuracy needs them (labels array %q)", f.labels)
+		return nil, usagef("validation data has no labels: accuracy needs them (labels array %q)", f.df.labels)
 	}
 	return d, nil
 }
@@ -246,7 +235,7 @@ func lossFor(m, teacher *onnxio.Model, f *trainFlags, labelled bool) (train.Loss
 	probs := train.SoftmaxOutput(m, out)
 	if teacher == nil {
 		if !labelled {
-			return nil, "", usagef("the training data has no labels (array %q): give --teacher ORIG.onnx to distil without labels", f.labels)
+			return nil, "", usagef("the training data has no labels (array %q): give --teacher ORIG.onnx to distil without labels", f.df.labels)
 		}
 		return train.CrossEntropy{Output: out, Probs: probs}, out, nil
 	}
@@ -489,7 +478,7 @@ A NaN or Inf loss stops training, says at which step, and writes nothing.`,
 					return err
 				}
 			}
-			d, err := openTrainData(m, &f)
+			d, err := openTrainData(cmd, m, &f)
 			if err != nil {
 				return err
 			}
@@ -536,7 +525,7 @@ A NaN or Inf loss stops training, says at which step, and writes nothing.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&out, "output", "o", "", "output model (required)")
-	addTrainFlags(fl, &f, "epochs", true)
+	addTrainFlags(cmd, &f)
 	fl.BoolVar(&recal, "recalibrate-bn", false, "re-estimate BatchNorm running statistics (no weight change); with --epochs, fine-tune after")
 	fl.IntVar(&batches, "batches", 100, "--recalibrate-bn: batches of --batch samples to average over")
 	fl.BoolVar(&asJSON, "json", false, "print the report and the per-epoch curve as JSON (schema: docs/cli-json.md)")

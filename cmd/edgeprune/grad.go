@@ -79,7 +79,7 @@ against another framework's gradients.`,
 				}
 			}
 			f.threads = 1
-			d, err := openTrainData(m, &f)
+			d, err := openTrainData(cmd, m, &f)
 			if err != nil {
 				return err
 			}
@@ -174,8 +174,7 @@ against another framework's gradients.`,
 	fl.StringVar(&f.teacher, "teacher", "", "teacher model: the loss is distillation from its outputs")
 	fl.Float64Var(&f.temperature, "temperature", 4, "--teacher: softening temperature T")
 	fl.Float64Var(&f.alpha, "alpha", 0, "--teacher: weight of the labelled cross-entropy")
-	fl.StringVar(&f.input, "input", "", "model input the data feeds (default: the model's only input)")
-	fl.StringVar(&f.labels, "labels", "labels", "name of the labels array in a .npz")
+	addDataFlags(cmd, &f.df)
 	fl.StringVar(&f.output, "output-name", "", "model output taken as the logits (default: the first)")
 	fl.StringVar(&f.bn, "bn", "frozen", "BatchNormalization: frozen (running statistics) | train (batch statistics)")
 	fl.BoolVar(&asJSON, "json", false, "print the loss and each gradient's norm as JSON")

@@ -20,10 +20,13 @@ type iterativeFlags struct {
 	tr    trainFlags
 }
 
+// addIterativeFlags defines --steps and the fine-tuning settings; the data
+// flags (--data, --batch, --threads, dataset flags) are prune's calibration
+// flags, which --steps uses as its training data.
 func addIterativeFlags(cmd *cobra.Command, f *iterativeFlags) {
 	fl := cmd.Flags()
 	fl.IntVar(&f.steps, "steps", 0, "iterative pruning: reach --sparsity in this many steps (Zhu & Gupta's cubic schedule), fine-tuning on --data after each")
-	addTrainFlags(fl, &f.tr, "finetune-epochs", false)
+	addTuneFlags(fl, &f.tr, "finetune-epochs")
 }
 
 // iterativeReport is the schema of `prune --steps N --json`.
@@ -42,7 +45,7 @@ func checkIterativeFlags(cmd *cobra.Command) error {
 	if cmd.Flags().Changed("steps") {
 		return nil
 	}
-	for _, name := range []string{"data", "val", "val-fraction", "teacher", "finetune-epochs", "batch", "threads", "optimizer", "lr", "schedule"} {
+	for _, name := range []string{"val", "val-fraction", "teacher", "finetune-epochs", "optimizer", "lr", "schedule", "momentum", "weight-decay", "warmup", "clip-norm", "freeze", "bn", "alpha", "feature"} {
 		if cmd.Flags().Changed(name) {
 			return usagef("--%s needs --steps N (iterative pruning with fine-tuning between steps; or use 'edgeprune finetune')", name)
 		}
@@ -72,6 +75,7 @@ func runIterative(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start ti
 		return usagef("-o %s is the input model: write to another file", f.out)
 	}
 	it.tr.seed = int64(f.st.seed)
+	it.tr.data, it.tr.batch, it.tr.threads, it.tr.df = f.cal.data, f.cal.batch, f.cal.threads, f.cal.df
 	if err := it.tr.check("finetune-epochs"); err != nil {
 		return err
 	}
@@ -81,23 +85,25 @@ func runIterative(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start ti
 	}
 	_, sched := cubic.Updates()
 	sched = sched[1:]
+	crit, err := f.criterion(cmd)
+	if err != nil {
+		return err
+	}
 	// Check the pruning flags once, before any work.
 	if f.st.on {
 		if _, err := structuredOptions(cmd, f); err != nil {
 			return err
 		}
 	} else {
-		opts, err := pruneOptions(cmd, f)
+		if pat, _ := prune.ParsePattern(f.pattern); pat.Kind == prune.NM {
+			return usagef("--steps with an N:M --pattern: its sparsity is fixed by N:M; prune once and fine-tune")
+		}
+		opts, _, err := pruneOptions(cmd, f, crit)
 		if err != nil {
 			return err
 		}
-		pr, err := prune.New(opts...)
-		if err != nil {
+		if _, err := prune.New(opts...); err != nil {
 			return usageError{err}
-		}
-		_ = pr
-		if pat, _ := prune.ParsePattern(f.pattern); pat.Kind == prune.NM {
-			return usagef("--steps with an N:M --pattern: its sparsity is fixed by N:M; prune once and fine-tune")
 		}
 	}
 	m, err := onnxio.ReadFile(in)
@@ -110,7 +116,7 @@ func runIterative(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start ti
 			return err
 		}
 	}
-	d, err := openTrainData(m, &it.tr)
+	d, err := openTrainData(cmd, m, &it.tr)
 	if err != nil {
 		return err
 	}
@@ -121,9 +127,17 @@ func runIterative(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start ti
 		defer func() { prev = s }()
 		if !f.st.on {
 			g.sparsity = s
-			opts, err := pruneOptions(cmd, &g)
+			opts, sel, err := pruneOptions(cmd, &g, crit)
 			if err != nil {
 				return err
+			}
+			if prune.IsDataCriterion(crit) {
+				// rescored on the current (fine-tuned) weights each step
+				scores, err := f.cal.scores(cmd, m, crit, sel)
+				if err != nil {
+					return err
+				}
+				opts = append(opts, prune.WithImportance(scores))
 			}
 			pr, err := prune.New(opts...)
 			if err != nil {
@@ -138,6 +152,13 @@ func runIterative(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start ti
 		opts, err := structuredOptions(cmd, &g)
 		if err != nil {
 			return err
+		}
+		if prune.IsDataCriterion(crit) {
+			scores, err := f.cal.scores(cmd, m, crit, prune.Selection{})
+			if err != nil {
+				return err
+			}
+			opts = append(opts, prune.Criterion(scores))
 		}
 		sp, err := prune.NewStructured(opts...)
 		if err != nil {

@@ -8,8 +8,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/edgeprune/edgeprune/dataset"
 	"github.com/edgeprune/edgeprune/engine"
-	"github.com/edgeprune/edgeprune/internal/npdata"
 	"github.com/edgeprune/edgeprune/onnxio"
 	"github.com/spf13/cobra"
 	"gorgonia.org/tensor"
@@ -57,12 +57,12 @@ those given with --shape: a quick way to compare two models' outputs.`,
 				if _, dup := feed[name]; dup {
 					return usagef("--input %q given twice", name)
 				}
-				a, err := npdata.ReadNPY(file)
+				a, err := dataset.ReadNPY(file)
 				if err != nil {
 					return err
 				}
-				feed[name] = a.Dense()
-				opts = append(opts, engine.WithInputShape(name, a.Shape...))
+				feed[name] = a
+				opts = append(opts, engine.WithInputShape(name, a.Shape()...))
 			}
 			for _, spec := range shapes {
 				name, dims, err := parseShape(spec)
@@ -96,12 +96,8 @@ those given with --shape: a quick way to compare two models' outputs.`,
 				return err
 			}
 			for _, o := range p.Outputs() {
-				a, err := npdata.FromDense(o.Name, outs[o.Name])
-				if err != nil {
-					return err
-				}
 				path := filepath.Join(outDir, safeFileName(o.Name)+".npy")
-				if err := npdata.WriteNPY(path, a); err != nil {
+				if err := dataset.WriteNPY(path, outs[o.Name]); err != nil {
 					return err
 				}
 				fmt.Fprintf(c.stdout, "%s\t%v %v\t%s\n", o.Name, o.DType, o.Shape, path)
