@@ -4,7 +4,8 @@
 # `pack --values codebook:B` gets to Deep Compression's 40× on LeNet-300-100,
 # with the accuracy of the packed model (unpacked, on mnist_test.npz).
 # Recipe of every fine-tune: SGD momentum 0.9, weight decay 1e-4, lr 0.03
-# cosine per fine-tune, batch 128, 2 threads, seed 1.
+# cosine per fine-tune, batch 128, 2 threads, seed 1 (prune --steps: the
+# default --seed 1).
 # Usage: bench/iterative_lenet300.sh [STEPS...]   (default: 2 4)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -17,7 +18,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/edgeprune" ./cmd/edgeprune
 ep="$tmp/edgeprune"
-ft=(--lr 0.03 --schedule cosine --batch 128 --threads 2 --seed 1)
+ft=(--lr 0.03 --schedule cosine --batch 128 --threads 2)
 acc() { "$ep" eval "$1" --data "$test" --json | python3 -c 'import json,sys; print("%.2f" % (100*json.load(sys.stdin)["top1"]))'; }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -26,7 +27,7 @@ echo "| run | epochs of fine-tuning | test top-1 | total s |"
 echo "|---|---:|---:|---:|"
 t0=$(date +%s.%N)
 "$ep" prune "$model" -o "$tmp/os.onnx" --sparsity 0.98 >/dev/null
-"$ep" finetune "$tmp/os.onnx" -o "$tmp/os-ft.onnx" --data "$train" --epochs 2 "${ft[@]}" >/dev/null 2>&1
+"$ep" finetune "$tmp/os.onnx" -o "$tmp/os-ft.onnx" --data "$train" --epochs 2 --seed 1 "${ft[@]}" >/dev/null 2>&1
 t1=$(date +%s.%N)
 echo "| one-shot 98% + 2 epochs | 2 | $(acc "$tmp/os-ft.onnx") | $(python3 -c "print(f'{$t1-$t0:.0f}')") |"
 best="$tmp/os-ft.onnx"
