@@ -110,7 +110,7 @@ func TestGradsMatchTorch(t *testing.T) {
 			} else {
 				path = testmodels.Shared(t, tc.model)
 			}
-			arrays, err := npdata.ReadNPZ(testmodels.Shared(t, tc.grads))
+			arrays, err := readNPZArrays(testmodels.Shared(t, tc.grads))
 			if err != nil {
 				t.Fatal(err)
 			}
