@@ -62,10 +62,12 @@ func addTuneFlags(fl *pflag.FlagSet, f *trainFlags, epochs string) {
 	fl.StringVar(&f.output, "output-name", "", "model output taken as the logits (default: the first)")
 	fl.IntVar(&f.epochs, epochs, 1, "epochs of fine-tuning")
 	fl.StringVar(&f.optimizer, "optimizer", "sgd", "sgd | adamw")
-	fl.Float64Var(&f.lr, "lr", 0, "learning rate (default 0.01 for sgd, 0.001 for adamw)")
+	fl.Float64Var(&f.lr, "lr", 0, "learning rate")
+	fl.Lookup("lr").DefValue = "0.01 for sgd, 0.001 for adamw" // 0 in f.lr: chosen by check
 	fl.Float64Var(&f.momentum, "momentum", 0.9, "sgd: momentum")
 	fl.BoolVar(&f.nesterov, "nesterov", false, "sgd: Nesterov momentum")
-	fl.Float64Var(&f.wd, "weight-decay", -1, "weight decay (default 1e-4 for sgd, 0.01 for adamw; decoupled in adamw)")
+	fl.Float64Var(&f.wd, "weight-decay", -1, "weight decay (decoupled in adamw)")
+	fl.Lookup("weight-decay").DefValue = "1e-4 for sgd, 0.01 for adamw" // -1 in f.wd: chosen by check
 	fl.StringVar(&f.schedule, "schedule", "cosine", "constant | step:EPOCHS[:GAMMA] | cosine[:MIN_LR] | onecycle[:PCT_START]")
 	fl.Float64Var(&f.warmup, "warmup", 0, "linear warm-up over this many epochs (fractions allowed)")
 	fl.Float64Var(&f.clip, "clip-norm", 0, "clip the gradients' global L2 norm to this (0: off)")
