@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/edgeprune/edgeprune/internal/atomicfile"
-	"github.com/edgeprune/edgeprune/onnxio"
 	"github.com/edgeprune/edgeprune/prune"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // pruneReport is the schema of `prune --json` and `--report`
@@ -78,7 +78,7 @@ original shapes, which computes the same outputs.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&f.out, "output", "o", "", "output model (required)")
+	addOutputFlag(cmd, &f.out, "output model (required)")
 	fl.Float64Var(&f.sparsity, "sparsity", 0, "fraction of weights to zero, in [0,1) (not needed for N:M)")
 	fl.StringVar(&f.scope, "scope", "global", "global | layer")
 	fl.StringVar(&f.pattern, "pattern", "element", "element | N:M (e.g. 2:4) | block=RxC (e.g. block=1x4)")
@@ -109,6 +109,7 @@ func runPrune(c *cli, cmd *cobra.Command, in string, f *pruneFlags) error {
 	if same, _ := sameFile(in, f.out); same {
 		return usagef("-o %s is the input model: write to another file", f.out)
 	}
+	ctx := cmd.Context()
 	var pr *prune.Pruner
 	var replay *prune.Plan
 	if f.planFile != "" {
@@ -125,10 +126,10 @@ func runPrune(c *cli, cmd *cobra.Command, in string, f *pruneFlags) error {
 			return err
 		}
 		if pr, err = prune.New(opts...); err != nil {
-			return usageError{err}
+			return usageError{fmt.Errorf("%s: %s", changedFlags(cmd, "sparsity", "scope", "pattern", "importance", "min-sparsity", "max-sparsity"), libraryReason(err))}
 		}
 	}
-	m, err := onnxio.ReadFile(in)
+	m, err := readModel(ctx, in)
 	if err != nil {
 		return err
 	}
@@ -138,9 +139,9 @@ func runPrune(c *cli, cmd *cobra.Command, in string, f *pruneFlags) error {
 	debug.FreeOSMemory()
 	plan := replay
 	if pr != nil {
-		plan, err = pr.Prune(m)
+		plan, err = interruptible(ctx, func() (*prune.Plan, error) { return pr.Prune(m) })
 	} else {
-		err = prune.Apply(m, plan)
+		err = interruptibleErr(ctx, func() error { return prune.Apply(m, plan) })
 	}
 	if errors.Is(err, prune.ErrNoMatch) || errors.Is(err, prune.ErrNoTarget) || errors.Is(err, prune.ErrInfeasible) {
 		return usageError{err}
@@ -148,7 +149,7 @@ func runPrune(c *cli, cmd *cobra.Command, in string, f *pruneFlags) error {
 	if err != nil {
 		return err
 	}
-	if err := m.WriteFile(f.out); err != nil {
+	if err := writeModel(ctx, m, f.out); err != nil {
 		return err
 	}
 	rep := &pruneReport{Plan: plan, Model: in, Output: f.out, Seconds: time.Since(start).Seconds()}
@@ -164,20 +165,31 @@ func runPrune(c *cli, cmd *cobra.Command, in string, f *pruneFlags) error {
 }
 
 // pruneOptions turns the flags into library options; bad values are usage
-// errors that say what to change.
+// errors that name the flag and say what to change. The library validates
+// each value, on its own so that its error is the flag's.
 func pruneOptions(cmd *cobra.Command, f *pruneFlags) ([]prune.Option, error) {
 	changed := cmd.Flags().Changed
 	scope, err := prune.ParseScope(f.scope)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("--scope: %w", err)}
+		return nil, flagError("--scope "+f.scope, err)
 	}
 	pat, err := prune.ParsePattern(f.pattern)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("--pattern: %w", err)}
+		return nil, flagError("--pattern "+f.pattern, err)
 	}
 	imp, err := prune.ImportanceByName(f.importance)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("--importance: %w", err)}
+		return nil, flagError("--importance "+f.importance, err)
+	}
+	if changed("sparsity") {
+		if _, err := prune.New(prune.WithSparsity(f.sparsity)); err != nil {
+			return nil, flagError(fmt.Sprintf("--sparsity %g", f.sparsity), err)
+		}
+	}
+	if changed("min-sparsity") || changed("max-sparsity") {
+		if _, err := prune.New(prune.WithSparsity(0.5), prune.WithLayerBounds(f.minLayer, f.maxLayer)); err != nil {
+			return nil, flagError(fmt.Sprintf("--min-sparsity %g --max-sparsity %g", f.minLayer, f.maxLayer), err)
+		}
 	}
 	sel := prune.Selection{OpTypes: f.opTypes}
 	for _, list := range []struct {
@@ -244,6 +256,26 @@ func printPrune(w io.Writer, r *pruneReport) error {
 	}
 	fmt.Fprintf(w, "wrote %s in %.2fs\n", r.Output, r.Seconds)
 	return nil
+}
+
+// changedFlags lists the given flags that were set, as typed
+// ("--pattern 2:4 --sparsity 0.3"), to name them in an error about their
+// combination.
+func changedFlags(cmd *cobra.Command, names ...string) string {
+	var parts []string
+	for _, name := range names {
+		if f := cmd.Flags().Lookup(name); f != nil && f.Changed {
+			v := f.Value.String()
+			if sv, ok := f.Value.(pflag.SliceValue); ok {
+				v = strings.Join(sv.GetSlice(), ",")
+			}
+			parts = append(parts, "--"+name+" "+v)
+		}
+	}
+	if len(parts) == 0 {
+		return "flags"
+	}
+	return strings.Join(parts, " ")
 }
 
 // rejectWithPlan refuses flags that a replayed plan already fixes.

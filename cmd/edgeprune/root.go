@@ -1,30 +1,15 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
-
-// Exit codes: only main calls os.Exit.
-const (
-	exitOK    = 0
-	exitError = 1
-	exitUsage = 2
-)
-
-// usageError marks a mistake in how the command was called (exit 2).
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-func usagef(format string, args ...any) error {
-	return usageError{fmt.Errorf(format, args...)}
-}
 
 // cli carries what every subcommand shares.
 type cli struct {
@@ -63,6 +48,20 @@ change unchanged.`,
 	root.SetOut(c.stdout)
 	root.SetErr(c.stderr)
 	root.PersistentFlags().BoolVarP(&c.verbose, "verbose", "v", false, "debug logging on stderr")
+	// An unknown command is a usage error: root takes no arguments (without
+	// Args, cobra would return an untyped error).
+	root.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			hint := ""
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				hint = fmt.Sprintf(" (did you mean %s?)", strings.Join(s, ", "))
+			}
+			return usagef("unknown command %q%s\nRun 'edgeprune --help' for usage.", args[0], hint)
+		}
+		return nil
+	}
+	root.SuggestionsMinimumDistance = 2
+	root.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, cmd.CommandPath())}
 	})
@@ -81,35 +80,27 @@ change unchanged.`,
 	return root
 }
 
-// exactArgs is cobra.ExactArgs returning a usage error.
-func exactArgs(n int, names string) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) != n {
-			return usagef("%s takes %s (got %d argument(s))\nRun '%s --help' for usage.", cmd.CommandPath(), names, len(args), cmd.CommandPath())
-		}
-		return nil
-	}
-}
-
-func run(args []string, stdout, stderr io.Writer) int {
+// run runs the command line args with ctx (cancelled on a signal: see
+// cli.go) and returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c := &cli{stdout: stdout, stderr: stderr}
 	c.log = slog.New(slog.NewTextHandler(stderr, nil))
 	root := newRoot(c)
 	root.SetArgs(args)
-	cmd, err := root.ExecuteC()
+	_, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return exitOK
 	}
+	var sig interrupted
+	if errors.As(context.Cause(ctx), &sig) {
+		fmt.Fprintf(stderr, "edgeprune: %v\n", sig)
+		c.log.Debug("interrupted", "err", err)
+		return sig.exitCode()
+	}
 	fmt.Fprintf(stderr, "edgeprune: %v\n", err)
 	var ue usageError
-	if errors.As(err, &ue) || isCobraUsage(err, cmd) {
+	if errors.As(err, &ue) {
 		return exitUsage
 	}
 	return exitError
-}
-
-// isCobraUsage recognises cobra's own usage errors (unknown command).
-func isCobraUsage(err error, cmd *cobra.Command) bool {
-	msg := err.Error()
-	return len(msg) > 16 && (msg[:16] == "unknown command " || msg[:min(len(msg), 14)] == "unknown flag: ")
 }

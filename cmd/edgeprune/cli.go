@@ -1,0 +1,334 @@
+package main
+
+// The CLI's shared machinery. Every command, today's and the ones to come
+// (finetune, grad, ...), uses it, so that the same thing is spelt, checked
+// and reported the same way everywhere:
+//
+// Exit status (only main calls os.Exit; run returns it):
+//   - 0 ok; 1 error (the input, the model, the machine); 2 usage error;
+//     128+N when interrupted by signal N: 130 for SIGINT (Ctrl-C), 143 for
+//     SIGTERM.
+//   - A usage error is any error with a usageError in its chain (errors.As):
+//     return usagef(...) or flagError(...) for a mistake in the command
+//     line. cobra's own errors (unknown flag, bad flag value, unknown
+//     command, wrong argument count) are turned into usageErrors where they
+//     arise, never recognised by their text.
+//   - Errors name flags, never library option names: a value the library
+//     refuses is reported with flagError("--level 99", err), which prints
+//     "--level 99: must be in [1, 22]" (the library's reason, without its
+//     package prefix, sentinel or option call).
+//
+// Flag vocabulary (one spelling for one thing, in every command):
+//   - -o/--output FILE: every command's main output (addOutputFlag).
+//   - --shape NAME=D0,D1,... (repeatable): an input's shape (addShapeFlag,
+//     parseShapes; a bad value is a usage error everywhere).
+//   - --threads N, 0 for all cores (addThreadsFlag, checkThreads).
+//   - --json: print the report as JSON (schemas in docs/cli-json.md).
+//   - Old spellings stay for one release as hidden, deprecated aliases
+//     (aliasFlag): --input-shape, run's --out, convert's positional OUT.
+//
+// Interruption: cmd.Context() is cancelled on SIGINT/SIGTERM (main's
+// signalContext), with an interrupted cause. Pass it to every library call
+// that takes a context; wrap long calls that take none in interruptible.
+// By the time the context is cancelled main has called atomicfile.AbortAll,
+// so an interrupted command leaves no temporary file and no output, as long
+// as outputs are written through internal/atomicfile (onnxio.Model.WriteFile,
+// npdata.WriteNPY and the pack/unpack outputs are).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/edgeprune/edgeprune/internal/atomicfile"
+	"github.com/edgeprune/edgeprune/onnxio"
+	"github.com/spf13/cobra"
+)
+
+// Exit statuses. An interrupted command exits with 128+signal (interrupted).
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// usageError marks a mistake in how the command was called (exit 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// flagError reports a flag value the library refused as a usage error:
+// "LABEL: reason", where label names the flag(s) as typed ("--level 99")
+// and reason is what the library says is wrong with the value.
+func flagError(label string, err error) error {
+	return usageError{fmt.Errorf("%s: %s", label, valueReason(err))}
+}
+
+// valueReason is what err says about a single value: the Reason() of an
+// error that offers one (a library may return such a typed error), else
+// the last ": "-separated part of its message, which for this project's
+// option errors ("pack: WithLevel(99): must be in [1, 22]", "prune: invalid
+// setting: sparsity 1.5: must be in [0, 1)") is the reason alone.
+func valueReason(err error) string {
+	var r interface{ Reason() string }
+	if errors.As(err, &r) {
+		return r.Reason()
+	}
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		msg = msg[i+2:]
+	}
+	return msg
+}
+
+// libraryReason is err's message without its leading decoration: the
+// messages of the sentinel errors it wraps ("prune: invalid setting: "),
+// else a package prefix ("pack: "). For errors about several flags at once.
+func libraryReason(err error) string {
+	msg := err.Error()
+	for e := errors.Unwrap(err); e != nil; e = errors.Unwrap(e) {
+		if p := e.Error() + ": "; strings.HasPrefix(msg, p) {
+			return msg[len(p):]
+		}
+	}
+	if pkg, rest, ok := strings.Cut(msg, ": "); ok && !strings.ContainsAny(pkg, " \"") {
+		return rest
+	}
+	return msg
+}
+
+// exactArgs is cobra.ExactArgs returning a usage error.
+func exactArgs(n int, names string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usagef("%s takes %s (got %d argument(s))\nRun '%s --help' for usage.", cmd.CommandPath(), names, len(args), cmd.CommandPath())
+		}
+		return nil
+	}
+}
+
+// addOutputFlag defines -o/--output, the spelling of every command's main
+// output.
+func addOutputFlag(cmd *cobra.Command, p *string, usage string) {
+	cmd.Flags().StringVarP(p, "output", "o", "", usage)
+}
+
+// aliasFlag defines old as a hidden, deprecated spelling of the flag to
+// (defined before): its values go to to (cmd.Flags().Changed(to) sees
+// them), and using it prints a note naming the new spelling on stderr (not
+// on stdout, which may carry JSON). Aliases are kept for one release.
+func aliasFlag(cmd *cobra.Command, old, to string) {
+	fs := cmd.Flags()
+	fs.Var(&aliasValue{cmd: cmd, old: old, to: to}, old, "deprecated spelling of --"+to)
+	if err := fs.MarkHidden(old); err != nil {
+		panic(err) // programmer error: old was just defined
+	}
+}
+
+// aliasValue forwards to another flag of the same command.
+type aliasValue struct {
+	cmd     *cobra.Command
+	old, to string
+	noted   bool
+}
+
+func (a *aliasValue) String() string {
+	if f := a.cmd.Flags().Lookup(a.to); f != nil {
+		return f.Value.String()
+	}
+	return ""
+}
+
+func (a *aliasValue) Set(s string) error {
+	if !a.noted {
+		a.noted = true
+		fmt.Fprintf(a.cmd.ErrOrStderr(), "edgeprune: --%s is deprecated: use --%s\n", a.old, a.to)
+	}
+	return a.cmd.Flags().Set(a.to, s)
+}
+
+func (a *aliasValue) Type() string {
+	if f := a.cmd.Flags().Lookup(a.to); f != nil {
+		return f.Value.Type()
+	}
+	return "string"
+}
+
+// inputShape is one --shape value.
+type inputShape struct {
+	Spec string // as typed
+	Name string
+	Dims []int
+}
+
+// maxShapeDim bounds each --shape dimension.
+const maxShapeDim = 1 << 20
+
+// addShapeFlag defines --shape NAME=D0,D1,... (repeatable), the spelling of
+// an input's shape in every command; usage says what the shape is for.
+func addShapeFlag(cmd *cobra.Command, p *[]string, usage string) {
+	cmd.Flags().StringArrayVar(p, "shape", nil, usage+" as NAME=D0,D1,... (repeatable)")
+}
+
+// parseShapes parses --shape values: NAME=D0,D1,... with dimensions in
+// [1, 2^20], each name once. Every mistake is a usage error; call it before
+// reading the model, so a bad --shape is exit 2 whatever the model.
+func parseShapes(specs []string) ([]inputShape, error) {
+	var out []inputShape
+	seen := map[string]bool{}
+	for _, s := range specs {
+		name, list, ok := strings.Cut(s, "=")
+		if !ok || name == "" || list == "" {
+			return nil, usagef("--shape %s: want NAME=D0,D1,... (e.g. x=1,3,224,224)", s)
+		}
+		var dims []int
+		for _, f := range strings.Split(list, ",") {
+			d, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || d < 1 || d > maxShapeDim {
+				return nil, usagef("--shape %s: dimension %q must be an integer in [1, %d]", s, f, maxShapeDim)
+			}
+			dims = append(dims, d)
+		}
+		if seen[name] {
+			return nil, usagef("--shape %s: input %q given twice", s, name)
+		}
+		seen[name] = true
+		out = append(out, inputShape{s, name, dims})
+	}
+	return out, nil
+}
+
+// checkShapeInputs refuses (usage error) a --shape whose name is not an
+// input of m. Whether a shape fits its input (rank, fixed dimensions) is for
+// the library to say (exit 1, naming the value).
+func checkShapeInputs(shapes []inputShape, m *onnxio.Model) error {
+	var inputs []string
+	for _, v := range m.Info().Inputs {
+		inputs = append(inputs, v.Name)
+	}
+	for _, s := range shapes {
+		if !contains(inputs, s.Name) {
+			return usagef("--shape %s: the model has no input %q (its inputs: %s)", s.Spec, s.Name, strings.Join(inputs, ", "))
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// addThreadsFlag defines --threads N (0: all cores).
+func addThreadsFlag(cmd *cobra.Command, p *int) {
+	cmd.Flags().IntVar(p, "threads", 0, "threads (0: all cores)")
+}
+
+// checkThreads is the one rule for --threads.
+func checkThreads(n int) error {
+	if n < 0 {
+		return usagef("--threads %d: must be ≥ 0 (0: all cores)", n)
+	}
+	return nil
+}
+
+// interrupted is the cause of a context cancelled by a signal.
+type interrupted struct{ sig os.Signal }
+
+func (e interrupted) Error() string { return "interrupted by " + signalName(e.sig) }
+
+// exitCode is 128+N, the shell's status for signal N.
+func (e interrupted) exitCode() int {
+	if s, ok := e.sig.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return exitError
+}
+
+func signalName(s os.Signal) string {
+	switch s {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
+}
+
+// signalContext is cancelled with an interrupted cause by the first SIGINT
+// or SIGTERM, after atomicfile.AbortAll has removed every temporary file
+// (so nothing committed later). A second signal kills the process at once.
+// stop releases the signals.
+func signalContext() (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-ch:
+			signal.Stop(ch) // the next one has its default effect
+			atomicfile.AbortAll()
+			cancel(interrupted{s})
+		case <-done:
+		}
+	}()
+	return ctx, func() { signal.Stop(ch); close(done) }
+}
+
+// interruptible runs fn, a long library call that takes no context, and
+// returns its result; if ctx is done first it returns ctx's cause at once
+// and abandons fn (the process is about to exit, and atomicfile.AbortAll
+// keeps fn from leaving files). Library calls that take a context get ctx
+// instead.
+func interruptible[T any](ctx context.Context, fn func() (T, error)) (T, error) {
+	var zero T
+	if ctx.Err() != nil {
+		return zero, context.Cause(ctx)
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		v, err := fn()
+		ch <- result{v, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-ctx.Done():
+		return zero, context.Cause(ctx)
+	}
+}
+
+// interruptibleErr is interruptible for a call that returns only an error.
+func interruptibleErr(ctx context.Context, fn func() error) error {
+	_, err := interruptible(ctx, func() (struct{}, error) { return struct{}{}, fn() })
+	return err
+}
+
+// readModel reads an ONNX model, interruptibly.
+func readModel(ctx context.Context, path string) (*onnxio.Model, error) {
+	return interruptible(ctx, func() (*onnxio.Model, error) { return onnxio.ReadFile(path) })
+}
+
+// writeModel writes m atomically to path, interruptibly.
+func writeModel(ctx context.Context, m *onnxio.Model, path string, opts ...onnxio.WriteOption) error {
+	return interruptibleErr(ctx, func() error { return m.WriteFile(path, opts...) })
+}
