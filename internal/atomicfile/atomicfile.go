@@ -77,8 +77,11 @@ func (f *File) Commit() error { return f.commit(true) }
 func (f *File) CommitNoSync() error { return f.commit(false) }
 
 func (f *File) commit(sync bool) error {
-	if f.done {
-		return os.ErrClosed
+	mu.Lock()
+	err := f.doneErr()
+	mu.Unlock()
+	if err != nil {
+		return err
 	}
 	if d, err := time.ParseDuration(os.Getenv(CommitDelayEnv)); err == nil && d > 0 {
 		select {
@@ -88,12 +91,12 @@ func (f *File) commit(sync bool) error {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if f.done { // AbortAll came first
-		return ErrAborted
+	if err := f.doneErr(); err != nil { // AbortAll came first
+		return err
 	}
 	f.done = true
 	delete(pending, f)
-	err := func() error {
+	err = func() error {
 		if sync {
 			if err := f.File.Sync(); err != nil {
 				f.File.Close()
@@ -112,6 +115,18 @@ func (f *File) commit(sync bool) error {
 		os.Remove(f.File.Name())
 	}
 	return err
+}
+
+// doneErr is the error of a Commit after Commit, Abort or AbortAll (nil
+// before); mu is held.
+func (f *File) doneErr() error {
+	switch {
+	case !f.done:
+		return nil
+	case aborted:
+		return ErrAborted
+	}
+	return os.ErrClosed
 }
 
 // Abort removes the temporary file. It is a no-op after Commit, so it can be
