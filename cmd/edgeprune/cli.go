@@ -24,6 +24,8 @@ package main
 //     parseShapes; a bad value is a usage error everywhere).
 //   - --threads N, 0 for all cores (addThreadsFlag, checkThreads).
 //   - --json: print the report as JSON (schemas in docs/cli-json.md).
+//   - --data DATA (.npz, .npy or test_data_set dir: loadEvalData), --labels
+//     NAME, --batch N (≥ 1), --seed N: as eval and pack --check spell them.
 //   - Old spellings stay for one release as hidden, deprecated aliases
 //     (aliasFlag): --input-shape, run's --out, convert's positional OUT.
 //
@@ -34,6 +36,12 @@ package main
 // so an interrupted command leaves no temporary file and no output, as long
 // as outputs are written through internal/atomicfile (onnxio.Model.WriteFile,
 // npdata.WriteNPY and the pack/unpack outputs are).
+//
+// A new command: define it in its own file, add it in newRoot, read models
+// with readModel(ctx, ...), write with writeModel or internal/atomicfile,
+// return usagef/flagError for command-line mistakes, and add its cases to
+// vocabulary_test.go (spellings, errors that name flags, bad --shape) and
+// signal_test.go (interrupted while writing).
 
 import (
 	"context"

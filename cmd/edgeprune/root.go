@@ -48,20 +48,6 @@ change unchanged.`,
 	root.SetOut(c.stdout)
 	root.SetErr(c.stderr)
 	root.PersistentFlags().BoolVarP(&c.verbose, "verbose", "v", false, "debug logging on stderr")
-	// An unknown command is a usage error: root takes no arguments (without
-	// Args, cobra would return an untyped error).
-	root.Args = func(cmd *cobra.Command, args []string) error {
-		if len(args) > 0 {
-			hint := ""
-			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
-				hint = fmt.Sprintf(" (did you mean %s?)", strings.Join(s, ", "))
-			}
-			return usagef("unknown command %q%s\nRun 'edgeprune --help' for usage.", args[0], hint)
-		}
-		return nil
-	}
-	root.SuggestionsMinimumDistance = 2
-	root.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w\nRun '%s --help' for usage.", err, cmd.CommandPath())}
 	})
@@ -77,7 +63,37 @@ change unchanged.`,
 		newEvalCmd(c),
 		newBenchCmd(c),
 	)
+	root.InitDefaultCompletionCmd()
+	for _, group := range []*cobra.Command{root, findCmd(root, "completion")} {
+		requireSubcommand(group)
+	}
 	return root
+}
+
+func findCmd(root *cobra.Command, name string) *cobra.Command {
+	cmd, _, err := root.Find([]string{name})
+	if err != nil || cmd == root {
+		panic("edgeprune: no command " + name) // programmer error
+	}
+	return cmd
+}
+
+// requireSubcommand makes an unknown subcommand of group a usage error
+// (cobra returns an untyped error for the root and prints help with exit 0
+// for other groups); group alone prints its help.
+func requireSubcommand(group *cobra.Command) {
+	group.SuggestionsMinimumDistance = 2
+	group.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			hint := ""
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				hint = fmt.Sprintf(" (did you mean %s?)", strings.Join(s, ", "))
+			}
+			return usagef("unknown command %q for %q%s\nRun '%s --help' for usage.", args[0], cmd.CommandPath(), hint, cmd.CommandPath())
+		}
+		return nil
+	}
+	group.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
 }
 
 // run runs the command line args with ctx (cancelled on a signal: see

@@ -211,7 +211,7 @@ func TestErrorsNameFlags(t *testing.T) {
 // argument count) are usage errors by type, in every command.
 func TestUsageErrorsByType(t *testing.T) {
 	for _, args := range [][]string{
-		{"nosuch"}, {"inspct", "m.onnx"}, {"--nosuch"},
+		{"nosuch"}, {"inspct", "m.onnx"}, {"--nosuch"}, {"completion", "nosuch"},
 		{"inspect", "--nosuch", "m.onnx"}, {"inspect"}, {"convert"}, {"prune"}, {"pack"}, {"unpack"}, {"run"}, {"eval"}, {"bench"},
 		{"bench", "a.onnx", "b.onnx"}, {"prune", "m.onnx", "-o"},
 	} {
