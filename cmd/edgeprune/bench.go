@@ -56,6 +56,9 @@ the peak activation memory of the compiled plan and its FLOPs.`,
 			if err := checkShapeInputs(given, m); err != nil {
 				return err
 			}
+			if err := requireShapes(m, given, nil); err != nil {
+				return err
+			}
 			var opts []engine.Option
 			for _, s := range given {
 				opts = append(opts, engine.WithInputShape(s.Name, s.Dims...))

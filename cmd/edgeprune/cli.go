@@ -232,6 +232,40 @@ func checkShapeInputs(shapes []inputShape, m *onnxio.Model) error {
 	return nil
 }
 
+// requireShapes refuses (usage error) a model input, other than those in
+// skip, that has neither a --shape nor a default shape (fixed dimensions but
+// a dynamic batch: onnxio.ValueInfo.DefaultShape): the command line lacks
+// its --shape, the same mistake in every command that needs shapes.
+func requireShapes(m *onnxio.Model, shapes []inputShape, skip func(name string) bool) error {
+	given := map[string]bool{}
+	for _, s := range shapes {
+		given[s.Name] = true
+	}
+	for _, v := range m.Info().Inputs {
+		if given[v.Name] || (skip != nil && skip(v.Name)) {
+			continue
+		}
+		if _, err := v.DefaultShape(); err != nil {
+			example := make([]string, len(v.Shape))
+			for i, d := range v.Shape {
+				switch {
+				case d.Value > 0:
+					example[i] = strconv.FormatInt(d.Value, 10)
+				case i == 0:
+					example[i] = "1"
+				default:
+					example[i] = fmt.Sprintf("D%d", i)
+				}
+			}
+			if v.Shape == nil {
+				example = []string{"D0", "D1", "..."}
+			}
+			return usagef("%v: give its shape with --shape %s=%s", err, v.Name, strings.Join(example, ","))
+		}
+	}
+	return nil
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {

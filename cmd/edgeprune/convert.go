@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -67,6 +68,9 @@ OUT (OUT.data unless --data-file names another); models over protobuf's
 				opts = append(opts, onnxio.WithExternalFile(dataFile))
 			}
 			if err := writeModel(ctx, m, out, opts...); err != nil {
+				if _, statErr := os.Stat(out); dataFile != "" && errors.Is(err, onnxio.ErrExternalData) && statErr != nil {
+					return flagError("--data-file "+dataFile, err)
+				}
 				return err
 			}
 			rep := convertJSON{Input: in, Output: out}

@@ -112,6 +112,11 @@ func runStructured(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start t
 		return err
 	}
 	if sp != nil {
+		if err := requireShapes(m, shapes, nil); err != nil {
+			return err
+		}
+	}
+	if sp != nil {
 		if plan, err = interruptible(ctx, func() (*prune.StructuredPlan, error) { return sp.Plan(m) }); err != nil {
 			if errors.Is(err, prune.ErrNoMatch) || errors.Is(err, prune.ErrNoTarget) || errors.Is(err, prune.ErrInvalid) {
 				return usageError{err}

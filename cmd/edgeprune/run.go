@@ -71,6 +71,11 @@ those given with --shape: a quick way to compare two models' outputs.`,
 				feed[name] = a.Dense()
 				opts = append(opts, engine.WithInputShape(name, a.Shape...))
 			}
+			if random {
+				if err := requireShapes(m, given, func(name string) bool { _, file := feed[name]; return file }); err != nil {
+					return err
+				}
+			}
 			for _, s := range given {
 				if _, file := feed[s.Name]; file {
 					return usagef("--shape %s: input %q is given as a file (--input)", s.Spec, s.Name)

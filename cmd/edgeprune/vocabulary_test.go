@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/edgeprune/edgeprune/internal/testmodels"
 )
 
 // TestOutputFlagSpellings: every command that writes a file takes
@@ -187,6 +189,7 @@ func TestErrorsNameFlags(t *testing.T) {
 		{[]string{"bench", model, "--runs", "0"}, "--runs 0: "},
 		{[]string{"pack", model, "-o", epk, "--level", "x"}, `"--level"`},
 		{[]string{"prune", model, "-o", out, "--sparsity", "0.5", "--nosuch"}, "unknown flag: --nosuch"},
+		{[]string{"convert", model, "-o", out, "--external-data", "--data-file", "../up.data"}, "--data-file ../up.data: "},
 	}
 	for _, c := range cases {
 		code, stdout, errs := runCLI(t, c.args...)
@@ -222,5 +225,26 @@ func TestUsageErrorsByType(t *testing.T) {
 	}
 	if _, _, errs := runCLI(t, "inspct", "m.onnx"); !strings.Contains(errs, "did you mean inspect") {
 		t.Errorf("no suggestion: %q", errs)
+	}
+}
+
+// TestMissingShapeIsUsageEverywhere: a model input with dynamic dimensions
+// (PP-OCRv4 det: x is [?,3,?,?]) and no --shape is the same usage error (2)
+// in every command that needs shapes, naming --shape with an example.
+func TestMissingShapeIsUsageEverywhere(t *testing.T) {
+	det := testmodels.OCR(t, "det")
+	out := filepath.Join(t.TempDir(), "o.onnx")
+	for _, args := range [][]string{
+		{"bench", det, "--runs", "1"},
+		{"run", det, "--random", "-o", t.TempDir()},
+		{"prune", det, "-o", out, "--structured", "--sparsity", "0.5"},
+	} {
+		code, _, errs := runCLI(t, args...)
+		if code != exitUsage || !strings.Contains(errs, "--shape x=1,3,D2,D3") {
+			t.Errorf("%v: exit %d, stderr %q; want 2 naming --shape x=1,3,D2,D3", args, code, errs)
+		}
+		if m := libraryName.FindString(errs); m != "" {
+			t.Errorf("%v: the error shows the library's %q: %s", args, m, errs)
+		}
 	}
 }
