@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -96,6 +97,10 @@ func requireSubcommand(group *cobra.Command) {
 	group.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
 }
 
+// interruptGrace is how long run waits, after its context is cancelled, for
+// the command to return before it returns itself.
+const interruptGrace = time.Second
+
 // run runs the command line args with ctx (cancelled on a signal: see
 // cli.go) and returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -103,14 +108,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c.log = slog.New(slog.NewTextHandler(stderr, nil))
 	root := newRoot(c)
 	root.SetArgs(args)
-	_, err := root.ExecuteContextC(ctx)
+	// The command runs beside a watch on ctx: commands return on their own
+	// when ctx is cancelled (they pass it on, or use interruptible), but one
+	// that does not still ends the process within interruptGrace.
+	done := make(chan error, 1)
+	go func() {
+		_, err := root.ExecuteContextC(ctx)
+		done <- err
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		select {
+		case err = <-done:
+		case <-time.After(interruptGrace):
+			err = context.Cause(ctx)
+		}
+	}
 	if err == nil {
 		return exitOK
 	}
 	var sig interrupted
 	if errors.As(context.Cause(ctx), &sig) {
 		fmt.Fprintf(stderr, "edgeprune: %v\n", sig)
-		c.log.Debug("interrupted", "err", err)
 		return sig.exitCode()
 	}
 	fmt.Fprintf(stderr, "edgeprune: %v\n", err)
