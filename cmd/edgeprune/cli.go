@@ -56,6 +56,7 @@ import (
 	"github.com/edgeprune/edgeprune/internal/atomicfile"
 	"github.com/edgeprune/edgeprune/onnxio"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Exit statuses. An interrupted command exits with 128+signal (interrupted).
@@ -77,9 +78,47 @@ func usagef(format string, args ...any) error {
 
 // flagError reports a flag value the library refused as a usage error:
 // "LABEL: reason", where label names the flag(s) as typed ("--level 99")
-// and reason is what the library says is wrong with the value.
+// and reason is what the library says is wrong with the value. err stays
+// in the chain (errors.Is sees the library's sentinel).
 func flagError(label string, err error) error {
-	return usageError{fmt.Errorf("%s: %s", label, valueReason(err))}
+	return usageError{&flagErr{label, valueReason(err), err}}
+}
+
+// flagsError reports err, the library's refusal of what several flags ask
+// for together (a combination, a selection that matches nothing), as a
+// usage error naming those of the flags that were set.
+func flagsError(cmd *cobra.Command, err error, names ...string) error {
+	return usageError{&flagErr{changedFlags(cmd, names...), libraryReason(err), err}}
+}
+
+type flagErr struct {
+	label, reason string
+	err           error
+}
+
+func (e *flagErr) Error() string {
+	if e.label == "" {
+		return e.reason
+	}
+	return e.label + ": " + e.reason
+}
+
+func (e *flagErr) Unwrap() error { return e.err }
+
+// changedFlags lists the given flags that were set, as typed
+// ("--pattern 2:4 --sparsity 0.3"), or "" when none was.
+func changedFlags(cmd *cobra.Command, names ...string) string {
+	var parts []string
+	for _, name := range names {
+		if f := cmd.Flags().Lookup(name); f != nil && f.Changed {
+			v := f.Value.String()
+			if sv, ok := f.Value.(pflag.SliceValue); ok {
+				v = strings.Join(sv.GetSlice(), ",")
+			}
+			parts = append(parts, "--"+name+" "+v)
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 // valueReason is what err says about a single value: the Reason() of an

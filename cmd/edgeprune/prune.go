@@ -15,7 +15,6 @@ import (
 	"github.com/edgeprune/edgeprune/internal/atomicfile"
 	"github.com/edgeprune/edgeprune/prune"
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 )
 
 // pruneReport is the schema of `prune --json` and `--report`
@@ -126,7 +125,7 @@ func runPrune(c *cli, cmd *cobra.Command, in string, f *pruneFlags) error {
 			return err
 		}
 		if pr, err = prune.New(opts...); err != nil {
-			return usageError{fmt.Errorf("%s: %s", changedFlags(cmd, "sparsity", "scope", "pattern", "importance", "min-sparsity", "max-sparsity"), libraryReason(err))}
+			return flagsError(cmd, err, "sparsity", "scope", "pattern", "importance", "min-sparsity", "max-sparsity", "op-types")
 		}
 	}
 	m, err := readModel(ctx, in)
@@ -143,10 +142,16 @@ func runPrune(c *cli, cmd *cobra.Command, in string, f *pruneFlags) error {
 	} else {
 		err = interruptibleErr(ctx, func() error { return prune.Apply(m, plan) })
 	}
-	if errors.Is(err, prune.ErrNoMatch) || errors.Is(err, prune.ErrNoTarget) || errors.Is(err, prune.ErrInfeasible) {
-		return usageError{err}
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, prune.ErrNoMatch):
+		return flagsError(cmd, err, "include", "exclude", "op-types")
+	case errors.Is(err, prune.ErrNoTarget):
+		return flagsError(cmd, err, "pattern", "include", "exclude", "op-types")
+	case errors.Is(err, prune.ErrInfeasible):
+		return flagsError(cmd, err, "sparsity", "min-sparsity", "max-sparsity")
+	case errors.Is(err, prune.ErrPlan):
+		return fmt.Errorf("--plan %s: %s", f.planFile, libraryReason(err))
+	case err != nil:
 		return err
 	}
 	if err := writeModel(ctx, m, f.out); err != nil {
@@ -205,6 +210,9 @@ func pruneOptions(cmd *cobra.Command, f *pruneFlags) ([]prune.Option, error) {
 			*list.dst = append(*list.dst, re)
 		}
 	}
+	if _, err := prune.New(prune.WithSparsity(0.5), prune.WithSelection(sel)); err != nil {
+		return nil, flagsError(cmd, err, "op-types", "include", "exclude")
+	}
 	opts := []prune.Option{prune.WithScope(scope), prune.WithPattern(pat), prune.WithImportance(imp), prune.WithSelection(sel)}
 	if changed("sparsity") {
 		opts = append(opts, prune.WithSparsity(f.sparsity))
@@ -258,26 +266,6 @@ func printPrune(w io.Writer, r *pruneReport) error {
 	return nil
 }
 
-// changedFlags lists the given flags that were set, as typed
-// ("--pattern 2:4 --sparsity 0.3"), to name them in an error about their
-// combination.
-func changedFlags(cmd *cobra.Command, names ...string) string {
-	var parts []string
-	for _, name := range names {
-		if f := cmd.Flags().Lookup(name); f != nil && f.Changed {
-			v := f.Value.String()
-			if sv, ok := f.Value.(pflag.SliceValue); ok {
-				v = strings.Join(sv.GetSlice(), ",")
-			}
-			parts = append(parts, "--"+name+" "+v)
-		}
-	}
-	if len(parts) == 0 {
-		return "flags"
-	}
-	return strings.Join(parts, " ")
-}
-
 // rejectWithPlan refuses flags that a replayed plan already fixes.
 func rejectWithPlan(cmd *cobra.Command, names ...string) error {
 	for _, name := range names {
@@ -293,12 +281,12 @@ func readPlanFile[T any](path string, read func(io.Reader) (T, error)) (T, error
 	fh, err := os.Open(path)
 	if err != nil {
 		var zero T
-		return zero, err
+		return zero, fmt.Errorf("--plan: %w", err)
 	}
 	defer fh.Close()
 	plan, err := read(fh)
 	if err != nil {
-		return plan, fmt.Errorf("%s: %w", path, err)
+		return plan, fmt.Errorf("--plan %s: not a valid plan: %s", path, libraryReason(err))
 	}
 	return plan, nil
 }

@@ -101,7 +101,7 @@ func runStructured(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start t
 			return err
 		}
 		if sp, err = prune.NewStructured(opts...); err != nil {
-			return usageError{fmt.Errorf("%s: %s", changedFlags(cmd, "sparsity", "scope", "criterion", "round-to", "min-channels"), libraryReason(err))}
+			return flagsError(cmd, err, "sparsity", "scope", "criterion", "round-to", "min-channels")
 		}
 	}
 	m, err := readModel(ctx, in)
@@ -118,8 +118,11 @@ func runStructured(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start t
 	}
 	if sp != nil {
 		if plan, err = interruptible(ctx, func() (*prune.StructuredPlan, error) { return sp.Plan(m) }); err != nil {
-			if errors.Is(err, prune.ErrNoMatch) || errors.Is(err, prune.ErrNoTarget) || errors.Is(err, prune.ErrInvalid) {
-				return usageError{err}
+			switch {
+			case errors.Is(err, prune.ErrNoMatch):
+				return flagsError(cmd, err, "include", "exclude")
+			case errors.Is(err, prune.ErrNoTarget), errors.Is(err, prune.ErrInvalid):
+				return flagsError(cmd, err, "sparsity", "include", "exclude", "round-to", "min-channels", "shape")
 			}
 			return err
 		}
@@ -139,8 +142,8 @@ func runStructured(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start t
 		}
 	}
 	if err := interruptibleErr(ctx, func() error { return prune.ApplyStructured(m, plan, false) }); err != nil {
-		if errors.Is(err, prune.ErrPlan) {
-			return usageError{err}
+		if errors.Is(err, prune.ErrPlan) && f.planFile != "" {
+			return fmt.Errorf("--plan %s: %s", f.planFile, libraryReason(err))
 		}
 		return err
 	}

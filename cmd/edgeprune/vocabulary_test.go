@@ -190,6 +190,12 @@ func TestErrorsNameFlags(t *testing.T) {
 		{[]string{"pack", model, "-o", epk, "--level", "x"}, `"--level"`},
 		{[]string{"prune", model, "-o", out, "--sparsity", "0.5", "--nosuch"}, "unknown flag: --nosuch"},
 		{[]string{"convert", model, "-o", out, "--external-data", "--data-file", "../up.data"}, "--data-file ../up.data: "},
+		// Refused once the model is read: the flags that asked for it.
+		{[]string{"prune", model, "-o", out, "--sparsity", "0.5", "--include", "^nosuch"}, "--include ^nosuch: "},
+		{[]string{"prune", model, "-o", out, "--sparsity", "0.5", "--op-types", "Foo"}, "--op-types Foo: "},
+		{[]string{"prune", model, "-o", out, "--pattern", "2:7"}, "--pattern 2:7: "},
+		{[]string{"prune", model, "-o", out, "--sparsity", "0.9", "--min-sparsity", "0.95"}, "--sparsity 0.9 --min-sparsity 0.95: "},
+		{[]string{"prune", model, "-o", out, "--structured", "--sparsity", "0.5", "--exclude", "^nosuch"}, "--exclude ^nosuch: "},
 	}
 	for _, c := range cases {
 		code, stdout, errs := runCLI(t, c.args...)
