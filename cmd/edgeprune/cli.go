@@ -1,47 +1,35 @@
 package main
 
-// The CLI's shared machinery. Every command, today's and the ones to come
-// (finetune, grad, ...), uses it, so that the same thing is spelt, checked
-// and reported the same way everywhere:
+// The CLI's shared machinery: every command (and finetune, grad, ... to
+// come) uses it, so the same thing is spelt, checked and reported alike.
 //
-// Exit status (only main calls os.Exit; run returns it):
-//   - 0 ok; 1 error (the input, the model, the machine); 2 usage error;
-//     128+N when interrupted by signal N: 130 for SIGINT (Ctrl-C), 143 for
-//     SIGTERM.
-//   - A usage error is any error with a usageError in its chain (errors.As):
-//     return usagef(...) or flagError(...) for a mistake in the command
-//     line. cobra's own errors (unknown flag, bad flag value, unknown
-//     command, wrong argument count) are turned into usageErrors where they
-//     arise, never recognised by their text.
-//   - Errors name flags, never library option names: a value the library
-//     refuses is reported with flagError("--level 99", err), which prints
-//     "--level 99: must be in [1, 22]" (the library's reason, without its
-//     package prefix, sentinel or option call).
+// Exit status (run returns it; only main calls os.Exit): 0 ok; 1 error (the
+// input, the model, the machine); 2 usage error, i.e. a usageError in the
+// chain (usagef, flagError, flagsError; cobra's own flag, argument and
+// unknown-command errors are made usageErrors where they arise, never
+// matched by text); 128+N when interrupted by signal N (130 SIGINT, 143
+// SIGTERM).
 //
-// Flag vocabulary (one spelling for one thing, in every command):
-//   - -o/--output FILE: every command's main output (addOutputFlag).
-//   - --shape NAME=D0,D1,... (repeatable): an input's shape (addShapeFlag,
-//     parseShapes; a bad value is a usage error everywhere).
-//   - --threads N, 0 for all cores (addThreadsFlag, checkThreads).
-//   - --json: print the report as JSON (schemas in docs/cli-json.md).
-//   - --data DATA (.npz, .npy or test_data_set dir: loadEvalData), --labels
-//     NAME, --batch N (≥ 1), --seed N: as eval and pack --check spell them.
-//   - Old spellings stay for one release as hidden, deprecated aliases
-//     (aliasFlag): --input-shape, run's --out, convert's positional OUT.
+// Errors name flags, never library options: flagError("--level 99", err)
+// prints "--level 99: must be in [1, 22]" (the library's reason alone);
+// flagsError(cmd, err, names...) names the set flags of a refused
+// combination.
 //
-// Interruption: cmd.Context() is cancelled on SIGINT/SIGTERM (main's
-// signalContext), with an interrupted cause. Pass it to every library call
-// that takes a context; wrap long calls that take none in interruptible.
-// By the time the context is cancelled main has called atomicfile.AbortAll,
-// so an interrupted command leaves no temporary file and no output, as long
-// as outputs are written through internal/atomicfile (onnxio.Model.WriteFile,
-// npdata.WriteNPY and the pack/unpack outputs are).
+// Flags, one spelling each: -o/--output (addOutputFlag); --shape
+// NAME=D0,D1,... (addShapeFlag, then parseShapes before reading the model,
+// checkShapeInputs and requireShapes after: a bad or missing shape is 2
+// everywhere); --threads N, 0 all cores (addThreadsFlag, checkThreads);
+// --json; --data/--labels/--batch/--seed as eval spells them. Old spellings
+// stay one release as hidden, deprecated aliases (aliasFlag; convert's
+// positional OUT).
 //
-// A new command: define it in its own file, add it in newRoot, read models
-// with readModel(ctx, ...), write with writeModel or internal/atomicfile,
-// return usagef/flagError for command-line mistakes, and add its cases to
-// vocabulary_test.go (spellings, errors that name flags, bad --shape) and
-// signal_test.go (interrupted while writing).
+// Interruption: cmd.Context() is cancelled on SIGINT/SIGTERM after main has
+// called atomicfile.AbortAll. Pass it to library calls that take one, wrap
+// long ones that do not in interruptible (readModel and writeModel do), and
+// write outputs only through internal/atomicfile: then an interrupted
+// command leaves no temporary file and no output. run returns at most
+// interruptGrace after the signal even if a command ignores its context.
+// A new command adds its cases to vocabulary_test.go and signal_test.go.
 
 import (
 	"context"
