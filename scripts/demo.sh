@@ -28,8 +28,8 @@ echo "unpacked model is byte-identical to the pruned one"
 
 # structured: fewer channels, so a dense runtime does less work
 step prune "$model" -o "$out/slim.onnx" --structured --sparsity 0.5 --round-to 8 --emit-masked "$out/masked.onnx"
-step run "$out/slim.onnx" --random --out "$out/slim"
-step run "$out/masked.onnx" --random --out "$out/masked"
+step run "$out/slim.onnx" --random -o "$out/slim"
+step run "$out/masked.onnx" --random -o "$out/masked"
 /usr/bin/python3 - "$out/slim/y.npy" "$out/masked/y.npy" <<'PY'
 import sys
 import numpy as np

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command: gofmt and go vet must be clean, then every test runs.
+# The test command: gofmt, go vet and go mod tidy must be clean, then every
+# test runs.
 # Extra arguments go to go test (flags such as -run, -v, -short, -count=1).
 # Run scripts/setup.sh once first: tests that need ONNX Runtime or the PP-OCR
 # models fail without it.
@@ -13,6 +14,11 @@ if [[ -n "$unformatted" ]]; then
 	exit 1
 fi
 go vet ./...
+# go.mod lists exactly what the code imports (Go 1.23+: -diff changes nothing).
+if ! go mod tidy -diff; then
+	echo "test: go.mod/go.sum are not tidy: run go mod tidy and commit the result" >&2
+	exit 1
+fi
 # Dependencies register the same ONNX protobuf file twice; warn, do not panic.
 export GOLANG_PROTOBUF_REGISTRATION_CONFLICT=warn
 # The engine once more with its portable Go kernels only (-tags purego): the

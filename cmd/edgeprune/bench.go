@@ -1,13 +1,9 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/edgeprune/edgeprune/engine"
-	"github.com/edgeprune/edgeprune/onnxio"
 	"github.com/spf13/cobra"
 )
 
@@ -39,30 +35,43 @@ the peak activation memory of the compiled plan and its FLOPs.`,
   edgeprune bench det.onnx --shape x=1,3,320,320 --json`,
 		Args: exactArgs(1, "one MODEL argument"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if threads < 0 || runs < 1 || warmup < 0 {
-				return usagef("--threads must be >= 0, --runs >= 1, --warmup >= 0")
+			if err := checkThreads(threads); err != nil {
+				return err
 			}
-			m, err := onnxio.ReadFile(args[0])
+			if runs < 1 {
+				return usagef("--runs %d: must be ≥ 1", runs)
+			}
+			if warmup < 0 {
+				return usagef("--warmup %d: must be ≥ 0", warmup)
+			}
+			given, err := parseShapes(shapes)
 			if err != nil {
 				return err
 			}
+			ctx := cmd.Context()
+			m, err := readModel(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if err := checkShapeInputs(given, m); err != nil {
+				return err
+			}
+			if err := requireShapes(m, given, nil); err != nil {
+				return err
+			}
 			var opts []engine.Option
-			for _, s := range shapes {
-				name, dims, err := parseShape(s)
-				if err != nil {
-					return err
-				}
-				opts = append(opts, engine.WithInputShape(name, dims...))
+			for _, s := range given {
+				opts = append(opts, engine.WithInputShape(s.Name, s.Dims...))
 			}
 			if threads > 0 {
 				opts = append(opts, engine.WithThreads(threads))
 			}
-			p, err := engine.Compile(m, opts...)
+			p, err := interruptible(ctx, func() (*engine.Plan, error) { return engine.Compile(m, opts...) })
 			if err != nil {
 				return err
 			}
 			feed := engine.RandomInputs(p)
-			t, err := engine.Measure(context.Background(), p, feed, warmup, runs)
+			t, err := engine.Measure(ctx, p, feed, warmup, runs)
 			if err != nil {
 				return err
 			}
@@ -86,26 +95,10 @@ the peak activation memory of the compiled plan and its FLOPs.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringArrayVar(&shapes, "shape", nil, "input shape as NAME=D0,D1,... (repeatable)")
-	cmd.Flags().IntVar(&threads, "threads", 0, "threads (0: all cores)")
+	addShapeFlag(cmd, &shapes, "input shape")
+	addThreadsFlag(cmd, &threads)
 	cmd.Flags().IntVar(&runs, "runs", 20, "timed runs")
 	cmd.Flags().IntVar(&warmup, "warmup", 3, "untimed runs first")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: median_ms, p90_ms, peak_activation_bytes, flops, ...")
 	return cmd
-}
-
-func parseShape(s string) (string, []int, error) {
-	name, list, ok := strings.Cut(s, "=")
-	if !ok || name == "" || list == "" {
-		return "", nil, usagef("--shape %q: want NAME=D0,D1,...", s)
-	}
-	var dims []int
-	for _, f := range strings.Split(list, ",") {
-		d, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || d < 0 {
-			return "", nil, usagef("--shape %q: %q is not a dimension", s, f)
-		}
-		dims = append(dims, d)
-	}
-	return name, dims, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -20,7 +21,7 @@ import (
 func runCLI(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := run(args, &out, &errb)
+	code := run(context.Background(), args, &out, &errb)
 	return code, out.String(), errb.String()
 }
 
@@ -47,8 +48,8 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"inspect"}, 2, "one MODEL"},
 		{[]string{"inspect", "--bogus", model}, 2, "unknown flag"},
 		{[]string{"inspect", filepath.Join(t.TempDir(), "missing.onnx")}, 1, "missing.onnx"},
-		{[]string{"convert", model}, 2, "IN and OUT"},
-		{[]string{"convert", model, model}, 2, "input file"},
+		{[]string{"convert", model}, 2, "-o OUT"},
+		{[]string{"convert", model, "-o", model}, 2, "input file"},
 		{[]string{"completion", "bash"}, 0, "bash completion"},
 	}
 	for _, c := range cases {
@@ -176,7 +177,7 @@ func TestConvertRealModels(t *testing.T) {
 	for _, m := range testmodels.All(t) {
 		t.Run(m.Name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out.onnx")
-			code, _, errs := runCLI(t, "convert", m.Path, out)
+			code, _, errs := runCLI(t, "convert", m.Path, "-o", out)
 			if code != 0 {
 				t.Fatal(errs)
 			}
@@ -191,7 +192,7 @@ func TestConvertExternalData(t *testing.T) {
 	in := writeCanned(t, "cnn", onnxbuild.CNN())
 	dir := t.TempDir()
 	out := filepath.Join(dir, "cnn.onnx")
-	code, stdout, errs := runCLI(t, "convert", in, out, "--external-data", "--json")
+	code, stdout, errs := runCLI(t, "convert", in, "-o", out, "--external-data", "--json")
 	if code != 0 {
 		t.Fatal(errs)
 	}

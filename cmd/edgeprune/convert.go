@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -19,11 +20,11 @@ type convertJSON struct {
 
 func newConvertCmd(c *cli) *cobra.Command {
 	var external, asJSON bool
-	var dataFile string
+	var dataFile, out string
 	cmd := &cobra.Command{
-		Use:   "convert IN OUT",
+		Use:   "convert IN -o OUT",
 		Short: "Read a model and write it back, losslessly",
-		Long: `convert reads IN and writes OUT. Everything is kept: tensors read from
+		Long: `convert reads IN and writes it to -o OUT. Everything is kept: tensors read from
 external data stay external (in OUT's own data file), unknown fields survive.
 OUT is written atomically: a failed run leaves no partial file, and IN is
 never touched.
@@ -31,15 +32,31 @@ never touched.
 --external-data stores every tensor of 1 KiB or more in a data file beside
 OUT (OUT.data unless --data-file names another); models over protobuf's
 2 GiB limit get external data automatically.`,
-		Example: `  edgeprune convert model.onnx copy.onnx
-  edgeprune convert model.onnx split.onnx --external-data`,
-		Args: exactArgs(2, "IN and OUT"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			in, out := args[0], args[1]
-			if same, _ := sameFile(in, out); same {
-				return usagef("OUT %q is the input file: choose another path", out)
+		Example: `  edgeprune convert model.onnx -o copy.onnx
+  edgeprune convert model.onnx -o split.onnx --external-data`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 2 { // convert IN OUT: the old spelling, for one release
+				return nil
 			}
-			m, err := onnxio.ReadFile(in)
+			return exactArgs(1, "one IN argument (and -o OUT)")(cmd, args)
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			in := args[0]
+			if len(args) == 2 {
+				if out != "" {
+					return usagef("OUT given twice (%s and -o %s): use -o alone", args[1], out)
+				}
+				out = args[1]
+				fmt.Fprintf(c.stderr, "edgeprune: convert IN OUT is deprecated: use convert IN -o OUT\n")
+			}
+			if out == "" {
+				return usagef("convert needs -o OUT.onnx")
+			}
+			if same, _ := sameFile(in, out); same {
+				return usagef("-o %s is the input file: choose another path", out)
+			}
+			ctx := cmd.Context()
+			m, err := readModel(ctx, in)
 			if err != nil {
 				return err
 			}
@@ -50,7 +67,10 @@ OUT (OUT.data unless --data-file names another); models over protobuf's
 			if dataFile != "" {
 				opts = append(opts, onnxio.WithExternalFile(dataFile))
 			}
-			if err := m.WriteFile(out, opts...); err != nil {
+			if err := writeModel(ctx, m, out, opts...); err != nil {
+				if _, statErr := os.Stat(out); dataFile != "" && errors.Is(err, onnxio.ErrExternalData) && statErr != nil {
+					return flagError("--data-file "+dataFile, err)
+				}
 				return err
 			}
 			rep := convertJSON{Input: in, Output: out}
@@ -77,8 +97,9 @@ OUT (OUT.data unless --data-file names another); models over protobuf's
 			return nil
 		},
 	}
+	addOutputFlag(cmd, &out, "output model (written atomically)")
 	cmd.Flags().BoolVar(&external, "external-data", false, "store tensors of 1 KiB or more in an external data file")
-	cmd.Flags().StringVar(&dataFile, "data-file", "", "external data file name, relative to OUT's directory (default OUT.data)")
+	cmd.Flags().StringVar(&dataFile, "data-file", "", "external data file name, relative to the output's directory (default OUT.data)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }

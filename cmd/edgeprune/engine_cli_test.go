@@ -55,7 +55,7 @@ func TestRunWritesOutputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	outDir := filepath.Join(dir, "out")
-	code, _, errs = runCLI(t, "run", model, "--input", in.Name+"="+xin, "--out", outDir)
+	code, _, errs = runCLI(t, "run", model, "--input", in.Name+"="+xin, "-o", outDir)
 	if code != 0 {
 		t.Fatalf("run: exit %d: %s", code, errs)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 
@@ -52,22 +51,25 @@ the largest absolute difference of any score.`,
 				return usagef("eval needs --data FILE.npz|FILE.npy|DIR")
 			}
 			if batch < 1 {
-				return usagef("--batch must be >= 1")
+				return usagef("--batch %d: must be ≥ 1", batch)
 			}
-			if threads < 0 {
-				return usagef("--threads must be >= 0")
+			if err := checkThreads(threads); err != nil {
+				return err
 			}
-			m, err := onnxio.ReadFile(args[0])
+			ctx := cmd.Context()
+			m, err := readModel(ctx, args[0])
 			if err != nil {
 				return err
 			}
-			batches, err := loadEvalData(cmd, m, dataPath, &df, batch)
+			batches, err := interruptible(ctx, func() ([]engine.Batch, error) {
+				return loadEvalData(cmd, m, dataPath, &df, batch)
+			})
 			if err != nil {
 				return err
 			}
 			opts := engine.EvalOptions{Threads: threads}
 			if reference != "" {
-				if opts.Reference, err = onnxio.ReadFile(reference); err != nil {
+				if opts.Reference, err = readModel(ctx, reference); err != nil {
 					return err
 				}
 			}
@@ -77,7 +79,7 @@ the largest absolute difference of any score.`,
 				opts.Progress = func(done, total int) { _ = bar.Set(done) }
 				defer bar.Finish()
 			}
-			res, err := engine.Evaluate(context.Background(), m, batches, opts)
+			res, err := engine.Evaluate(ctx, m, batches, opts)
 			if err != nil {
 				return err
 			}
@@ -107,7 +109,7 @@ the largest absolute difference of any score.`,
 	addDataFlags(cmd, &df)
 	cmd.Flags().StringVar(&reference, "reference", "", "original model to measure fidelity against")
 	cmd.Flags().IntVar(&batch, "batch", 100, "samples per batch")
-	cmd.Flags().IntVar(&threads, "threads", 0, "threads (0: all cores)")
+	addThreadsFlag(cmd, &threads)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: top1, top5, agreement_top1, cosine_mean, max_abs_diff, samples")
 	return cmd
 }

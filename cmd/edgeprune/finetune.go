@@ -121,15 +121,6 @@ func (f *trainFlags) check(epochsFlag string) error {
 	return nil
 }
 
-// libraryReason strips a library's sentinel prefix from err's message.
-func libraryReason(err error) string {
-	msg := err.Error()
-	for _, p := range []string{train.ErrInvalid.Error() + ": ", "train: "} {
-		msg = strings.TrimPrefix(msg, p)
-	}
-	return msg
-}
-
 // trainData is the opened training and validation data.
 type trainData struct {
 	train, val train.Dataset
@@ -526,7 +517,7 @@ A NaN or Inf loss stops training, says at which step, and writes nothing.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&out, "output", "o", "", "output model (required)")
+	addOutputFlag(cmd, &out, "output model (required)")
 	addTrainFlags(cmd, &f)
 	fl.BoolVar(&recal, "recalibrate-bn", false, "re-estimate BatchNorm running statistics (no weight change); with --epochs, fine-tune after")
 	fl.IntVar(&batches, "batches", 100, "--recalibrate-bn: batches of --batch samples to average over")

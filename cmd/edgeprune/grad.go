@@ -169,7 +169,7 @@ against another framework's gradients.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&out, "output", "o", "", "output .npz (required)")
+	addOutputFlag(cmd, &out, "output .npz (required)")
 	fl.StringVar(&f.data, "data", "", "the batch: .npz (one array per model input + labels), .npy, or an image folder")
 	fl.StringVar(&f.teacher, "teacher", "", "teacher model: the loss is distillation from its outputs")
 	fl.Float64Var(&f.temperature, "temperature", 4, "--teacher: softening temperature T")

@@ -85,9 +85,9 @@ With --json the same data is printed in the schema of docs/cli-json.md.`,
 		Args: exactArgs(1, "one MODEL argument"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if isPackFile(args[0]) {
-				return inspectPack(c, args[0], asJSON)
+				return interruptibleErr(cmd.Context(), func() error { return inspectPack(c, args[0], asJSON) })
 			}
-			rep, err := inspectModel(args[0])
+			rep, err := interruptible(cmd.Context(), func() (*inspectJSON, error) { return inspectModel(args[0]) })
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -9,7 +10,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/edgeprune/edgeprune/internal/atomicfile"
-	"github.com/edgeprune/edgeprune/onnxio"
 	"github.com/edgeprune/edgeprune/pack"
 	"github.com/spf13/cobra"
 )
@@ -45,21 +45,36 @@ type packTensorRow struct {
 	Values   string  `json:"values"`
 }
 
-// parseValues turns --values into a writer option (nil for fp32).
-func parseValues(s string) (pack.WriterOption, string, error) {
-	switch {
-	case s == "fp32" || s == "":
-		return nil, "fp32", nil
-	case s == "fp16":
-		return pack.WithFP16(), "fp16", nil
-	case strings.HasPrefix(s, "codebook:"):
-		bits, err := strconv.Atoi(strings.TrimPrefix(s, "codebook:"))
-		if err != nil || bits < 2 || bits > 8 {
-			return nil, "", fmt.Errorf("--values %s: codebook bits must be an integer in [2, 8]", s)
+// packOptions turns --level and --values into writer options; pack itself
+// validates them, each on its own so that its error names the flag.
+func packOptions(level int, values string) ([]pack.WriterOption, string, error) {
+	check := func(label string, opt pack.WriterOption) error {
+		if _, err := pack.NewWriter(io.Discard, opt); err != nil {
+			return flagError(label, err)
 		}
-		return pack.WithCodebook(bits), s, nil
+		return nil
 	}
-	return nil, "", fmt.Errorf("--values %q: want fp32, fp16 or codebook:BITS", s)
+	opts := []pack.WriterOption{pack.WithLevel(level)}
+	if err := check(fmt.Sprintf("--level %d", level), opts[0]); err != nil {
+		return nil, "", err
+	}
+	switch {
+	case values == "fp32" || values == "":
+		return opts, "fp32", nil
+	case values == "fp16":
+		return append(opts, pack.WithFP16()), "fp16", nil
+	case strings.HasPrefix(values, "codebook:"):
+		bits, err := strconv.Atoi(strings.TrimPrefix(values, "codebook:"))
+		if err != nil {
+			return nil, "", usagef("--values %s: want codebook:BITS with an integer BITS", values)
+		}
+		opt := pack.WithCodebook(bits)
+		if err := check("--values "+values, opt); err != nil {
+			return nil, "", err
+		}
+		return append(opts, opt), values, nil
+	}
+	return nil, "", usagef("--values %s: want fp32, fp16 or codebook:BITS", values)
 }
 
 func newPackCmd(c *cli) *cobra.Command {
@@ -91,15 +106,12 @@ original on DATA (as eval --reference does) with the pure-Go engine.`,
 			if same, _ := sameFile(args[0], out); same {
 				return usagef("-o %q is the input file: choose another path", out)
 			}
-			opts := []pack.WriterOption{pack.WithLevel(level)}
-			vopt, vname, err := parseValues(values)
+			opts, vname, err := packOptions(level, values)
 			if err != nil {
-				return usagef("%v", err)
+				return err
 			}
-			if vopt != nil {
-				opts = append(opts, vopt)
-			}
-			m, err := onnxio.ReadFile(args[0])
+			ctx := cmd.Context()
+			m, err := readModel(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -110,9 +122,9 @@ original on DATA (as eval --reference does) with the pure-Go engine.`,
 			defer f.Abort()
 			w, err := pack.NewWriter(f, opts...)
 			if err != nil {
-				return usagef("%v", err)
+				return usageError{errors.New(libraryReason(err))}
 			}
-			st, err := w.WriteModel(m)
+			st, err := interruptible(ctx, func() (*pack.Stats, error) { return w.WriteModel(m) })
 			if err != nil {
 				return err
 			}
@@ -131,7 +143,7 @@ original on DATA (as eval --reference does) with the pure-Go engine.`,
 			return printPack(c.stdout, rep)
 		},
 	}
-	cmd.Flags().StringVarP(&out, "output", "o", "", "output file (.epk)")
+	addOutputFlag(cmd, &out, "output file (.epk)")
 	cmd.Flags().IntVar(&level, "level", pack.DefaultLevel, "zstd level, 1..22")
 	cmd.Flags().StringVar(&values, "values", "fp32", "value code: fp32 (lossless), fp16, codebook:BITS (lossy)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")

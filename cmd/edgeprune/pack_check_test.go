@@ -62,7 +62,7 @@ func TestRunRandom(t *testing.T) {
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
 	for _, out := range []string{a, b} {
-		if code, _, errs := runCLI(t, "run", model, "--random", "--shape", "x=3,16", "--out", out); code != 0 {
+		if code, _, errs := runCLI(t, "run", model, "--random", "--shape", "x=3,16", "-o", out); code != 0 {
 			t.Fatal(errs)
 		}
 	}

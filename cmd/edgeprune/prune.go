@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/edgeprune/edgeprune/internal/atomicfile"
-	"github.com/edgeprune/edgeprune/onnxio"
 	"github.com/edgeprune/edgeprune/prune"
 	"github.com/spf13/cobra"
 )
@@ -99,7 +98,7 @@ original shapes, which computes the same outputs.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&f.out, "output", "o", "", "output model (required)")
+	addOutputFlag(cmd, &f.out, "output model (required)")
 	fl.Float64Var(&f.sparsity, "sparsity", 0, "fraction of weights to zero, in [0,1) (not needed for N:M)")
 	fl.StringVar(&f.scope, "scope", "global", "global | layer | row (default row for --criterion wanda)")
 	fl.StringVar(&f.pattern, "pattern", "element", "element | N:M (e.g. 2:4) | block=RxC (e.g. block=1x4)")
@@ -138,6 +137,7 @@ func runPrune(c *cli, cmd *cobra.Command, in string, f *pruneFlags) error {
 	if same, _ := sameFile(in, f.out); same {
 		return usagef("-o %s is the input model: write to another file", f.out)
 	}
+	ctx := cmd.Context()
 	var pr *prune.Pruner
 	var replay *prune.Plan
 	var opts []prune.Option
@@ -161,13 +161,13 @@ func runPrune(c *cli, cmd *cobra.Command, in string, f *pruneFlags) error {
 			return err
 		}
 		if pr, err = prune.New(opts...); err != nil {
-			return usageError{err}
+			return flagsError(cmd, err, "sparsity", "scope", "pattern", "importance", "min-sparsity", "max-sparsity", "op-types")
 		}
 	}
 	if err := checkCalibFlags(cmd, &f.cal, crit); err != nil {
 		return err
 	}
-	m, err := onnxio.ReadFile(in)
+	m, err := readModel(ctx, in)
 	if err != nil {
 		return err
 	}
@@ -189,19 +189,25 @@ func runPrune(c *cli, cmd *cobra.Command, in string, f *pruneFlags) error {
 	plan := replay
 	switch {
 	case pr != nil:
-		plan, err = pr.Prune(m)
+		plan, err = interruptible(ctx, func() (*prune.Plan, error) { return pr.Prune(m) })
 	case scores != nil:
-		err = prune.ApplyWith(m, plan, scores)
+		err = interruptibleErr(ctx, func() error { return prune.ApplyWith(m, plan, scores) })
 	default:
-		err = prune.Apply(m, plan)
+		err = interruptibleErr(ctx, func() error { return prune.Apply(m, plan) })
 	}
-	if errors.Is(err, prune.ErrNoMatch) || errors.Is(err, prune.ErrNoTarget) || errors.Is(err, prune.ErrInfeasible) {
-		return usageError{err}
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, prune.ErrNoMatch):
+		return flagsError(cmd, err, "include", "exclude", "op-types")
+	case errors.Is(err, prune.ErrNoTarget):
+		return flagsError(cmd, err, "pattern", "include", "exclude", "op-types")
+	case errors.Is(err, prune.ErrInfeasible):
+		return flagsError(cmd, err, "sparsity", "min-sparsity", "max-sparsity")
+	case errors.Is(err, prune.ErrPlan):
+		return fmt.Errorf("--plan %s: %s", f.planFile, libraryReason(err))
+	case err != nil:
 		return err
 	}
-	if err := m.WriteFile(f.out); err != nil {
+	if err := writeModel(ctx, m, f.out); err != nil {
 		return err
 	}
 	rep := &pruneReport{Plan: plan, Model: in, Output: f.out, Seconds: time.Since(start).Seconds()}
@@ -217,7 +223,8 @@ func runPrune(c *cli, cmd *cobra.Command, in string, f *pruneFlags) error {
 }
 
 // pruneOptions turns the flags into library options; bad values are usage
-// errors that say what to change.
+// errors that name the flag and say what to change. The library validates
+// each value, on its own so that its error is the flag's.
 // A data criterion's importance is added by the caller once scored;
 // Magnitude stands in for it here, so that the options are checked before
 // the model is read.
@@ -225,19 +232,33 @@ func pruneOptions(cmd *cobra.Command, f *pruneFlags, crit string) ([]prune.Optio
 	changed := cmd.Flags().Changed
 	scope, err := prune.ParseScope(f.scope)
 	if err != nil {
-		return nil, prune.Selection{}, usageError{fmt.Errorf("--scope: %w", err)}
+		return nil, prune.Selection{}, flagError("--scope "+f.scope, err)
 	}
 	if strings.EqualFold(crit, "wanda") && !changed("scope") {
 		scope = prune.Row
 	}
 	pat, err := prune.ParsePattern(f.pattern)
 	if err != nil {
-		return nil, prune.Selection{}, usageError{fmt.Errorf("--pattern: %w", err)}
+		return nil, prune.Selection{}, flagError("--pattern "+f.pattern, err)
 	}
 	var imp prune.Importance = prune.Magnitude{}
 	if !prune.IsDataCriterion(crit) {
 		if imp, err = prune.ImportanceByName(crit); err != nil {
-			return nil, prune.Selection{}, usageError{fmt.Errorf("--criterion: %w (or taylor, snip, obd, wanda with --data)", err)}
+			label := "--importance " + crit
+			if changed("criterion") {
+				label = "--criterion " + crit
+			}
+			return nil, prune.Selection{}, flagError(label, err)
+		}
+	}
+	if changed("sparsity") {
+		if _, err := prune.New(prune.WithSparsity(f.sparsity)); err != nil {
+			return nil, prune.Selection{}, flagError(fmt.Sprintf("--sparsity %g", f.sparsity), err)
+		}
+	}
+	if changed("min-sparsity") || changed("max-sparsity") {
+		if _, err := prune.New(prune.WithSparsity(0.5), prune.WithLayerBounds(f.minLayer, f.maxLayer)); err != nil {
+			return nil, prune.Selection{}, flagError(fmt.Sprintf("--min-sparsity %g --max-sparsity %g", f.minLayer, f.maxLayer), err)
 		}
 	}
 	sel := prune.Selection{OpTypes: f.opTypes}
@@ -253,6 +274,9 @@ func pruneOptions(cmd *cobra.Command, f *pruneFlags, crit string) ([]prune.Optio
 			}
 			*list.dst = append(*list.dst, re)
 		}
+	}
+	if _, err := prune.New(prune.WithSparsity(0.5), prune.WithSelection(sel)); err != nil {
+		return nil, sel, flagsError(cmd, err, "op-types", "include", "exclude")
 	}
 	opts := []prune.Option{prune.WithScope(scope), prune.WithPattern(pat), prune.WithImportance(imp), prune.WithSelection(sel)}
 	if changed("sparsity") {
@@ -322,12 +346,12 @@ func readPlanFile[T any](path string, read func(io.Reader) (T, error)) (T, error
 	fh, err := os.Open(path)
 	if err != nil {
 		var zero T
-		return zero, err
+		return zero, fmt.Errorf("--plan: %w", err)
 	}
 	defer fh.Close()
 	plan, err := read(fh)
 	if err != nil {
-		return plan, fmt.Errorf("%s: %w", path, err)
+		return plan, fmt.Errorf("--plan %s: not a valid plan: %s", path, libraryReason(err))
 	}
 	return plan, nil
 }

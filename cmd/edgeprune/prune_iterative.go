@@ -91,7 +91,11 @@ func runIterative(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start ti
 	}
 	// Check the pruning flags once, before any work.
 	if f.st.on {
-		if _, err := structuredOptions(cmd, f); err != nil {
+		shapes, err := parseShapes(f.st.shapes)
+		if err != nil {
+			return err
+		}
+		if _, err := structuredOptions(cmd, f, shapes); err != nil {
 			return err
 		}
 	} else {
@@ -149,7 +153,11 @@ func runIterative(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start ti
 		// Structured: channels are removed, so remove the fraction of what is
 		// left that brings the original count to s.
 		g.sparsity = 1 - (1-s)/(1-prev)
-		opts, err := structuredOptions(cmd, &g)
+		shapes, err := parseShapes(g.st.shapes)
+		if err != nil {
+			return err
+		}
+		opts, err := structuredOptions(cmd, &g, shapes)
 		if err != nil {
 			return err
 		}

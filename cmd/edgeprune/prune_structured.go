@@ -6,13 +6,11 @@ import (
 	"io"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/edgeprune/edgeprune/internal/atomicfile"
-	"github.com/edgeprune/edgeprune/onnxio"
 	"github.com/edgeprune/edgeprune/prune"
 	"github.com/spf13/cobra"
 )
@@ -23,7 +21,7 @@ type structuredFlags struct {
 	criterion            string
 	roundTo, minChannels int
 	emitMasked           string
-	inputShapes          []string
+	shapes               []string // --shape
 	seed                 uint64
 }
 
@@ -44,7 +42,8 @@ func addStructuredFlags(cmd *cobra.Command, f *structuredFlags) {
 	fl.IntVar(&f.roundTo, "round-to", 0, "--structured: keep channel counts multiples of this (e.g. 8)")
 	fl.IntVar(&f.minChannels, "min-channels", 1, "--structured: keep at least this many channels per layer")
 	fl.StringVar(&f.emitMasked, "emit-masked", "", "--structured: also write the same selection as zeros at the original shapes")
-	fl.StringArrayVar(&f.inputShapes, "input-shape", nil, "--structured: input shape for the analysis and FLOPs, NAME=1,3,224,224 (repeatable; needed for dynamic dims other than the batch)")
+	addShapeFlag(cmd, &f.shapes, "--structured: input shape for the analysis and FLOPs (needed for dynamic dims but the batch),")
+	aliasFlag(cmd, "input-shape", "shape")
 	fl.Uint64Var(&f.seed, "seed", 1, "--structured: seed of --criterion random")
 }
 
@@ -59,7 +58,7 @@ func checkStructuredFlags(cmd *cobra.Command, f *pruneFlags) error {
 		}
 		return nil
 	}
-	for _, name := range []string{"round-to", "min-channels", "emit-masked", "input-shape", "seed"} {
+	for _, name := range []string{"round-to", "min-channels", "emit-masked", "shape", "seed"} {
 		if changed(name) {
 			return usagef("--%s needs --structured", name)
 		}
@@ -81,6 +80,7 @@ func runStructured(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start t
 			return usagef("--emit-masked and -o name the same file")
 		}
 	}
+	ctx := cmd.Context()
 	var plan *prune.StructuredPlan
 	var sp *prune.StructuredPruner
 	var opts []prune.StructuredOption
@@ -93,8 +93,12 @@ func runStructured(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start t
 	if err := checkCalibFlags(cmd, &f.cal, crit); err != nil {
 		return err
 	}
+	shapes, err := parseShapes(f.st.shapes)
+	if err != nil {
+		return err
+	}
 	if f.planFile != "" {
-		if err := rejectWithPlan(cmd, "sparsity", "scope", "criterion", "round-to", "min-channels", "include", "exclude", "input-shape", "seed"); err != nil {
+		if err := rejectWithPlan(cmd, "sparsity", "scope", "criterion", "round-to", "min-channels", "include", "exclude", "shape", "seed"); err != nil {
 			return err
 		}
 		var err error
@@ -102,16 +106,18 @@ func runStructured(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start t
 			return err
 		}
 	} else {
-		var err error
-		if opts, err = structuredOptions(cmd, f); err != nil {
+		if opts, err = structuredOptions(cmd, f, shapes); err != nil {
 			return err
 		}
 		if sp, err = prune.NewStructured(opts...); err != nil {
-			return usageError{err}
+			return flagsError(cmd, err, "sparsity", "scope", "criterion", "round-to", "min-channels")
 		}
 	}
-	m, err := onnxio.ReadFile(in)
+	m, err := readModel(ctx, in)
 	if err != nil {
+		return err
+	}
+	if err := checkShapeInputs(shapes, m); err != nil {
 		return err
 	}
 	if dataCrit {
@@ -124,34 +130,42 @@ func runStructured(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start t
 		}
 	}
 	if sp != nil {
-		if plan, err = sp.Plan(m); err != nil {
-			if errors.Is(err, prune.ErrNoMatch) || errors.Is(err, prune.ErrNoTarget) || errors.Is(err, prune.ErrInvalid) {
-				return usageError{err}
+		if err := requireShapes(m, shapes, nil); err != nil {
+			return err
+		}
+	}
+	if sp != nil {
+		if plan, err = interruptible(ctx, func() (*prune.StructuredPlan, error) { return sp.Plan(m) }); err != nil {
+			switch {
+			case errors.Is(err, prune.ErrNoMatch):
+				return flagsError(cmd, err, "include", "exclude")
+			case errors.Is(err, prune.ErrNoTarget), errors.Is(err, prune.ErrInvalid):
+				return flagsError(cmd, err, "sparsity", "include", "exclude", "round-to", "min-channels", "shape")
 			}
 			return err
 		}
 	}
 	// The masked copy replays the plan on a second read of the input.
 	if f.st.emitMasked != "" {
-		mm, err := onnxio.ReadFile(in)
+		mm, err := readModel(ctx, in)
 		if err != nil {
 			return err
 		}
 		cp := *plan
-		if err := prune.ApplyStructured(mm, &cp, true); err != nil {
+		if err := interruptibleErr(ctx, func() error { return prune.ApplyStructured(mm, &cp, true) }); err != nil {
 			return err
 		}
-		if err := mm.WriteFile(f.st.emitMasked); err != nil {
+		if err := writeModel(ctx, mm, f.st.emitMasked); err != nil {
 			return err
 		}
 	}
-	if err := prune.ApplyStructured(m, plan, false); err != nil {
-		if errors.Is(err, prune.ErrPlan) {
-			return usageError{err}
+	if err := interruptibleErr(ctx, func() error { return prune.ApplyStructured(m, plan, false) }); err != nil {
+		if errors.Is(err, prune.ErrPlan) && f.planFile != "" {
+			return fmt.Errorf("--plan %s: %s", f.planFile, libraryReason(err))
 		}
 		return err
 	}
-	if err := m.WriteFile(f.out); err != nil {
+	if err := writeModel(ctx, m, f.out); err != nil {
 		return err
 	}
 	rep := &structuredReport{StructuredPlan: plan, Model: in, Output: f.out, Masked: f.st.emitMasked, Seconds: time.Since(start).Seconds()}
@@ -170,20 +184,34 @@ func runStructured(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start t
 	return printStructured(c.stdout, rep)
 }
 
-// structuredOptions turns the flags into library options.
-func structuredOptions(cmd *cobra.Command, f *pruneFlags) ([]prune.StructuredOption, error) {
+// structuredOptions turns the flags into library options. The library
+// validates each value, on its own so that its error names the flag.
+func structuredOptions(cmd *cobra.Command, f *pruneFlags, shapes []inputShape) ([]prune.StructuredOption, error) {
 	if !cmd.Flags().Changed("sparsity") {
 		return nil, usagef("prune --structured needs --sparsity (e.g. --sparsity 0.5 removes half the channels)")
 	}
 	scope, err := prune.ParseScope(f.scope)
 	if err != nil {
-		return nil, usageError{fmt.Errorf("--scope: %w", err)}
+		return nil, flagError("--scope "+f.scope, err)
 	}
 	var imp prune.GroupImportance = prune.GroupNorm{Imp: prune.Magnitude{}} // a data criterion replaces it once scored
 	if !prune.IsDataCriterion(f.st.criterion) {
 		var err error
 		if imp, err = prune.GroupImportanceByName(f.st.criterion, f.st.seed); err != nil {
-			return nil, usageError{fmt.Errorf("--criterion: %w (or taylor, snip, obd, wanda with --data)", err)}
+			return nil, flagError("--criterion "+f.st.criterion, err)
+		}
+	}
+	for _, c := range []struct {
+		label string
+		opt   prune.StructuredOption
+	}{
+		{fmt.Sprintf("--sparsity %g", f.sparsity), prune.StructuredSparsity(f.sparsity)},
+		{fmt.Sprintf("--round-to %d", f.st.roundTo), prune.RoundTo(f.st.roundTo)},
+		{fmt.Sprintf("--min-channels %d", f.st.minChannels), prune.MinChannels(f.st.minChannels)},
+	} {
+		// Beside a valid sparsity (the later option wins): only c's value is checked.
+		if _, err := prune.NewStructured(prune.StructuredSparsity(0.5), c.opt); err != nil {
+			return nil, flagError(c.label, err)
 		}
 	}
 	opts := []prune.StructuredOption{prune.StructuredSparsity(f.sparsity), prune.StructuredScope(scope), prune.Criterion(imp),
@@ -201,24 +229,14 @@ func structuredOptions(cmd *cobra.Command, f *pruneFlags) ([]prune.StructuredOpt
 			opts = append(opts, list.opt(re))
 		}
 	}
-	if len(f.st.inputShapes) > 0 {
-		shapes := map[string][]int64{}
-		for _, s := range f.st.inputShapes {
-			name, dims, ok := strings.Cut(s, "=")
-			if !ok || name == "" {
-				return nil, usagef("--input-shape %q: want NAME=D1,D2,... (e.g. x=1,3,640,640)", s)
+	if len(shapes) > 0 {
+		m := map[string][]int64{}
+		for _, s := range shapes {
+			for _, d := range s.Dims {
+				m[s.Name] = append(m[s.Name], int64(d))
 			}
-			var shape []int64
-			for _, d := range strings.Split(dims, ",") {
-				v, err := strconv.ParseInt(strings.TrimSpace(d), 10, 64)
-				if err != nil || v <= 0 || v > 1<<20 {
-					return nil, usagef("--input-shape %q: dimension %q must be a positive integer", s, d)
-				}
-				shape = append(shape, v)
-			}
-			shapes[name] = shape
 		}
-		opts = append(opts, prune.AnalysisShapes(shapes))
+		opts = append(opts, prune.AnalysisShapes(m))
 	}
 	return opts, nil
 }

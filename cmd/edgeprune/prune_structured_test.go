@@ -95,7 +95,7 @@ func TestPruneStructuredUsage(t *testing.T) {
 		{[]string{"prune", cnn, "-o", out, "--structured"}, "needs --sparsity"},
 		{[]string{"prune", cnn, "-o", out, "--structured", "--sparsity", "0.5", "--criterion", "taylor"}, "want l1, l2, bn or random"},
 		{[]string{"prune", mlp, "-o", out, "--structured", "--sparsity", "0.5", "--criterion", "bn"}, "no BatchNormalization"},
-		{[]string{"prune", cnn, "-o", out, "--structured", "--sparsity", "0.5", "--input-shape", "x=1,3,a"}, "positive integer"},
+		{[]string{"prune", cnn, "-o", out, "--structured", "--sparsity", "0.5", "--shape", "x=1,3,a"}, "must be an integer"},
 	} {
 		code, _, stderr := runCLI(t, c.args...)
 		if code != 2 || !strings.Contains(stderr, c.want) {

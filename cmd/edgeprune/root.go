@@ -1,30 +1,16 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 )
-
-// Exit codes: only main calls os.Exit.
-const (
-	exitOK    = 0
-	exitError = 1
-	exitUsage = 2
-)
-
-// usageError marks a mistake in how the command was called (exit 2).
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-func usagef(format string, args ...any) error {
-	return usageError{fmt.Errorf(format, args...)}
-}
 
 // cli carries what every subcommand shares.
 type cli struct {
@@ -80,38 +66,80 @@ change unchanged.`,
 		newFinetuneCmd(c),
 		newGradCmd(c),
 	)
+	root.InitDefaultCompletionCmd()
+	for _, group := range []*cobra.Command{root, findCmd(root, "completion")} {
+		requireSubcommand(group)
+	}
 	return root
 }
 
-// exactArgs is cobra.ExactArgs returning a usage error.
-func exactArgs(n int, names string) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if len(args) != n {
-			return usagef("%s takes %s (got %d argument(s))\nRun '%s --help' for usage.", cmd.CommandPath(), names, len(args), cmd.CommandPath())
+func findCmd(root *cobra.Command, name string) *cobra.Command {
+	cmd, _, err := root.Find([]string{name})
+	if err != nil || cmd == root {
+		panic("edgeprune: no command " + name) // programmer error
+	}
+	return cmd
+}
+
+// requireSubcommand makes an unknown subcommand of group a usage error
+// (cobra returns an untyped error for the root and prints help with exit 0
+// for other groups); group alone prints its help.
+func requireSubcommand(group *cobra.Command) {
+	group.SuggestionsMinimumDistance = 2
+	group.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			hint := ""
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				hint = fmt.Sprintf(" (did you mean %s?)", strings.Join(s, ", "))
+			}
+			return usagef("unknown command %q for %q%s\nRun '%s --help' for usage.", args[0], cmd.CommandPath(), hint, cmd.CommandPath())
 		}
 		return nil
 	}
+	group.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+// interruptGrace is how long run waits, after its context is cancelled, for
+// the command to return before it returns itself.
+const interruptGrace = time.Second
+
+// run runs the command line args with ctx (cancelled on a signal: see
+// cli.go) and returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c := &cli{stdout: stdout, stderr: stderr}
 	c.log = slog.New(slog.NewTextHandler(stderr, nil))
 	root := newRoot(c)
 	root.SetArgs(args)
-	cmd, err := root.ExecuteC()
+	// The command runs beside a watch on ctx: commands return on their own
+	// when ctx is cancelled (they pass it on, or use interruptible), but one
+	// that does not still ends the process within interruptGrace.
+	done := make(chan error, 1)
+	go func() {
+		_, err := root.ExecuteContextC(ctx)
+		done <- err
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		select {
+		case err = <-done:
+		case <-time.After(interruptGrace):
+			err = context.Cause(ctx)
+		}
+	}
 	if err == nil {
 		return exitOK
 	}
+	var sig interrupted
+	if errors.As(context.Cause(ctx), &sig) {
+		fmt.Fprintf(stderr, "edgeprune: %v\n", sig)
+		return sig.exitCode()
+	}
 	fmt.Fprintf(stderr, "edgeprune: %v\n", err)
 	var ue usageError
-	if errors.As(err, &ue) || isCobraUsage(err, cmd) {
+	if errors.As(err, &ue) {
 		return exitUsage
 	}
 	return exitError
-}
-
-// isCobraUsage recognises cobra's own usage errors (unknown command).
-func isCobraUsage(err error, cmd *cobra.Command) bool {
-	msg := err.Error()
-	return len(msg) > 16 && (msg[:16] == "unknown command " || msg[:min(len(msg), 14)] == "unknown flag: ")
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/edgeprune/edgeprune/dataset"
 	"github.com/edgeprune/edgeprune/engine"
-	"github.com/edgeprune/edgeprune/onnxio"
 	"github.com/spf13/cobra"
 	"gorgonia.org/tensor"
 )
@@ -25,13 +23,14 @@ func newRunCmd(c *cli) *cobra.Command {
 		Short: "Run a model in the pure-Go engine on .npy inputs",
 		Long: `run compiles MODEL for the shapes of the given inputs, runs it once in
 edgeprune's pure-Go engine and writes every output as OUT/NAME.npy
-(characters of NAME outside [A-Za-z0-9_.-] become '_'). Every model input
+(-o OUT, default the current directory; characters of NAME outside
+[A-Za-z0-9_.-] become '_'). Every model input
 must be given, as NAME=FILE.npy (float32/float64, int64/int32, bool) —
 or, with --random, inputs not given are filled with the same deterministic
 values in [0, 1) that bench uses (integers 0), at the model's shapes or
 those given with --shape: a quick way to compare two models' outputs.`,
-		Example: `  edgeprune run resnet18.onnx --input input=img.npy --out out/
-  edgeprune run pruned.onnx --random --shape x=1,3,96,96 --out pruned-out/`,
+		Example: `  edgeprune run resnet18.onnx --input input=img.npy -o out/
+  edgeprune run pruned.onnx --random --shape x=1,3,96,96 -o pruned-out/`,
 		Args: exactArgs(1, "one MODEL argument"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(inputs) == 0 && !random {
@@ -40,11 +39,19 @@ those given with --shape: a quick way to compare two models' outputs.`,
 			if len(shapes) > 0 && !random {
 				return usagef("--shape goes with --random (the shapes of --input files are their own)")
 			}
-			if threads < 0 {
-				return usagef("--threads must be >= 1 (or 0 for all cores)")
+			if err := checkThreads(threads); err != nil {
+				return err
 			}
-			m, err := onnxio.ReadFile(args[0])
+			given, err := parseShapes(shapes)
 			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			m, err := readModel(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if err := checkShapeInputs(given, m); err != nil {
 				return err
 			}
 			feed := map[string]*tensor.Dense{}
@@ -64,20 +71,21 @@ those given with --shape: a quick way to compare two models' outputs.`,
 				feed[name] = a
 				opts = append(opts, engine.WithInputShape(name, a.Shape()...))
 			}
-			for _, spec := range shapes {
-				name, dims, err := parseShape(spec)
-				if err != nil {
+			if random {
+				if err := requireShapes(m, given, func(name string) bool { _, file := feed[name]; return file }); err != nil {
 					return err
 				}
-				if _, given := feed[name]; given {
-					return usagef("--shape %s: input %q is given as a file", spec, name)
+			}
+			for _, s := range given {
+				if _, file := feed[s.Name]; file {
+					return usagef("--shape %s: input %q is given as a file (--input)", s.Spec, s.Name)
 				}
-				opts = append(opts, engine.WithInputShape(name, dims...))
+				opts = append(opts, engine.WithInputShape(s.Name, s.Dims...))
 			}
 			if threads > 0 {
 				opts = append(opts, engine.WithThreads(threads))
 			}
-			p, err := engine.Compile(m, opts...)
+			p, err := interruptible(ctx, func() (*engine.Plan, error) { return engine.Compile(m, opts...) })
 			if err != nil {
 				return err
 			}
@@ -88,9 +96,12 @@ those given with --shape: a quick way to compare two models' outputs.`,
 					}
 				}
 			}
-			outs, err := p.Run(context.Background(), feed)
+			outs, err := p.Run(ctx, feed)
 			if err != nil {
 				return err
+			}
+			if outDir == "" {
+				outDir = "."
 			}
 			if err := os.MkdirAll(outDir, 0o755); err != nil {
 				return err
@@ -106,10 +117,11 @@ those given with --shape: a quick way to compare two models' outputs.`,
 		},
 	}
 	cmd.Flags().StringArrayVar(&inputs, "input", nil, "model input as NAME=FILE.npy (repeat for each input)")
-	cmd.Flags().StringVar(&outDir, "out", ".", "directory for the output .npy files")
+	addOutputFlag(cmd, &outDir, "directory for the output .npy files (default the current directory)")
+	aliasFlag(cmd, "out", "output")
 	cmd.Flags().BoolVar(&random, "random", false, "fill inputs not given with deterministic values in [0, 1)")
-	cmd.Flags().StringArrayVar(&shapes, "shape", nil, "--random: input shape as NAME=D0,D1,... (repeatable)")
-	cmd.Flags().IntVar(&threads, "threads", 0, "threads (0: all cores)")
+	addShapeFlag(cmd, &shapes, "--random: input shape")
+	addThreadsFlag(cmd, &threads)
 	return cmd
 }
 

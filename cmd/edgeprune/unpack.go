@@ -47,7 +47,7 @@ section it was found in, and writes nothing.`,
 				return err
 			}
 			defer dst.Abort()
-			n, err := r.WriteONNX(dst)
+			n, err := interruptible(cmd.Context(), func() (int64, error) { return r.WriteONNX(dst) })
 			if err != nil {
 				if errors.Is(err, pack.ErrCorrupt) || errors.Is(err, pack.ErrMalformed) || errors.Is(err, pack.ErrLimit) || errors.Is(err, pack.ErrUnsupported) {
 					return fmt.Errorf("%s: %w", args[0], err)
@@ -68,7 +68,7 @@ section it was found in, and writes nothing.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&out, "output", "o", "", "output ONNX file")
+	addOutputFlag(cmd, &out, "output ONNX file")
 	cmd.Flags().BoolVar(&noSync, "no-sync", false, "rename the output into place without fsync (still atomic for readers, not crash-safe)")
 	return cmd
 }

@@ -1,12 +1,44 @@
 // Package atomicfile writes a file so that readers see either the old file
 // or the complete new one: data goes to a temporary file in the same
-// directory, which is synced and renamed over the target on Commit.
-// A failed or abandoned write leaves nothing behind.
+// directory (".NAME.tmp-*"), which is synced and renamed over the target on
+// Commit. A failed or abandoned write leaves nothing behind.
+//
+// Every writer of the project (onnxio.Model.WriteFile, pack and unpack
+// output, .npy files) goes through this package, so it also knows every
+// temporary file the process has open. AbortAll removes them all and makes
+// later Commits and Creates fail: a command that is interrupted (Ctrl-C,
+// SIGTERM) calls it once, and leaves no temporary file and no output behind
+// even when the write in progress takes no context. cmd/edgeprune calls it
+// when its signal context is cancelled.
+//
+// Test hook: with EDGEPRUNE_TEST_COMMIT_DELAY set to a duration ("2s"),
+// Commit waits that long, with the temporary file complete, before renaming
+// (AbortAll ends the wait). cmd/edgeprune's signal tests use it to send a
+// signal while an output is being written; nothing else should set it.
 package atomicfile
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"sync"
+	"time"
+)
+
+// ErrAborted is returned by Create and Commit after AbortAll.
+var ErrAborted = errors.New("atomicfile: write aborted (interrupted)")
+
+// CommitDelayEnv names the test hook's environment variable (see the
+// package doc).
+const CommitDelayEnv = "EDGEPRUNE_TEST_COMMIT_DELAY"
+
+// The process's pending temporary files. mu also orders Commit's rename
+// against AbortAll: an output is either renamed before AbortAll or never.
+var (
+	mu       sync.Mutex
+	pending  = map[*File]struct{}{}
+	aborted  bool
+	abortedC = make(chan struct{})
 )
 
 // File is a pending write. Write to it, then Commit or Abort.
@@ -22,11 +54,18 @@ func Create(path string) (*File, error) {
 	if dir == "" {
 		dir = "."
 	}
+	mu.Lock()
+	defer mu.Unlock()
+	if aborted {
+		return nil, ErrAborted
+	}
 	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
 		return nil, err
 	}
-	return &File{File: f, path: path}, nil
+	af := &File{File: f, path: path}
+	pending[af] = struct{}{}
+	return af, nil
 }
 
 // Commit syncs and renames the temporary file over the target.
@@ -38,41 +77,91 @@ func (f *File) Commit() error { return f.commit(true) }
 func (f *File) CommitNoSync() error { return f.commit(false) }
 
 func (f *File) commit(sync bool) error {
-	if f.done {
-		return os.ErrClosed
+	mu.Lock()
+	err := f.doneErr()
+	mu.Unlock()
+	if err != nil {
+		return err
 	}
-	f.done = true
-	if sync {
-		if err := f.File.Sync(); err != nil {
-			f.File.Close()
-			os.Remove(f.File.Name())
-			return err
+	if d, err := time.ParseDuration(os.Getenv(CommitDelayEnv)); err == nil && d > 0 {
+		select {
+		case <-time.After(d):
+		case <-abortedC:
 		}
 	}
-	if err := f.File.Close(); err != nil {
-		os.Remove(f.File.Name())
+	mu.Lock()
+	defer mu.Unlock()
+	if err := f.doneErr(); err != nil { // AbortAll came first
 		return err
 	}
-	if err := os.Chmod(f.File.Name(), 0o644); err != nil {
+	f.done = true
+	delete(pending, f)
+	err = func() error {
+		if sync {
+			if err := f.File.Sync(); err != nil {
+				f.File.Close()
+				return err
+			}
+		}
+		if err := f.File.Close(); err != nil {
+			return err
+		}
+		if err := os.Chmod(f.File.Name(), 0o644); err != nil {
+			return err
+		}
+		return os.Rename(f.File.Name(), f.path)
+	}()
+	if err != nil {
 		os.Remove(f.File.Name())
-		return err
 	}
-	if err := os.Rename(f.File.Name(), f.path); err != nil {
-		os.Remove(f.File.Name())
-		return err
+	return err
+}
+
+// doneErr is the error of a Commit after Commit, Abort or AbortAll (nil
+// before); mu is held.
+func (f *File) doneErr() error {
+	switch {
+	case !f.done:
+		return nil
+	case aborted:
+		return ErrAborted
 	}
-	return nil
+	return os.ErrClosed
 }
 
 // Abort removes the temporary file. It is a no-op after Commit, so it can be
 // deferred.
 func (f *File) Abort() {
+	mu.Lock()
+	defer mu.Unlock()
+	f.abortLocked()
+}
+
+func (f *File) abortLocked() {
 	if f.done {
 		return
 	}
 	f.done = true
+	delete(pending, f)
 	f.File.Close()
 	os.Remove(f.File.Name())
+}
+
+// AbortAll removes every pending temporary file of the process and makes
+// every later Create and Commit fail with ErrAborted. It is for a process
+// that is about to exit (interrupted); it cannot be undone. Writes to a
+// file it removed still succeed (to an unlinked file) but its Commit fails.
+func AbortAll() {
+	mu.Lock()
+	defer mu.Unlock()
+	if aborted {
+		return
+	}
+	aborted = true
+	close(abortedC)
+	for f := range pending {
+		f.abortLocked()
+	}
 }
 
 // WriteFile writes data to path atomically.
