@@ -6,8 +6,8 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"github.com/edgeprune/edgeprune/onnxio"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 	"gorgonia.org/tensor"
 )
 
