@@ -63,6 +63,7 @@ change unchanged.`,
 		newRunCmd(c),
 		newEvalCmd(c),
 		newBenchCmd(c),
+		newProfileCmd(c),
 	)
 	root.InitDefaultCompletionCmd()
 	for _, group := range []*cobra.Command{root, findCmd(root, "completion")} {
