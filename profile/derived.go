@@ -10,8 +10,8 @@ import (
 // Derived are the numbers a profile implies.
 type Derived struct {
 	Cores           int     `json:"cores"`
-	PeakGFLOPS      float64 `json:"peak_gflops"`       // for run.threads, datasheet
-	BandwidthGBs    float64 `json:"bandwidth_gbs"`     // what the cost model uses
+	PeakGFLOPS      float64 `json:"peak_gflops"`         // for run.threads, datasheet
+	BandwidthGBs    float64 `json:"bandwidth_gbs"`       // what the cost model uses
 	RidgeFLOPByte   float64 `json:"ridge_flop_per_byte"` // peak / bandwidth: above it an op is compute-bound
 	LatencyTargetMS float64 `json:"latency_target_ms,omitempty"`
 	RAMBytes        int64   `json:"ram_budget_bytes,omitempty"`

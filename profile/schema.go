@@ -201,9 +201,9 @@ type OpCoeff struct {
 // Validation is how well the fitted model predicted whole-model latency on
 // variants it was not fitted on (nn-Meter's measures).
 type Validation struct {
-	Variants    int     `yaml:"variants" json:"variants"`
-	MAPE        float64 `yaml:"mape" json:"mape"`
-	RMSPE       float64 `yaml:"rmspe" json:"rmspe"`
-	Within10Pct float64 `yaml:"within_10pct" json:"within_10pct"`
+	Variants    int      `yaml:"variants" json:"variants"`
+	MAPE        float64  `yaml:"mape" json:"mape"`
+	RMSPE       float64  `yaml:"rmspe" json:"rmspe"`
+	Within10Pct float64  `yaml:"within_10pct" json:"within_10pct"`
 	Models      []string `yaml:"models,omitempty" json:"models,omitempty"`
 }

@@ -10,8 +10,8 @@ import (
 
 // Defaults applied after load (a zero value means "default").
 const (
-	DefaultWarmup        = 10  // Olive's WARMUP_NUM
-	DefaultRuns          = 50  // TFLite benchmark_model's num_runs
+	DefaultWarmup        = 10 // Olive's WARMUP_NUM
+	DefaultRuns          = 50 // TFLite benchmark_model's num_runs
 	DefaultStatistic     = "p90"
 	DefaultLatencyMargin = 0.9 // aim at 0.9 × budget while the model's error is ≈10%
 	DefaultRoundTo       = 8   // channel alignment the kernels prefer on aarch64
