@@ -178,7 +178,8 @@ type Conditions struct {
 	Throttled bool      `yaml:"throttled,omitempty" json:"throttled,omitempty"`
 	CPUs      int       `yaml:"cpus,omitempty" json:"cpus,omitempty"`
 	LoadAvg   []float64 `yaml:"loadavg,omitempty" json:"loadavg,omitempty"`
-	Source    string    `yaml:"source,omitempty" json:"source,omitempty"` // edgeprune | ort-profile
+	Source    string    `yaml:"source,omitempty" json:"source,omitempty"`       // edgeprune | ort-profile
+	Statistic string    `yaml:"statistic,omitempty" json:"statistic,omitempty"` // median | min: what was fitted
 }
 
 // Coeffs are the fitted cost-model coefficients for one thread count.

@@ -64,6 +64,7 @@ change unchanged.`,
 		newEvalCmd(c),
 		newBenchCmd(c),
 		newProfileCmd(c),
+		newCalibrateCmd(c),
 	)
 	root.InitDefaultCompletionCmd()
 	for _, group := range []*cobra.Command{root, findCmd(root, "completion")} {
