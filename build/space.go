@@ -125,3 +125,10 @@ func (s *Space) Uniform(l int) []int {
 	}
 	return c
 }
+
+func pruneApply(m *onnxio.Model, p *prune.StructuredPlan) error {
+	if len(p.Groups) == 0 {
+		return nil
+	}
+	return prune.ApplyStructured(m, p, false)
+}
