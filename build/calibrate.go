@@ -107,7 +107,7 @@ func Calibrate(ctx context.Context, p *profile.Profile, models []NamedModel, opt
 		logf = func(string, ...any) {}
 	}
 	cond := profile.ReadConditions()
-	bw := profile.MeasureBandwidth(opts.Threads, 5)
+	bw := profile.MeasureBandwidth(opts.Threads, 10)
 	peak, err := profile.MeasurePeak(ctx, opts.Threads, 10)
 	if err != nil {
 		return nil, fmt.Errorf("build: peak microbenchmark: %w", err)

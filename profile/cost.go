@@ -125,7 +125,11 @@ func nodeMS(f nodeFeatures, c *Coeffs) (ms float64, memory bool) {
 	}
 	var mem float64
 	if c.BandwidthGBs > 0 {
-		mem = float64(f.bytes) / (c.BandwidthGBs * 1e6)
+		bw := c.BandwidthGBs
+		if oc.BW > 0 {
+			bw *= oc.BW
+		}
+		mem = float64(f.bytes) / (bw * 1e6)
 	}
 	return oc.OverheadUS/1000 + max(compute, mem), mem > compute
 }

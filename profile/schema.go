@@ -196,7 +196,10 @@ type Coeffs struct {
 type OpCoeff struct {
 	Eff        float64 `yaml:"eff,omitempty" json:"eff,omitempty"`
 	OverheadUS float64 `yaml:"overhead_us" json:"overhead_us"`
-	Align      int     `yaml:"align,omitempty" json:"align,omitempty"`
+	// BW scales the bandwidth for this class (activations that stay in
+	// cache move faster than DRAM copies); 0 means 1.
+	BW    float64 `yaml:"bw,omitempty" json:"bw,omitempty"`
+	Align int     `yaml:"align,omitempty" json:"align,omitempty"`
 }
 
 // Validation is how well the fitted model predicted whole-model latency on
