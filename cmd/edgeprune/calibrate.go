@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/edgeprune/edgeprune/build"
 	"github.com/edgeprune/edgeprune/internal/atomicfile"
@@ -52,12 +54,15 @@ under (governor, frequency, temperature and load where the OS shows them).`,
 			if variants < 1 || variants > 1000 {
 				return usagef("--variants %d: must be in [1, 1000]", variants)
 			}
-			if len(ortProfiles) > 0 {
-				return usagef("--from-ort-profile is not implemented yet")
-			}
 			p, err := profile.Load(profPath)
 			if err != nil {
 				return err
+			}
+			if len(ortProfiles) > 0 {
+				if len(args) > 0 {
+					return usagef("--from-ort-profile fits from the profiles alone: give no MODEL")
+				}
+				return calibrateFromORT(c, p, profPath, out, ortProfiles, threads)
 			}
 			ctx := cmd.Context()
 			var models []build.NamedModel
@@ -101,7 +106,7 @@ under (governor, frequency, temperature and load where the OS shows them).`,
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the validation variants")
 	cmd.Flags().StringVar(&statistic, "statistic", "median", "what is fitted and validated: median, or min (on a machine shared with other work)")
 	cmd.Flags().StringVar(&report, "report", "", "write every measurement and prediction as JSON")
-	cmd.Flags().StringSliceVar(&ortProfiles, "from-ort-profile", nil, "fit from ONNX Runtime profiling JSON (not implemented yet)")
+	cmd.Flags().StringSliceVar(&ortProfiles, "from-ort-profile", nil, "fit from ONNX Runtime profiling JSON files (enable_profiling; tools/ort/profile.js), one per model or variant")
 	return cmd
 }
 
@@ -122,4 +127,47 @@ func printCalibration(c *cli, r *build.CalibrationResult, out string) {
 	cd := r.Calibration.Conditions
 	fmt.Fprintf(w, "conditions: %d CPUs, %.0f MHz, governor %q, load average %v\n", cd.CPUs, cd.MHz, cd.Governor, cd.LoadAvg)
 	fmt.Fprintf(w, "wrote %s\n", out)
+}
+
+// calibrateFromORT fits the cost model from ONNX Runtime's own per-node
+// profiles and validates it leave-one-out on the files' whole-run times.
+func calibrateFromORT(c *cli, p *profile.Profile, profPath, out string, files []string, threads int) error {
+	var runs []*profile.ORTRun
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			return err
+		}
+		r, err := profile.ReadORTProfile(f, fh)
+		fh.Close()
+		if err != nil {
+			return err
+		}
+		runs = append(runs, r)
+	}
+	co := p.FitORT(runs)
+	cond := profile.ReadConditions()
+	cond.Source = "ort-profile"
+	cond.Statistic = "median"
+	if threads == 0 {
+		threads = p.Run.Threads
+	}
+	cal := &profile.Calibration{Runtime: profile.RuntimeInfo{Name: "ort"}, Measured: time.Now().UTC().Truncate(time.Second), Conditions: cond,
+		ByThreads: map[string]*profile.Coeffs{fmt.Sprint(threads): co}}
+	w := c.stdout
+	if len(runs) >= 2 {
+		st, pred := p.ValidateORT(runs)
+		cal.Validation = &profile.Validation{Variants: st.N, MAPE: st.MAPE, RMSPE: st.RMSPE, Within10Pct: st.Within10Pct}
+		for i, r := range runs {
+			fmt.Fprintf(w, "%-60s ORT %8.2f ms  predicted %8.2f ms (fitted without it)\n", r.File, r.RunMS, pred[i])
+		}
+		fmt.Fprintf(w, "leave-one-out on %d profiles: MAPE %.1f%%, RMSPE %.1f%%, %.0f%% within ±10%%\n", st.N, st.MAPE*100, st.RMSPE*100, st.Within10Pct*100)
+	} else {
+		fmt.Fprintf(w, "one profile: fitted, not validated (give profiles of several variants)\n")
+	}
+	if err := profile.WriteCalibrated(profPath, out, cal); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "wrote %s (calibration for runtime ort, %d threads)\n", out, threads)
+	return nil
 }
