@@ -177,7 +177,7 @@ func printBudgetTable(w io.Writer, r *build.Result) {
 		fmt.Fprintf(w, "%-16s %12.4g %12s %12.4g  %-6s %s\n", b.Name, b.Budget, bv, b.Value, st, b.Note)
 	}
 	if !r.Feasible {
-		fmt.Fprintf(w, "infeasible: the values above are the best reached (every group at its smallest keep where the budget needed it)\n")
+		fmt.Fprintf(w, "infeasible: the values above are the best the search reached\n")
 	}
 	fmt.Fprintf(w, "phases (s): %v\n", r.Phases)
 }
