@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/edgeprune/edgeprune/build"
 	"github.com/edgeprune/edgeprune/engine"
@@ -167,6 +168,9 @@ func printBudgetTable(w io.Writer, r *build.Result) {
 	}
 	for _, b := range r.Budgets {
 		st := "ok"
+		if strings.HasPrefix(b.Note, "not measured") {
+			st = "n/a"
+		}
 		if !b.OK {
 			st = fmt.Sprintf("OVER by %.4g", b.Gap)
 		}
