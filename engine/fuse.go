@@ -3,8 +3,8 @@ package engine
 import (
 	"math"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"github.com/edgeprune/edgeprune/onnxio"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 )
 
 // countUses adds, for g and its subgraphs, how many times each value name

@@ -3,7 +3,7 @@ package engine
 import (
 	"math"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 )
 
 // chainKernel runs a chain of elementwise ops as one pass over memory:

@@ -1,7 +1,8 @@
 package engine
 
 import (
-	"github.com/advancedclimatesystems/gonnx/onnx"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // attrMap makes builder attributes from ints (and an optional auto_pad).
@@ -9,13 +10,13 @@ func attrMap(ints map[string][]int64, autoPad string) map[string]*onnx.Attribute
 	m := map[string]*onnx.AttributeProto{}
 	for k, v := range ints {
 		if k == "group" {
-			m[k] = &onnx.AttributeProto{Name: k, I: v[0], Type: onnx.AttributeProto_INT}
+			m[k] = &onnx.AttributeProto{Name: proto.String(k), I: proto.Int64(v[0]), Type: onnx.AttributeProto_INT.Enum()}
 			continue
 		}
-		m[k] = &onnx.AttributeProto{Name: k, Ints: v, Type: onnx.AttributeProto_INTS}
+		m[k] = &onnx.AttributeProto{Name: proto.String(k), Ints: v, Type: onnx.AttributeProto_INTS.Enum()}
 	}
 	if autoPad != "" {
-		m["auto_pad"] = &onnx.AttributeProto{Name: "auto_pad", S: []byte(autoPad), Type: onnx.AttributeProto_STRING}
+		m["auto_pad"] = &onnx.AttributeProto{Name: proto.String("auto_pad"), S: []byte(autoPad), Type: onnx.AttributeProto_STRING.Enum()}
 	}
 	return m
 }

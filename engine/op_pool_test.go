@@ -6,8 +6,9 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"github.com/edgeprune/edgeprune/onnxio"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // TestMaxPoolPlanesMatchReference compares MaxPool over padded planes with
@@ -29,7 +30,7 @@ func TestMaxPoolPlanesMatchReference(t *testing.T) {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			b := &buildCtx{opset: 13, nOut: 1, attrs: attrMap(c.attrs, "")}
 			if c.ceil {
-				b.attrs["ceil_mode"] = &onnx.AttributeProto{Name: "ceil_mode", I: 1, Type: onnx.AttributeProto_INT}
+				b.attrs["ceil_mode"] = &onnx.AttributeProto{Name: proto.String("ceil_mode"), I: proto.Int64(1), Type: onnx.AttributeProto_INT.Enum()}
 			}
 			b.in = []*value{{dt: onnxio.Float, shape: c.x}}
 			bt, err := buildPool(poolMax)(b)

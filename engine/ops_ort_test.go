@@ -7,10 +7,11 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"github.com/edgeprune/edgeprune/internal/onnxbuild"
 	"github.com/edgeprune/edgeprune/internal/ortoracle"
 	"github.com/edgeprune/edgeprune/onnxio"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
+	"google.golang.org/protobuf/proto"
 	"gorgonia.org/tensor"
 )
 
@@ -105,8 +106,8 @@ func TestOpsWithoutConformanceMatchORT(t *testing.T) {
 			b.Input("x", onnxbuild.Float, 2, 3, 4, 5)
 			c.build(b)
 			mp := b.Model()
-			mp.Graph.Output = []*onnx.ValueInfoProto{{Name: "y", Type: &onnx.TypeProto{Value: &onnx.TypeProto_TensorType{
-				TensorType: &onnx.TypeProto_Tensor{ElemType: int32(onnxbuild.Float)}}}}}
+			mp.Graph.Output = []*onnx.ValueInfoProto{{Name: proto.String("y"), Type: &onnx.TypeProto{Value: &onnx.TypeProto_TensorType{
+				TensorType: &onnx.TypeProto_Tensor{ElemType: proto.Int32(int32(onnxbuild.Float))}}}}}
 			raw := onnxbuild.Marshal(mp)
 			path := filepath.Join(dir, c.name+".onnx")
 			if err := os.WriteFile(path, raw, 0o644); err != nil {

@@ -6,8 +6,8 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"github.com/edgeprune/edgeprune/onnxio"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 	"gorgonia.org/tensor"
 )
 
@@ -42,6 +42,7 @@ type ValueInfo struct {
 type NodeCost struct {
 	Name    string
 	Op      string
+	Inputs  [][]int // input shapes (nil for an omitted optional input)
 	Outputs [][]int // output shapes
 	FLOPs   int64   // floating-point operations (a multiply-add counts 2)
 	MACs    int64   // multiply-accumulates in Conv, Gemm, MatMul
@@ -210,6 +211,13 @@ func (p *Plan) Report() Report {
 	walk = func(pr *program) {
 		for _, s := range pr.steps {
 			nc := NodeCost{Name: s.name, Op: s.op, FLOPs: s.flops, MACs: s.macs}
+			for _, id := range s.in {
+				var shape []int
+				if id >= 0 {
+					shape = cloneInts(p.values[id].shape)
+				}
+				nc.Inputs = append(nc.Inputs, shape)
+			}
 			for _, id := range s.out {
 				nc.Outputs = append(nc.Outputs, cloneInts(p.values[id].shape))
 			}

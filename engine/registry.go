@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"github.com/edgeprune/edgeprune/onnxio"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 )
 
 // kernel is a compiled node: forward writes the outputs from the inputs.

@@ -2,9 +2,11 @@
 // gives a uniform view over every numeric tensor the model stores.
 //
 // A [Model] wraps the ONNX ModelProto (ONNX IR, https://onnx.ai/onnx/repo-docs/IR.html)
-// as decoded by google.golang.org/protobuf with the schema from
-// github.com/advancedclimatesystems/gonnx/onnx. Fields this schema does not know
-// (newer IR versions) are kept as unknown fields and written back untouched.
+// as decoded by google.golang.org/protobuf with the proto2 types of
+// [github.com/edgeprune/edgeprune/onnxio/onnxpb], generated from ONNX's own
+// onnx-ml.proto: field presence is kept, so a field written with its default
+// value survives a read and write. Fields this schema does not know (newer IR
+// versions) are kept as unknown fields and written back untouched.
 //
 // Weights live in three places in real exports: graph initializers, the
 // `value` attribute of Constant nodes (paddle2onnx keeps every weight there),

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 )
 
 // parseExternal reads a tensor's external_data entries.
@@ -119,7 +119,7 @@ func (m *Model) loadExternal(c *readConfig) error {
 			return tensorErr(where, ErrExternalData, "reading %q: %v", ref.Location, err)
 		}
 		t.RawData = buf
-		t.DataLocation = onnx.TensorProto_DEFAULT
+		t.DataLocation = nil
 		t.ExternalData = nil
 		ref.Length = length
 		if m.external == nil {

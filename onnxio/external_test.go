@@ -10,10 +10,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"github.com/edgeprune/edgeprune/internal/onnxbuild"
 	"github.com/edgeprune/edgeprune/internal/ortoracle"
 	"github.com/edgeprune/edgeprune/onnxio"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -174,12 +174,12 @@ func badExternal(t *testing.T, edit func(dir string, tp *onnx.TensorProto)) (str
 
 func setEntry(tp *onnx.TensorProto, key, value string) {
 	for _, kv := range tp.ExternalData {
-		if kv.Key == key {
-			kv.Value = value
+		if kv.GetKey() == key {
+			kv.Value = proto.String(value)
 			return
 		}
 	}
-	tp.ExternalData = append(tp.ExternalData, &onnx.StringStringEntryProto{Key: key, Value: value})
+	tp.ExternalData = append(tp.ExternalData, &onnx.StringStringEntryProto{Key: proto.String(key), Value: proto.String(value)})
 }
 
 func TestExternalDataRejected(t *testing.T) {
@@ -212,7 +212,7 @@ func TestExternalDataRejected(t *testing.T) {
 		{"no location", func(_ string, tp *onnx.TensorProto) {
 			var kept []*onnx.StringStringEntryProto
 			for _, kv := range tp.ExternalData {
-				if kv.Key != "location" {
+				if kv.GetKey() != "location" {
 					kept = append(kept, kv)
 				}
 			}

@@ -3,7 +3,7 @@ package onnxio
 import (
 	"fmt"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 )
 
 // FromProto wraps a ModelProto built or decoded elsewhere (for example by a

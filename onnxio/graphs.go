@@ -3,7 +3,7 @@ package onnxio
 import (
 	"sort"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 )
 
 // Subgraphs returns the graphs held in n's attributes (If branches, Loop and

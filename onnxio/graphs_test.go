@@ -5,9 +5,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"github.com/edgeprune/edgeprune/internal/onnxbuild"
 	"github.com/edgeprune/edgeprune/onnxio"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
+	"google.golang.org/protobuf/proto"
 )
 
 func TestSubgraphsAndOuterReads(t *testing.T) {
@@ -32,19 +33,19 @@ func TestSubgraphsAndOuterReads(t *testing.T) {
 	// a nested graph's reads of its parent's values are not outer reads of the parent
 	parent := &onnx.GraphProto{
 		Node: []*onnx.NodeProto{
-			{OpType: "Relu", Input: []string{"a"}, Output: []string{"b"}},
-			{OpType: "If", Input: []string{"c"}, Output: []string{"d"}, Attribute: []*onnx.AttributeProto{{
-				Name: "then_branch", Type: onnx.AttributeProto_GRAPH,
-				G: &onnx.GraphProto{Node: []*onnx.NodeProto{{OpType: "Add", Input: []string{"b", "e"}, Output: []string{"f"}}},
-					Output: []*onnx.ValueInfoProto{{Name: "f"}}},
+			{OpType: proto.String("Relu"), Input: []string{"a"}, Output: []string{"b"}},
+			{OpType: proto.String("If"), Input: []string{"c"}, Output: []string{"d"}, Attribute: []*onnx.AttributeProto{{
+				Name: proto.String("then_branch"), Type: onnx.AttributeProto_GRAPH.Enum(),
+				G: &onnx.GraphProto{Node: []*onnx.NodeProto{{OpType: proto.String("Add"), Input: []string{"b", "e"}, Output: []string{"f"}}},
+					Output: []*onnx.ValueInfoProto{{Name: proto.String("f")}}},
 			}}},
 		},
-		Output: []*onnx.ValueInfoProto{{Name: "d"}, {Name: "g"}},
+		Output: []*onnx.ValueInfoProto{{Name: proto.String("d")}, {Name: proto.String("g")}},
 	}
 	if got := onnxio.OuterReads(parent); !slices.Equal(got, []string{"a", "c", "e", "g"}) {
 		t.Fatalf("OuterReads = %v, want [a c e g]", got)
 	}
-	if onnxio.NodeLabel(&onnx.NodeProto{OpType: "Conv"}, 3) != "Conv#3" || onnxio.NodeLabel(&onnx.NodeProto{Name: "c1"}, 3) != "c1" {
+	if onnxio.NodeLabel(&onnx.NodeProto{OpType: proto.String("Conv")}, 3) != "Conv#3" || onnxio.NodeLabel(&onnx.NodeProto{Name: proto.String("c1")}, 3) != "c1" {
 		t.Fatal("NodeLabel")
 	}
 }

@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"github.com/edgeprune/edgeprune/internal/onnxbuild"
 	"github.com/edgeprune/edgeprune/internal/testmodels"
 	"github.com/edgeprune/edgeprune/onnxio"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -79,7 +79,7 @@ func TestMalformedModels(t *testing.T) {
 	if _, err := onnxio.Decode([]byte{0xff, 0xff, 0xff}); !errors.Is(err, onnxio.ErrMalformed) {
 		t.Fatalf("garbage: %v", err)
 	}
-	noGraph, _ := proto.Marshal(&onnx.ModelProto{IrVersion: 8})
+	noGraph, _ := proto.Marshal(&onnx.ModelProto{IrVersion: proto.Int64(8)})
 	if _, err := onnxio.Decode(noGraph); !errors.Is(err, onnxio.ErrMalformed) {
 		t.Fatalf("no graph: %v", err)
 	}
@@ -104,11 +104,11 @@ func TestMalformedModels(t *testing.T) {
 
 // TestDeepSubgraphs nests If nodes past the depth limit.
 func TestDeepSubgraphs(t *testing.T) {
-	g := &onnx.GraphProto{Name: "leaf", Initializer: []*onnx.TensorProto{{Name: "w", DataType: 1, Dims: []int64{1}, FloatData: []float32{1}}}}
+	g := &onnx.GraphProto{Name: proto.String("leaf"), Initializer: []*onnx.TensorProto{{Name: proto.String("w"), DataType: proto.Int32(1), Dims: []int64{1}, FloatData: []float32{1}}}}
 	for i := 0; i < 100; i++ {
-		g = &onnx.GraphProto{Name: "g", Node: []*onnx.NodeProto{{OpType: "If", Attribute: []*onnx.AttributeProto{{Name: "then_branch", Type: onnx.AttributeProto_GRAPH, G: g}}}}}
+		g = &onnx.GraphProto{Name: proto.String("g"), Node: []*onnx.NodeProto{{OpType: proto.String("If"), Attribute: []*onnx.AttributeProto{{Name: proto.String("then_branch"), Type: onnx.AttributeProto_GRAPH.Enum(), G: g}}}}}
 	}
-	data, _ := proto.Marshal(&onnx.ModelProto{IrVersion: 8, Graph: g})
+	data, _ := proto.Marshal(&onnx.ModelProto{IrVersion: proto.Int64(8), Graph: g})
 	if _, err := onnxio.Decode(data); !errors.Is(err, onnxio.ErrLimit) {
 		t.Fatalf("100-deep subgraphs: %v", err)
 	}

@@ -1,7 +1,7 @@
 package onnxio
 
 import (
-	"github.com/advancedclimatesystems/gonnx/onnx"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 )
 
 // Model is a decoded ONNX model.

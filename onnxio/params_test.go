@@ -52,7 +52,7 @@ type pyCounts struct {
 // onnx Python package's reading of the same file, on every real model and
 // every canned one (initializers, Constant nodes, subgraphs).
 func TestParamCountsMatchONNX(t *testing.T) {
-	py := pythonWithONNX(t)
+	py := testmodels.PythonONNX(t)
 	script := repoFile(t, "tools/py/count_params.py")
 	type model struct{ name, path string }
 	var models []model

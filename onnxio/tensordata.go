@@ -6,7 +6,7 @@ import (
 	"math"
 	"unsafe"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 )
 
 // littleEndian is true on every target edgeprune ships for (amd64, arm64,

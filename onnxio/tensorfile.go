@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 	"google.golang.org/protobuf/proto"
 )
 

@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"github.com/edgeprune/edgeprune/internal/atomicfile"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -122,6 +122,8 @@ func (m *Model) pickExternal(c *writeConfig) []*onnx.TensorProto {
 type savedTensor struct {
 	t   *onnx.TensorProto
 	raw []byte
+	loc *onnx.TensorProto_DataLocation
+	ext []*onnx.StringStringEntryProto
 }
 
 // writeExternal writes the tensors' payloads to w (each at an offset aligned
@@ -145,13 +147,13 @@ func writeExternal(w io.Writer, ts []*onnx.TensorProto, c *writeConfig) ([]saved
 			restore(saved)
 			return nil, err
 		}
-		saved = append(saved, savedTensor{t: t, raw: raw})
+		saved = append(saved, savedTensor{t: t, raw: raw, loc: t.DataLocation, ext: t.ExternalData})
 		t.RawData = nil
-		t.DataLocation = onnx.TensorProto_EXTERNAL
+		t.DataLocation = onnx.TensorProto_EXTERNAL.Enum()
 		t.ExternalData = []*onnx.StringStringEntryProto{
-			{Key: "location", Value: c.dataFile},
-			{Key: "offset", Value: strconv.FormatInt(off, 10)},
-			{Key: "length", Value: strconv.Itoa(len(raw))},
+			{Key: proto.String("location"), Value: proto.String(c.dataFile)},
+			{Key: proto.String("offset"), Value: proto.String(strconv.FormatInt(off, 10))},
+			{Key: proto.String("length"), Value: proto.String(strconv.Itoa(len(raw)))},
 		}
 		off += int64(len(raw))
 	}
@@ -165,7 +167,7 @@ func writeExternal(w io.Writer, ts []*onnx.TensorProto, c *writeConfig) ([]saved
 func restore(saved []savedTensor) {
 	for _, s := range saved {
 		s.t.RawData = s.raw
-		s.t.DataLocation = onnx.TensorProto_DEFAULT
-		s.t.ExternalData = nil
+		s.t.DataLocation = s.loc
+		s.t.ExternalData = s.ext
 	}
 }

@@ -4,8 +4,8 @@ import (
 	"encoding/binary"
 	"math"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"github.com/edgeprune/edgeprune/onnxio"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 )
 
 // payload is one non-empty payload field of one parameter tensor, as
@@ -48,7 +48,7 @@ type stripped struct {
 	i64      []int64
 	f64      []float64
 	u64      []uint64
-	loc      onnx.TensorProto_DataLocation
+	loc      *onnx.TensorProto_DataLocation
 	external []*onnx.StringStringEntryProto
 }
 
@@ -116,8 +116,8 @@ func extract(m *onnxio.Model) ([]payload, func()) {
 			add(FieldUint64, 8, len(t.Uint64Data), b)
 		}
 		t.RawData, t.FloatData, t.Int32Data, t.Int64Data, t.DoubleData, t.Uint64Data = nil, nil, nil, nil, nil, nil
-		if p.External != nil || t.DataLocation == onnx.TensorProto_EXTERNAL {
-			t.DataLocation, t.ExternalData = onnx.TensorProto_DEFAULT, nil
+		if p.External != nil || t.GetDataLocation() == onnx.TensorProto_EXTERNAL {
+			t.DataLocation, t.ExternalData = nil, nil
 		}
 	}
 	return out, undo

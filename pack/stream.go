@@ -8,8 +8,8 @@ import (
 	"slices"
 	"unsafe"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"github.com/edgeprune/edgeprune/onnxio"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
@@ -115,7 +115,7 @@ const (
 	msgTensor
 )
 
-// Field numbers of onnx.proto3 on the paths Model.Params walks.
+// Field numbers of the ONNX schema (onnxio/onnxpb/onnx-ml.proto) on the paths Model.Params walks.
 const (
 	fModelGraph       = 7
 	fGraphNode        = 1

@@ -9,11 +9,12 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"github.com/edgeprune/edgeprune/internal/onnxbuild"
 	"github.com/edgeprune/edgeprune/internal/testmodels"
 	"github.com/edgeprune/edgeprune/onnxio"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 )
 
 // unpackStream unpacks b with WriteONNX.
@@ -97,11 +98,11 @@ func TestWriteONNXCanned(t *testing.T) {
 func typedModel(t testing.TB) *onnxio.Model {
 	t.Helper()
 	tensor := func(name string, dt onnx.TensorProto_DataType, dims ...int64) *onnx.TensorProto {
-		return &onnx.TensorProto{Name: name, DataType: int32(dt), Dims: dims}
+		return &onnx.TensorProto{Name: proto.String(name), DataType: proto.Int32(int32(dt)), Dims: dims}
 	}
 	f := tensor("f", onnx.TensorProto_FLOAT, 2, 3)
 	f.FloatData = []float32{0, 1.5, 0, -2, 0, 3}
-	f.DocString = "after float_data"
+	f.DocString = proto.String("after float_data")
 	i32 := tensor("i32", onnx.TensorProto_INT32, 5)
 	i32.Int32Data = []int32{-1, 0, 1 << 30, 0, -7}
 	i64 := tensor("i64", onnx.TensorProto_INT64, 4)
@@ -112,7 +113,7 @@ func typedModel(t testing.TB) *onnxio.Model {
 	d.DoubleData = []float64{0, -0.25}
 	raw := tensor("raw", onnx.TensorProto_FLOAT, 4)
 	raw.RawData = []byte{0, 0, 0x80, 0x3f, 0, 0, 0, 0, 0, 0, 0, 0xc0, 0, 0, 0, 0}
-	raw.DocString = "after raw_data"
+	raw.DocString = proto.String("after raw_data")
 	var unk []byte
 	unk = protowire.AppendTag(unk, 15, protowire.BytesType)
 	unk = protowire.AppendBytes(unk, []byte("unknown 15"))

@@ -5,9 +5,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"github.com/edgeprune/edgeprune/engine"
 	"github.com/edgeprune/edgeprune/onnxio"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 )
 
 // Structured pruning: the dependency graph.

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"github.com/edgeprune/edgeprune/onnxio"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 )
 
 // Shape computations folded at analysis time.

@@ -9,10 +9,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"github.com/edgeprune/edgeprune/internal/onnxbuild"
 	"github.com/edgeprune/edgeprune/internal/ortoracle"
+	"github.com/edgeprune/edgeprune/internal/testmodels"
 	"github.com/edgeprune/edgeprune/onnxio"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // TestFoldShapes: the shape computations torch and paddle2onnx export fold
@@ -126,7 +128,7 @@ func TestRuleChannelShuffle(t *testing.T) {
 // one that does not becomes a Gather. Both equal the masked model in ORT.
 func TestShuffleRewriteForms(t *testing.T) {
 	o := ortoracle.ForTest(t)
-	py := pythonONNX(t)
+	py := testmodels.PythonONNX(t)
 	path := filepath.Join(t.TempDir(), "shuffle.onnx")
 	if err := os.WriteFile(path, onnxbuild.Marshal(onnxbuild.ShuffleExported()), 0o644); err != nil {
 		t.Fatal(err)
@@ -213,7 +215,7 @@ func TestFoldNode(t *testing.T) {
 	}
 	vec := func(vals ...int64) *shapeVal { return v([]int{len(vals)}, vals...) }
 	node := func(op string, attrs ...*onnx.AttributeProto) *onnx.NodeProto {
-		return &onnx.NodeProto{OpType: op, Input: []string{"a", "b", "c", "d", "e"}, Output: []string{"y"}, Attribute: attrs}
+		return &onnx.NodeProto{OpType: proto.String(op), Input: []string{"a", "b", "c", "d", "e"}, Output: []string{"y"}, Attribute: attrs}
 	}
 	shapes := map[string][]int{"a": {2, 6, 5, 7}}
 	for _, c := range []struct {

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"github.com/edgeprune/edgeprune/onnxio"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 )
 
 // Rule is how one op type carries channels: Couple follows them through a

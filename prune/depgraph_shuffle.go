@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // Channel shuffle (ShuffleNet, Zhang et al. 2018; torch's
@@ -138,10 +139,10 @@ func (r *Rewriter) rewriteShuffle(sh *shuffle) error {
 	}
 	n := sh.first
 	r.gone(n.GetOutput()[0], sh.tr.GetOutput()[0])
-	n.OpType = "Gather"
+	n.OpType = proto.String("Gather")
 	n.Input = []string{n.GetInput()[0], ""}
 	n.Output = []string{sh.back.GetOutput()[0]}
-	n.Attribute = []*onnx.AttributeProto{{Name: "axis", Type: onnx.AttributeProto_INT, I: int64(sh.axis)}}
+	n.Attribute = []*onnx.AttributeProto{{Name: proto.String("axis"), Type: onnx.AttributeProto_INT.Enum(), I: proto.Int64(int64(sh.axis))}}
 	r.drop[sh.tr], r.drop[sh.back] = true, true
 	return r.SetInputInts(n, 1, idx)
 }

@@ -3,8 +3,8 @@ package prune
 import (
 	"fmt"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"github.com/edgeprune/edgeprune/onnxio"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 )
 
 // Values read inside subgraphs (If branches, Loop and Scan bodies).

@@ -9,10 +9,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"github.com/edgeprune/edgeprune/internal/onnxbuild"
 	"github.com/edgeprune/edgeprune/internal/ortoracle"
+	"github.com/edgeprune/edgeprune/internal/testmodels"
 	"github.com/edgeprune/edgeprune/onnxio"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // modelOf decodes a built model.
@@ -437,7 +439,7 @@ func TestStructuredPlanReplay(t *testing.T) {
 // the oracle can fail.
 func TestOracleCatchesWrongRule(t *testing.T) {
 	o := ortoracle.ForTest(t)
-	py := pythonONNX(t)
+	py := testmodels.PythonONNX(t)
 	b := onnxbuild.New(13)
 	b.Input("x", onnxbuild.Float, 1, 3, 4, 4)
 	w := b.Init("w1", []int64{6, 3, 1, 1}, onnxbuild.Rand(1, 18, 1))
@@ -540,7 +542,7 @@ func TestRuleSubgraphReads(t *testing.T) {
 	for _, n := range mp.GetGraph().GetNode() {
 		if n.GetOpType() == "If" {
 			els := n.GetAttribute()[1].GetG()
-			els.Node = append(els.Node, &onnx.NodeProto{OpType: "Relu", Input: []string{"t"}, Output: []string{"else.relu"}})
+			els.Node = append(els.Node, &onnx.NodeProto{OpType: proto.String("Relu"), Input: []string{"t"}, Output: []string{"else.relu"}})
 		}
 	}
 	d = depOf(t, mp)

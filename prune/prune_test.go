@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"github.com/edgeprune/edgeprune/internal/onnxbuild"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 	"google.golang.org/protobuf/proto"
 )
 

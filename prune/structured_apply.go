@@ -5,9 +5,9 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"github.com/edgeprune/edgeprune/engine"
 	"github.com/edgeprune/edgeprune/onnxio"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -190,11 +190,11 @@ func (r *Rewriter) Opset() int64 { return r.d.Model.Opset() }
 func (r *Rewriter) SetAttrInt(n *onnx.NodeProto, name string, v int64) {
 	for _, a := range n.GetAttribute() {
 		if a.GetName() == name {
-			a.I = v
+			a.I = proto.Int64(v)
 			return
 		}
 	}
-	n.Attribute = append(n.Attribute, &onnx.AttributeProto{Name: name, Type: onnx.AttributeProto_INT, I: v})
+	n.Attribute = append(n.Attribute, &onnx.AttributeProto{Name: proto.String(name), Type: onnx.AttributeProto_INT.Enum(), I: proto.Int64(v)})
 }
 
 // SetAttrInts sets (or adds) an ints attribute.
@@ -205,7 +205,7 @@ func (r *Rewriter) SetAttrInts(n *onnx.NodeProto, name string, v []int64) {
 			return
 		}
 	}
-	n.Attribute = append(n.Attribute, &onnx.AttributeProto{Name: name, Type: onnx.AttributeProto_INTS, Ints: slices.Clone(v)})
+	n.Attribute = append(n.Attribute, &onnx.AttributeProto{Name: proto.String(name), Type: onnx.AttributeProto_INTS.Enum(), Ints: slices.Clone(v)})
 }
 
 // SetInputInts points input slot of n at a new int64 initializer holding v
@@ -219,7 +219,7 @@ func (r *Rewriter) SetInputInts(n *onnx.NodeProto, slot int, v []int64) error {
 		base = r.d.labels[n] + "_" + strconv.Itoa(slot)
 	}
 	name := r.fresh(base)
-	t := &onnx.TensorProto{Name: name, DataType: int32(onnx.TensorProto_INT64), Dims: []int64{int64(len(v))}, Int64Data: slices.Clone(v)}
+	t := &onnx.TensorProto{Name: proto.String(name), DataType: proto.Int32(int32(onnx.TensorProto_INT64)), Dims: []int64{int64(len(v))}, Int64Data: slices.Clone(v)}
 	r.d.graph.Initializer = append(r.d.graph.Initializer, t)
 	n.Input[slot] = name
 	return nil
@@ -315,13 +315,13 @@ func (r *Rewriter) params() error {
 			continue
 		}
 		t := proto.Clone(p.Tensor).(*onnx.TensorProto)
-		t.Name = r.fresh(n.GetInput()[slot])
-		t.ExternalData, t.DataLocation = nil, onnx.TensorProto_DEFAULT
+		t.Name = proto.String(r.fresh(n.GetInput()[slot]))
+		t.ExternalData, t.DataLocation = nil, nil
 		if err := onnxio.SetFloat32s(t, res.data, res.shape); err != nil {
 			return err
 		}
 		r.d.graph.Initializer = append(r.d.graph.Initializer, t)
-		n.Input[slot] = t.Name
+		n.Input[slot] = t.GetName()
 	}
 	return nil
 }

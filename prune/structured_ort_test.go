@@ -12,11 +12,11 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"github.com/edgeprune/edgeprune/internal/onnxbuild"
 	"github.com/edgeprune/edgeprune/internal/ortoracle"
 	"github.com/edgeprune/edgeprune/internal/testmodels"
 	"github.com/edgeprune/edgeprune/onnxio"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -25,23 +25,6 @@ import (
 var structuredShapes = map[string]map[string][]int64{
 	"ppocr_det": ortoracle.OCRShapes["ppocr_det"],
 	"ppocr_cls": ortoracle.OCRShapes["ppocr_cls"],
-}
-
-// pythonONNX returns a python that imports onnx: it fails under CI and skips
-// elsewhere when there is none.
-func pythonONNX(t *testing.T) string {
-	t.Helper()
-	for _, py := range []string{"/usr/bin/python3", "python3"} {
-		if err := exec.Command(py, "-c", "import onnx").Run(); err == nil {
-			return py
-		}
-	}
-	msg := "no python3 with the onnx package for onnx.checker (apt install python3-onnx, or run scripts/setup.sh)"
-	if os.Getenv("CI") != "" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
 }
 
 // checkONNX runs onnx.checker.check_model(full_check=True) on every file.
@@ -239,9 +222,9 @@ func exposeLogits(m *onnxio.Model) {
 	for _, n := range g.GetNode() {
 		if o := outs[n.GetOutput()[0]]; n.GetOpType() == "Sigmoid" && o != nil && outs[n.GetInput()[0]] == nil {
 			vi := proto.Clone(o).(*onnx.ValueInfoProto) // same shape
-			vi.Name = n.GetInput()[0]
+			vi.Name = proto.String(n.GetInput()[0])
 			g.Output = append(g.Output, vi)
-			outs[vi.Name] = vi
+			outs[vi.GetName()] = vi
 		}
 	}
 }
@@ -260,7 +243,7 @@ func nodeLabelOf(m *onnxio.Model, n0 interface{ GetName() string }) string {
 // oracle (see pruneOracle).
 func TestStructuredORT(t *testing.T) {
 	o := ortoracle.ForTest(t)
-	py := pythonONNX(t)
+	py := testmodels.PythonONNX(t)
 	models := testmodels.All(t)
 	for _, tm := range models {
 		for _, sp := range []float64{0.3, 0.5} {
@@ -285,7 +268,7 @@ func TestStructuredORT(t *testing.T) {
 // with residuals, concat, depthwise and SE blocks, and the structured ones.
 func TestStructuredORTBuilder(t *testing.T) {
 	o := ortoracle.ForTest(t)
-	py := pythonONNX(t)
+	py := testmodels.PythonONNX(t)
 	var cases []onnxbuild.Canned
 	for _, c := range onnxbuild.CannedModels() {
 		// if, float16_weights and float64_weights have one layer, whose

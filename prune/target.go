@@ -6,8 +6,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"github.com/edgeprune/edgeprune/onnxio"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 )
 
 // DefaultOpTypes are the ops whose weights are prunable by default.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what edgeprune's tests, benchmarks and cross-architecture checks
 # need on a Debian 12 machine, as root: Debian packages (qemu-user-static,
-# python3-onnx, zstd, xz-utils), ONNX Runtime for node (onnxruntime-node, the
+# python3-onnx, zstd, xz-utils, chromium for the build report test), ONNX Runtime for node (onnxruntime-node, the
 # test oracle) in ${EDGEPRUNE_CACHE:-$HOME/.cache/edgeprune}/ort, the PP-OCR
 # test models (scripts/fetch-models.sh), and the Go module dependencies.
 # Idempotent, and fast when everything is present. node and npm must already
@@ -9,7 +9,7 @@
 set -euo pipefail
 
 ORT_VERSION=1.30.0
-APT_PACKAGES=(qemu-user-static python3-onnx zstd xz-utils)
+APT_PACKAGES=(qemu-user-static python3-onnx zstd xz-utils chromium)
 NODE_MIN_MAJOR=18
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -19,8 +19,6 @@ if ! go mod tidy -diff; then
 	echo "test: go.mod/go.sum are not tidy: run go mod tidy and commit the result" >&2
 	exit 1
 fi
-# Dependencies register the same ONNX protobuf file twice; warn, do not panic.
-export GOLANG_PROTOBUF_REGISTRATION_CONFLICT=warn
 # The engine once more with its portable Go kernels only (-tags purego): the
 # kernels arm64 and armv7 run, checked here against the same references.
 go test -tags purego "$@" ./engine/...

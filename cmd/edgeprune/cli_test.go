@@ -10,10 +10,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
-	"github.com/edgeprune/edgeprune/internal/devenv"
 	"github.com/edgeprune/edgeprune/internal/onnxbuild"
 	"github.com/edgeprune/edgeprune/internal/testmodels"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -76,24 +75,8 @@ func TestInspectBadModel(t *testing.T) {
 // the onnx Python package counts (initializers, Constant nodes, subgraphs)
 // on every real model and the canned ones.
 func TestInspectCountsMatchONNX(t *testing.T) {
-	py := ""
-	for _, c := range []string{"/usr/bin/python3", "python3"} {
-		if exec.Command(c, "-c", "import onnx").Run() == nil {
-			py = c
-			break
-		}
-	}
-	if py == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("no python3 with onnx (scripts/setup.sh installs python3-onnx)")
-		}
-		t.Skip("no python3 with onnx (apt install python3-onnx)")
-	}
-	root, err := devenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	script := filepath.Join(root, "tools", "py", "count_params.py")
+	py := testmodels.PythonONNX(t)
+	script := testmodels.Tool(t, "count_params.py")
 	paths := map[string]string{
 		"if":      writeCanned(t, "if", onnxbuild.IfModel()),
 		"const":   writeCanned(t, "const", onnxbuild.ConstWeights()),
@@ -171,18 +154,32 @@ func TestInspectJSONSchema(t *testing.T) {
 	}
 }
 
-// TestConvertRealModels: convert's output is proto-equal to its input for
-// every real model (ORT bit-identity is tested in onnxio).
-func TestConvertRealModels(t *testing.T) {
-	for _, m := range testmodels.All(t) {
+// TestRealModelsLossless: convert's output, and pack then unpack's, is equal
+// to its input for every real model, by Go's proto.Equal and by the onnx
+// package's == (an independent proto2 reader: fields written with their
+// default value, such as MaxPool's ceil_mode i: 0 or an opset's domain "",
+// must survive). ORT bit-identity is tested in onnxio and pack.
+func TestRealModelsLossless(t *testing.T) {
+	for _, m := range testmodels.Files(t) {
 		t.Run(m.Name, func(t *testing.T) {
-			out := filepath.Join(t.TempDir(), "out.onnx")
-			code, _, errs := runCLI(t, "convert", m.Path, "-o", out)
-			if code != 0 {
-				t.Fatal(errs)
+			dir := t.TempDir()
+			conv, epk, back := filepath.Join(dir, "convert.onnx"), filepath.Join(dir, "m.epk"), filepath.Join(dir, "unpack.onnx")
+			if code, _, errs := runCLI(t, "convert", m.Path, "-o", conv); code != 0 {
+				t.Fatalf("convert: exit %d: %s", code, errs)
 			}
-			if !proto.Equal(load(t, m.Path), load(t, out)) {
-				t.Fatal("convert output is not proto-equal to the input")
+			if code, _, errs := runCLI(t, "pack", m.Path, "-o", epk); code != 0 {
+				t.Fatalf("pack: exit %d: %s", code, errs)
+			}
+			if code, _, errs := runCLI(t, "unpack", epk, "-o", back); code != 0 {
+				t.Fatalf("unpack: exit %d: %s", code, errs)
+			}
+			for _, c := range []struct{ what, path string }{{"convert", conv}, {"pack → unpack", back}} {
+				if !proto.Equal(load(t, m.Path), load(t, c.path)) {
+					t.Errorf("%s: output is not proto.Equal to the input", c.what)
+				}
+				if eq, diff := testmodels.ONNXEqual(t, m.Path, c.path); !eq {
+					t.Errorf("%s: output differs from the input by onnx ==: %s (A: input, B: output)", c.what, diff)
+				}
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/edgeprune/edgeprune/build"
 	"io"
 	"log/slog"
 	"strings"
@@ -63,6 +64,10 @@ change unchanged.`,
 		newRunCmd(c),
 		newEvalCmd(c),
 		newBenchCmd(c),
+		newProfileCmd(c),
+		newCalibrateCmd(c),
+		newBuildCmd(c),
+		newReportCmd(c),
 		newFinetuneCmd(c),
 		newGradCmd(c),
 	)
@@ -140,6 +145,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var ue usageError
 	if errors.As(err, &ue) {
 		return exitUsage
+	}
+	if errors.Is(err, build.ErrInfeasible) {
+		return exitInfeasible
 	}
 	return exitError
 }

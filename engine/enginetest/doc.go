@@ -4,8 +4,9 @@
 // outputs) against edgeprune's engine, and generates docs/ops.md from the
 // results (go test ./engine/enginetest -update).
 //
-// It lives in its own package because onnx-go registers the same protobuf
-// message names as the gonnx types edgeprune uses: the test models are
-// handed over as bytes and decoded by onnxio, and the test binary runs with
-// GOLANG_PROTOBUF_REGISTRATION_CONFLICT=warn (scripts/test.sh sets it).
+// It lives in its own package so that onnx-go, with its own copy of the
+// ONNX protobuf schema (package onnx), stays out of every other test binary.
+// The test models are handed over as bytes and decoded by onnxio, whose
+// schema (onnxio/onnxpb) is registered under a package of its own,
+// edgeprune.onnx: the two never clash and plain go test runs it.
 package enginetest

@@ -3,7 +3,7 @@ package onnxbuild
 import (
 	"fmt"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -40,7 +40,7 @@ type Builder struct {
 func New(opset int64) *Builder {
 	return &Builder{
 		opset:  opset,
-		graph:  &onnx.GraphProto{Name: "main"},
+		graph:  &onnx.GraphProto{Name: proto.String("main")},
 		counts: map[string]int{},
 	}
 }
@@ -52,7 +52,7 @@ func New(opset int64) *Builder {
 func (b *Builder) Sub(name string) *Builder {
 	return &Builder{
 		opset:  b.opset,
-		graph:  &onnx.GraphProto{Name: name},
+		graph:  &onnx.GraphProto{Name: proto.String(name)},
 		counts: b.counts,
 	}
 }
@@ -107,7 +107,7 @@ func (b *Builder) InitInt64(name string, shape []int64, data []int64) string {
 // keeps t; do not modify it afterwards.
 func (b *Builder) InitTensor(t *onnx.TensorProto) string {
 	b.graph.Initializer = append(b.graph.Initializer, t)
-	return t.Name
+	return t.GetName()
 }
 
 // Const adds a Constant node whose value attribute holds a float32 tensor,
@@ -119,8 +119,8 @@ func (b *Builder) Const(name string, shape []int64, data []float32) string {
 // ConstTensor adds a Constant node whose value attribute is t and whose
 // output is t.Name, and returns that name.
 func (b *Builder) ConstTensor(t *onnx.TensorProto) string {
-	b.Node("Constant", nil, []string{t.Name}, AttrTensor("value", t))
-	return t.Name
+	b.Node("Constant", nil, []string{t.GetName()}, AttrTensor("value", t))
+	return t.GetName()
 }
 
 // Node appends a node of the default domain named <opType>_<k>, where k
@@ -131,8 +131,8 @@ func (b *Builder) Node(opType string, inputs, outputs []string, attrs ...*onnx.A
 	k := b.counts[opType]
 	b.counts[opType] = k + 1
 	n := &onnx.NodeProto{
-		Name:      fmt.Sprintf("%s_%d", opType, k),
-		OpType:    opType,
+		Name:      proto.String(fmt.Sprintf("%s_%d", opType, k)),
+		OpType:    proto.String(opType),
 		Input:     append([]string(nil), inputs...),
 		Output:    append([]string(nil), outputs...),
 		Attribute: append([]*onnx.AttributeProto(nil), attrs...),
@@ -151,9 +151,9 @@ func (b *Builder) Graph() *onnx.GraphProto {
 // default domain. Edit the returned proto to change any of these.
 func (b *Builder) Model() *onnx.ModelProto {
 	return &onnx.ModelProto{
-		IrVersion:    IRVersion,
-		ProducerName: Producer,
-		OpsetImport:  []*onnx.OperatorSetIdProto{{Domain: "", Version: b.opset}},
+		IrVersion:    proto.Int64(IRVersion),
+		ProducerName: proto.String(Producer),
+		OpsetImport:  []*onnx.OperatorSetIdProto{{Version: proto.Int64(b.opset)}},
 		Graph:        b.Graph(),
 	}
 }
@@ -202,9 +202,9 @@ func valueInfo(name string, elem onnx.TensorProto_DataType, dims []any) *onnx.Va
 		shape.Dim[i] = dim
 	}
 	return &onnx.ValueInfoProto{
-		Name: name,
+		Name: proto.String(name),
 		Type: &onnx.TypeProto{Value: &onnx.TypeProto_TensorType{
-			TensorType: &onnx.TypeProto_Tensor{ElemType: int32(elem), Shape: shape},
+			TensorType: &onnx.TypeProto_Tensor{ElemType: proto.Int32(int32(elem)), Shape: shape},
 		}},
 	}
 }

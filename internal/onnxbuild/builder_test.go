@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -22,17 +22,17 @@ func TestNodeNames(t *testing.T) {
 
 	var got []string
 	for _, n := range b.Graph().Node {
-		got = append(got, n.Name)
+		got = append(got, n.GetName())
 	}
 	for _, n := range sub.Graph().Node {
-		got = append(got, n.Name)
+		got = append(got, n.GetName())
 	}
 	want := "Conv_0 Relu_0 Conv_1 Add_1 Conv_2 Add_0"
 	if s := strings.Join(got, " "); s != want {
 		t.Errorf("node names %q, want %q", s, want)
 	}
-	if g := sub.Graph(); g.Name != "body" {
-		t.Errorf("subgraph name %q, want body", g.Name)
+	if g := sub.Graph(); g.GetName() != "body" {
+		t.Errorf("subgraph name %q, want body", g.GetName())
 	}
 }
 
@@ -43,8 +43,8 @@ func TestNodeCopiesArguments(t *testing.T) {
 	n := b.Node("Conv", in, []string{"y"}, attrs...)
 	in[0] = "changed"
 	attrs[0] = AttrInt("axis", 0)
-	if n.Input[0] != "x" || n.Attribute[0].Name != "group" {
-		t.Errorf("node shares the caller's slices: inputs %v, attribute %q", n.Input, n.Attribute[0].Name)
+	if n.Input[0] != "x" || n.Attribute[0].GetName() != "group" {
+		t.Errorf("node shares the caller's slices: inputs %v, attribute %q", n.Input, n.Attribute[0].GetName())
 	}
 }
 
@@ -91,8 +91,8 @@ func TestValueInfoDims(t *testing.T) {
 	}
 	for _, c := range cases {
 		tt := c.v.GetType().GetTensorType()
-		if c.v.Name != c.name || tt.GetElemType() != int32(c.elem) || dimString(c.v) != c.dims {
-			t.Errorf("got %s %v [%s], want %s %v [%s]", c.v.Name,
+		if c.v.GetName() != c.name || tt.GetElemType() != int32(c.elem) || dimString(c.v) != c.dims {
+			t.Errorf("got %s %v [%s], want %s %v [%s]", c.v.GetName(),
 				onnx.TensorProto_DataType(tt.GetElemType()), dimString(c.v), c.name, c.elem, c.dims)
 		}
 		// A scalar still has a shape, with no dimensions; a missing shape
@@ -133,11 +133,11 @@ func TestConst(t *testing.T) {
 		t.Fatalf("got %d initializers, %d nodes; want 0, 1", len(g.Initializer), len(g.Node))
 	}
 	n := g.Node[0]
-	if n.OpType != "Constant" || len(n.Input) != 0 || len(n.Output) != 1 || n.Output[0] != "w" {
-		t.Errorf("node %s %v → %v, want Constant () → [w]", n.OpType, n.Input, n.Output)
+	if n.GetOpType() != "Constant" || len(n.Input) != 0 || len(n.Output) != 1 || n.Output[0] != "w" {
+		t.Errorf("node %s %v → %v, want Constant () → [w]", n.GetOpType(), n.Input, n.Output)
 	}
 	a := n.Attribute[0]
-	if a.Name != "value" || a.Type != onnx.AttributeProto_TENSOR || !proto.Equal(a.T, Float32Tensor("w", []int64{2}, []float32{1, 2})) {
+	if a.GetName() != "value" || a.GetType() != onnx.AttributeProto_TENSOR || !proto.Equal(a.T, Float32Tensor("w", []int64{2}, []float32{1, 2})) {
 		t.Errorf("attribute %v, want value = tensor w", a)
 	}
 }
@@ -148,16 +148,16 @@ func TestModel(t *testing.T) {
 	b.Node("Relu", []string{"x"}, []string{"y"})
 	b.Output("y", Float, 1)
 	m := b.Model()
-	if m.IrVersion != 8 || m.ProducerName != "edgeprune-onnxbuild" || len(m.OpsetImport) != 1 ||
-		m.OpsetImport[0].Domain != "" || m.OpsetImport[0].Version != 11 || m.Graph.Name != "main" {
+	if m.GetIrVersion() != 8 || m.GetProducerName() != "edgeprune-onnxbuild" || len(m.OpsetImport) != 1 ||
+		m.OpsetImport[0].GetDomain() != "" || m.OpsetImport[0].GetVersion() != 11 || m.Graph.GetName() != "main" {
 		t.Errorf("model header: ir %d, producer %q, opsets %v, graph %q",
-			m.IrVersion, m.ProducerName, m.OpsetImport, m.Graph.Name)
+			m.GetIrVersion(), m.GetProducerName(), m.OpsetImport, m.Graph.GetName())
 	}
 
 	// The model is a copy: editing it leaves the builder alone.
 	before := b.Bytes()
-	m.Graph.Node[0].OpType = "Sigmoid"
-	m.Graph.Input[0].Name = "changed"
+	m.Graph.Node[0].OpType = proto.String("Sigmoid")
+	m.Graph.Input[0].Name = proto.String("changed")
 	if !bytes.Equal(b.Bytes(), before) {
 		t.Error("editing the returned model changed the builder")
 	}
@@ -172,19 +172,19 @@ func TestModel(t *testing.T) {
 }
 
 func TestAttrs(t *testing.T) {
-	g := &onnx.GraphProto{Name: "g"}
+	g := &onnx.GraphProto{Name: proto.String("g")}
 	tensor := Int64Tensor("t", nil, []int64{7})
 	cases := []struct {
 		a    *onnx.AttributeProto
 		want *onnx.AttributeProto
 	}{
-		{AttrInt("i", -3), &onnx.AttributeProto{Name: "i", Type: onnx.AttributeProto_INT, I: -3}},
-		{AttrInts("is", 1, 2), &onnx.AttributeProto{Name: "is", Type: onnx.AttributeProto_INTS, Ints: []int64{1, 2}}},
-		{AttrFloat("f", 0.5), &onnx.AttributeProto{Name: "f", Type: onnx.AttributeProto_FLOAT, F: 0.5}},
-		{AttrFloats("fs", 1, 2.5), &onnx.AttributeProto{Name: "fs", Type: onnx.AttributeProto_FLOATS, Floats: []float32{1, 2.5}}},
-		{AttrString("s", "NOTSET"), &onnx.AttributeProto{Name: "s", Type: onnx.AttributeProto_STRING, S: []byte("NOTSET")}},
-		{AttrGraph("g", g), &onnx.AttributeProto{Name: "g", Type: onnx.AttributeProto_GRAPH, G: g}},
-		{AttrTensor("t", tensor), &onnx.AttributeProto{Name: "t", Type: onnx.AttributeProto_TENSOR, T: tensor}},
+		{AttrInt("i", -3), &onnx.AttributeProto{Name: proto.String("i"), Type: onnx.AttributeProto_INT.Enum(), I: proto.Int64(-3)}},
+		{AttrInts("is", 1, 2), &onnx.AttributeProto{Name: proto.String("is"), Type: onnx.AttributeProto_INTS.Enum(), Ints: []int64{1, 2}}},
+		{AttrFloat("f", 0.5), &onnx.AttributeProto{Name: proto.String("f"), Type: onnx.AttributeProto_FLOAT.Enum(), F: proto.Float32(0.5)}},
+		{AttrFloats("fs", 1, 2.5), &onnx.AttributeProto{Name: proto.String("fs"), Type: onnx.AttributeProto_FLOATS.Enum(), Floats: []float32{1, 2.5}}},
+		{AttrString("s", "NOTSET"), &onnx.AttributeProto{Name: proto.String("s"), Type: onnx.AttributeProto_STRING.Enum(), S: []byte("NOTSET")}},
+		{AttrGraph("g", g), &onnx.AttributeProto{Name: proto.String("g"), Type: onnx.AttributeProto_GRAPH.Enum(), G: g}},
+		{AttrTensor("t", tensor), &onnx.AttributeProto{Name: proto.String("t"), Type: onnx.AttributeProto_TENSOR.Enum(), T: tensor}},
 	}
 	for _, c := range cases {
 		if !proto.Equal(c.a, c.want) {

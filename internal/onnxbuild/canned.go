@@ -1,6 +1,9 @@
 package onnxbuild
 
-import "github.com/advancedclimatesystems/gonnx/onnx"
+import (
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
+	"google.golang.org/protobuf/proto"
+)
 
 // CannedOpset is the default-domain opset of every canned model.
 const CannedOpset = 13
@@ -268,8 +271,8 @@ func initRand(b *Builder, name string, seed int64, scale float32, shape ...int64
 func bn(b *Builder, out, in string, seed int64, c int) {
 	param := func(suffix string, vals []float32) string {
 		return b.InitTensor(&onnx.TensorProto{
-			Name:      out + "." + suffix,
-			DataType:  int32(Float),
+			Name:      proto.String(out + "." + suffix),
+			DataType:  proto.Int32(int32(Float)),
 			Dims:      []int64{int64(c)},
 			FloatData: vals,
 		})

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 )
 
 func TestCannedDeterministic(t *testing.T) {
@@ -24,25 +24,25 @@ func checkScopes(t *testing.T, model string, g *onnx.GraphProto, outer map[strin
 	defined := map[string]bool{}
 	define := func(name string) {
 		if defined[name] || outer[name] {
-			t.Errorf("%s: graph %s: %q defined twice", model, g.Name, name)
+			t.Errorf("%s: graph %s: %q defined twice", model, g.GetName(), name)
 		}
 		defined[name] = true
 	}
 	visible := func(name string) bool { return name == "" || defined[name] || outer[name] }
 	for _, v := range g.Input {
-		define(v.Name)
+		define(v.GetName())
 	}
 	for _, init := range g.Initializer {
-		define(init.Name)
+		define(init.GetName())
 	}
 	for _, n := range g.Node {
-		if nodeNames[n.Name] {
-			t.Errorf("%s: node name %q repeated", model, n.Name)
+		if nodeNames[n.GetName()] {
+			t.Errorf("%s: node name %q repeated", model, n.GetName())
 		}
-		nodeNames[n.Name] = true
+		nodeNames[n.GetName()] = true
 		for _, in := range n.Input {
 			if !visible(in) {
-				t.Errorf("%s: node %s reads %q before it is defined", model, n.Name, in)
+				t.Errorf("%s: node %s reads %q before it is defined", model, n.GetName(), in)
 			}
 		}
 		for _, a := range n.Attribute {
@@ -62,8 +62,8 @@ func checkScopes(t *testing.T, model string, g *onnx.GraphProto, outer map[strin
 		}
 	}
 	for _, v := range g.Output {
-		if !visible(v.Name) {
-			t.Errorf("%s: graph %s: output %q is never defined", model, g.Name, v.Name)
+		if !visible(v.GetName()) {
+			t.Errorf("%s: graph %s: output %q is never defined", model, g.GetName(), v.GetName())
 		}
 	}
 }
@@ -72,14 +72,14 @@ func TestCannedStructure(t *testing.T) {
 	for _, c := range CannedModels() {
 		m := c.Build()
 		g := m.Graph
-		if len(g.Input) != 1 || g.Input[0].Name != "x" || g.Input[0].Type.GetTensorType().GetElemType() != int32(Float) {
+		if len(g.Input) != 1 || g.Input[0].GetName() != "x" || g.Input[0].Type.GetTensorType().GetElemType() != int32(Float) {
 			t.Errorf("%s: inputs %v, want one float input x", c.Name, g.Input)
 		}
-		if len(g.Output) != 1 || g.Output[0].Name != "y" || g.Output[0].Type.GetTensorType().GetElemType() != int32(Float) {
+		if len(g.Output) != 1 || g.Output[0].GetName() != "y" || g.Output[0].Type.GetTensorType().GetElemType() != int32(Float) {
 			t.Errorf("%s: outputs %v, want one float output y", c.Name, g.Output)
 		}
-		if m.OpsetImport[0].Version != CannedOpset {
-			t.Errorf("%s: opset %d, want %d", c.Name, m.OpsetImport[0].Version, CannedOpset)
+		if m.OpsetImport[0].GetVersion() != CannedOpset {
+			t.Errorf("%s: opset %d, want %d", c.Name, m.OpsetImport[0].GetVersion(), CannedOpset)
 		}
 		checkScopes(t, c.Name, g, map[string]bool{}, map[string]bool{})
 	}
@@ -89,7 +89,7 @@ func TestCannedStructure(t *testing.T) {
 func ops(g *onnx.GraphProto) []string {
 	var out []string
 	for _, n := range g.Node {
-		out = append(out, n.OpType)
+		out = append(out, n.GetOpType())
 	}
 	return out
 }
@@ -98,7 +98,7 @@ func ops(g *onnx.GraphProto) []string {
 func initTypes(g *onnx.GraphProto) []onnx.TensorProto_DataType {
 	var out []onnx.TensorProto_DataType
 	for _, t := range g.Initializer {
-		out = append(out, onnx.TensorProto_DataType(t.DataType))
+		out = append(out, onnx.TensorProto_DataType(t.GetDataType()))
 	}
 	return out
 }
@@ -146,8 +146,8 @@ func TestCNNDetails(t *testing.T) {
 	var groups []int64
 	for _, n := range g.Node {
 		for _, a := range n.Attribute {
-			if a.Name == "group" {
-				groups = append(groups, a.I)
+			if a.GetName() == "group" {
+				groups = append(groups, a.GetI())
 			}
 		}
 	}
@@ -168,21 +168,21 @@ func TestCNNDetails(t *testing.T) {
 func TestIfModelBranches(t *testing.T) {
 	g := IfModel().Graph
 	n := g.Node[len(g.Node)-1]
-	if n.OpType != "If" || len(n.Attribute) != 2 {
-		t.Fatalf("last node %s with %d attributes, want If with 2", n.OpType, len(n.Attribute))
+	if n.GetOpType() != "If" || len(n.Attribute) != 2 {
+		t.Fatalf("last node %s with %d attributes, want If with 2", n.GetOpType(), len(n.Attribute))
 	}
 	for _, a := range n.Attribute {
 		sub := a.G
 		if sub == nil || len(sub.Input) != 0 || len(sub.Output) != 1 {
-			t.Fatalf("%s: want a subgraph with no inputs and one output", a.Name)
+			t.Fatalf("%s: want a subgraph with no inputs and one output", a.GetName())
 		}
 		if len(sub.Initializer) != 1 || !slices.Contains(ops(sub), "Constant") {
-			t.Errorf("%s: %d initializers, ops %v; want its own initializer and a Constant", a.Name, len(sub.Initializer), ops(sub))
+			t.Errorf("%s: %d initializers, ops %v; want its own initializer and a Constant", a.GetName(), len(sub.Initializer), ops(sub))
 		}
 	}
 	els := n.Attribute[1].G
 	if !slices.ContainsFunc(els.Node, func(n *onnx.NodeProto) bool { return slices.Contains(n.Input, "gamma") }) ||
-		!slices.ContainsFunc(g.Initializer, func(t *onnx.TensorProto) bool { return t.Name == "gamma" }) {
+		!slices.ContainsFunc(g.Initializer, func(t *onnx.TensorProto) bool { return t.GetName() == "gamma" }) {
 		t.Error("else_branch does not read the main graph's initializer gamma")
 	}
 }

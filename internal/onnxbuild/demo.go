@@ -1,6 +1,6 @@
 package onnxbuild
 
-import "github.com/advancedclimatesystems/gonnx/onnx"
+import onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 
 // DemoNet is a small mobile-style classifier that the project carries as
 // testdata/demo/demonet.onnx for scripts/demo.sh: big enough (51,338

@@ -2,7 +2,7 @@
 //
 // A [Builder] assembles one graph of the ONNX IR
 // (https://github.com/onnx/onnx/blob/main/docs/IR.md) out of the protobuf
-// types of github.com/advancedclimatesystems/gonnx/onnx: graph inputs and
+// types of github.com/edgeprune/edgeprune/onnxio/onnxpb: graph inputs and
 // outputs, initializers, Constant nodes and operator nodes
 // (https://onnx.ai/onnx/operators/). Nodes get deterministic names (Conv_0,
 // Conv_1, Relu_0, ...), and the same calls always marshal to the same bytes.

@@ -17,9 +17,9 @@ func ExampleNew() {
 	b.OutputDyn("y", onnxbuild.Float, "N", 2)
 
 	m := b.Model()
-	fmt.Println(m.IrVersion, m.ProducerName, m.OpsetImport[0].Version)
+	fmt.Println(m.GetIrVersion(), m.GetProducerName(), m.OpsetImport[0].GetVersion())
 	for _, n := range m.Graph.Node {
-		fmt.Println(n.Name, n.Input, "→", n.Output)
+		fmt.Println(n.GetName(), n.Input, "→", n.Output)
 	}
 	// Output:
 	// 8 edgeprune-onnxbuild 13
@@ -50,7 +50,7 @@ func ExampleBuilder_Sub() {
 
 	for _, a := range b.Model().Graph.Node[0].Attribute {
 		for _, n := range a.G.Node {
-			fmt.Println(a.Name, n.Name)
+			fmt.Println(a.GetName(), n.GetName())
 		}
 	}
 	// Output:

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -45,11 +45,11 @@ func WriteWithExternalData(m *onnx.ModelProto, dir, modelFile, dataFile string, 
 		offset := data.Len()
 		data.Write(t.RawData)
 		t.RawData = nil
-		t.DataLocation = onnx.TensorProto_EXTERNAL
+		t.DataLocation = onnx.TensorProto_EXTERNAL.Enum()
 		t.ExternalData = []*onnx.StringStringEntryProto{
-			{Key: "location", Value: filepath.ToSlash(dataFile)},
-			{Key: "offset", Value: strconv.Itoa(offset)},
-			{Key: "length", Value: strconv.Itoa(data.Len() - offset)},
+			{Key: proto.String("location"), Value: proto.String(filepath.ToSlash(dataFile))},
+			{Key: proto.String("offset"), Value: proto.String(strconv.Itoa(offset))},
+			{Key: proto.String("length"), Value: proto.String(strconv.Itoa(data.Len() - offset))},
 		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, dataFile), data.Bytes(), 0o644); err != nil {

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -25,28 +25,28 @@ func readExternal(t *testing.T, dir, modelFile string) (written, inlined *onnx.M
 	}
 	inlined = proto.Clone(written).(*onnx.ModelProto)
 	for _, tp := range initializers(inlined.Graph) {
-		if tp.DataLocation != onnx.TensorProto_EXTERNAL {
+		if tp.GetDataLocation() != onnx.TensorProto_EXTERNAL {
 			continue
 		}
 		entries := tp.ExternalData
-		if len(entries) != 3 || entries[0].Key != "location" || entries[1].Key != "offset" || entries[2].Key != "length" {
-			t.Fatalf("%s: external_data %v, want location, offset, length", tp.Name, entries)
+		if len(entries) != 3 || entries[0].GetKey() != "location" || entries[1].GetKey() != "offset" || entries[2].GetKey() != "length" {
+			t.Fatalf("%s: external_data %v, want location, offset, length", tp.GetName(), entries)
 		}
-		offset, err1 := strconv.Atoi(entries[1].Value)
-		length, err2 := strconv.Atoi(entries[2].Value)
+		offset, err1 := strconv.Atoi(entries[1].GetValue())
+		length, err2 := strconv.Atoi(entries[2].GetValue())
 		if err1 != nil || err2 != nil || offset%ExternalAlign != 0 {
 			t.Fatalf("%s: offset %q length %q, want integers and an offset aligned to %d",
-				tp.Name, entries[1].Value, entries[2].Value, ExternalAlign)
+				tp.GetName(), entries[1].GetValue(), entries[2].GetValue(), ExternalAlign)
 		}
-		data, err := os.ReadFile(filepath.Join(dir, entries[0].Value))
+		data, err := os.ReadFile(filepath.Join(dir, entries[0].GetValue()))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if offset+length > len(data) {
-			t.Fatalf("%s: [%d, %d) is past the end of %d bytes", tp.Name, offset, offset+length, len(data))
+			t.Fatalf("%s: [%d, %d) is past the end of %d bytes", tp.GetName(), offset, offset+length, len(data))
 		}
 		tp.RawData = data[offset : offset+length]
-		tp.DataLocation = onnx.TensorProto_DEFAULT
+		tp.DataLocation = nil
 		tp.ExternalData = nil
 	}
 	return written, inlined
@@ -72,11 +72,11 @@ func TestWriteWithExternalData(t *testing.T) {
 			orig := initializers(m.Graph)
 			for i, tp := range initializers(written.Graph) {
 				want := len(orig[i].RawData) >= threshold
-				if got := tp.DataLocation == onnx.TensorProto_EXTERNAL; got != want {
-					t.Errorf("%s (%d raw bytes): external %v, want %v", tp.Name, len(orig[i].RawData), got, want)
+				if got := tp.GetDataLocation() == onnx.TensorProto_EXTERNAL; got != want {
+					t.Errorf("%s (%d raw bytes): external %v, want %v", tp.GetName(), len(orig[i].RawData), got, want)
 				}
 				if want && len(tp.RawData) != 0 {
-					t.Errorf("%s: raw_data left inline beside external data", tp.Name)
+					t.Errorf("%s: raw_data left inline beside external data", tp.GetName())
 				}
 			}
 		})
@@ -92,7 +92,7 @@ func TestWriteWithExternalDataSubgraph(t *testing.T) {
 	moved := 0
 	for _, a := range written.Graph.Node[len(written.Graph.Node)-1].Attribute {
 		for _, tp := range a.G.Initializer {
-			if tp.DataLocation == onnx.TensorProto_EXTERNAL {
+			if tp.GetDataLocation() == onnx.TensorProto_EXTERNAL {
 				moved++
 			}
 		}

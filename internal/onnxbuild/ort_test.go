@@ -9,8 +9,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"github.com/edgeprune/edgeprune/internal/ortoracle"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 )
 
 // ortBatch is the size given to a symbolic dimension ("N") in ORT runs.
@@ -125,13 +125,13 @@ func floats(t *testing.T, g *onnx.GraphProto, name string) []float32 {
 	var walk func(*onnx.GraphProto)
 	walk = func(g *onnx.GraphProto) {
 		for _, tp := range g.Initializer {
-			if tp.Name == name {
+			if tp.GetName() == name {
 				found = tp
 			}
 		}
 		for _, n := range g.Node {
 			for _, a := range n.Attribute {
-				if a.T != nil && n.OpType == "Constant" && n.Output[0] == name {
+				if a.T != nil && n.GetOpType() == "Constant" && n.Output[0] == name {
 					found = a.T
 				}
 				if a.G != nil {
@@ -141,7 +141,7 @@ func floats(t *testing.T, g *onnx.GraphProto, name string) []float32 {
 		}
 	}
 	walk(g)
-	if found == nil || found.DataType != int32(Float) || len(found.RawData)%4 != 0 {
+	if found == nil || found.GetDataType() != int32(Float) || len(found.RawData)%4 != 0 {
 		t.Fatalf("no float32 raw tensor %q", name)
 	}
 	out := make([]float32, len(found.RawData)/4)

@@ -1,6 +1,6 @@
 package onnxbuild
 
-import "github.com/advancedclimatesystems/gonnx/onnx"
+import onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 
 // StructuredModels are small models whose channel couplings exercise the
 // structured pruning rules: Split and Transpose on the channel axis,

@@ -1,6 +1,6 @@
 package onnxbuild
 
-import "github.com/advancedclimatesystems/gonnx/onnx"
+import onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 
 // Models whose shapes are computed at run time, as torch and paddle2onnx
 // export them, and a grouped convolution: the structured pruning rules fold

@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
+	"google.golang.org/protobuf/proto"
 )
 
 // The tensor constructors below store their data in raw_data, little-endian,
@@ -55,8 +56,8 @@ func Int64Tensor(name string, shape []int64, data []int64) *onnx.TensorProto {
 
 func rawTensor(name string, elem onnx.TensorProto_DataType, shape []int64, raw []byte) *onnx.TensorProto {
 	return &onnx.TensorProto{
-		Name:     name,
-		DataType: int32(elem),
+		Name:     proto.String(name),
+		DataType: proto.Int32(int32(elem)),
 		Dims:     append([]int64(nil), shape...),
 		RawData:  raw,
 	}

@@ -5,7 +5,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 )
 
 func TestTensorEncodings(t *testing.T) {
@@ -25,11 +25,11 @@ func TestTensorEncodings(t *testing.T) {
 			[]byte{1, 0, 0, 0, 0, 0, 0, 0, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}},
 	}
 	for _, c := range cases {
-		if c.t.DataType != int32(c.elem) || !bytes.Equal(c.t.RawData, c.raw) {
-			t.Errorf("%v tensor: type %d raw % x, want type %d raw % x", c.elem, c.t.DataType, c.t.RawData, c.elem, c.raw)
+		if c.t.GetDataType() != int32(c.elem) || !bytes.Equal(c.t.RawData, c.raw) {
+			t.Errorf("%v tensor: type %d raw % x, want type %d raw % x", c.elem, c.t.GetDataType(), c.t.RawData, c.elem, c.raw)
 		}
-		if len(c.t.Dims) != 1 || c.t.Dims[0] != 2 || c.t.Name != "a" {
-			t.Errorf("%v tensor: name %q dims %v, want a [2]", c.elem, c.t.Name, c.t.Dims)
+		if len(c.t.Dims) != 1 || c.t.Dims[0] != 2 || c.t.GetName() != "a" {
+			t.Errorf("%v tensor: name %q dims %v, want a [2]", c.elem, c.t.GetName(), c.t.Dims)
 		}
 	}
 	shape[0] = 9

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -29,9 +29,9 @@ func valueInfo(name string, elem onnx.TensorProto_DataType, dims ...dim) *onnx.V
 		shape.Dim = append(shape.Dim, v)
 	}
 	return &onnx.ValueInfoProto{
-		Name: name,
+		Name: proto.String(name),
 		Type: &onnx.TypeProto{Value: &onnx.TypeProto_TensorType{TensorType: &onnx.TypeProto_Tensor{
-			ElemType: int32(elem),
+			ElemType: proto.Int32(int32(elem)),
 			Shape:    shape,
 		}}},
 	}
@@ -42,16 +42,16 @@ func valueInfo(name string, elem onnx.TensorProto_DataType, dims ...dim) *onnx.V
 func writeModel(t *testing.T, graph *onnx.GraphProto) string {
 	t.Helper()
 	m := &onnx.ModelProto{
-		IrVersion:    8,
-		ProducerName: "edgeprune ortoracle test",
-		OpsetImport:  []*onnx.OperatorSetIdProto{{Domain: "", Version: 13}},
+		IrVersion:    proto.Int64(8),
+		ProducerName: proto.String("edgeprune ortoracle test"),
+		OpsetImport:  []*onnx.OperatorSetIdProto{{Version: proto.Int64(13)}},
 		Graph:        graph,
 	}
 	raw, err := proto.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), graph.Name+".onnx")
+	path := filepath.Join(t.TempDir(), graph.GetName()+".onnx")
 	if err := os.WriteFile(path, raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -61,10 +61,10 @@ func writeModel(t *testing.T, graph *onnx.GraphProto) string {
 // addOneModel is y = x + one, x and y float32 [batch, 3], one an initializer.
 func addOneModel(t *testing.T) string {
 	return writeModel(t, &onnx.GraphProto{
-		Name: "add_one",
-		Node: []*onnx.NodeProto{{Name: "add", OpType: "Add", Input: []string{"x", "one"}, Output: []string{"y"}}},
+		Name: proto.String("add_one"),
+		Node: []*onnx.NodeProto{{Name: proto.String("add"), OpType: proto.String("Add"), Input: []string{"x", "one"}, Output: []string{"y"}}},
 		Initializer: []*onnx.TensorProto{{
-			Name: "one", DataType: int32(onnx.TensorProto_FLOAT), Dims: []int64{1}, FloatData: []float32{1},
+			Name: proto.String("one"), DataType: proto.Int32(int32(onnx.TensorProto_FLOAT)), Dims: []int64{1}, FloatData: []float32{1},
 		}},
 		Input:  []*onnx.ValueInfoProto{valueInfo("x", onnx.TensorProto_FLOAT, "batch", 3)},
 		Output: []*onnx.ValueInfoProto{valueInfo("y", onnx.TensorProto_FLOAT, "batch", 3)},
@@ -92,9 +92,9 @@ var identityCases = []identityCase{
 // identityModel passes each identityCase input <name> through Identity to
 // output <name>_out; all have dynamic shapes of rank 2.
 func identityModel(t *testing.T) string {
-	g := &onnx.GraphProto{Name: "identities"}
+	g := &onnx.GraphProto{Name: proto.String("identities")}
 	for _, c := range identityCases {
-		g.Node = append(g.Node, &onnx.NodeProto{Name: c.name, OpType: "Identity", Input: []string{c.name}, Output: []string{c.name + "_out"}})
+		g.Node = append(g.Node, &onnx.NodeProto{Name: proto.String(c.name), OpType: proto.String("Identity"), Input: []string{c.name}, Output: []string{c.name + "_out"}})
 		g.Input = append(g.Input, valueInfo(c.name, c.elem, "r", "c"))
 		g.Output = append(g.Output, valueInfo(c.name+"_out", c.elem, "r", "c"))
 	}

@@ -11,10 +11,10 @@ import (
 	"runtime/debug"
 	"testing"
 
-	"github.com/advancedclimatesystems/gonnx/onnx"
 	"github.com/edgeprune/edgeprune/engine"
 	"github.com/edgeprune/edgeprune/internal/onnxbuild"
 	"github.com/edgeprune/edgeprune/onnxio"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 	"github.com/edgeprune/edgeprune/pack"
 	"github.com/edgeprune/edgeprune/prune"
 	"google.golang.org/protobuf/proto"
@@ -35,11 +35,11 @@ func mutate(r *rand.Rand, mp *onnx.ModelProto) string {
 				for _, d := range t.Dims {
 					n *= d
 				}
-				if t.DataType == 1 {
+				if t.GetDataType() == 1 {
 					t.RawData = make([]byte, 4*n)
 					t.FloatData = nil
 				}
-				return fmt.Sprintf("dims %s[%d] %d→%d", t.Name, i, old, t.Dims[i])
+				return fmt.Sprintf("dims %s[%d] %d→%d", t.GetName(), i, old, t.Dims[i])
 			}
 		}
 	case 1:
@@ -48,11 +48,11 @@ func mutate(r *rand.Rand, mp *onnx.ModelProto) string {
 			if len(a.Ints) > 0 {
 				k := r.Intn(len(a.Ints))
 				a.Ints[k] = int64(r.Intn(7) - 2)
-				return fmt.Sprintf("attr %s.%s", n.Name, a.Name)
+				return fmt.Sprintf("attr %s.%s", n.GetName(), a.GetName())
 			}
-			if a.Type == onnx.AttributeProto_INT {
-				a.I = int64(r.Intn(7) - 2)
-				return fmt.Sprintf("attr %s.%s=%d", n.Name, a.Name, a.I)
+			if a.GetType() == onnx.AttributeProto_INT {
+				a.I = proto.Int64(int64(r.Intn(7) - 2))
+				return fmt.Sprintf("attr %s.%s=%d", n.GetName(), a.GetName(), a.GetI())
 			}
 		}
 	case 2:
@@ -61,14 +61,14 @@ func mutate(r *rand.Rand, mp *onnx.ModelProto) string {
 			other := g.Node[r.Intn(len(g.Node))]
 			if len(other.Output) > 0 {
 				n.Input[r.Intn(len(n.Input))] = other.Output[0]
-				return "rewire " + n.Name
+				return "rewire " + n.GetName()
 			}
 		}
 	case 3:
 		n := g.Node[r.Intn(len(g.Node))]
 		if len(n.Input) > 1 {
 			n.Input = n.Input[:len(n.Input)-1]
-			return "drop input " + n.Name
+			return "drop input " + n.GetName()
 		}
 	case 4:
 		if len(g.Input) > 0 {
@@ -81,9 +81,9 @@ func mutate(r *rand.Rand, mp *onnx.ModelProto) string {
 	case 5:
 		n := g.Node[r.Intn(len(g.Node))]
 		ops := []string{"Conv", "Gemm", "Add", "Concat", "Reshape", "MatMul", "Relu", "Flatten", "Transpose", "Slice"}
-		old := n.OpType
-		n.OpType = ops[r.Intn(len(ops))]
-		return "op " + old + "→" + n.OpType
+		old := n.GetOpType()
+		n.OpType = proto.String(ops[r.Intn(len(ops))])
+		return "op " + old + "→" + n.GetOpType()
 	case 6:
 		if len(g.Initializer) > 0 {
 			t := g.Initializer[r.Intn(len(g.Initializer))]
@@ -92,23 +92,23 @@ func mutate(r *rand.Rand, mp *onnx.ModelProto) string {
 				n *= d
 			}
 			dts := []int32{1, 6, 7, 9, 10, 11, 2}
-			t.DataType = dts[r.Intn(len(dts))]
+			t.DataType = proto.Int32(dts[r.Intn(len(dts))])
 			sizes := map[int32]int64{1: 4, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 2: 1}
-			t.RawData = make([]byte, sizes[t.DataType]*n)
+			t.RawData = make([]byte, sizes[t.GetDataType()]*n)
 			t.FloatData, t.Int32Data, t.Int64Data, t.DoubleData = nil, nil, nil, nil
-			return fmt.Sprintf("dtype %s→%d", t.Name, t.DataType)
+			return fmt.Sprintf("dtype %s→%d", t.GetName(), t.GetDataType())
 		}
 	case 7:
 		if len(g.Initializer) > 0 {
 			k := r.Intn(len(g.Initializer))
-			name := g.Initializer[k].Name
+			name := g.Initializer[k].GetName()
 			g.Initializer = append(g.Initializer[:k], g.Initializer[k+1:]...)
 			return "drop initializer " + name
 		}
 	case 8:
 		n := g.Node[r.Intn(len(g.Node))]
-		n.Attribute = append(n.Attribute, &onnx.AttributeProto{Name: "axis", Type: onnx.AttributeProto_INT, I: int64(r.Intn(9) - 4)})
-		return "axis attr " + n.Name
+		n.Attribute = append(n.Attribute, &onnx.AttributeProto{Name: proto.String("axis"), Type: onnx.AttributeProto_INT.Enum(), I: proto.Int64(int64(r.Intn(9) - 4))})
+		return "axis attr " + n.GetName()
 	}
 	return "none"
 }

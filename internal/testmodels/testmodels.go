@@ -11,6 +11,7 @@ package testmodels
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/edgeprune/edgeprune/dataset"
@@ -117,6 +118,30 @@ func All(t testing.TB) []Model {
 	}
 	for _, m := range ocrModels {
 		ms = append(ms, Model{Name: "ppocr_" + m.name, Path: OCR(t, m.name)})
+	}
+	return ms
+}
+
+// Files returns every ONNX file of the real models: All's, then any other
+// .onnx file in ../shared/models/*/ (such as mnist/bncnn.onnx), named by its
+// base name. For tests that check a property of every file, such as a
+// lossless round trip; All's fixed list is for tests that know each model.
+func Files(t testing.TB) []Model {
+	t.Helper()
+	ms := All(t)
+	seen := map[string]bool{}
+	for _, m := range ms {
+		seen[m.Path] = true
+	}
+	root := filepath.Dir(Shared(t, sharedModels[0].rel))
+	extra, err := filepath.Glob(filepath.Join(filepath.Dir(root), "*", "*.onnx"))
+	if err != nil {
+		t.Fatalf("testmodels: %v", err)
+	}
+	for _, p := range extra {
+		if !seen[p] {
+			ms = append(ms, Model{Name: strings.TrimSuffix(filepath.Base(p), ".onnx"), Path: p})
+		}
 	}
 	return ms
 }

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/edgeprune/edgeprune/build"
+	"github.com/edgeprune/edgeprune/engine"
+	"github.com/edgeprune/edgeprune/profile"
+	"github.com/spf13/cobra"
+)
+
+// exitInfeasible: build could not meet the budgets (documented in --help).
+const exitInfeasible = 3
+
+func newBuildCmd(c *cli) *cobra.Command {
+	var (
+		profPath, dataPath, labels, out, trainPath, valPath string
+		budgetOverrides                                     []string
+		calibN, batch, threads                              int
+		measure                                             string
+	)
+	cmd := &cobra.Command{
+		Use:   "build MODEL.onnx --profile P.yaml [--data CALIB] -o OUTDIR",
+		Short: "Fit a model to a device profile's budgets (structured pruning search)",
+		Long: `build finds the most accurate structured pruning of MODEL that meets the
+profile's budgets:
+
+  1. search space: per dependency group, the profile's keep ratios rounded to
+     its channel alignment;
+  2. sensitivity: each option's damage (KL divergence of the outputs from the
+     original's on the first --calib-images samples of --data; without data,
+     the fraction of weight energy removed, and accuracy is not measured) and
+     its latency, memory and size from the profile's cost model;
+  3. solve: a multiple-choice knapsack (Lagrangian) minimising the damage
+     under the budgets, re-solved on the exact model, then greedy repair;
+  4. verify: the chosen model's predicted costs (and measured latency when
+     this machine is the profile's target), its accuracy (labels) or fidelity
+     on the held-out rest of --data;
+  5. write OUTDIR/model.onnx, build.json and report.html, all at once.
+
+The terminal ends with the budget table. Exit status: 0 built; 1 error; 2
+usage; 3 infeasible budgets (the table shows each budget, the best value
+reached and the gap; nothing is written).`,
+		Example: `  edgeprune build resnet18.onnx --profile configs/raspberry-pi-5.yaml --data calib.npz -o out/
+  edgeprune build model.onnx --profile configs/phone-a76.yaml --budget latency_ms=20 --budget file_mb=4 -o out/`,
+		Args: exactArgs(1, "MODEL.onnx"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if profPath == "" {
+				return usagef("--profile is required: the device profile (configs/*.yaml)")
+			}
+			if out == "" {
+				return usagef("-o/--output is required: the output directory")
+			}
+			if err := checkThreads(threads); err != nil {
+				return err
+			}
+			if calibN < 1 || batch < 1 {
+				return usagef("--calib-images and --batch must be ≥ 1")
+			}
+			if (trainPath == "") != (valPath == "") {
+				return usagef("--train and --val go together")
+			}
+			if st, err := os.Stat(out); err == nil {
+				ents, _ := os.ReadDir(out)
+				if !st.IsDir() || len(ents) > 0 {
+					return usagef("-o %s: exists and is not an empty directory; choose a new one", out)
+				}
+			}
+			p, err := profile.Load(profPath)
+			if err != nil {
+				return err
+			}
+			for _, kv := range budgetOverrides {
+				if err := p.Override(kv); err != nil {
+					return flagError("--budget "+kv, err)
+				}
+			}
+			if measure != "auto" && measure != "yes" && measure != "no" {
+				return usagef("--measure %q: want auto, yes or no", measure)
+			}
+			here := p.Device.Target.GOOS == runtime.GOOS && p.Device.Target.GOARCH == runtime.GOARCH && p.Run.Runtime == "edgeprune"
+			ctx := cmd.Context()
+			m, err := readModel(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			opts := build.Options{Threads: threads, Measure: measure == "yes" || (measure == "auto" && here),
+				Log: func(f string, a ...any) { fmt.Fprintf(c.stderr, f+"\n", a...) }}
+			if dataPath != "" {
+				batches, err := loadEvalData(cmd, m, dataPath, &dataFlags{labels: labels}, batch)
+				if err != nil {
+					return fmt.Errorf("--data %s: %w", dataPath, err)
+				}
+				opts.Calib, opts.Heldout = splitBatches(batches, calibN)
+				if opts.Heldout == nil {
+					opts.Heldout = opts.Calib
+					fmt.Fprintf(c.stderr, "warning: --data has no samples beyond the %d calibration ones: verifying on the calibration data\n", calibN)
+				}
+			}
+			res, err := build.Build(ctx, p, filepath.Base(args[0]), m, opts)
+			var inf *build.InfeasibleError
+			if errors.As(err, &inf) {
+				res = inf.Result
+			} else if err != nil {
+				return err
+			}
+			if trainPath != "" {
+				res.Finetune = "skipped: fine-tuning inside build needs package train, which has not landed on this branch"
+			}
+			for _, w := range res.Warnings {
+				fmt.Fprintf(c.stderr, "warning: %s\n", w)
+			}
+			printBudgetTable(c.stdout, res)
+			if inf != nil {
+				return inf
+			}
+			fmt.Fprintf(c.stderr, "[5/5] write %s\n", out)
+			if err := writeBuild(ctx, out, res); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.stdout, "wrote %s: model.onnx, build.json, report.html\n", out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&profPath, "profile", "", "device profile (YAML, configs/*.yaml)")
+	addOutputFlag(cmd, &out, "output directory (created; must not exist or be empty)")
+	cmd.Flags().StringVar(&dataPath, "data", "", "calibration and held-out data (.npz, .npy or test_data_set dir, as eval)")
+	cmd.Flags().StringVar(&labels, "labels", "labels", "name of the labels array in --data")
+	cmd.Flags().IntVar(&calibN, "calib-images", 32, "samples of --data for the sensitivity table; the rest verify")
+	cmd.Flags().IntVar(&batch, "batch", 16, "batch size")
+	addThreadsFlag(cmd, &threads)
+	cmd.Flags().StringArrayVar(&budgetOverrides, "budget", nil, "override a budget: latency_ms=40, ram_mb=, activations_mb=, file_mb=, accuracy= (repeatable)")
+	cmd.Flags().StringVar(&measure, "measure", "auto", "time the models here: auto (when this machine is the profile's target), yes, no")
+	cmd.Flags().StringVar(&trainPath, "train", "", "training data for fine-tuning the chosen model (needs package train)")
+	cmd.Flags().StringVar(&valPath, "val", "", "validation data for fine-tuning")
+	return cmd
+}
+
+// splitBatches takes whole batches until n samples are calibration.
+func splitBatches(bs []engine.Batch, n int) (calib, rest []engine.Batch) {
+	got := 0
+	for i, b := range bs {
+		if got >= n {
+			return bs[:i], bs[i:]
+		}
+		for _, t := range b.Inputs {
+			got += t.Shape()[0]
+			break
+		}
+	}
+	return bs, nil
+}
+
+func printBudgetTable(w io.Writer, r *build.Result) {
+	fmt.Fprintf(w, "\n%-16s %12s %12s %12s  %-6s %s\n", "budget", "limit", "before", "after", "", "")
+	before := map[string]float64{
+		"latency_ms": r.Before.LatencyMS, "ram_mb": float64(r.Before.RAMBytes) / profile.MB,
+		"activations_mb": float64(r.Before.PeakActivationBytes) / profile.MB, "file_mb": float64(r.Before.FileBytes) / profile.MB,
+	}
+	if r.Before.MeasuredMS > 0 {
+		before["latency_ms"] = r.Before.MeasuredMS
+	}
+	for _, b := range r.Budgets {
+		st := "ok"
+		if strings.HasPrefix(b.Note, "not measured") {
+			st = "n/a"
+		}
+		if !b.OK {
+			st = fmt.Sprintf("OVER by %.4g", b.Gap)
+		}
+		bv := "-"
+		if v, ok := before[b.Name]; ok {
+			bv = fmt.Sprintf("%.4g", v)
+		}
+		fmt.Fprintf(w, "%-16s %12.4g %12s %12.4g  %-6s %s\n", b.Name, b.Budget, bv, b.Value, st, b.Note)
+	}
+	if !r.Feasible {
+		fmt.Fprintf(w, "infeasible: the values above are the best the search reached\n")
+	}
+	fmt.Fprintf(w, "phases (s): %v\n", r.Phases)
+}
+
+// writeBuild writes OUTDIR all at once: a temporary directory beside it,
+// renamed into place when complete.
+func writeBuild(ctx interface{ Err() error }, out string, r *build.Result) error {
+	parent := filepath.Dir(filepath.Clean(out))
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if err := r.BuiltModel().WriteFile(filepath.Join(tmp, "model.onnx")); err != nil {
+		return err
+	}
+	js, err := os.Create(filepath.Join(tmp, "build.json"))
+	if err != nil {
+		return err
+	}
+	if err := writeJSON(js, r); err != nil {
+		js.Close()
+		return err
+	}
+	if err := js.Close(); err != nil {
+		return err
+	}
+	html, err := os.Create(filepath.Join(tmp, "report.html"))
+	if err != nil {
+		return err
+	}
+	if err := build.WriteReport(html, r); err != nil {
+		html.Close()
+		return err
+	}
+	if err := html.Close(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	os.Remove(out) // an empty directory
+	if err := os.Rename(tmp, out); err != nil {
+		return fmt.Errorf("-o %s: %w", out, err)
+	}
+	return nil
+}

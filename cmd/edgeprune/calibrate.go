@@ -1,0 +1,173 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/edgeprune/edgeprune/build"
+	"github.com/edgeprune/edgeprune/internal/atomicfile"
+	"github.com/edgeprune/edgeprune/profile"
+	"github.com/spf13/cobra"
+)
+
+func newCalibrateCmd(c *cli) *cobra.Command {
+	var (
+		profPath, out, report string
+		threads, variants     int
+		runs                  int
+		seed                  uint64
+		statistic             string
+		ortProfiles           []string
+	)
+	cmd := &cobra.Command{
+		Use:   "calibrate MODEL.onnx... --profile P.yaml -o CALIBRATED.yaml",
+		Short: "Fit the latency cost model on this machine and validate it",
+		Long: `calibrate runs on the device itself. It measures the engine's reachable
+GFLOP/s and memory bandwidth, times every node of each MODEL at several
+uniform widths (keep 1, .75, .5, .25), fits the per-op-class cost model by
+least squares, then validates it on --variants random structured variants of
+each model, reporting MAPE, RMSPE and the fraction within ±10% (nn-Meter's
+measures) beside a FLOPs-only and a FLOPs + per-node fit.
+
+It writes the profile again, comments kept, with a calibration block for
+the runtime and thread count (-o; atomic), and the conditions it measured
+under (governor, frequency, temperature and load where the OS shows them).`,
+		Example: `  edgeprune calibrate resnet18.onnx mobilenet_v2.onnx --profile configs/raspberry-pi-5.yaml -o pi5-calibrated.yaml`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && len(ortProfiles) == 0 {
+				return usagef("calibrate needs MODEL.onnx arguments (or --from-ort-profile)\nRun '%s --help' for usage.", cmd.CommandPath())
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if profPath == "" {
+				return usagef("--profile is required: the device profile to calibrate")
+			}
+			if out == "" {
+				return usagef("-o/--output is required: where to write the calibrated profile")
+			}
+			if err := checkThreads(threads); err != nil {
+				return err
+			}
+			if variants < 1 || variants > 1000 {
+				return usagef("--variants %d: must be in [1, 1000]", variants)
+			}
+			p, err := profile.Load(profPath)
+			if err != nil {
+				return err
+			}
+			if len(ortProfiles) > 0 {
+				if len(args) > 0 {
+					return usagef("--from-ort-profile fits from the profiles alone: give no MODEL")
+				}
+				return calibrateFromORT(c, p, profPath, out, ortProfiles, threads)
+			}
+			ctx := cmd.Context()
+			var models []build.NamedModel
+			for _, a := range args {
+				m, err := readModel(ctx, a)
+				if err != nil {
+					return err
+				}
+				models = append(models, build.NamedModel{Name: filepath.Base(a), Model: m})
+			}
+			res, err := build.Calibrate(ctx, p, models, build.CalibrateOptions{Threads: threads, Variants: variants, Runs: runs, Seed: seed, Statistic: statistic,
+				Log: func(f string, a ...any) { fmt.Fprintf(c.stderr, f+"\n", a...) }})
+			if err != nil {
+				return err
+			}
+			if err := profile.WriteCalibrated(profPath, out, res.Calibration); err != nil {
+				return err
+			}
+			if report != "" {
+				f, err := atomicfile.Create(report)
+				if err != nil {
+					return err
+				}
+				defer f.Abort()
+				if err := writeJSON(f, res); err != nil {
+					return err
+				}
+				if err := f.Commit(); err != nil {
+					return err
+				}
+			}
+			printCalibration(c, res, out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&profPath, "profile", "", "device profile to calibrate (YAML)")
+	addOutputFlag(cmd, &out, "the calibrated profile (YAML)")
+	addThreadsFlag(cmd, &threads)
+	cmd.Flags().IntVar(&variants, "variants", 20, "validation variants per model")
+	cmd.Flags().IntVar(&runs, "runs", 10, "timed runs per measurement (after 3 warm-ups)")
+	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the validation variants")
+	cmd.Flags().StringVar(&statistic, "statistic", "median", "what is fitted and validated: median, or min (on a machine shared with other work)")
+	cmd.Flags().StringVar(&report, "report", "", "write every measurement and prediction as JSON")
+	cmd.Flags().StringSliceVar(&ortProfiles, "from-ort-profile", nil, "fit from ONNX Runtime profiling JSON files (enable_profiling; tools/ort/profile.js), one per model or variant")
+	return cmd
+}
+
+func printCalibration(c *cli, r *build.CalibrationResult, out string) {
+	w := c.stdout
+	fmt.Fprintf(w, "calibrated in %.0f s on %d node timings; validation on %d variants (%s latency):\n", r.Seconds, r.Samples, len(r.Points), r.Statistic)
+	fmt.Fprintf(w, "%-26s %22s %22s %22s %22s\n", "model", "cost model", "FLOPs only", "FLOPs + per node", "cost model, node sums")
+	row := func(name string, s build.PredictorStats) {
+		f := func(e profile.ErrorStats) string {
+			return fmt.Sprintf("%5.1f%% MAPE %4.0f%% ±10", e.MAPE*100, e.Within10Pct*100)
+		}
+		fmt.Fprintf(w, "%-26s %22s %22s %22s %22s\n", name, f(s.CostModel), f(s.FLOPsOnly), f(s.TwoParam), f(s.NodeSum))
+	}
+	for _, p := range r.Calibration.Validation.Models {
+		row(p, r.PerModel[p])
+	}
+	row("all", r.Overall)
+	cd := r.Calibration.Conditions
+	fmt.Fprintf(w, "conditions: %d CPUs, %.0f MHz, governor %q, load average %v\n", cd.CPUs, cd.MHz, cd.Governor, cd.LoadAvg)
+	fmt.Fprintf(w, "wrote %s\n", out)
+}
+
+// calibrateFromORT fits the cost model from ONNX Runtime's own per-node
+// profiles and validates it leave-one-out on the files' whole-run times.
+func calibrateFromORT(c *cli, p *profile.Profile, profPath, out string, files []string, threads int) error {
+	var runs []*profile.ORTRun
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			return err
+		}
+		r, err := profile.ReadORTProfile(f, fh)
+		fh.Close()
+		if err != nil {
+			return err
+		}
+		runs = append(runs, r)
+	}
+	co := p.FitORT(runs)
+	cond := profile.ReadConditions()
+	cond.Source = "ort-profile"
+	cond.Statistic = "median"
+	if threads == 0 {
+		threads = p.Run.Threads
+	}
+	cal := &profile.Calibration{Runtime: profile.RuntimeInfo{Name: "ort"}, Measured: time.Now().UTC().Truncate(time.Second), Conditions: cond,
+		ByThreads: map[string]*profile.Coeffs{fmt.Sprint(threads): co}}
+	w := c.stdout
+	if len(runs) >= 2 {
+		st, pred := p.ValidateORT(runs)
+		cal.Validation = &profile.Validation{Variants: st.N, MAPE: st.MAPE, RMSPE: st.RMSPE, Within10Pct: st.Within10Pct}
+		for i, r := range runs {
+			fmt.Fprintf(w, "%-60s ORT %8.2f ms  predicted %8.2f ms (fitted without it)\n", r.File, r.RunMS, pred[i])
+		}
+		fmt.Fprintf(w, "leave-one-out on %d profiles: MAPE %.1f%%, RMSPE %.1f%%, %.0f%% within ±10%%\n", st.N, st.MAPE*100, st.RMSPE*100, st.Within10Pct*100)
+	} else {
+		fmt.Fprintf(w, "one profile: fitted, not validated (give profiles of several variants)\n")
+	}
+	if err := profile.WriteCalibrated(profPath, out, cal); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "wrote %s (calibration for runtime ort, %d threads)\n", out, threads)
+	return nil
+}

@@ -1,0 +1,202 @@
+package profile
+
+import (
+	"math"
+	"strings"
+
+	"github.com/edgeprune/edgeprune/engine"
+	"github.com/edgeprune/edgeprune/onnxio"
+)
+
+// NodeEstimate is the cost model's view of one node of a compiled plan.
+type NodeEstimate struct {
+	Name     string  `json:"name"`
+	Op       string  `json:"op"`
+	Class    OpClass `json:"class"`
+	FLOPs    int64   `json:"flops"`
+	Bytes    int64   `json:"bytes"`              // moved: inputs (weights included) + outputs
+	Channels int     `json:"channels,omitempty"` // output channels of a convolution
+	MS       float64 `json:"ms"`
+	Memory   bool    `json:"memory_bound,omitempty"`
+}
+
+// Estimate is what a model is predicted to cost on the profile's device.
+type Estimate struct {
+	Nodes           []NodeEstimate      `json:"nodes"`
+	LatencyMS       float64             `json:"latency_ms"`
+	ByClassMS       map[OpClass]float64 `json:"by_class_ms"`
+	GraphOverheadMS float64             `json:"graph_overhead_ms"`
+	FLOPs           int64               `json:"flops"`
+	// Memory: weights as the engine holds them (float32 after decoding),
+	// peak activations from the engine's buffer plan, runtime overhead
+	// (calibrated RSS, 0 when uncalibrated).
+	WeightBytes         int64 `json:"weight_bytes"`
+	PeakActivationBytes int64 `json:"peak_activation_bytes"`
+	RuntimeBytes        int64 `json:"runtime_bytes"`
+	RAMBytes            int64 `json:"ram_bytes"`
+	Calibrated          bool  `json:"calibrated"`
+}
+
+// Classify returns the op class of a node of a compiled plan.
+func Classify(n engine.NodeCost) OpClass {
+	op, _, _ := strings.Cut(n.Op, "+") // fused activations: "Conv+Relu"
+	switch op {
+	case "Conv", "ConvTranspose":
+		if len(n.Inputs) >= 2 && len(n.Inputs[0]) >= 3 && len(n.Inputs[1]) >= 3 {
+			x, w := n.Inputs[0], n.Inputs[1]
+			cin := x[1]
+			if op == "ConvTranspose" {
+				return ConvKxK
+			}
+			if w[1] > 0 && cin/w[1] > 1 {
+				return ConvDW
+			}
+			k := 1
+			for _, d := range w[2:] {
+				k *= d
+			}
+			if k == 1 {
+				return Conv1x1
+			}
+		}
+		return ConvKxK
+	case "Gemm", "MatMul":
+		return Gemm
+	case "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Resize", "Upsample",
+		"ReduceMean", "ReduceMax", "ReduceSum", "ReduceMin", "ReduceProd", "ReduceL2", "LpPool":
+		return Pool
+	case "Concat", "Transpose", "Slice", "Pad", "Gather", "Split", "Expand", "Tile", "Reshape",
+		"Flatten", "Squeeze", "Unsqueeze", "Identity", "Shape", "DepthToSpace", "SpaceToDepth", "Cast":
+		return Movement
+	}
+	return Eltwise
+}
+
+func numel(s []int) int64 {
+	n := int64(1)
+	for _, d := range s {
+		n *= int64(d)
+	}
+	return n
+}
+
+// nodeFeatures are what the model needs of a node.
+type nodeFeatures struct {
+	class    OpClass
+	flops    int64
+	bytes    int64
+	channels int
+}
+
+func features(n engine.NodeCost) nodeFeatures {
+	f := nodeFeatures{class: Classify(n), flops: n.FLOPs}
+	for _, s := range n.Inputs {
+		if s != nil {
+			f.bytes += 4 * numel(s)
+		}
+	}
+	for _, s := range n.Outputs {
+		f.bytes += 4 * numel(s)
+	}
+	switch f.class {
+	case ConvKxK, Conv1x1, ConvDW:
+		if len(n.Outputs) > 0 && len(n.Outputs[0]) >= 2 {
+			f.channels = n.Outputs[0][1]
+		}
+	}
+	return f
+}
+
+// nodeMS is the per-node model: overhead + max(FLOPs/(peak·eff), bytes/bw),
+// with a convolution's output channels padded up to the class's alignment.
+func nodeMS(f nodeFeatures, c *Coeffs) (ms float64, memory bool) {
+	oc := c.Ops[string(f.class)]
+	if oc == nil {
+		oc = &OpCoeff{}
+	}
+	flops := float64(f.flops)
+	if oc.Align > 1 && f.channels > 0 {
+		padded := (f.channels + oc.Align - 1) / oc.Align * oc.Align
+		flops *= float64(padded) / float64(f.channels)
+	}
+	var compute float64
+	if oc.Eff > 0 && c.PeakGFLOPS > 0 {
+		compute = flops / (c.PeakGFLOPS * oc.Eff * 1e6) // GFLOP/s → FLOP/ms
+	}
+	var mem float64
+	if c.BandwidthGBs > 0 {
+		bw := c.BandwidthGBs
+		if oc.BW > 0 {
+			bw *= oc.BW
+		}
+		mem = float64(f.bytes) / (bw * 1e6)
+	}
+	return oc.OverheadUS/1000 + max(compute, mem), mem > compute
+}
+
+// Predict estimates the latency and memory of the compiled plan on the
+// profile's device (m gives the weights; it may be nil).
+func (p *Profile) Predict(m *onnxio.Model, plan *engine.Plan) *Estimate {
+	c, ok := p.Coeffs()
+	return predictWith(c, ok, m, plan)
+}
+
+func predictWith(c *Coeffs, calibrated bool, m *onnxio.Model, plan *engine.Plan) *Estimate {
+	r := plan.Report()
+	e := &Estimate{ByClassMS: map[OpClass]float64{}, Calibrated: calibrated, FLOPs: r.FLOPs}
+	for _, n := range r.Nodes {
+		f := features(n)
+		ms, memBound := nodeMS(f, c)
+		e.Nodes = append(e.Nodes, NodeEstimate{Name: n.Name, Op: n.Op, Class: f.class, FLOPs: f.flops, Bytes: f.bytes, Channels: f.channels, MS: ms, Memory: memBound})
+		e.ByClassMS[f.class] += ms
+		e.LatencyMS += ms
+	}
+	e.GraphOverheadMS = c.GraphOverheadUS / 1000
+	e.LatencyMS += e.GraphOverheadMS
+	if m != nil {
+		e.WeightBytes = ResidentWeightBytes(m)
+	}
+	e.PeakActivationBytes = r.PeakActivationBytes
+	e.RuntimeBytes = int64(c.RSSOverheadMB * MB)
+	e.RAMBytes = e.WeightBytes + e.PeakActivationBytes + e.RuntimeBytes
+	return e
+}
+
+// ResidentWeightBytes is what the engine holds of m's weights: every float
+// tensor as float32, integer tensors as int64.
+func ResidentWeightBytes(m *onnxio.Model) int64 {
+	var n int64
+	for _, prm := range m.Params() {
+		if prm.DataType().IsInteger() {
+			n += 8 * prm.NumElements()
+		} else {
+			n += 4 * prm.NumElements()
+		}
+	}
+	return n
+}
+
+// errorStats are nn-Meter's measures of a predictor.
+type errorStats struct{ mape, rmspe, within10 float64 }
+
+func stats(pred, meas []float64) errorStats {
+	var s errorStats
+	if len(pred) == 0 {
+		return s
+	}
+	for i := range pred {
+		e := (pred[i] - meas[i]) / meas[i]
+		s.mape += math.Abs(e)
+		s.rmspe += e * e
+		if math.Abs(e) <= 0.1 {
+			s.within10++
+		}
+	}
+	n := float64(len(pred))
+	return errorStats{s.mape / n, math.Sqrt(s.rmspe / n), s.within10 / n}
+}
+
+// PredictWith estimates the plan's cost with given coefficients.
+func PredictWith(c *Coeffs, m *onnxio.Model, plan *engine.Plan) *Estimate {
+	return predictWith(c, true, m, plan)
+}
