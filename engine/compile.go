@@ -53,6 +53,9 @@ type compiler struct {
 	// uses counts the readers of every value name (node inputs, in
 	// subgraphs too, and graph outputs), for fusion.
 	uses map[string]int
+	// train, when set, compiles for training (trainable.go): trainable
+	// parameters become run-time values and nothing is fused.
+	train *trainSpec
 }
 
 // now is the index of the top-level step being compiled: nested programs
@@ -178,7 +181,9 @@ func (c *compiler) compileGraph(g *onnx.GraphProto, sc *scope, prog *program) er
 		if err != nil {
 			return err
 		}
-		sc.names[t.GetName()] = c.newValue(v)
+		id := c.newValue(v)
+		c.train.bindParam(c, id, t)
+		sc.names[t.GetName()] = id
 	}
 	if len(g.GetSparseInitializer()) > 0 {
 		return notImpl("sparse initializers")
@@ -236,7 +241,7 @@ func (c *compiler) compileNode(n *onnx.NodeProto, index int, sc *scope, prog *pr
 	if err != nil {
 		return err
 	}
-	if !allConst {
+	if !allConst && c.train == nil {
 		bt = c.fuse(n, b, bt, inIDs, prog)
 	}
 	if len(bt.out) < len(n.GetOutput()) {
@@ -268,6 +273,9 @@ func (c *compiler) compileNode(n *onnx.NodeProto, index int, sc *scope, prog *pr
 			}
 		}
 		id := c.newValue(v)
+		if bt.konst != nil && n.GetOpType() == "Constant" {
+			c.train.bindParam(c, id, constantTensor(n))
+		}
 		if v.konst == nil && j == 0 && bt.alias >= 0 {
 			root := inIDs[bt.alias]
 			if r := c.values[root].alias; r >= 0 {

@@ -16,6 +16,9 @@ type unaryKernel struct {
 	clip    bool
 	lo, hi  float32
 	intData bool
+	// op, alpha and beta are what the backward needs (op_unary_grad.go).
+	op          string
+	alpha, beta float32
 }
 
 func (k *unaryKernel) forward(x *exec, in, out []*data) {
@@ -125,7 +128,7 @@ func registerUnary(r registry) {
 	})
 	r.add("LeakyRelu", func(b *buildCtx) (*built, error) {
 		alpha := b.attrFloat("alpha", 0.01)
-		return unary(b, &unaryKernel{f: func(x float32) float32 {
+		return unary(b, &unaryKernel{alpha: alpha, f: func(x float32) float32 {
 			if x < 0 {
 				return alpha * x
 			}
@@ -153,7 +156,7 @@ func registerUnary(r registry) {
 	})
 	r.add("HardSigmoid", func(b *buildCtx) (*built, error) {
 		alpha, beta := b.attrFloat("alpha", 0.2), b.attrFloat("beta", 0.5)
-		return unary(b, &unaryKernel{f: func(x float32) float32 { return max(0, min(1, alpha*x+beta)) }})
+		return unary(b, &unaryKernel{alpha: alpha, beta: beta, f: func(x float32) float32 { return max(0, min(1, alpha*x+beta)) }})
 	})
 	r.add("ThresholdedRelu", func(b *buildCtx) (*built, error) {
 		alpha := b.attrFloat("alpha", 1)
@@ -200,6 +203,7 @@ func unary(b *buildCtx, k *unaryKernel) (*built, error) {
 		return nil, notImpl("%s on %v", b.node.GetOpType(), x.dt)
 	}
 	k.intData = x.isInt()
+	k.op = b.node.GetOpType()
 	return &built{k: k, out: one(x.dt, x.shape), alias: -1, flops: int64(numel(x.shape))}, nil
 }
 

@@ -14,6 +14,11 @@ type config struct {
 	shapes  map[string][]int
 	values  map[string]*tensor.Dense
 	threads int
+
+	// Training (CompileTrainable only; trainable.go).
+	trainable func(id string) bool
+	bn        BNMode
+	keep      []string
 }
 
 func newConfig(opts []Option) (*config, error) {

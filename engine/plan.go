@@ -148,7 +148,9 @@ func newPlan(c *compiler, inputs []int, g *onnx.GraphProto, cfg *config) (*Plan,
 	}
 	p.fsize = place(fItems)
 	p.isize = place(iItems)
-	p.releasePackedWeights()
+	if c.train == nil { // backward reads the weights (trainable.go)
+		p.releasePackedWeights()
+	}
 	return p, nil
 }
 

@@ -1,0 +1,168 @@
+package engine
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/edgeprune/edgeprune/internal/npdata"
+	"github.com/edgeprune/edgeprune/internal/testmodels"
+	"github.com/edgeprune/edgeprune/onnxio"
+	"gorgonia.org/tensor"
+)
+
+// torchGradCases are the models of ../shared/models/grads: torch's autograd
+// through the same ONNX graphs (see ../shared/models/README.md).
+var torchGradCases = []struct {
+	name, model, grads string
+	bn                 BNMode
+	ocr                bool
+}{
+	{"lenet300", "mnist/lenet300.onnx", "grads/lenet300_grads.npz", BNFrozen, false},
+	{"lenet5", "mnist/lenet5.onnx", "grads/lenet5_grads.npz", BNFrozen, false},
+	{"bncnn_eval", "mnist/bncnn.onnx", "grads/bncnn_eval_grads.npz", BNFrozen, false},
+	{"bncnn_train", "mnist/bncnn.onnx", "grads/bncnn_train_grads.npz", BNTrain, false},
+	{"squeezenet1_1", "tv/squeezenet1_1.onnx", "grads/squeezenet1_1_grads.npz", BNFrozen, false},
+	{"mobilenet_v3_small", "tv/mobilenet_v3_small.onnx", "grads/mobilenet_v3_small_grads.npz", BNFrozen, false},
+	{"shufflenet_v2_x0_5", "tv/shufflenet_v2_x0_5.onnx", "grads/shufflenet_v2_x0_5_grads.npz", BNFrozen, false},
+	{"ppocr_cls", "cls", "grads/ch_ppocr_mobile_v2.0_cls_grads.npz", BNFrozen, true},
+}
+
+// scaleErr is max|a−b| / max|b| (b the reference).
+func scaleErr(got, ref []float32) float64 {
+	var d, s float64
+	for i := range ref {
+		d = math.Max(d, math.Abs(float64(got[i])-float64(ref[i])))
+		s = math.Max(s, math.Abs(float64(ref[i])))
+	}
+	if s == 0 {
+		return d
+	}
+	return d / s
+}
+
+// ceSeed is dL/dlogits of the mean cross-entropy: (softmax(z) − onehot)/N,
+// in float64; it also returns the loss.
+func ceSeed(z []float32, labels []int64, classes int) ([]float32, float64) {
+	n := len(labels)
+	g := make([]float32, len(z))
+	var loss float64
+	for i := 0; i < n; i++ {
+		row := z[i*classes : (i+1)*classes]
+		m := math.Inf(-1)
+		for _, v := range row {
+			m = math.Max(m, float64(v))
+		}
+		var s float64
+		for _, v := range row {
+			s += math.Exp(float64(v) - m)
+		}
+		for j, v := range row {
+			p := math.Exp(float64(v)-m) / s
+			if int64(j) == labels[i] {
+				loss -= math.Log(p)
+				p--
+			}
+			g[i*classes+j] = float32(p / float64(n))
+		}
+	}
+	return g, loss / float64(n)
+}
+
+func TestGradsMatchTorch(t *testing.T) {
+	for _, tc := range torchGradCases {
+		t.Run(tc.name, func(t *testing.T) {
+			var path string
+			if tc.ocr {
+				path = testmodels.OCR(t, tc.model)
+			} else {
+				path = testmodels.Shared(t, tc.model)
+			}
+			arrays, err := npdata.ReadNPZ(testmodels.Shared(t, tc.grads))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref := map[string]*npdata.Array{}
+			for _, a := range arrays {
+				ref[a.Name] = a
+			}
+			m, err := onnxio.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := ref["input"]
+			inName := m.Graph().GetInput()[0].GetName()
+			tr, err := CompileTrainable(m, WithInputShape(inName, in.Shape...), WithBatchNorm(tc.bn), WithThreads(2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs, err := tr.Forward(context.Background(), map[string]*tensor.Dense{inName: in.Dense()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			outName := tr.Outputs()[0].Name
+			z := outs[outName].Data().([]float32)
+			if e := scaleErr(z, ref["logits"].F); e > 1e-4 {
+				t.Errorf("logits: error %.3g of their scale", e)
+			}
+			seed, loss := ceSeed(z, ref["labels"].I, len(z)/len(ref["labels"].I))
+			if d := math.Abs(loss - float64(ref["loss"].F[0])); d > 1e-4*math.Max(1, loss) {
+				t.Errorf("loss %.6f, torch %.6f", loss, ref["loss"].F[0])
+			}
+			if err := tr.Backward(context.Background(), map[string][]float32{outName: seed}); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]*Param{}
+			for _, p := range tr.Params() {
+				got[p.ID] = p
+			}
+			worst, worstName, n := 0.0, "", 0
+			for name, a := range ref {
+				if !strings.HasPrefix(name, "grad/") {
+					continue
+				}
+				id := strings.TrimPrefix(strings.TrimPrefix(name, "grad/"), "const/")
+				p := got[id]
+				if p == nil {
+					t.Errorf("%s: no trainable parameter %q", name, id)
+					continue
+				}
+				delete(got, id)
+				n++
+				e := scaleErr(p.Grad, a.F)
+				if e > 1e-4 {
+					t.Errorf("%s: error %.3g of its scale", name, e)
+				}
+				if e > worst {
+					worst, worstName = e, name
+				}
+			}
+			for id, p := range got {
+				for _, g := range p.Grad {
+					if g != 0 {
+						t.Errorf("parameter %q has a gradient torch does not", id)
+						break
+					}
+				}
+			}
+			if n == 0 {
+				t.Fatal("no gradient compared")
+			}
+			stats := tr.RunningStats()
+			for name, a := range ref {
+				if !strings.HasPrefix(name, "running/") {
+					continue
+				}
+				id := strings.TrimPrefix(name, "running/")
+				if e := scaleErr(stats[id], a.F); stats[id] == nil || e > 1e-4 {
+					t.Errorf("%s: running statistic off (error %.3g)", name, e)
+				}
+				n++
+			}
+			r := tr.Report()
+			t.Logf("%d tensors compared, worst %s at %.2g of its scale; arena forward %d KiB, with tape %d KiB, grads %d KiB",
+				n, worstName, worst, r.ForwardArenaBytes>>10, r.TapeArenaBytes>>10, r.GradArenaBytes>>10)
+		})
+	}
+}
