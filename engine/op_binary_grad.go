@@ -31,6 +31,16 @@ func (k *binaryKernel) backward(x *exec, in, out, dOut, dIn []*data) {
 				addRow(g, o, st, row, 1)
 			case k.op == binSub:
 				addRow(g, o, st, row, -1)
+			case k.op == binMul && st == 0:
+				other, so := b[ob:], sb
+				if slot == 1 {
+					other, so = a[oa:], sa
+				}
+				var acc float64
+				for j, v := range row {
+					acc += float64(v) * float64(other[j*so])
+				}
+				g[o] += float32(acc)
 			case k.op == binMul && slot == 0:
 				for j, v := range row {
 					g[o+j*st] += v * b[ob+j*sb]
@@ -58,11 +68,11 @@ func (k *binaryKernel) backward(x *exec, in, out, dOut, dIn []*data) {
 // addRow adds s·row to g[o + j·st] (st 0: the row's sum to g[o]).
 func addRow(g []float32, o, st int, row []float32, s float32) {
 	if st == 0 {
-		var acc float32
+		var acc float64
 		for _, v := range row {
-			acc += v
+			acc += float64(v)
 		}
-		g[o] += s * acc
+		g[o] += s * float32(acc)
 		return
 	}
 	if st == 1 && s == 1 {

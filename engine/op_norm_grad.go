@@ -177,3 +177,37 @@ func (k *bnTrainKernel) backward(x *exec, in, out, dOut, dIn []*data) {
 
 // tapeNeeds: x and scale.
 func (k *bnTrainKernel) tapeNeeds() (in, out uint64) { return 0b11, 0 }
+
+// Backward of Softmax along its axis, with y the output:
+//
+//	dx_i = y_i·(δ_i − Σ_j δ_j·y_j)
+//
+// and of LogSoftmax: dx_i = δ_i − exp(y_i)·Σ_j δ_j.
+func (k *softmaxKernel) backward(x *exec, in, out, dOut, dIn []*data) {
+	y, d, g := out[0].f, dOut[0].f, dIn[0].f
+	for o := 0; o < k.outer; o++ {
+		for r := 0; r < k.inner; r++ {
+			base := o*k.n*k.inner + r
+			var s float64
+			for i := 0; i < k.n; i++ {
+				j := base + i*k.inner
+				if k.log {
+					s += float64(d[j])
+				} else {
+					s += float64(d[j]) * float64(y[j])
+				}
+			}
+			for i := 0; i < k.n; i++ {
+				j := base + i*k.inner
+				if k.log {
+					g[j] += d[j] - float32(math.Exp(float64(y[j]))*s)
+				} else {
+					g[j] += y[j] * (d[j] - float32(s))
+				}
+			}
+		}
+	}
+}
+
+// tapeNeeds: the output.
+func (k *softmaxKernel) tapeNeeds() (in, out uint64) { return 0, 1 }

@@ -162,7 +162,7 @@ var diffSlots = map[string]func(j int) bool{
 	"Conv": all, "ConvTranspose": all, "Gemm": all, "MatMul": all,
 	"BatchNormalization": upTo(2),
 	"Relu":               first, "LeakyRelu": first, "Clip": first, "Sigmoid": first, "Tanh": first,
-	"HardSigmoid": first, "HardSwish": first, "Softmax": first,
+	"HardSigmoid": first, "HardSwish": first, "Softmax": first, "LogSoftmax": first, "ReduceSum": first,
 	"Add": all, "Sub": all, "Mul": all, "Div": all,
 	"MaxPool": first, "AveragePool": first, "GlobalAveragePool": first, "ReduceMean": first,
 	"Flatten": first, "Reshape": first, "Transpose": first, "Concat": all, "Split": first,
