@@ -717,10 +717,10 @@ func (t *Trainable) Backward(ctx context.Context, seeds map[string][]float32) er
 			return fmt.Errorf("%w: seed %q has %d elements, the value has shape %v", ErrInput, name, len(g), v.shape)
 		}
 		gd := t.gvals[id]
-		if gd == nil || t.paramOf[t.root(id)] != nil {
+		if gd == nil {
 			continue // does not depend on any trainable parameter
 		}
-		vecAdd(gd.f, gd.f, g)
+		vecAdd(gd.f, gd.f, g) // a view of a parameter: straight into its Grad
 	}
 	t.recorded = false
 	x := &exec{threads: t.plan.threads, scratch: t.scratch}
