@@ -298,9 +298,12 @@ passed, were skipped (the test needs something the engine reports as not
 implemented, named below) or failed. Comparison: |got − want| ≤ 1e-5 + 1e-3·|want|.
 Ops with no test in that suite are checked by the engine's own tests and the
 real-model comparisons with ONNX Runtime.
+The backward column says whether the op has a backward for training
+(` + "`engine.HasBackward`" + `; each is gradient-checked in engine/gradcheck_test.go);
+CompileTrainable refuses an op without one on a parameter's path.
 
-| op | passed | skipped | failed |
-|----|-------:|--------:|-------:|
+| op | passed | skipped | failed | backward |
+|----|-------:|--------:|-------:|:--------:|
 `)
 	var tp, ts, tf int
 	for _, op := range engine.SupportedOps() {
@@ -317,13 +320,17 @@ real-model comparisons with ONNX Runtime.
 			}
 		}
 		tp, ts, tf = tp+p, ts+s, tf+f
+		bw := "–"
+		if engine.HasBackward(op) {
+			bw = "yes"
+		}
 		if len(rs) == 0 {
-			fmt.Fprintf(&b, "| %s | – | – | – |\n", op)
+			fmt.Fprintf(&b, "| %s | – | – | – | %s |\n", op, bw)
 			continue
 		}
-		fmt.Fprintf(&b, "| %s | %d | %d | %d |\n", op, p, s, f)
+		fmt.Fprintf(&b, "| %s | %d | %d | %d | %s |\n", op, p, s, f, bw)
 	}
-	fmt.Fprintf(&b, "| **total** | %d | %d | %d |\n", tp, ts, tf)
+	fmt.Fprintf(&b, "| **total** | %d | %d | %d | %d |\n", tp, ts, tf, len(engine.GradOps()))
 	b.WriteString("\n## Skipped and failed tests\n\n")
 	any := false
 	for _, op := range engine.SupportedOps() {
