@@ -1,0 +1,306 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/edgeprune/edgeprune/internal/npdata"
+	ob "github.com/edgeprune/edgeprune/internal/onnxbuild"
+	"github.com/edgeprune/edgeprune/internal/testmodels"
+	"github.com/edgeprune/edgeprune/onnxio"
+	"gorgonia.org/tensor"
+)
+
+func decodeBuilt(t *testing.T, b *ob.Builder) *onnxio.Model {
+	t.Helper()
+	m, err := onnxio.Decode(ob.Marshal(b.Model()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// An op with no backward on a parameter's path is refused at compile time,
+// by op and node; off that path it is fine.
+func TestTrainableRefusesOpWithoutBackward(t *testing.T) {
+	b := ob.New(13)
+	b.Input("x", ob.Float, 2, 3)
+	w := b.Init("w", []int64{3, 3}, ob.Rand(1, 9, 1))
+	b.Node("Gemm", []string{"x", w}, []string{"h"})
+	n := b.Node("Exp", []string{"h"}, []string{"y"})
+	b.Output("y", ob.Float, 2, 3)
+	_, err := CompileTrainable(decodeBuilt(t, b))
+	var ne *NodeError
+	if !errors.Is(err, ErrNotImplemented) || !errors.As(err, &ne) || ne.Op != "Exp" || ne.Node != n.GetName() || !strings.Contains(err.Error(), "no backward") {
+		t.Fatalf("Exp after a parameter: %v", err)
+	}
+
+	b = ob.New(13)
+	b.Input("x", ob.Float, 2, 3)
+	w = b.Init("w", []int64{3, 3}, ob.Rand(1, 9, 1))
+	b.Node("Exp", []string{"x"}, []string{"e"})
+	b.Node("Gemm", []string{"e", w}, []string{"y"})
+	b.Output("y", ob.Float, 2, 3)
+	if _, err := CompileTrainable(decodeBuilt(t, b)); err != nil {
+		t.Fatalf("Exp before any parameter: %v", err)
+	}
+}
+
+// Shape → Gather → Concat → Reshape (as in shufflenet) is folded at compile
+// time and passes no gradient; the reshaped value's gradient reaches the
+// parameter through the view.
+func TestTrainableShapeSubgraph(t *testing.T) {
+	b := ob.New(13)
+	b.Input("x", ob.Float, 2, 6)
+	w := b.Init("w", []int64{6, 6}, ob.Rand(2, 36, 1))
+	b.Node("MatMul", []string{"x", w}, []string{"h"})
+	b.Node("Shape", []string{"h"}, []string{"s"})
+	idx := b.InitInt64("i0", []int64{1}, []int64{0})
+	b.Node("Gather", []string{"s", idx}, []string{"n"})
+	rest := b.InitInt64("rest", []int64{2}, []int64{3, 2})
+	b.Node("Concat", []string{"n", rest}, []string{"shape"}, ob.AttrInt("axis", 0))
+	b.Node("Reshape", []string{"h", "shape"}, []string{"y"})
+	b.Output("y", ob.Float, 2, 3, 2)
+	tr, err := CompileTrainable(decodeBuilt(t, b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := ob.Rand(3, 12, 1)
+	if _, err := tr.Forward(context.Background(), map[string]*tensor.Dense{"x": tensor.New(tensor.WithShape(2, 6), tensor.WithBacking(x))}); err != nil {
+		t.Fatal(err)
+	}
+	seed := ob.Rand(4, 12, 1)
+	if err := tr.Backward(context.Background(), map[string][]float32{"y": seed}); err != nil {
+		t.Fatal(err)
+	}
+	// dW = xᵀ·seed (seed read as [2, 6]).
+	g := tr.Params()[0].Grad
+	for i := 0; i < 6; i++ {
+		for j := 0; j < 6; j++ {
+			var s float32
+			for n := 0; n < 2; n++ {
+				s += x[n*6+i] * seed[n*6+j]
+			}
+			if d := g[i*6+j] - s; d > 1e-5 || d < -1e-5 {
+				t.Fatalf("dW[%d,%d] = %v, want %v", i, j, g[i*6+j], s)
+			}
+		}
+	}
+}
+
+func lenetBatch(t *testing.T, name string) (*onnxio.Model, map[string]*npdata.Array) {
+	t.Helper()
+	m, err := onnxio.ReadFile(testmodels.Shared(t, "mnist/"+name+".onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	arrays, err := npdata.ReadNPZ(testmodels.Shared(t, "grads/"+name+"_grads.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := map[string]*npdata.Array{}
+	for _, a := range arrays {
+		ref[a.Name] = a
+	}
+	return m, ref
+}
+
+// trainStep runs one forward and backward with the mean cross-entropy seed.
+func trainStep(t *testing.T, tr *Trainable, ref map[string]*npdata.Array) {
+	t.Helper()
+	outs, err := tr.Forward(context.Background(), map[string]*tensor.Dense{"input": ref["input"].Dense()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := outs["logits"].Data().([]float32)
+	seed, _ := ceSeed(z, ref["labels"].I, 10)
+	if err := tr.Backward(context.Background(), map[string][]float32{"logits": seed}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Frozen parameters are not in Params, and the others' gradients are
+// unchanged (torch's).
+func TestTrainableFrozen(t *testing.T) {
+	m, ref := lenetBatch(t, "lenet300")
+	tr, err := CompileTrainable(m, WithInputShape("input", ref["input"].Shape...), WithFrozen(`^fc1\.`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, p := range tr.Params() {
+		ids = append(ids, p.ID)
+	}
+	if strings.Join(ids, " ") != "fc2.weight fc2.bias fc3.weight fc3.bias" {
+		t.Fatalf("params %v", ids)
+	}
+	trainStep(t, tr, ref)
+	for _, p := range tr.Params() {
+		if e := scaleErr(p.Grad, ref["grad/"+p.ID].F); e > 1e-4 {
+			t.Errorf("%s: error %.3g", p.ID, e)
+		}
+	}
+	if _, err := CompileTrainable(m, WithFrozen(`(`)); err == nil {
+		t.Error("a bad regexp is accepted")
+	}
+}
+
+// A replica on the same batch gives bit-identical gradients, accumulates
+// its own, and computes with the primary's weights.
+func TestTrainableReplica(t *testing.T) {
+	m, ref := lenetBatch(t, "lenet5")
+	tr, err := CompileTrainable(m, WithInputShape("input", ref["input"].Shape...), WithThreads(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp, err := tr.Replica()
+	if err != nil {
+		t.Fatal(err)
+	}
+	trainStep(t, tr, ref)
+	trainStep(t, rp, ref)
+	for i, p := range tr.Params() {
+		q := rp.Params()[i]
+		for j := range p.Grad {
+			if p.Grad[j] != q.Grad[j] {
+				t.Fatalf("%s: replica's gradient differs at %d: %v vs %v", p.ID, j, p.Grad[j], q.Grad[j])
+			}
+		}
+	}
+	trainStep(t, tr, ref) // accumulates: twice the gradient
+	for i, p := range tr.Params() {
+		q := rp.Params()[i]
+		if e := scaleErr(p.Grad, scaled(q.Grad, 2)); e > 1e-6 {
+			t.Fatalf("%s: two steps do not accumulate (%.3g)", p.ID, e)
+		}
+	}
+	tr.ZeroGrad()
+	for _, p := range tr.Params() {
+		for _, g := range p.Grad {
+			if g != 0 {
+				t.Fatal("ZeroGrad left a gradient")
+			}
+		}
+	}
+	// Shared weights: zeroing the primary's last layer zeroes the replica's logits' dependence.
+	last := tr.Params()[len(tr.Params())-2]
+	clear(last.Value)
+	outs, err := rp.Forward(context.Background(), map[string]*tensor.Dense{"input": ref["input"].Dense()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := outs["logits"].Data().([]float32)
+	bias := tr.Params()[len(tr.Params())-1].Value
+	for i, v := range z {
+		if v != bias[i%10] {
+			t.Fatalf("replica does not read the primary's weights: logit %d = %v, bias %v", i, v, bias[i%10])
+		}
+	}
+}
+
+func scaled(s []float32, k float32) []float32 {
+	out := make([]float32, len(s))
+	for i, v := range s {
+		out[i] = v * k
+	}
+	return out
+}
+
+// Kept values come back after Forward and can be seeded.
+func TestTrainableKeepValues(t *testing.T) {
+	m, ref := lenetBatch(t, "lenet300")
+	tr, err := CompileTrainable(m, WithInputShape("input", ref["input"].Shape...), WithKeepValues("/Relu_output_0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs, err := tr.Forward(context.Background(), map[string]*tensor.Dense{"input": ref["input"].Dense()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, shape, ok := tr.Value("/Relu_output_0")
+	if !ok || len(shape) != 2 || shape[1] != 300 || outs["/Relu_output_0"] == nil {
+		t.Fatalf("kept value: ok %v shape %v", ok, shape)
+	}
+	// Seed only the kept value with h itself: d(½‖h‖²)/dfc1 ≠ 0, fc2 and fc3 get nothing.
+	if err := tr.Backward(context.Background(), map[string][]float32{"/Relu_output_0": h}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range tr.Params() {
+		nz := false
+		for _, g := range p.Grad {
+			nz = nz || g != 0
+		}
+		if nz != strings.HasPrefix(p.ID, "fc1.") {
+			t.Errorf("%s: nonzero gradient %v", p.ID, nz)
+		}
+	}
+	if err := tr.Backward(context.Background(), map[string][]float32{"logits": make([]float32, 640)}); err == nil {
+		t.Error("a second Backward after one Forward is accepted")
+	}
+	if _, err := CompileTrainable(m, WithKeepValues("nope")); err == nil {
+		t.Error("an unknown kept value is accepted")
+	}
+}
+
+// WriteBack stores the weights and BN running statistics in the model's
+// tensors and leaves the rest alone.
+func TestTrainableWriteBack(t *testing.T) {
+	m, err := onnxio.ReadFile(testmodels.Shared(t, "mnist/bncnn.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	arrays, err := npdata.ReadNPZ(testmodels.Shared(t, "grads/bncnn_train_grads.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var input *npdata.Array
+	for _, a := range arrays {
+		if a.Name == "input" {
+			input = a
+		}
+	}
+	before := map[string][]float32{}
+	for _, p := range m.Params() {
+		v, _, _ := p.Float32()
+		before[p.ID] = append([]float32(nil), v...)
+	}
+	tr, err := CompileTrainable(m, WithInputShape("input", input.Shape...), WithBatchNorm(BNTrain))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Forward(context.Background(), map[string]*tensor.Dense{"input": input.Dense()}); err != nil {
+		t.Fatal(err)
+	}
+	c1 := tr.Params()[0]
+	c1.Value[0] += 1
+	if err := tr.WriteBack(m); err != nil {
+		t.Fatal(err)
+	}
+	stats := tr.RunningStats()
+	changed := map[string]bool{c1.ID: true}
+	for id := range stats {
+		changed[id] = true
+	}
+	for _, p := range m.Params() {
+		v, _, _ := p.Float32()
+		switch {
+		case p.ID == c1.ID:
+			if v[0] != before[p.ID][0]+1 || v[1] != before[p.ID][1] {
+				t.Errorf("%s not written back", p.ID)
+			}
+		case stats[p.ID] != nil:
+			if scaleErr(v, stats[p.ID]) != 0 || scaleErr(v, before[p.ID]) == 0 {
+				t.Errorf("running statistic %s not written back", p.ID)
+			}
+		default:
+			if scaleErr(v, before[p.ID]) != 0 {
+				t.Errorf("%s changed", p.ID)
+			}
+		}
+	}
+	if len(stats) != 10 {
+		t.Errorf("%d running statistics, want 10", len(stats))
+	}
+}
