@@ -49,6 +49,17 @@ func (k *binaryKernel) backward(x *exec, in, out, dOut, dIn []*data) {
 				for j, v := range row {
 					g[o+j*st] += v * a[oa+j*sa]
 				}
+			case k.op == binDiv && st == 0:
+				var acc float64
+				for j, v := range row {
+					bv := float64(b[ob+j*sb])
+					if slot == 0 {
+						acc += float64(v) / bv
+					} else {
+						acc -= float64(v) * float64(a[oa+j*sa]) / (bv * bv)
+					}
+				}
+				g[o] += float32(acc)
 			case k.op == binDiv && slot == 0:
 				for j, v := range row {
 					g[o+j*st] += v / b[ob+j*sb]

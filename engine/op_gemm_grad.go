@@ -49,11 +49,11 @@ func unbroadcastAdd(bc *bcast, slot int, dst, src []float32, s float32) {
 		o, st := offs[slot], step[slot]
 		row := src[off : off+n]
 		if st == 0 {
-			var acc float32
+			var acc float64
 			for _, v := range row {
-				acc += v
+				acc += float64(v)
 			}
-			dst[o] += s * acc
+			dst[o] += s * float32(acc)
 			return
 		}
 		for j, v := range row {
