@@ -371,6 +371,9 @@ func (t *Trainable) analyse(c *compiler) error {
 	rg := func(id int) bool { return id >= 0 && t.reqGrad[t.root(id)] }
 	for i := range t.steps {
 		s := &t.steps[i]
+		if s.sub != nil && t.subReadsGrad(s.sub) {
+			return &NodeError{Node: s.name, Op: s.op, Err: notImpl("gradients through the branches of %s (a trainable parameter is used inside): freeze its parameters", s.op)}
+		}
 		slots := diffSlots[s.op]
 		need := false
 		for j, id := range s.in {
@@ -397,6 +400,31 @@ func (t *Trainable) analyse(c *compiler) error {
 		}
 	}
 	return nil
+}
+
+// subReadsGrad reports whether a step of the programs subs (or their
+// nested programs) reads a value that needs a gradient, or a trainable
+// parameter bound inside them.
+func (t *Trainable) subReadsGrad(subs []*program) bool {
+	for _, pr := range subs {
+		for i := range pr.steps {
+			s := &pr.steps[i]
+			for _, id := range s.in {
+				if id >= 0 && t.reqGrad[t.root(id)] {
+					return true
+				}
+			}
+			if t.subReadsGrad(s.sub) {
+				return true
+			}
+		}
+		for _, id := range pr.outputs {
+			if t.reqGrad[t.root(id)] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // extendTape keeps what each backward reads alive to the end of the

@@ -304,3 +304,29 @@ func TestTrainableWriteBack(t *testing.T) {
 		t.Errorf("%d running statistics, want 10", len(stats))
 	}
 }
+
+// A parameter used inside an If branch is refused (no backward through
+// control flow yet), naming the If; frozen, it compiles.
+func TestTrainableRefusesIfBranches(t *testing.T) {
+	b := ob.New(13)
+	b.Input("x", ob.Float, 2)
+	cond := b.Input("c", ob.Bool)
+	then := b.Sub("then")
+	w := then.Init("w", []int64{2}, []float32{1, 2})
+	then.Node("Mul", []string{"x", w}, []string{"t"})
+	then.Output("t", ob.Float, 2)
+	els := b.Sub("else")
+	els.Node("Identity", []string{"x"}, []string{"e"})
+	els.Output("e", ob.Float, 2)
+	b.Node("If", []string{cond}, []string{"y"}, ob.AttrGraph("then_branch", then.Graph()), ob.AttrGraph("else_branch", els.Graph()))
+	b.Output("y", ob.Float, 2)
+	m := decodeBuilt(t, b)
+	_, err := CompileTrainable(m)
+	var ne *NodeError
+	if !errors.Is(err, ErrNotImplemented) || !errors.As(err, &ne) || ne.Op != "If" {
+		t.Fatalf("parameter inside an If: %v", err)
+	}
+	if _, err := CompileTrainable(m, WithFrozen(`w$`)); err != nil {
+		t.Fatalf("frozen parameter inside an If: %v", err)
+	}
+}
