@@ -151,7 +151,7 @@ type tapeNeeder interface {
 
 // gradScratcher is a gradKernel that needs scratch in backward.
 type gradScratcher interface {
-	gradScratch() int
+	gradScratch(threads int) int
 }
 
 // diffSlots is the table of ops with a backward: which inputs are
@@ -576,7 +576,7 @@ func (t *Trainable) planGrads() {
 	sc := 0
 	for i := range t.steps {
 		if gs, ok := t.steps[i].k.(gradScratcher); ok && t.bwOn[i] {
-			sc = max(sc, gs.gradScratch())
+			sc = max(sc, gs.gradScratch(t.plan.threads))
 		}
 	}
 	t.scratch = make([]float32, sc)
