@@ -102,7 +102,7 @@ func buildConv(b *buildCtx) (*built, error) {
 	if planeOK(g) && !k.pointwise {
 		k.plane = newPaddedPlane(&k.convGeom)
 	}
-	k.repack = b.c.train != nil && w.konst == nil && !k.depthwise
+	k.repack = b.c != nil && b.c.train != nil && w.konst == nil && !k.depthwise
 	if k.swappedOK() {
 		bt.scratch = k.setupSwapped(w.konst.f)
 		k.packed = nil // only Wᵀ is read
