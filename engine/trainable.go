@@ -195,7 +195,6 @@ func HasBackward(op string) bool { _, ok := diffSlots[op]; return ok }
 type Trainable struct {
 	model   *onnxio.Model
 	opts    []Option
-	cfg     *config
 	plan    *Plan
 	params  []*Param
 	primary bool
@@ -300,7 +299,7 @@ func CompileTrainable(m *onnxio.Model, opts ...Option) (*Trainable, error) {
 	if err := c.compileGraph(g, sc, c.main); err != nil {
 		return nil, err
 	}
-	t := &Trainable{model: m, opts: opts, cfg: cfg, params: spec.params, primary: true, paramOf: map[int]*Param{}}
+	t := &Trainable{model: m, opts: opts, params: spec.params, primary: true, paramOf: map[int]*Param{}}
 	for _, p := range t.params {
 		t.paramOf[p.vid] = p
 	}
@@ -763,11 +762,11 @@ func (t *Trainable) Backward(ctx context.Context, seeds map[string][]float32) er
 			continue
 		}
 		dout := t.dOuts[i]
-		any := false
+		seeded := false
 		for _, d := range dout {
-			any = any || d != nil
+			seeded = seeded || d != nil
 		}
-		if !any {
+		if !seeded {
 			continue
 		}
 		s := &t.steps[i]
