@@ -167,7 +167,7 @@ var diffSlots = map[string]func(j int) bool{
 	"MaxPool": first, "AveragePool": first, "GlobalAveragePool": first, "ReduceMean": first,
 	"Flatten": first, "Reshape": first, "Transpose": first, "Concat": all, "Split": first,
 	"Slice": first, "Gather": first, "Identity": first, "Dropout": first,
-	"Squeeze": first, "Unsqueeze": first,
+	"Squeeze": first, "Unsqueeze": first, "Resize": first,
 }
 
 func all(int) bool     { return true }
