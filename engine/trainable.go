@@ -278,6 +278,9 @@ func CompileTrainable(m *onnxio.Model, opts ...Option) (*Trainable, error) {
 		}
 		ok := true
 		for _, u := range p.Uses {
+			if op := u.Node.GetOpType(); op == "Shape" || op == "Size" {
+				continue // reads only the shape, which training does not change
+			}
 			f := diffSlots[u.Node.GetOpType()]
 			ok = ok && f != nil && f(u.Input) && (u.Node.GetDomain() == "" || u.Node.GetDomain() == "ai.onnx")
 		}
