@@ -51,7 +51,8 @@ func WithTrainable(f func(id string) bool) Option {
 }
 
 // WithFrozen freezes the parameters whose ID matches the regular expression
-// re (Go syntax): a convenience over WithTrainable.
+// re (Go syntax): a convenience over WithTrainable (the last of the two
+// given wins).
 func WithFrozen(re string) Option {
 	return func(c *config) error {
 		r, err := regexp.Compile(re)
@@ -159,20 +160,20 @@ type gradScratcher interface {
 // one). An op not listed has no backward. Views (Reshape, Flatten, ...)
 // pass the gradient through their shared storage.
 var diffSlots = map[string]func(j int) bool{
-	"Conv": all, "ConvTranspose": all, "Gemm": all, "MatMul": all,
-	"BatchNormalization": upTo(2),
-	"Relu":               first, "LeakyRelu": first, "Clip": first, "Sigmoid": first, "Tanh": first,
-	"HardSigmoid": first, "HardSwish": first, "Softmax": first, "LogSoftmax": first, "ReduceSum": first,
-	"Add": all, "Sub": all, "Mul": all, "Div": all,
-	"MaxPool": first, "AveragePool": first, "GlobalAveragePool": first, "ReduceMean": first,
-	"Flatten": first, "Reshape": first, "Transpose": first, "Concat": all, "Split": first,
-	"Slice": first, "Gather": first, "Identity": first, "Dropout": first,
-	"Squeeze": first, "Unsqueeze": first, "Resize": first,
+	"Conv": slotsAll, "ConvTranspose": slotsAll, "Gemm": slotsAll, "MatMul": slotsAll,
+	"BatchNormalization": slotsUpTo(2),
+	"Relu":               slotFirst, "LeakyRelu": slotFirst, "Clip": slotFirst, "Sigmoid": slotFirst, "Tanh": slotFirst,
+	"HardSigmoid": slotFirst, "HardSwish": slotFirst, "Softmax": slotFirst, "LogSoftmax": slotFirst, "ReduceSum": slotFirst,
+	"Add": slotsAll, "Sub": slotsAll, "Mul": slotsAll, "Div": slotsAll,
+	"MaxPool": slotFirst, "AveragePool": slotFirst, "GlobalAveragePool": slotFirst, "ReduceMean": slotFirst,
+	"Flatten": slotFirst, "Reshape": slotFirst, "Transpose": slotFirst, "Concat": slotsAll, "Split": slotFirst,
+	"Slice": slotFirst, "Gather": slotFirst, "Identity": slotFirst, "Dropout": slotFirst,
+	"Squeeze": slotFirst, "Unsqueeze": slotFirst, "Resize": slotFirst,
 }
 
-func all(int) bool     { return true }
-func first(j int) bool { return j == 0 }
-func upTo(n int) func(int) bool {
+func slotsAll(int) bool    { return true }
+func slotFirst(j int) bool { return j == 0 }
+func slotsUpTo(n int) func(int) bool {
 	return func(j int) bool { return j <= n }
 }
 
