@@ -23,7 +23,8 @@
 // im2col layout) in the kernel struct, so a backward can sit beside forward.
 //
 // [CompileTrainable] compiles the same plan for training (reverse mode):
-// trainable float parameters (initializers, Constant nodes; selected by
+// trainable float parameters (initializers, Constant nodes, in If branches
+// too; selected by
 // onnxio parameter ID with [WithTrainable] or [WithFrozen]) become run-time
 // values, [Trainable.Forward] keeps what the backward reads (the tape,
 // planned in the same arena with reuse), and [Trainable.Backward] runs each
