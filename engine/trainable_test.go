@@ -366,3 +366,47 @@ func TestTrainableIfBranches(t *testing.T) {
 		}
 	}
 }
+
+// WriteBack reaches weights stored in Constant nodes (PP-OCR's classifier):
+// after it, a plain Compile of the model computes with the new values.
+func TestTrainableWriteBackConstants(t *testing.T) {
+	m, err := onnxio.ReadFile(testmodels.OCR(t, "cls"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape := []int{1, 3, 48, 192}
+	tr, err := CompileTrainable(m, WithInputShape("x", shape...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fc *Param
+	for _, p := range tr.Params() {
+		if p.ID == "fc_0.b_0" {
+			fc = p
+		}
+	}
+	if fc == nil || fc.src.Where != onnxio.ConstantNode {
+		t.Fatalf("fc_0.b_0 not a trainable Constant-node parameter")
+	}
+	x := tensor.New(tensor.WithShape(shape...), tensor.WithBacking(ob.Rand(5, 3*48*192, 1)))
+	fc.Value[0] += 3 // the logits' bias: shifts the softmax towards class 0
+	want, err := tr.Forward(context.Background(), map[string]*tensor.Dense{"x": x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.WriteBack(m); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Compile(m, WithInputShape("x", shape...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.Run(context.Background(), map[string]*tensor.Dense{"x": x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := tr.Outputs()[0].Name
+	if e := scaleErr(got[name].Data().([]float32), want[name].Data().([]float32)); e > 1e-5 {
+		t.Fatalf("the written-back model differs from the Trainable by %.3g", e)
+	}
+}
