@@ -22,6 +22,20 @@
 // Kernels keep what a backward pass needs (attributes, shapes, the
 // im2col layout) in the kernel struct, so a backward can sit beside forward.
 //
+// [CompileTrainable] compiles the same plan for training (reverse mode):
+// trainable float parameters (initializers, Constant nodes, in If branches
+// too; selected by
+// onnxio parameter ID with [WithTrainable] or [WithFrozen]) become run-time
+// values, [Trainable.Forward] keeps what the backward reads (the tape,
+// planned in the same arena with reuse), and [Trainable.Backward] runs each
+// kernel's backward (op_*_grad.go, beside its forward, on the same SGEMM) in
+// reverse order, accumulating into [Param].Grad. [GradOps] lists the ops
+// with a backward (one table, diffSlots); an op without one on a
+// parameter's path is refused at compile time. BatchNormalization runs
+// frozen or in training mode ([WithBatchNorm]). Every backward is checked
+// against central differences (gradcheck_test.go) and whole models against
+// torch's autograd (trainable_torch_test.go).
+//
 // Operator semantics follow the ONNX operator specification,
 // https://onnx.ai/onnx/operators/ (and docs/Operators.md in github.com/onnx/onnx),
 // including the differences between opsets (attributes that became inputs).

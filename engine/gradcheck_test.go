@@ -40,6 +40,7 @@ type gcIn struct {
 	shape []int64
 	ints  []int64                    // an int64 initializer (indices, shapes)
 	gen   func(r *rand.Rand) float32 // values (default: the distinct grid)
+	vals  []float32                  // fixed values (Resize scales)
 	konst bool                       // a float input that gets no gradient (BN statistics)
 }
 
@@ -60,6 +61,10 @@ func posIn(shape ...int64) gcIn {
 }
 func statIn(shape ...int64) gcIn {
 	return gcIn{shape: shape, konst: true, gen: func(r *rand.Rand) float32 { return 0.5 + r.Float32() }}
+}
+func none() gcIn { return gcIn{} }
+func scalesIn(v ...float32) gcIn {
+	return gcIn{shape: []int64{int64(len(v))}, konst: true, vals: v}
 }
 func scalarIn(v float32) gcIn {
 	return gcIn{shape: []int64{}, konst: true, gen: func(*rand.Rand) float32 { return v }}
@@ -98,6 +103,8 @@ func (c *gcCase) build(r *rand.Rand) (*onnxio.Model, []string, error) {
 		switch {
 		case x.ints != nil:
 			b.InitInt64(name, x.shape, x.ints)
+		case x.vals != nil:
+			b.Init(name, x.shape, x.vals)
 		case x.gen != nil:
 			v := make([]float32, n)
 			for j := range v {
@@ -300,6 +307,10 @@ var gradCheckCases = []gcCase{
 	{name: "ReduceMean/all", op: "ReduceMean", ins: []gcIn{fin(2, 3)}},
 	{name: "ReduceMean/opset18", op: "ReduceMean", opset: 18, ins: []gcIn{fin(2, 3, 4), intsIn(-1)}},
 	{name: "ReduceSum", op: "ReduceSum", ins: []gcIn{fin(2, 3, 4), intsIn(0, 2)}},
+	// Resize (scales as a constant input).
+	{name: "Resize/nearest", op: "Resize", ins: []gcIn{fin(1, 2, 3, 3), none(), scalesIn(1, 1, 2, 1.5)}},
+	{name: "Resize/linear", op: "Resize", ins: []gcIn{fin(1, 2, 3, 4), none(), scalesIn(1, 1, 2, 0.75)}, attrs: []*onnx.AttributeProto{as("mode", "linear")}},
+	{name: "Resize/linear/align_corners", op: "Resize", ins: []gcIn{fin(2, 3, 4), none(), scalesIn(1, 1, 1.5)}, attrs: []*onnx.AttributeProto{as("mode", "linear"), as("coordinate_transformation_mode", "align_corners")}},
 	// Shape and data movement.
 	{name: "Flatten", op: "Flatten", ins: []gcIn{fin(2, 3, 2)}},
 	{name: "Reshape", op: "Reshape", ins: []gcIn{fin(2, 3, 2), intsIn(3, -1)}},

@@ -37,6 +37,10 @@ type convKernel struct {
 	// (op_conv_swapped.go), for swapKern; packed is then nil.
 	swapped  []*packedB
 	swapKern *microKernel
+	// repack: run-time weights (a Trainable's parameter) are packed once
+	// per forward into packBuf instead of once per image (op_conv_grad.go).
+	repack  bool
+	packBuf [][]float32
 }
 
 // clampAct is an activation out = min(max(x, lo), hi) fused into the op
@@ -98,6 +102,7 @@ func buildConv(b *buildCtx) (*built, error) {
 	if planeOK(g) && !k.pointwise {
 		k.plane = newPaddedPlane(&k.convGeom)
 	}
+	k.repack = b.c != nil && b.c.train != nil && w.konst == nil && !k.depthwise
 	if k.swappedOK() {
 		bt.scratch = k.setupSwapped(w.konst.f)
 		k.packed = nil // only Wᵀ is read
@@ -115,6 +120,9 @@ func buildConv(b *buildCtx) (*built, error) {
 }
 
 func (k *convKernel) forward(x *exec, in, out []*data) {
+	if k.repack {
+		k.packWeights(in[1].f)
+	}
 	var bias []float32
 	if k.hasBias {
 		bias = in[2].f

@@ -35,42 +35,85 @@ func (k *convKernel) backward(x *exec, in, out, dOut, dIn []*data) {
 		k.depthwiseBackward(x, src, w, d, dx, dw)
 		return
 	}
-	cg, mg := k.c/k.group, k.m/k.group
-	kk := cg * k.kh * k.kw
-	np := k.oh * k.ow
-	for n := 0; n < k.n; n++ {
-		for g := 0; g < k.group; g++ {
-			xg := src[(n*k.c+g*cg)*k.h*k.w:]
-			dg := d[(n*k.m+g*mg)*np : (n*k.m+(g+1)*mg)*np]
-			wg := w[g*mg*kk:]
-			if k.pointwise {
-				if dw != nil {
-					sgemm(false, true, mg, kk, np, 1, dg, np, xg, np, 1, dw[g*mg*kk:], kk, x.threads)
-				}
-				if dx != nil {
-					sgemm(true, false, kk, np, mg, 1, wg, kk, dg, np, 1, dx[(n*k.c+g*cg)*k.h*k.w:], np, x.threads)
-				}
-				continue
-			}
+	kk := k.c / k.group * k.kh * k.kw
+	// Images are split into one contiguous chunk per thread; each chunk
+	// accumulates its own dW (from zero) and the partial sums are added in
+	// chunk order, so a thread count fixes the result.
+	chunks := min(x.threads, k.n)
+	per := k.colSize()
+	wsize := k.m * kk
+	parts := x.scratch[chunks*per : chunks*(per+wsize)]
+	if dw != nil {
+		clear(parts)
+	}
+	parallelFor(chunks, chunks, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			buf := x.scratch[ch*per : (ch+1)*per]
+			var pw []float32
 			if dw != nil {
-				col := x.scratch[:kk*np]
-				k.im2colStrided(x, xg, col)
-				sgemm(false, true, mg, kk, np, 1, dg, np, col, np, 1, dw[g*mg*kk:], kk, x.threads)
+				pw = parts[ch*wsize : (ch+1)*wsize]
 			}
-			if dx != nil {
-				dcol := x.scratch[kk*np : 2*kk*np]
-				sgemm(true, false, kk, np, mg, 1, wg, kk, dg, np, 0, dcol, np, x.threads)
-				k.col2im(x, dcol, dx[(n*k.c+g*cg)*k.h*k.w:(n*k.c+(g+1)*cg)*k.h*k.w])
+			n0, n1 := ch*k.n/chunks, (ch+1)*k.n/chunks
+			one := &exec{threads: 1}
+			for n := n0; n < n1; n++ {
+				k.backwardImage(one, buf, src, w, d, dx, pw, n)
 			}
+		}
+	})
+	if dw != nil {
+		for ch := 0; ch < chunks; ch++ {
+			vecAdd(dw, dw, parts[ch*wsize:(ch+1)*wsize])
 		}
 	}
 }
 
-func (k *convKernel) gradScratch() int {
-	if k.depthwise || k.pointwise {
+// backwardImage adds image n's dW (into dw, when not nil) and dx (when not
+// nil) with one thread; buf holds its im2col and col2im columns.
+func (k *convKernel) backwardImage(x *exec, buf, src, w, d, dx, dw []float32, n int) {
+	cg, mg := k.c/k.group, k.m/k.group
+	kk := cg * k.kh * k.kw
+	np := k.oh * k.ow
+	for g := 0; g < k.group; g++ {
+		xg := src[(n*k.c+g*cg)*k.h*k.w:]
+		dg := d[(n*k.m+g*mg)*np : (n*k.m+(g+1)*mg)*np]
+		wg := w[g*mg*kk:]
+		if k.pointwise {
+			if dw != nil {
+				sgemm(false, true, mg, kk, np, 1, dg, np, xg, np, 1, dw[g*mg*kk:], kk, 1)
+			}
+			if dx != nil {
+				sgemm(true, false, kk, np, mg, 1, wg, kk, dg, np, 1, dx[(n*k.c+g*cg)*k.h*k.w:], np, 1)
+			}
+			continue
+		}
+		if dw != nil {
+			col := buf[:kk*np]
+			k.im2colStrided(x, xg, col)
+			sgemm(false, true, mg, kk, np, 1, dg, np, col, np, 1, dw[g*mg*kk:], kk, 1)
+		}
+		if dx != nil {
+			dcol := buf[kk*np : 2*kk*np]
+			sgemm(true, false, kk, np, mg, 1, wg, kk, dg, np, 0, dcol, np, 1)
+			k.col2im(x, dcol, dx[(n*k.c+g*cg)*k.h*k.w:(n*k.c+(g+1)*cg)*k.h*k.w])
+		}
+	}
+}
+
+// colSize is the scratch one image's backward needs (im2col and col2im
+// columns of one group).
+func (k *convKernel) colSize() int {
+	if k.pointwise {
 		return 0
 	}
 	return 2 * k.c / k.group * k.kh * k.kw * k.oh * k.ow
+}
+
+func (k *convKernel) gradScratch(threads int) int {
+	if k.depthwise {
+		return 0
+	}
+	chunks := min(threads, k.n)
+	return chunks * (k.colSize() + k.m*k.c/k.group*k.kh*k.kw)
 }
 
 // tapeNeeds: x and W.
@@ -178,4 +221,19 @@ func (k *convKernel) depthwiseBackward(x *exec, src, w, d, dx, dw []float32) {
 			}
 		}
 	})
+}
+
+// packWeights packs run-time weights for the SGEMM micro-kernel, per group,
+// into buffers the kernel keeps (a Trainable runs one forward at a time).
+func (k *convKernel) packWeights(w []float32) {
+	mg, kk := k.m/k.group, k.c/k.group*k.kh*k.kw
+	kern := activeKernel()
+	if k.packBuf == nil {
+		k.packBuf = make([][]float32, k.group)
+		k.packed = make([]*packedA, k.group)
+	}
+	for g := 0; g < k.group; g++ {
+		k.packed[g] = packAll(kern, false, mg, kk, 1, w[g*mg*kk:], kk, k.packBuf[g])
+		k.packBuf[g] = k.packed[g].data
+	}
 }

@@ -67,7 +67,7 @@ func (k *convTransposeKernel) backward(x *exec, in, out, dOut, dIn []*data) {
 	}
 }
 
-func (k *convTransposeKernel) gradScratch() int {
+func (k *convTransposeKernel) gradScratch(int) int {
 	return k.m / k.group * k.kh * k.kw * k.h * k.w
 }
 

@@ -24,7 +24,7 @@ func buildBatchNorm(b *buildCtx) (*built, error) {
 	if err := b.floatInputs(1, 2, 3, 4); err != nil {
 		return nil, err
 	}
-	if b.c.train != nil && b.c.train.bn == BNTrain {
+	if b.c != nil && b.c.train != nil && b.c.train.bn == BNTrain {
 		return buildBatchNormTrain(b) // op_norm_grad.go
 	}
 	if b.attrInt("training_mode", 0) != 0 {

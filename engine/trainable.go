@@ -21,7 +21,9 @@ import (
 // pass by the same memory planner (the tape). Backward walks the steps in
 // reverse and calls each kernel's backward (gradKernel), which adds the
 // gradients of its inputs; gradient buffers have their own arena, planned
-// over the reverse order with reuse.
+// over the reverse order with reuse. If branches are flattened into the
+// step list: backward walks back through the branch the forward took
+// (parameters stored in branches included), the other's steps are skipped.
 
 // BNMode says how BatchNormalization behaves in a Trainable.
 type BNMode int
@@ -51,7 +53,8 @@ func WithTrainable(f func(id string) bool) Option {
 }
 
 // WithFrozen freezes the parameters whose ID matches the regular expression
-// re (Go syntax): a convenience over WithTrainable.
+// re (Go syntax): a convenience over WithTrainable (the last of the two
+// given wins).
 func WithFrozen(re string) Option {
 	return func(c *config) error {
 		r, err := regexp.Compile(re)
@@ -151,7 +154,7 @@ type tapeNeeder interface {
 
 // gradScratcher is a gradKernel that needs scratch in backward.
 type gradScratcher interface {
-	gradScratch() int
+	gradScratch(threads int) int
 }
 
 // diffSlots is the table of ops with a backward: which inputs are
@@ -159,20 +162,20 @@ type gradScratcher interface {
 // one). An op not listed has no backward. Views (Reshape, Flatten, ...)
 // pass the gradient through their shared storage.
 var diffSlots = map[string]func(j int) bool{
-	"Conv": all, "ConvTranspose": all, "Gemm": all, "MatMul": all,
-	"BatchNormalization": upTo(2),
-	"Relu":               first, "LeakyRelu": first, "Clip": first, "Sigmoid": first, "Tanh": first,
-	"HardSigmoid": first, "HardSwish": first, "Softmax": first, "LogSoftmax": first, "ReduceSum": first,
-	"Add": all, "Sub": all, "Mul": all, "Div": all,
-	"MaxPool": first, "AveragePool": first, "GlobalAveragePool": first, "ReduceMean": first,
-	"Flatten": first, "Reshape": first, "Transpose": first, "Concat": all, "Split": first,
-	"Slice": first, "Gather": first, "Identity": first, "Dropout": first,
-	"Squeeze": first, "Unsqueeze": first,
+	"Conv": slotsAll, "ConvTranspose": slotsAll, "Gemm": slotsAll, "MatMul": slotsAll,
+	"BatchNormalization": slotsUpTo(2),
+	"Relu":               slotFirst, "LeakyRelu": slotFirst, "Clip": slotFirst, "Sigmoid": slotFirst, "Tanh": slotFirst,
+	"HardSigmoid": slotFirst, "HardSwish": slotFirst, "Softmax": slotFirst, "LogSoftmax": slotFirst, "ReduceSum": slotFirst,
+	"Add": slotsAll, "Sub": slotsAll, "Mul": slotsAll, "Div": slotsAll,
+	"MaxPool": slotFirst, "AveragePool": slotFirst, "GlobalAveragePool": slotFirst, "ReduceMean": slotFirst,
+	"Flatten": slotFirst, "Reshape": slotFirst, "Transpose": slotFirst, "Concat": slotsAll, "Split": slotFirst,
+	"Slice": slotFirst, "Gather": slotFirst, "Identity": slotFirst, "Dropout": slotFirst,
+	"Squeeze": slotFirst, "Unsqueeze": slotFirst, "Resize": slotFirst,
 }
 
-func all(int) bool     { return true }
-func first(j int) bool { return j == 0 }
-func upTo(n int) func(int) bool {
+func slotsAll(int) bool    { return true }
+func slotFirst(j int) bool { return j == 0 }
+func slotsUpTo(n int) func(int) bool {
 	return func(j int) bool { return j <= n }
 }
 
@@ -195,7 +198,6 @@ func HasBackward(op string) bool { _, ok := diffSlots[op]; return ok }
 type Trainable struct {
 	model   *onnxio.Model
 	opts    []Option
-	cfg     *config
 	plan    *Plan
 	params  []*Param
 	primary bool
@@ -207,7 +209,11 @@ type Trainable struct {
 	reqGrad []bool
 	paramOf map[int]*Param // value id (param or a view of one) -> param
 	keep    []int
-	steps   []step // main program
+	// steps is every step in forward order, If branches flattened: a
+	// branch's steps, then the If itself (which copies the branch's
+	// outputs). conds[i] lists the branches step i runs inside.
+	steps []*step
+	conds [][]ifCond
 
 	// gradient arena
 	gsize   int
@@ -279,6 +285,9 @@ func CompileTrainable(m *onnxio.Model, opts ...Option) (*Trainable, error) {
 		}
 		ok := true
 		for _, u := range p.Uses {
+			if op := u.Node.GetOpType(); op == "Shape" || op == "Size" {
+				continue // reads only the shape, which training does not change
+			}
 			f := diffSlots[u.Node.GetOpType()]
 			ok = ok && f != nil && f(u.Input) && (u.Node.GetDomain() == "" || u.Node.GetDomain() == "ai.onnx")
 		}
@@ -300,7 +309,7 @@ func CompileTrainable(m *onnxio.Model, opts ...Option) (*Trainable, error) {
 	if err := c.compileGraph(g, sc, c.main); err != nil {
 		return nil, err
 	}
-	t := &Trainable{model: m, opts: opts, cfg: cfg, params: spec.params, primary: true, paramOf: map[int]*Param{}}
+	t := &Trainable{model: m, opts: opts, params: spec.params, primary: true, paramOf: map[int]*Param{}}
 	for _, p := range t.params {
 		t.paramOf[p.vid] = p
 	}
@@ -359,20 +368,64 @@ func (t *Trainable) root(id int) int {
 	return id
 }
 
+// ifCond is one enclosing If branch of a flattened step: the step ran only
+// if the If (flattened index at) took prog.
+type ifCond struct {
+	at   int
+	prog *program
+}
+
+// flatten appends the steps of pr to t.steps in the order they run.
+func (t *Trainable) flatten(pr *program, conds []ifCond) {
+	for i := range pr.steps {
+		s := &pr.steps[i]
+		if s.sub != nil {
+			at := -1 // the If's own index, known once its branches are in
+			start := len(t.steps)
+			for _, sp := range s.sub {
+				t.flatten(sp, append(append([]ifCond(nil), conds...), ifCond{-1, sp}))
+			}
+			at = len(t.steps)
+			for j := start; j < at; j++ {
+				t.conds[j][len(conds)].at = at // this If's entry in its steps' conditions
+			}
+		}
+		t.steps = append(t.steps, s)
+		t.conds = append(t.conds, conds)
+	}
+}
+
+// branchOutputs returns the outputs of an If step's compiled branches.
+func branchOutputs(s *step) [][]int {
+	var out [][]int
+	for _, sp := range s.sub {
+		out = append(out, sp.outputs)
+	}
+	return out
+}
+
 // analyse marks the values that need a gradient and checks every step on
 // their path has a backward.
 func (t *Trainable) analyse(c *compiler) error {
 	t.vals = c.values
-	t.steps = c.main.steps
+	t.flatten(c.main, nil)
 	t.reqGrad = make([]bool, len(c.values))
 	for _, p := range t.params {
 		t.reqGrad[p.vid] = true
 	}
 	rg := func(id int) bool { return id >= 0 && t.reqGrad[t.root(id)] }
-	for i := range t.steps {
-		s := &t.steps[i]
-		if s.sub != nil && t.subReadsGrad(s.sub) {
-			return &NodeError{Node: s.name, Op: s.op, Err: notImpl("gradients through the branches of %s (a trainable parameter is used inside): freeze its parameters", s.op)}
+	for _, s := range t.steps {
+		if s.sub != nil {
+			// If: an output needs a gradient when a branch's does; the
+			// condition passes none.
+			for _, outs := range branchOutputs(s) {
+				for j, id := range outs {
+					if rg(id) && s.out[j] >= 0 && !c.values[s.out[j]].isInt() {
+						t.reqGrad[s.out[j]] = true
+					}
+				}
+			}
+			continue
 		}
 		slots := diffSlots[s.op]
 		need := false
@@ -402,31 +455,6 @@ func (t *Trainable) analyse(c *compiler) error {
 	return nil
 }
 
-// subReadsGrad reports whether a step of the programs subs (or their
-// nested programs) reads a value that needs a gradient, or a trainable
-// parameter bound inside them.
-func (t *Trainable) subReadsGrad(subs []*program) bool {
-	for _, pr := range subs {
-		for i := range pr.steps {
-			s := &pr.steps[i]
-			for _, id := range s.in {
-				if id >= 0 && t.reqGrad[t.root(id)] {
-					return true
-				}
-			}
-			if t.subReadsGrad(s.sub) {
-				return true
-			}
-		}
-		for _, id := range pr.outputs {
-			if t.reqGrad[t.root(id)] {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // extendTape keeps what each backward reads alive to the end of the
 // forward pass.
 func (t *Trainable) extendTape(c *compiler) {
@@ -441,9 +469,12 @@ func (t *Trainable) extendTape(c *compiler) {
 	for _, id := range t.keep {
 		keep(id)
 	}
-	for i := range t.steps {
-		s := &t.steps[i]
+	for _, s := range t.steps {
 		if !t.stepOn(s) {
+			continue
+		}
+		if s.sub != nil {
+			keep(s.in[0]) // the condition says which branch to walk back
 			continue
 		}
 		inMask, outMask := ^uint64(0), ^uint64(0)
@@ -466,6 +497,14 @@ func (t *Trainable) extendTape(c *compiler) {
 // stepOn reports whether step s runs in backward: some differentiable
 // input needs a gradient.
 func (t *Trainable) stepOn(s *step) bool {
+	if s.sub != nil {
+		for _, id := range s.out {
+			if id >= 0 && t.reqGrad[id] {
+				return true
+			}
+		}
+		return false
+	}
 	slots := diffSlots[s.op]
 	if slots == nil {
 		return false
@@ -478,6 +517,27 @@ func (t *Trainable) stepOn(s *step) bool {
 	return false
 }
 
+// gradIns lists the values whose gradients the backward of s adds to: its
+// differentiable inputs, or for an If its branches' outputs (every branch,
+// in order).
+func (t *Trainable) gradIns(s *step) []int {
+	if s.sub != nil {
+		var ids []int
+		for _, outs := range branchOutputs(s) {
+			ids = append(ids, outs...)
+		}
+		return ids
+	}
+	slots := diffSlots[s.op]
+	var ids []int
+	for j, id := range s.in {
+		if id >= 0 && slots(j) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
 // planGrads places the activations' gradient buffers: a root value's
 // buffer lives from the backward of its last reader (or the start, for
 // outputs and kept values) to the backward of its producer.
@@ -488,8 +548,7 @@ func (t *Trainable) planGrads() {
 	birth := map[int]int{} // root -> backward time it is first written
 	death := map[int]int{}
 	t.bwOn = make([]bool, n)
-	for i := range t.steps {
-		s := &t.steps[i]
+	for i, s := range t.steps {
 		t.bwOn[i] = t.stepOn(s)
 		for _, id := range s.out {
 			if id >= 0 && t.reqGrad[id] {
@@ -499,9 +558,8 @@ func (t *Trainable) planGrads() {
 		if !t.bwOn[i] {
 			continue
 		}
-		slots := diffSlots[s.op]
-		for j, id := range s.in {
-			if id < 0 || !slots(j) {
+		for _, id := range t.gradIns(s) {
+			if id < 0 {
 				continue
 			}
 			r := t.root(id)
@@ -574,9 +632,9 @@ func (t *Trainable) planGrads() {
 	}
 	t.gsize = peak
 	sc := 0
-	for i := range t.steps {
-		if gs, ok := t.steps[i].k.(gradScratcher); ok && t.bwOn[i] {
-			sc = max(sc, gs.gradScratch())
+	for i, st := range t.steps {
+		if gs, ok := st.k.(gradScratcher); ok && t.bwOn[i] {
+			sc = max(sc, gs.gradScratch(t.plan.threads))
 		}
 	}
 	t.scratch = make([]float32, sc)
@@ -605,12 +663,23 @@ func (t *Trainable) bindGrads() {
 		if !t.bwOn[i] {
 			continue
 		}
-		s := &t.steps[i]
-		slots := diffSlots[s.op]
-		din := make([]*data, len(s.in))
-		for j, id := range s.in {
-			if id >= 0 && slots(j) && t.reqGrad[t.root(id)] {
-				din[j] = t.gvals[id]
+		s := t.steps[i]
+		var din []*data
+		if s.sub != nil {
+			for _, id := range t.gradIns(s) {
+				var d *data
+				if t.reqGrad[t.root(id)] {
+					d = t.gvals[id]
+				}
+				din = append(din, d)
+			}
+		} else {
+			slots := diffSlots[s.op]
+			din = make([]*data, len(s.in))
+			for j, id := range s.in {
+				if id >= 0 && slots(j) && t.reqGrad[t.root(id)] {
+					din[j] = t.gvals[id]
+				}
 			}
 		}
 		dout := make([]*data, len(s.out))
@@ -621,8 +690,8 @@ func (t *Trainable) bindGrads() {
 		}
 		t.dIns[i], t.dOuts[i] = din, dout
 	}
-	for i := range t.steps {
-		if k, ok := t.steps[i].k.(*bnTrainKernel); ok {
+	for _, st := range t.steps {
+		if k, ok := st.k.(*bnTrainKernel); ok {
 			t.bns = append(t.bns, k)
 		}
 	}
@@ -752,6 +821,7 @@ func (t *Trainable) Backward(ctx context.Context, seeds map[string][]float32) er
 	}
 	t.recorded = false
 	x := &exec{threads: t.plan.threads, scratch: t.scratch}
+	taken := map[int]int{}
 	for i := len(t.steps) - 1; i >= 0; i-- {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -763,18 +833,74 @@ func (t *Trainable) Backward(ctx context.Context, seeds map[string][]float32) er
 			continue
 		}
 		dout := t.dOuts[i]
-		any := false
+		seeded := false
 		for _, d := range dout {
-			any = any || d != nil
+			seeded = seeded || d != nil
 		}
-		if !any {
+		if !seeded {
 			continue
 		}
-		s := &t.steps[i]
+		if !t.ran(i, taken) {
+			continue
+		}
+		s := t.steps[i]
+		if s.sub != nil {
+			// The If copied its branch's outputs: their gradients are the outputs'.
+			b := t.branch(i, taken)
+			din := t.dIns[i][b*len(s.out) : (b+1)*len(s.out)]
+			for j, d := range dout {
+				if d != nil && din[j] != nil {
+					vecAdd(din[j].f, din[j].f, d.f)
+				}
+			}
+			continue
+		}
 		a := t.ws.args[s.id]
 		s.k.(gradKernel).backward(x, a[0], a[1], dout, t.dIns[i])
 	}
 	return nil
+}
+
+// branch returns which of the compiled branches (index into step.sub) the
+// If at flattened index i took in the last Forward, caching it in taken.
+func (t *Trainable) branch(i int, taken map[int]int) int {
+	if b, ok := taken[i]; ok {
+		return b
+	}
+	s := t.steps[i]
+	k := s.k.(*ifKernel)
+	take := k.fixed
+	if take < 0 {
+		c := t.ws.vals[s.in[0]]
+		if c.i != nil {
+			take = int(b2i(c.i[0] != 0))
+		} else {
+			take = int(b2i(c.f[0] != 0))
+		}
+	}
+	prog := k.els
+	if take == 1 {
+		prog = k.then
+	}
+	b := 0
+	for j, sp := range s.sub {
+		if sp == prog {
+			b = j
+		}
+	}
+	taken[i] = b
+	return b
+}
+
+// ran reports whether flattened step i ran in the last Forward: every If
+// branch it sits in was taken.
+func (t *Trainable) ran(i int, taken map[int]int) bool {
+	for _, c := range t.conds[i] {
+		if t.steps[c.at].sub[t.branch(c.at, taken)] != c.prog {
+			return false
+		}
+	}
+	return true
 }
 
 // Replica returns a Trainable for another goroutine: it shares the

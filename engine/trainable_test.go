@@ -305,28 +305,108 @@ func TestTrainableWriteBack(t *testing.T) {
 	}
 }
 
-// A parameter used inside an If branch is refused (no backward through
-// control flow yet), naming the If; frozen, it compiles.
-func TestTrainableRefusesIfBranches(t *testing.T) {
+// Parameters inside If branches get gradients from the branch taken (the
+// other branch's stay zero), and outer values read inside a branch get
+// theirs through it.
+func TestTrainableIfBranches(t *testing.T) {
 	b := ob.New(13)
-	b.Input("x", ob.Float, 2)
-	cond := b.Input("c", ob.Bool)
+	b.Input("x", ob.Float, 3)
+	b.Input("c", ob.Bool, 1)
+	u := b.Init("u", []int64{3}, []float32{0.5, -1, 2})
+	b.Node("Mul", []string{"x", u}, []string{"xu"}) // an outer value read in both branches
 	then := b.Sub("then")
-	w := then.Init("w", []int64{2}, []float32{1, 2})
-	then.Node("Mul", []string{"x", w}, []string{"t"})
-	then.Output("t", ob.Float, 2)
+	w := then.Init("w", []int64{3}, []float32{1, 2, 3})
+	then.Node("Mul", []string{"xu", w}, []string{"t"})
+	then.Output("t", ob.Float, 3)
 	els := b.Sub("else")
-	els.Node("Identity", []string{"x"}, []string{"e"})
-	els.Output("e", ob.Float, 2)
-	b.Node("If", []string{cond}, []string{"y"}, ob.AttrGraph("then_branch", then.Graph()), ob.AttrGraph("else_branch", els.Graph()))
-	b.Output("y", ob.Float, 2)
-	m := decodeBuilt(t, b)
-	_, err := CompileTrainable(m)
-	var ne *NodeError
-	if !errors.Is(err, ErrNotImplemented) || !errors.As(err, &ne) || ne.Op != "If" {
-		t.Fatalf("parameter inside an If: %v", err)
+	v := els.Init("v", []int64{1}, []float32{4})
+	els.Node("Add", []string{"xu", v}, []string{"e"})
+	els.Output("e", ob.Float, 3)
+	b.Node("If", []string{"c"}, []string{"y"}, ob.AttrGraph("then_branch", then.Graph()), ob.AttrGraph("else_branch", els.Graph()))
+	b.Output("y", ob.Float, 3)
+	tr, err := CompileTrainable(decodeBuilt(t, b))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := CompileTrainable(m, WithFrozen(`w$`)); err != nil {
-		t.Fatalf("frozen parameter inside an If: %v", err)
+	got := map[string]*Param{}
+	var ids []string
+	for _, p := range tr.Params() {
+		got[p.ID] = p
+		ids = append(ids, p.ID)
+	}
+	pu, pw, pv := got["u"], got["If_0/then_branch/w"], got["If_0/else_branch/v"]
+	if pu == nil || pw == nil || pv == nil || len(got) != 3 {
+		t.Fatalf("params %v", ids)
+	}
+	x := []float32{1, -2, 3}
+	r := []float32{0.5, 1, -1}
+	for _, cond := range []bool{true, false} {
+		tr.ZeroGrad()
+		in := map[string]*tensor.Dense{
+			"x": tensor.New(tensor.WithShape(3), tensor.WithBacking(append([]float32(nil), x...))),
+			"c": tensor.New(tensor.WithShape(1), tensor.WithBacking([]bool{cond})),
+		}
+		if _, err := tr.Forward(context.Background(), in); err != nil {
+			t.Fatal(err)
+		}
+		if err := tr.Backward(context.Background(), map[string][]float32{"y": r}); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 3; i++ {
+			var du, dw, dv float32
+			if cond { // y = x·u·w
+				du, dw = r[i]*x[i]*pw.Value[i], r[i]*x[i]*pu.Value[i]
+			} else { // y = x·u + v
+				du = r[i] * x[i]
+				dv = r[0] + r[1] + r[2]
+			}
+			if pu.Grad[i] != du || pw.Grad[i] != dw || pv.Grad[0] != dv {
+				t.Fatalf("cond %v, element %d: du %v dw %v dv %v, want %v %v %v", cond, i, pu.Grad[i], pw.Grad[i], pv.Grad[0], du, dw, dv)
+			}
+		}
+	}
+}
+
+// WriteBack reaches weights stored in Constant nodes (PP-OCR's classifier):
+// after it, a plain Compile of the model computes with the new values.
+func TestTrainableWriteBackConstants(t *testing.T) {
+	m, err := onnxio.ReadFile(testmodels.OCR(t, "cls"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape := []int{1, 3, 48, 192}
+	tr, err := CompileTrainable(m, WithInputShape("x", shape...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fc *Param
+	for _, p := range tr.Params() {
+		if p.ID == "fc_0.b_0" {
+			fc = p
+		}
+	}
+	if fc == nil || fc.src.Where != onnxio.ConstantNode {
+		t.Fatalf("fc_0.b_0 not a trainable Constant-node parameter")
+	}
+	x := tensor.New(tensor.WithShape(shape...), tensor.WithBacking(ob.Rand(5, 3*48*192, 1)))
+	fc.Value[0] += 3 // the logits' bias: shifts the softmax towards class 0
+	want, err := tr.Forward(context.Background(), map[string]*tensor.Dense{"x": x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.WriteBack(m); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Compile(m, WithInputShape("x", shape...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.Run(context.Background(), map[string]*tensor.Dense{"x": x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := tr.Outputs()[0].Name
+	if e := scaleErr(got[name].Data().([]float32), want[name].Data().([]float32)); e > 1e-5 {
+		t.Fatalf("the written-back model differs from the Trainable by %.3g", e)
 	}
 }
