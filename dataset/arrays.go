@@ -1,0 +1,434 @@
+package dataset
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"gorgonia.org/tensor"
+)
+
+// array is one .npy array whose rows (axis-0 slices) are read on demand.
+type array struct {
+	name     string // input name it feeds
+	where    string // file (and entry) for errors
+	h        *Header
+	rowBytes int64
+
+	at   io.ReaderAt // random access; element 0 at base
+	base int64
+
+	// A compressed entry beyond the memory limit: read forward,
+	// reopened to go back.
+	open func() (io.ReadCloser, error)
+	rc   io.ReadCloser
+	next int // the row rc delivers next
+}
+
+func newArray(name, where string, h *Header) (*array, error) {
+	if len(h.Shape) == 0 {
+		return nil, fmt.Errorf("%w: %s: a scalar, not samples along axis 0", ErrMalformed, where)
+	}
+	if h.rowElems() > MaxBatchElements {
+		return nil, fmt.Errorf("%w: %s: one sample of shape %v is too large", ErrUnsupported, where, h.Shape[1:])
+	}
+	return &array{name: name, where: where, h: h, rowBytes: h.rowElems() * int64(h.DType.Size())}, nil
+}
+
+func (a *array) rows() int { return a.h.Shape[0] }
+
+// readRow reads row i into dst (rowBytes long).
+func (a *array) readRow(dst []byte, i int) error {
+	if a.at != nil {
+		if _, err := a.at.ReadAt(dst, a.base+int64(i)*a.rowBytes); err != nil {
+			return fmt.Errorf("%w: %s: sample %d: %v", ErrMalformed, a.where, i, err)
+		}
+		return nil
+	}
+	if a.rc == nil || i < a.next {
+		if a.rc != nil {
+			a.rc.Close()
+		}
+		rc, err := a.open()
+		if err != nil {
+			return err
+		}
+		a.rc, a.next = rc, 0
+		if _, err := io.CopyN(io.Discard, rc, a.h.Offset); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrMalformed, a.where, err)
+		}
+	}
+	if skip := int64(i-a.next) * a.rowBytes; skip > 0 {
+		if _, err := io.CopyN(io.Discard, a.rc, skip); err != nil {
+			return fmt.Errorf("%w: %s: sample %d: %v", ErrMalformed, a.where, i, err)
+		}
+	}
+	if _, err := io.ReadFull(a.rc, dst); err != nil {
+		a.rc.Close()
+		a.rc = nil
+		return fmt.Errorf("%w: %s: sample %d: %v", ErrMalformed, a.where, i, err)
+	}
+	a.next = i + 1
+	return nil
+}
+
+func (a *array) close() error {
+	if a.rc != nil {
+		return a.rc.Close()
+	}
+	return nil
+}
+
+// arrays is a dataset of .npy arrays (a .npy file, or a .npz's entries).
+type arrays struct {
+	path   string
+	mu     sync.Mutex
+	inputs []*array // sorted by name
+	labels []int64
+	n      int
+	closer io.Closer
+}
+
+func (d *arrays) Len() int        { return d.n }
+func (d *arrays) HasLabels() bool { return d.labels != nil }
+func (d *arrays) Inputs() []string {
+	out := make([]string, len(d.inputs))
+	for i, a := range d.inputs {
+		out[i] = a.name
+	}
+	return out
+}
+
+func (d *arrays) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var first error
+	for _, a := range d.inputs {
+		if err := a.close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	if d.closer != nil {
+		if err := d.closer.Close(); err != nil && first == nil {
+			first = err
+		}
+		d.closer = nil
+	}
+	return first
+}
+
+func (d *arrays) Batch(ctx context.Context, idx []int) (Batch, error) {
+	if err := checkIdx(idx, d.n, d.path); err != nil {
+		return Batch{}, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	// Reading in ascending order keeps streamed arrays going forward.
+	order := make([]int, len(idx))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return idx[order[a]] < idx[order[b]] })
+	b := Batch{Inputs: map[string]*tensor.Dense{}}
+	for _, a := range d.inputs {
+		re := a.h.rowElems()
+		if int64(len(idx))*re > MaxBatchElements {
+			return Batch{}, fmt.Errorf("%w: %s: a batch of %d samples of shape %v is too large", ErrInvalid, a.where, len(idx), a.h.Shape[1:])
+		}
+		out := make([]float32, int64(len(idx))*re)
+		raw := make([]byte, a.rowBytes)
+		for k, o := range order {
+			if k%256 == 0 {
+				if err := ctx.Err(); err != nil {
+					return Batch{}, err
+				}
+			}
+			if err := a.readRow(raw, idx[o]); err != nil {
+				return Batch{}, err
+			}
+			decodeFloat(out[int64(o)*re:int64(o+1)*re], raw, a.h.DType)
+		}
+		b.Inputs[a.name] = tensor.New(tensor.WithShape(append([]int{len(idx)}, a.h.Shape[1:]...)...), tensor.WithBacking(out))
+	}
+	if d.labels != nil {
+		b.Labels = make([]int64, len(idx))
+		for i, j := range idx {
+			b.Labels[i] = d.labels[j]
+		}
+	}
+	return b, nil
+}
+
+func openNPY(path string, c *config) (Dataset, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	a, err := openArrayAt(f, st.Size(), path, path)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	a.name = "input"
+	if c.inputName != "" {
+		a.name = c.inputName
+	}
+	return &arrays{path: path, inputs: []*array{a}, n: a.rows(), closer: f}, nil
+}
+
+// openArrayAt reads the header of a .npy stored at offset 0 of r (size
+// bytes) and checks the payload fits.
+func openArrayAt(r io.ReaderAt, size int64, name, where string) (*array, error) {
+	h, err := readHeader(io.NewSectionReader(r, 0, size), where)
+	if err != nil {
+		return nil, err
+	}
+	a, err := newArray(name, where, h)
+	if err != nil {
+		return nil, err
+	}
+	if need := h.Elements() * int64(h.DType.Size()); size-h.Offset < need {
+		return nil, fmt.Errorf("%w: %s: %d bytes of data for shape %v %s (need %d)", ErrMalformed, where, size-h.Offset, h.Shape, h.DType, need)
+	}
+	a.at, a.base = r, h.Offset
+	return a, nil
+}
+
+func openNPZ(path string, c *config) (Dataset, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	d, err := npzDataset(f, st.Size(), path, c)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	d.closer = f
+	return d, nil
+}
+
+// npzEntries lists a .npz's arrays by name (entry name without ".npy").
+func npzEntries(r io.ReaderAt, size int64, path string) (map[string]*zip.File, []string, error) {
+	zr, err := zip.NewReader(r, size)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: not a .npz (zip) file: %v", ErrMalformed, path, err)
+	}
+	files := map[string]*zip.File{}
+	var names []string
+	for _, f := range zr.File {
+		name := strings.TrimSuffix(f.Name, ".npy")
+		if _, dup := files[name]; dup {
+			return nil, nil, fmt.Errorf("%w: %s: array %q twice", ErrMalformed, path, name)
+		}
+		files[name] = f
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return files, names, nil
+}
+
+func npzDataset(r io.ReaderAt, size int64, path string, c *config) (*arrays, error) {
+	files, names, err := npzEntries(r, size, path)
+	if err != nil {
+		return nil, err
+	}
+	d := &arrays{path: path}
+	for _, name := range names {
+		zf := files[name]
+		where := path + ": " + zf.Name
+		if name == c.labels {
+			l, err := readLabels(zf, where)
+			if err != nil {
+				return nil, err
+			}
+			d.labels = l
+			continue
+		}
+		a, err := zipArray(r, zf, name, where, c.memLimit)
+		if err != nil {
+			return nil, err
+		}
+		d.inputs = append(d.inputs, a)
+	}
+	if len(d.inputs) == 0 {
+		return nil, fmt.Errorf("%w: %s: no input arrays (only %q)", ErrMalformed, path, names)
+	}
+	if c.inputName != "" {
+		switch {
+		case len(d.inputs) == 1:
+			d.inputs[0].name = c.inputName
+		case !slices.ContainsFunc(d.inputs, func(a *array) bool { return a.name == c.inputName }):
+			return nil, fmt.Errorf("%w: %s: no array named %q among %d input arrays", ErrMalformed, path, c.inputName, len(d.inputs))
+		}
+	}
+	d.n = d.inputs[0].rows()
+	for _, a := range d.inputs[1:] {
+		if a.rows() != d.n {
+			return nil, fmt.Errorf("%w: %s: array %q has %d samples, %q has %d", ErrMalformed, path, a.name, a.rows(), d.inputs[0].name, d.n)
+		}
+	}
+	if d.labels != nil && len(d.labels) != d.n {
+		return nil, fmt.Errorf("%w: %s: %d labels for %d samples", ErrMalformed, path, len(d.labels), d.n)
+	}
+	return d, nil
+}
+
+// zipArray opens the .npy in zf: in place when stored, in memory when
+// compressed within limit, else streamed.
+func zipArray(r io.ReaderAt, zf *zip.File, name, where string, limit int64) (*array, error) {
+	if zf.Method == zip.Store {
+		off, err := zf.DataOffset()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, where, err)
+		}
+		return openArrayAt(io.NewSectionReader(r, off, int64(zf.CompressedSize64)), int64(zf.CompressedSize64), name, where)
+	}
+	rc, err := zf.Open()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, where, err)
+	}
+	h, err := readHeader(rc, where)
+	if err != nil {
+		rc.Close()
+		return nil, err
+	}
+	a, err := newArray(name, where, h)
+	if err != nil {
+		rc.Close()
+		return nil, err
+	}
+	need := h.Elements() * int64(h.DType.Size())
+	if err := plausible(zf, h.Offset+need, where); err != nil {
+		rc.Close()
+		return nil, err
+	}
+	if uint64(h.Offset+need) > zf.UncompressedSize64 {
+		rc.Close()
+		return nil, fmt.Errorf("%w: %s: %d bytes for shape %v %s (need %d)", ErrMalformed, where, zf.UncompressedSize64, h.Shape, h.DType, h.Offset+need)
+	}
+	if need <= limit {
+		buf := make([]byte, need)
+		_, err := io.ReadFull(rc, buf)
+		rc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, where, err)
+		}
+		a.at = bytes.NewReader(buf)
+		return a, nil
+	}
+	rc.Close()
+	a.open = func() (io.ReadCloser, error) {
+		rc, err := zf.Open()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, where, err)
+		}
+		return rc, nil
+	}
+	return a, nil
+}
+
+// readLabels reads a 1-D integer array whole.
+func readLabels(zf *zip.File, where string) ([]int64, error) {
+	rc, err := zf.Open()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, where, err)
+	}
+	defer rc.Close()
+	h, err := readHeader(rc, where)
+	if err != nil {
+		return nil, err
+	}
+	if len(h.Shape) != 1 || !h.DType.IsInteger() {
+		return nil, fmt.Errorf("%w: %s: labels must be a 1-D integer array, not %s %v", ErrMalformed, where, h.DType, h.Shape)
+	}
+	if h.Elements() > MaxBatchElements/8 {
+		return nil, fmt.Errorf("%w: %s: %d labels", ErrUnsupported, where, h.Elements())
+	}
+	raw := make([]byte, h.Elements()*int64(h.DType.Size()))
+	if err := plausible(zf, h.Offset+int64(len(raw)), where); err != nil {
+		return nil, err
+	}
+	if _, err := io.ReadFull(rc, raw); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, where, err)
+	}
+	l := make([]int64, h.Elements())
+	decodeInt(l, raw, h.DType)
+	return l, nil
+}
+
+// ReadNPZ reads every array of a .npz whole, keyed by entry name without
+// ".npy", as ReadNPY types them. For a dataset larger than memory use Open.
+func ReadNPZ(path string) (map[string]*tensor.Dense, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	return decodeNPZ(f, st.Size(), path)
+}
+
+func decodeNPZ(r io.ReaderAt, size int64, path string) (map[string]*tensor.Dense, error) {
+	files, names, err := npzEntries(r, size, path)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*tensor.Dense{}
+	for _, name := range names {
+		zf := files[name]
+		rc, err := zf.Open()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %s: %v", ErrMalformed, path, zf.Name, err)
+		}
+		size := int64(min(zf.UncompressedSize64, 1<<62))
+		if err := plausible(zf, size, path+": "+zf.Name); err != nil {
+			rc.Close()
+			return nil, err
+		}
+		t, err := decodeNPY(rc, size, path+": "+zf.Name)
+		rc.Close()
+		if err != nil {
+			return nil, err
+		}
+		out[name] = t
+	}
+	return out, nil
+}
+
+// maxDeflateRatio bounds how many bytes deflate can make of one compressed
+// byte (1032 in theory): sizes declared beyond it are refused before
+// anything is allocated.
+const maxDeflateRatio = 1040
+
+// plausible checks that zf can hold n uncompressed bytes.
+func plausible(zf *zip.File, n int64, where string) error {
+	limit := int64(min(zf.CompressedSize64, 1<<52))
+	if zf.Method != zip.Store {
+		limit *= maxDeflateRatio
+	}
+	if n > limit {
+		return fmt.Errorf("%w: %s: %d bytes cannot come from %d compressed bytes", ErrMalformed, where, n, zf.CompressedSize64)
+	}
+	return nil
+}
