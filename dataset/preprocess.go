@@ -67,8 +67,11 @@ const MaxPixels = 1 << 26
 var Presets = map[string]Preprocess{
 	// PaddleOCR's text classifiers (ch_ppocr_mobile_v2.0_cls):
 	// resize_norm_img with image shape 3,48,192 — height 48 with the aspect
-	// kept, (x/255 − 0.5)/0.5, zero padding on the right to 192.
-	"ppocr-cls": {Height: 48, MaxWidth: 192, Mean: []float32{0.5}, Std: []float32{0.5}, PadWidth: 192, Channels: BGR},
+	// kept, the width rounded up and capped at 192, (x/255 − 0.5)/0.5,
+	// zero padding on the right to 192 — on RGB pixels, as the images of
+	// ../shared/data/textlines were prepared. PaddleOCR's own tools read
+	// images with OpenCV (BGR): set Channels to BGR to match them.
+	"ppocr-cls": {Height: 48, MaxWidth: 192, Mean: []float32{0.5}, Std: []float32{0.5}, PadWidth: 192},
 	// torchvision's ImageNet evaluation transform.
 	"imagenet": {Resize: []int{256}, CenterCrop: []int{224}, Mean: []float32{0.485, 0.456, 0.406}, Std: []float32{0.229, 0.224, 0.225}},
 	// MNIST-style gray images in [0, 1].

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/edgeprune/edgeprune/internal/npdata"
 	"github.com/edgeprune/edgeprune/internal/onnxbuild"
 	"github.com/edgeprune/edgeprune/internal/testmodels"
 	"github.com/edgeprune/edgeprune/onnxio"
@@ -31,23 +30,9 @@ func TestLeNetAccuracyMatchesTorch(t *testing.T) {
 	if err := json.Unmarshal(raw, &baseline); err != nil {
 		t.Fatal(err)
 	}
-	arrays, err := npdata.ReadNPZ(testmodels.SharedData(t, "mnist_test.npz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var input, labels *npdata.Array
-	for _, a := range arrays {
-		switch a.Name {
-		case "input":
-			input = a
-		case "labels":
-			labels = a
-		}
-	}
-	if input == nil || labels == nil {
-		t.Fatal("mnist_test.npz lacks input or labels")
-	}
-	batches, err := SplitBatches(map[string]*tensor.Dense{"input": input.Dense()}, labels.I, 1000)
+	images, labels := testmodels.MNIST(t)
+	input := tensor.New(tensor.WithShape(len(labels), 1, 28, 28), tensor.WithBacking(images))
+	batches, err := SplitBatches(map[string]*tensor.Dense{"input": input}, labels, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}

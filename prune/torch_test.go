@@ -5,7 +5,7 @@ import (
 	"math"
 	"testing"
 
-	"codeberg.org/sbinet/npyio/npz"
+	"github.com/edgeprune/edgeprune/dataset"
 	"github.com/edgeprune/edgeprune/internal/testmodels"
 	"github.com/edgeprune/edgeprune/onnxio"
 )
@@ -92,25 +92,21 @@ func TestTorchGlobalL1(t *testing.T) {
 
 func abs32(v float32) float32 { return float32(math.Abs(float64(v))) }
 
-// readMasks reads torch's masks: one uint8 array per weight, keyed by ID.
-func readMasks(t *testing.T, path string) map[string][]uint8 {
+// readMasks reads torch's masks: one uint8 array per weight, keyed by ID
+// (or "<group>/<ID>").
+func readMasks(t *testing.T, path string) map[string][]int64 {
 	t.Helper()
-	f, err := npz.Open(path)
+	arrays, err := dataset.ReadNPZ(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	out := map[string][]uint8{}
-	for _, k := range f.Keys() {
-		var m []uint8
-		if err := f.Read(k, &m); err != nil {
-			t.Fatalf("%s: %v", k, err)
+	out := map[string][]int64{}
+	for k, a := range arrays {
+		m, ok := a.Data().([]int64)
+		if !ok {
+			t.Fatalf("%s: %s is %v, want an integer mask", path, k, a.Dtype())
 		}
-		name := k
-		if len(name) > 4 && name[len(name)-4:] == ".npy" {
-			name = name[:len(name)-4]
-		}
-		out[name] = m
+		out[k] = m
 	}
 	return out
 }

@@ -8,10 +8,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/edgeprune/edgeprune/internal/npdata"
+	"github.com/edgeprune/edgeprune/dataset"
 	"github.com/edgeprune/edgeprune/internal/onnxbuild"
 	"github.com/edgeprune/edgeprune/internal/testmodels"
 	"google.golang.org/protobuf/proto"
+	"gorgonia.org/tensor"
 )
 
 // TestRunWritesOutputs runs the canned MLP through `run` and checks the
@@ -21,11 +22,7 @@ import (
 func TestRunWritesOutputs(t *testing.T) {
 	model := writeCanned(t, "mlp", onnxbuild.MLP())
 	dir := t.TempDir()
-	x := &npdata.Array{Name: "x", Shape: []int{1, 4}, F: []float32{0.5, -1, 2, 0.25}}
 	xin := filepath.Join(dir, "x.npy")
-	if err := npdata.WriteNPY(xin, x); err != nil {
-		t.Fatal(err)
-	}
 	// Input names of the canned MLP.
 	code, out, errs := runCLI(t, "inspect", model, "--json")
 	if code != 0 {
@@ -42,19 +39,19 @@ func TestRunWritesOutputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := info.Inputs[0]
-	x.Shape = nil
-	x.F = nil
+	var shape []int
 	for _, d := range in.Shape {
 		n := 1
 		if f, ok := d.(float64); ok {
 			n = int(f)
 		}
-		x.Shape = append(x.Shape, n)
+		shape = append(shape, n)
 	}
-	for i := 0; i < numelInts(x.Shape); i++ {
-		x.F = append(x.F, float32(i%7)/7-0.3)
+	xs := make([]float32, numelInts(shape))
+	for i := range xs {
+		xs[i] = float32(i%7)/7 - 0.3
 	}
-	if err := npdata.WriteNPY(xin, x); err != nil {
+	if err := dataset.WriteNPY(xin, tensor.New(tensor.WithShape(shape...), tensor.WithBacking(xs))); err != nil {
 		t.Fatal(err)
 	}
 	outDir := filepath.Join(dir, "out")
@@ -62,11 +59,11 @@ func TestRunWritesOutputs(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("run: exit %d: %s", code, errs)
 	}
-	got, err := npdata.ReadNPY(filepath.Join(outDir, safeFileName(info.Outputs[0].Name)+".npy"))
+	got, err := dataset.ReadNPY(filepath.Join(outDir, safeFileName(info.Outputs[0].Name)+".npy"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got.F) == 0 {
+	if got.Shape().TotalSize() == 0 {
 		t.Fatalf("output %q is empty", info.Outputs[0].Name)
 	}
 	for _, c := range []struct {
@@ -107,27 +104,15 @@ func TestSafeFileName(t *testing.T) {
 // samples with itself as reference, and benches it.
 func TestEvalAndBenchJSON(t *testing.T) {
 	model := testmodels.Shared(t, "mnist/lenet300.onnx")
-	arrays, err := npdata.ReadNPZ(testmodels.SharedData(t, "mnist_test.npz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A 1000-sample .npz keeps the test quick.
-	var in, labels *npdata.Array
-	for _, a := range arrays {
-		switch a.Name {
-		case "input":
-			in = a
-		case "labels":
-			labels = a
-		}
-	}
-	per := numelInts(in.Shape[1:])
+	images, _ := testmodels.MNIST(t)
+	// A 1000-sample .npy keeps the test quick.
+	const per = 28 * 28
 	small := filepath.Join(t.TempDir(), "small")
 	if err := os.MkdirAll(small, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	inPath := filepath.Join(small, "input.npy")
-	if err := npdata.WriteNPY(inPath, &npdata.Array{Name: "input", Shape: append([]int{1000}, in.Shape[1:]...), F: in.F[:1000*per]}); err != nil {
+	if err := dataset.WriteNPY(inPath, tensor.New(tensor.WithShape(1000, 1, 28, 28), tensor.WithBacking(images[:1000*per]))); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errs := runCLI(t, "eval", model, "--data", inPath, "--reference", model, "--json")
@@ -144,7 +129,6 @@ func TestEvalAndBenchJSON(t *testing.T) {
 	if _, ok := ev["top1"]; ok {
 		t.Errorf("top1 reported without labels: %v", ev)
 	}
-	_ = labels
 	code, out, errs = runCLI(t, "bench", model, "--threads", "1", "--runs", "3", "--json")
 	if code != 0 {
 		t.Fatalf("bench: exit %d: %s", code, errs)
@@ -166,22 +150,13 @@ func TestEvalAndBenchJSON(t *testing.T) {
 // directory (input_0.pb) written here from 20 MNIST samples, against itself.
 func TestEvalTestDataSetDir(t *testing.T) {
 	model := testmodels.Shared(t, "mnist/lenet300.onnx")
-	arrays, err := npdata.ReadNPZ(testmodels.SharedData(t, "mnist_test.npz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var in *npdata.Array
-	for _, a := range arrays {
-		if a.Name == "input" {
-			in = a
-		}
-	}
-	per := numelInts(in.Shape[1:])
+	images, _ := testmodels.MNIST(t)
+	const per = 28 * 28
 	dir := filepath.Join(t.TempDir(), "test_data_set_0")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	tp := onnxbuild.Float32Tensor("input", []int64{20, 1, 28, 28}, in.F[:20*per])
+	tp := onnxbuild.Float32Tensor("input", []int64{20, 1, 28, 28}, images[:20*per])
 	raw, err := proto.Marshal(tp)
 	if err != nil {
 		t.Fatal(err)

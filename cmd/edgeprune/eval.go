@@ -3,9 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
 
+	"github.com/edgeprune/edgeprune/dataset"
 	"github.com/edgeprune/edgeprune/engine"
 	"github.com/edgeprune/edgeprune/internal/npdata"
 	"github.com/edgeprune/edgeprune/onnxio"
@@ -27,7 +26,8 @@ type evalJSON struct {
 }
 
 func newEvalCmd(c *cli) *cobra.Command {
-	var dataPath, labels, reference string
+	var dataPath, reference string
+	var df dataFlags
 	var batch, threads int
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -35,10 +35,9 @@ func newEvalCmd(c *cli) *cobra.Command {
 		Short: "Measure accuracy and fidelity of a model on a dataset",
 		Long: `eval runs MODEL over a dataset in batches along its first axis.
 
-Data: a .npz with one array per model input (named after it) and a labels
-array (--labels, default "labels" when present); a .npy for a single-input
-model; or an ONNX test_data_set_N directory (or a directory of them) of
-input_N.pb TensorProto files.
+` + dataFlagsHelp + `
+An ONNX test_data_set_N directory (or a directory of them) of input_N.pb
+TensorProto files is read as such.
 
 With labels it reports top-1 and top-5 accuracy of the first output. With
 --reference ORIG.onnx it also runs ORIG on the same data and reports
@@ -63,7 +62,7 @@ the largest absolute difference of any score.`,
 				return err
 			}
 			batches, err := interruptible(ctx, func() ([]engine.Batch, error) {
-				return loadEvalData(m, dataPath, labels, cmd.Flags().Changed("labels"), batch)
+				return loadEvalData(cmd, m, dataPath, &df, batch)
 			})
 			if err != nil {
 				return err
@@ -107,7 +106,7 @@ the largest absolute difference of any score.`,
 		},
 	}
 	cmd.Flags().StringVar(&dataPath, "data", "", "dataset: .npz, .npy or test_data_set directory")
-	cmd.Flags().StringVar(&labels, "labels", "labels", "name of the labels array in a .npz")
+	addDataFlags(cmd, &df)
 	cmd.Flags().StringVar(&reference, "reference", "", "original model to measure fidelity against")
 	cmd.Flags().IntVar(&batch, "batch", 100, "samples per batch")
 	addThreadsFlag(cmd, &threads)
@@ -116,16 +115,12 @@ the largest absolute difference of any score.`,
 }
 
 // loadEvalData reads path into batches for m's inputs.
-func loadEvalData(m *onnxio.Model, path, labelName string, labelsGiven bool, batch int) ([]engine.Batch, error) {
+func loadEvalData(cmd *cobra.Command, m *onnxio.Model, path string, df *dataFlags, batch int) ([]engine.Batch, error) {
 	var inputNames []string
 	for _, v := range m.Info().Inputs {
 		inputNames = append(inputNames, v.Name)
 	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if st.IsDir() {
+	if isTestDataDir(path) {
 		sets, err := npdata.ReadTestData(path)
 		if err != nil {
 			return nil, err
@@ -143,53 +138,22 @@ func loadEvalData(m *onnxio.Model, path, labelName string, labelsGiven bool, bat
 		}
 		return out, nil
 	}
-	var arrays []*npdata.Array
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".npz":
-		if arrays, err = npdata.ReadNPZ(path); err != nil {
-			return nil, err
-		}
-	case ".npy":
-		if len(inputNames) != 1 {
-			return nil, usagef("a .npy holds one array; the model takes %d inputs: use a .npz", len(inputNames))
-		}
-		a, err := npdata.ReadNPY(path)
+	d, err := df.open(cmd, path, m)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	var out []engine.Batch
+	for start := 0; start < d.Len(); start += batch {
+		b, err := d.Batch(cmd.Context(), dataset.Range(start, min(batch, d.Len()-start)))
 		if err != nil {
 			return nil, err
 		}
-		a.Name = inputNames[0]
-		arrays = []*npdata.Array{a}
-	default:
-		return nil, usagef("--data %q: want a .npz, a .npy or a directory", path)
-	}
-	byName := map[string]*npdata.Array{}
-	for _, a := range arrays {
-		byName[a.Name] = a
-	}
-	feed := map[string]*tensor.Dense{}
-	for _, n := range inputNames {
-		a, ok := byName[n]
-		if !ok && len(inputNames) == 1 && len(arrays) <= 2 {
-			// One input: take the one array that is not the labels.
-			for _, x := range arrays {
-				if x.Name != labelName {
-					a, ok = x, true
-				}
-			}
+		eb := engine.Batch{Inputs: map[string]*tensor.Dense{}, Labels: b.Labels}
+		for _, n := range inputNames {
+			eb.Inputs[n] = b.Inputs[n]
 		}
-		if !ok {
-			return nil, fmt.Errorf("%s: no array named %q (the model input)", path, n)
-		}
-		feed[n] = a.Dense()
+		out = append(out, eb)
 	}
-	var labels []int64
-	if l, ok := byName[labelName]; ok {
-		if l.I == nil {
-			return nil, fmt.Errorf("%s: labels array %q is not integer", path, labelName)
-		}
-		labels = l.I
-	} else if labelsGiven {
-		return nil, usagef("%s has no labels array %q", path, labelName)
-	}
-	return engine.SplitBatches(feed, labels, batch)
+	return out, nil
 }

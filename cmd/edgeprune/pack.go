@@ -133,7 +133,7 @@ original on DATA (as eval --reference does) with the pure-Go engine.`,
 			}
 			rep := packReport(args[0], out, vname, st)
 			if check != "" {
-				if rep.Check, err = packCheck(ctx, m, out, check, labels, cmd.Flags().Changed("labels"), batch); err != nil {
+				if rep.Check, err = packCheck(cmd, m, out, check, labels, batch); err != nil {
 					return err
 				}
 			}

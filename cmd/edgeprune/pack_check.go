@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -9,6 +8,7 @@ import (
 	"github.com/edgeprune/edgeprune/engine"
 	"github.com/edgeprune/edgeprune/onnxio"
 	"github.com/edgeprune/edgeprune/pack"
+	"github.com/spf13/cobra"
 )
 
 // packCheckJSON is what `pack --check DATA` measures: the fidelity of the
@@ -26,7 +26,8 @@ type packCheckJSON struct {
 // packCheck unpacks the package written at packPath in memory and runs it
 // beside the original model (which pack.Writer leaves untouched) on the data
 // with the engine.
-func packCheck(ctx context.Context, orig *onnxio.Model, packPath, data, labels string, labelsGiven bool, batch int) (*packCheckJSON, error) {
+func packCheck(cmd *cobra.Command, orig *onnxio.Model, packPath, data, labels string, batch int) (*packCheckJSON, error) {
+	ctx := cmd.Context()
 	f, err := os.Open(packPath)
 	if err != nil {
 		return nil, err
@@ -40,7 +41,7 @@ func packCheck(ctx context.Context, orig *onnxio.Model, packPath, data, labels s
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", packPath, err)
 	}
-	batches, err := loadEvalData(orig, data, labels, labelsGiven, batch)
+	batches, err := loadEvalData(cmd, orig, data, &dataFlags{labels: labels}, batch)
 	if err != nil {
 		return nil, fmt.Errorf("--check %s: %w", data, err)
 	}

@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/edgeprune/edgeprune/internal/npdata"
+	"github.com/edgeprune/edgeprune/dataset"
 	"github.com/edgeprune/edgeprune/internal/onnxbuild"
 	"gorgonia.org/tensor"
 )
@@ -26,11 +26,7 @@ func TestPackCheck(t *testing.T) {
 	model := writeCanned(t, "mlp", b.Model())
 	data := filepath.Join(dir, "x.npy")
 	x := tensor.New(tensor.WithShape(50, 32), tensor.WithBacking(onnxbuild.Rand(13, 50*32, 1)))
-	a, err := npdata.FromDense("x", x)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := npdata.WriteNPY(data, a); err != nil {
+	if err := dataset.WriteNPY(data, x); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -70,18 +66,18 @@ func TestRunRandom(t *testing.T) {
 			t.Fatal(errs)
 		}
 	}
-	ya, err := npdata.ReadNPY(filepath.Join(a, "y.npy"))
+	ya, err := dataset.ReadNPY(filepath.Join(a, "y.npy"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	yb, err := npdata.ReadNPY(filepath.Join(b, "y.npy"))
+	yb, err := dataset.ReadNPY(filepath.Join(b, "y.npy"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ya.Shape) != 2 || ya.Shape[0] != 3 {
-		t.Fatalf("output shape %v, want [3 4]", ya.Shape)
+	if len(ya.Shape()) != 2 || ya.Shape()[0] != 3 {
+		t.Fatalf("output shape %v, want [3 4]", ya.Shape())
 	}
-	da, db := ya.Dense().Data().([]float32), yb.Dense().Data().([]float32)
+	da, db := ya.Data().([]float32), yb.Data().([]float32)
 	for i := range da {
 		if da[i] != db[i] {
 			t.Fatalf("two --random runs differ at %d", i)

@@ -7,8 +7,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/edgeprune/edgeprune/dataset"
 	"github.com/edgeprune/edgeprune/engine"
-	"github.com/edgeprune/edgeprune/internal/npdata"
 	"github.com/spf13/cobra"
 	"gorgonia.org/tensor"
 )
@@ -64,12 +64,12 @@ those given with --shape: a quick way to compare two models' outputs.`,
 				if _, dup := feed[name]; dup {
 					return usagef("--input %q given twice", name)
 				}
-				a, err := npdata.ReadNPY(file)
+				a, err := dataset.ReadNPY(file)
 				if err != nil {
 					return err
 				}
-				feed[name] = a.Dense()
-				opts = append(opts, engine.WithInputShape(name, a.Shape...))
+				feed[name] = a
+				opts = append(opts, engine.WithInputShape(name, a.Shape()...))
 			}
 			if random {
 				if err := requireShapes(m, given, func(name string) bool { _, file := feed[name]; return file }); err != nil {
@@ -107,12 +107,8 @@ those given with --shape: a quick way to compare two models' outputs.`,
 				return err
 			}
 			for _, o := range p.Outputs() {
-				a, err := npdata.FromDense(o.Name, outs[o.Name])
-				if err != nil {
-					return err
-				}
 				path := filepath.Join(outDir, safeFileName(o.Name)+".npy")
-				if err := npdata.WriteNPY(path, a); err != nil {
+				if err := dataset.WriteNPY(path, outs[o.Name]); err != nil {
 					return err
 				}
 				fmt.Fprintf(c.stdout, "%s\t%v %v\t%s\n", o.Name, o.DType, o.Shape, path)

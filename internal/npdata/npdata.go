@@ -1,32 +1,24 @@
-// Package npdata reads and writes the array files edgeprune's CLI takes and
-// gives: NumPy .npy and .npz (https://numpy.org/neps/nep-0001-npy-format.html)
-// and ONNX test_data_set_N directories of TensorProto .pb files. Arrays are
-// float32 or int64 (every integer and bool type), row-major.
+// Package npdata reads ONNX test_data_set_N directories of TensorProto .pb
+// files (the layout of the ONNX backend tests and model zoo) for `eval`.
+// Arrays are float32 or int64 (every integer and bool type), row-major.
+// NumPy .npy/.npz files are package dataset's.
 package npdata
 
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
-	"strings"
 
-	"codeberg.org/sbinet/npyio"
-	"codeberg.org/sbinet/npyio/npz"
-	"github.com/edgeprune/edgeprune/internal/atomicfile"
 	"github.com/edgeprune/edgeprune/onnxio"
 	"gorgonia.org/tensor"
 )
 
 // ErrUnsupported: a valid file whose dtype or layout npdata does not handle.
 var ErrUnsupported = errors.New("npdata: unsupported")
-
-// MaxElements bounds the elements of one array read from a file.
-const MaxElements = 1<<31 - 1
 
 // Array is one named array.
 type Array struct {
@@ -44,209 +36,6 @@ func (a *Array) Dense() *tensor.Dense {
 		back = a.I
 	}
 	return tensor.New(tensor.WithShape(a.Shape...), tensor.WithBacking(back))
-}
-
-// FromDense converts a tensor (float32, int64 or bool) into an Array.
-func FromDense(name string, t *tensor.Dense) (*Array, error) {
-	a := &Array{Name: name, Shape: append([]int{}, t.Shape()...)}
-	switch d := t.Data().(type) {
-	case []float32:
-		a.F = d
-	case []int64:
-		a.I = d
-	case []bool:
-		a.I, a.Bool = make([]int64, len(d)), true
-		for i, b := range d {
-			if b {
-				a.I[i] = 1
-			}
-		}
-	default:
-		return nil, fmt.Errorf("%w: tensor of %v", ErrUnsupported, t.Dtype())
-	}
-	return a, nil
-}
-
-func numel(shape []int) (int, error) {
-	n := 1
-	for _, d := range shape {
-		if d < 0 || (d > 0 && n > MaxElements/d) {
-			return 0, fmt.Errorf("npdata: shape %v too large or negative", shape)
-		}
-		n *= d
-	}
-	return n, nil
-}
-
-// decode reads the payload described by hdr from r.
-func decode(name string, hdr npyio.Header, read func(ptr any) error) (*Array, error) {
-	if hdr.Descr.Fortran {
-		return nil, fmt.Errorf("%w: %s: Fortran-order array", ErrUnsupported, name)
-	}
-	n, err := numel(hdr.Descr.Shape)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	a := &Array{Name: name, Shape: append([]int{}, hdr.Descr.Shape...)}
-	if a.Shape == nil {
-		a.Shape = []int{}
-	}
-	toI := func(get func(i int) int64) {
-		a.I = make([]int64, n)
-		for i := range a.I {
-			a.I[i] = get(i)
-		}
-	}
-	switch t := strings.Trim(hdr.Descr.Type, `'"`); t {
-	case "<f4", "f4":
-		a.F = make([]float32, 0, n)
-		err = read(&a.F)
-	case "<f8", "f8":
-		var v []float64
-		if err = read(&v); err == nil {
-			a.F = make([]float32, len(v))
-			for i, x := range v {
-				a.F[i] = float32(x)
-			}
-		}
-	case "<i8", "i8":
-		err = read(&a.I)
-	case "<i4", "i4":
-		var v []int32
-		if err = read(&v); err == nil {
-			toI(func(i int) int64 { return int64(v[i]) })
-		}
-	case "|u1", "u1":
-		var v []uint8
-		if err = read(&v); err == nil {
-			toI(func(i int) int64 { return int64(v[i]) })
-		}
-	case "|b1", "b1":
-		var v []bool
-		if err = read(&v); err == nil {
-			toI(func(i int) int64 {
-				if v[i] {
-					return 1
-				}
-				return 0
-			})
-			a.Bool = true
-		}
-	default:
-		return nil, fmt.Errorf("%w: %s: dtype %q", ErrUnsupported, name, t)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	if got := len(a.F) + len(a.I); got != n {
-		return nil, fmt.Errorf("npdata: %s: %d elements for shape %v", name, got, a.Shape)
-	}
-	return a, nil
-}
-
-// ReadNPY reads a .npy file; the array is named after the file (no extension).
-func ReadNPY(path string) (*Array, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	r, err := npyio.NewReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	name := filepath.Base(path)
-	name = name[:len(name)-len(filepath.Ext(name))]
-	return decode(name, r.Header, r.Read)
-}
-
-// ReadNPZ reads every array of a .npz file, sorted by name.
-func ReadNPZ(path string) ([]*Array, error) {
-	r, err := npz.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	defer r.Close()
-	keys := append([]string{}, r.Keys()...)
-	sort.Strings(keys)
-	var out []*Array
-	for _, k := range keys {
-		hdr := r.Header(k)
-		if hdr == nil {
-			return nil, fmt.Errorf("npdata: %s: no header for %q", path, k)
-		}
-		name := k
-		if filepath.Ext(name) == ".npy" {
-			name = name[:len(name)-4]
-		}
-		a, err := decode(name, *hdr, func(ptr any) error { return r.Read(k, ptr) })
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		out = append(out, a)
-	}
-	return out, nil
-}
-
-// WriteNPY writes a to path as .npy (<f4, <i8 or |b1), through a temporary
-// file renamed into place.
-func WriteNPY(path string, a *Array) error {
-	f, err := atomicfile.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := writeNPY(f, a); err != nil {
-		f.Abort()
-		return err
-	}
-	return f.Commit()
-}
-
-func writeNPY(w io.Writer, a *Array) error {
-	descr, esize := "<f4", 4
-	switch {
-	case a.Bool:
-		descr, esize = "|b1", 1
-	case a.F == nil:
-		descr, esize = "<i8", 8
-	}
-	parts := make([]string, len(a.Shape))
-	for i, d := range a.Shape {
-		parts[i] = strconv.Itoa(d)
-	}
-	shape := "(" + strings.Join(parts, ", ")
-	if len(parts) == 1 {
-		shape += ","
-	}
-	shape += ")"
-	hdr := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shape)
-	pad := 64 - (10+len(hdr)+1)%64
-	for i := 0; i < pad%64; i++ {
-		hdr += " "
-	}
-	hdr += "\n"
-	buf := make([]byte, 0, 10+len(hdr)+esize*(len(a.F)+len(a.I)))
-	buf = append(buf, "\x93NUMPY\x01\x00"...)
-	buf = append(buf, byte(len(hdr)), byte(len(hdr)>>8))
-	buf = append(buf, hdr...)
-	switch {
-	case a.Bool:
-		for _, v := range a.I {
-			buf = append(buf, byte(min(max(v, 0), 1)))
-		}
-	case a.F == nil:
-		for _, v := range a.I {
-			u := uint64(v)
-			buf = append(buf, byte(u), byte(u>>8), byte(u>>16), byte(u>>24), byte(u>>32), byte(u>>40), byte(u>>48), byte(u>>56))
-		}
-	default:
-		for _, v := range a.F {
-			u := float32bits(v)
-			buf = append(buf, byte(u), byte(u>>8), byte(u>>16), byte(u>>24))
-		}
-	}
-	_, err := w.Write(buf)
-	return err
 }
 
 var dataSetRe = regexp.MustCompile(`^test_data_set_\d+$`)

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"testing"
 
-	"codeberg.org/sbinet/npyio/npz"
+	"github.com/edgeprune/edgeprune/dataset"
 	"github.com/edgeprune/edgeprune/internal/devenv"
 )
 
@@ -151,17 +151,16 @@ func Files(t testing.TB) []Model {
 // as SharedData does and fails the test on a malformed file.
 func MNIST(t testing.TB) (images []float32, labels []int64) {
 	t.Helper()
-	f, err := npz.Open(SharedData(t, "mnist_test.npz"))
+	arrays, err := dataset.ReadNPZ(SharedData(t, "mnist_test.npz"))
 	if err != nil {
 		t.Fatalf("testmodels: %v", err)
 	}
-	defer f.Close()
-	if err := f.Read("input.npy", &images); err != nil {
-		t.Fatalf("testmodels: mnist_test.npz input: %v", err)
+	in, l := arrays["input"], arrays["labels"]
+	if in == nil || l == nil {
+		t.Fatalf("testmodels: mnist_test.npz lacks input or labels")
 	}
-	if err := f.Read("labels.npy", &labels); err != nil {
-		t.Fatalf("testmodels: mnist_test.npz labels: %v", err)
-	}
+	images, _ = in.Data().([]float32)
+	labels, _ = l.Data().([]int64)
 	if len(images) != len(labels)*28*28 {
 		t.Fatalf("testmodels: mnist_test.npz: %d floats for %d labels", len(images), len(labels))
 	}
