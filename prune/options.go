@@ -16,24 +16,33 @@ const (
 	Global Scope = iota
 	// Layer prunes each target to the sparsity on its own.
 	Layer
+	// Row prunes each output row of each target (the slice at one index
+	// of its output-channel axis) to the sparsity on its own: Wanda's
+	// comparison group. Element pattern only.
+	Row
 )
 
 func (s Scope) String() string {
-	if s == Layer {
+	switch s {
+	case Layer:
 		return "layer"
+	case Row:
+		return "row"
 	}
 	return "global"
 }
 
-// ParseScope reads "global" or "layer".
+// ParseScope reads "global", "layer" or "row".
 func ParseScope(s string) (Scope, error) {
 	switch strings.ToLower(s) {
 	case "global", "":
 		return Global, nil
 	case "layer":
 		return Layer, nil
+	case "row":
+		return Row, nil
 	}
-	return 0, fmt.Errorf("%w: scope %q: want global or layer", ErrInvalid, s)
+	return 0, fmt.Errorf("%w: scope %q: want global, layer or row", ErrInvalid, s)
 }
 
 // Option configures a Pruner.
@@ -66,7 +75,7 @@ func WithSparsity(s float64) Option {
 // WithScope sets the scope (default Global).
 func WithScope(s Scope) Option {
 	return func(c *config) error {
-		if s != Global && s != Layer {
+		if s != Global && s != Layer && s != Row {
 			return fmt.Errorf("%w: scope %d", ErrInvalid, s)
 		}
 		c.scope = s
@@ -142,6 +151,8 @@ func newConfig(opts []Option) (*config, error) {
 		return nil, fmt.Errorf("%w: no sparsity set (e.g. 0.9 to prune 90%% of the weights)", ErrInvalid)
 	case c.boundsSet && c.scope != Global:
 		return nil, fmt.Errorf("%w: per-layer sparsity bounds apply to the global scope only", ErrInvalid)
+	case c.scope == Row && c.pattern.Kind != Element:
+		return nil, fmt.Errorf("%w: the row scope prunes single elements: drop --pattern %s (N:M already works within rows)", ErrInvalid, c.pattern)
 	}
 	return c, nil
 }

@@ -153,6 +153,12 @@ func (p *Plan) check() error {
 	if err != nil {
 		return bad("%v", err)
 	}
+	if _, err := ParseScope(p.Scope); err != nil {
+		return bad("%v", err)
+	}
+	if !rowScopeOK(p.Scope, p.Pattern) {
+		return bad("the row scope takes the element pattern, not %q", p.Pattern)
+	}
 	seen := map[string]bool{}
 	for _, e := range p.Params {
 		if seen[e.ID] {

@@ -68,7 +68,11 @@ func (pr *Pruner) Plan(m *onnxio.Model) (*Plan, error) {
 		}
 		e.SparsityBefore = frac(e.ZerosBefore, e.Elements)
 		e.Units = e.Elements / int64(e.UnitSize)
-		if ok, why := c.pattern.fits(t); !ok {
+		ok, why := c.pattern.fits(t)
+		if ok && c.scope == Row && t.OutAxis < 0 {
+			ok, why = false, "no output-channel axis known (its uses disagree): no rows to prune"
+		}
+		if !ok {
 			e.Pattern, e.Reason, e.Units, e.UnitSize = Dense, why, 0, 0
 			dense = append(dense, t.ID()+": "+why)
 		} else {
@@ -88,6 +92,13 @@ func (pr *Pruner) Plan(m *onnxio.Model) (*Plan, error) {
 		for i := range fit {
 			e := &plan.Params[fitIdx[i]]
 			e.PrunedUnits = e.Units / int64(c.pattern.M) * int64(c.pattern.M-c.pattern.N)
+		}
+		plan.sum()
+		return plan, nil
+	}
+	if c.scope == Row {
+		for i, t := range fit {
+			plan.Params[fitIdx[i]].PrunedUnits = int64(rowPruned(t, c.sparsity))
 		}
 		plan.sum()
 		return plan, nil
@@ -223,10 +234,17 @@ func ApplyWith(m *onnxio.Model, plan *Plan, imp Importance) error {
 			return err
 		}
 		e.ZerosBefore = int64(zeros(w))
-		switch pat.Kind {
-		case NM:
+		switch {
+		case plan.Scope == Row.String():
+			if t.OutAxis < 0 {
+				return fmt.Errorf("%w: parameter %q: no output-channel axis for the row scope", ErrPlan, e.ID)
+			}
+			if err := applyRows(t, imp, plan.Sparsity, w); err != nil {
+				return err
+			}
+		case pat.Kind == NM:
 			applyNM(t, imp, pat.N, pat.M, w, buf)
-		case Block:
+		case pat.Kind == Block:
 			var s *blockSource
 			if cache != nil {
 				s = cache.blocks[e.ID]

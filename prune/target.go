@@ -32,6 +32,7 @@ type Target struct {
 
 	nodes  []string // every node reading it, for --include/--exclude
 	ops    []string // op types using it as a weight
+	uses   []use    // the nodes using it as a weight, and the input slot
 	values []float32
 	view   bool // values share memory with the model
 }
@@ -203,7 +204,7 @@ func analyze(p *onnxio.Param, parents map[*onnx.NodeProto]*onnx.GraphProto) (*Ta
 	if len(uses) == 0 {
 		return nil, "not used as a weight"
 	}
-	t := &Target{Param: p, Shape: shape, OutAxis: -1, InAxis: -1, nodes: names}
+	t := &Target{Param: p, Shape: shape, OutAxis: -1, InAxis: -1, nodes: names, uses: uses}
 	for i, u := range uses {
 		out, in, why := weightAxes(u.node, u.slot, len(shape))
 		if why != "" {
