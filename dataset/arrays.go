@@ -25,11 +25,35 @@ type array struct {
 	at   io.ReaderAt // random access; element 0 at base
 	base int64
 
-	// A compressed entry beyond the memory limit: read forward,
-	// reopened to go back.
-	open func() (io.ReadCloser, error)
-	rc   io.ReadCloser
-	next int // the row rc delivers next
+	// A compressed entry: streamed forward; the first time a read goes
+	// back it is decompressed into memory whole if it fits in limit bytes,
+	// else reopened.
+	open  func() (io.ReadCloser, error)
+	rc    io.ReadCloser
+	next  int // the row rc delivers next
+	limit int64
+}
+
+// load decompresses the whole payload into memory for random access.
+func (a *array) load() error {
+	rc, err := a.open()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if _, err := io.CopyN(io.Discard, rc, a.h.Offset); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrMalformed, a.where, err)
+	}
+	buf := make([]byte, a.h.Elements()*int64(a.h.DType.Size()))
+	if _, err := io.ReadFull(rc, buf); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrMalformed, a.where, err)
+	}
+	if a.rc != nil {
+		a.rc.Close()
+		a.rc = nil
+	}
+	a.at, a.base = bytes.NewReader(buf), 0
+	return nil
 }
 
 func newArray(name, where string, h *Header) (*array, error) {
@@ -51,6 +75,12 @@ func (a *array) readRow(dst []byte, i int) error {
 			return fmt.Errorf("%w: %s: sample %d: %v", ErrMalformed, a.where, i, err)
 		}
 		return nil
+	}
+	if a.rc != nil && i < a.next && a.h.Elements()*int64(a.h.DType.Size()) <= a.limit {
+		if err := a.load(); err != nil {
+			return err
+		}
+		return a.readRow(dst, i)
 	}
 	if a.rc == nil || i < a.next {
 		if a.rc != nil {
@@ -291,8 +321,9 @@ func npzDataset(r io.ReaderAt, size int64, path string, c *config) (*arrays, err
 	return d, nil
 }
 
-// zipArray opens the .npy in zf: in place when stored, in memory when
-// compressed within limit, else streamed.
+// zipArray opens the .npy in zf: in place when stored; streamed when
+// compressed, and decompressed into memory whole (within limit) once a
+// read goes back.
 func zipArray(r io.ReaderAt, zf *zip.File, name, where string, limit int64) (*array, error) {
 	if zf.Method == zip.Store {
 		off, err := zf.DataOffset()
@@ -324,17 +355,8 @@ func zipArray(r io.ReaderAt, zf *zip.File, name, where string, limit int64) (*ar
 		rc.Close()
 		return nil, fmt.Errorf("%w: %s: %d bytes for shape %v %s (need %d)", ErrMalformed, where, zf.UncompressedSize64, h.Shape, h.DType, h.Offset+need)
 	}
-	if need <= limit {
-		buf := make([]byte, need)
-		_, err := io.ReadFull(rc, buf)
-		rc.Close()
-		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, where, err)
-		}
-		a.at = bytes.NewReader(buf)
-		return a, nil
-	}
 	rc.Close()
+	a.limit = limit
 	a.open = func() (io.ReadCloser, error) {
 		rc, err := zf.Open()
 		if err != nil {

@@ -58,8 +58,8 @@ type config struct {
 	limitGiven bool
 }
 
-// DefaultMemoryLimit is how many bytes of a compressed .npz array Open may
-// decompress into memory for random access (see WithMemoryLimit).
+// DefaultMemoryLimit is how many bytes of a compressed .npz array may be
+// decompressed into memory for random access (see WithMemoryLimit).
 const DefaultMemoryLimit = 1 << 30
 
 // WithInputName names the model input that an image folder, a .npy file or
@@ -99,11 +99,13 @@ func WithPreprocess(p Preprocess) Option {
 }
 
 // WithMemoryLimit bounds how many bytes of a compressed (np.savez_compressed)
-// .npz array are decompressed into memory for random access. A larger array
-// is streamed: reading forward is cheap, going back restarts its
-// decompression, so shuffled access to it is slow — save it with np.savez
-// (stored entries are read in place). Stored entries and .npy files are
-// always read in place, batch by batch.
+// .npz array are decompressed into memory for random access. A compressed
+// array is streamed while it is read forward (in-order batches decompress
+// only what they read); the first read that goes back decompresses it into
+// memory whole if it fits the limit, else restarts its decompression — so
+// shuffled access to a compressed array beyond the limit is slow: save it
+// with np.savez (stored entries are read in place). Stored entries and .npy
+// files are always read in place, batch by batch.
 func WithMemoryLimit(bytes int64) Option {
 	return func(c *config) error {
 		if bytes < 0 {

@@ -14,9 +14,9 @@
 //
 // [Open] returns a [Dataset] whose Batch reads the samples it is asked for:
 // arrays are read in place, sample by sample (a dataset larger than memory
-// is read batch by batch), except compressed .npz entries, which are
-// decompressed into memory up to a limit and streamed beyond it; images are
-// decoded per batch. [Split] holds out a validation fraction, [Subset]
+// is read batch by batch); compressed .npz entries are streamed while read
+// forward and decompressed into memory (up to a limit) once read out of
+// order; images are decoded per batch. [Split] holds out a validation fraction, [Subset]
 // views a part, [Shuffle] is the seeded order of an epoch.
 //
 // It is also the one reader and writer of .npy/.npz for the command line

@@ -32,6 +32,20 @@ type pruneFlags struct {
 	include, exclude, opTypes                         []string
 	asJSON                                            bool
 	st                                                structuredFlags // --structured
+	cal                                               calibFlags      // --criterion taylor|snip|obd|wanda
+}
+
+// criterion is the importance the flags ask for: --criterion (both modes)
+// or --importance (unstructured).
+func (f *pruneFlags) criterion(cmd *cobra.Command) (string, error) {
+	changed := cmd.Flags().Changed
+	if f.st.on || changed("criterion") {
+		if changed("importance") {
+			return "", usagef("--importance and --criterion name the same thing: use --criterion")
+		}
+		return f.st.criterion, nil
+	}
+	return f.importance, nil
 }
 
 func newPruneCmd(c *cli) *cobra.Command {
@@ -50,6 +64,9 @@ normalization parameters.
   --pattern 2:4    at most N nonzeros in every M weights along the input
                    channels (sparse tensor cores); sparsity is 1-N/M
   --pattern block=1x4   RxC blocks (output x input channels) by block norm
+  --scope row      every output row of every weight to the sparsity on its own
+
+` + criteriaHelp + `
 
 Layers a pattern does not divide stay dense and are listed. Weights already
 zero count toward the sparsity. Ties are broken by position: the same input
@@ -70,7 +87,9 @@ original shapes, which computes the same outputs.`,
   edgeprune prune model.onnx -o m24.onnx --pattern 2:4 --exclude '^conv1\.'
   edgeprune prune model.onnx -o m.onnx --sparsity 0.8 --scope layer --report plan.json
   edgeprune prune finetuned.onnx -o again.onnx --plan plan.json
-  edgeprune prune resnet18.onnx -o slim.onnx --structured --sparsity 0.5 --round-to 8`,
+  edgeprune prune resnet18.onnx -o slim.onnx --structured --sparsity 0.5 --round-to 8
+  edgeprune prune lenet5.onnx -o l5-t.onnx --sparsity 0.9 --criterion taylor --data mnist_train.npz --samples 128
+  edgeprune prune lenet5.onnx -o l5-w.onnx --sparsity 0.5 --criterion wanda --data mnist_train.npz --samples 128`,
 		Args: exactArgs(1, "one MODEL argument"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPrune(c, cmd, args[0], &f)
@@ -79,9 +98,9 @@ original shapes, which computes the same outputs.`,
 	fl := cmd.Flags()
 	addOutputFlag(cmd, &f.out, "output model (required)")
 	fl.Float64Var(&f.sparsity, "sparsity", 0, "fraction of weights to zero, in [0,1) (not needed for N:M)")
-	fl.StringVar(&f.scope, "scope", "global", "global | layer")
+	fl.StringVar(&f.scope, "scope", "global", "global | layer | row (default row for --criterion wanda)")
 	fl.StringVar(&f.pattern, "pattern", "element", "element | N:M (e.g. 2:4) | block=RxC (e.g. block=1x4)")
-	fl.StringVar(&f.importance, "importance", "l1", "l1 (magnitude) | l2")
+	fl.StringVar(&f.importance, "importance", "l1", "l1 (magnitude) | l2 (or --criterion, which also takes taylor|snip|obd|wanda)")
 	fl.StringArrayVar(&f.include, "include", nil, "prune only parameters whose ID or node name matches this regexp (repeatable)")
 	fl.StringArrayVar(&f.exclude, "exclude", nil, "do not prune parameters whose ID or node name matches this regexp (repeatable)")
 	fl.StringSliceVar(&f.opTypes, "op-types", nil, "prune weights of these ops only (default Conv,ConvTranspose,Gemm,MatMul)")
@@ -91,6 +110,7 @@ original shapes, which computes the same outputs.`,
 	fl.StringVar(&f.report, "report", "", "write the plan and per-layer results as JSON to this file")
 	fl.BoolVar(&f.asJSON, "json", false, "print the report as JSON (schema: docs/cli-json.md) instead of a table")
 	addStructuredFlags(cmd, &f.st)
+	addCalibFlags(cmd, &f.cal)
 	return cmd
 }
 
@@ -111,22 +131,32 @@ func runPrune(c *cli, cmd *cobra.Command, in string, f *pruneFlags) error {
 	ctx := cmd.Context()
 	var pr *prune.Pruner
 	var replay *prune.Plan
+	var opts []prune.Option
+	var sel prune.Selection
+	crit, err := f.criterion(cmd)
+	if err != nil {
+		return err
+	}
 	if f.planFile != "" {
-		if err := rejectWithPlan(cmd, "sparsity", "scope", "pattern", "importance", "include", "exclude", "op-types", "min-sparsity", "max-sparsity"); err != nil {
+		if err := rejectWithPlan(cmd, "sparsity", "scope", "pattern", "importance", "criterion", "include", "exclude", "op-types", "min-sparsity", "max-sparsity"); err != nil {
 			return err
 		}
 		var err error
 		if replay, err = readPlanFile(f.planFile, prune.ReadPlan); err != nil {
 			return err
 		}
+		crit = replay.Importance
 	} else {
-		opts, err := pruneOptions(cmd, f)
-		if err != nil {
+		var err error
+		if opts, sel, err = pruneOptions(cmd, f, crit); err != nil {
 			return err
 		}
 		if pr, err = prune.New(opts...); err != nil {
-			return flagsError(cmd, err, "sparsity", "scope", "pattern", "importance", "min-sparsity", "max-sparsity", "op-types")
+			return flagsError(cmd, err, "sparsity", "scope", "pattern", "importance", "criterion", "min-sparsity", "max-sparsity", "op-types")
 		}
+	}
+	if err := checkCalibFlags(cmd, &f.cal, crit); err != nil {
+		return err
 	}
 	m, err := readModel(ctx, in)
 	if err != nil {
@@ -136,10 +166,24 @@ func runPrune(c *cli, cmd *cobra.Command, in string, f *pruneFlags) error {
 	// before serialising the output (peak RSS about 2.2 times the file
 	// instead of 3.2 times).
 	debug.FreeOSMemory()
+	var scores *prune.ElementScores
+	if prune.IsDataCriterion(crit) {
+		if scores, err = f.cal.scores(cmd, m, crit, sel); err != nil {
+			return err
+		}
+		if pr != nil {
+			if pr, err = prune.New(append(opts, prune.WithImportance(scores))...); err != nil {
+				return err
+			}
+		}
+	}
 	plan := replay
-	if pr != nil {
+	switch {
+	case pr != nil:
 		plan, err = interruptible(ctx, func() (*prune.Plan, error) { return pr.Prune(m) })
-	} else {
+	case scores != nil:
+		err = interruptibleErr(ctx, func() error { return prune.ApplyWith(m, plan, scores) })
+	default:
 		err = interruptibleErr(ctx, func() error { return prune.Apply(m, plan) })
 	}
 	switch {
@@ -171,32 +215,45 @@ func runPrune(c *cli, cmd *cobra.Command, in string, f *pruneFlags) error {
 
 // pruneOptions turns the flags into library options; bad values are usage
 // errors that name the flag and say what to change. The library validates
-// each value, on its own so that its error is the flag's.
-func pruneOptions(cmd *cobra.Command, f *pruneFlags) ([]prune.Option, error) {
+// each value, on its own so that its error is the flag's. A data
+// criterion's importance is added by the caller once scored; Magnitude
+// stands in for it here, so that the options are checked before the model
+// is read.
+func pruneOptions(cmd *cobra.Command, f *pruneFlags, crit string) ([]prune.Option, prune.Selection, error) {
 	changed := cmd.Flags().Changed
+	var sel prune.Selection
 	scope, err := prune.ParseScope(f.scope)
 	if err != nil {
-		return nil, flagError("--scope "+f.scope, err)
+		return nil, sel, flagError("--scope "+f.scope, err)
+	}
+	if strings.EqualFold(crit, "wanda") && !changed("scope") {
+		scope = prune.Row
 	}
 	pat, err := prune.ParsePattern(f.pattern)
 	if err != nil {
-		return nil, flagError("--pattern "+f.pattern, err)
+		return nil, sel, flagError("--pattern "+f.pattern, err)
 	}
-	imp, err := prune.ImportanceByName(f.importance)
-	if err != nil {
-		return nil, flagError("--importance "+f.importance, err)
+	var imp prune.Importance = prune.Magnitude{}
+	if !prune.IsDataCriterion(crit) {
+		if imp, err = prune.ImportanceByName(crit); err != nil {
+			flag := "--importance "
+			if changed("criterion") {
+				flag = "--criterion "
+			}
+			return nil, sel, flagError(flag+crit, fmt.Errorf("%w (or taylor, snip, obd, wanda with --data)", err))
+		}
 	}
 	if changed("sparsity") {
 		if _, err := prune.New(prune.WithSparsity(f.sparsity)); err != nil {
-			return nil, flagError(fmt.Sprintf("--sparsity %g", f.sparsity), err)
+			return nil, sel, flagError(fmt.Sprintf("--sparsity %g", f.sparsity), err)
 		}
 	}
 	if changed("min-sparsity") || changed("max-sparsity") {
 		if _, err := prune.New(prune.WithSparsity(0.5), prune.WithLayerBounds(f.minLayer, f.maxLayer)); err != nil {
-			return nil, flagError(fmt.Sprintf("--min-sparsity %g --max-sparsity %g", f.minLayer, f.maxLayer), err)
+			return nil, sel, flagError(fmt.Sprintf("--min-sparsity %g --max-sparsity %g", f.minLayer, f.maxLayer), err)
 		}
 	}
-	sel := prune.Selection{OpTypes: f.opTypes}
+	sel = prune.Selection{OpTypes: f.opTypes}
 	for _, list := range []struct {
 		flag string
 		src  []string
@@ -205,24 +262,24 @@ func pruneOptions(cmd *cobra.Command, f *pruneFlags) ([]prune.Option, error) {
 		for _, s := range list.src {
 			re, err := regexp.Compile(s)
 			if err != nil {
-				return nil, usagef("--%s %q is not a valid regular expression: %v", list.flag, s, err)
+				return nil, sel, usagef("--%s %q is not a valid regular expression: %v", list.flag, s, err)
 			}
 			*list.dst = append(*list.dst, re)
 		}
 	}
 	if _, err := prune.New(prune.WithSparsity(0.5), prune.WithSelection(sel)); err != nil {
-		return nil, flagsError(cmd, err, "op-types", "include", "exclude")
+		return nil, sel, flagsError(cmd, err, "op-types", "include", "exclude")
 	}
 	opts := []prune.Option{prune.WithScope(scope), prune.WithPattern(pat), prune.WithImportance(imp), prune.WithSelection(sel)}
 	if changed("sparsity") {
 		opts = append(opts, prune.WithSparsity(f.sparsity))
 	} else if pat.Kind != prune.NM {
-		return nil, usagef("prune needs --sparsity (e.g. --sparsity 0.9 zeroes 90%% of the weights), or an N:M --pattern")
+		return nil, sel, usagef("prune needs --sparsity (e.g. --sparsity 0.9 zeroes 90%% of the weights), or an N:M --pattern")
 	}
 	if changed("min-sparsity") || changed("max-sparsity") {
 		opts = append(opts, prune.WithLayerBounds(f.minLayer, f.maxLayer))
 	}
-	return opts, nil
+	return opts, sel, nil
 }
 
 func writeReport(path string, rep *pruneReport) error {

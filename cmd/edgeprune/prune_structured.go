@@ -38,7 +38,7 @@ type structuredReport struct {
 func addStructuredFlags(cmd *cobra.Command, f *structuredFlags) {
 	fl := cmd.Flags()
 	fl.BoolVar(&f.on, "structured", false, "remove whole channels (filters, neurons) by dependency group: a smaller, faster dense model")
-	fl.StringVar(&f.criterion, "criterion", "l1", "--structured: group importance: l1 | l2 | bn (BatchNorm |gamma|) | random")
+	fl.StringVar(&f.criterion, "criterion", "l1", "importance: l1 | l2 | taylor | snip | obd | wanda (with --data); --structured also bn (BatchNorm |gamma|) | random")
 	fl.IntVar(&f.roundTo, "round-to", 0, "--structured: keep channel counts multiples of this (e.g. 8)")
 	fl.IntVar(&f.minChannels, "min-channels", 1, "--structured: keep at least this many channels per layer")
 	fl.StringVar(&f.emitMasked, "emit-masked", "", "--structured: also write the same selection as zeros at the original shapes")
@@ -58,7 +58,7 @@ func checkStructuredFlags(cmd *cobra.Command, f *pruneFlags) error {
 		}
 		return nil
 	}
-	for _, name := range []string{"criterion", "round-to", "min-channels", "emit-masked", "shape", "seed"} {
+	for _, name := range []string{"round-to", "min-channels", "emit-masked", "shape", "seed"} {
 		if changed(name) {
 			return usagef("--%s needs --structured", name)
 		}
@@ -87,6 +87,16 @@ func runStructured(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start t
 	if err != nil {
 		return err
 	}
+	var opts []prune.StructuredOption
+	// A replayed plan needs no scores: it lists the channels.
+	dataCrit := f.planFile == "" && prune.IsDataCriterion(f.st.criterion)
+	crit := ""
+	if dataCrit {
+		crit = f.st.criterion
+	}
+	if err := checkCalibFlags(cmd, &f.cal, crit); err != nil {
+		return err
+	}
 	if f.planFile != "" {
 		if err := rejectWithPlan(cmd, "sparsity", "scope", "criterion", "round-to", "min-channels", "include", "exclude", "shape", "seed"); err != nil {
 			return err
@@ -96,8 +106,8 @@ func runStructured(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start t
 			return err
 		}
 	} else {
-		opts, err := structuredOptions(cmd, f, shapes)
-		if err != nil {
+		var err error
+		if opts, err = structuredOptions(cmd, f, shapes); err != nil {
 			return err
 		}
 		if sp, err = prune.NewStructured(opts...); err != nil {
@@ -110,6 +120,15 @@ func runStructured(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start t
 	}
 	if err := checkShapeInputs(shapes, m); err != nil {
 		return err
+	}
+	if dataCrit {
+		scores, err := f.cal.scores(cmd, m, f.st.criterion, prune.Selection{})
+		if err != nil {
+			return err
+		}
+		if sp, err = prune.NewStructured(append(opts, prune.Criterion(scores))...); err != nil {
+			return err
+		}
 	}
 	if sp != nil {
 		if err := requireShapes(m, shapes, nil); err != nil {
@@ -176,9 +195,11 @@ func structuredOptions(cmd *cobra.Command, f *pruneFlags, shapes []inputShape) (
 	if err != nil {
 		return nil, flagError("--scope "+f.scope, err)
 	}
-	imp, err := prune.GroupImportanceByName(f.st.criterion, f.st.seed)
-	if err != nil {
-		return nil, flagError("--criterion "+f.st.criterion, err)
+	var imp prune.GroupImportance = prune.GroupNorm{Imp: prune.Magnitude{}} // a data criterion replaces it once scored
+	if !prune.IsDataCriterion(f.st.criterion) {
+		if imp, err = prune.GroupImportanceByName(f.st.criterion, f.st.seed); err != nil {
+			return nil, flagError("--criterion "+f.st.criterion, fmt.Errorf("%w (or taylor, snip, obd, wanda with --data)", err))
+		}
 	}
 	for _, c := range []struct {
 		label string
