@@ -30,7 +30,7 @@ func TestPruneUsage(t *testing.T) {
 		{[]string{"prune", model, "-o", out, "--sparsity", "0.5", "--pattern", "2-4"}, "N:M such as 2:4"},
 		{[]string{"prune", model, "-o", out, "--sparsity", "0.5", "--pattern", "block=3"}, "RxC"},
 		{[]string{"prune", model, "-o", out, "--pattern", "2:4", "--sparsity", "0.9"}, "fixes sparsity at 0.5"},
-		{[]string{"prune", model, "-o", out, "--sparsity", "0.5", "--scope", "net"}, "global or layer"},
+		{[]string{"prune", model, "-o", out, "--sparsity", "0.5", "--scope", "net"}, "global, layer or row"},
 		{[]string{"prune", model, "-o", out, "--sparsity", "0.5", "--include", "nothing-here"}, "matches no parameter"},
 		{[]string{"prune", model, "-o", out, "--sparsity", "0.5", "--include", "conv1.bias"}, "not prunable"},
 		{[]string{"prune", model, "-o", out, "--sparsity", "0.5", "--include", "("}, "not a valid regular expression"},
