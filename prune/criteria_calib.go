@@ -205,7 +205,13 @@ func outputIsSoftmax(m *onnxio.Model) (string, bool) {
 // div(batch size).
 func gradRun(ctx context.Context, m *onnxio.Model, c *Calibration, batch int, div func(n int) float64, acc func(t *engine.Trainable) error) error {
 	out, probs := outputIsSoftmax(m)
-	ts := newTrainables(m, c)
+	// The engine has no backward through If/Loop: parameters inside
+	// subgraphs get no gradient (so no score: they are kept).
+	main := map[string]bool{}
+	for _, p := range m.Params() {
+		main[p.ID] = p.GraphPath == ""
+	}
+	ts := newTrainables(m, c, engine.WithTrainable(func(id string) bool { return main[id] }))
 	return c.each(ctx, batch, func(b dataset.Batch) error {
 		t, err := ts.get(modelInputs(m, b))
 		if err != nil {
