@@ -12,10 +12,27 @@
 //     normalization parameters are never targets. [Selection] narrows them.
 //   - How important each unit is: an [Importance] scores elements
 //     ([Magnitude] |w|, [L2]); units of several elements are scored by a
-//     p-norm of their elements' scores.
+//     p-norm of their elements' scores. Criteria computed on calibration
+//     data (a [Calibration] over a package dataset Dataset, run by the
+//     engine's forward and backward passes) are [ElementScores], which are
+//     both an Importance and a GroupImportance ([ScoreCriterion]):
+//     [Taylor] |w·∂L/∂w| with the gradients of each batch's mean
+//     cross-entropy summed over the batches (Molchanov et al. 2019); [SNIP]
+//     the same normalised to sum 1 (Lee et al. 2019); [OBD] ½·F·w² with F
+//     the empirical Fisher diagonal E_n[g_n²] (LeCun et al. 1990,
+//     Hessian-free); [Wanda] |W_ij|·‖X_j‖₂ with X_j the input feature the
+//     weight multiplies — for Conv the im2col column, input channel ×
+//     kernel offset over every output position (Sun et al. 2023), compared
+//     within each output row by the [Row] scope. A model whose output is a
+//     Softmax is scored with the negative log-likelihood of its
+//     probabilities. Global Taylor and per-row Wanda reproduce torch's
+//     masks on the MNIST LeNets (criteria_test.go). Structured pruning sums
+//     a channel's element scores over its coupled weight, bias and scale
+//     slices (Torch-Pruning's GroupTaylorImportance).
 //   - How much goes, and in which shape: a [Pattern] (element, N:M along
 //     the input-channel axis, RxC blocks) defines the units, a [Scope]
-//     (per layer, or one global threshold with per-layer bounds) the count,
+//     (per layer, per output row, or one global threshold with per-layer
+//     bounds) the count,
 //     and an O(n) radix selection with ties broken by position the units,
 //     identically on every machine. Existing zeros are taken first.
 //
