@@ -235,6 +235,9 @@ func parseHeaderDict(s string) (*Header, error) {
 	case order != '<' && order != '|' && order != '=' && order != '>':
 		return bad("descr " + descr)
 	}
+	if len(shape) < 2 || shape[0] != '(' || shape[len(shape)-1] != ')' {
+		return bad("shape is not a tuple")
+	}
 	inner := strings.TrimSpace(shape[1 : len(shape)-1])
 	h.Shape = []int{}
 	if inner != "" {
