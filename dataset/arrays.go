@@ -92,11 +92,15 @@ func (a *array) readRow(dst []byte, i int) error {
 		}
 		a.rc, a.next = rc, 0
 		if _, err := io.CopyN(io.Discard, rc, a.h.Offset); err != nil {
+			rc.Close()
+			a.rc = nil
 			return fmt.Errorf("%w: %s: %v", ErrMalformed, a.where, err)
 		}
 	}
 	if skip := int64(i-a.next) * a.rowBytes; skip > 0 {
 		if _, err := io.CopyN(io.Discard, a.rc, skip); err != nil {
+			a.rc.Close()
+			a.rc = nil
 			return fmt.Errorf("%w: %s: sample %d: %v", ErrMalformed, a.where, i, err)
 		}
 	}
