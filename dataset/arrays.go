@@ -60,6 +60,9 @@ func newArray(name, where string, h *Header) (*array, error) {
 	if len(h.Shape) == 0 {
 		return nil, fmt.Errorf("%w: %s: a scalar, not samples along axis 0", ErrMalformed, where)
 	}
+	if h.rowElems() == 0 {
+		return nil, fmt.Errorf("%w: %s: samples of shape %v have no elements", ErrUnsupported, where, h.Shape[1:])
+	}
 	if h.rowElems() > MaxBatchElements {
 		return nil, fmt.Errorf("%w: %s: one sample of shape %v is too large", ErrUnsupported, where, h.Shape[1:])
 	}
