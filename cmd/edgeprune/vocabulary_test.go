@@ -170,7 +170,7 @@ func TestErrorsNameFlags(t *testing.T) {
 		{[]string{"pack", model, "-o", epk, "--values", "codebook:x"}, "--values codebook:x: "},
 		{[]string{"pack", model, "-o", epk, "--values", "int4"}, "--values int4: want fp32, fp16 or codebook:BITS"},
 		{[]string{"prune", model, "-o", out, "--sparsity", "1.5"}, "--sparsity 1.5: must be in [0, 1)"},
-		{[]string{"prune", model, "-o", out, "--sparsity", "0.5", "--scope", "all"}, "--scope all: want global or layer"},
+		{[]string{"prune", model, "-o", out, "--sparsity", "0.5", "--scope", "all"}, "--scope all: want global, layer or row"},
 		{[]string{"prune", model, "-o", out, "--pattern", "3:2"}, "--pattern 3:2: N:M needs"},
 		{[]string{"prune", model, "-o", out, "--sparsity", "0.5", "--pattern", "blocks"}, "--pattern blocks: "},
 		{[]string{"prune", model, "-o", out, "--sparsity", "0.5", "--importance", "l3"}, "--importance l3: "},
