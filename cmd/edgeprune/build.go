@@ -93,7 +93,7 @@ reached and the gap; nothing is written).`,
 			opts := build.Options{Threads: threads, Measure: measure == "yes" || (measure == "auto" && here),
 				Log: func(f string, a ...any) { fmt.Fprintf(c.stderr, f+"\n", a...) }}
 			if dataPath != "" {
-				batches, err := loadEvalData(m, dataPath, labels, cmd.Flags().Changed("labels"), batch)
+				batches, err := loadEvalData(cmd, m, dataPath, &dataFlags{labels: labels}, batch)
 				if err != nil {
 					return fmt.Errorf("--data %s: %w", dataPath, err)
 				}
