@@ -60,6 +60,9 @@ func newArray(name, where string, h *Header) (*array, error) {
 	if len(h.Shape) == 0 {
 		return nil, fmt.Errorf("%w: %s: a scalar, not samples along axis 0", ErrMalformed, where)
 	}
+	if h.rowElems() == 0 {
+		return nil, fmt.Errorf("%w: %s: samples of shape %v have no elements", ErrUnsupported, where, h.Shape[1:])
+	}
 	if h.rowElems() > MaxBatchElements {
 		return nil, fmt.Errorf("%w: %s: one sample of shape %v is too large", ErrUnsupported, where, h.Shape[1:])
 	}
@@ -92,11 +95,15 @@ func (a *array) readRow(dst []byte, i int) error {
 		}
 		a.rc, a.next = rc, 0
 		if _, err := io.CopyN(io.Discard, rc, a.h.Offset); err != nil {
+			rc.Close()
+			a.rc = nil
 			return fmt.Errorf("%w: %s: %v", ErrMalformed, a.where, err)
 		}
 	}
 	if skip := int64(i-a.next) * a.rowBytes; skip > 0 {
 		if _, err := io.CopyN(io.Discard, a.rc, skip); err != nil {
+			a.rc.Close()
+			a.rc = nil
 			return fmt.Errorf("%w: %s: sample %d: %v", ErrMalformed, a.where, i, err)
 		}
 	}
@@ -292,7 +299,7 @@ func npzDataset(r io.ReaderAt, size int64, path string, c *config) (*arrays, err
 			d.labels = l
 			continue
 		}
-		a, err := zipArray(r, zf, name, where, c.memLimit)
+		a, err := zipArray(r, size, zf, name, where, c.memLimit)
 		if err != nil {
 			return nil, err
 		}
@@ -324,11 +331,14 @@ func npzDataset(r io.ReaderAt, size int64, path string, c *config) (*arrays, err
 // zipArray opens the .npy in zf: in place when stored; streamed when
 // compressed, and decompressed into memory whole (within limit) once a
 // read goes back.
-func zipArray(r io.ReaderAt, zf *zip.File, name, where string, limit int64) (*array, error) {
+func zipArray(r io.ReaderAt, size int64, zf *zip.File, name, where string, limit int64) (*array, error) {
 	if zf.Method == zip.Store {
 		off, err := zf.DataOffset()
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, where, err)
+		}
+		if zf.CompressedSize64 != zf.UncompressedSize64 || zf.CompressedSize64 > uint64(size) || off > size-int64(zf.CompressedSize64) {
+			return nil, fmt.Errorf("%w: %s: stored entry of %d bytes at offset %d of a %d-byte file", ErrMalformed, where, zf.CompressedSize64, off, size)
 		}
 		return openArrayAt(io.NewSectionReader(r, off, int64(zf.CompressedSize64)), int64(zf.CompressedSize64), name, where)
 	}

@@ -310,3 +310,21 @@ func TestSplitShuffle(t *testing.T) {
 		t.Errorf("Shuffle is not a permutation: %v", p0)
 	}
 }
+
+// TestEmptyArrays: arrays without elements are refused with an error (the
+// tensor library cannot hold them), and an empty tensor still writes.
+func TestEmptyArrays(t *testing.T) {
+	empty := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(0, 3))
+	var b bytes.Buffer
+	if err := EncodeNPY(&b, empty); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DecodeNPY(bytes.NewReader(b.Bytes()), int64(b.Len()), "e.npy"); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("decoding a (0, 3) array: %v, want ErrUnsupported", err)
+	}
+	none := npyBytes(t, dense([]int{2, 1}, []float32{1, 2}))
+	none = bytes.Replace(none, []byte("(2, 1)"), []byte("(2, 0)"), 1)
+	if _, err := openArrayAt(bytes.NewReader(none), int64(len(none)), "x", "z.npy"); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("samples of shape (0,): %v, want ErrUnsupported", err)
+	}
+}

@@ -235,6 +235,9 @@ func parseHeaderDict(s string) (*Header, error) {
 	case order != '<' && order != '|' && order != '=' && order != '>':
 		return bad("descr " + descr)
 	}
+	if len(shape) < 2 || shape[0] != '(' || shape[len(shape)-1] != ')' {
+		return bad("shape is not a tuple")
+	}
 	inner := strings.TrimSpace(shape[1 : len(shape)-1])
 	h.Shape = []int{}
 	if inner != "" {
@@ -388,6 +391,9 @@ func decodeNPY(r io.Reader, size int64, name string) (*tensor.Dense, error) {
 		return nil, err
 	}
 	n := h.Elements()
+	if n == 0 {
+		return nil, fmt.Errorf("%w: %s: shape %v has no elements", ErrUnsupported, name, h.Shape)
+	}
 	if need := n * int64(h.DType.Size()); size >= 0 && size-h.Offset < need {
 		return nil, fmt.Errorf("%w: %s: %d bytes of data for shape %v %s (need %d)", ErrMalformed, name, size-h.Offset, h.Shape, h.DType, need)
 	}
@@ -453,6 +459,24 @@ func EncodeNPY(w io.Writer, t *tensor.Dense) error {
 	var descr string
 	var payload []byte
 	le := binary.LittleEndian
+	if t.Shape().TotalSize() == 0 && !t.IsScalar() { // (tensor.Dense.Data panics on no elements)
+		switch t.Dtype() {
+		case tensor.Float32:
+			descr = "<f4"
+		case tensor.Float64:
+			descr = "<f8"
+		case tensor.Int64:
+			descr = "<i8"
+		case tensor.Int32:
+			descr = "<i4"
+		case tensor.Bool:
+			descr = "|b1"
+		default:
+			return fmt.Errorf("%w: writing a %v tensor as .npy", ErrUnsupported, t.Dtype())
+		}
+		_, err := w.Write(npyHeader(descr, shape))
+		return err
+	}
 	switch d := t.Data().(type) {
 	case []float32:
 		descr = "<f4"

@@ -128,7 +128,7 @@ func StructuredSparsity(s float64) StructuredOption {
 func StructuredScope(s Scope) StructuredOption {
 	return func(c *structConfig) error {
 		if s != Global && s != Layer {
-			return fmt.Errorf("%w: scope %d", ErrInvalid, s)
+			return fmt.Errorf("%w: scope %s: structured pruning ranks channels per group (layer) or over all groups (global)", ErrInvalid, s)
 		}
 		c.scope = s
 		return nil

@@ -161,7 +161,7 @@ func runPrune(c *cli, cmd *cobra.Command, in string, f *pruneFlags) error {
 			return err
 		}
 		if pr, err = prune.New(opts...); err != nil {
-			return flagsError(cmd, err, "sparsity", "scope", "pattern", "importance", "min-sparsity", "max-sparsity", "op-types")
+			return flagsError(cmd, err, "sparsity", "scope", "pattern", "importance", "criterion", "min-sparsity", "max-sparsity", "op-types")
 		}
 	}
 	if err := checkCalibFlags(cmd, &f.cal, crit); err != nil {
@@ -224,44 +224,45 @@ func runPrune(c *cli, cmd *cobra.Command, in string, f *pruneFlags) error {
 
 // pruneOptions turns the flags into library options; bad values are usage
 // errors that name the flag and say what to change. The library validates
-// each value, on its own so that its error is the flag's.
-// A data criterion's importance is added by the caller once scored;
-// Magnitude stands in for it here, so that the options are checked before
-// the model is read.
+// each value, on its own so that its error is the flag's. A data
+// criterion's importance is added by the caller once scored; Magnitude
+// stands in for it here, so that the options are checked before the model
+// is read.
 func pruneOptions(cmd *cobra.Command, f *pruneFlags, crit string) ([]prune.Option, prune.Selection, error) {
 	changed := cmd.Flags().Changed
+	var sel prune.Selection
 	scope, err := prune.ParseScope(f.scope)
 	if err != nil {
-		return nil, prune.Selection{}, flagError("--scope "+f.scope, err)
+		return nil, sel, flagError("--scope "+f.scope, err)
 	}
 	if strings.EqualFold(crit, "wanda") && !changed("scope") {
 		scope = prune.Row
 	}
 	pat, err := prune.ParsePattern(f.pattern)
 	if err != nil {
-		return nil, prune.Selection{}, flagError("--pattern "+f.pattern, err)
+		return nil, sel, flagError("--pattern "+f.pattern, err)
 	}
 	var imp prune.Importance = prune.Magnitude{}
 	if !prune.IsDataCriterion(crit) {
 		if imp, err = prune.ImportanceByName(crit); err != nil {
-			label := "--importance " + crit
+			flag := "--importance "
 			if changed("criterion") {
-				label = "--criterion " + crit
+				flag = "--criterion "
 			}
-			return nil, prune.Selection{}, flagError(label, err)
+			return nil, sel, flagError(flag+crit, fmt.Errorf("%w (or taylor, snip, obd, wanda with --data)", err))
 		}
 	}
 	if changed("sparsity") {
 		if _, err := prune.New(prune.WithSparsity(f.sparsity)); err != nil {
-			return nil, prune.Selection{}, flagError(fmt.Sprintf("--sparsity %g", f.sparsity), err)
+			return nil, sel, flagError(fmt.Sprintf("--sparsity %g", f.sparsity), err)
 		}
 	}
 	if changed("min-sparsity") || changed("max-sparsity") {
 		if _, err := prune.New(prune.WithSparsity(0.5), prune.WithLayerBounds(f.minLayer, f.maxLayer)); err != nil {
-			return nil, prune.Selection{}, flagError(fmt.Sprintf("--min-sparsity %g --max-sparsity %g", f.minLayer, f.maxLayer), err)
+			return nil, sel, flagError(fmt.Sprintf("--min-sparsity %g --max-sparsity %g", f.minLayer, f.maxLayer), err)
 		}
 	}
-	sel := prune.Selection{OpTypes: f.opTypes}
+	sel = prune.Selection{OpTypes: f.opTypes}
 	for _, list := range []struct {
 		flag string
 		src  []string

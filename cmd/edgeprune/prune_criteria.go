@@ -33,7 +33,7 @@ func addCalibFlags(cmd *cobra.Command, f *calibFlags) {
 	fl.StringVar(&f.data, "data", "", "calibration data for --criterion taylor|snip|obd|wanda: .npz, .npy or image folder")
 	fl.IntVar(&f.samples, "samples", 0, "--data: use the first N samples (0: all)")
 	fl.IntVar(&f.batch, "batch", prune.DefaultCalibrationBatch, "--data: samples per forward/backward pass")
-	fl.IntVar(&f.threads, "threads", 0, "--data: engine threads (0: all cores)")
+	addThreadsFlag(cmd, &f.threads)
 	addDataFlags(cmd, &f.df)
 }
 
@@ -59,8 +59,8 @@ func checkCalibFlags(cmd *cobra.Command, f *calibFlags, criterion string) error 
 	if f.batch < 1 {
 		return usagef("--batch %d: must be ≥ 1", f.batch)
 	}
-	if f.threads < 0 {
-		return usagef("--threads %d: must be ≥ 0", f.threads)
+	if err := checkThreads(f.threads); err != nil {
+		return err
 	}
 	return nil
 }

@@ -83,6 +83,10 @@ func runStructured(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start t
 	ctx := cmd.Context()
 	var plan *prune.StructuredPlan
 	var sp *prune.StructuredPruner
+	shapes, err := parseShapes(f.st.shapes)
+	if err != nil {
+		return err
+	}
 	var opts []prune.StructuredOption
 	// A replayed plan needs no scores: it lists the channels.
 	dataCrit := f.planFile == "" && prune.IsDataCriterion(f.st.criterion)
@@ -91,10 +95,6 @@ func runStructured(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start t
 		crit = f.st.criterion
 	}
 	if err := checkCalibFlags(cmd, &f.cal, crit); err != nil {
-		return err
-	}
-	shapes, err := parseShapes(f.st.shapes)
-	if err != nil {
 		return err
 	}
 	if f.planFile != "" {
@@ -106,6 +106,7 @@ func runStructured(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start t
 			return err
 		}
 	} else {
+		var err error
 		if opts, err = structuredOptions(cmd, f, shapes); err != nil {
 			return err
 		}
@@ -196,9 +197,8 @@ func structuredOptions(cmd *cobra.Command, f *pruneFlags, shapes []inputShape) (
 	}
 	var imp prune.GroupImportance = prune.GroupNorm{Imp: prune.Magnitude{}} // a data criterion replaces it once scored
 	if !prune.IsDataCriterion(f.st.criterion) {
-		var err error
 		if imp, err = prune.GroupImportanceByName(f.st.criterion, f.st.seed); err != nil {
-			return nil, flagError("--criterion "+f.st.criterion, err)
+			return nil, flagError("--criterion "+f.st.criterion, fmt.Errorf("%w (or taylor, snip, obd, wanda with --data)", err))
 		}
 	}
 	for _, c := range []struct {

@@ -90,10 +90,11 @@ func TestPruneStructuredUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"prune", cnn, "-o", out, "--sparsity", "0.5", "--criterion", "l2"}, "--criterion needs --structured"},
+		{[]string{"prune", cnn, "-o", out, "--sparsity", "0.5", "--criterion", "bn"}, "--criterion bn: "},
 		{[]string{"prune", cnn, "-o", out, "--structured", "--sparsity", "0.5", "--pattern", "2:4"}, "does not apply to --structured"},
 		{[]string{"prune", cnn, "-o", out, "--structured"}, "needs --sparsity"},
-		{[]string{"prune", cnn, "-o", out, "--structured", "--sparsity", "0.5", "--criterion", "taylor"}, "want l1, l2, bn or random"},
+		{[]string{"prune", cnn, "-o", out, "--structured", "--sparsity", "0.5", "--criterion", "sensitivity"}, "want l1, l2, bn or random"},
+		{[]string{"prune", cnn, "-o", out, "--structured", "--sparsity", "0.5", "--criterion", "taylor"}, "add --data"},
 		{[]string{"prune", mlp, "-o", out, "--structured", "--sparsity", "0.5", "--criterion", "bn"}, "no BatchNormalization"},
 		{[]string{"prune", cnn, "-o", out, "--structured", "--sparsity", "0.5", "--shape", "x=1,3,a"}, "must be an integer"},
 	} {

@@ -1,7 +1,8 @@
 // Package npdata reads ONNX test_data_set_N directories of TensorProto .pb
-// files (the layout of the ONNX backend tests and model zoo) for `eval`.
-// Arrays are float32 or int64 (every integer and bool type), row-major.
-// NumPy .npy/.npz files are package dataset's.
+// files (the layout of the ONNX backend tests and model zoo) for `eval`,
+// and gives NumPy arrays, which package dataset reads and writes, as flat
+// Arrays. Arrays are float32 or int64 (every integer and bool type),
+// row-major.
 package npdata
 
 import (

@@ -43,3 +43,25 @@ func TestReadTestData(t *testing.T) {
 		t.Errorf("gap: %v", err)
 	}
 }
+
+func TestArrayRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	for _, a := range []*Array{
+		{Name: "f", Shape: []int{2, 3}, F: []float32{1, -2, 3.5, 0, 1e-7, 6}},
+		{Name: "i", Shape: []int{4}, I: []int64{1, -2, 1 << 40, 0}},
+		{Name: "b", Shape: []int{1, 2, 1}, I: []int64{1, 0}, Bool: true},
+		{Name: "s", Shape: []int{}, F: []float32{42}},
+	} {
+		path := filepath.Join(dir, a.Name+".npy")
+		if err := WriteNPY(path, a); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReadNPY(path)
+		if err != nil {
+			t.Fatalf("%s: %v", a.Name, err)
+		}
+		if !reflect.DeepEqual(got, a) {
+			t.Errorf("%s: read back %+v, wrote %+v", a.Name, got, a)
+		}
+	}
+}
