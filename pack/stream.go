@@ -218,7 +218,7 @@ func setPlaceholder(t *onnx.TensorProto, e *entry, buf []uint64) {
 func (s *streamer) decode(i int) ([]byte, error) {
 	e := &s.rd.entries[i]
 	out := s.buf[:e.count*e.width]
-	if e.enc != Dense {
+	if e.enc != EncDense {
 		clear(out)
 	}
 	cur := cursor{s: &s.rd.sec, off: s.at[i]}
