@@ -229,9 +229,10 @@ func encodePayload(p *payload, s *streams, c *writeConfig, est *estimator) entry
 		}
 		// N:M carries the structure sparse kernels use: it is chosen,
 		// whatever the estimates, when its kept slots are (nearly) all
-		// nonzeros — at most one zero slot per 16 nonzeros, as in a tensor
-		// pruned N:M — since it then stores at most 1/16 more values than csr or
-		// bitmap, and for 2:4 as many position bits as a bitmap.
+		// nonzeros — at most one zero slot per 16 nonzeros, as in a
+		// tensor pruned N:M — since it then stores at most 1/16 more
+		// values than csr or bitmap, and for 2:4 as many position bits
+		// as a bitmap.
 		for i := range cands {
 			if cd := &cands[i]; cd.enc == EncNM && len(cd.values)/p.width*16 <= nnz*17 && (best.enc != EncNM || cd.size < best.size) {
 				best = *cd
