@@ -7,6 +7,7 @@ import (
 	"math/bits"
 
 	"github.com/edgeprune/edgeprune/onnxio"
+	"github.com/edgeprune/edgeprune/sparse"
 )
 
 // TensorInfo is one table row as inspect shows it.
@@ -19,11 +20,14 @@ type TensorInfo struct {
 	Width    int // bytes per element
 	Count    int // elements
 	Encoding Encoding
-	Stored   int // values stored (nonzeros, or kept slots for 2:4)
-	IndexLen int // bytes of positions in the encoding's section
-	Values   ValueCode
-	Codebook int // centroids (Values == Codebook)
-	CodeBits int // bits per code (Values == Codebook)
+	// N, M and Axis: with Encoding EncNM, at most N nonzeros in every M
+	// elements along axis Axis of Dims (sparse.NMAlong).
+	N, M, Axis int
+	Stored     int // values stored (nonzeros, or kept slots for N:M)
+	IndexLen   int // bytes of positions in the encoding's section
+	Values     ValueCode
+	Codebook   int // centroids (Values == Codebook)
+	CodeBits   int // bits per code (Values == Codebook)
 }
 
 // parseTable decodes the table section into entries and checks every row
@@ -50,6 +54,9 @@ func parseTable(b []byte, h *Header, l ReadLimits) ([]entry, error) {
 		e.width = int(r.u8())
 		e.count = int(r.upTo(1<<50, "element count"))
 		e.enc = Encoding(r.u8())
+		if e.enc == EncNM {
+			e.nm = nmSpec{n: int(r.u8()), m: int(r.u8()) + 1, axis: int(r.u8())}
+		}
 		e.nnz = int(r.upTo(1<<50, "stored values"))
 		e.indexLen = int(r.upTo(1<<50, "index length"))
 		e.vcode = ValueCode(r.u8())
@@ -66,7 +73,7 @@ func parseTable(b []byte, h *Header, l ReadLimits) ([]entry, error) {
 		if e.field < FieldRaw || e.field > FieldUint64 {
 			return nil, &SectionError{Section: "table", Tensor: e.id, Err: ErrUnsupported, Reason: fmt.Sprintf("payload field %d", e.field)}
 		}
-		if e.enc > NM24 {
+		if e.enc > EncNM {
 			return nil, &SectionError{Section: "table", Tensor: e.id, Err: ErrUnsupported, Reason: fmt.Sprintf("encoding %d", e.enc)}
 		}
 		if e.vcode > Codebook {
@@ -93,21 +100,25 @@ func parseTable(b []byte, h *Header, l ReadLimits) ([]entry, error) {
 			return nil, bad("codebook of %d entries at %d bits for %d values", e.cbSize, e.cbBits, e.nnz)
 		}
 		switch e.enc {
-		case Dense:
+		case EncDense:
 			if e.nnz != e.count || e.indexLen != 0 {
 				return nil, bad("dense with %d of %d values and %d index bytes", e.nnz, e.count, e.indexLen)
 			}
-		case CSR:
+		case EncCSR:
 			if e.nnz > e.count || e.indexLen < e.nnz {
 				return nil, bad("csr with %d of %d values and %d index bytes", e.nnz, e.count, e.indexLen)
 			}
-		case Bitmap:
+		case EncBitmap:
 			if e.nnz > e.count || e.indexLen != (e.count+7)/8 {
 				return nil, bad("bitmap with %d of %d values and %d index bytes", e.nnz, e.count, e.indexLen)
 			}
-		case NM24:
-			if e.count%4 != 0 || e.nnz != e.count/2 || e.indexLen != (e.nnz*2+7)/8 || e.vcode == Codebook {
-				return nil, bad("2:4 with %d of %d values and %d index bytes", e.nnz, e.count, e.indexLen)
+		case EncNM:
+			l, err := e.layout()
+			if err != nil {
+				return nil, bad("%d:%d along axis %d: %v", e.nm.n, e.nm.m, e.nm.axis, err)
+			}
+			if dimsCount(e.dims) != e.count || e.nnz != l.Kept(e.count) || e.indexLen != l.PosLen(e.count) || e.vcode == Codebook {
+				return nil, bad("%d:%d with %d of %d values and %d index bytes", e.nm.n, e.nm.m, e.nnz, e.count, e.indexLen)
 			}
 		}
 		e.uses(func(k SectionKind, n int) { sums[k] += int64(n) })
@@ -134,11 +145,11 @@ func parseTable(b []byte, h *Header, l ReadLimits) ([]entry, error) {
 // the order decodePayload takes them (docs/pack-format.md, "Sections").
 func (e *entry) uses(f func(k SectionKind, n int)) {
 	switch e.enc {
-	case CSR:
+	case EncCSR:
 		f(KindGaps, e.indexLen)
-	case Bitmap:
+	case EncBitmap:
 		f(KindBitmap, e.indexLen)
-	case NM24:
+	case EncNM:
 		f(KindNM, e.indexLen)
 	}
 	switch e.vcode {
@@ -196,7 +207,7 @@ func decodePayload(e *entry, c *cursor, out []byte, scratch *[]byte) ([]byte, er
 		for p := 0; p < w; p++ {
 			planes[p] = c.take(KindPlane0+SectionKind(p), e.nnz)
 		}
-		if e.enc == Dense && w == 4 {
+		if e.enc == EncDense && w == 4 {
 			p0, p1, p2, p3 := planes[0], planes[1], planes[2], planes[3]
 			for i := 0; i < e.count; i++ {
 				v := uint32(p0[i]) | uint32(p1[i])<<8 | uint32(p2[i])<<16 | uint32(p3[i])<<24
@@ -243,72 +254,40 @@ func decodePayload(e *entry, c *cursor, out []byte, scratch *[]byte) ([]byte, er
 		}
 		value = func(k int) uint64 { return uint64(binary.LittleEndian.Uint32(cb[4*int(codes[k]):])) }
 	}
+	store := func(k, p int) { storeElem(out[w*p:], w, value(k)) }
+	var err error
 	switch e.enc {
-	case Dense:
+	case EncDense:
 		for i := 0; i < e.count; i++ {
 			storeElem(out[w*i:], w, value(i))
 		}
-	case Bitmap:
-		mask := c.take(KindBitmap, e.indexLen)
-		if e.count%8 != 0 && mask[len(mask)-1]>>(e.count%8) != 0 {
-			return nil, bad("bitmap padding bits set")
+	case EncBitmap:
+		err = sparse.ScanMask(c.take(KindBitmap, e.indexLen), e.count, e.nnz, store)
+	case EncCSR:
+		err = sparse.ScanGaps(c.take(KindGaps, e.indexLen), e.count, e.nnz, store)
+	case EncNM:
+		var l sparse.NMLayout
+		if l, err = e.layout(); err == nil {
+			err = l.ScanPositions(c.take(KindNM, e.indexLen), e.count, store)
 		}
-		k := 0
-		for i, m := range mask {
-			for m != 0 {
-				j := bits.TrailingZeros8(m)
-				m &= m - 1
-				if k == e.nnz {
-					return nil, bad("bitmap has more than %d bits set", e.nnz)
-				}
-				storeElem(out[w*(i*8+j):], w, value(k))
-				k++
-			}
-		}
-		if k != e.nnz {
-			return nil, bad("bitmap has %d bits set, want %d", k, e.nnz)
-		}
-	case CSR:
-		gaps := c.take(KindGaps, e.indexLen)
-		r := &byteReader{b: gaps}
-		p := -1
-		for k := 0; k < e.nnz; k++ {
-			g := int(r.u8())
-			if g == 0xFF {
-				g = 255 + int(r.upTo(1<<50, "gap"))
-			}
-			if r.err != nil {
-				return nil, bad("gaps: %v", r.err)
-			}
-			p += g + 1
-			if p >= e.count {
-				return nil, bad("position %d beyond %d elements", p, e.count)
-			}
-			storeElem(out[w*p:], w, value(k))
-		}
-		if r.off != len(gaps) {
-			return nil, bad("%d gap bytes unused", len(gaps)-r.off)
-		}
-	case NM24:
-		pos := c.take(KindNM, e.indexLen)
-		prev := -1
-		for k := 0; k < e.nnz; k++ {
-			j := int(pos[k>>2]>>(2*(k&3))) & 3
-			if k&1 == 1 && j <= prev {
-				return nil, bad("2:4 positions not increasing in group %d", k/2)
-			}
-			prev = j
-			storeElem(out[w*((k/2)*4+j):], w, value(k))
-		}
-		if e.nnz%4 != 0 && pos[len(pos)-1]>>(2*(e.nnz%4)) != 0 {
-			return nil, bad("2:4 padding bits set")
-		}
+	}
+	if err != nil {
+		return nil, bad("%v", err)
 	}
 	return out, nil
 }
 
+// EncodingName is the encoding as listings show it: "dense", "csr",
+// "bitmap", or the N:M pattern such as "2:4".
+func (t *TensorInfo) EncodingName() string {
+	if t.Encoding == EncNM {
+		return fmt.Sprintf("%d:%d", t.N, t.M)
+	}
+	return t.Encoding.String()
+}
+
 func (e *entry) info() TensorInfo {
 	return TensorInfo{ID: e.id, Param: e.param, Field: e.field, DType: e.dtype, Dims: e.dims, Width: e.width,
-		Count: e.count, Encoding: e.enc, Stored: e.nnz, IndexLen: e.indexLen, Values: e.vcode,
+		Count: e.count, Encoding: e.enc, N: e.nm.n, M: e.nm.m, Axis: e.nm.axis, Stored: e.nnz, IndexLen: e.indexLen, Values: e.vcode,
 		Codebook: e.cbSize, CodeBits: e.cbBits}
 }

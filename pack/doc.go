@@ -6,8 +6,10 @@
 // The format is specified byte by byte in docs/pack-format.md. In short: the
 // ONNX protobuf with every parameter payload taken out (the skeleton) is
 // stored zstd-compressed; each payload is stored dense, as CSR positions
-// (delta-coded gaps), as a bitmap, or as 2:4 positions — whichever compresses
-// smallest — with index and value streams kept apart and values split into
+// (delta-coded gaps), as a bitmap, or as N:M positions along a stated axis —
+// the formats of package sparse, through which pack encodes and validates
+// them — whichever compresses smallest (N:M when it is nearly so), with
+// index and value streams kept apart and values split into
 // byte planes, all payloads' streams of one kind grouped into one zstd frame
 // (github.com/klauspost/compress/zstd, RFC 8878). Every section and the whole
 // file carry a CRC-32C.

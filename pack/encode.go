@@ -6,6 +6,7 @@ import (
 	"math/bits"
 
 	"github.com/edgeprune/edgeprune/onnxio"
+	"github.com/edgeprune/edgeprune/sparse"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -20,99 +21,29 @@ type entry struct {
 	count int
 
 	enc      Encoding
-	nnz      int // values stored
-	indexLen int // bytes in the encoding's index section
+	nm       nmSpec // enc == EncNM
+	nnz      int    // values stored
+	indexLen int    // bytes in the encoding's index section
 	vcode    ValueCode
 	cbBits   int // codebook bits (vcode == Codebook)
 	cbSize   int // centroids (vcode == Codebook)
 }
 
+// nmSpec is an N:M row's pattern and axis (docs/pack-format.md).
+type nmSpec struct{ n, m, axis int }
+
+// layout is the sparse.NMLayout of an N:M row.
+func (e *entry) layout() (sparse.NMLayout, error) {
+	return sparse.NMAlong(e.dims, e.nm.axis, e.nm.n, e.nm.m)
+}
+
+// nmPatterns are the N:M patterns the writer tries, along every axis.
+var nmPatterns = []struct{ n, m int }{{2, 4}}
+
 // streams gathers every payload's index and value bytes, by kind.
 type streams struct {
 	bitmap, gaps, nm, codebook, codes []byte
 	planes                            [8][]byte
-}
-
-// nonzeros returns the presence bitmap of data (elements of width w whose
-// bytes are not all zero) and the number of set bits.
-func nonzeros(data []byte, w, n int) ([]byte, int) {
-	mask := make([]byte, (n+7)/8)
-	nnz := 0
-	if w == 4 {
-		for i := 0; i < n; i++ {
-			if binary.LittleEndian.Uint32(data[4*i:]) != 0 {
-				mask[i>>3] |= 1 << (i & 7)
-				nnz++
-			}
-		}
-		return mask, nnz
-	}
-	for i := 0; i < n; i++ {
-		for _, b := range data[w*i : w*i+w] {
-			if b != 0 {
-				mask[i>>3] |= 1 << (i & 7)
-				nnz++
-				break
-			}
-		}
-	}
-	return mask, nnz
-}
-
-// appendGaps appends the CSR positions of mask as gap bytes: for each set
-// bit p (ascending) the gap g = p - previous - 1 (previous = -1 at first),
-// written as one byte when g < 255, else 0xFF and the uvarint of g - 255.
-func appendGaps(dst, mask []byte, n int) []byte {
-	prev := -1
-	for i, m := range mask {
-		for m != 0 {
-			j := bits.TrailingZeros8(m)
-			m &= m - 1
-			p := i*8 + j
-			g := p - prev - 1
-			if g < 255 {
-				dst = append(dst, byte(g))
-			} else {
-				dst = append(dst, 0xFF)
-				dst = binary.AppendUvarint(dst, uint64(g-255))
-			}
-			prev = p
-		}
-	}
-	return dst
-}
-
-// nm24 returns the 2:4 kept-slot mask and 2-bit positions of mask, or
-// ok == false when some group of 4 has more than 2 nonzeros or n%4 != 0.
-// Kept slots are the nonzeros, then the lowest zero slots up to 2.
-func nm24(mask []byte, n int) (kept, pos []byte, ok bool) {
-	if n%4 != 0 || n == 0 {
-		return nil, nil, false
-	}
-	kept = make([]byte, len(mask))
-	pos = make([]byte, (n/2*2+7)/8)
-	k := 0
-	for g := 0; g < n; g += 4 {
-		nib := (mask[g>>3] >> (g & 7)) & 0xF
-		c := bits.OnesCount8(nib)
-		if c > 2 {
-			return nil, nil, false
-		}
-		for j := 0; j < 4 && c < 2; j++ {
-			if nib&(1<<j) == 0 {
-				nib |= 1 << j
-				c++
-			}
-		}
-		kept[g>>3] |= nib << (g & 7)
-		for j := 0; j < 4; j++ {
-			if nib&(1<<j) != 0 {
-				pos[k>>2] |= byte(j) << (2 * (k & 3))
-				k++
-			}
-		}
-	}
-	return kept, pos, true
 }
 
 // gather returns the elements of data whose mask bit is set.
@@ -127,6 +58,29 @@ func gather(data []byte, w int, mask []byte, nnz int) []byte {
 		}
 	}
 	return out
+}
+
+// gatherNM returns the elements of data (width w) at the kept slots of
+// positions pos, in slot order.
+func gatherNM(data []byte, w int, l sparse.NMLayout, pos []byte, count int) []byte {
+	out := make([]byte, l.Kept(count)*w)
+	err := l.ScanPositions(pos, count, func(k, e int) { copy(out[k*w:k*w+w], data[e*w:e*w+w]) })
+	if err != nil {
+		panic("pack: positions just encoded do not scan: " + err.Error())
+	}
+	return out
+}
+
+// dimsCount is the number of elements dims describe, or -1.
+func dimsCount(dims []int64) int {
+	n := int64(1)
+	for _, d := range dims {
+		if d < 0 || (d != 0 && n > (1<<50)/d) {
+			return -1
+		}
+		n *= d
+	}
+	return int(n)
 }
 
 // estimator sizes candidate streams by compressing them with a fast level.
@@ -195,7 +149,7 @@ func asFloat32s(elems []byte) []float32 {
 // encodePayload picks p's encoding and appends its streams to s.
 func encodePayload(p *payload, s *streams, c *writeConfig, est *estimator) entry {
 	e := entry{param: p.param, id: p.id, dtype: p.dtype, dims: p.dims, field: p.field, width: p.width, count: p.count}
-	mask, nnz := nonzeros(p.data, p.width, p.count)
+	mask, nnz := sparse.NonzeroMask(p.data, p.width)
 	vcode := Exact
 	if c.values != Exact && lossyEligible(p) {
 		vcode = c.values
@@ -213,14 +167,14 @@ func encodePayload(p *payload, s *streams, c *writeConfig, est *estimator) entry
 			s.codes = append(s.codes, byte(nearest(cents, v)))
 		}
 		e.nnz = nnz
-		e.enc, e.indexLen = Dense, 0
+		e.enc, e.indexLen = EncDense, 0
 		if nnz < p.count {
-			gaps := appendGaps(nil, mask, p.count)
-			if c.allowed(Bitmap) && (!c.allowed(CSR) || est.size(mask) < est.size(gaps)) {
-				e.enc, e.indexLen = Bitmap, len(mask)
+			gaps := sparse.AppendGaps(nil, mask)
+			if c.allowed(EncBitmap) && (!c.allowed(EncCSR) || est.size(mask) < est.size(gaps)) {
+				e.enc, e.indexLen = EncBitmap, len(mask)
 				s.bitmap = append(s.bitmap, mask...)
 			} else {
-				e.enc, e.indexLen = CSR, len(gaps)
+				e.enc, e.indexLen = EncCSR, len(gaps)
 				s.gaps = append(s.gaps, gaps...)
 			}
 		}
@@ -234,11 +188,12 @@ func encodePayload(p *payload, s *streams, c *writeConfig, est *estimator) entry
 	}
 	type cand struct {
 		enc    Encoding
+		nm     nmSpec
 		index  []byte
 		values []byte
 		size   int
 	}
-	dense := cand{enc: Dense, values: p.data}
+	dense := cand{enc: EncDense, values: p.data}
 	best := dense
 	if nnz < p.count {
 		dense.size = valueSize(p.data)
@@ -246,32 +201,51 @@ func encodePayload(p *payload, s *streams, c *writeConfig, est *estimator) entry
 		sparseVals := gather(p.data, p.width, mask, nnz)
 		sv := valueSize(sparseVals)
 		var cands []cand
-		if c.allowed(CSR) {
-			gaps := appendGaps(nil, mask, p.count)
-			cands = append(cands, cand{CSR, gaps, sparseVals, sv + est.size(gaps)})
+		if c.allowed(EncCSR) {
+			gaps := sparse.AppendGaps(nil, mask)
+			cands = append(cands, cand{enc: EncCSR, index: gaps, values: sparseVals, size: sv + est.size(gaps)})
 		}
-		if c.allowed(Bitmap) {
-			cands = append(cands, cand{Bitmap, mask, sparseVals, sv + est.size(mask)})
+		if c.allowed(EncBitmap) {
+			cands = append(cands, cand{enc: EncBitmap, index: mask, values: sparseVals, size: sv + est.size(mask)})
 		}
-		if c.allowed(NM24) {
-			if kept, pos, ok := nm24(mask, p.count); ok {
-				vals := gather(p.data, p.width, kept, p.count/2)
-				cands = append(cands, cand{NM24, pos, vals, valueSize(vals) + est.size(pos)})
+		if c.allowed(EncNM) && dimsCount(p.dims) == p.count {
+			for _, pat := range nmPatterns {
+				for axis := range p.dims {
+					l, err := sparse.NMAlong(p.dims, axis, pat.n, pat.m)
+					if err != nil {
+						continue
+					}
+					if pos, ok := l.AppendPositions(nil, mask, p.count); ok {
+						vals := gatherNM(p.data, p.width, l, pos, p.count)
+						cands = append(cands, cand{EncNM, nmSpec{pat.n, pat.m, axis}, pos, vals, valueSize(vals) + est.size(pos)})
+					}
+				}
 			}
 		}
 		for _, cd := range cands {
-			if cd.size < best.size || (c.forced && best.enc == Dense) {
+			if cd.size < best.size || (c.forced && best.enc == EncDense) {
 				best = cd
 			}
 		}
+		// N:M carries the structure sparse kernels use: it is chosen,
+		// whatever the estimates, when its kept slots are (nearly) all
+		// nonzeros — at most one zero slot per 16 nonzeros, as in a
+		// tensor pruned N:M — since it then stores at most 1/16 more
+		// values than csr or bitmap, and for 2:4 as many position bits
+		// as a bitmap.
+		for i := range cands {
+			if cd := &cands[i]; cd.enc == EncNM && len(cd.values)/p.width*16 <= nnz*17 && (best.enc != EncNM || cd.size < best.size) {
+				best = *cd
+			}
+		}
 	}
-	e.enc, e.indexLen, e.nnz = best.enc, len(best.index), len(best.values)/p.width
+	e.enc, e.nm, e.indexLen, e.nnz = best.enc, best.nm, len(best.index), len(best.values)/p.width
 	switch best.enc {
-	case CSR:
+	case EncCSR:
 		s.gaps = append(s.gaps, best.index...)
-	case Bitmap:
+	case EncBitmap:
 		s.bitmap = append(s.bitmap, best.index...)
-	case NM24:
+	case EncNM:
 		s.nm = append(s.nm, best.index...)
 	}
 	if vcode == FP16 {
@@ -298,6 +272,9 @@ func appendEntry(dst []byte, e *entry) []byte {
 	dst = append(dst, byte(e.width))
 	dst = u(dst, uint64(e.count))
 	dst = append(dst, byte(e.enc))
+	if e.enc == EncNM {
+		dst = append(dst, byte(e.nm.n), byte(e.nm.m-1), byte(e.nm.axis))
+	}
 	dst = u(dst, uint64(e.nnz))
 	dst = u(dst, uint64(e.indexLen))
 	dst = append(dst, byte(e.vcode))

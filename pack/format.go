@@ -10,8 +10,10 @@ import (
 // "EPK", then CR LF SUB LF to catch line-ending and text-mode damage (as PNG).
 const Magic = "\x89EPK\r\n\x1a\n"
 
-// Version is the format version this package writes and reads.
-const Version = 1
+// Version is the format version this package writes and reads. Version 2
+// (N:M along a stated axis, encoding 3) replaced version 1 (2:4 over
+// consecutive elements only).
+const Version = 2
 
 const (
 	fixedHeaderLen = 12 // magic, version, flags, body length
@@ -32,7 +34,7 @@ const (
 	KindSkeleton SectionKind = 2 // ONNX model without parameter payloads
 	KindBitmap   SectionKind = 3 // presence bitmaps
 	KindGaps     SectionKind = 4 // CSR positions as gap bytes
-	KindNM       SectionKind = 5 // 2:4 positions, 2 bits each
+	KindNM       SectionKind = 5 // N:M positions, sparse.PosBits(M) bits each
 	KindCodebook SectionKind = 6 // codebook centroids, float32 LE
 	KindCodes    SectionKind = 7 // codebook indices, one byte per value
 	KindPlane0   SectionKind = 8 // value byte plane k is kind 8+k, k < 8
@@ -63,27 +65,29 @@ func (k SectionKind) String() string {
 
 func (k SectionKind) known() bool { return k >= KindTable && k < KindPlane0+8 }
 
-// Encoding is how one payload's positions are stored.
+// Encoding is how one payload's positions are stored (package sparse
+// defines each format).
 type Encoding uint8
 
-// Payload encodings.
+// Payload encodings. The names say "Enc" so that they are not taken for
+// prune.Dense (a plan's "left dense") or sparse's matrix types.
 const (
-	Dense  Encoding = 0 // every element, no index
-	CSR    Encoding = 1 // positions of nonzeros as gaps (KindGaps)
-	Bitmap Encoding = 2 // one bit per element (KindBitmap)
-	NM24   Encoding = 3 // 2 of every 4 elements, positions in 2 bits (KindNM)
+	EncDense  Encoding = 0 // every element, no index
+	EncCSR    Encoding = 1 // positions of nonzeros as gaps (KindGaps), sparse.AppendGaps
+	EncBitmap Encoding = 2 // one bit per element (KindBitmap), sparse.NonzeroMask
+	EncNM     Encoding = 3 // N:M along a stated axis (KindNM), sparse.NMLayout
 )
 
 func (e Encoding) String() string {
 	switch e {
-	case Dense:
+	case EncDense:
 		return "dense"
-	case CSR:
+	case EncCSR:
 		return "csr"
-	case Bitmap:
+	case EncBitmap:
 		return "bitmap"
-	case NM24:
-		return "2:4"
+	case EncNM:
+		return "n:m"
 	}
 	return fmt.Sprintf("encoding(%d)", uint8(e))
 }

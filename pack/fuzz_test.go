@@ -16,14 +16,7 @@ import (
 // again to the same model. WriteONNX accepts exactly what ReadModel does
 // and writes the bytes of its model.
 func FuzzReader(f *testing.F) {
-	seeds, _ := filepath.Glob(filepath.Join("testdata", "*.epk"))
-	for _, s := range seeds {
-		b, err := os.ReadFile(s)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	addSeeds(f)
 	f.Add([]byte(Magic))
 	limits := WithLimits(ReadLimits{MaxDecodedBytes: 1 << 20, MaxTensorBytes: 1 << 20, MaxTensors: 1 << 10, MaxWindow: 1 << 20})
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -52,6 +45,29 @@ func FuzzReader(f *testing.F) {
 		}
 		mustEqualModels(t, "repack", back, m)
 	})
+}
+
+// addSeeds adds testdata/*.epk and small packs of every encoding and value
+// code: csr, bitmap, fp16, codebook, and N:M along a strided axis (a Conv
+// pruned 2:4), so that the fuzzer starts from each decoder. (Inputs the
+// fuzzer found are in testdata/fuzz/<name>, which go test also runs.)
+func addSeeds(f *testing.F) {
+	seeds, _ := filepath.Glob(filepath.Join("testdata", "*.epk"))
+	for _, s := range seeds {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, opts := range [][]WriterOption{{WithEncodings(EncCSR)}, {WithFP16(), WithEncodings(EncCSR)}} {
+		b, _ := packModel(f, tinyModel(f), opts...)
+		f.Add(b)
+	}
+	b, _ := packModel(f, nmConvModel(f), WithLevel(1))
+	f.Add(b)
+	b, _ = packModel(f, nmConvModel(f), WithCodebook(2), WithLevel(1))
+	f.Add(b)
 }
 
 // fixCRCs rewrites the header, section and file checksums of data so that
@@ -90,14 +106,7 @@ func putCRC(b []byte, c uint32) { binary.LittleEndian.PutUint32(b, c) }
 // FuzzReaderContent is FuzzReader with the checksums repaired, so that
 // mutations reach the table, the streams and the skeleton.
 func FuzzReaderContent(f *testing.F) {
-	seeds, _ := filepath.Glob(filepath.Join("testdata", "*.epk"))
-	for _, s := range seeds {
-		b, err := os.ReadFile(s)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	addSeeds(f)
 	limits := WithLimits(ReadLimits{MaxDecodedBytes: 1 << 20, MaxTensorBytes: 1 << 20, MaxTensors: 1 << 10, MaxWindow: 1 << 20})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		data = fixCRCs(data)

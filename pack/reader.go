@@ -255,27 +255,20 @@ func (rd *Reader) readTrailer() error {
 }
 
 func (rd *Reader) assemble() (*onnxio.Model, error) {
-	mp, err := rd.skeleton()
+	sk, err := rd.readSkeleton()
 	if err != nil {
 		return nil, err
 	}
-	params := (&onnxio.Model{Proto: mp}).Params()
 	cur := &cursor{s: &rd.sec}
 	for i := range rd.entries {
 		e := &rd.entries[i]
-		t, err := bind(e, params)
-		if err != nil {
-			return nil, err
-		}
 		data, err := decodePayload(e, cur, make([]byte, e.count*e.width), nil)
 		if err != nil {
 			return nil, err
 		}
-		if !setField(t, e.field, data, e.count) {
-			return nil, &SectionError{Section: "table", Tensor: e.id, Err: ErrMalformed, Reason: fmt.Sprintf("%v given twice", e.field)}
-		}
+		setField(sk.rows[i], e.field, data, e.count)
 	}
-	m, err := onnxio.FromProto(mp, onnxio.WithLimits(onnxio.Limits{MaxTensorBytes: rd.l.MaxTensorBytes}))
+	m, err := onnxio.FromProto(sk.proto, onnxio.WithLimits(onnxio.Limits{MaxTensorBytes: rd.l.MaxTensorBytes}))
 	if err != nil {
 		return nil, &SectionError{Section: "skeleton", Offset: rd.h.Sections[1].Offset, Err: ErrMalformed, Reason: err.Error()}
 	}

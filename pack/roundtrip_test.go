@@ -10,7 +10,7 @@ import (
 )
 
 func TestRoundTripCanned(t *testing.T) {
-	encodings := [][]Encoding{nil, {Dense}, {CSR}, {Bitmap}, {NM24}}
+	encodings := [][]Encoding{nil, {EncDense}, {EncCSR}, {EncBitmap}, {EncNM}}
 	for _, c := range onnxbuild.CannedModels() {
 		for _, sparsity := range []float64{0, 0.5, 0.9} {
 			for _, encs := range encodings {
@@ -33,7 +33,7 @@ func TestRoundTripCanned(t *testing.T) {
 				mustStreamEqual(t, name, b, m)
 				if encs != nil && len(encs) == 1 {
 					for _, ti := range st.Tensors {
-						if ti.Encoding != encs[0] && ti.Encoding != Dense {
+						if ti.Encoding != encs[0] && ti.Encoding != EncDense {
 							t.Fatalf("%s: tensor %s used %v", name, ti.ID, ti.Encoding)
 						}
 					}

@@ -1,12 +1,20 @@
 package pack
 
 import (
+	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math"
+	"slices"
 
 	"github.com/edgeprune/edgeprune/onnxio"
 	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
+	"google.golang.org/protobuf/proto"
 )
+
+// marshalOpts is how the writer marshals the skeleton and how the reader
+// checks it: onnxio's Model.Marshal (deterministic marshalling).
+var marshalOpts = proto.MarshalOptions{Deterministic: true}
 
 // payload is one non-empty payload field of one parameter tensor, as
 // little-endian element bytes.
@@ -115,7 +123,26 @@ func extract(m *onnxio.Model) ([]payload, func()) {
 			}
 			add(FieldUint64, 8, len(t.Uint64Data), b)
 		}
-		t.RawData, t.FloatData, t.Int32Data, t.Int64Data, t.DoubleData, t.Uint64Data = nil, nil, nil, nil, nil, nil
+		// Only the fields taken out are cleared: a field that is present but
+		// empty (proto2 presence) stays in the skeleton as it was.
+		if len(t.RawData) > 0 {
+			t.RawData = nil
+		}
+		if len(t.FloatData) > 0 {
+			t.FloatData = nil
+		}
+		if len(t.Int32Data) > 0 {
+			t.Int32Data = nil
+		}
+		if len(t.Int64Data) > 0 {
+			t.Int64Data = nil
+		}
+		if len(t.DoubleData) > 0 {
+			t.DoubleData = nil
+		}
+		if len(t.Uint64Data) > 0 {
+			t.Uint64Data = nil
+		}
 		if p.External != nil || t.GetDataLocation() == onnx.TensorProto_EXTERNAL {
 			t.DataLocation, t.ExternalData = nil, nil
 		}
@@ -135,63 +162,133 @@ func fieldWidth(f Field) int {
 	return 0
 }
 
-// setField stores data (count elements of width bytes) into field f of t.
-// The field must be empty.
-func setField(t *onnx.TensorProto, f Field, data []byte, count int) bool {
+// setField stores data (count elements of width bytes) into field f of t,
+// which readSkeleton has checked is absent.
+func setField(t *onnx.TensorProto, f Field, data []byte, count int) {
 	le := binary.LittleEndian
 	switch f {
 	case FieldRaw:
-		if len(t.RawData) > 0 {
-			return false
-		}
 		t.RawData = data
 	case FieldFloat:
-		if len(t.FloatData) > 0 {
-			return false
-		}
 		v := make([]float32, count)
 		for k := range v {
 			v[k] = math.Float32frombits(le.Uint32(data[4*k:]))
 		}
 		t.FloatData = v
 	case FieldInt32:
-		if len(t.Int32Data) > 0 {
-			return false
-		}
 		v := make([]int32, count)
 		for k := range v {
 			v[k] = int32(le.Uint32(data[4*k:]))
 		}
 		t.Int32Data = v
 	case FieldInt64:
-		if len(t.Int64Data) > 0 {
-			return false
-		}
 		v := make([]int64, count)
 		for k := range v {
 			v[k] = int64(le.Uint64(data[8*k:]))
 		}
 		t.Int64Data = v
 	case FieldDouble:
-		if len(t.DoubleData) > 0 {
-			return false
-		}
 		v := make([]float64, count)
 		for k := range v {
 			v[k] = math.Float64frombits(le.Uint64(data[8*k:]))
 		}
 		t.DoubleData = v
 	case FieldUint64:
-		if len(t.Uint64Data) > 0 {
-			return false
-		}
 		v := make([]uint64, count)
 		for k := range v {
 			v[k] = le.Uint64(data[8*k:])
 		}
 		t.Uint64Data = v
-	default:
-		return false
 	}
-	return true
+}
+
+// skeleton is a decoded skeleton section with the table rows bound to its
+// tensors.
+type skeleton struct {
+	proto *onnx.ModelProto
+	bytes []byte              // the section: canonical, so also Marshal(proto)
+	rows  []*onnx.TensorProto // per table row, the tensor it fills
+}
+
+// readSkeleton decodes the skeleton section and binds the table rows to its
+// tensors, enforcing what a skeleton may hold (docs/pack-format.md,
+// "Skeleton"). ReadModel and WriteONNX both start from it, so they accept
+// the same packs and write the same bytes:
+//
+//  1. The section is canonical: it is exactly the deterministic marshalling
+//     of the ModelProto it decodes to. One model has one skeleton; in
+//     particular unknown fields sit after the known fields of their message,
+//     where marshalling puts them.
+//  2. Every row names a parameter (Params order) whose dims and data type
+//     match the row, and whose row field is absent from the skeleton (not
+//     even present and empty, which proto2 presence could express).
+//  3. No two rows fill the same field of the same tensor.
+func (rd *Reader) readSkeleton() (*skeleton, error) {
+	b := rd.sec[KindSkeleton]
+	rd.sec[KindSkeleton] = nil
+	bad := func(format string, args ...any) error {
+		return &SectionError{Section: "skeleton", Offset: rd.h.Sections[1].Offset, Err: ErrMalformed, Reason: fmt.Sprintf(format, args...)}
+	}
+	mp := &onnx.ModelProto{}
+	if err := proto.Unmarshal(b, mp); err != nil {
+		return nil, bad("%v", err)
+	}
+	canon, err := marshalOpts.Marshal(mp)
+	if err != nil {
+		return nil, bad("%v", err)
+	}
+	if !bytes.Equal(canon, b) {
+		i := 0
+		for i < min(len(b), len(canon)) && b[i] == canon[i] {
+			i++
+		}
+		return nil, bad("not canonical: deterministic marshalling of the model it holds gives %d bytes, differing at byte %d", len(canon), i)
+	}
+	params := (&onnxio.Model{Proto: mp}).Params()
+	type slot struct {
+		t *onnx.TensorProto
+		f Field
+	}
+	given := map[slot]bool{}
+	sk := &skeleton{proto: mp, bytes: b, rows: make([]*onnx.TensorProto, len(rd.entries))}
+	for i := range rd.entries {
+		e := &rd.entries[i]
+		t, err := bind(e, params)
+		if err != nil {
+			return nil, err
+		}
+		if t.ProtoReflect().Has(tensorFields.ByNumber(e.field.protoNum())) || given[slot{t, e.field}] {
+			return nil, &SectionError{Section: "table", Tensor: e.id, Err: ErrMalformed, Reason: fmt.Sprintf("%v given twice", e.field)}
+		}
+		given[slot{t, e.field}] = true
+		sk.rows[i] = t
+	}
+	return sk, nil
+}
+
+// bind returns the skeleton tensor that row e restores, after checking it
+// agrees with the row.
+func bind(e *entry, params []*onnxio.Param) (*onnx.TensorProto, error) {
+	bad := func(format string, args ...any) error {
+		return &SectionError{Section: "table", Tensor: e.id, Err: ErrMalformed, Reason: fmt.Sprintf(format, args...)}
+	}
+	if e.param >= len(params) {
+		return nil, bad("parameter %d of %d", e.param, len(params))
+	}
+	t := params[e.param].Tensor
+	if !slices.Equal(t.GetDims(), e.dims) || onnxio.DataType(t.GetDataType()) != e.dtype {
+		return nil, bad("shape %v %v, the skeleton has %v %v", e.dims, e.dtype, t.GetDims(), onnxio.DataType(t.GetDataType()))
+	}
+	return t, nil
+}
+
+// knownLen is the length of the known fields of message b, canonically
+// marshalled from m: its unknown fields are the rest.
+func knownLen(b []byte, m proto.Message) (int, error) {
+	u := m.ProtoReflect().GetUnknown()
+	n := len(b) - len(u)
+	if n < 0 || !bytes.Equal(b[n:], u) {
+		return 0, fmt.Errorf("pack: skeleton message does not end with its unknown fields")
+	}
+	return n, nil
 }

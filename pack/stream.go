@@ -41,17 +41,14 @@ func (rd *Reader) WriteONNX(w io.Writer) (int64, error) {
 	if err := rd.readRest(); err != nil {
 		return 0, err
 	}
-	mp, err := rd.skeleton()
+	sk, err := rd.readSkeleton()
 	if err != nil {
 		return 0, err
 	}
-	// The skeleton as onnxio would marshal it: the bytes the payloads are
-	// inserted into (a pack's skeleton already is, unless it was crafted).
-	skel, err := proto.MarshalOptions{Deterministic: true}.Marshal(mp)
-	if err != nil {
-		return 0, &SectionError{Section: "skeleton", Offset: rd.h.Sections[1].Offset, Err: ErrMalformed, Reason: err.Error()}
-	}
-	s, err := rd.newStreamer(mp)
+	// The skeleton is canonical (readSkeleton): its bytes are those the
+	// payloads are inserted into.
+	mp, skel := sk.proto, sk.bytes
+	s, err := rd.newStreamer(sk)
 	if err != nil {
 		return 0, err
 	}
@@ -74,32 +71,6 @@ func (rd *Reader) WriteONNX(w io.Writer) (int64, error) {
 		return cw.n, fmt.Errorf("pack: WriteONNX wrote %d bytes, measured %d", cw.n, n)
 	}
 	return cw.n, nil
-}
-
-// skeleton decodes the skeleton section.
-func (rd *Reader) skeleton() (*onnx.ModelProto, error) {
-	mp := &onnx.ModelProto{}
-	if err := proto.Unmarshal(rd.sec[KindSkeleton], mp); err != nil {
-		return nil, &SectionError{Section: "skeleton", Offset: rd.h.Sections[1].Offset, Err: ErrMalformed, Reason: err.Error()}
-	}
-	rd.sec[KindSkeleton] = nil
-	return mp, nil
-}
-
-// bind returns the skeleton tensor that row e restores, after checking it
-// agrees with the row.
-func bind(e *entry, params []*onnxio.Param) (*onnx.TensorProto, error) {
-	bad := func(format string, args ...any) error {
-		return &SectionError{Section: "table", Tensor: e.id, Err: ErrMalformed, Reason: fmt.Sprintf(format, args...)}
-	}
-	if e.param >= len(params) {
-		return nil, bad("parameter %d of %d", e.param, len(params))
-	}
-	t := params[e.param].Tensor
-	if !slices.Equal(t.GetDims(), e.dims) || onnxio.DataType(t.GetDataType()) != e.dtype {
-		return nil, bad("shape %v %v, the skeleton has %v %v", e.dims, e.dtype, t.GetDims(), onnxio.DataType(t.GetDataType()))
-	}
-	return t, nil
 }
 
 // msgKind is the type of a message on the path from the model to a
@@ -163,30 +134,16 @@ type streamer struct {
 // newStreamer binds the table rows to the skeleton's tensors, makes the
 // same checks as ReadModel (onnxio.FromProto on the restored model, with
 // placeholders of the payloads' lengths), and measures every payload field.
-func (rd *Reader) newStreamer(mp *onnx.ModelProto) (*streamer, error) {
+func (rd *Reader) newStreamer(sk *skeleton) (*streamer, error) {
 	s := &streamer{rd: rd, tensors: map[*onnx.TensorProto][]int{}, sizes: map[proto.Message]int64{},
 		at: make([][numKinds]int, len(rd.entries)), psize: make([]int64, len(rd.entries))}
-	params := (&onnxio.Model{Proto: mp}).Params()
 	cur := cursor{s: &rd.sec}
-	type slot struct {
-		t *onnx.TensorProto
-		f Field
-	}
-	given := map[slot]bool{}
 	maxBytes := 0
 	for i := range rd.entries {
 		e := &rd.entries[i]
 		s.at[i] = cur.off
 		cur.skip(e)
-		t, err := bind(e, params)
-		if err != nil {
-			return nil, err
-		}
-		if hasPayload(t, e.field) || given[slot{t, e.field}] {
-			return nil, &SectionError{Section: "table", Tensor: e.id, Err: ErrMalformed, Reason: fmt.Sprintf("%v given twice", e.field)}
-		}
-		given[slot{t, e.field}] = true
-		s.tensors[t] = append(s.tensors[t], i)
+		s.tensors[sk.rows[i]] = append(s.tensors[sk.rows[i]], i)
 		maxBytes = max(maxBytes, e.count*e.width)
 	}
 	for _, rows := range s.tensors {
@@ -203,7 +160,7 @@ func (rd *Reader) newStreamer(mp *onnx.ModelProto) (*streamer, error) {
 			setPlaceholder(t, &rd.entries[i], words)
 		}
 	}
-	_, err := onnxio.FromProto(mp, onnxio.WithLimits(onnxio.Limits{MaxTensorBytes: rd.l.MaxTensorBytes}))
+	_, err := onnxio.FromProto(sk.proto, onnxio.WithLimits(onnxio.Limits{MaxTensorBytes: rd.l.MaxTensorBytes}))
 	for t, rows := range s.tensors {
 		for _, i := range rows {
 			setPlaceholder(t, &rd.entries[i], nil)
@@ -257,30 +214,11 @@ func setPlaceholder(t *onnx.TensorProto, e *entry, buf []uint64) {
 	}
 }
 
-// hasPayload reports whether field f of t is set.
-func hasPayload(t *onnx.TensorProto, f Field) bool {
-	switch f {
-	case FieldRaw:
-		return len(t.RawData) > 0
-	case FieldFloat:
-		return len(t.FloatData) > 0
-	case FieldInt32:
-		return len(t.Int32Data) > 0
-	case FieldInt64:
-		return len(t.Int64Data) > 0
-	case FieldDouble:
-		return len(t.DoubleData) > 0
-	case FieldUint64:
-		return len(t.Uint64Data) > 0
-	}
-	return true
-}
-
 // decode decodes row i's payload into s.buf.
 func (s *streamer) decode(i int) ([]byte, error) {
 	e := &s.rd.entries[i]
 	out := s.buf[:e.count*e.width]
-	if e.enc != Dense {
+	if e.enc != EncDense {
 		clear(out)
 	}
 	cur := cursor{s: &s.rd.sec, off: s.at[i]}
@@ -390,9 +328,14 @@ func (s *streamer) measure(b []byte, k msgKind, obj proto.Message) (int64, error
 		}
 		return n, nil
 	}
-	var occ [16]int
-	var n int64
+	known, err := knownLen(b, obj)
+	if err != nil {
+		return 0, err
+	}
+	n := int64(len(b) - known) // the unknown fields are copied through
 	orig := int64(len(b))
+	b = b[:known]
+	var occ [16]int
 	for len(b) > 0 {
 		num, typ, tagLen, fn, err := field(b)
 		if err != nil {
@@ -425,6 +368,11 @@ func (s *streamer) emit(b []byte, k msgKind, obj proto.Message) error {
 	if k == msgTensor {
 		return s.emitTensor(b, obj.(*onnx.TensorProto))
 	}
+	known, err := knownLen(b, obj)
+	if err != nil {
+		return err
+	}
+	b, unknown := b[:known], b[known:]
 	var occ [16]int
 	for len(b) > 0 {
 		num, typ, tagLen, fn, err := field(b)
@@ -450,20 +398,27 @@ func (s *streamer) emit(b []byte, k msgKind, obj proto.Message) error {
 		}
 		b = b[fn:]
 	}
-	return nil
+	_, err = s.out.Write(unknown)
+	return err
 }
 
 // emitTensor writes tensor t with its payload fields inserted where
-// deterministic marshalling puts them: before the first known field with a
-// larger number, or before the unknown fields.
+// deterministic marshalling puts them: among the known fields by number,
+// before the unknown fields (which may reuse a known number with another
+// wire type, so they are told apart by t's unknown bytes, not by number).
 func (s *streamer) emitTensor(b []byte, t *onnx.TensorProto) error {
+	known, err := knownLen(b, t)
+	if err != nil {
+		return err
+	}
+	b, unknown := b[:known], b[known:]
 	rows := s.tensors[t]
 	for len(b) > 0 {
 		num, _, _, fn, err := field(b)
 		if err != nil {
 			return err
 		}
-		for len(rows) > 0 && (s.rd.entries[rows[0]].field.protoNum() < num || tensorFields.ByNumber(num) == nil) {
+		for len(rows) > 0 && s.rd.entries[rows[0]].field.protoNum() < num {
 			if err := s.emitPayload(rows[0]); err != nil {
 				return err
 			}
@@ -479,7 +434,8 @@ func (s *streamer) emitTensor(b []byte, t *onnx.TensorProto) error {
 			return err
 		}
 	}
-	return nil
+	_, err = s.out.Write(unknown)
+	return err
 }
 
 // emitPayload decodes row i's payload and writes it as its packed field.

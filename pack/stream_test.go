@@ -65,9 +65,9 @@ func TestWriteONNXCanned(t *testing.T) {
 		name string
 		opts []WriterOption
 	}
-	variants := []variant{{"default", nil}, {"dense", []WriterOption{WithEncodings(Dense)}},
-		{"csr", []WriterOption{WithEncodings(CSR)}}, {"bitmap", []WriterOption{WithEncodings(Bitmap)}},
-		{"2:4", []WriterOption{WithEncodings(NM24)}}, {"fp16", []WriterOption{WithFP16()}},
+	variants := []variant{{"default", nil}, {"dense", []WriterOption{WithEncodings(EncDense)}},
+		{"csr", []WriterOption{WithEncodings(EncCSR)}}, {"bitmap", []WriterOption{WithEncodings(EncBitmap)}},
+		{"2:4", []WriterOption{WithEncodings(EncNM)}}, {"fp16", []WriterOption{WithFP16()}},
 		{"codebook4", []WriterOption{WithCodebook(4)}}}
 	for _, c := range onnxbuild.CannedModels() {
 		for _, sparsity := range []float64{0, 0.5, 0.9} {

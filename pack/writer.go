@@ -8,7 +8,6 @@ import (
 
 	"github.com/edgeprune/edgeprune/onnxio"
 	"github.com/klauspost/compress/zstd"
-	"google.golang.org/protobuf/proto"
 )
 
 // Writer packs one model into an io.Writer.
@@ -50,9 +49,9 @@ func (wr *Writer) WriteModel(m *onnxio.Model) (*Stats, error) {
 	}
 	wr.used = true
 	c := wr.c
-	modelBytes := proto.MarshalOptions{Deterministic: true}.Size(m.Proto)
+	modelBytes := marshalOpts.Size(m.Proto)
 	payloads, restore := extract(m)
-	skeleton, err := proto.MarshalOptions{Deterministic: true}.Marshal(m.Proto)
+	skeleton, err := marshalOpts.Marshal(m.Proto)
 	restore()
 	if err != nil {
 		return nil, fmt.Errorf("pack: marshal skeleton: %w", err)

@@ -14,7 +14,7 @@ type writeConfig struct {
 	values       ValueCode
 	codebookBits int
 	encodings    []Encoding // nil: all
-	forced       bool       // Dense not allowed: prefer any sparse candidate
+	forced       bool       // EncDense not allowed: prefer any sparse candidate
 	maxWindow    int
 }
 
@@ -59,8 +59,8 @@ func WithCodebook(bits int) WriterOption {
 	}
 }
 
-// WithEncodings restricts the payload encodings the writer may pick. Dense
-// is still used when no listed encoding applies; without Dense in the list
+// WithEncodings restricts the payload encodings the writer may pick. EncDense
+// is still used when no listed encoding applies; without EncDense in the list
 // a sparse encoding is preferred whenever one applies (for tests and
 // benchmarks of one encoding).
 func WithEncodings(encs ...Encoding) WriterOption {
@@ -69,12 +69,12 @@ func WithEncodings(encs ...Encoding) WriterOption {
 			return fmt.Errorf("pack: WithEncodings: no encoding given")
 		}
 		for _, e := range encs {
-			if e > NM24 {
+			if e > EncNM {
 				return fmt.Errorf("pack: WithEncodings: unknown encoding %d", e)
 			}
 		}
 		c.encodings = append([]Encoding(nil), encs...)
-		c.forced = !c.allowed(Dense)
+		c.forced = !c.allowed(EncDense)
 		return nil
 	}
 }

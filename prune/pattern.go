@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/edgeprune/edgeprune/sparse"
 )
 
 // PatternKind is the granularity of a Pattern.
@@ -12,16 +14,16 @@ type PatternKind int
 const (
 	// Element prunes single weights.
 	Element PatternKind = iota
-	// NM keeps at most N nonzeros in every M consecutive weights along the
-	// input-channel (reduction) axis.
+	// NM keeps at most N nonzeros in every M weights along the
+	// input-channel (reduction) axis: sparse.NMAlong(shape, InAxis, N, M).
 	NM
 	// Block prunes RxC blocks: R along the output-channel axis, C along the
 	// input-channel axis, at each kernel position.
 	Block
 )
 
-// MaxGroup bounds M for N:M and R·C for blocks.
-const MaxGroup = 256
+// MaxGroup bounds M for N:M (sparse.MaxM) and R·C for blocks.
+const MaxGroup = sparse.MaxM
 
 // Pattern is which elements are pruned together. The zero value is Element.
 //
@@ -30,7 +32,9 @@ const MaxGroup = 256
 // O=0, I=1; ConvTranspose [I,O,kh,kw] I=0, O=1; Gemm B is [N,K] with
 // transB=1, else [K,N]; MatMul B is [..,K,N]. An N:M group runs along the
 // input-channel axis at fixed output channel and kernel position, the layout
-// of sparse tensor cores and NHWC CPU kernels.
+// of sparse tensor cores and NHWC CPU kernels. That layout is defined once,
+// by sparse.NMLayout: pack stores such a weight as N:M along the same axis
+// and the engine's sparse kernels read it from there.
 type Pattern struct {
 	Kind PatternKind
 	N, M int // NM: at most N nonzeros in each M
@@ -83,11 +87,8 @@ func (p Pattern) validate() error {
 	case Element:
 		return nil
 	case NM:
-		if p.M < 2 || p.M > MaxGroup {
-			return fmt.Errorf("%w: N:M needs 2 ≤ M ≤ %d, got M=%d", ErrInvalid, MaxGroup, p.M)
-		}
-		if p.N < 1 || p.N >= p.M {
-			return fmt.Errorf("%w: N:M needs 1 ≤ N < M, got %d:%d", ErrInvalid, p.N, p.M)
+		if !sparse.ValidNM(p.N, p.M) {
+			return fmt.Errorf("%w: N:M needs 1 ≤ N < M ≤ %d, got %d:%d", ErrInvalid, sparse.MaxM, p.N, p.M)
 		}
 		return nil
 	case Block:
@@ -136,6 +137,9 @@ func (p Pattern) fits(t *Target) (bool, string) {
 		}
 		if d := t.Shape[t.InAxis]; d%int64(p.M) != 0 {
 			return false, fmt.Sprintf("input-channel axis %d has %d, not a multiple of %d", t.InAxis, d, p.M)
+		}
+		if _, err := sparse.NMAlong(t.Shape, t.InAxis, p.N, p.M); err != nil {
+			return false, err.Error()
 		}
 	case Block:
 		if t.InAxis < 0 || t.OutAxis < 0 {

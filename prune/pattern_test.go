@@ -3,6 +3,8 @@ package prune
 import (
 	"errors"
 	"testing"
+
+	"github.com/edgeprune/edgeprune/sparse"
 )
 
 func TestParsePattern(t *testing.T) {
@@ -41,4 +43,39 @@ func FuzzParsePattern(f *testing.F) {
 			t.Fatalf("%q → %+v → %q → %+v, %v", s, p, p.String(), back, err)
 		}
 	})
+}
+
+// TestNMIsSparseLayout: a weight pruned N:M fits sparse's N:M layout along
+// its input-channel axis — the layout pack stores it in — and (for a Conv
+// with a kernel larger than 1×1) not the layout of M consecutive elements.
+func TestNMIsSparseLayout(t *testing.T) {
+	m := decode(t, zooModel())
+	plan := mustPrune(t, m, WithPattern(Pattern{Kind: NM, N: 2, M: 4}))
+	after := snapshot(t, m)
+	strided := 0
+	for _, e := range plan.Params {
+		if e.Pattern == Dense {
+			continue
+		}
+		w := after[e.ID]
+		mask := make([]byte, (len(w)+7)/8)
+		for i, v := range w {
+			if v != 0 {
+				mask[i>>3] |= 1 << (i & 7)
+			}
+		}
+		l, err := sparse.NMAlong(e.Shape, e.InAxis, 2, 4)
+		if err != nil {
+			t.Fatalf("%s: %v", e.ID, err)
+		}
+		if !l.Fits(mask, len(w)) {
+			t.Errorf("%s %v: pruned 2:4 but does not fit sparse's %v", e.ID, e.Shape, l)
+		}
+		if l.Stride > 1 && !(sparse.NMLayout{N: 2, M: 4, Stride: 1}).Fits(mask, len(w)) {
+			strided++
+		}
+	}
+	if strided == 0 {
+		t.Error("no pruned weight tells the strided layout from the consecutive one")
+	}
 }

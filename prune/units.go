@@ -1,6 +1,10 @@
 package prune
 
-import "math"
+import (
+	"math"
+
+	"github.com/edgeprune/edgeprune/sparse"
+)
 
 // Units: how a target's elements group into the units that are scored and
 // pruned together, and how a cut on those units zeroes weights.
@@ -184,19 +188,20 @@ func applyBlocks(s *blockSource, c cut, w []float32) int {
 	return n
 }
 
-// applyNM keeps at most n nonzeros in every m consecutive weights along
-// t.InAxis: in each group it zeroes the m−n lowest-scoring weights (ties by
-// position). It returns the number of weights it chose to zero.
+// applyNM keeps at most n nonzeros in every group of m weights along
+// t.InAxis, the groups of sparse.NMAlong(t.Shape, t.InAxis, n, m): in each
+// group it zeroes the m−n lowest-scoring weights (ties by position). It
+// returns the number of weights it chose to zero. Pattern.fits has checked
+// that the layout applies.
 //
-// With inner the product of the dims after InAxis, the groups lie in slabs
-// of m·inner contiguous elements, slab after slab; in a slab, group j is the
-// elements j, j+inner, …, j+(m−1)·inner.
+// Groups lie in slabs of m·Stride contiguous elements, slab after slab, so
+// weights are scored a whole number of slabs at a time.
 func applyNM(t *Target, imp Importance, n, m int, w, buf []float32) int {
-	inner := 1
-	for _, d := range t.Shape[t.InAxis+1:] {
-		inner *= int(d)
+	l, err := sparse.NMAlong(t.Shape, t.InAxis, n, m)
+	if err != nil {
+		panic("prune: applyNM on a target the pattern does not fit: " + err.Error())
 	}
-	slab := m * inner
+	slab := m * l.Stride
 	chunk := max(1, len(buf)/slab) * slab
 	if chunk > len(buf) {
 		buf = make([]float32, chunk)
@@ -209,11 +214,14 @@ func applyNM(t *Target, imp Importance, n, m int, w, buf []float32) int {
 		end := min(off+chunk, len(w))
 		sc := buf[:end-off]
 		scoreChunk(imp, sc, w[off:end], t, off)
+		// The chunk starts on a slab boundary: group j of its slab at s0 is
+		// the layout's Elem(g, q) = s0 + j + q·Stride, walked without
+		// divisions.
 		for s0 := 0; s0 < len(sc); s0 += slab {
-			for j := range inner {
+			for j := range l.Stride {
 				base := s0 + j
 				for q := range m {
-					keys[q] = key(sc[base+q*inner])
+					keys[q] = key(sc[base+q*l.Stride])
 					order[q] = q
 				}
 				// Stable insertion sort by key: ties stay in position order.
@@ -226,7 +234,7 @@ func applyNM(t *Target, imp Importance, n, m int, w, buf []float32) int {
 					order[p] = x
 				}
 				for _, q := range order[:drop] {
-					w[off+base+q*inner] = 0
+					w[off+base+q*l.Stride] = 0
 				}
 				zeroed += drop
 			}

@@ -1,14 +1,13 @@
 package sparse
 
 import (
-	"errors"
 	"fmt"
 	"math"
 )
 
-// CSR is a Rows × Cols matrix in compressed sparse row form: the nonzeros of
-// row r are Values[RowPtr[r]:RowPtr[r+1]], in columns ColIdx[RowPtr[r]:RowPtr[r+1]],
-// strictly increasing.
+// CSR is a Rows × Cols matrix in compressed sparse row form: the stored
+// elements of row r are Values[RowPtr[r]:RowPtr[r+1]], in columns
+// ColIdx[RowPtr[r]:RowPtr[r+1]], strictly increasing.
 type CSR struct {
 	Rows, Cols int
 	RowPtr     []int32 // len Rows+1, RowPtr[0] == 0, non-decreasing
@@ -16,17 +15,13 @@ type CSR struct {
 	Values     []float32
 }
 
-// ErrInvalid is wrapped by the Validate methods.
-var ErrInvalid = errors.New("sparse: invalid matrix")
-
 func f32bits(v float32) uint32 { return math.Float32bits(v) }
 
-// NewCSR returns the CSR form of the row-major rows × cols matrix dense.
-// An element is stored when its bit pattern is not all zero (so -0 is kept).
+// EncodeCSR returns the CSR form of the row-major rows × cols matrix dense.
 // It panics if len(dense) != rows*cols.
-func NewCSR(dense []float32, rows, cols int) *CSR {
+func EncodeCSR(dense []float32, rows, cols int) *CSR {
 	if rows < 0 || cols < 0 || len(dense) != rows*cols || rows*cols > maxIndex {
-		panic("sparse: NewCSR: bad dimensions")
+		panic("sparse: EncodeCSR: bad dimensions")
 	}
 	nnz := 0
 	for _, v := range dense {
@@ -36,8 +31,7 @@ func NewCSR(dense []float32, rows, cols int) *CSR {
 	}
 	c := &CSR{Rows: rows, Cols: cols, RowPtr: make([]int32, rows+1), ColIdx: make([]int32, 0, nnz), Values: make([]float32, 0, nnz)}
 	for r := 0; r < rows; r++ {
-		row := dense[r*cols : (r+1)*cols]
-		for j, v := range row {
+		for j, v := range dense[r*cols : (r+1)*cols] {
 			if !isZero(v) {
 				c.ColIdx = append(c.ColIdx, int32(j))
 				c.Values = append(c.Values, v)
@@ -51,11 +45,11 @@ func NewCSR(dense []float32, rows, cols int) *CSR {
 // NNZ is the number of stored values.
 func (c *CSR) NNZ() int { return len(c.Values) }
 
-// Dense writes the matrix into dst (len Rows*Cols), row-major, zeros
+// Decode writes the matrix into dst (len Rows*Cols), row-major, zeros
 // included. It panics if dst has the wrong length.
-func (c *CSR) Dense(dst []float32) {
+func (c *CSR) Decode(dst []float32) {
 	if len(dst) != c.Rows*c.Cols {
-		panic("sparse: CSR.Dense: bad dst length")
+		panic("sparse: CSR.Decode: bad dst length")
 	}
 	clear(dst)
 	for r := 0; r < c.Rows; r++ {
@@ -64,6 +58,40 @@ func (c *CSR) Dense(dst []float32) {
 			row[c.ColIdx[k]] = c.Values[k]
 		}
 	}
+}
+
+// AppendGaps appends c's positions (r·Cols + column, row-major) as gaps,
+// the byte form of [AppendGaps].
+func (c *CSR) AppendGaps(dst []byte) []byte {
+	prev := -1
+	for r := 0; r < c.Rows; r++ {
+		for k := c.RowPtr[r]; k < c.RowPtr[r+1]; k++ {
+			p := r*c.Cols + int(c.ColIdx[k])
+			dst = appendGap(dst, p-prev-1)
+			prev = p
+		}
+	}
+	return dst
+}
+
+// DecodeCSRGaps builds the rows × cols CSR matrix whose positions are the
+// gaps (one per value) and whose values are values (kept, not copied).
+func DecodeCSRGaps(rows, cols int, gaps []byte, values []float32) (*CSR, error) {
+	if rows < 0 || cols < 0 || int64(rows)*int64(cols) > maxIndex {
+		return nil, fmt.Errorf("%w: CSR %d×%d", ErrInvalid, rows, cols)
+	}
+	c := &CSR{Rows: rows, Cols: cols, RowPtr: make([]int32, rows+1), ColIdx: make([]int32, len(values)), Values: values}
+	err := ScanGaps(gaps, rows*cols, len(values), func(k, p int) {
+		c.ColIdx[k] = int32(p % cols)
+		c.RowPtr[p/cols+1]++
+	})
+	if err != nil {
+		return nil, err
+	}
+	for r := 0; r < rows; r++ {
+		c.RowPtr[r+1] += c.RowPtr[r]
+	}
+	return c, nil
 }
 
 // MulVec sets dst = A·x, the reference loop:

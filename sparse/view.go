@@ -32,5 +32,3 @@ func View2D(dims []int64) (rows, cols int, err error) {
 
 // maxIndex bounds rows, columns and nonzero counts: indices are int32.
 const maxIndex = 1<<31 - 1
-
-func isZero(v float32) bool { return f32bits(v) == 0 }

@@ -42,6 +42,7 @@ type packTensorRow struct {
 	Elements int     `json:"elements"`
 	Stored   int     `json:"stored"`
 	Encoding string  `json:"encoding"`
+	NMAxis   *int    `json:"nm_axis,omitempty"` // with an N:M encoding: the axis its groups run along
 	Values   string  `json:"values"`
 }
 
@@ -86,7 +87,8 @@ func newPackCmd(c *cli) *cobra.Command {
 		Short: "Pack a (pruned) model into a small .epk container",
 		Long: `pack stores MODEL in edgeprune's container (docs/pack-format.md): the model
 without its weights, zstd-compressed, and every weight tensor dense, as CSR
-positions, as a bitmap or as 2:4 positions — whichever is smallest — with
+positions, as a bitmap or as 2:4 positions along the axis the 2:4 groups run
+(the input channels of a --pattern 2:4 model) — whichever is smallest — with
 values split into byte planes. unpack gives back the same ONNX model, bit
 for bit.
 
@@ -180,8 +182,12 @@ func tensorRows(ts []pack.TensorInfo) []packTensorRow {
 		if t.Values == pack.Codebook {
 			v = fmt.Sprintf("codebook:%d (%d centroids)", t.CodeBits, t.Codebook)
 		}
-		rows = append(rows, packTensorRow{ID: t.ID, DType: t.DType.String(), Shape: append([]int64{}, t.Dims...),
-			Field: t.Field.String(), Elements: t.Count, Stored: t.Stored, Encoding: t.Encoding.String(), Values: v})
+		row := packTensorRow{ID: t.ID, DType: t.DType.String(), Shape: append([]int64{}, t.Dims...),
+			Field: t.Field.String(), Elements: t.Count, Stored: t.Stored, Encoding: t.EncodingName(), Values: v}
+		if t.Encoding == pack.EncNM {
+			row.NMAxis = &t.Axis
+		}
+		rows = append(rows, row)
 	}
 	return rows
 }
@@ -190,7 +196,11 @@ func printTensorRows(w io.Writer, rows []packTensorRow) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "tensor\tdtype\tshape\telements\tstored\tencoding\tvalues\t")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t\n", r.ID, r.DType, dims(r.Shape), r.Elements, r.Stored, r.Encoding, r.Values)
+		enc := r.Encoding
+		if r.NMAxis != nil {
+			enc = fmt.Sprintf("%s axis %d", enc, *r.NMAxis)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\t\n", r.ID, r.DType, dims(r.Shape), r.Elements, r.Stored, enc, r.Values)
 	}
 	tw.Flush()
 }
@@ -199,9 +209,13 @@ func printPack(w io.Writer, r *packJSON) error {
 	printTensorRows(w, r.Tensors)
 	counts := map[string]int{}
 	for _, t := range r.Tensors {
-		counts[t.Encoding]++
+		if t.NMAxis != nil {
+			counts["n:m"]++
+		} else {
+			counts[t.Encoding]++
+		}
 	}
-	fmt.Fprintf(w, "\nencodings: %d dense, %d csr, %d bitmap, %d 2:4\n", counts["dense"], counts["csr"], counts["bitmap"], counts["2:4"])
+	fmt.Fprintf(w, "\nencodings: %d dense, %d csr, %d bitmap, %d n:m\n", counts["dense"], counts["csr"], counts["bitmap"], counts["n:m"])
 	mode := "lossless"
 	if !r.Lossless {
 		mode = "LOSSY (" + r.Values + "): unpack gives float32 weights holding the decoded values"
