@@ -293,7 +293,7 @@ func TestStructuredSelection(t *testing.T) {
 	m := modelOf(t, onnxbuild.ReshapeGemm())
 	plan := func(opts ...StructuredOption) *StructuredPlan {
 		t.Helper()
-		sp, err := NewStructured(opts...)
+		sp, err := NewStructured(append([]StructuredOption{RoundTo(1)}, opts...)...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -457,7 +457,7 @@ func TestOracleCatchesWrongRule(t *testing.T) {
 	if r.maxErr <= 1e-4*r.scale {
 		t.Errorf("a wrong Softmax rule went unnoticed: max difference %.3g of %.3g", r.maxErr, r.scale)
 	}
-	sp, _ := NewStructured(StructuredSparsity(0.5))
+	sp, _ := NewStructured(StructuredSparsity(0.5), RoundTo(1))
 	if _, err := sp.Plan(modelOf(t, b.Model())); err == nil {
 		t.Error("the right rules pruned across a channel Softmax")
 	}
@@ -493,7 +493,7 @@ func TestRuleGroupedConv(t *testing.T) {
 	}
 
 	m := modelOf(t, onnxbuild.GroupedConv())
-	sp, err := NewStructured(StructuredSparsity(0.5), StructuredScope(Layer))
+	sp, err := NewStructured(StructuredSparsity(0.5), StructuredScope(Layer), RoundTo(1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -582,5 +582,32 @@ func TestPickUnitsKeepsEveryValue(t *testing.T) {
 	}
 	if len(got) != 4 || inA != 2 {
 		t.Errorf("picked %v: %d of a's 3 channels, want 4 units with 2 of a's", got, inA)
+	}
+}
+
+// TestStructuredDefaultRoundTo: with no RoundTo the kept channel counts are
+// multiples of DefaultRoundTo (or the whole group), and the plan says so.
+func TestStructuredDefaultRoundTo(t *testing.T) {
+	m := modelOf(t, onnxbuild.CNN())
+	sp, err := NewStructured(StructuredSparsity(0.5), StructuredScope(Layer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := sp.Plan(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.RoundTo != DefaultRoundTo || DefaultRoundTo != 8 {
+		t.Fatalf("plan round_to %d, DefaultRoundTo %d: want 8", p.RoundTo, DefaultRoundTo)
+	}
+	pruned := 0
+	for _, g := range p.Groups {
+		if g.Kept != g.Units && g.Kept%DefaultRoundTo != 0 {
+			t.Errorf("group %d keeps %d of %d channels: not a multiple of %d", g.ID, g.Kept, g.Units, DefaultRoundTo)
+		}
+		pruned += len(g.Pruned)
+	}
+	if pruned != 8 { // the 16-channel group loses 8; the 8-channel group cannot go below 8
+		t.Errorf("pruned %d channels, want 8", pruned)
 	}
 }

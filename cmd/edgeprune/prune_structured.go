@@ -39,7 +39,7 @@ func addStructuredFlags(cmd *cobra.Command, f *structuredFlags) {
 	fl := cmd.Flags()
 	fl.BoolVar(&f.on, "structured", false, "remove whole channels (filters, neurons) by dependency group: a smaller, faster dense model")
 	fl.StringVar(&f.criterion, "criterion", "l1", "--structured: group importance: l1 | l2 | bn (BatchNorm |gamma|) | random")
-	fl.IntVar(&f.roundTo, "round-to", 0, "--structured: keep channel counts multiples of this (e.g. 8)")
+	fl.IntVar(&f.roundTo, "round-to", prune.DefaultRoundTo, "--structured: keep channel counts multiples of this, which runtimes' blocked kernels run fast; 1 for exact ratios")
 	fl.IntVar(&f.minChannels, "min-channels", 1, "--structured: keep at least this many channels per layer")
 	fl.StringVar(&f.emitMasked, "emit-masked", "", "--structured: also write the same selection as zeros at the original shapes")
 	addShapeFlag(cmd, &f.shapes, "--structured: input shape for the analysis and FLOPs (needed for dynamic dims but the batch),")
@@ -224,7 +224,9 @@ func printStructured(w io.Writer, r *structuredReport) error {
 	p := r.StructuredPlan
 	fmt.Fprintf(w, "%s → %s: structured, %s scope, criterion %s, sparsity %g", filepath.Base(r.Model), r.Output, p.Scope, p.Criterion, p.Sparsity)
 	if p.RoundTo > 1 {
-		fmt.Fprintf(w, ", round to %d", p.RoundTo)
+		fmt.Fprintf(w, ", channels aligned to %d (--round-to 1 for exact ratios)", p.RoundTo)
+	} else {
+		fmt.Fprint(w, ", channels not aligned (exact ratios)")
 	}
 	fmt.Fprintf(w, ", min %d channels\n", p.MinChannels)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -22,7 +22,7 @@ func TestPruneStructured(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"channels before → after", "8 → 4", "parameters:", "FLOPs (engine", "refused: y is a graph output"} {
+	for _, want := range []string{"channels before → after", "8 → 4", "parameters:", "FLOPs (engine", "refused: y is a graph output", "channels aligned to 2"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
@@ -104,5 +104,25 @@ func TestPruneStructuredUsage(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Error("a refused run wrote its output")
+	}
+}
+
+// TestPruneStructuredDefaultAlignment: with no --round-to the output says
+// which alignment it used and the kept counts follow it.
+func TestPruneStructuredDefaultAlignment(t *testing.T) {
+	dir := t.TempDir()
+	in := writeCanned(t, "cnn", onnxbuild.CNN())
+	code, stdout, stderr := runCLI(t, "prune", in, "-o", filepath.Join(dir, "out.onnx"), "--structured", "--sparsity", "0.5", "--scope", "layer")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"channels aligned to 8 (--round-to 1 for exact ratios)", "16 → 8", "8 → 8"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	code, stdout, stderr = runCLI(t, "prune", in, "-o", filepath.Join(dir, "exact.onnx"), "--structured", "--sparsity", "0.5", "--scope", "layer", "--round-to", "1")
+	if code != 0 || !strings.Contains(stdout, "channels not aligned") || !strings.Contains(stdout, "8 → 4") {
+		t.Errorf("--round-to 1: exit %d, %s\n%s", code, stderr, stdout)
 	}
 }
