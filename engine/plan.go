@@ -28,7 +28,8 @@ type Plan struct {
 	scratch       int
 	folded        int
 	pool          sync.Pool
-	aliasOfInputs []int // view values whose root is a graph input
+	aliasOfInputs []int          // view values whose root is a graph input
+	mainNames     map[string]int // the main graph's value names → ids
 }
 
 // ValueInfo describes a plan input or output.
@@ -60,6 +61,29 @@ type Report struct {
 	// FoldedNodes is the number of nodes computed at compile time or turned
 	// into views (Reshape, Flatten, Squeeze ...), which cost nothing at run time.
 	FoldedNodes int
+	// Values is every named value of the main graph, in the order compiled
+	// (inputs, initializers, then node outputs topologically): the shapes
+	// inferred at the bound input shapes, and the constants known at compile
+	// time. Values of nodes fused into a neighbour are listed too.
+	Values []ValueReport
+}
+
+// MaxReportedInts bounds the integer constants whose elements a Report
+// lists (ValueReport.Ints): shape computations are small.
+const MaxReportedInts = 1 << 10
+
+// ValueReport is what compiling learned about one named value.
+type ValueReport struct {
+	Name  string
+	DType onnxio.DataType
+	Shape []int
+	// Const: the value is known at compile time — stored in the model
+	// (initializer, Constant node) or Folded from such values by the nodes
+	// the engine evaluates at compile time (Shape, Gather, Concat, ...).
+	Const, Folded bool
+	// Ints are the elements of an integer constant with at most
+	// MaxReportedInts of them (nil otherwise).
+	Ints []int64
 }
 
 const arenaAlign = 16 // float32/int64 elements: 64 or 128 bytes
@@ -220,6 +244,19 @@ func (p *Plan) Report() Report {
 		}
 	}
 	walk(p.main)
+	ids := make([]int, 0, len(p.mainNames))
+	for _, id := range p.mainNames {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	for _, id := range ids {
+		v := p.values[id]
+		vr := ValueReport{Name: v.name, DType: v.dt, Shape: cloneInts(v.shape), Const: v.konst != nil, Folded: v.folded}
+		if v.konst != nil && v.isInt() && len(v.konst.i) <= MaxReportedInts {
+			vr.Ints = append([]int64{}, v.konst.i...)
+		}
+		r.Values = append(r.Values, vr)
+	}
 	return r
 }
 

@@ -2,6 +2,7 @@ package prune
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -207,14 +208,14 @@ func TestRuleDepthwiseMultiplierSlice(t *testing.T) {
 	for _, n := range m.Graph().GetNode() {
 		switch n.GetOpType() {
 		case "Conv":
-			if attrInt(n, "group", 1) > 1 {
+			if AttrInt(n, "group", 1) > 1 {
 				dwNode = n
 			}
 		case "Slice":
 			slNode = n
 		}
 	}
-	if g := attrInt(dwNode, "group", 1); g != 2 {
+	if g := AttrInt(dwNode, "group", 1); g != 2 {
 		t.Errorf("depthwise group = %d after pruning 2 of 4 channels", g)
 	}
 	c := &Coupler{d: &DepGraph{params: paramsByName(m), producer: map[string]*onnx.NodeProto{}}}
@@ -253,18 +254,44 @@ func TestRuleRefusals(t *testing.T) {
 		{"Softmax", "normalizes over the channel axis", []*onnx.AttributeProto{onnxbuild.AttrInt("axis", 1)}},
 		{"Shape", "read by Shape", nil},
 		{"LRN", "across channels", []*onnx.AttributeProto{onnxbuild.AttrInt("size", 3)}},
-		{"SpaceToDepth", "no rule covers", []*onnx.AttributeProto{onnxbuild.AttrInt("blocksize", 2)}},
+		{"Tile", "no rule covers", nil},
 	} {
 		b := onnxbuild.New(13)
 		b.Input("x", onnxbuild.Float, 1, 3, 4, 4)
 		w := b.Init("w", []int64{4, 3, 1, 1}, onnxbuild.Rand(1, 12, 1))
 		b.Node("Conv", []string{"x", w}, []string{"c"})
-		b.Node(c.op, []string{"c"}, []string{"y"}, c.attr...)
+		in := []string{"c"}
+		if c.op == "Tile" {
+			in = append(in, b.InitInt64("repeats", []int64{4}, []int64{1, 1, 2, 1}))
+		}
+		b.Node(c.op, in, []string{"y"}, c.attr...)
 		b.OutputDyn("y", onnxbuild.Float)
 		d := depOf(t, b.Model())
 		if g := groupWithRoot(t, d, "Conv_0"); g.Prunable() != 0 || !strings.Contains(g.Reason, c.why) {
 			t.Errorf("%s: %d prunable, reason %q, want %q", c.op, g.Prunable(), g.Reason, c.why)
 		}
+	}
+}
+
+// TestDepGraphShapesUnknown: a model whose shapes cannot be inferred — an
+// op the engine lacks, an input shape of the wrong rank — is an error
+// naming the op or the input, not a graph with nothing to prune.
+func TestDepGraphShapesUnknown(t *testing.T) {
+	b := onnxbuild.New(13)
+	b.Input("x", onnxbuild.Float, 1, 3, 4, 4)
+	w := b.Init("w", []int64{4, 3, 1, 1}, onnxbuild.Rand(1, 12, 1))
+	b.Node("Conv", []string{"x", w}, []string{"c"})
+	b.Node("SpaceToDepth", []string{"c"}, []string{"y"}, onnxbuild.AttrInt("blocksize", 2))
+	b.OutputDyn("y", onnxbuild.Float)
+	m := modelOf(t, b.Model())
+	if _, err := BuildDepGraph(m); !errors.Is(err, ErrShapes) || !strings.Contains(err.Error(), "SpaceToDepth") {
+		t.Errorf("unsupported op: %v", err)
+	}
+	m = modelOf(t, onnxbuild.CNN())
+	in := m.Graph().GetInput()[0].GetName()
+	_, err := BuildDepGraph(m, WithInputShapes(map[string][]int64{in: {1, 3}}))
+	if !errors.Is(err, ErrShapes) || !strings.Contains(err.Error(), in) || !strings.Contains(err.Error(), "rank") {
+		t.Errorf("wrong rank: %v", err)
 	}
 }
 
@@ -506,7 +533,7 @@ func TestRuleGroupedConv(t *testing.T) {
 		shapes[l.Node] = l.ShapeAfter
 	}
 	for _, n := range m.Graph().GetNode() {
-		if g := attrInt(n, "group", 1); g > 1 {
+		if g := AttrInt(n, "group", 1); g > 1 {
 			w, in := shapes[n.GetName()], shapes[map[string]string{"Conv_1": "Conv_0", "Conv_2": "Conv_1"}[n.GetName()]]
 			if w == nil || in == nil || w[0]%g != 0 || w[1]*g != in[0] || slices.Equal(w, []int64{12, 2, 3, 3}) {
 				t.Errorf("%s (group %d): weight %v after an input of %v channels", n.GetName(), g, w, in)
@@ -514,8 +541,8 @@ func TestRuleGroupedConv(t *testing.T) {
 		}
 	}
 	for _, n := range m.Graph().GetNode() {
-		if want := map[string]int64{"Conv_1": 4, "Conv_2": 2}[n.GetName()]; want != 0 && attrInt(n, "group", 1) != want {
-			t.Errorf("%s: group %d after pruning, want %d", n.GetName(), attrInt(n, "group", 1), want)
+		if want := map[string]int64{"Conv_1": 4, "Conv_2": 2}[n.GetName()]; want != 0 && AttrInt(n, "group", 1) != want {
+			t.Errorf("%s: group %d after pruning, want %d", n.GetName(), AttrInt(n, "group", 1), want)
 		}
 	}
 }

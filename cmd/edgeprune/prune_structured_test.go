@@ -126,3 +126,24 @@ func TestPruneStructuredDefaultAlignment(t *testing.T) {
 		t.Errorf("--round-to 1: exit %d, %s\n%s", code, stderr, stdout)
 	}
 }
+
+// TestPruneStructuredWrongRank: an input shape of the wrong rank cannot be
+// analysed: exit 1 naming the input, and no output written (it used to
+// write the model unpruned and succeed).
+func TestPruneStructuredWrongRank(t *testing.T) {
+	dir := t.TempDir()
+	in := writeCanned(t, "cnn", onnxbuild.CNN())
+	m, err := onnxio.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := m.Graph().GetInput()[0].GetName()
+	out := filepath.Join(dir, "out.onnx")
+	code, _, stderr := runCLI(t, "prune", in, "-o", out, "--structured", "--sparsity", "0.5", "--input-shape", name+"=1,3")
+	if code != 1 || !strings.Contains(stderr, name) || !strings.Contains(stderr, "rank") {
+		t.Errorf("exit %d, stderr %q: want 1 and a message naming input %q and its rank", code, stderr, name)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("%s written", out)
+	}
+}
