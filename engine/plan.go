@@ -32,13 +32,6 @@ type Plan struct {
 	mainNames     map[string]int // the main graph's value names → ids
 }
 
-// ValueInfo describes a plan input or output.
-type ValueInfo struct {
-	Name  string
-	DType onnxio.DataType
-	Shape []int
-}
-
 // NodeCost is the cost of one node that runs.
 type NodeCost struct {
 	Name    string
@@ -65,15 +58,17 @@ type Report struct {
 	// (inputs, initializers, then node outputs topologically): the shapes
 	// inferred at the bound input shapes, and the constants known at compile
 	// time. Values of nodes fused into a neighbour are listed too.
-	Values []ValueReport
+	Values []Value
 }
 
 // MaxReportedInts bounds the integer constants whose elements a Report
-// lists (ValueReport.Ints): shape computations are small.
+// lists (Value.Ints): shape computations are small.
 const MaxReportedInts = 1 << 10
 
-// ValueReport is what compiling learned about one named value.
-type ValueReport struct {
+// Value is what compiling learned about one named value of a plan: its
+// element type and shape at the bound input shapes, for plan inputs and
+// outputs (Plan.Inputs, Plan.Outputs) and every value in Report.Values.
+type Value struct {
 	Name  string
 	DType onnxio.DataType
 	Shape []int
@@ -210,16 +205,16 @@ func (p *Plan) releasePackedWeights() {
 }
 
 // Inputs describes the plan's inputs with their bound shapes.
-func (p *Plan) Inputs() []ValueInfo { return p.infos(p.inputs) }
+func (p *Plan) Inputs() []Value { return p.infos(p.inputs) }
 
 // Outputs describes the plan's outputs with their inferred shapes.
-func (p *Plan) Outputs() []ValueInfo { return p.infos(p.outputs) }
+func (p *Plan) Outputs() []Value { return p.infos(p.outputs) }
 
-func (p *Plan) infos(ids []int) []ValueInfo {
-	out := make([]ValueInfo, len(ids))
+func (p *Plan) infos(ids []int) []Value {
+	out := make([]Value, len(ids))
 	for i, id := range ids {
 		v := p.values[id]
-		out[i] = ValueInfo{Name: v.name, DType: v.dt, Shape: cloneInts(v.shape)}
+		out[i] = Value{Name: v.name, DType: v.dt, Shape: cloneInts(v.shape)}
 	}
 	return out
 }
@@ -251,7 +246,7 @@ func (p *Plan) Report() Report {
 	sort.Ints(ids)
 	for _, id := range ids {
 		v := p.values[id]
-		vr := ValueReport{Name: v.name, DType: v.dt, Shape: cloneInts(v.shape), Const: v.konst != nil, Folded: v.folded}
+		vr := Value{Name: v.name, DType: v.dt, Shape: cloneInts(v.shape), Const: v.konst != nil, Folded: v.folded}
 		if v.konst != nil && v.isInt() && len(v.konst.i) <= MaxReportedInts {
 			vr.Ints = append([]int64{}, v.konst.i...)
 		}

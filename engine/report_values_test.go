@@ -20,7 +20,7 @@ func TestReportValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]ValueReport{}
+	got := map[string]Value{}
 	for _, v := range p.Report().Values {
 		got[v.Name] = v
 	}

@@ -168,30 +168,25 @@ type DepGraph struct {
 	flops    int64
 }
 
-// DepOption configures BuildDepGraph.
-type DepOption func(*depConfig)
-
-type depConfig struct {
-	reg    *Registry
-	shapes map[string][]int64
+// WithRegistry uses reg instead of DefaultRegistry() (BuildDepGraph,
+// NewStructured, ApplyStructured).
+func WithRegistry(reg *Registry) Option {
+	return named("WithRegistry", func(c *config) error { c.reg = reg; return nil })
 }
-
-// WithRegistry uses reg instead of DefaultRegistry().
-func WithRegistry(reg *Registry) DepOption { return func(c *depConfig) { c.reg = reg } }
 
 // WithInputShapes binds the model's input shapes by name for the analysis
 // (and the FLOPs count). Without it a symbolic batch dimension is 1 and any
 // other symbolic dimension is an error.
-func WithInputShapes(s map[string][]int64) DepOption {
-	return func(c *depConfig) { c.shapes = s }
+func WithInputShapes(s map[string][]int64) Option {
+	return named("WithInputShapes", func(c *config) error { c.shapes = s; return nil })
 }
 
 // BuildDepGraph analyses m: it infers shapes (with the engine), runs every
 // node's rule in graph order, and forms the groups. m is not changed.
-func BuildDepGraph(m *onnxio.Model, opts ...DepOption) (*DepGraph, error) {
-	c := depConfig{}
-	for _, o := range opts {
-		o(&c)
+func BuildDepGraph(m *onnxio.Model, opts ...Option) (*DepGraph, error) {
+	c := config{}
+	if err := c.apply(opts, forGraph, "BuildDepGraph"); err != nil {
+		return nil, err
 	}
 	if c.reg == nil {
 		c.reg = DefaultRegistry()

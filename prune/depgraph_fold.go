@@ -245,6 +245,11 @@ func (c *Coupler) Claim(n *onnx.NodeProto, slot int, elems ...int) {
 	}
 }
 
+// Folded reports whether value name is an integer tensor the analysis knows
+// at the bound input shapes: a small constant, or a shape computation the
+// engine folded.
+func (c *Coupler) Folded(name string) bool { return c.d.intVal(name) != nil }
+
 // Computed reports whether input slot of n is a shape computation folded
 // at analysis time (not a stored constant).
 func (c *Coupler) Computed(n *onnx.NodeProto, slot int) bool {
@@ -284,17 +289,5 @@ func (d *DepGraph) checkShapeReads(c *Coupler) {
 				block(f, e, "a graph output or subgraph ("+o+")")
 			}
 		}
-	}
-}
-
-// shapeRule: Shape is folded when its input's shape is known (its
-// consumers are then checked by checkShapeReads); otherwise the channel
-// count is read at run time.
-type shapeRule struct{ NoRewrite }
-
-func (shapeRule) Couple(c *Coupler, n *onnx.NodeProto) {
-	s := c.In(n, 0)
-	if s != nil && c.d.folded[n.GetOutput()[0]] == nil {
-		c.Block(s, fmt.Sprintf("its channel count is read by Shape %q at run time (shape unknown)", c.Label(n)))
 	}
 }

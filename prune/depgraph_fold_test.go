@@ -149,7 +149,7 @@ func TestShuffleRewriteForms(t *testing.T) {
 		slices.Sort(gp.Pruned)
 		gp.Kept = gp.Units - 2
 	}
-	r := runOracleEdit(t, o, py, path, nil, edit, StructuredSparsity(0.3))
+	r := runOracleEdit(t, o, py, path, nil, edit, WithSparsity(0.3))
 	if r.maxErr > 1e-4*r.scale {
 		t.Errorf("shrunk and masked differ by %.3g (scale %.3g)", r.maxErr, r.scale)
 	}

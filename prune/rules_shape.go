@@ -484,3 +484,15 @@ func (padRule) Couple(c *Coupler, n *onnx.NodeProto) {
 	}
 	c.PassThrough(n, s, s.Axis)
 }
+
+// shapeRule: Shape is folded when its input's shape is known (its
+// consumers are then checked by checkShapeReads); otherwise the channel
+// count is read at run time.
+type shapeRule struct{ NoRewrite }
+
+func (shapeRule) Couple(c *Coupler, n *onnx.NodeProto) {
+	s := c.In(n, 0)
+	if s != nil && !c.Folded(n.GetOutput()[0]) {
+		c.Block(s, fmt.Sprintf("its channel count is read by Shape %q at run time (shape unknown)", c.Label(n)))
+	}
+}

@@ -11,10 +11,10 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// ApplyStructured carries out plan on m, in place. Shrunk (masked false),
+// ApplyStructured carries out plan on m, in place, shrunk:
 // every coupled parameter axis loses the removed channels, the rules
 // rewrite group counts and shape constants, and value_info follows; the
-// model is smaller and faster. Masked, the same channels are zeroed at the
+// model is smaller and faster. MaskStructured zeroes the same channels at the
 // original shapes instead — producers' weights and biases, consumers' input
 // slices, per-channel scales and shifts — so that both models compute the
 // same function: the test oracle of structured pruning. Parameters shared
@@ -22,7 +22,17 @@ import (
 // changed. It fills in the plan's Layers and Totals. On another model than
 // the one planned, opts configure the analysis (WithRegistry; the input
 // shapes are the plan's).
-func ApplyStructured(m *onnxio.Model, plan *StructuredPlan, masked bool, opts ...DepOption) error {
+func ApplyStructured(m *onnxio.Model, plan *StructuredPlan, opts ...Option) error {
+	return applyStructured(m, plan, false, opts)
+}
+
+// MaskStructured is ApplyStructured that zeroes the plan's channels at the
+// original shapes instead of removing them (see ApplyStructured).
+func MaskStructured(m *onnxio.Model, plan *StructuredPlan, opts ...Option) error {
+	return applyStructured(m, plan, true, opts)
+}
+
+func applyStructured(m *onnxio.Model, plan *StructuredPlan, masked bool, opts []Option) error {
 	d := plan.dg
 	if d == nil || plan.model != m {
 		var err error

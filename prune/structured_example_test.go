@@ -9,7 +9,7 @@ import (
 )
 
 // Remove half the channels of every dependency group of a small residual
-// CNN, physically. RoundTo(1) asks for exact ratios: the default keeps
+// CNN, physically. WithRoundTo(1) asks for exact ratios: the default keeps
 // channel counts multiples of 8, which this toy model's 8-channel group
 // could not go below.
 func ExampleStructuredPruner() {
@@ -17,7 +17,7 @@ func ExampleStructuredPruner() {
 	if err != nil {
 		panic(err)
 	}
-	sp, err := prune.NewStructured(prune.StructuredSparsity(0.5), prune.StructuredScope(prune.Layer), prune.RoundTo(1))
+	sp, err := prune.NewStructured(prune.WithSparsity(0.5), prune.WithScope(prune.Layer), prune.WithRoundTo(1))
 	if err != nil {
 		panic(err)
 	}
