@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Structured pruning speed-up (docs/benchmarks.md, "Structured pruning"):
-# `edgeprune prune --structured` at the given sparsity (default 0.5, layer
-# scope, L1, channel counts rounded to 8) on resnet18 and mobilenet_v2, then
+# `edgeprune prune --structured` at the given sparsity (default 0.5) with the
+# default flags (global scope, L1, channels aligned to 8) plus any in
+# $PRUNE_FLAGS (e.g. PRUNE_FLAGS="--scope layer"), on resnet18 and
+# mobilenet_v2, then
 # ONNX Runtime latency (1 thread, batch 1, median of N runs) of dense and
 # pruned models measured in one run of tools/ort/bench.js (interleaved
 # rounds), beside the FLOPs ratio the engine counts.
@@ -22,12 +24,14 @@ paths=()
 for m in "${MODELS[@]}"; do
 	src="../shared/models/tv/$m.onnx"
 	[ -f "$src" ] || { echo "$src not found: ../shared is needed" >&2; exit 1; }
+	# shellcheck disable=SC2086 # PRUNE_FLAGS is a list of flags
 	"$tmp/edgeprune" prune "$src" -o "$tmp/$m-pruned.onnx" --structured --sparsity "$sparsity" \
-		--scope layer --round-to 8 --report "$tmp/$m.json" >/dev/null
+		${PRUNE_FLAGS:-} --report "$tmp/$m.json" >"$tmp/$m.txt"
+	head -n 1 "$tmp/$m.txt"
 	paths+=("$src" "$tmp/$m-pruned.onnx")
 done
 node tools/ort/bench.js --threads 1 --runs "$runs" --warmup 5 "${paths[@]}" >"$tmp/lat.jsonl"
-echo "sparsity $sparsity (layer scope, l1, round-to 8); ORT 1 thread, batch 1, median of $runs runs"
+echo "sparsity $sparsity, flags: defaults ${PRUNE_FLAGS:-}; ORT 1 thread, batch 1, median of $runs runs"
 printf '%-14s %12s %12s %9s %12s %12s\n' model dense_ms pruned_ms speedup flops_ratio params_ratio
 for m in "${MODELS[@]}"; do
 	python3 - "$tmp/lat.jsonl" "$tmp/$m.json" "$m" <<'EOF'

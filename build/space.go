@@ -44,9 +44,9 @@ func NewSpace(m *onnxio.Model, keep []float64, roundTo int, shapes map[string][]
 	}
 	s := &Space{Keep: keep, RoundTo: roundTo, orig: data}
 	for _, k := range keep {
-		opts := []prune.StructuredOption{prune.StructuredSparsity(min(1-k, 0.999)), prune.StructuredScope(prune.Layer), prune.RoundTo(roundTo)}
+		opts := []prune.Option{prune.WithSparsity(min(1-k, 0.999)), prune.WithScope(prune.Layer), prune.WithRoundTo(roundTo)}
 		if len(shapes) > 0 {
-			opts = append(opts, prune.AnalysisShapes(shapes))
+			opts = append(opts, prune.WithInputShapes(shapes))
 		}
 		sp, err := prune.NewStructured(opts...)
 		if err != nil {
@@ -99,7 +99,7 @@ func (s *Space) Model(choice []int) (*onnxio.Model, *prune.StructuredPlan, error
 		return m, s.Plan(choice), nil
 	}
 	p := s.Plan(choice)
-	if err := prune.ApplyStructured(m, p, false); err != nil {
+	if err := prune.ApplyStructured(m, p); err != nil {
 		return nil, nil, err
 	}
 	return m, p, nil
@@ -130,5 +130,5 @@ func pruneApply(m *onnxio.Model, p *prune.StructuredPlan) error {
 	if len(p.Groups) == 0 {
 		return nil
 	}
-	return prune.ApplyStructured(m, p, false)
+	return prune.ApplyStructured(m, p)
 }

@@ -1,28 +1,13 @@
 package engine
 
+import "github.com/edgeprune/edgeprune/internal/shapes"
+
 // broadcastShapes returns the numpy-style (multidirectional) broadcast of
-// shapes: https://onnx.ai/onnx/repo-docs/Broadcasting.html.
-func broadcastShapes(shapes ...[]int) ([]int, error) {
-	rank := 0
-	for _, s := range shapes {
-		rank = max(rank, len(s))
-	}
-	out := make([]int, rank)
-	for i := range out {
-		out[i] = 1
-	}
-	for _, s := range shapes {
-		off := rank - len(s)
-		for i, d := range s {
-			o := out[off+i]
-			switch {
-			case o == d || d == 1:
-			case o == 1:
-				out[off+i] = d
-			default:
-				return nil, invalid("shapes %v do not broadcast", shapes)
-			}
-		}
+// shapes (shapes.Broadcast).
+func broadcastShapes(in ...[]int) ([]int, error) {
+	out, err := shapes.Broadcast(in...)
+	if err != nil {
+		return nil, invalid("%v", err)
 	}
 	return out, nil
 }

@@ -265,11 +265,13 @@ func (c *compiler) compileNode(n *onnx.NodeProto, index int, sc *scope, prog *pr
 		switch {
 		case bt.konst != nil:
 			v.konst, v.producer = bt.konst[j], -1
+			v.folded = n.GetOpType() != "Constant"
 			v.konst.shape = spec.shape
 		case j == 0 && bt.alias >= 0:
 			src := c.values[inIDs[bt.alias]]
 			if src.konst != nil {
 				v.konst, v.producer = &data{shape: spec.shape, f: src.konst.f, i: src.konst.i}, -1
+				v.folded = true
 			}
 		}
 		id := c.newValue(v)
@@ -308,7 +310,7 @@ func (c *compiler) compileNode(n *onnx.NodeProto, index int, sc *scope, prog *pr
 			if id >= 0 {
 				v := c.values[id]
 				v.konst = newData(v.dt, v.shape)
-				v.producer = -1
+				v.producer, v.folded = -1, true
 				out[j] = v.konst
 			} else {
 				out[j] = newData(bt.out[j].dt, bt.out[j].shape)
@@ -461,5 +463,10 @@ func Compile(m *onnxio.Model, opts ...Option) (*Plan, error) {
 	if err := c.compileGraph(g, sc, c.main); err != nil {
 		return nil, err
 	}
-	return newPlan(c, inputs, g, cfg)
+	p, err := newPlan(c, inputs, g, cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.mainNames = sc.names
+	return p, nil
 }

@@ -3,6 +3,8 @@ package engine
 import (
 	"math"
 
+	"github.com/edgeprune/edgeprune/internal/shapes"
+
 	"github.com/edgeprune/edgeprune/onnxio"
 )
 
@@ -13,20 +15,14 @@ func buildShape(b *buildCtx) (*built, error) {
 		return nil, err
 	}
 	s := b.in[0].shape
-	r := len(s)
-	clampAxis := func(a int64) int {
-		v := int(a)
-		if v < 0 {
-			v += r
-		}
-		return min(max(v, 0), r)
+	var end *int64
+	if b.has("end") {
+		e := b.attrInt("end", 0)
+		end = &e
 	}
-	start, end := clampAxis(b.attrInt("start", 0)), clampAxis(b.attrInt("end", int64(r)))
-	if !b.has("end") {
-		end = r
-	}
+	start, stop := shapes.ShapeRange(len(s), b.attrInt("start", 0), end)
 	d := &data{}
-	for i := start; i < end; i++ {
+	for i := start; i < stop; i++ {
 		d.i = append(d.i, int64(s[i]))
 	}
 	if d.i == nil {

@@ -1,5 +1,7 @@
 package engine
 
+import "github.com/edgeprune/edgeprune/internal/shapes"
+
 // transposeKernel permutes dimensions: out[i_0..i_{r-1}] = x[j] with
 // j[perm[d]] = i_d (default perm reverses the dimensions).
 type transposeKernel struct {
@@ -233,34 +235,13 @@ func buildSlice(b *buildCtx) (*built, error) {
 		if steps != nil {
 			step = steps[i]
 		}
-		if step == 0 {
-			return nil, invalid("Slice step 0")
+		s, count, err := shapes.SliceRange(starts[i], ends[i], step, x.shape[a])
+		if err != nil {
+			return nil, invalid("%v", err)
 		}
-		dim := int64(x.shape[a])
-		s, e := starts[i], ends[i]
-		if s < 0 {
-			s += dim
-		}
-		if e < 0 {
-			e += dim
-		}
-		var count int64
-		if step > 0 {
-			s, e = min(max(s, 0), dim), min(max(e, 0), dim)
-			if e > s {
-				count = (e - s + step - 1) / step
-			}
-		} else {
-			s, e = min(max(s, -1), dim-1), min(max(e, -1), dim-1)
-			if s > e {
-				count = (s - e - step - 1) / -step
-			}
-		}
-		k.shape[a] = int(count)
+		k.shape[a] = count
 		k.strides[a] = in[a] * int(step)
-		if count > 0 {
-			k.base += int(s) * in[a]
-		}
+		k.base += s * in[a]
 	}
 	return &built{k: k, out: one(x.dt, k.shape), alias: -1}, nil
 }

@@ -1,6 +1,9 @@
 package engine
 
-import "github.com/edgeprune/edgeprune/onnxio"
+import (
+	"github.com/edgeprune/edgeprune/internal/shapes"
+	"github.com/edgeprune/edgeprune/onnxio"
+)
 
 // View ops change only the shape: their output shares the input's storage
 // (no kernel runs). Reshape, Flatten, Squeeze, Unsqueeze, Identity and
@@ -38,36 +41,9 @@ func buildReshape(b *buildCtx) (*built, error) {
 		}
 		target = t
 	}
-	x := b.in[0]
-	allowZero := b.attrInt("allowzero", 0) == 1
-	shape := make([]int, len(target))
-	infer := -1
-	known := 1
-	for i, d := range target {
-		switch {
-		case d == -1:
-			if infer >= 0 {
-				return nil, invalid("Reshape shape %v has two -1", target)
-			}
-			infer = i
-			continue
-		case d == 0 && !allowZero:
-			if i >= len(x.shape) {
-				return nil, invalid("Reshape shape %v copies dim %d of %v", target, i, x.shape)
-			}
-			shape[i] = x.shape[i]
-		case d < 0:
-			return nil, invalid("Reshape shape %v", target)
-		default:
-			shape[i] = int(d)
-		}
-		known *= shape[i]
-	}
-	if infer >= 0 {
-		if known == 0 || numel(x.shape)%known != 0 {
-			return nil, invalid("Reshape %v to %v", x.shape, target)
-		}
-		shape[infer] = numel(x.shape) / known
+	shape, err := shapes.Reshape(b.in[0].shape, target, b.attrInt("allowzero", 0) == 1)
+	if err != nil {
+		return nil, invalid("%v", err)
 	}
 	return view(b, shape)
 }
@@ -76,15 +52,11 @@ func buildFlatten(b *buildCtx) (*built, error) {
 	if err := b.need(1); err != nil {
 		return nil, err
 	}
-	x := b.in[0]
-	axis := int(b.attrInt("axis", 1))
-	if axis < 0 {
-		axis += len(x.shape)
+	shape, err := shapes.Flatten(b.in[0].shape, b.attrInt("axis", 1))
+	if err != nil {
+		return nil, invalid("%v", err)
 	}
-	if axis < 0 || axis > len(x.shape) {
-		return nil, invalid("Flatten axis %d for rank %d", axis, len(x.shape))
-	}
-	return view(b, []int{numel(x.shape[:axis]), numel(x.shape[axis:])})
+	return view(b, shape)
 }
 
 // axesArg reads the axes of Squeeze/Unsqueeze/Reduce*: an attribute before
@@ -106,28 +78,14 @@ func buildSqueeze(b *buildCtx) (*built, error) {
 	if err != nil {
 		return nil, err
 	}
-	drop := make([]bool, len(x.shape))
-	if ok {
-		for _, a := range axes {
-			ax, err := normAxis(a, len(x.shape))
-			if err != nil {
-				return nil, err
-			}
-			if x.shape[ax] != 1 {
-				return nil, invalid("Squeeze axis %d of %v is not 1", a, x.shape)
-			}
-			drop[ax] = true
-		}
-	} else {
-		for i, d := range x.shape {
-			drop[i] = d == 1
-		}
+	if !ok {
+		axes = nil // every dimension of 1
+	} else if axes == nil {
+		axes = []int64{}
 	}
-	var shape []int
-	for i, d := range x.shape {
-		if !drop[i] {
-			shape = append(shape, d)
-		}
+	shape, err := shapes.Squeeze(x.shape, axes)
+	if err != nil {
+		return nil, invalid("%v", err)
 	}
 	return view(b, shape)
 }
@@ -144,27 +102,9 @@ func buildUnsqueeze(b *buildCtx) (*built, error) {
 	if !ok {
 		return nil, invalid("Unsqueeze without axes")
 	}
-	rank := len(x.shape) + len(axes)
-	ins := make([]bool, rank)
-	for _, a := range axes {
-		ax, err := normAxis(a, rank)
-		if err != nil {
-			return nil, err
-		}
-		if ins[ax] {
-			return nil, invalid("Unsqueeze axes %v repeat", axes)
-		}
-		ins[ax] = true
-	}
-	shape := make([]int, 0, rank)
-	j := 0
-	for i := 0; i < rank; i++ {
-		if ins[i] {
-			shape = append(shape, 1)
-		} else {
-			shape = append(shape, x.shape[j])
-			j++
-		}
+	shape, err := shapes.Unsqueeze(x.shape, axes)
+	if err != nil {
+		return nil, invalid("%v", err)
 	}
 	return view(b, shape)
 }

@@ -32,6 +32,13 @@ func TestOpsWithoutConformanceMatchORT(t *testing.T) {
 			b.Node("LayerNormalization", []string{"x", s, bb}, []string{"y"}, onnxbuild.AttrInt("axis", -2))
 		}},
 		{"Gelu", 20, func(b *onnxbuild.Builder) { b.Node("Gelu", []string{"x"}, []string{"y"}) }},
+		{"LRN", 13, func(b *onnxbuild.Builder) {
+			b.Node("LRN", []string{"x"}, []string{"y"}, onnxbuild.AttrInt("size", 5), onnxbuild.AttrFloat("alpha", 0.5),
+				onnxbuild.AttrFloat("beta", 0.6), onnxbuild.AttrFloat("bias", 1.5))
+		}},
+		{"LRNDefaults", 13, func(b *onnxbuild.Builder) {
+			b.Node("LRN", []string{"x"}, []string{"y"}, onnxbuild.AttrInt("size", 3))
+		}},
 		{"GeluTanh", 20, func(b *onnxbuild.Builder) {
 			b.Node("Gelu", []string{"x"}, []string{"y"}, onnxbuild.AttrString("approximate", "tanh"))
 		}},

@@ -28,14 +28,8 @@ type Plan struct {
 	scratch       int
 	folded        int
 	pool          sync.Pool
-	aliasOfInputs []int // view values whose root is a graph input
-}
-
-// ValueInfo describes a plan input or output.
-type ValueInfo struct {
-	Name  string
-	DType onnxio.DataType
-	Shape []int
+	aliasOfInputs []int          // view values whose root is a graph input
+	mainNames     map[string]int // the main graph's value names → ids
 }
 
 // NodeCost is the cost of one node that runs.
@@ -61,6 +55,31 @@ type Report struct {
 	// FoldedNodes is the number of nodes computed at compile time or turned
 	// into views (Reshape, Flatten, Squeeze ...), which cost nothing at run time.
 	FoldedNodes int
+	// Values is every named value of the main graph, in the order compiled
+	// (inputs, initializers, then node outputs topologically): the shapes
+	// inferred at the bound input shapes, and the constants known at compile
+	// time. Values of nodes fused into a neighbour are listed too.
+	Values []Value
+}
+
+// MaxReportedInts bounds the integer constants whose elements a Report
+// lists (Value.Ints): shape computations are small.
+const MaxReportedInts = 1 << 10
+
+// Value is what compiling learned about one named value of a plan: its
+// element type and shape at the bound input shapes, for plan inputs and
+// outputs (Plan.Inputs, Plan.Outputs) and every value in Report.Values.
+type Value struct {
+	Name  string
+	DType onnxio.DataType
+	Shape []int
+	// Const: the value is known at compile time — stored in the model
+	// (initializer, Constant node) or Folded from such values by the nodes
+	// the engine evaluates at compile time (Shape, Gather, Concat, ...).
+	Const, Folded bool
+	// Ints are the elements of an integer constant with at most
+	// MaxReportedInts of them (nil otherwise).
+	Ints []int64
 }
 
 const arenaAlign = 16 // float32/int64 elements: 64 or 128 bytes
@@ -189,16 +208,16 @@ func (p *Plan) releasePackedWeights() {
 }
 
 // Inputs describes the plan's inputs with their bound shapes.
-func (p *Plan) Inputs() []ValueInfo { return p.infos(p.inputs) }
+func (p *Plan) Inputs() []Value { return p.infos(p.inputs) }
 
 // Outputs describes the plan's outputs with their inferred shapes.
-func (p *Plan) Outputs() []ValueInfo { return p.infos(p.outputs) }
+func (p *Plan) Outputs() []Value { return p.infos(p.outputs) }
 
-func (p *Plan) infos(ids []int) []ValueInfo {
-	out := make([]ValueInfo, len(ids))
+func (p *Plan) infos(ids []int) []Value {
+	out := make([]Value, len(ids))
 	for i, id := range ids {
 		v := p.values[id]
-		out[i] = ValueInfo{Name: v.name, DType: v.dt, Shape: cloneInts(v.shape)}
+		out[i] = Value{Name: v.name, DType: v.dt, Shape: cloneInts(v.shape)}
 	}
 	return out
 }
@@ -230,6 +249,19 @@ func (p *Plan) Report() Report {
 		}
 	}
 	walk(p.main)
+	ids := make([]int, 0, len(p.mainNames))
+	for _, id := range p.mainNames {
+		ids = append(ids, id)
+	}
+	sort.Ints(ids)
+	for _, id := range ids {
+		v := p.values[id]
+		vr := Value{Name: v.name, DType: v.dt, Shape: cloneInts(v.shape), Const: v.konst != nil, Folded: v.folded}
+		if v.konst != nil && v.isInt() && len(v.konst.i) <= MaxReportedInts {
+			vr.Ints = append([]int64{}, v.konst.i...)
+		}
+		r.Values = append(r.Values, vr)
+	}
 	return r
 }
 

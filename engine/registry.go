@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/edgeprune/edgeprune/internal/shapes"
 	"github.com/edgeprune/edgeprune/onnxio"
 	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 )
@@ -109,6 +110,7 @@ func newRegistry() registry {
 	r.add("LogSoftmax", buildSoftmax(true))
 	r.add("BatchNormalization", buildBatchNorm)
 	r.add("InstanceNormalization", buildInstanceNorm)
+	r.add("LRN", buildLRN)
 	r.add("LayerNormalization", buildLayerNorm)
 	r.add("MaxPool", buildPool(poolMax))
 	r.add("AveragePool", buildPool(poolAvg))
@@ -245,12 +247,9 @@ func (b *buildCtx) constFloats(i int) (vals []float32, ok bool, err error) {
 
 // normAxis maps a possibly negative axis into [0, rank).
 func normAxis(axis int64, rank int) (int, error) {
-	a := int(axis)
-	if a < 0 {
-		a += rank
-	}
-	if a < 0 || a >= rank {
-		return 0, invalid("axis %d out of range for rank %d", axis, rank)
+	a, err := shapes.NormAxis(axis, rank)
+	if err != nil {
+		return 0, invalid("%v", err)
 	}
 	return a, nil
 }

@@ -716,10 +716,10 @@ func (t *Trainable) ZeroGrad() {
 }
 
 // Inputs describes the inputs Forward takes.
-func (t *Trainable) Inputs() []ValueInfo { return t.plan.Inputs() }
+func (t *Trainable) Inputs() []Value { return t.plan.Inputs() }
 
 // Outputs describes the graph outputs Forward returns.
-func (t *Trainable) Outputs() []ValueInfo { return t.plan.Outputs() }
+func (t *Trainable) Outputs() []Value { return t.plan.Outputs() }
 
 // Forward runs the model on inputs (as Plan.Run takes them) and records
 // the tape for one Backward. It returns the graph outputs and the kept

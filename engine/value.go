@@ -46,6 +46,7 @@ type value struct {
 	// and constants.
 	producer int
 	input    bool // a graph input
+	folded   bool // a node output computed at compile time
 }
 
 func (v *value) isInt() bool { return isIntType(v.dt) }

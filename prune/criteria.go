@@ -73,13 +73,13 @@ func (s *ElementScores) Score(dst, _ []float32, t *Target, off int) {
 	copy(dst, sc[off:off+len(dst)])
 }
 
-// GroupNorm is 1: a block scores the sum of its elements' scores.
-func (s *ElementScores) GroupNorm() int { return 1 }
+// Norm is 1: a block scores the sum of its elements' scores.
+func (s *ElementScores) Norm() int { return 1 }
 
 // Scores implements GroupImportance: each unit scores the sum of the
 // element scores of its slices of the coupled weights, biases and scales.
-func (s *ElementScores) Scores(dst []float64, g *Group) (string, error) {
-	clear(dst)
+func (s *ElementScores) Scores(dst []float32, g *Group) (string, error) {
+	sum := make([]float64, len(dst)) // accumulated in float64, stored as float32
 	found := false
 	for _, c := range g.Coupled {
 		if c.Kind != KindWeight && c.Kind != KindScale && c.Kind != KindBias {
@@ -97,11 +97,14 @@ func (s *ElementScores) Scores(dst []float64, g *Group) (string, error) {
 		inner := int(prod(toInts(shape[c.Axis+1:])))
 		dim := int(shape[c.Axis])
 		for i, v := range sc {
-			dst[g.UnitOf(c.Space, (i/inner)%dim)] += float64(v)
+			sum[g.UnitOf(c.Space, (i/inner)%dim)] += float64(v)
 		}
 	}
 	if !found {
 		return fmt.Sprintf("criterion %s: no scored parameter in the group", s.Criterion), nil
+	}
+	for i, v := range sum {
+		dst[i] = float32(v)
 	}
 	return "", nil
 }

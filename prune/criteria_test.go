@@ -260,7 +260,7 @@ func TestGroupTaylor(t *testing.T) {
 	if g == nil || g.Units != 20 {
 		t.Fatalf("no group of c1's 20 output channels: %+v", g)
 	}
-	dst := make([]float64, g.Units)
+	dst := make([]float32, g.Units)
 	if why, err := taylor.Scores(dst, g); err != nil || why != "" {
 		t.Fatalf("group %d: %v %s", g.ID, err, why)
 	}
@@ -278,11 +278,11 @@ func TestGroupTaylor(t *testing.T) {
 				want += float64(w2[(o*20+u)*25+i])
 			}
 		}
-		if d := math.Abs(dst[u] - want); d > 1e-9*want {
+		if d := math.Abs(float64(dst[u]) - want); d > 1e-6*want {
 			t.Errorf("unit %d: %v, by hand %v", u, dst[u], want)
 		}
 	}
-	sp, err := NewStructured(StructuredSparsity(0.5), Criterion(taylor))
+	sp, err := NewStructured(WithSparsity(0.5), WithCriterion(taylor))
 	if err != nil {
 		t.Fatal(err)
 	}

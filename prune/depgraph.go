@@ -2,7 +2,9 @@ package prune
 
 import (
 	"fmt"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/edgeprune/edgeprune/engine"
@@ -150,45 +152,41 @@ type DepGraph struct {
 	spaceOf   map[string]*Space
 	outputs   map[string]bool
 	subUses   map[string]bool      // values read inside subgraphs
+	consts    map[string][]int64   // small integer constants, from the engine
 	folded    map[string]*shapeVal // shape computations (depgraph_fold.go)
+	evaluated map[string]bool      // consts a node computed at compile time
 	claims    map[claimKey]bool
 	shuffles  map[*onnx.NodeProto]*shuffle // by first Reshape
-	grouped   map[*onnx.NodeProto]bool     // grouped Convs whose group stays
+	notes     map[*onnx.NodeProto]any      // Coupler.Note
 
 	uf       []int // union-find over atoms
 	blocked  []string
 	rootAtom []bool
 	spaceUF  []int
 	coupled  []*Coupled
-	macs     int64 // engine MACs, -1 when the engine could not compile
+	macs     int64 // engine MACs and FLOPs at InputShapes
 	flops    int64
-	engErr   error
 }
 
-// DepOption configures BuildDepGraph.
-type DepOption func(*depConfig)
-
-type depConfig struct {
-	reg    *Registry
-	shapes map[string][]int64
+// WithRegistry uses reg instead of DefaultRegistry() (BuildDepGraph,
+// NewStructured, ApplyStructured).
+func WithRegistry(reg *Registry) Option {
+	return named("WithRegistry", func(c *config) error { c.reg = reg; return nil })
 }
-
-// WithRegistry uses reg instead of DefaultRegistry().
-func WithRegistry(reg *Registry) DepOption { return func(c *depConfig) { c.reg = reg } }
 
 // WithInputShapes binds the model's input shapes by name for the analysis
 // (and the FLOPs count). Without it a symbolic batch dimension is 1 and any
 // other symbolic dimension is an error.
-func WithInputShapes(s map[string][]int64) DepOption {
-	return func(c *depConfig) { c.shapes = s }
+func WithInputShapes(s map[string][]int64) Option {
+	return named("WithInputShapes", func(c *config) error { c.shapes = s; return nil })
 }
 
 // BuildDepGraph analyses m: it infers shapes (with the engine), runs every
 // node's rule in graph order, and forms the groups. m is not changed.
-func BuildDepGraph(m *onnxio.Model, opts ...DepOption) (*DepGraph, error) {
-	c := depConfig{}
-	for _, o := range opts {
-		o(&c)
+func BuildDepGraph(m *onnxio.Model, opts ...Option) (*DepGraph, error) {
+	c := config{}
+	if err := c.apply(opts, forGraph, "BuildDepGraph"); err != nil {
+		return nil, err
 	}
 	if c.reg == nil {
 		c.reg = DefaultRegistry()
@@ -203,7 +201,7 @@ func BuildDepGraph(m *onnxio.Model, opts ...DepOption) (*DepGraph, error) {
 		consumers: map[string][]use{}, params: map[string]*onnxio.Param{},
 		spaceOf: map[string]*Space{}, outputs: map[string]bool{}, subUses: map[string]bool{},
 		folded: map[string]*shapeVal{}, claims: map[claimKey]bool{}, shuffles: map[*onnx.NodeProto]*shuffle{},
-		grouped: map[*onnx.NodeProto]bool{},
+		notes: map[*onnx.NodeProto]any{},
 	}
 	shapes, err := inputShapes(m, c.shapes)
 	if err != nil {
@@ -240,16 +238,18 @@ func BuildDepGraph(m *onnxio.Model, opts ...DepOption) (*DepGraph, error) {
 	for _, o := range g.GetOutput() {
 		d.outputs[o.GetName()] = true
 	}
-	d.inferShapes(shapes)
+	if err := d.inferShapes(shapes); err != nil {
+		return nil, err
+	}
 	cp := &Coupler{d: d}
 	for _, n := range order {
 		if !isDefaultDomain(n) {
-			cp.blockInputs(n, fmt.Sprintf("read by %s of domain %s, which no rule covers", n.GetOpType(), n.GetDomain()))
+			cp.BlockInputs(n, fmt.Sprintf("read by %s of domain %s, which no rule covers", n.GetOpType(), n.GetDomain()))
 			continue
 		}
 		r := d.reg.rules[n.GetOpType()]
 		if r == nil {
-			cp.blockInputs(n, fmt.Sprintf("read by %s %q, which no rule covers", n.GetOpType(), d.labels[n]))
+			cp.BlockInputs(n, fmt.Sprintf("read by %s %q, which no rule covers", n.GetOpType(), d.labels[n]))
 			continue
 		}
 		if err := coupleSafely(r, cp, n, d.labels[n]); err != nil {
@@ -297,197 +297,59 @@ func inputShapes(m *onnxio.Model, given map[string][]int64) (map[string][]int64,
 	return out, nil
 }
 
-// inferShapes fills d.shapes from the engine's compiled plan (node output
-// shapes), value_info, and the view ops the engine folds away.
-func (d *DepGraph) inferShapes(in map[string][]int64) {
+// inferShapes compiles the model with the engine at the bound input shapes
+// and takes from its report every value's shape and every small integer
+// constant (stored or folded at compile time); then it traces which input
+// dimensions each folded element was computed from (depgraph_fold.go). A
+// model the engine cannot compile has no shapes to analyse: that is an
+// error (ErrShapes) naming what failed.
+func (d *DepGraph) inferShapes(in map[string][]int64) error {
 	d.shapes = map[string][]int{}
-	for name, s := range in {
-		d.shapes[name] = toInts(s)
-	}
-	for _, vi := range append(slices.Clone(d.graph.GetValueInfo()), d.graph.GetOutput()...) {
-		v := onnxio.ValueInfoOf(vi)
-		if v.Shape == nil {
-			continue
-		}
-		s := make([]int, len(v.Shape))
-		ok := true
-		for i, dim := range v.Shape {
-			if dim.Value <= 0 {
-				ok = false
-			}
-			s[i] = int(dim.Value)
-		}
-		if ok {
-			d.shapes[v.Name] = s
-		}
-	}
-	for name, p := range d.params {
-		d.shapes[name] = toInts(p.Shape())
-	}
-	d.macs, d.flops = -1, -1
+	d.consts = map[string][]int64{}
+	d.evaluated = map[string]bool{}
 	var eopts []engine.Option
 	for name, s := range in {
 		eopts = append(eopts, engine.WithInputShape(name, toInts(s)...))
 	}
 	plan, err := engine.Compile(d.Model, eopts...)
 	if err != nil {
-		d.engErr = err
-	} else {
-		r := plan.Report()
-		d.macs, d.flops = r.MACs, r.FLOPs
-		byName := map[string]*onnx.NodeProto{}
-		for n, l := range d.labels {
-			byName[l] = n
-		}
-		for _, nc := range r.Nodes {
-			n := byName[nc.Name]
-			if n == nil || !shapePreservingFusion(nc.Op) {
-				continue
-			}
-			for i, s := range nc.Outputs {
-				if i < len(n.GetOutput()) {
-					d.shapes[n.GetOutput()[i]] = s
-				}
-			}
+		return fmt.Errorf("%w at input shapes %s: %w", ErrShapes, formatShapes(in), err)
+	}
+	r := plan.Report()
+	d.macs, d.flops = r.MACs, r.FLOPs
+	for _, v := range r.Values {
+		d.shapes[v.Name] = v.Shape
+		if v.Ints != nil && len(v.Ints) <= maxFoldElems {
+			d.consts[v.Name] = v.Ints
+			d.evaluated[v.Name] = v.Folded
 		}
 	}
-	// What the engine does not report — views it folds, nodes it fuses —
-	// follows from the inputs for the ops that need no more. Shape
-	// computations are folded on the way (depgraph_fold.go).
-	for _, n := range d.nodes {
-		if f := d.fold(n); f != nil {
-			d.folded[n.GetOutput()[0]] = f
-		}
-		if len(n.GetOutput()) == 0 || d.shapes[n.GetOutput()[0]] != nil || len(n.GetInput()) == 0 {
-			continue
-		}
-		x := d.shapes[n.GetInput()[0]]
-		if x == nil {
-			continue
-		}
-		out := n.GetOutput()[0]
-		switch op := n.GetOpType(); {
-		case sameShapeOps[op]:
-			d.shapes[out] = slices.Clone(x)
-		case broadcastOps[op]:
-			y := slices.Clone(x)
-			for _, in := range n.GetInput()[1:] {
-				if y = broadcastShape(y, d.shapes[in]); y == nil {
-					break
-				}
-			}
-			if y != nil {
-				d.shapes[out] = y
-			}
-		case op == "Flatten":
-			ax := int(attrInt(n, "axis", 1))
-			if ax < 0 {
-				ax += len(x)
-			}
-			if ax >= 0 && ax <= len(x) {
-				d.shapes[out] = []int{prod(x[:ax]), prod(x[ax:])}
-			}
-		case op == "Reshape":
-			if len(n.GetInput()) < 2 {
-				continue
-			}
-			t := d.intVal(n.GetInput()[1])
-			if t == nil {
-				continue
-			}
-			if s := reshapeOut(x, t.v, attrInt(n, "allowzero", 0) != 0); s != nil {
-				d.shapes[out] = s
-			}
+	for name, p := range d.params {
+		if d.shapes[name] == nil {
+			d.shapes[name] = toInts(p.Shape())
 		}
 	}
+	d.traceFolds()
+	return nil
 }
 
-// sameShapeOps have an output of their first input's shape.
-var sameShapeOps = map[string]bool{
-	"Identity": true, "Dropout": true, "Relu": true, "LeakyRelu": true, "Elu": true, "Selu": true, "Celu": true,
-	"Gelu": true, "Sigmoid": true, "HardSigmoid": true, "HardSwish": true, "Tanh": true, "Softplus": true,
-	"Softsign": true, "Mish": true, "Erf": true, "Abs": true, "Neg": true, "Exp": true, "Clip": true, "Floor": true,
-	"Ceil": true, "Round": true, "Sign": true, "Sqrt": true, "Reciprocal": true, "Log": true, "Cast": true,
-	"BatchNormalization": true, "InstanceNormalization": true, "Softmax": true, "LogSoftmax": true, "PRelu": true,
-}
-
-// broadcastOps have the broadcast shape of their inputs.
-var broadcastOps = map[string]bool{"Add": true, "Sub": true, "Mul": true, "Div": true, "Pow": true, "Max": true,
-	"Min": true, "Sum": true, "Mean": true}
-
-// shapePreservingFusion reports whether an engine node of op type op
-// ("Conv", or fused "Conv+Relu") has the shape of its first part's output.
-func shapePreservingFusion(op string) bool {
-	parts := strings.Split(op, "+")
-	for _, p := range parts[1:] {
-		if !sameShapeOps[p] && !broadcastOps[p] {
-			return false
+// formatShapes prints input shapes as the CLI takes them: x=1,3,224,224.
+func formatShapes(in map[string][]int64) string {
+	names := slices.Sorted(maps.Keys(in))
+	var b strings.Builder
+	for i, name := range names {
+		if i > 0 {
+			b.WriteString(" ")
 		}
-	}
-	return true
-}
-
-// broadcastShape is the multidirectional broadcast of a and b, or nil.
-func broadcastShape(a, b []int) []int {
-	if a == nil || b == nil {
-		return nil
-	}
-	n := max(len(a), len(b))
-	out := make([]int, n)
-	for i := range n {
-		da, db := 1, 1
-		if k := i - (n - len(a)); k >= 0 {
-			da = a[k]
-		}
-		if k := i - (n - len(b)); k >= 0 {
-			db = b[k]
-		}
-		switch {
-		case da == db || db == 1:
-			out[i] = da
-		case da == 1:
-			out[i] = db
-		default:
-			return nil
-		}
-	}
-	return out
-}
-
-// reshapeOut is Reshape's output shape, or nil if the target is invalid.
-func reshapeOut(x []int, target []int64, allowZero bool) []int {
-	out := make([]int, len(target))
-	neg := -1
-	known := 1
-	for i, t := range target {
-		switch {
-		case t == 0 && !allowZero:
-			if i >= len(x) {
-				return nil
+		b.WriteString(name + "=")
+		for j, d := range in[name] {
+			if j > 0 {
+				b.WriteString(",")
 			}
-			out[i] = x[i]
-		case t == -1:
-			if neg >= 0 {
-				return nil
-			}
-			neg = i
-			continue
-		case t < 0:
-			return nil
-		default:
-			out[i] = int(t)
+			b.WriteString(strconv.FormatInt(d, 10))
 		}
-		known *= out[i]
 	}
-	if neg >= 0 {
-		if known == 0 || prod(x)%known != 0 {
-			return nil
-		}
-		out[neg] = prod(x) / known
-	} else if known != prod(x) {
-		return nil
-	}
-	return out
+	return b.String()
 }
 
 // subgraphReads adds to into the names that n's subgraphs take from the
@@ -682,24 +544,6 @@ func prod(s []int) int {
 		p *= v
 	}
 	return p
-}
-
-func attrInt(n *onnx.NodeProto, name string, def int64) int64 {
-	for _, a := range n.GetAttribute() {
-		if a.GetName() == name {
-			return a.GetI()
-		}
-	}
-	return def
-}
-
-func attrInts(n *onnx.NodeProto, name string) ([]int64, bool) {
-	for _, a := range n.GetAttribute() {
-		if a.GetName() == name {
-			return a.GetInts(), true
-		}
-	}
-	return nil, false
 }
 
 // coupleSafely runs a rule and turns a broken contract inside it (a Link out

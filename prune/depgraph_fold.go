@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/edgeprune/edgeprune/onnxio"
+	"github.com/edgeprune/edgeprune/internal/shapes"
 	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 )
 
@@ -49,12 +49,16 @@ type shapeVal struct {
 // maxFoldElems bounds the tensors folded: shape computations are tiny.
 const maxFoldElems = 64
 
-// foldOps are the op types foldShapes evaluates on integer tensors; a dead
-// node of one of them is removed after pruning (see removeUnused).
+// foldOps are the op types of shape computations; a dead node of one of
+// them is removed after pruning (see removeUnused).
 var foldOps = map[string]bool{
 	"Shape": true, "Identity": true, "Cast": true, "Gather": true, "Unsqueeze": true, "Squeeze": true,
 	"Concat": true, "Add": true, "Sub": true, "Mul": true, "Div": true, "Slice": true, "Constant": true,
 }
+
+// elementwiseOps are the integer ops whose output element i combines the
+// inputs' elements at i, broadcast.
+var elementwiseOps = map[string]bool{"Add": true, "Sub": true, "Mul": true, "Div": true, "Mod": true, "Max": true, "Min": true}
 
 // intVal returns value name as a folded integer tensor: folded, or an
 // integer constant (dependencies nil).
@@ -62,15 +66,11 @@ func (d *DepGraph) intVal(name string) *shapeVal {
 	if f := d.folded[name]; f != nil {
 		return f
 	}
-	p := d.constParam(name)
-	if p == nil || !p.DataType().IsInteger() || p.NumElements() > maxFoldElems {
+	v, ok := d.consts[name]
+	if !ok {
 		return nil
 	}
-	v, err := onnxio.Int64s(p.Tensor)
-	if err != nil {
-		return nil
-	}
-	return &shapeVal{shape: toInts(p.Shape()), v: v, dep: make([][]dimRef, len(v))}
+	return &shapeVal{shape: d.shapes[name], v: v, dep: make([][]dimRef, len(v))}
 }
 
 // computed reports whether a value is a folded shape computation (not a
@@ -79,208 +79,155 @@ func (d *DepGraph) computed(name string) bool {
 	return d.folded[name] != nil && d.constParam(name) == nil
 }
 
-// fold evaluates n when it is a shape computation whose inputs are known:
-// it returns n's single output, or nil.
-func (d *DepGraph) fold(n *onnx.NodeProto) *shapeVal {
-	if !isDefaultDomain(n) || !foldOps[n.GetOpType()] || len(n.GetOutput()) != 1 {
-		return nil
-	}
-	var ins []*shapeVal
-	for i, name := range n.GetInput() {
-		if name == "" {
-			ins = append(ins, nil)
+// traceFolds fills d.folded: for every node output that the engine
+// computed at compile time as a small integer tensor (its values are in
+// d.consts, from engine.Report.Values), which input dimensions each
+// element was computed from. The values themselves are the engine's: this
+// only traces where each element comes from, using the index rules of
+// package shapes (ShapeRange, SliceRange, BroadcastIndex).
+func (d *DepGraph) traceFolds() {
+	for _, n := range d.nodes {
+		if len(n.GetOutput()) != 1 || !d.evaluated[n.GetOutput()[0]] {
 			continue
 		}
-		if n.GetOpType() == "Shape" && i == 0 {
+		out := n.GetOutput()[0]
+		v, ok := d.consts[out]
+		if !ok {
 			continue
 		}
-		v := d.intVal(name)
-		if v == nil {
-			return nil
-		}
-		ins = append(ins, v)
+		f := &shapeVal{shape: d.shapes[out], v: v}
+		f.dep = d.trace(n, len(v))
+		d.folded[out] = f
 	}
-	out := foldNode(n, ins, d.shapes, d.Model.Opset())
-	if out == nil || len(out.v) > maxFoldElems || len(out.v) != prod(out.shape) {
-		return nil
-	}
-	return out
 }
 
-// foldNode is the evaluation of one shape op (ins[i] for input i; for
-// Shape, shapes holds its input's shape).
-func foldNode(n *onnx.NodeProto, ins []*shapeVal, shapes map[string][]int, opset int64) *shapeVal {
+// trace returns, for each of the n elements of node's folded output, the
+// dimensions it was computed from. Ops whose element mapping is not traced
+// here get, conservatively, every dimension any input element read.
+func (d *DepGraph) trace(node *onnx.NodeProto, n int) [][]dimRef {
+	dep := make([][]dimRef, n)
 	in := func(i int) *shapeVal {
-		if i < len(ins) {
-			return ins[i]
+		if i < len(node.GetInput()) && node.GetInput()[i] != "" {
+			return d.intVal(node.GetInput()[i])
 		}
 		return nil
 	}
-	switch n.GetOpType() {
-	case "Shape":
-		x := shapes[n.GetInput()[0]]
-		if x == nil {
-			return nil
+	ints := func(i int, attr string) ([]int64, bool) {
+		if d.Model.Opset() < 10 && attr != "" {
+			return AttrInts(node, attr)
 		}
-		lo, hi := clampRange(attrInt(n, "start", 0), attrInt(n, "end", int64(len(x))), len(x))
-		out := &shapeVal{shape: []int{hi - lo}}
-		for a := lo; a < hi; a++ {
-			out.v = append(out.v, int64(x[a]))
-			out.dep = append(out.dep, []dimRef{{n.GetInput()[0], a}})
+		if x := in(i); x != nil {
+			return x.v, true
 		}
-		return out
+		return nil, false
+	}
+	traced := false
+	switch node.GetOpType() {
 	case "Constant":
-		for _, a := range n.GetAttribute() {
-			switch a.GetName() {
-			case "value_int":
-				return &shapeVal{shape: []int{}, v: []int64{a.GetI()}, dep: make([][]dimRef, 1)}
-			case "value_ints":
-				return &shapeVal{shape: []int{len(a.GetInts())}, v: slices.Clone(a.GetInts()), dep: make([][]dimRef, len(a.GetInts()))}
+		return dep
+	case "Shape":
+		name := node.GetInput()[0]
+		var end *int64
+		if slices.ContainsFunc(node.GetAttribute(), func(a *onnx.AttributeProto) bool { return a.GetName() == "end" }) {
+			v := AttrInt(node, "end", 0)
+			end = &v
+		}
+		lo, hi := shapes.ShapeRange(len(d.shapes[name]), AttrInt(node, "start", 0), end)
+		if hi-lo == n {
+			for a := lo; a < hi; a++ {
+				dep[a-lo] = []dimRef{{name, a}}
 			}
+			traced = true
 		}
-		return nil // tensor values are parameters (intVal)
-	case "Identity":
-		return in(0)
-	case "Cast":
-		if !onnxio.DataType(attrInt(n, "to", 0)).IsInteger() {
-			return nil
+	case "Identity", "Cast", "Squeeze", "Unsqueeze", "Reshape", "Flatten":
+		if x := in(0); x != nil && len(x.dep) == n {
+			copy(dep, x.dep)
+			traced = true
 		}
-		return in(0)
 	case "Gather":
 		x, idx := in(0), in(1)
-		if x == nil || idx == nil || len(x.shape) != 1 || attrInt(n, "axis", 0) != 0 {
-			return nil
-		}
-		out := &shapeVal{shape: slices.Clone(idx.shape)}
-		for _, i := range idx.v {
-			if i < 0 {
-				i += int64(len(x.v))
-			}
-			if i < 0 || i >= int64(len(x.v)) {
-				return nil
-			}
-			out.v = append(out.v, x.v[i])
-			out.dep = append(out.dep, x.dep[i])
-		}
-		return out
-	case "Unsqueeze", "Squeeze":
-		x := in(0)
-		if x == nil {
-			return nil
-		}
-		axes, ok := attrInts(n, "axes")
-		if opset >= 13 {
-			ok = in(1) != nil
-			if ok {
-				axes = in(1).v
+		if x != nil && idx != nil && len(x.shape) == 1 && AttrInt(node, "axis", 0) == 0 && len(idx.v) == n {
+			traced = true
+			for i, j := range idx.v {
+				if j < 0 {
+					j += int64(len(x.v))
+				}
+				if j < 0 || j >= int64(len(x.dep)) {
+					traced = false
+					break
+				}
+				dep[i] = x.dep[j]
 			}
 		}
-		var shape []int
-		if n.GetOpType() == "Unsqueeze" {
-			if !ok {
-				return nil
-			}
-			r := len(x.shape) + len(axes)
-			norm := make([]bool, r)
-			for _, a := range axes {
-				if a < 0 {
-					a += int64(r)
-				}
-				if a < 0 || a >= int64(r) {
-					return nil
-				}
-				norm[a] = true
-			}
-			k := 0
-			for a := range r {
-				if norm[a] {
-					shape = append(shape, 1)
-				} else if k < len(x.shape) {
-					shape = append(shape, x.shape[k])
-					k++
-				}
-			}
-		} else {
-			for a, dim := range x.shape {
-				drop := !ok && dim == 1
-				for _, b := range axes {
-					if b == int64(a) || b+int64(len(x.shape)) == int64(a) {
-						drop = true
-					}
-				}
-				if !drop {
-					shape = append(shape, dim)
-				}
-			}
-		}
-		return &shapeVal{shape: append([]int{}, shape...), v: x.v, dep: x.dep}
 	case "Concat":
-		out := &shapeVal{shape: []int{0}}
-		for _, x := range ins {
+		var all [][]dimRef
+		traced = true
+		for i := range node.GetInput() {
+			x := in(i)
 			if x == nil || len(x.shape) != 1 {
-				return nil
+				traced = false
+				break
 			}
-			out.v = append(out.v, x.v...)
-			out.dep = append(out.dep, x.dep...)
-			out.shape[0] += x.shape[0]
+			all = append(all, x.dep...)
 		}
-		return out
-	case "Add", "Sub", "Mul", "Div":
-		a, b := in(0), in(1)
-		if a == nil || b == nil {
-			return nil
+		traced = traced && len(all) == n
+		if traced {
+			copy(dep, all)
 		}
-		shape := broadcastShape(a.shape, b.shape)
-		if shape == nil || (len(a.v) != 1 && len(b.v) != 1 && !slices.Equal(a.shape, b.shape)) {
-			return nil
-		}
-		out := &shapeVal{shape: shape}
-		for i := range prod(shape) {
-			ia, ib := min(i, len(a.v)-1), min(i, len(b.v)-1)
-			x, y := a.v[ia], b.v[ib]
-			var v int64
-			switch n.GetOpType() {
-			case "Add":
-				v = x + y
-			case "Sub":
-				v = x - y
-			case "Mul":
-				v = x * y
-			case "Div":
-				if y == 0 {
-					return nil
-				}
-				v = x / y
-			}
-			out.v = append(out.v, v)
-			out.dep = append(out.dep, append(slices.Clone(a.dep[ia]), b.dep[ib]...))
-		}
-		return out
 	case "Slice":
 		x := in(0)
-		if x == nil || len(x.shape) != 1 {
-			return nil
+		starts, ok1 := ints(1, "starts")
+		ends, ok2 := ints(2, "ends")
+		steps := []int64{1}
+		if s := in(4); s != nil && d.Model.Opset() >= 10 {
+			steps = s.v
 		}
-		var starts, ends, steps []int64
-		if opset < 10 {
-			starts, _ = attrInts(n, "starts")
-			ends, _ = attrInts(n, "ends")
-		} else {
-			if in(1) == nil || in(2) == nil {
-				return nil
+		if x != nil && ok1 && ok2 && len(x.shape) == 1 && len(starts) == 1 && len(ends) == 1 && len(steps) == 1 {
+			first, count, err := shapes.SliceRange(starts[0], ends[0], steps[0], len(x.dep))
+			if err == nil && count == n {
+				for i := range n {
+					dep[i] = x.dep[first+i*int(steps[0])]
+				}
+				traced = true
 			}
-			starts, ends = in(1).v, in(2).v
-			if s := in(4); s != nil {
-				steps = s.v
+		}
+	default:
+		if elementwiseOps[node.GetOpType()] {
+			out := d.shapes[node.GetOutput()[0]]
+			traced = true
+			for k := range node.GetInput() {
+				x := in(k)
+				if x == nil || len(x.dep) != shapes.Numel(x.shape) {
+					traced = false
+					break
+				}
+				for i := range n {
+					dep[i] = append(dep[i], x.dep[shapes.BroadcastIndex(out, x.shape, i)]...)
+				}
 			}
 		}
-		if len(starts) != 1 || len(ends) != 1 || (steps != nil && (len(steps) != 1 || steps[0] != 1)) {
-			return nil
-		}
-		lo, hi := clampRange(starts[0], ends[0], len(x.v))
-		return &shapeVal{shape: []int{hi - lo}, v: x.v[lo:hi], dep: x.dep[lo:hi]}
 	}
-	return nil
+	if traced {
+		return dep
+	}
+	// Conservative: every element read every dimension the inputs read.
+	var all []dimRef
+	for _, name := range node.GetInput() {
+		if f := d.folded[name]; f != nil {
+			for _, e := range f.dep {
+				all = append(all, e...)
+			}
+		}
+		if node.GetOpType() == "Shape" || node.GetOpType() == "Size" {
+			for a := range d.shapes[name] {
+				all = append(all, dimRef{name, a})
+			}
+		}
+	}
+	for i := range dep {
+		dep[i] = slices.Clone(all)
+	}
+	return dep
 }
 
 // claimKey is one element of one node input.
@@ -297,6 +244,11 @@ func (c *Coupler) Claim(n *onnx.NodeProto, slot int, elems ...int) {
 		c.d.claims[claimKey{n, slot, e}] = true
 	}
 }
+
+// Folded reports whether value name is an integer tensor the analysis knows
+// at the bound input shapes: a small constant, or a shape computation the
+// engine folded.
+func (c *Coupler) Folded(name string) bool { return c.d.intVal(name) != nil }
 
 // Computed reports whether input slot of n is a shape computation folded
 // at analysis time (not a stored constant).
@@ -339,16 +291,3 @@ func (d *DepGraph) checkShapeReads(c *Coupler) {
 		}
 	}
 }
-
-// shapeRule: Shape is folded when its input's shape is known (its
-// consumers are then checked by checkShapeReads); otherwise the channel
-// count is read at run time.
-type shapeRule struct{}
-
-func (shapeRule) Couple(c *Coupler, n *onnx.NodeProto) {
-	s := c.In(n, 0)
-	if s != nil && c.d.folded[n.GetOutput()[0]] == nil {
-		c.Block(s, fmt.Sprintf("its channel count is read by Shape %q at run time (shape unknown)", c.Label(n)))
-	}
-}
-func (shapeRule) Rewrite(*Rewriter, *onnx.NodeProto) error { return nil }

@@ -13,8 +13,6 @@ import (
 	"github.com/edgeprune/edgeprune/internal/ortoracle"
 	"github.com/edgeprune/edgeprune/internal/testmodels"
 	"github.com/edgeprune/edgeprune/onnxio"
-	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
-	"google.golang.org/protobuf/proto"
 )
 
 // TestFoldShapes: the shape computations torch and paddle2onnx export fold
@@ -152,14 +150,14 @@ func TestShuffleRewriteForms(t *testing.T) {
 		slices.Sort(gp.Pruned)
 		gp.Kept = gp.Units - 2
 	}
-	r := runOracleEdit(t, o, py, path, nil, edit, StructuredSparsity(0.3))
+	r := runOracleEdit(t, o, py, path, nil, edit, WithSparsity(0.3))
 	if r.maxErr > 1e-4*r.scale {
 		t.Errorf("shrunk and masked differ by %.3g (scale %.3g)", r.maxErr, r.scale)
 	}
 	ops := map[string]int{}
 	for _, n := range r.shrunk.Graph().GetNode() {
 		op := n.GetOpType()
-		if op == "Gather" && attrInt(n, "axis", 0) == 1 {
+		if op == "Gather" && AttrInt(n, "axis", 0) == 1 {
 			op = "Gather(channels)"
 		}
 		ops[op]++
@@ -204,54 +202,6 @@ func TestShuffleRewriteForms(t *testing.T) {
 	for i, v := range y2 {
 		if d := math.Abs(float64(v - y1[i%len(y1)])); d > 1e-5 {
 			t.Fatalf("batch 2 output %d differs from batch 1 by %g", i, d)
-		}
-	}
-}
-
-// TestFoldNode: each shape op on integer tensors, and what it refuses.
-func TestFoldNode(t *testing.T) {
-	v := func(shape []int, vals ...int64) *shapeVal {
-		return &shapeVal{shape: shape, v: vals, dep: make([][]dimRef, len(vals))}
-	}
-	vec := func(vals ...int64) *shapeVal { return v([]int{len(vals)}, vals...) }
-	node := func(op string, attrs ...*onnx.AttributeProto) *onnx.NodeProto {
-		return &onnx.NodeProto{OpType: proto.String(op), Input: []string{"a", "b", "c", "d", "e"}, Output: []string{"y"}, Attribute: attrs}
-	}
-	shapes := map[string][]int{"a": {2, 6, 5, 7}}
-	for _, c := range []struct {
-		name  string
-		n     *onnx.NodeProto
-		ins   []*shapeVal
-		opset int64
-		want  *shapeVal // nil: not folded
-	}{
-		{"Shape", node("Shape"), nil, 13, vec(2, 6, 5, 7)},
-		{"Shape start end", node("Shape", onnxbuild.AttrInt("start", 1), onnxbuild.AttrInt("end", -1)), nil, 15, vec(6, 5)},
-		{"Gather scalar", node("Gather"), []*shapeVal{vec(2, 6, 5), v([]int{}, -2)}, 13, v([]int{}, 6)},
-		{"Gather out of range", node("Gather"), []*shapeVal{vec(2, 6, 5), v([]int{}, 3)}, 13, nil},
-		{"Unsqueeze input axes", node("Unsqueeze"), []*shapeVal{v([]int{}, 6), vec(0)}, 13, vec(6)},
-		{"Unsqueeze attribute axes", node("Unsqueeze", onnxbuild.AttrInts("axes", 0)), []*shapeVal{v([]int{}, 6)}, 11, vec(6)},
-		{"Squeeze", node("Squeeze"), []*shapeVal{vec(6)}, 13, v([]int{}, 6)},
-		{"Concat", node("Concat", onnxbuild.AttrInt("axis", 0)), []*shapeVal{vec(1), vec(2, 3)}, 13, vec(1, 2, 3)},
-		{"Div truncates", node("Div"), []*shapeVal{vec(7, 6), v([]int{}, 2)}, 13, vec(3, 3)},
-		{"Div by zero", node("Div"), []*shapeVal{vec(7), vec(0)}, 13, nil},
-		{"Mul broadcast", node("Mul"), []*shapeVal{v([]int{}, 3), vec(1, 2)}, 13, vec(3, 6)},
-		{"Sub", node("Sub"), []*shapeVal{vec(5, 5), vec(1, 2)}, 13, vec(4, 3)},
-		{"Cast to int32", node("Cast", onnxbuild.AttrInt("to", int64(onnx.TensorProto_INT32))), []*shapeVal{vec(4)}, 13, vec(4)},
-		{"Cast to float", node("Cast", onnxbuild.AttrInt("to", int64(onnx.TensorProto_FLOAT))), []*shapeVal{vec(4)}, 13, nil},
-		{"Slice inputs", node("Slice"), []*shapeVal{vec(2, 6, 5, 7), vec(1), vec(-1)}, 13, vec(6, 5)},
-		{"Slice attributes", node("Slice", onnxbuild.AttrInts("starts", 0), onnxbuild.AttrInts("ends", 1)), []*shapeVal{vec(2, 6)}, 9, vec(2)},
-		{"Slice step 2", node("Slice"), []*shapeVal{vec(2, 6, 5, 7), vec(0), vec(4), nil, vec(2)}, 13, nil},
-		{"Constant value_ints", node("Constant", onnxbuild.AttrInts("value_ints", 1, -1)), nil, 13, vec(1, -1)},
-	} {
-		got := foldNode(c.n, c.ins, shapes, c.opset)
-		switch {
-		case c.want == nil && got != nil:
-			t.Errorf("%s: folded to %v, want no fold", c.name, got.v)
-		case c.want != nil && (got == nil || !slices.Equal(got.v, c.want.v) || !slices.Equal(got.shape, c.want.shape)):
-			t.Errorf("%s: got %+v, want %v %v", c.name, got, c.want.shape, c.want.v)
-		case got != nil && len(got.dep) != len(got.v):
-			t.Errorf("%s: %d values, %d dependency lists", c.name, len(got.v), len(got.dep))
 		}
 	}
 }

@@ -53,7 +53,7 @@ func shuffleAt(c *Coupler, n *onnx.NodeProto, s *Space, x, y []int) bool {
 	if tr == nil || tr.GetOpType() != "Transpose" {
 		return false
 	}
-	perm, ok := attrInts(tr, "perm")
+	perm, ok := AttrInts(tr, "perm")
 	if !ok || len(perm) != len(y) {
 		return false
 	}
@@ -131,10 +131,10 @@ func (r *Rewriter) rewriteShuffle(sh *shuffle) error {
 			r.gone(sh.first.GetOutput()[0], sh.tr.GetOutput()[0])
 			t1[sh.axis], t1[sh.axis+1] = int64(sh.g), int64(kg)
 			t2[sh.axis] = int64(k)
-			if err := r.setTarget(sh.first, t1); err != nil {
+			if err := r.SetReshapeTarget(sh.first, t1); err != nil {
 				return err
 			}
-			return r.setTarget(sh.back, t2)
+			return r.SetReshapeTarget(sh.back, t2)
 		}
 	}
 	n := sh.first

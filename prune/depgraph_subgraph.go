@@ -88,13 +88,13 @@ func (d *DepGraph) coupleSubgraphUse(c *Coupler, n *onnx.NodeProto, slot int, s 
 	axis := -1
 	switch n.GetOpType() {
 	case "Conv":
-		if attrInt(n, "group", 1) == 1 && rank >= 3 && s.Axis == 1 {
+		if AttrInt(n, "group", 1) == 1 && rank >= 3 && s.Axis == 1 {
 			axis = 1
 		}
 	case "Gemm":
-		if attrInt(n, "transA", 0) == 0 && rank == 2 && s.Axis == 1 && len(x) == 2 {
+		if AttrInt(n, "transA", 0) == 0 && rank == 2 && s.Axis == 1 && len(x) == 2 {
 			axis = 0
-			if attrInt(n, "transB", 0) != 0 {
+			if AttrInt(n, "transB", 0) != 0 {
 				axis = 1
 			}
 		}

@@ -44,9 +44,18 @@
 // [BuildDepGraph] follows each Conv/Gemm/MatMul output channel through the
 // graph with per-op [Rule]s from an explicit [Registry] — through residual
 // Adds, Concat, Split/Slice, depthwise and grouped Conv, channel shuffle and
-// Reshape, with shape computations (Shape → Gather → … → a Reshape target)
-// folded at the bound input shapes, to consumers in the main graph or in
+// Reshape, with the shapes and the folded shape computations (Shape → Gather
+// → … → a Reshape target) the engine's compiled plan reports at the bound
+// input shapes (engine.Report.Values), to consumers in the main graph or in
 // If/Loop bodies; a [GroupImportance] scores the groups' units; a
 // [StructuredPruner] selects them (reusing the radix selection) into a
-// [StructuredPlan], which [ApplyStructured] carries out, shrunk or masked.
+// [StructuredPlan], which [ApplyStructured] carries out shrunk, or
+// [MaskStructured] as zeros. A model whose shapes cannot be inferred is
+// [ErrShapes].
+//
+// One [Option] vocabulary configures [New], [NewStructured] and
+// [BuildDepGraph]; an option that does not apply where it is given is
+// refused by name. Writing a rule for another op: rule.go is the framework
+// ([Rule], [NoRewrite], [Registry], [Coupler], [Rewriter]); the built-in
+// rules (rules*.go) use nothing else.
 package prune

@@ -16,6 +16,10 @@ var (
 	ErrNoTarget = errors.New("prune: no parameter to prune")
 	// ErrInfeasible: the per-layer bounds cannot meet the global sparsity.
 	ErrInfeasible = errors.New("prune: infeasible sparsity bounds")
+	// ErrShapes: structured pruning cannot infer the model's shapes at the
+	// input shapes given (a wrong rank, an op the engine lacks); the error
+	// names the value or node.
+	ErrShapes = errors.New("prune: cannot infer the model's shapes")
 	// ErrPlan: a plan does not fit the model it is replayed on.
 	ErrPlan = errors.New("prune: plan does not fit the model")
 )

@@ -13,8 +13,10 @@ import (
 // Magnitude without touching either.
 //
 // A unit of several elements (an RxC block; a channel group in structured
-// pruning) is scored by the p-norm of its elements' scores, p = GroupNorm():
-// (Σ sᵖ)^(1/p), summed in float64.
+// pruning, through GroupNorm) is scored by the p-norm of its elements'
+// scores, p = Norm(): (Σ sᵖ)^(1/p), summed in float64. A criterion from
+// calibration data (gradients, activations) finds its per-weight data by
+// t.Param; see GroupImportance.
 type Importance interface {
 	// Name identifies the importance in plans and on the command line.
 	Name() string
@@ -23,8 +25,9 @@ type Importance interface {
 	// Scores must not depend on anything but t and the element (the
 	// selection scores a target more than once).
 	Score(dst, w []float32, t *Target, off int)
-	// GroupNorm is p of the p-norm that scores a group: 1 or 2.
-	GroupNorm() int
+	// Norm is p of the p-norm that scores a unit of several elements: 1
+	// or 2.
+	Norm() int
 }
 
 // Magnitude is the L1 criterion of torch.nn.utils.prune.L1Unstructured: an
@@ -37,8 +40,8 @@ func (Magnitude) Name() string { return "l1" }
 // Score sets dst[i] = |w[i]|.
 func (Magnitude) Score(dst, w []float32, _ *Target, _ int) { absInto(dst, w) }
 
-// GroupNorm is 1.
-func (Magnitude) GroupNorm() int { return 1 }
+// Norm is 1.
+func (Magnitude) Norm() int { return 1 }
 
 // L2 scores an element |w| (the same order as Magnitude) and a group by the
 // Euclidean norm of its weights, sqrt(Σ w²).
@@ -50,8 +53,8 @@ func (L2) Name() string { return "l2" }
 // Score sets dst[i] = |w[i]|.
 func (L2) Score(dst, w []float32, _ *Target, _ int) { absInto(dst, w) }
 
-// GroupNorm is 2.
-func (L2) GroupNorm() int { return 2 }
+// Norm is 2.
+func (L2) Norm() int { return 2 }
 
 // absInto sets dst[i] = |w[i]|, clearing the sign bit (so -0 scores 0).
 func absInto(dst, w []float32) {

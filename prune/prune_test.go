@@ -220,7 +220,7 @@ func TestBlocks(t *testing.T) {
 						}
 						for i, v := range before[e.ID] {
 							k := groupKey(unravel(i, e.Shape), e.Shape, size)
-							if imp.GroupNorm() == 2 {
+							if imp.Norm() == 2 {
 								norms[k] += float64(v) * float64(v)
 							} else {
 								norms[k] += abs(v)

@@ -33,12 +33,11 @@ type StructuredPlan struct {
 	InputShapes map[string][]int64 `json:"input_shapes"`
 	Masked      bool               `json:"masked"` // applied as zeros at the original shapes
 
-	Groups []GroupPlan       `json:"groups"`
-	Layers []LayerPlan       `json:"layers"`
-	Totals StructuredTotals  `json:"totals"`
-	dg     *DepGraph         // the analysis the plan was made on
-	model  *onnxio.Model     // and its model
-	scores map[int][]float64 // per group, for the report (not serialised)
+	Groups []GroupPlan      `json:"groups"`
+	Layers []LayerPlan      `json:"layers"`
+	Totals StructuredTotals `json:"totals"`
+	dg     *DepGraph        // the analysis the plan was made on
+	model  *onnxio.Model    // and its model
 }
 
 // GroupPlan is one dependency group.
@@ -94,128 +93,90 @@ type StructuredTotals struct {
 	FLOPsSource string `json:"flops_source"`
 }
 
-// StructuredOption configures a StructuredPruner.
-type StructuredOption func(*structConfig) error
+// The options of structured pruning are the package's Option: WithSparsity
+// (the fraction of channels to remove) and WithScope (Global: one ranking of
+// all groups' units, scores normalised by each group's mean; Layer: each
+// group loses the ratio of its channels), and these.
 
-type structConfig struct {
-	sparsity    float64
-	sparsitySet bool
-	scope       Scope
-	imp         GroupImportance
-	seed        uint64
-	roundTo     int
-	minChannels int
-	include     []*regexp.Regexp
-	exclude     []*regexp.Regexp
-	shapes      map[string][]int64
-	reg         *Registry
-}
-
-// StructuredSparsity sets the fraction of channels to remove, in [0, 1).
-func StructuredSparsity(s float64) StructuredOption {
-	return func(c *structConfig) error {
-		if !(s >= 0 && s < 1) {
-			return fmt.Errorf("%w: sparsity %v: must be in [0, 1), e.g. 0.5 to remove half the channels", ErrInvalid, s)
-		}
-		c.sparsity, c.sparsitySet = s, true
-		return nil
-	}
-}
-
-// StructuredScope sets Layer (each group loses the ratio of its channels)
-// or Global (one ranking of all groups' units, scores normalised by each
-// group's mean). Default Global.
-func StructuredScope(s Scope) StructuredOption {
-	return func(c *structConfig) error {
-		if s != Global && s != Layer {
-			return fmt.Errorf("%w: scope %s: structured pruning ranks channels per group (layer) or over all groups (global)", ErrInvalid, s)
-		}
-		c.scope = s
-		return nil
-	}
-}
-
-// Criterion sets the group importance (default GroupNorm{Magnitude{}}).
-func Criterion(imp GroupImportance) StructuredOption {
-	return func(c *structConfig) error {
+// WithCriterion sets the group importance (default GroupNorm{Magnitude{}}).
+func WithCriterion(imp GroupImportance) Option {
+	return named("WithCriterion", func(c *config) error {
 		if imp == nil {
 			return fmt.Errorf("%w: nil criterion", ErrInvalid)
 		}
-		c.imp = imp
+		c.criterion = imp
 		return nil
-	}
+	})
 }
 
-// Seed records the seed of a random criterion in the plan.
-func Seed(s uint64) StructuredOption {
-	return func(c *structConfig) error { c.seed = s; return nil }
+// WithSeed records the seed of a random criterion in the plan.
+func WithSeed(s uint64) Option {
+	return named("WithSeed", func(c *config) error { c.seed = s; return nil })
 }
 
-// RoundTo keeps every group's channel count a multiple of n (SIMD widths:
-// 4, 8, 16), rounding the kept count up. 0 or 1: no rounding.
-func RoundTo(n int) StructuredOption {
-	return func(c *structConfig) error {
+// DefaultRoundTo is the channel alignment used unless RoundTo says
+// otherwise: kept channel counts that are multiples of 8 keep the blocked
+// kernels of ONNX Runtime, XNNPACK and NEON code on their fast paths (odd
+// counts made mobilenet_v2 pruned by half slower than dense in ORT;
+// docs/benchmarks.md, "Structured pruning").
+const DefaultRoundTo = 8
+
+// WithRoundTo keeps every group's channel count a multiple of n (SIMD
+// widths: 4, 8, 16), rounding the kept count up; default DefaultRoundTo. 1
+// (or 0) keeps exact ratios.
+func WithRoundTo(n int) Option {
+	return named("WithRoundTo", func(c *config) error {
 		if n < 0 || n > 1<<16 {
-			return fmt.Errorf("%w: round_to %d: want 0 (off) or a small positive multiple such as 8", ErrInvalid, n)
+			return fmt.Errorf("%w: round_to %d: want 1 (exact ratios) or a small positive multiple such as 8", ErrInvalid, n)
 		}
 		c.roundTo = n
 		return nil
-	}
+	})
 }
 
-// MinChannels keeps at least n channels in every group (default 1).
-func MinChannels(n int) StructuredOption {
-	return func(c *structConfig) error {
+// WithMinChannels keeps at least n channels in every group (default 1).
+func WithMinChannels(n int) Option {
+	return named("WithMinChannels", func(c *config) error {
 		if n < 0 {
 			return fmt.Errorf("%w: min channels %d: must be ≥ 0", ErrInvalid, n)
 		}
 		c.minChannels = n
 		return nil
-	}
+	})
 }
 
-// IncludeGroups prunes only groups with a root node name, or root weight
-// ID, matching one of the expressions; ExcludeGroups leaves such groups
-// whole.
-func IncludeGroups(res ...*regexp.Regexp) StructuredOption {
-	return func(c *structConfig) error { c.include = append(c.include, res...); return nil }
+// WithIncludeGroups prunes only groups with a root node name, or root
+// weight ID, matching one of the expressions; WithExcludeGroups leaves
+// such groups whole.
+func WithIncludeGroups(res ...*regexp.Regexp) Option {
+	return named("WithIncludeGroups", func(c *config) error { c.include = append(c.include, res...); return nil })
 }
 
-// ExcludeGroups: see IncludeGroups.
-func ExcludeGroups(res ...*regexp.Regexp) StructuredOption {
-	return func(c *structConfig) error { c.exclude = append(c.exclude, res...); return nil }
-}
-
-// AnalysisShapes binds input shapes for the analysis and FLOPs (see
-// WithInputShapes).
-func AnalysisShapes(s map[string][]int64) StructuredOption {
-	return func(c *structConfig) error { c.shapes = s; return nil }
-}
-
-// Rules uses reg instead of DefaultRegistry().
-func Rules(reg *Registry) StructuredOption {
-	return func(c *structConfig) error { c.reg = reg; return nil }
+// WithExcludeGroups: see WithIncludeGroups.
+func WithExcludeGroups(res ...*regexp.Regexp) Option {
+	return named("WithExcludeGroups", func(c *config) error { c.exclude = append(c.exclude, res...); return nil })
 }
 
 // StructuredPruner removes whole channels by dependency group.
-type StructuredPruner struct{ c *structConfig }
+type StructuredPruner struct{ c *config }
 
 // NewStructured returns a StructuredPruner; a sparsity is required.
-func NewStructured(opts ...StructuredOption) (*StructuredPruner, error) {
-	c := &structConfig{imp: GroupNorm{Magnitude{}}, minChannels: 1}
-	for _, o := range opts {
-		if err := o(c); err != nil {
-			return nil, err
-		}
+func NewStructured(opts ...Option) (*StructuredPruner, error) {
+	c := &config{criterion: GroupNorm{Magnitude{}}, minChannels: 1, roundTo: DefaultRoundTo}
+	if err := c.apply(opts, forStructured, "NewStructured"); err != nil {
+		return nil, err
 	}
 	if !c.sparsitySet {
 		return nil, fmt.Errorf("%w: no sparsity set (e.g. 0.5 to remove half the channels)", ErrInvalid)
 	}
+	if c.scope == Row {
+		return nil, fmt.Errorf("%w: WithScope(row): structured pruning ranks channels per group (layer) or over all groups (global)", ErrInvalid)
+	}
 	return &StructuredPruner{c: c}, nil
 }
 
-func (c *structConfig) depOptions() []DepOption {
-	var o []DepOption
+func (c *config) graphOptions() []Option {
+	var o []Option
 	if c.reg != nil {
 		o = append(o, WithRegistry(c.reg))
 	}
@@ -229,15 +190,15 @@ func (c *structConfig) depOptions() []DepOption {
 // changing m.
 func (sp *StructuredPruner) Plan(m *onnxio.Model) (*StructuredPlan, error) {
 	c := sp.c
-	d, err := BuildDepGraph(m, c.depOptions()...)
+	d, err := BuildDepGraph(m, c.graphOptions()...)
 	if err != nil {
 		return nil, err
 	}
 	plan := &StructuredPlan{
-		Schema: StructuredSchema, Criterion: c.imp.Name(), Scope: c.scope.String(), Sparsity: c.sparsity,
+		Schema: StructuredSchema, Criterion: c.criterion.Name(), Scope: c.scope.String(), Sparsity: c.sparsity,
 		RoundTo: c.roundTo, MinChannels: c.minChannels, Seed: c.seed,
 		Include: regexps(c.include), Exclude: regexps(c.exclude), InputShapes: d.InputShapes,
-		dg: d, model: m, scores: map[int][]float64{},
+		dg: d, model: m,
 		Groups: make([]GroupPlan, 0, len(d.Groups)), // stable addresses below
 	}
 	for _, re := range append(slices.Clone(c.include), c.exclude...) {
@@ -270,8 +231,8 @@ func (sp *StructuredPruner) Plan(m *onnxio.Model) (*StructuredPlan, error) {
 			gpp.Reason = "excluded by --exclude"
 			continue
 		}
-		s := make([]float64, g.Units)
-		why, err := c.imp.Scores(s, g)
+		s := make([]float32, g.Units)
+		why, err := c.criterion.Scores(s, g)
 		if err != nil {
 			return nil, err
 		}
@@ -281,7 +242,6 @@ func (sp *StructuredPruner) Plan(m *onnxio.Model) (*StructuredPlan, error) {
 			continue
 		}
 		scored++
-		plan.scores[g.ID] = s
 		hi := sp.maxPruned(g)
 		cands = append(cands, cand{g: g, gp: gpp, scores: unitScores(g, s, c.scope == Global), hi: hi})
 	}
@@ -352,11 +312,11 @@ func (sp *StructuredPruner) rounded(g *Group, n int) int {
 // unitScores turns a group's scores into selection scores: fixed units
 // score +Inf (never taken within the bound), and for the global scope
 // scores are divided by the mean over the prunable units.
-func unitScores(g *Group, s []float64, normalize bool) []float32 {
+func unitScores(g *Group, s []float32, normalize bool) []float32 {
 	mean, n := 0.0, 0
 	for u, v := range s {
 		if !g.Fixed[u] {
-			mean += v
+			mean += float64(v)
 			n++
 		}
 	}
@@ -369,9 +329,9 @@ func unitScores(g *Group, s []float64, normalize bool) []float32 {
 		case g.Fixed[u]:
 			out[u] = float32(math.Inf(1))
 		case normalize && mean > 0:
-			out[u] = float32(v / mean)
+			out[u] = float32(float64(v) / mean)
 		default:
-			out[u] = float32(v)
+			out[u] = v
 		}
 	}
 	return out
@@ -495,7 +455,7 @@ func (sp *StructuredPruner) Prune(m *onnxio.Model) (*StructuredPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := ApplyStructured(m, plan, false); err != nil {
+	if err := ApplyStructured(m, plan); err != nil {
 		return nil, err
 	}
 	return plan, nil

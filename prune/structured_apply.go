@@ -11,10 +11,10 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// ApplyStructured carries out plan on m, in place. Shrunk (masked false),
+// ApplyStructured carries out plan on m, in place, shrunk:
 // every coupled parameter axis loses the removed channels, the rules
 // rewrite group counts and shape constants, and value_info follows; the
-// model is smaller and faster. Masked, the same channels are zeroed at the
+// model is smaller and faster. MaskStructured zeroes the same channels at the
 // original shapes instead — producers' weights and biases, consumers' input
 // slices, per-channel scales and shifts — so that both models compute the
 // same function: the test oracle of structured pruning. Parameters shared
@@ -22,7 +22,17 @@ import (
 // changed. It fills in the plan's Layers and Totals. On another model than
 // the one planned, opts configure the analysis (WithRegistry; the input
 // shapes are the plan's).
-func ApplyStructured(m *onnxio.Model, plan *StructuredPlan, masked bool, opts ...DepOption) error {
+func ApplyStructured(m *onnxio.Model, plan *StructuredPlan, opts ...Option) error {
+	return applyStructured(m, plan, false, opts)
+}
+
+// MaskStructured is ApplyStructured that zeroes the plan's channels at the
+// original shapes instead of removing them (see ApplyStructured).
+func MaskStructured(m *onnxio.Model, plan *StructuredPlan, opts ...Option) error {
+	return applyStructured(m, plan, true, opts)
+}
+
+func applyStructured(m *onnxio.Model, plan *StructuredPlan, masked bool, opts []Option) error {
 	d := plan.dg
 	if d == nil || plan.model != m {
 		var err error
@@ -80,21 +90,16 @@ func ApplyStructured(m *onnxio.Model, plan *StructuredPlan, masked bool, opts ..
 	t := &plan.Totals
 	t.ParamsBefore, t.ParamsAfter = paramsBefore, countParams(m)
 	t.MACsBefore, t.FLOPsBefore, t.MACsAfter, t.FLOPsAfter = d.macs, d.flops, -1, -1
-	if d.engErr != nil {
-		t.FLOPsSource = "unavailable: the engine cannot compile the model: " + d.engErr.Error()
+	var eopts []engine.Option
+	for name, s := range d.InputShapes {
+		eopts = append(eopts, engine.WithInputShape(name, toInts(s)...))
+	}
+	if p, err := engine.Compile(m, eopts...); err != nil {
+		t.FLOPsSource = "unavailable after pruning: " + err.Error()
 	} else {
-		var eopts []engine.Option
-		for name, s := range d.InputShapes {
-			eopts = append(eopts, engine.WithInputShape(name, toInts(s)...))
-		}
-		p, err := engine.Compile(m, eopts...)
-		if err != nil {
-			t.FLOPsSource = "unavailable after pruning: " + err.Error()
-		} else {
-			rep := p.Report()
-			t.MACsAfter, t.FLOPsAfter = rep.MACs, rep.FLOPs
-			t.FLOPsSource = "engine"
-		}
+		rep := p.Report()
+		t.MACsAfter, t.FLOPsAfter = rep.MACs, rep.FLOPs
+		t.FLOPsSource = "engine"
 	}
 	plan.sumGroups()
 	return nil
@@ -141,12 +146,12 @@ func (r *Rewriter) dropNodes() {
 	g.ValueInfo = slices.DeleteFunc(g.ValueInfo, func(v *onnx.ValueInfoProto) bool { return r.goneVals[v.GetName()] })
 }
 
-// setTarget points a Reshape's target at a constant t. An entry computed at
+// SetReshapeTarget points a Reshape's target at a constant t. An entry computed at
 // run time from the batch dimension alone, equal to the input's, becomes 0
 // (copied from the input): the rewritten model keeps a dynamic batch.
-func (r *Rewriter) setTarget(n *onnx.NodeProto, t []int64) error {
+func (r *Rewriter) SetReshapeTarget(n *onnx.NodeProto, t []int64) error {
 	t = slices.Clone(t)
-	if f := r.d.folded[n.GetInput()[1]]; f != nil && len(t) > 0 && len(f.dep[0]) > 0 && attrInt(n, "allowzero", 0) == 0 {
+	if f := r.d.folded[n.GetInput()[1]]; f != nil && len(t) > 0 && len(f.dep[0]) > 0 && AttrInt(n, "allowzero", 0) == 0 {
 		batch := true
 		for _, d := range f.dep[0] {
 			batch = batch && d.axis == 0
@@ -182,6 +187,13 @@ func (r *Rewriter) Kept(s *Space) int {
 	}
 	return n
 }
+
+// Shape is the shape of a value at the analysis' input shapes (before
+// pruning), or nil.
+func (r *Rewriter) Shape(name string) []int { return r.d.shapes[name] }
+
+// Note returns what n's rule kept with Coupler.Note, or nil.
+func (r *Rewriter) Note(n *onnx.NodeProto) any { return r.d.notes[n] }
 
 // Opset is the model's default-domain opset.
 func (r *Rewriter) Opset() int64 { return r.d.Model.Opset() }

@@ -9,13 +9,15 @@ import (
 )
 
 // Remove half the channels of every dependency group of a small residual
-// CNN, physically.
+// CNN, physically. WithRoundTo(1) asks for exact ratios: the default keeps
+// channel counts multiples of 8, which this toy model's 8-channel group
+// could not go below.
 func ExampleStructuredPruner() {
 	m, err := onnxio.Decode(onnxbuild.Marshal(onnxbuild.CNN()))
 	if err != nil {
 		panic(err)
 	}
-	sp, err := prune.NewStructured(prune.StructuredSparsity(0.5), prune.StructuredScope(prune.Layer))
+	sp, err := prune.NewStructured(prune.WithSparsity(0.5), prune.WithScope(prune.Layer), prune.WithRoundTo(1))
 	if err != nil {
 		panic(err)
 	}

@@ -8,32 +8,43 @@ import (
 )
 
 // GroupImportance scores the units of a dependency group: units with lower
-// scores are pruned first. It sees every coupled parameter slice of the
-// group (Group.Coupled), so a score from gradients or activations (Taylor,
-// Hessian) plugs in beside the norms without touching the selection.
+// scores are pruned first. It is the structured member of the one
+// importance family: scores are float32, as Importance's are, and the
+// usual way to write one is an Importance lifted by GroupNorm.
+//
+// A criterion that needs calibration data fits either way. Per-weight
+// scores (Taylor |w·∂L/∂w|, SNIP, OBD's ½·h·w², Wanda's |w|·‖x‖) are an
+// Importance whose Score looks its data up by t.Param (the same Target
+// identity unstructured pruning passes) and GroupNorm sums them over every
+// coupled slice. Per-channel scores (activation statistics, a BN-like
+// gate) implement GroupImportance directly, reading Group.Coupled (each
+// slice's Param, Node, Axis and Space) and mapping channels to units with
+// Group.UnitOf. The data are gathered before Plan (the criterion holds
+// them); scoring does not run the model.
 type GroupImportance interface {
 	// Name identifies the criterion in plans and on the command line.
 	Name() string
 	// Scores sets dst[u] to the score of unit u of g, len(dst) == g.Units.
 	// It returns a non-empty why when it cannot score g (the group is then
 	// left whole and the report says why); err is for failures.
-	Scores(dst []float64, g *Group) (why string, err error)
+	Scores(dst []float32, g *Group) (why string, err error)
 }
 
 // GroupNorm scores a unit by the p-norm of the element scores of Imp over
 // every coupled weight and scale slice of the unit — the producers' output
 // slices, the consumers' input slices, BatchNormalization scales — as
 // Torch-Pruning's GroupMagnitudeImportance does: (Σ sᵖ)^(1/p), p =
-// Imp.GroupNorm(). Imp.Score is called with a nil *Target.
+// Imp.Norm(), summed in float64. Imp.Score sees the coupled parameter as
+// its Target (Param, Op, Node, Shape; the axes -1).
 type GroupNorm struct{ Imp Importance }
 
 // Name is the element importance's name ("l1", "l2").
 func (n GroupNorm) Name() string { return n.Imp.Name() }
 
 // Scores implements GroupImportance.
-func (n GroupNorm) Scores(dst []float64, g *Group) (string, error) {
-	clear(dst)
-	p := n.Imp.GroupNorm()
+func (n GroupNorm) Scores(dst []float32, g *Group) (string, error) {
+	acc := make([]float64, len(dst))
+	p := n.Imp.Norm()
 	buf := make([]float32, chunkElems)
 	for _, c := range g.Coupled {
 		if c.Kind != KindWeight && c.Kind != KindScale {
@@ -44,26 +55,28 @@ func (n GroupNorm) Scores(dst []float64, g *Group) (string, error) {
 			return "", err
 		}
 		shape := c.Param.Shape()
+		t := &Target{Param: c.Param, Op: c.Op, Node: c.Node, Shape: shape, OutAxis: -1, InAxis: -1}
 		inner := int(prod(toInts(shape[c.Axis+1:])))
 		dim := int(shape[c.Axis])
 		for off := 0; off < len(w); off += len(buf) {
 			m := min(len(buf), len(w)-off)
-			n.Imp.Score(buf[:m], w[off:off+m], nil, off)
+			n.Imp.Score(buf[:m], w[off:off+m], t, off)
 			for i, s := range buf[:m] {
 				ch := ((off + i) / inner) % dim
 				u := g.UnitOf(c.Space, ch)
 				if p == 2 {
-					dst[u] += float64(s) * float64(s)
+					acc[u] += float64(s) * float64(s)
 				} else {
-					dst[u] += float64(s)
+					acc[u] += float64(s)
 				}
 			}
 		}
 	}
-	if p == 2 {
-		for i, v := range dst {
-			dst[i] = math.Sqrt(v)
+	for i, v := range acc {
+		if p == 2 {
+			v = math.Sqrt(v)
 		}
+		dst[i] = float32(v)
 	}
 	return "", nil
 }
@@ -77,8 +90,8 @@ type BNScale struct{}
 func (BNScale) Name() string { return "bn" }
 
 // Scores implements GroupImportance.
-func (BNScale) Scores(dst []float64, g *Group) (string, error) {
-	clear(dst)
+func (BNScale) Scores(dst []float32, g *Group) (string, error) {
+	acc := make([]float64, len(dst))
 	found := false
 	for _, c := range g.Coupled {
 		if c.Kind != KindScale || c.Op != "BatchNormalization" {
@@ -90,8 +103,11 @@ func (BNScale) Scores(dst []float64, g *Group) (string, error) {
 		}
 		found = true
 		for ch, v := range w {
-			dst[g.UnitOf(c.Space, ch)] += math.Abs(float64(v))
+			acc[g.UnitOf(c.Space, ch)] += math.Abs(float64(v))
 		}
+	}
+	for i, v := range acc {
+		dst[i] = float32(v)
 	}
 	if !found {
 		return "criterion bn: no BatchNormalization in the group (BatchNorm folded into the Conv by the exporter?)", nil
@@ -107,10 +123,10 @@ type Random struct{ Seed uint64 }
 func (Random) Name() string { return "random" }
 
 // Scores implements GroupImportance.
-func (r Random) Scores(dst []float64, g *Group) (string, error) {
+func (r Random) Scores(dst []float32, g *Group) (string, error) {
 	rng := rand.New(rand.NewPCG(r.Seed, uint64(g.ID)))
 	for i := range dst {
-		dst[i] = rng.Float64()
+		dst[i] = float32(rng.Float64())
 	}
 	return "", nil
 }

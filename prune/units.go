@@ -132,7 +132,7 @@ func newBlockSource(t *Target, imp Importance, p Pattern, w, buf []float32) *blo
 	g := newBlockGeom(t, p)
 	acc := make([]float64, g.blocks)
 	nonzero := make([]bool, g.blocks)
-	l2 := imp.GroupNorm() == 2
+	l2 := imp.Norm() == 2
 	bw := g.walk()
 	for off := 0; off < len(w); off += len(buf) {
 		end := min(off+len(buf), len(w))

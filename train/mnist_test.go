@@ -296,7 +296,7 @@ func TestBNCNNStructuredRecovery(t *testing.T) {
 	}
 	m := readModel(t, "bncnn.onnx")
 	dense := accuracy(t, m)
-	sp, err := prune.NewStructured(prune.StructuredSparsity(0.5))
+	sp, err := prune.NewStructured(prune.WithSparsity(0.5))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +304,7 @@ func TestBNCNNStructuredRecovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := prune.ApplyStructured(m, plan, false); err != nil {
+	if err := prune.ApplyStructured(m, plan); err != nil {
 		t.Fatal(err)
 	}
 	pruned := accuracy(t, m)

@@ -80,7 +80,9 @@ everything that must shrink with it (biases, BatchNorm, residual Adds,
 Concat, depthwise convs, SE scales, Reshape into Gemm, channel shuffles) and
 the coupled group is scored (--criterion l1|l2|bn|random) and removed whole;
 --sparsity is the fraction of channels removed (--scope layer: per group;
-global: one ranking), --round-to keeps counts SIMD-friendly. Groups that
+global: one ranking). Kept channel counts are multiples of --round-to
+(default 8, which the blocked kernels of common runtimes run fast; 1 for
+exact ratios). Groups that
 reach a graph output, or an op no rule covers, are kept and reported with
 the reason. --emit-masked writes the same selection as zeros at the
 original shapes, which computes the same outputs.`,
@@ -88,7 +90,8 @@ original shapes, which computes the same outputs.`,
   edgeprune prune model.onnx -o m24.onnx --pattern 2:4 --exclude '^conv1\.'
   edgeprune prune model.onnx -o m.onnx --sparsity 0.8 --scope layer --report plan.json
   edgeprune prune finetuned.onnx -o again.onnx --plan plan.json
-  edgeprune prune resnet18.onnx -o slim.onnx --structured --sparsity 0.5 --round-to 8
+  edgeprune prune resnet18.onnx -o slim.onnx --structured --sparsity 0.5
+  edgeprune prune resnet18.onnx -o exact.onnx --structured --sparsity 0.5 --round-to 1
   edgeprune prune lenet5.onnx -o l5-t.onnx --sparsity 0.9 --criterion taylor --data mnist_train.npz --samples 128
   edgeprune prune lenet5.onnx -o l5-w.onnx --sparsity 0.5 --criterion wanda --data mnist_train.npz --samples 128
   edgeprune prune lenet.onnx -o l98.onnx --sparsity 0.98 --steps 4 --finetune-epochs 1 --data train.npz`,

@@ -166,7 +166,7 @@ func runIterative(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start ti
 			if err != nil {
 				return err
 			}
-			opts = append(opts, prune.Criterion(scores))
+			opts = append(opts, prune.WithCriterion(scores))
 		}
 		sp, err := prune.NewStructured(opts...)
 		if err != nil {
@@ -176,7 +176,7 @@ func runIterative(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start ti
 		if err != nil {
 			return err
 		}
-		return prune.ApplyStructured(m, plan, false)
+		return prune.ApplyStructured(m, plan)
 	}
 	driver := train.Iterative{
 		Sparsities: sched,

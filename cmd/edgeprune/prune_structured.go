@@ -39,7 +39,7 @@ func addStructuredFlags(cmd *cobra.Command, f *structuredFlags) {
 	fl := cmd.Flags()
 	fl.BoolVar(&f.on, "structured", false, "remove whole channels (filters, neurons) by dependency group: a smaller, faster dense model")
 	fl.StringVar(&f.criterion, "criterion", "l1", "importance: l1 | l2 | taylor | snip | obd | wanda (with --data); --structured also bn (BatchNorm |gamma|) | random")
-	fl.IntVar(&f.roundTo, "round-to", 0, "--structured: keep channel counts multiples of this (e.g. 8)")
+	fl.IntVar(&f.roundTo, "round-to", prune.DefaultRoundTo, "--structured: keep channel counts multiples of this, which runtimes' blocked kernels run fast; 1 for exact ratios")
 	fl.IntVar(&f.minChannels, "min-channels", 1, "--structured: keep at least this many channels per layer")
 	fl.StringVar(&f.emitMasked, "emit-masked", "", "--structured: also write the same selection as zeros at the original shapes")
 	addShapeFlag(cmd, &f.shapes, "--structured: input shape for the analysis and FLOPs (needed for dynamic dims but the batch),")
@@ -87,7 +87,7 @@ func runStructured(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start t
 	if err != nil {
 		return err
 	}
-	var opts []prune.StructuredOption
+	var opts []prune.Option
 	// A replayed plan needs no scores: it lists the channels.
 	dataCrit := f.planFile == "" && prune.IsDataCriterion(f.st.criterion)
 	crit := ""
@@ -126,7 +126,7 @@ func runStructured(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start t
 		if err != nil {
 			return err
 		}
-		if sp, err = prune.NewStructured(append(opts, prune.Criterion(scores))...); err != nil {
+		if sp, err = prune.NewStructured(append(opts, prune.WithCriterion(scores))...); err != nil {
 			return err
 		}
 	}
@@ -153,14 +153,14 @@ func runStructured(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start t
 			return err
 		}
 		cp := *plan
-		if err := interruptibleErr(ctx, func() error { return prune.ApplyStructured(mm, &cp, true) }); err != nil {
+		if err := interruptibleErr(ctx, func() error { return prune.MaskStructured(mm, &cp) }); err != nil {
 			return err
 		}
 		if err := writeModel(ctx, mm, f.st.emitMasked); err != nil {
 			return err
 		}
 	}
-	if err := interruptibleErr(ctx, func() error { return prune.ApplyStructured(m, plan, false) }); err != nil {
+	if err := interruptibleErr(ctx, func() error { return prune.ApplyStructured(m, plan) }); err != nil {
 		if errors.Is(err, prune.ErrPlan) && f.planFile != "" {
 			return fmt.Errorf("--plan %s: %s", f.planFile, libraryReason(err))
 		}
@@ -187,7 +187,7 @@ func runStructured(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start t
 
 // structuredOptions turns the flags into library options. The library
 // validates each value, on its own so that its error names the flag.
-func structuredOptions(cmd *cobra.Command, f *pruneFlags, shapes []inputShape) ([]prune.StructuredOption, error) {
+func structuredOptions(cmd *cobra.Command, f *pruneFlags, shapes []inputShape) ([]prune.Option, error) {
 	if !cmd.Flags().Changed("sparsity") {
 		return nil, usagef("prune --structured needs --sparsity (e.g. --sparsity 0.5 removes half the channels)")
 	}
@@ -203,24 +203,24 @@ func structuredOptions(cmd *cobra.Command, f *pruneFlags, shapes []inputShape) (
 	}
 	for _, c := range []struct {
 		label string
-		opt   prune.StructuredOption
+		opt   prune.Option
 	}{
-		{fmt.Sprintf("--sparsity %g", f.sparsity), prune.StructuredSparsity(f.sparsity)},
-		{fmt.Sprintf("--round-to %d", f.st.roundTo), prune.RoundTo(f.st.roundTo)},
-		{fmt.Sprintf("--min-channels %d", f.st.minChannels), prune.MinChannels(f.st.minChannels)},
+		{fmt.Sprintf("--sparsity %g", f.sparsity), prune.WithSparsity(f.sparsity)},
+		{fmt.Sprintf("--round-to %d", f.st.roundTo), prune.WithRoundTo(f.st.roundTo)},
+		{fmt.Sprintf("--min-channels %d", f.st.minChannels), prune.WithMinChannels(f.st.minChannels)},
 	} {
 		// Beside a valid sparsity (the later option wins): only c's value is checked.
-		if _, err := prune.NewStructured(prune.StructuredSparsity(0.5), c.opt); err != nil {
+		if _, err := prune.NewStructured(prune.WithSparsity(0.5), c.opt); err != nil {
 			return nil, flagError(c.label, err)
 		}
 	}
-	opts := []prune.StructuredOption{prune.StructuredSparsity(f.sparsity), prune.StructuredScope(scope), prune.Criterion(imp),
-		prune.RoundTo(f.st.roundTo), prune.MinChannels(f.st.minChannels), prune.Seed(f.st.seed)}
+	opts := []prune.Option{prune.WithSparsity(f.sparsity), prune.WithScope(scope), prune.WithCriterion(imp),
+		prune.WithRoundTo(f.st.roundTo), prune.WithMinChannels(f.st.minChannels), prune.WithSeed(f.st.seed)}
 	for _, list := range []struct {
 		flag string
 		src  []string
-		opt  func(...*regexp.Regexp) prune.StructuredOption
-	}{{"include", f.include, prune.IncludeGroups}, {"exclude", f.exclude, prune.ExcludeGroups}} {
+		opt  func(...*regexp.Regexp) prune.Option
+	}{{"include", f.include, prune.WithIncludeGroups}, {"exclude", f.exclude, prune.WithExcludeGroups}} {
 		for _, s := range list.src {
 			re, err := regexp.Compile(s)
 			if err != nil {
@@ -236,7 +236,7 @@ func structuredOptions(cmd *cobra.Command, f *pruneFlags, shapes []inputShape) (
 				m[s.Name] = append(m[s.Name], int64(d))
 			}
 		}
-		opts = append(opts, prune.AnalysisShapes(m))
+		opts = append(opts, prune.WithInputShapes(m))
 	}
 	return opts, nil
 }
@@ -245,7 +245,9 @@ func printStructured(w io.Writer, r *structuredReport) error {
 	p := r.StructuredPlan
 	fmt.Fprintf(w, "%s → %s: structured, %s scope, criterion %s, sparsity %g", filepath.Base(r.Model), r.Output, p.Scope, p.Criterion, p.Sparsity)
 	if p.RoundTo > 1 {
-		fmt.Fprintf(w, ", round to %d", p.RoundTo)
+		fmt.Fprintf(w, ", channels aligned to %d (--round-to 1 for exact ratios)", p.RoundTo)
+	} else {
+		fmt.Fprint(w, ", channels not aligned (exact ratios)")
 	}
 	fmt.Fprintf(w, ", min %d channels\n", p.MinChannels)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -22,7 +22,7 @@ func TestPruneStructured(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"channels before → after", "8 → 4", "parameters:", "FLOPs (engine", "refused: y is a graph output"} {
+	for _, want := range []string{"channels before → after", "8 → 4", "parameters:", "FLOPs (engine", "refused: y is a graph output", "channels aligned to 2"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}
@@ -105,5 +105,46 @@ func TestPruneStructuredUsage(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Error("a refused run wrote its output")
+	}
+}
+
+// TestPruneStructuredDefaultAlignment: with no --round-to the output says
+// which alignment it used and the kept counts follow it.
+func TestPruneStructuredDefaultAlignment(t *testing.T) {
+	dir := t.TempDir()
+	in := writeCanned(t, "cnn", onnxbuild.CNN())
+	code, stdout, stderr := runCLI(t, "prune", in, "-o", filepath.Join(dir, "out.onnx"), "--structured", "--sparsity", "0.5", "--scope", "layer")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"channels aligned to 8 (--round-to 1 for exact ratios)", "16 → 8", "8 → 8"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	code, stdout, stderr = runCLI(t, "prune", in, "-o", filepath.Join(dir, "exact.onnx"), "--structured", "--sparsity", "0.5", "--scope", "layer", "--round-to", "1")
+	if code != 0 || !strings.Contains(stdout, "channels not aligned") || !strings.Contains(stdout, "8 → 4") {
+		t.Errorf("--round-to 1: exit %d, %s\n%s", code, stderr, stdout)
+	}
+}
+
+// TestPruneStructuredWrongRank: an input shape of the wrong rank cannot be
+// analysed: exit 1 naming the input, and no output written (it used to
+// write the model unpruned and succeed).
+func TestPruneStructuredWrongRank(t *testing.T) {
+	dir := t.TempDir()
+	in := writeCanned(t, "cnn", onnxbuild.CNN())
+	m, err := onnxio.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := m.Graph().GetInput()[0].GetName()
+	out := filepath.Join(dir, "out.onnx")
+	code, _, stderr := runCLI(t, "prune", in, "-o", out, "--structured", "--sparsity", "0.5", "--input-shape", name+"=1,3")
+	if code != 1 || !strings.Contains(stderr, name) || !strings.Contains(stderr, "rank") {
+		t.Errorf("exit %d, stderr %q: want 1 and a message naming input %q and its rank", code, stderr, name)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("%s written", out)
 	}
 }

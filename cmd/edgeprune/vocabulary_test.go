@@ -60,7 +60,7 @@ func TestOutputFlagSpellings(t *testing.T) {
 	}{
 		{[]string{"convert", model, filepath.Join(out, "old.onnx")}, "old.onnx", "use convert IN -o OUT"},
 		{[]string{"run", model, "--random", "--out", filepath.Join(out, "oldnpy")}, "oldnpy/y.npy", "--out is deprecated: use --output"},
-		{[]string{"prune", model, "-o", filepath.Join(out, "s.onnx"), "--structured", "--sparsity", "0.5", "--input-shape", "x=1,3,32,32", "--json"},
+		{[]string{"prune", model, "-o", filepath.Join(out, "s.onnx"), "--structured", "--sparsity", "0.5", "--input-shape", "x=1,3,96,96", "--json"},
 			"s.onnx", "--input-shape is deprecated: use --shape"},
 	} {
 		code, stdout, errs := runCLI(t, c.args...)

@@ -167,7 +167,7 @@ func TestNoPanics(t *testing.T) {
 				}
 			}
 			m3, _ := onnxio.Decode(data)
-			if sp, err := prune.NewStructured(prune.StructuredSparsity(0.5)); err == nil {
+			if sp, err := prune.NewStructured(prune.WithSparsity(0.5)); err == nil {
 				if _, err := sp.Prune(m3); err == nil {
 					pruned++
 				}
