@@ -94,7 +94,44 @@ func ReadState(r io.Reader) (*State, error) {
 	if err := gob.NewDecoder(r).Decode(&st); err != nil {
 		return nil, fmt.Errorf("train: reading optimizer state: %w", err)
 	}
+	if err := st.consistent(); err != nil {
+		return nil, fmt.Errorf("train: reading optimizer state: %w", err)
+	}
 	return &st, nil
+}
+
+// consistent checks what a state says about itself: a shape per parameter,
+// non-negative dimensions, and in every slot one slice per parameter with
+// as many elements as its shape.
+func (st *State) consistent() error {
+	if st.Step < 0 {
+		return fmt.Errorf("%w: step %d", ErrInvalid, st.Step)
+	}
+	if len(st.Shapes) != len(st.IDs) {
+		return fmt.Errorf("%w: %d parameter IDs and %d shapes", ErrInvalid, len(st.IDs), len(st.Shapes))
+	}
+	sizes := make([]int, len(st.Shapes))
+	for i, sh := range st.Shapes {
+		n := 1
+		for _, d := range sh {
+			if d < 0 || (d > 0 && n > math.MaxInt32/d) {
+				return fmt.Errorf("%w: parameter %q: shape %v", ErrInvalid, st.IDs[i], sh)
+			}
+			n *= d
+		}
+		sizes[i] = n
+	}
+	for name, v := range st.Slots {
+		if len(v) != len(st.IDs) {
+			return fmt.Errorf("%w: slot %q has %d entries for %d parameters", ErrInvalid, name, len(v), len(st.IDs))
+		}
+		for i, x := range v {
+			if len(x) != sizes[i] {
+				return fmt.Errorf("%w: slot %q of %q has %d elements, its shape %v holds %d", ErrInvalid, name, st.IDs[i], len(x), st.Shapes[i], sizes[i])
+			}
+		}
+	}
+	return nil
 }
 
 type countWriter struct {
