@@ -72,7 +72,7 @@ type CalibrationResult struct {
 
 // Calibrate measures this machine for the profile's runtime (edgeprune):
 // microbenchmarks, then every node of each model at several uniform widths
-// (engine.Plan.NodeTimes), fits the cost model (profile.Fit), and validates
+// (engine.Program.NodeTimes), fits the cost model (profile.Fit), and validates
 // it on opts.Variants random structured variants of each model (random keep
 // level per group, measured whole), with the FLOPs-only and two-parameter
 // baselines fitted on the same width timings.
@@ -236,7 +236,7 @@ func kernels() string {
 	return "portable Go"
 }
 
-func compile(m *onnxio.Model, threads int) (*engine.Plan, error) {
+func compile(m *onnxio.Model, threads int) (*engine.Program, error) {
 	return engine.Compile(m, engine.WithThreads(threads))
 }
 

@@ -12,7 +12,7 @@ import (
 // scores runs m on every batch and returns the first output per sample.
 func scores(ctx context.Context, m *onnxio.Model, batches []engine.Batch, threads int) ([][]float32, error) {
 	var out [][]float32
-	plans := map[string]*engine.Plan{}
+	plans := map[string]*engine.Program{}
 	for _, b := range batches {
 		var opts []engine.Option
 		key := ""

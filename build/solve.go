@@ -20,7 +20,7 @@ type evaluator struct {
 type evaluated struct {
 	choice []int
 	m      *onnxio.Model
-	plan   *engine.Plan
+	plan   *engine.Program
 	est    *profile.Estimate
 	met    Metrics
 }

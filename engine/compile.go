@@ -430,7 +430,7 @@ func (c *compiler) bindInputs(g *onnx.GraphProto, sc *scope, cfg *config) ([]int
 // Compile builds a plan for m: it checks every op is implemented, binds the
 // input shapes, infers every shape, folds what is known at compile time and
 // plans activation memory.
-func Compile(m *onnxio.Model, opts ...Option) (*Plan, error) {
+func Compile(m *onnxio.Model, opts ...Option) (*Program, error) {
 	cfg, err := newConfig(opts)
 	if err != nil {
 		return nil, err

@@ -1,16 +1,16 @@
 // Package engine runs ONNX models in pure Go: a float32 executor for ONNX
 // graphs, checked against ONNX Runtime, that cross-compiles without cgo.
 //
-// [Compile] turns a model and the shapes of its inputs into a [Plan]: nodes in
+// [Compile] turns a model and the shapes of its inputs into a [Program]: nodes in
 // topological order, every shape inferred once (dynamic dimensions are bound
 // at compile time), everything that depends only on constants and shapes
 // folded away (the Shape→Gather→Concat→Reshape chains exporters emit), and
 // one activation arena whose slots are reused as soon as a value is dead.
-// [Plan.Report] gives the peak activation memory and the FLOPs and MACs of
+// [Program.Report] gives the peak activation memory and the FLOPs and MACs of
 // every node. Ops the engine lacks are listed by name before anything runs,
 // in an error wrapping [ErrNotImplemented].
 //
-// [Plan.Run] takes and returns gorgonia.org/tensor tensors; inside, values are
+// [Program.Run] takes and returns gorgonia.org/tensor tensors; inside, values are
 // flat slices (float32 for floating-point types, int64 for integer and bool
 // types) with a static shape.
 //

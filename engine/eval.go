@@ -96,10 +96,10 @@ type EvalResult struct {
 type planCache struct {
 	m       *onnxio.Model
 	threads int
-	plans   map[string]*Plan
+	plans   map[string]*Program
 }
 
-func (c *planCache) get(inputs map[string]*tensor.Dense) (*Plan, error) {
+func (c *planCache) get(inputs map[string]*tensor.Dense) (*Program, error) {
 	names := make([]string, 0, len(inputs))
 	for n := range inputs {
 		names = append(names, n)
@@ -128,10 +128,10 @@ func (c *planCache) get(inputs map[string]*tensor.Dense) (*Plan, error) {
 // Evaluate runs m over the batches and returns accuracy (when the batches
 // carry labels) and fidelity to opts.Reference (when set).
 func Evaluate(ctx context.Context, m *onnxio.Model, batches []Batch, opts EvalOptions) (*EvalResult, error) {
-	main := &planCache{m: m, threads: opts.Threads, plans: map[string]*Plan{}}
+	main := &planCache{m: m, threads: opts.Threads, plans: map[string]*Program{}}
 	var ref *planCache
 	if opts.Reference != nil {
-		ref = &planCache{m: opts.Reference, threads: opts.Threads, plans: map[string]*Plan{}}
+		ref = &planCache{m: opts.Reference, threads: opts.Threads, plans: map[string]*Program{}}
 	}
 	res := &EvalResult{Compared: ref != nil, Labeled: len(batches) > 0}
 	var top1, top5, agree int
@@ -271,7 +271,7 @@ type Timing struct {
 
 // Measure runs p on inputs warmup times, then runs times, and returns the
 // latency distribution.
-func Measure(ctx context.Context, p *Plan, inputs map[string]*tensor.Dense, warmup, runs int) (*Timing, error) {
+func Measure(ctx context.Context, p *Program, inputs map[string]*tensor.Dense, warmup, runs int) (*Timing, error) {
 	if runs < 1 {
 		return nil, fmt.Errorf("engine: Measure: runs %d", runs)
 	}
@@ -297,7 +297,7 @@ func Measure(ctx context.Context, p *Plan, inputs map[string]*tensor.Dense, warm
 // float inputs uniform in [0, 1) from a fixed seed, integer inputs zero. The
 // same plan shapes give the same values on every run and machine, so two
 // models' outputs on them can be compared (edgeprune bench, run --random).
-func RandomInputs(p *Plan) map[string]*tensor.Dense {
+func RandomInputs(p *Program) map[string]*tensor.Dense {
 	r := rand.New(rand.NewPCG(1, 2))
 	feed := map[string]*tensor.Dense{}
 	for _, in := range p.Inputs() {

@@ -13,7 +13,7 @@ import (
 // same output as the same graph with the Conv output also returned (which
 // keeps them apart).
 func TestFusedActivationEqualsUnfused(t *testing.T) {
-	build := func(exposeConv bool) *Plan {
+	build := func(exposeConv bool) *Program {
 		b := onnxbuild.New(13)
 		b.Input("x", onnxbuild.Float, 1, 3, 8, 8)
 		w := b.Init("w", []int64{4, 3, 3, 3}, onnxbuild.Rand(1, 4*3*9, 0.5))
@@ -70,7 +70,7 @@ func TestFusedActivationEqualsUnfused(t *testing.T) {
 // by one in Go.
 func TestChainEqualsUnfused(t *testing.T) {
 	shape := []int64{1, 3, 8, 8}
-	build := func(expose bool) *Plan {
+	build := func(expose bool) *Program {
 		b := onnxbuild.New(13)
 		b.Input("x", onnxbuild.Float, shape...)
 		sc := b.Const("sc", nil, []float32{0.75})

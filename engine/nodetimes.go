@@ -17,7 +17,7 @@ import (
 //
 // It is the measuring side of the cost model (profile.Calibrate): the
 // clock reads add about 50 ns per node.
-func (p *Plan) NodeTimes(ctx context.Context, inputs map[string]*tensor.Dense, warmup, runs int, q float64) (nodes []time.Duration, total time.Duration, err error) {
+func (p *Program) NodeTimes(ctx context.Context, inputs map[string]*tensor.Dense, warmup, runs int, q float64) (nodes []time.Duration, total time.Duration, err error) {
 	if runs < 1 || !(q >= 0 && q <= 1) {
 		return nil, 0, fmt.Errorf("engine: NodeTimes: runs %d, quantile %v", runs, q)
 	}

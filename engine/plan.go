@@ -11,9 +11,9 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Plan is a compiled model for fixed input shapes. Run may be called from
+// Program is a compiled model for fixed input shapes. Run may be called from
 // several goroutines at once; each call uses its own activation arena.
-type Plan struct {
+type Program struct {
 	values  []*value
 	main    *program
 	inputs  []int
@@ -68,7 +68,7 @@ const MaxReportedInts = 1 << 10
 
 // Value is what compiling learned about one named value of a plan: its
 // element type and shape at the bound input shapes, for plan inputs and
-// outputs (Plan.Inputs, Plan.Outputs) and every value in Report.Values.
+// outputs (Program.Inputs, Program.Outputs) and every value in Report.Values.
 type Value struct {
 	Name  string
 	DType onnxio.DataType
@@ -84,8 +84,8 @@ type Value struct {
 
 const arenaAlign = 16 // float32/int64 elements: 64 or 128 bytes
 
-func newPlan(c *compiler, inputs []int, g *onnx.GraphProto, cfg *config) (*Plan, error) {
-	p := &Plan{values: c.values, main: c.main, inputs: inputs, outputs: c.main.outputs, threads: cfg.threads,
+func newPlan(c *compiler, inputs []int, g *onnx.GraphProto, cfg *config) (*Program, error) {
+	p := &Program{values: c.values, main: c.main, inputs: inputs, outputs: c.main.outputs, threads: cfg.threads,
 		scratch: c.scratch, folded: c.folded}
 	end := len(c.main.steps)
 	for _, id := range p.outputs {
@@ -176,7 +176,7 @@ func newPlan(c *compiler, inputs []int, g *onnx.GraphProto, cfg *config) (*Plan,
 // releasePackedWeights drops the plan's decoded copy of every constant read
 // only as the weights of Convs that packed them at compile time (they read
 // the packed copy, W or Wᵀ), so the plan does not hold the weights twice.
-func (p *Plan) releasePackedWeights() {
+func (p *Program) releasePackedWeights() {
 	packedOnly := map[int]bool{}
 	var walk func(pr *program)
 	walk = func(pr *program) {
@@ -208,12 +208,12 @@ func (p *Plan) releasePackedWeights() {
 }
 
 // Inputs describes the plan's inputs with their bound shapes.
-func (p *Plan) Inputs() []Value { return p.infos(p.inputs) }
+func (p *Program) Inputs() []Value { return p.infos(p.inputs) }
 
 // Outputs describes the plan's outputs with their inferred shapes.
-func (p *Plan) Outputs() []Value { return p.infos(p.outputs) }
+func (p *Program) Outputs() []Value { return p.infos(p.outputs) }
 
-func (p *Plan) infos(ids []int) []Value {
+func (p *Program) infos(ids []int) []Value {
 	out := make([]Value, len(ids))
 	for i, id := range ids {
 		v := p.values[id]
@@ -223,7 +223,7 @@ func (p *Plan) infos(ids []int) []Value {
 }
 
 // Report returns the plan's memory and compute report.
-func (p *Plan) Report() Report {
+func (p *Program) Report() Report {
 	r := Report{ArenaBytes: int64(p.fsize)*4 + int64(p.isize)*8, ScratchBytes: int64(p.scratch) * 4, FoldedNodes: p.folded}
 	r.PeakActivationBytes = r.ArenaBytes + r.ScratchBytes
 	var walk func(pr *program)
@@ -274,7 +274,7 @@ type workspace struct {
 	args    [][2][]*data // per step id: inputs, outputs
 }
 
-func (p *Plan) newWorkspace() *workspace {
+func (p *Program) newWorkspace() *workspace {
 	w := &workspace{f: make([]float32, p.fsize), i: make([]int64, p.isize), scratch: make([]float32, p.scratch)}
 	w.vals = make([]*data, len(p.values))
 	for id, v := range p.values {
@@ -346,7 +346,7 @@ func (w *workspace) runProgram(ctx context.Context, x *exec, pr *program) error 
 // are float32 (float64 is converted), integer inputs int64 or int32, bool
 // inputs bool. Outputs are float32, int64 (every integer type) or bool, in
 // fresh memory.
-func (p *Plan) Run(ctx context.Context, inputs map[string]*tensor.Dense) (map[string]*tensor.Dense, error) {
+func (p *Program) Run(ctx context.Context, inputs map[string]*tensor.Dense) (map[string]*tensor.Dense, error) {
 	w, _ := p.pool.Get().(*workspace)
 	if w == nil {
 		w = p.newWorkspace()

@@ -198,7 +198,7 @@ func HasBackward(op string) bool { _, ok := diffSlots[op]; return ok }
 type Trainable struct {
 	model   *onnxio.Model
 	opts    []Option
-	plan    *Plan
+	plan    *Program
 	params  []*Param
 	primary bool
 
@@ -721,7 +721,7 @@ func (t *Trainable) Inputs() []Value { return t.plan.Inputs() }
 // Outputs describes the graph outputs Forward returns.
 func (t *Trainable) Outputs() []Value { return t.plan.Outputs() }
 
-// Forward runs the model on inputs (as Plan.Run takes them) and records
+// Forward runs the model on inputs (as Program.Run takes them) and records
 // the tape for one Backward. It returns the graph outputs and the kept
 // values, in fresh memory.
 func (t *Trainable) Forward(ctx context.Context, inputs map[string]*tensor.Dense) (map[string]*tensor.Dense, error) {

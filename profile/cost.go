@@ -136,12 +136,12 @@ func nodeMS(f nodeFeatures, c *Coeffs) (ms float64, memory bool) {
 
 // Predict estimates the latency and memory of the compiled plan on the
 // profile's device (m gives the weights; it may be nil).
-func (p *Profile) Predict(m *onnxio.Model, plan *engine.Plan) *Estimate {
+func (p *Profile) Predict(m *onnxio.Model, plan *engine.Program) *Estimate {
 	c, ok := p.Coeffs()
 	return predictWith(c, ok, m, plan)
 }
 
-func predictWith(c *Coeffs, calibrated bool, m *onnxio.Model, plan *engine.Plan) *Estimate {
+func predictWith(c *Coeffs, calibrated bool, m *onnxio.Model, plan *engine.Program) *Estimate {
 	r := plan.Report()
 	e := &Estimate{ByClassMS: map[OpClass]float64{}, Calibrated: calibrated, FLOPs: r.FLOPs}
 	for _, n := range r.Nodes {
@@ -197,6 +197,6 @@ func stats(pred, meas []float64) errorStats {
 }
 
 // PredictWith estimates the plan's cost with given coefficients.
-func PredictWith(c *Coeffs, m *onnxio.Model, plan *engine.Plan) *Estimate {
+func PredictWith(c *Coeffs, m *onnxio.Model, plan *engine.Program) *Estimate {
 	return predictWith(c, true, m, plan)
 }

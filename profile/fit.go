@@ -17,7 +17,7 @@ type NodeSample struct {
 }
 
 // Samples pairs the nodes of a plan's report with their measured times
-// (engine.Plan.NodeTimes). Nodes that took no time (folded, inside an If
+// (engine.Program.NodeTimes). Nodes that took no time (folded, inside an If
 // branch) are skipped.
 func Samples(r engine.Report, ms []float64) []NodeSample {
 	var out []NodeSample

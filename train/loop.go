@@ -11,7 +11,7 @@ import (
 )
 
 // Teacher runs the teacher model (the unpruned original) on a shard's
-// inputs and returns the values the loss reads. engine.Plan.Run, adapted,
+// inputs and returns the values the loss reads. engine.Program.Run, adapted,
 // is one; it is called from several goroutines at once.
 type Teacher func(ctx context.Context, inputs map[string]*tensor.Dense) (map[string]Value, error)
 

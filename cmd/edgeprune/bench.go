@@ -66,7 +66,7 @@ the peak activation memory of the compiled plan and its FLOPs.`,
 			if threads > 0 {
 				opts = append(opts, engine.WithThreads(threads))
 			}
-			p, err := interruptible(ctx, func() (*engine.Plan, error) { return engine.Compile(m, opts...) })
+			p, err := interruptible(ctx, func() (*engine.Program, error) { return engine.Compile(m, opts...) })
 			if err != nil {
 				return err
 			}

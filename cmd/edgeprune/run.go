@@ -85,7 +85,7 @@ those given with --shape: a quick way to compare two models' outputs.`,
 			if threads > 0 {
 				opts = append(opts, engine.WithThreads(threads))
 			}
-			p, err := interruptible(ctx, func() (*engine.Plan, error) { return engine.Compile(m, opts...) })
+			p, err := interruptible(ctx, func() (*engine.Program, error) { return engine.Compile(m, opts...) })
 			if err != nil {
 				return err
 			}
