@@ -108,8 +108,7 @@ func newPlan(c *compiler, inputs []int, g *onnx.GraphProto, cfg *config) (*Progr
 	}
 	number(p.main)
 	p.offsets = make([]int, len(c.values))
-	type item struct{ id, birth, end, size int }
-	var fItems, iItems []item
+	var fItems, iItems []arenaItem
 	for id, v := range c.values {
 		p.offsets[id] = -1
 		if v.alias >= 0 {
@@ -125,45 +124,16 @@ func newPlan(c *compiler, inputs []int, g *onnx.GraphProto, cfg *config) (*Progr
 		if !ok || e < v.producer {
 			e = v.producer
 		}
-		it := item{id, v.producer, e, (numel(v.shape) + arenaAlign - 1) / arenaAlign * arenaAlign}
+		it := arenaItem{id, v.producer, e, (numel(v.shape) + arenaAlign - 1) / arenaAlign * arenaAlign}
 		if v.isInt() {
 			iItems = append(iItems, it)
 		} else {
 			fItems = append(fItems, it)
 		}
 	}
-	place := func(items []item) int {
+	place := func(items []arenaItem) int {
 		sort.SliceStable(items, func(a, b int) bool { return items[a].birth < items[b].birth })
-		type block struct{ off, size, end int }
-		var live []block
-		peak := 0
-		for _, it := range items {
-			kept := live[:0]
-			for _, b := range live {
-				if b.end >= it.birth {
-					kept = append(kept, b)
-				}
-			}
-			live = kept
-			sort.Slice(live, func(a, b int) bool { return live[a].off < live[b].off })
-			// Best fit among the gaps between live blocks.
-			best, bestGap, prev := -1, 0, 0
-			for _, b := range live {
-				if gap := b.off - prev; gap >= it.size && (best < 0 || gap < bestGap) {
-					best, bestGap = prev, gap
-				}
-				prev = b.off + b.size
-			}
-			if best < 0 {
-				best = prev
-			}
-			p.offsets[it.id] = best
-			live = append(live, block{best, it.size, it.end})
-			if best+it.size > peak {
-				peak = best + it.size
-			}
-		}
-		return peak
+		return placeBestFit(items, func(it arenaItem, off int) { p.offsets[it.id] = off })
 	}
 	p.fsize = place(fItems)
 	p.isize = place(iItems)

@@ -579,14 +579,13 @@ func (t *Trainable) planGrads() {
 			birth[r] = -1
 		}
 	}
-	type item struct{ id, birth, end, size int }
-	var items []item
+	var items []arenaItem
 	for r, b := range birth {
 		d, ok := death[r]
 		if !ok {
 			continue // a graph input: no producer
 		}
-		items = append(items, item{r, b, d, (numel(vals[r].shape) + arenaAlign - 1) / arenaAlign * arenaAlign})
+		items = append(items, arenaItem{r, b, d, (numel(vals[r].shape) + arenaAlign - 1) / arenaAlign * arenaAlign})
 	}
 	sort.Slice(items, func(a, b int) bool {
 		if items[a].birth != items[b].birth {
@@ -598,39 +597,15 @@ func (t *Trainable) planGrads() {
 		t.goff[i] = -1
 	}
 	t.births = make([][]int, n)
-	type block struct{ off, size, end int }
-	var live []block
-	peak := 0
-	for _, it := range items {
-		kept := live[:0]
-		for _, b := range live {
-			if b.end >= it.birth {
-				kept = append(kept, b)
-			}
-		}
-		live = kept
-		sort.Slice(live, func(a, b int) bool { return live[a].off < live[b].off })
-		best, bestGap, prev := -1, 0, 0
-		for _, b := range live {
-			if gap := b.off - prev; gap >= it.size && (best < 0 || gap < bestGap) {
-				best, bestGap = prev, gap
-			}
-			prev = b.off + b.size
-		}
-		if best < 0 {
-			best = prev
-		}
-		t.goff[it.id] = best
-		live = append(live, block{best, it.size, it.end})
-		peak = max(peak, best+it.size)
+	t.gsize = placeBestFit(items, func(it arenaItem, off int) {
+		t.goff[it.id] = off
 		if it.birth < 0 {
 			t.early = append(t.early, it.id)
 		} else {
 			i := n - 1 - it.birth
 			t.births[i] = append(t.births[i], it.id)
 		}
-	}
-	t.gsize = peak
+	})
 	sc := 0
 	for i, st := range t.steps {
 		if gs, ok := st.k.(gradScratcher); ok && t.bwOn[i] {
