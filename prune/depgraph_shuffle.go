@@ -121,8 +121,8 @@ func (r *Rewriter) rewriteShuffle(sh *shuffle) error {
 			}
 		}
 		if same {
-			t1, ok1 := (&Coupler{d: r.d}).Ints(sh.first, 1)
-			t2, ok2 := (&Coupler{d: r.d}).Ints(sh.back, 1)
+			t1, ok1 := r.Ints(sh.first, 1)
+			t2, ok2 := r.Ints(sh.back, 1)
 			if !ok1 || !ok2 {
 				return fmt.Errorf("%w: shuffle targets unknown", ErrInvalid)
 			}
@@ -145,4 +145,26 @@ func (r *Rewriter) rewriteShuffle(sh *shuffle) error {
 	n.Attribute = []*onnx.AttributeProto{{Name: proto.String("axis"), Type: onnx.AttributeProto_INT.Enum(), I: proto.Int64(int64(sh.axis))}}
 	r.drop[sh.tr], r.drop[sh.back] = true, true
 	return r.SetInputInts(n, 1, idx)
+}
+
+// FollowShuffle is the extension point's way to a channel shuffle: called
+// from a rule's Couple for Reshape n, whose input carries space s (shapes
+// x → y), it recognises a shuffle (Reshape → Transpose → Reshape, the
+// group and channel axes swapped) starting at n and follows it as a
+// permutation of s; it reports whether it did. RewriteShuffle then shrinks
+// it. The built-in Reshape rule uses it.
+func (c *Coupler) FollowShuffle(n *onnx.NodeProto, s *Space, x, y []int) bool {
+	return shuffleAt(c, n, s, x, y)
+}
+
+// RewriteShuffle shrinks the channel shuffle that FollowShuffle followed
+// from Reshape n: its targets rewritten when the selection keeps the
+// g-way structure, else one Gather on the channel axis. started is false
+// when no shuffle starts at n (nothing is done).
+func (r *Rewriter) RewriteShuffle(n *onnx.NodeProto) (started bool, err error) {
+	sh := r.d.shuffles[n]
+	if sh == nil {
+		return false, nil
+	}
+	return true, r.rewriteShuffle(sh)
 }

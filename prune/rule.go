@@ -95,12 +95,22 @@ func (c *Coupler) Param(n *onnx.NodeProto, slot int) *onnxio.Param {
 // Ints returns the values of an integer constant input, or of a shape
 // computation folded at analysis time (Computed), or false.
 func (c *Coupler) Ints(n *onnx.NodeProto, slot int) ([]int64, bool) {
-	if p := c.Param(n, slot); p != nil {
+	return c.d.ints(n, slot)
+}
+
+// Ints is Coupler.Ints for rewriting: the integers input slot of n holds,
+// stored or folded at analysis time (a copy).
+func (r *Rewriter) Ints(n *onnx.NodeProto, slot int) ([]int64, bool) {
+	return r.d.ints(n, slot)
+}
+
+func (d *DepGraph) ints(n *onnx.NodeProto, slot int) ([]int64, bool) {
+	if p := (&Coupler{d: d}).Param(n, slot); p != nil {
 		v, err := onnxio.Int64s(p.Tensor)
 		return v, err == nil
 	}
 	if slot < len(n.GetInput()) {
-		if f := c.d.folded[n.GetInput()[slot]]; f != nil {
+		if f := d.folded[n.GetInput()[slot]]; f != nil {
 			return slices.Clone(f.v), true
 		}
 	}

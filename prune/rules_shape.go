@@ -391,7 +391,7 @@ func (reshapeRule) Couple(c *Coupler, n *onnx.NodeProto) {
 	}
 	k, inner, ok := reshapeMap(x, y, s.Axis)
 	if !ok {
-		if !shuffleAt(c, n, s, x, y) {
+		if !c.FollowShuffle(n, s, x, y) {
 			c.Block(s, fmt.Sprintf("Reshape %q %v → %v splits or mixes the channel axis %d (and is not a channel shuffle)", c.Label(n), x, y, s.Axis))
 		}
 		return
@@ -413,15 +413,15 @@ func keepsDim(n *onnx.NodeProto, v int64) bool {
 }
 
 func (reshapeRule) Rewrite(r *Rewriter, n *onnx.NodeProto) error {
-	if sh := r.d.shuffles[n]; sh != nil {
-		return r.rewriteShuffle(sh)
+	if started, err := r.RewriteShuffle(n); started || err != nil {
+		return err
 	}
 	s := r.In(n, 0)
 	out := r.Space(n.GetOutput()[0])
 	if s == nil || out == nil || r.Kept(s) == s.Size {
 		return nil
 	}
-	t, ok := (&Coupler{d: r.d}).Ints(n, 1)
+	t, ok := r.Ints(n, 1)
 	if !ok || out.Axis >= len(t) || keepsDim(n, t[out.Axis]) {
 		return nil
 	}
@@ -459,7 +459,7 @@ func (resizeRule) Rewrite(r *Rewriter, n *onnx.NodeProto) error {
 	if s == nil || r.Kept(s) == s.Size || n.GetOpType() != "Resize" || len(n.GetInput()) < 4 || n.GetInput()[3] == "" {
 		return nil
 	}
-	sizes, ok := (&Coupler{d: r.d}).Ints(n, 3)
+	sizes, ok := r.Ints(n, 3)
 	if !ok || s.Axis >= len(sizes) {
 		return nil
 	}
