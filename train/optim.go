@@ -1,7 +1,6 @@
 package train
 
 import (
-	"encoding/gob"
 	"errors"
 	"fmt"
 	"io"
@@ -78,26 +77,6 @@ func (st *State) check(params []*Param, slots ...string) error {
 		}
 	}
 	return nil
-}
-
-// WriteTo saves the state (encoding/gob).
-func (st *State) WriteTo(w io.Writer) (int64, error) {
-	cw := &countWriter{w: w}
-	err := gob.NewEncoder(cw).Encode(st)
-	return cw.n, err
-}
-
-// ReadState reads a state saved by WriteTo. Update checks it against the
-// parameters before using it.
-func ReadState(r io.Reader) (*State, error) {
-	var st State
-	if err := gob.NewDecoder(r).Decode(&st); err != nil {
-		return nil, fmt.Errorf("train: reading optimizer state: %w", err)
-	}
-	if err := st.consistent(); err != nil {
-		return nil, fmt.Errorf("train: reading optimizer state: %w", err)
-	}
-	return &st, nil
 }
 
 // consistent checks what a state says about itself: a shape per parameter,
