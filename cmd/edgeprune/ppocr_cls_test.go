@@ -1,8 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -120,4 +125,55 @@ func evalTop1(t *testing.T, model, data string) float64 {
 		t.Fatalf("eval --json: %v\n%s", err, out)
 	}
 	return *r.Top1
+}
+
+// TestFinetuneDynamicInputDims: PaddleOCR's export declares x as [?,3,?,?];
+// finetune binds the dynamic dims to the image folder's preprocessed sample
+// shape ([3,48,192] under --preset ppocr-cls) instead of refusing the model.
+// Two steps of two images: seconds.
+func TestFinetuneDynamicInputDims(t *testing.T) {
+	model := testmodels.OCR(t, "cls")
+	data := t.TempDir()
+	for class := range 2 {
+		sub := filepath.Join(data, fmt.Sprint(class))
+		if err := os.MkdirAll(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for k := range 2 {
+			img := image.NewRGBA(image.Rect(0, 0, 60+40*k, 24))
+			for i := range img.Pix {
+				img.Pix[i] = uint8(37*i + 101*class + k)
+			}
+			var buf bytes.Buffer
+			if err := png.Encode(&buf, img); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(sub, fmt.Sprintf("%d.png", k)), buf.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	out := filepath.Join(t.TempDir(), "tuned.onnx")
+	code, stdout, errs := runCLI(t, "finetune", model, "-o", out, "--data", data, "--preset", "ppocr-cls",
+		"--epochs", "1", "--batch", "2", "--threads", "1", "--json")
+	if code != 0 {
+		t.Fatalf("finetune on [?,3,?,?]: exit %d: %s", code, errs)
+	}
+	var rep ppocrTuneJSON
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || rep.Tune == nil {
+		t.Fatalf("finetune --json: %v\n%s", err, stdout)
+	}
+	if !strings.HasPrefix(rep.Tune.Loss, "nll(log ") {
+		t.Errorf("loss %q: the output is a Softmax, want the NLL of its log", rep.Tune.Loss)
+	}
+	m, err := onnxio.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := m.Info().Inputs[0].Shape; len(d) != 4 || d[2].Value > 0 || d[3].Value > 0 {
+		t.Errorf("written model's input dims %v: want them still dynamic", d)
+	}
+	if init, _ := ortcheck.Layout(m); init != 0 {
+		t.Errorf("written model has %d initializer weights: want them still in Constant nodes", init)
+	}
 }
