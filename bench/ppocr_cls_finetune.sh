@@ -57,4 +57,4 @@ run() { # name label torch prune-flags...
 	echo "| $label | $one | $tuned | $ort | $agree | $consts | $loss | $secs | $torch |"
 }
 run mag50 "global magnitude 50%" 0.994 --sparsity 0.5
-run ch30 "structured 30% of channels" 0.993 --structured --sparsity 0.3 --input-shape x=1,3,48,192
+run ch30 "structured 30% of channels" 0.993 --structured --sparsity 0.3 --shape x=1,3,48,192

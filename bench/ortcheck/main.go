@@ -4,6 +4,7 @@
 // the engine and ORT disagree on any sample's class.
 //
 //	go run ./bench/ortcheck MODEL.onnx TEST.npz
+//	go run ./bench/ortcheck --layout MODEL.onnx
 package main
 
 import (
@@ -14,12 +15,24 @@ import (
 	"os"
 
 	"github.com/edgeprune/edgeprune/internal/ortcheck"
+	"github.com/edgeprune/edgeprune/onnxio"
 )
 
 func main() {
 	batch := flag.Int("batch", 100, "samples per batch")
 	labels := flag.String("labels", "labels", "labels array in the .npz")
+	layout := flag.Bool("layout", false, "only print where MODEL stores its weights (no data, no ORT)")
 	flag.Parse()
+	if *layout && flag.NArg() == 1 {
+		m, err := onnxio.ReadFile(flag.Arg(0))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ortcheck:", err)
+			os.Exit(1)
+		}
+		i, c := ortcheck.Layout(m)
+		fmt.Printf("{\"initializers\": %d, \"constant_nodes\": %d}\n", i, c)
+		return
+	}
 	if flag.NArg() != 2 {
 		fmt.Fprintln(os.Stderr, "usage: ortcheck [--batch N] [--labels NAME] MODEL.onnx TEST.npz")
 		os.Exit(2)

@@ -25,19 +25,20 @@ type Result struct {
 	Agree       float64 `json:"agree_top1"`   // fraction of samples where both pick the same class
 	MaxAbsDiff  float64 `json:"max_abs_diff"` // largest |engine − ORT| over every output score
 	ORTVersion  string  `json:"ort_version"`
-	Initializer int     `json:"initializers"`   // weight tensors (≥ 2 elements) stored as initializers
-	Constant    int     `json:"constant_nodes"` // weight tensors (≥ 2 elements) stored in Constant nodes
+	Initializer int     `json:"initializers"`   // float weight tensors (≥ 2 elements) stored as initializers
+	Constant    int     `json:"constant_nodes"` // float weight tensors (≥ 2 elements) stored in Constant nodes
 }
 
-// Layout counts m's weight tensors (parameters of ≥ 2 elements) by where they
-// are stored.
+// Layout counts m's weight tensors (float32 parameters of ≥ 2 elements; not
+// int64 shapes such as a Reshape's, which structured pruning may add as
+// initializers) by where they are stored.
 func Layout(m *onnxio.Model) (initializers, constants int) {
 	for _, p := range m.Params() {
 		n := int64(1)
 		for _, d := range p.Tensor.GetDims() {
 			n *= d
 		}
-		if n < 2 {
+		if n < 2 || onnxio.DataType(p.Tensor.GetDataType()) != onnxio.Float {
 			continue
 		}
 		if p.Where == onnxio.ConstantNode {
