@@ -194,6 +194,12 @@ func checkDataMatches(m *onnxio.Model, path string, ds train.Dataset) error {
 		want := make([]int64, len(in.Shape))
 		for i, d := range in.Shape {
 			want[i] = d.Value
+			if d.Value <= 0 {
+				want[i] = -1 // dynamic (shown so)
+				if i == 0 {
+					want[i] = 1 // the batch, as DefaultShape shows it
+				}
+			}
 		}
 		got := t.Shape()
 		ok = len(got) == len(want)
