@@ -96,7 +96,7 @@ func Check(ctx context.Context, path, data, labels string, batch int) (*Result, 
 	// Engine, in batches (the last one may be smaller: its own plan).
 	eng := make([]float32, 0)
 	var classes int
-	plans := map[int]*engine.Plan{}
+	plans := map[int]*engine.Program{}
 	for lo := 0; lo < n; lo += batch {
 		k := min(batch, n-lo)
 		p := plans[k]
