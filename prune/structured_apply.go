@@ -320,7 +320,11 @@ func (r *Rewriter) params() error {
 		j := jobs[res.k]
 		n, slot := res.k.n, res.k.slot
 		p := j.p
-		if p.Where == onnxio.Initializer && n.GetInput()[slot] == p.Name && len(p.Uses) == 1 {
+		// A weight read only here is rewritten where it lives: an initializer
+		// stays one, and a Constant node's value stays in its node (paddle2onnx
+		// exports such as PP-OCR keep their layout). Shared ones get a private
+		// initializer.
+		if (p.Where == onnxio.Initializer || p.Where == onnxio.ConstantNode) && n.GetInput()[slot] == p.Name && len(p.Uses) == 1 {
 			if err := p.SetFloat32(res.data, res.shape); err != nil {
 				return err
 			}

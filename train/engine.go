@@ -10,13 +10,18 @@ import (
 )
 
 // ShardShapes fixes every model input's first (batch) dimension to n, the
-// other dimensions as the model declares them (dynamic ones as 1).
+// other dimensions as the model declares them (dynamic ones as 1: a caller
+// training on samples of another size passes engine.WithInputShape after
+// these, as finetune does with its data's sample shape).
 func ShardShapes(m *onnxio.Model, n int) ([]engine.Option, error) {
 	var opts []engine.Option
 	for _, in := range m.Info().Inputs {
-		s, err := in.DefaultShape()
-		if err != nil {
-			return nil, fmt.Errorf("train: input %q: %w", in.Name, err)
+		if in.Shape == nil {
+			return nil, fmt.Errorf("train: input %q has unknown rank: give its shape (engine.WithInputShape)", in.Name)
+		}
+		s := make([]int64, len(in.Shape))
+		for i, d := range in.Shape {
+			s[i] = max(d.Value, 1) // dynamic: 1 until a caller's WithInputShape (the data's sample shape) overrides it
 		}
 		if len(s) == 0 {
 			return nil, fmt.Errorf("train: input %q is a scalar: it has no batch axis to train over", in.Name)

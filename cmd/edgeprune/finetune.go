@@ -186,9 +186,20 @@ func checkDataMatches(m *onnxio.Model, path string, ds train.Dataset) error {
 		if !ok {
 			return fmt.Errorf("%s provides %v; the model takes input %q: name the arrays after the model's inputs (or --input NAME for a single array)", path, ds.Inputs(), in.Name)
 		}
-		want, err := in.DefaultShape()
-		if err != nil {
-			return fmt.Errorf("model input %q: %w", in.Name, err)
+		if in.Shape == nil {
+			continue // unknown rank: the engine checks the samples when it runs
+		}
+		// Dynamic dims (PaddleOCR exports [?,3,?,?]) take the samples' size;
+		// fixed ones must match.
+		want := make([]int64, len(in.Shape))
+		for i, d := range in.Shape {
+			want[i] = d.Value
+			if d.Value <= 0 {
+				want[i] = -1 // dynamic (shown so)
+				if i == 0 {
+					want[i] = 1 // the batch, as DefaultShape shows it
+				}
+			}
 		}
 		got := t.Shape()
 		ok = len(got) == len(want)
@@ -300,6 +311,11 @@ func fineTune(ctx context.Context, c *cli, m, teacher *onnxio.Model, d *trainDat
 	if len(f.features) > 0 {
 		opts = append(opts, engine.WithKeepValues(f.features...))
 	}
+	dyn, err := sampleShapes(m, d.train, f.batch/max(f.threads, 1))
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, dyn...)
 	prim, models, err := train.Compile(m, f.batch, f.threads, opts...)
 	if err != nil {
 		return nil, err
