@@ -11,6 +11,7 @@ import (
 	"github.com/edgeprune/edgeprune/engine"
 	"github.com/edgeprune/edgeprune/onnxio"
 	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
+	"github.com/edgeprune/edgeprune/train"
 	"gorgonia.org/tensor"
 )
 
@@ -139,72 +140,18 @@ func modelInputs(m *onnxio.Model, b dataset.Batch) map[string]*tensor.Dense {
 	return out
 }
 
-// lossSeed is dL/d(output) of the cross-entropy, summed over the batch and
-// divided by div: for logits, (softmax(z) − onehot)/div; for an output a
-// Softmax node makes (probabilities), the negative log-likelihood,
-// −1/(div·p_y) at the label (p clamped at 1e-12). It also returns the
-// loss (the same sum / div).
-func lossSeed(out []float32, shape []int, labels []int64, probs bool, div float64) ([]float32, float64, error) {
-	if len(shape) != 2 || shape[0] != len(labels) {
-		return nil, 0, fmt.Errorf("%w: the first output has shape %v: a classifier's [batch, classes] with %d samples is needed for a loss", ErrCalibration, shape, len(labels))
-	}
-	classes := shape[1]
-	g := make([]float32, len(out))
-	var loss float64
-	for i, y := range labels {
-		if y < 0 || y >= int64(classes) {
-			return nil, 0, fmt.Errorf("%w: label %d out of range for %d classes", ErrCalibration, y, classes)
-		}
-		row := out[i*classes : (i+1)*classes]
-		if probs {
-			p := math.Max(float64(row[y]), 1e-12)
-			loss -= math.Log(p)
-			g[i*classes+int(y)] = float32(-1 / (div * p))
-			continue
-		}
-		mx := math.Inf(-1)
-		for _, v := range row {
-			mx = math.Max(mx, float64(v))
-		}
-		var s float64
-		for _, v := range row {
-			s += math.Exp(float64(v) - mx)
-		}
-		for j, v := range row {
-			p := math.Exp(float64(v)-mx) / s
-			if j == int(y) {
-				loss -= math.Log(p)
-				p--
-			}
-			g[i*classes+j] = float32(p / div)
-		}
-	}
-	return g, loss / div, nil
-}
-
-// outputIsSoftmax says whether the first graph output is made by a
-// Softmax node (so it holds probabilities, not logits).
-func outputIsSoftmax(m *onnxio.Model) (string, bool) {
-	g := m.Graph()
-	if g == nil || len(g.GetOutput()) == 0 {
-		return "", false
-	}
-	name := g.GetOutput()[0].GetName()
-	for _, n := range g.GetNode() {
-		if slices.Contains(n.GetOutput(), name) {
-			return name, n.GetOpType() == "Softmax" && isDefaultDomain(n)
-		}
-	}
-	return name, false
-}
-
 // gradRun runs forward and backward of the cross-entropy over the
 // calibration data, batch samples at a time, and calls acc after each
 // backward with the Trainable (whose Param.Grad hold that batch's
 // gradients). The loss of a batch is its summed cross-entropy divided by
 // div(batch size).
-func gradRun(ctx context.Context, m *onnxio.Model, c *Calibration, batch int, div func(n int) float64, acc func(t *engine.Trainable) error) error {
-	out, probs := outputIsSoftmax(m)
+func gradRun(ctx context.Context, m *onnxio.Model, c *Calibration, batch int, div func(n int) int, acc func(t *engine.Trainable) error) error {
+	g := m.Graph()
+	if g == nil || len(g.GetOutput()) == 0 {
+		return fmt.Errorf("%w: the model has no output to take a loss of", ErrCalibration)
+	}
+	out := g.GetOutput()[0].GetName()
+	ce := train.CrossEntropy{Output: out, Probs: train.SoftmaxOutput(m, out)}
 	// The engine has no backward through If/Loop: parameters inside
 	// subgraphs get no gradient (so no score: they are kept).
 	main := map[string]bool{}
@@ -223,10 +170,16 @@ func gradRun(ctx context.Context, m *onnxio.Model, c *Calibration, batch int, di
 			return err
 		}
 		z := outs[out]
-		seed, loss, err := lossSeed(z.Data().([]float32), z.Shape(), b.Labels, probs, div(len(b.Labels)))
+		seeds := map[string][]float32{}
+		loss, err := ce.Eval(train.LossInput{
+			Student: map[string]train.Value{out: {Data: z.Data().([]float32), Shape: z.Shape()}},
+			Labels:  b.Labels,
+			N:       div(len(b.Labels)),
+		}, seeds)
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: %v", ErrCalibration, err)
 		}
+		seed := seeds[out]
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return fmt.Errorf("%w: the loss is %v on the calibration data", ErrCalibration, loss)
 		}
@@ -244,7 +197,7 @@ func GradientSums(ctx context.Context, m *onnxio.Model, c *Calibration) (map[str
 		return nil, err
 	}
 	sums := map[string][]float64{}
-	err := gradRun(ctx, m, c, c.batch(), func(n int) float64 { return float64(n) }, func(t *engine.Trainable) error {
+	err := gradRun(ctx, m, c, c.batch(), func(n int) int { return n }, func(t *engine.Trainable) error {
 		for _, p := range t.Params() {
 			s := sums[p.ID]
 			if s == nil {
@@ -279,7 +232,7 @@ func FisherDiagonal(ctx context.Context, m *onnxio.Model, c *Calibration) (map[s
 		return nil, err
 	}
 	sums := map[string][]float64{}
-	err := gradRun(ctx, m, c, 1, func(int) float64 { return 1 }, func(t *engine.Trainable) error {
+	err := gradRun(ctx, m, c, 1, func(int) int { return 1 }, func(t *engine.Trainable) error {
 		for _, p := range t.Params() {
 			s := sums[p.ID]
 			if s == nil {
