@@ -435,6 +435,25 @@ func Compile(m *onnxio.Model, opts ...Option) (*Program, error) {
 	if err != nil {
 		return nil, err
 	}
+	g, err := supportedGraph(m)
+	if err != nil {
+		return nil, err
+	}
+	c, sc, inputs, err := compileMain(m, g, cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	p, err := newPlan(c, inputs, g, cfg)
+	if err != nil {
+		return nil, err
+	}
+	p.mainNames = sc.names
+	return p, nil
+}
+
+// supportedGraph returns m's main graph, or an UnsupportedError listing
+// every op (in any subgraph) the engine lacks, before anything is built.
+func supportedGraph(m *onnxio.Model) (*onnx.GraphProto, error) {
 	g := m.Graph()
 	if g == nil {
 		return nil, invalid("model has no graph")
@@ -449,24 +468,26 @@ func Compile(m *onnxio.Model, opts ...Option) (*Program, error) {
 		sort.Strings(e.Ops)
 		return nil, e
 	}
+	return g, nil
+}
+
+// compileMain binds the inputs of g and compiles it: the common part of
+// Compile and CompileTrainable (train, when not nil, says which parameters
+// become run-time values with a backward).
+func compileMain(m *onnxio.Model, g *onnx.GraphProto, cfg *config, train *trainSpec) (*compiler, *scope, []int, error) {
 	opset := m.Opset()
 	if opset == 0 {
 		opset = 1
 	}
-	c := &compiler{opset: opset, main: &program{}, lastUse: map[int]int{}, uses: map[string]int{}}
+	c := &compiler{opset: opset, main: &program{}, lastUse: map[int]int{}, uses: map[string]int{}, train: train}
 	countUses(g, c.uses)
 	sc := &scope{names: map[string]int{}}
 	inputs, err := c.bindInputs(g, sc, cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	if err := c.compileGraph(g, sc, c.main); err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	p, err := newPlan(c, inputs, g, cfg)
-	if err != nil {
-		return nil, err
-	}
-	p.mainNames = sc.names
-	return p, nil
+	return c, sc, inputs, nil
 }

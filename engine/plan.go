@@ -322,28 +322,10 @@ func (p *Program) Run(ctx context.Context, inputs map[string]*tensor.Dense) (map
 		w = p.newWorkspace()
 	}
 	defer p.pool.Put(w)
-	for _, id := range p.inputs {
-		v := p.values[id]
-		t, ok := inputs[v.name]
-		if !ok || t == nil {
-			return nil, fmt.Errorf("%w: input %q missing", ErrInput, v.name)
-		}
-		d, err := fromDense(v, t)
-		if err != nil {
-			return nil, err
-		}
+	if err := p.readInputs(inputs, func(id int, d *data) {
 		w.vals[id].f, w.vals[id].i = d.f, d.i
-	}
-	if len(inputs) != len(p.inputs) {
-		for name := range inputs {
-			found := false
-			for _, id := range p.inputs {
-				found = found || p.values[id].name == name
-			}
-			if !found {
-				return nil, fmt.Errorf("%w: %q is not an input of the model", ErrInput, name)
-			}
-		}
+	}); err != nil {
+		return nil, err
 	}
 	for _, id := range p.aliasOfInputs {
 		r := w.vals[p.values[id].alias]
@@ -358,6 +340,36 @@ func (p *Program) Run(ctx context.Context, inputs map[string]*tensor.Dense) (map
 		out[p.values[id].name] = toDense(p.values[id], w.vals[id])
 	}
 	return out, nil
+}
+
+// readInputs checks inputs against the model's (every one given, no
+// other name, types and shapes as compiled) and hands each one's flat data
+// to set, for Run and Trainable.Forward.
+func (p *Program) readInputs(inputs map[string]*tensor.Dense, set func(id int, d *data)) error {
+	for _, id := range p.inputs {
+		v := p.values[id]
+		t, ok := inputs[v.name]
+		if !ok || t == nil {
+			return fmt.Errorf("%w: input %q missing", ErrInput, v.name)
+		}
+		d, err := fromDense(v, t)
+		if err != nil {
+			return err
+		}
+		set(id, d)
+	}
+	if len(inputs) != len(p.inputs) {
+		for name := range inputs {
+			found := false
+			for _, id := range p.inputs {
+				found = found || p.values[id].name == name
+			}
+			if !found {
+				return fmt.Errorf("%w: %q is not an input of the model", ErrInput, name)
+			}
+		}
+	}
+	return nil
 }
 
 func fromDense(v *value, t *tensor.Dense) (*data, error) {

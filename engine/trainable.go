@@ -264,19 +264,9 @@ func CompileTrainable(m *onnxio.Model, opts ...Option) (*Trainable, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := m.Graph()
-	if g == nil {
-		return nil, invalid("model has no graph")
-	}
-	missing := map[string]bool{}
-	unsupportedOps(g, missing)
-	if len(missing) > 0 {
-		e := &UnsupportedError{}
-		for op := range missing {
-			e.Ops = append(e.Ops, op)
-		}
-		sort.Strings(e.Ops)
-		return nil, e
+	g, err := supportedGraph(m)
+	if err != nil {
+		return nil, err
 	}
 	spec := &trainSpec{byTensor: map[*onnx.TensorProto]*Param{}, bn: cfg.bn}
 	for _, p := range m.Params() {
@@ -295,18 +285,8 @@ func CompileTrainable(m *onnxio.Model, opts ...Option) (*Trainable, error) {
 			spec.byTensor[p.Tensor] = &Param{ID: p.ID, src: p, vid: -1}
 		}
 	}
-	opset := m.Opset()
-	if opset == 0 {
-		opset = 1
-	}
-	c := &compiler{opset: opset, main: &program{}, lastUse: map[int]int{}, uses: map[string]int{}, train: spec}
-	countUses(g, c.uses)
-	sc := &scope{names: map[string]int{}}
-	inputs, err := c.bindInputs(g, sc, cfg)
+	c, sc, inputs, err := compileMain(m, g, cfg, spec)
 	if err != nil {
-		return nil, err
-	}
-	if err := c.compileGraph(g, sc, c.main); err != nil {
 		return nil, err
 	}
 	t := &Trainable{model: m, opts: opts, params: spec.params, primary: true, paramOf: map[int]*Param{}}
@@ -702,16 +682,9 @@ func (t *Trainable) Outputs() []Value { return t.plan.Outputs() }
 func (t *Trainable) Forward(ctx context.Context, inputs map[string]*tensor.Dense) (map[string]*tensor.Dense, error) {
 	p := t.plan
 	t.recorded = false
-	for _, id := range p.inputs {
-		v := p.values[id]
-		in, ok := inputs[v.name]
-		if !ok || in == nil {
-			return nil, fmt.Errorf("%w: input %q missing", ErrInput, v.name)
-		}
-		d, err := fromDense(v, in)
-		if err != nil {
-			return nil, err
-		}
+	// Float inputs are copied into the Trainable's own buffers: the caller
+	// may reuse its batch before Backward.
+	if err := p.readInputs(inputs, func(id int, d *data) {
 		if d.f != nil {
 			buf := t.inBufs[id]
 			if buf == nil {
@@ -722,17 +695,8 @@ func (t *Trainable) Forward(ctx context.Context, inputs map[string]*tensor.Dense
 			d.f = buf
 		}
 		t.ws.vals[id].f, t.ws.vals[id].i = d.f, d.i
-	}
-	if len(inputs) != len(p.inputs) {
-		for name := range inputs {
-			found := false
-			for _, id := range p.inputs {
-				found = found || p.values[id].name == name
-			}
-			if !found {
-				return nil, fmt.Errorf("%w: %q is not an input of the model", ErrInput, name)
-			}
-		}
+	}); err != nil {
+		return nil, err
 	}
 	t.bindViews()
 	for _, k := range t.bns {
