@@ -139,6 +139,8 @@ func newRegistry() registry {
 	r.add("ReduceSum", buildReduce(reduceSum))
 	r.add("ReduceMax", buildReduce(reduceMax))
 	r.add("If", buildIf)
+	r.add("LSTM", buildLSTM)
+	r.add("GRU", buildGRU)
 	return r
 }
 

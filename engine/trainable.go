@@ -273,6 +273,9 @@ func CompileTrainable(m *onnxio.Model, opts ...Option) (*Trainable, error) {
 		if !p.DataType().IsFloat() || len(p.Uses) == 0 || (cfg.trainable != nil && !cfg.trainable(p.ID)) {
 			continue
 		}
+		if err := refuseRecurrentParam(g, p); err != nil {
+			return nil, err
+		}
 		ok := true
 		for _, u := range p.Uses {
 			if op := u.Node.GetOpType(); op == "Shape" || op == "Size" {

@@ -40,3 +40,12 @@ func AttrGraph(name string, g *onnx.GraphProto) *onnx.AttributeProto {
 func AttrTensor(name string, t *onnx.TensorProto) *onnx.AttributeProto {
 	return &onnx.AttributeProto{Name: proto.String(name), Type: onnx.AttributeProto_TENSOR.Enum(), T: t}
 }
+
+// AttrStrings returns a STRINGS attribute, such as an LSTM's activations.
+func AttrStrings(name string, v ...string) *onnx.AttributeProto {
+	a := &onnx.AttributeProto{Name: proto.String(name), Type: onnx.AttributeProto_STRINGS.Enum()}
+	for _, s := range v {
+		a.Strings = append(a.Strings, []byte(s))
+	}
+	return a
+}
