@@ -11,7 +11,7 @@ import (
 // (activations, casts, pooling, broadcasting ops, reductions, softmax),
 // rules_shape.go (Concat, Split, Slice, Transpose, Flatten, Reshape,
 // Resize, Pad), depgraph_fold.go (Shape), depgraph_shuffle.go (channel
-// shuffles).
+// shuffles), rules_rnn.go (LSTM, GRU, Gather).
 
 // DefaultRegistry returns a new registry with the built-in rules.
 func DefaultRegistry() *Registry {
@@ -54,6 +54,9 @@ func DefaultRegistry() *Registry {
 		r.Register(op, softmaxRule{})
 	}
 	r.Register("Shape", shapeRule{})
+	r.Register("Gather", gatherRule{})
+	r.Register("LSTM", rnnRule{gates: 4})
+	r.Register("GRU", rnnRule{gates: 3})
 	r.Register("Size", refuseRule{why: "its element count is read by Size at run time"})
 	r.Register("LRN", refuseRule{why: "LRN normalizes across channels"})
 	r.Register("LayerNormalization", refuseRule{why: "LayerNormalization normalizes across the channel axis"})

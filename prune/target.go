@@ -11,7 +11,7 @@ import (
 )
 
 // DefaultOpTypes are the ops whose weights are prunable by default.
-var DefaultOpTypes = []string{"Conv", "ConvTranspose", "Gemm", "MatMul"}
+var DefaultOpTypes = []string{"Conv", "ConvTranspose", "Gemm", "MatMul", "LSTM", "GRU"}
 
 // maxPassThrough bounds how many Cast/Identity nodes are followed from a
 // parameter to the op that uses it as a weight.
@@ -344,6 +344,10 @@ func weightAxes(n *onnx.NodeProto, slot, rank int) (out, in int, why string) {
 			return 1, 0, ""
 		case 2:
 			return not("bias")
+		}
+	case "LSTM", "GRU":
+		if w, why := rnnWeightAxes(n, slot, rank); why != "" || w {
+			return 1, 2, why
 		}
 	case "MatMul":
 		switch slot {
