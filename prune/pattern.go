@@ -151,6 +151,9 @@ func (p Pattern) fits(t *Target) (bool, string) {
 		if d := t.Shape[t.InAxis]; d%int64(p.C) != 0 {
 			return false, fmt.Sprintf("input-channel axis %d has %d, not a multiple of %d", t.InAxis, d, p.C)
 		}
+		if why := rnnBlockFits(t, p.R); why != "" {
+			return false, why
+		}
 	}
 	return true, ""
 }

@@ -224,3 +224,17 @@ func rnnWeightAxes(n *onnx.NodeProto, slot, rank int) (weight bool, why string) 
 	}
 	return false, ""
 }
+
+// rnnBlockFits refuses block rows that would straddle two gates of an
+// LSTM or GRU weight (rows q·H … q·H + H − 1 are gate q): "" when r rows
+// divide the hidden size.
+func rnnBlockFits(t *Target, r int) string {
+	gates := map[string]int64{"LSTM": 4, "GRU": 3}[t.Op]
+	if gates == 0 || len(t.Shape) != 3 {
+		return ""
+	}
+	if hid := t.Shape[1] / gates; hid%int64(r) != 0 {
+		return fmt.Sprintf("%s gates have %d rows each, not a multiple of %d: a block would straddle two gates", t.Op, hid, r)
+	}
+	return ""
+}

@@ -374,6 +374,29 @@ func reshapeMap(x, y []int, a int) (axis, inner int, ok bool) {
 	return 0, 0, false
 }
 
+// reshapeMergeMap is reshapeMap for a channel axis merged with axes before
+// it too (a bidirectional LSTM's [T, B, 2, H] → [T, B, 2·H]): x[j:a] (outer
+// entries in all) and x[a+1:a'] (inner) become output axis k, feature
+// (o·C + c)·inner + r being channel c.
+func reshapeMergeMap(x, y []int, a int) (axis, outer, inner int, ok bool) {
+	for j := a - 1; j >= 0; j-- {
+		pre, outer := prod(x[:j]), prod(x[j:a])
+		p := 1
+		for k := range y {
+			if p > pre {
+				break
+			}
+			if p == pre {
+				if d := outer * x[a]; d > 0 && y[k]%d == 0 && prod(y[k+1:])*(y[k]/d) == prod(x[a+1:]) {
+					return k, outer, y[k] / d, true
+				}
+			}
+			p *= y[k]
+		}
+	}
+	return 0, 0, 0, false
+}
+
 func (reshapeRule) Couple(c *Coupler, n *onnx.NodeProto) {
 	s := c.In(n, 0)
 	c.BlockOthers(n, fmt.Sprintf("Reshape %q reads channels as its target", c.Label(n)), 0)
@@ -391,6 +414,13 @@ func (reshapeRule) Couple(c *Coupler, n *onnx.NodeProto) {
 	}
 	k, inner, ok := reshapeMap(x, y, s.Axis)
 	if !ok {
+		if k, outer, inner, ok := reshapeMergeMap(x, y, s.Axis); ok {
+			if t, _ := c.Ints(n, 1); k < len(t) && !keepsDim(n, t[k]) {
+				c.Claim(n, 1, k)
+			}
+			c.MergeChannels(n, s, k, outer, inner)
+			return
+		}
 		if !c.FollowShuffle(n, s, x, y) {
 			c.Block(s, fmt.Sprintf("Reshape %q %v → %v splits or mixes the channel axis %d (and is not a channel shuffle)", c.Label(n), x, y, s.Axis))
 		}
