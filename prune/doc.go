@@ -6,10 +6,14 @@
 // Three things are kept apart, as in Torch-Pruning:
 //
 //   - What can be pruned: [Targets] lists the float weights (rank ≥ 2) that
-//     Conv, ConvTranspose, Gemm and MatMul use as weights — initializers,
-//     Constant nodes or subgraph tensors, read directly or through Cast and
-//     Identity — with their output- and input-channel axes. Biases and
-//     normalization parameters are never targets. [Selection] narrows them.
+//     Conv, ConvTranspose, Gemm, MatMul, LSTM and GRU use as weights —
+//     initializers, Constant nodes or subgraph tensors, read directly or
+//     through Cast and Identity — with their output- and input-channel axes
+//     (LSTM/GRU W and R: rows, gates × hidden units, on axis 1; input
+//     features or hidden units on axis 2, along which N:M groups run; a
+//     block never straddles two gates). Biases, peepholes, initial states
+//     and normalization parameters are never targets. [Selection] narrows
+//     them.
 //   - How important each unit is: an [Importance] scores elements
 //     ([Magnitude] |w|, [L2]); units of several elements are scored by a
 //     p-norm of their elements' scores. Criteria computed on calibration
@@ -41,10 +45,12 @@
 // [Cubic] is the gradual schedule of Zhu & Gupta for iterative pruning.
 //
 // Structured (channel) pruning removes whole channels by dependency group:
-// [BuildDepGraph] follows each Conv/Gemm/MatMul output channel through the
-// graph with per-op [Rule]s from an explicit [Registry] — through residual
-// Adds, Concat, Split/Slice, depthwise and grouped Conv, channel shuffle and
-// Reshape, with the shapes and the folded shape computations (Shape → Gather
+// [BuildDepGraph] follows each Conv/Gemm/MatMul output channel and each
+// LSTM/GRU hidden unit (rules_rnn.go: the unit's rows in every gate of W, R
+// and the biases, its R column, peepholes and initial states, in both
+// directions) through the graph with per-op [Rule]s from an explicit
+// [Registry] — through residual Adds, Concat, Split/Slice, Gather, depthwise
+// and grouped Conv, channel shuffle and Reshape, with the shapes and the folded shape computations (Shape → Gather
 // → … → a Reshape target) the engine's compiled plan reports at the bound
 // input shapes (engine.Report.Values), to consumers in the main graph or in
 // If/Loop bodies; a [GroupImportance] scores the groups' units; a

@@ -527,7 +527,7 @@ func layerShapes(d *DepGraph) []layerBefore {
 	var out []layerBefore
 	for _, n := range d.nodes {
 		switch n.GetOpType() {
-		case "Conv", "ConvTranspose", "Gemm", "MatMul":
+		case "Conv", "ConvTranspose", "Gemm", "MatMul", "LSTM", "GRU": // LSTM/GRU: W, rows gates·hidden
 		default:
 			continue
 		}

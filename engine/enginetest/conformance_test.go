@@ -349,5 +349,6 @@ CompileTrainable refuses an op without one on a parameter's path.
 	if !any {
 		b.WriteString("None.\n")
 	}
+	b.WriteString(recurrentCoverage)
 	return b.String()
 }
