@@ -82,9 +82,11 @@ func (a rnnAct) apply(v []float32) {
 	case "sigmoid":
 		vecSigmoid(v, v)
 	case "tanh":
-		for i, x := range v {
-			v[i] = float32(math.Tanh(float64(x)))
-		}
+		// tanh(x) = 2·sigmoid(2x) − 1 with the vector sigmoid: within
+		// 1e-6 of math.Tanh (TestRNNTanh), at a fraction of its cost.
+		vecMulScalar(v, v, 2)
+		vecSigmoid(v, v)
+		vecScaleShift(v, v, 2, -1)
 	case "relu":
 		for i, x := range v {
 			v[i] = max(x, 0)

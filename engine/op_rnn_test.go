@@ -656,3 +656,26 @@ func BenchmarkLSTM(b *testing.B) {
 		})
 	}
 }
+
+// TestRNNTanh bounds the RNN activations' tanh (through the vector
+// sigmoid) against math.Tanh over [-12, 12].
+func TestRNNTanh(t *testing.T) {
+	const n = 24001
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(i-n/2) / 1000
+	}
+	want := make([]float64, n)
+	for i, x := range v {
+		want[i] = math.Tanh(float64(x))
+	}
+	rnnAct{name: "tanh"}.apply(v)
+	worst := 0.0
+	for i, x := range v {
+		worst = math.Max(worst, math.Abs(float64(x)-want[i]))
+	}
+	t.Logf("max |tanh − math.Tanh| = %.3g", worst)
+	if worst > 1e-6 {
+		t.Errorf("max |tanh − math.Tanh| = %.3g > 1e-6", worst)
+	}
+}
