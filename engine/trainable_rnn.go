@@ -26,7 +26,7 @@ func refuseRecurrentParam(g *onnx.GraphProto, p *onnxio.Param) error {
 			}
 		}
 		return &NodeError{Node: label, Op: u.Node.GetOpType(), Err: notImpl(
-			"op %s has no backward: its input %d (%s) cannot be trained; freeze it with engine.WithTrainable (ops with a backward: see engine.GradOps)",
+			"op %s has no backward: its input %d (%s) cannot be trained; freeze it (engine.WithTrainable, edgeprune finetune --freeze) or use a criterion without gradients",
 			u.Node.GetOpType(), u.Input, p.ID)}
 	}
 	return nil

@@ -108,7 +108,7 @@ original shapes, which computes the same outputs.`,
 	fl.StringVar(&f.importance, "importance", "l1", "l1 (magnitude) | l2 (or --criterion, which also takes taylor|snip|obd|wanda)")
 	fl.StringArrayVar(&f.include, "include", nil, "prune only parameters whose ID or node name matches this regexp (repeatable)")
 	fl.StringArrayVar(&f.exclude, "exclude", nil, "do not prune parameters whose ID or node name matches this regexp (repeatable)")
-	fl.StringSliceVar(&f.opTypes, "op-types", nil, "prune weights of these ops only (default Conv,ConvTranspose,Gemm,MatMul)")
+	fl.StringSliceVar(&f.opTypes, "op-types", nil, "prune weights of these ops only (default Conv,ConvTranspose,Gemm,MatMul,LSTM,GRU)")
 	fl.Float64Var(&f.minLayer, "min-sparsity", 0, "global scope: least sparsity of each layer")
 	fl.Float64Var(&f.maxLayer, "max-sparsity", 1, "global scope: most sparsity of each layer")
 	fl.StringVar(&f.planFile, "plan", "", "replay a plan (a --report file) instead of planning")
