@@ -25,7 +25,11 @@ type CalibrateOptions struct {
 	Runs     int       // per timing; default 10
 	Widths   []float64 // uniform keep ratios whose layers are timed; default 1, .75, .5, .25
 	Variants int       // validation variants per model; default 20
-	Seed     uint64
+	// FitVariants are random structured variants per model timed for the
+	// fit beside the uniform widths (another random stream than the
+	// validation variants); default 8.
+	FitVariants int
+	Seed        uint64
 	// Statistic is what is fitted and validated: "median" (default) or
 	// "min" (the fastest run: robust to a machine shared with other work,
 	// at the price of predicting an unloaded device).
@@ -35,14 +39,19 @@ type CalibrateOptions struct {
 
 // ValidationPoint is one validation variant.
 type ValidationPoint struct {
-	Model    string  `json:"model"`
-	FLOPs    int64   `json:"flops"`
-	Nodes    int     `json:"nodes"`
-	Measured float64 `json:"measured_ms"`
-	// NodeSum is the sum of the nodes' own times (the statistic per node):
-	// on a loaded machine the whole run's time is mostly the scheduler's.
+	Model string `json:"model"`
+	FLOPs int64  `json:"flops"`
+	Nodes int    `json:"nodes"`
+	// Measured is the whole run at the statistic: the thread's CPU time
+	// where the OS gives it and the engine runs on one thread (an idle
+	// core's latency, however often a shared machine preempted the run),
+	// else the wall time. MeasuredWall is the wall time beside it.
+	Measured     float64 `json:"measured_ms"`
+	MeasuredWall float64 `json:"measured_wall_ms"`
+	// NodeSum is the sum of the nodes' own times (engine.Program.NodeTimes).
 	NodeSum float64 `json:"measured_node_sum_ms"`
-	// PredictedNodes is the prediction without the per-run overhead.
+	// PredictedNodes is the nodes' predicted sum, before the whole-run
+	// scale and overhead.
 	PredictedNodes float64 `json:"predicted_nodes_ms"`
 	Predicted      float64 `json:"predicted_ms"`
 	FLOPsOnly      float64 `json:"flops_only_ms"`
@@ -68,162 +77,335 @@ type CalibrationResult struct {
 	Samples     int                       `json:"node_samples"`
 	Statistic   string                    `json:"statistic"`
 	Seconds     float64                   `json:"seconds"`
+	// Timings are the measurements everything was fitted and validated on
+	// (FitTimings refits them).
+	Timings *Timings `json:"-"`
 }
 
-// Calibrate measures this machine for the profile's runtime (edgeprune):
-// microbenchmarks, then every node of each model at several uniform widths
-// (engine.Program.NodeTimes), fits the cost model (profile.Fit), and validates
-// it on opts.Variants random structured variants of each model (random keep
-// level per group, measured whole), with the FLOPs-only and two-parameter
-// baselines fitted on the same width timings.
+// TimingsSchema versions the JSON of Timings.
+const TimingsSchema = "edgeprune/calibration-timings/v1"
+
+// Timings are calibrate's measurements on a device: the microbenchmarks and,
+// per model, every plan timed. They can be saved, merged across runs (one
+// model per run keeps each measurement short) and fitted (FitTimings).
+type Timings struct {
+	Schema       string             `json:"schema"`
+	PeakGFLOPS   float64            `json:"peak_gflops"`
+	BandwidthGBs float64            `json:"bandwidth_gbs"`
+	Threads      int                `json:"threads"`
+	Statistic    string             `json:"statistic"`
+	Conditions   profile.Conditions `json:"conditions"`
+	Models       []ModelTimings     `json:"models"`
+}
+
+// ModelTimings are the plans timed of one model.
+type ModelTimings struct {
+	Model string       `json:"model"`
+	Plans []PlanTiming `json:"plans"`
+}
+
+// Plan kinds: fitted on (uniform widths, random variants from the fitting
+// stream) or held out for validation (random variants from another stream).
+const (
+	PlanWidth    = "width"
+	PlanFit      = "fit"
+	PlanValidate = "validate"
+)
+
+// PlanTiming is one variant of a model, timed: every node of its plan
+// with its features and its own time (at the statistic), and its whole runs.
+type PlanTiming struct {
+	Kind   string  `json:"kind"`
+	Keep   float64 `json:"keep,omitempty"`   // uniform width
+	Choice []int   `json:"choice,omitempty"` // keep level per group
+	FLOPs  int64   `json:"flops"`
+	// Nodes are all nodes of the plan's report (MS 0 for one that did not run).
+	Nodes []profile.NodeSample `json:"nodes"`
+	Run   profile.RunTimes     `json:"run"`
+}
+
+func (pt *PlanTiming) nodeSum() float64 {
+	var s float64
+	for _, n := range pt.Nodes {
+		s += n.MS
+	}
+	return s
+}
+
+func (o *CalibrateOptions) defaults(p *profile.Profile) (q float64, err error) {
+	if o.Threads == 0 {
+		o.Threads = p.Run.Threads
+	}
+	if o.Threads == 0 {
+		o.Threads = 1
+	}
+	if o.Warmup == 0 {
+		o.Warmup = 3
+	}
+	if o.Runs == 0 {
+		o.Runs = 10
+	}
+	if len(o.Widths) == 0 {
+		o.Widths = []float64{1, .75, .5, .25}
+	}
+	if o.Variants == 0 {
+		o.Variants = 20
+	}
+	if o.FitVariants == 0 {
+		o.FitVariants = 8
+	}
+	if o.Log == nil {
+		o.Log = func(string, ...any) {}
+	}
+	return statisticQuantile(o.Statistic)
+}
+
+func statisticQuantile(s string) (float64, error) {
+	switch s {
+	case "", "median":
+		return 0.5, nil
+	case "min":
+		return 0, nil
+	}
+	return 0, fmt.Errorf("build: statistic %q: want median or min", s)
+}
+
+// Calibrate measures this machine for the profile's runtime (edgeprune)
+// and fits the cost model: Measure, then FitTimings.
 func Calibrate(ctx context.Context, p *profile.Profile, models []NamedModel, opts CalibrateOptions) (*CalibrationResult, error) {
 	start := time.Now()
-	if opts.Threads == 0 {
-		opts.Threads = p.Run.Threads
+	t, err := Measure(ctx, p, models, opts)
+	if err != nil {
+		return nil, err
 	}
-	if opts.Warmup == 0 {
-		opts.Warmup = 3
+	res, err := FitTimings(p, t, opts)
+	if err != nil {
+		return nil, err
 	}
-	if opts.Runs == 0 {
-		opts.Runs = 10
-	}
-	if len(opts.Widths) == 0 {
-		opts.Widths = []float64{1, .75, .5, .25}
-	}
-	if opts.Variants == 0 {
-		opts.Variants = 20
-	}
-	q := 0.5
-	switch opts.Statistic {
-	case "", "median":
-		opts.Statistic = "median"
-	case "min":
-		q = 0
-	default:
-		return nil, fmt.Errorf("build: statistic %q: want median or min", opts.Statistic)
+	res.Seconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+// Measure runs the microbenchmarks (peak GFLOP/s, bandwidth) and times,
+// for each model, its nodes at the uniform widths opts.Widths and in
+// opts.FitVariants random structured variants (the fitting set), then in
+// opts.Variants other random variants (the validation set, from another
+// random stream of opts.Seed: no validation variant is fitted on).
+func Measure(ctx context.Context, p *profile.Profile, models []NamedModel, opts CalibrateOptions) (*Timings, error) {
+	q, err := opts.defaults(p)
+	if err != nil {
+		return nil, err
 	}
 	logf := opts.Log
-	if logf == nil {
-		logf = func(string, ...any) {}
+	t := &Timings{Schema: TimingsSchema, Threads: opts.Threads, Statistic: opts.Statistic, Conditions: profile.ReadConditions()}
+	if t.Statistic == "" {
+		t.Statistic = "median"
 	}
-	cond := profile.ReadConditions()
-	bw := profile.MeasureBandwidth(opts.Threads, 10)
-	peak, err := profile.MeasurePeak(ctx, opts.Threads, 10)
+	t.BandwidthGBs = profile.MeasureBandwidth(opts.Threads, 10)
+	t.PeakGFLOPS, err = profile.MeasurePeak(ctx, opts.Threads, 10)
 	if err != nil {
 		return nil, fmt.Errorf("build: peak microbenchmark: %w", err)
 	}
-	logf("microbenchmarks: %.1f GFLOP/s (512³ MatMul), %.1f GB/s (copy traffic), %d threads", peak, bw, opts.Threads)
-
-	type fitModel struct {
-		name  string
-		space *Space
-	}
-	var samples []profile.NodeSample
-	var overheads []float64
-	var wFLOPs []int64
-	var wNodes []int
-	var wMS []float64
-	var spaces []fitModel
+	logf("microbenchmarks: %.1f GFLOP/s (512³ MatMul), %.1f GB/s (copy traffic), %d threads", t.PeakGFLOPS, t.BandwidthGBs, opts.Threads)
 	for _, nm := range models {
 		s, err := NewSpace(nm.Model, mergeKeep(p.Search.Structured.Keep, opts.Widths), p.Search.Structured.RoundTo, nil)
 		if err != nil {
 			return nil, fmt.Errorf("build: %s: %w", nm.Name, err)
 		}
-		spaces = append(spaces, fitModel{nm.Name, s})
+		mt := ModelTimings{Model: nm.Name}
+		type job struct {
+			kind   string
+			keep   float64
+			choice []int
+		}
+		var jobs []job
 		for _, w := range opts.Widths {
-			l := levelOf(s.Keep, w)
-			m, _, err := s.Model(s.Uniform(l))
+			jobs = append(jobs, job{PlanWidth, w, s.Uniform(levelOf(s.Keep, w))})
+		}
+		// Two streams of the same seed: the fitting and the validation
+		// variants differ.
+		for _, kv := range []struct {
+			kind   string
+			n      int
+			stream uint64
+		}{{PlanFit, opts.FitVariants, 12}, {PlanValidate, opts.Variants, 11}} {
+			rng := rand.New(rand.NewPCG(opts.Seed, kv.stream))
+			for v := 0; v < kv.n; v++ {
+				choice := make([]int, len(s.Groups))
+				for i := range choice {
+					choice[i] = rng.IntN(len(s.Keep))
+				}
+				jobs = append(jobs, job{kind: kv.kind, choice: choice})
+			}
+		}
+		for i, j := range jobs {
+			m, _, err := s.Model(j.choice)
 			if err != nil {
-				return nil, fmt.Errorf("build: %s at keep %.3g: %w", nm.Name, w, err)
+				return nil, fmt.Errorf("build: %s variant %d: %w", nm.Name, i, err)
 			}
 			plan, err := compile(m, opts.Threads)
 			if err != nil {
-				return nil, fmt.Errorf("build: %s at keep %.3g: %w", nm.Name, w, err)
+				return nil, fmt.Errorf("build: %s variant %d: %w", nm.Name, i, err)
 			}
-			nt, total, err := plan.NodeTimes(ctx, engine.RandomInputs(plan), opts.Warmup, opts.Runs, q)
+			in := engine.RandomInputs(plan)
+			nt, _, err := plan.NodeTimes(ctx, in, opts.Warmup, opts.Runs, q)
 			if err != nil {
 				return nil, err
 			}
-			ms := make([]float64, len(nt))
-			var sum float64
-			for i, d := range nt {
-				ms[i] = float64(d) / 1e6
-				sum += ms[i]
+			runs, err := profile.MeasureRuns(ctx, plan, in, opts.Threads, 2, opts.Runs)
+			if err != nil {
+				return nil, err
 			}
 			r := plan.Report()
-			samples = append(samples, profile.Samples(r, ms)...)
-			totalMS := float64(total) / 1e6
-			overheads = append(overheads, totalMS-sum)
-			wFLOPs = append(wFLOPs, r.FLOPs)
-			wNodes = append(wNodes, len(r.Nodes))
-			wMS = append(wMS, totalMS)
-			logf("  %s keep %.3g: %d nodes, %.2f ms (nodes sum %.2f)", nm.Name, w, len(r.Nodes), totalMS, sum)
+			pt := PlanTiming{Kind: j.kind, Keep: j.keep, FLOPs: r.FLOPs, Run: runs}
+			if j.kind != PlanWidth {
+				pt.Choice = j.choice
+			}
+			for k, n := range r.Nodes {
+				var ms float64
+				if k < len(nt) {
+					ms = float64(nt[k]) / 1e6
+				}
+				pt.Nodes = append(pt.Nodes, profile.SampleOf(n, ms))
+			}
+			mt.Plans = append(mt.Plans, pt)
+			if j.kind == PlanWidth {
+				logf("  %s keep %.3g: %d nodes, %.2f ms (nodes sum %.2f)", nm.Name, j.keep, len(r.Nodes), runs.Quantile(q), pt.nodeSum())
+			}
+		}
+		t.Models = append(t.Models, mt)
+	}
+	after := profile.ReadConditions()
+	t.Conditions.LoadAvg = append(t.Conditions.LoadAvg, after.LoadAvg...)
+	return t, nil
+}
+
+// MergeTimings joins timings measured in several runs (one model each, say)
+// into one. They must agree on threads and statistic; the microbenchmarks
+// are the best of them (the machine's roof).
+func MergeTimings(ts []*Timings) (*Timings, error) {
+	if len(ts) == 0 {
+		return nil, fmt.Errorf("build: no timings")
+	}
+	out := *ts[0]
+	out.Models = nil
+	for i, t := range ts {
+		if t.Schema != TimingsSchema {
+			return nil, fmt.Errorf("build: timings %d: schema %q, want %q", i+1, t.Schema, TimingsSchema)
+		}
+		if t.Threads != out.Threads || t.Statistic != out.Statistic {
+			return nil, fmt.Errorf("build: timings %d: %d threads, statistic %s; the first has %d, %s", i+1, t.Threads, t.Statistic, out.Threads, out.Statistic)
+		}
+		out.PeakGFLOPS = max(out.PeakGFLOPS, t.PeakGFLOPS)
+		out.BandwidthGBs = max(out.BandwidthGBs, t.BandwidthGBs)
+		if i > 0 {
+			out.Conditions.LoadAvg = append(out.Conditions.LoadAvg, t.Conditions.LoadAvg...)
+		}
+		out.Models = append(out.Models, t.Models...)
+	}
+	return &out, nil
+}
+
+// FitTimings fits the cost model on the width and fitting plans of t
+// (profile.Fit on their nodes, then the whole-run scale and overhead,
+// Coeffs.FitRun, on their whole runs) and validates it on the validation
+// plans, beside the FLOPs-only and two-parameter baselines fitted on the
+// same whole runs.
+func FitTimings(p *profile.Profile, t *Timings, opts CalibrateOptions) (*CalibrationResult, error) {
+	q, err := statisticQuantile(t.Statistic)
+	if err != nil {
+		return nil, err
+	}
+	logf := opts.Log
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	var samples []profile.NodeSample
+	var overheads, wMS []float64
+	var wFLOPs []int64
+	var wNodes []int
+	var fitPlans []*PlanTiming
+	for mi := range t.Models {
+		for pi := range t.Models[mi].Plans {
+			pt := &t.Models[mi].Plans[pi]
+			if pt.Kind == PlanValidate {
+				continue
+			}
+			sum := pt.nodeSum()
+			for _, n := range pt.Nodes {
+				if n.MS > 0 {
+					n.PlanMS = sum
+					samples = append(samples, n)
+				}
+			}
+			run := pt.Run.Quantile(q)
+			overheads = append(overheads, run-pt.nodeSum())
+			wFLOPs = append(wFLOPs, pt.FLOPs)
+			wNodes = append(wNodes, len(pt.Nodes))
+			wMS = append(wMS, run)
+			fitPlans = append(fitPlans, pt)
 		}
 	}
-	co := profile.Fit(peak, bw, samples, overheads)
+	if len(samples) == 0 {
+		return nil, fmt.Errorf("build: no node timings to fit")
+	}
+	co := profile.Fit(t.PeakGFLOPS, t.BandwidthGBs, samples, overheads)
+	var sums []float64
+	for _, pt := range fitPlans {
+		sums = append(sums, profile.PredictNodes(co, pt.Nodes))
+	}
+	co.FitRun(sums, wNodes, wMS)
 	base := profile.FitBaselines(wFLOPs, wNodes, wMS)
-	logf("fitted on %d node timings; validating on %d variants per model", len(samples), opts.Variants)
+	logf("fitted on %d node timings of %d plans (run scale %.3f, %.1f µs per node, %.0f µs per run)", len(samples), len(fitPlans), co.RunScale, co.DispatchUS, co.GraphOverheadUS)
 
-	res := &CalibrationResult{Statistic: opts.Statistic, Baselines: base, PerModel: map[string]PredictorStats{}, Samples: len(samples)}
-	rng := rand.New(rand.NewPCG(opts.Seed, 11))
+	res := &CalibrationResult{Statistic: t.Statistic, Baselines: base, PerModel: map[string]PredictorStats{}, Samples: len(samples), Timings: t}
 	var all [6][]float64
-	for _, fm := range spaces {
+	var names []string
+	for _, mt := range t.Models {
 		var cols [6][]float64
-		for v := 0; v < opts.Variants; v++ {
-			choice := make([]int, len(fm.space.Groups))
-			for i := range choice {
-				choice[i] = rng.IntN(len(fm.space.Keep))
+		for _, pt := range mt.Plans {
+			if pt.Kind != PlanValidate {
+				continue
 			}
-			m, _, err := fm.space.Model(choice)
-			if err != nil {
-				return nil, fmt.Errorf("build: %s variant %d: %w", fm.name, v, err)
+			nodes := profile.PredictNodes(co, pt.Nodes)
+			vp := ValidationPoint{Model: mt.Model, FLOPs: pt.FLOPs, Nodes: len(pt.Nodes), Measured: pt.Run.Quantile(q),
+				NodeSum: pt.nodeSum(), PredictedNodes: nodes, Predicted: co.PredictRun(nodes, len(pt.Nodes))}
+			if len(pt.Run.Wall) > 0 {
+				vp.MeasuredWall = pt.Run.Wall[int(q*float64(len(pt.Run.Wall)-1)+0.5)]
 			}
-			plan, err := compile(m, opts.Threads)
-			if err != nil {
-				return nil, fmt.Errorf("build: %s variant %d: %w", fm.name, v, err)
-			}
-			nt, total, err := plan.NodeTimes(ctx, engine.RandomInputs(plan), opts.Warmup, opts.Runs, q)
-			if err != nil {
-				return nil, err
-			}
-			r := plan.Report()
-			pt := ValidationPoint{Model: fm.name, FLOPs: r.FLOPs, Nodes: len(r.Nodes), Measured: float64(total) / 1e6}
-			for _, d := range nt {
-				pt.NodeSum += float64(d) / 1e6
-			}
-			est := profile.PredictWith(co, m, plan)
-			pt.Predicted = est.LatencyMS
-			pt.PredictedNodes = est.LatencyMS - est.GraphOverheadMS
-			pt.FLOPsOnly = base.PredictFLOPsOnly(r.FLOPs)
-			pt.TwoParam = base.PredictTwoParam(r.FLOPs, len(r.Nodes))
-			res.Points = append(res.Points, pt)
-			for i, x := range []float64{pt.Measured, pt.Predicted, pt.FLOPsOnly, pt.TwoParam, pt.NodeSum, pt.PredictedNodes} {
+			vp.FLOPsOnly = base.PredictFLOPsOnly(pt.FLOPs)
+			vp.TwoParam = base.PredictTwoParam(pt.FLOPs, len(pt.Nodes))
+			res.Points = append(res.Points, vp)
+			for i, x := range []float64{vp.Measured, vp.Predicted, vp.FLOPsOnly, vp.TwoParam, vp.NodeSum, vp.PredictedNodes} {
 				cols[i] = append(cols[i], x)
 				all[i] = append(all[i], x)
 			}
 		}
+		if len(cols[0]) == 0 {
+			continue
+		}
+		names = append(names, mt.Model)
 		ps := PredictorStats{profile.Stats(cols[1], cols[0]), profile.Stats(cols[2], cols[0]), profile.Stats(cols[3], cols[0]), profile.Stats(cols[5], cols[4])}
-		res.PerModel[fm.name] = ps
-		logf("  %s: cost model MAPE %.1f%%, %.0f%% within ±10%% (FLOPs-only %.1f%%, two-parameter %.1f%%); node sums MAPE %.1f%%, %.0f%% within ±10%%", fm.name,
+		res.PerModel[mt.Model] = ps
+		logf("  %s: cost model MAPE %.1f%%, %.0f%% within ±10%% (FLOPs-only %.1f%%, two-parameter %.1f%%); node sums MAPE %.1f%%, %.0f%% within ±10%%", mt.Model,
 			ps.CostModel.MAPE*100, ps.CostModel.Within10Pct*100, ps.FLOPsOnly.MAPE*100, ps.TwoParam.MAPE*100, ps.NodeSum.MAPE*100, ps.NodeSum.Within10Pct*100)
 	}
 	res.Overall = PredictorStats{profile.Stats(all[1], all[0]), profile.Stats(all[2], all[0]), profile.Stats(all[3], all[0]), profile.Stats(all[5], all[4])}
-	after := profile.ReadConditions()
-	cond.LoadAvg = append(cond.LoadAvg, after.LoadAvg...)
-	cond.Statistic = opts.Statistic
-	var names []string
-	for _, nm := range models {
-		names = append(names, nm.Name)
+	cond := t.Conditions
+	cond.Statistic = t.Statistic
+	if cond.Source == "" {
+		cond.Source = "edgeprune"
 	}
 	res.Calibration = &profile.Calibration{
 		Runtime:    profile.RuntimeInfo{Name: "edgeprune", Version: runtime.Version(), GOARCH: runtime.GOARCH, Kernels: kernels()},
 		Measured:   time.Now().UTC().Truncate(time.Second),
 		Conditions: cond,
-		ByThreads:  map[string]*profile.Coeffs{fmt.Sprint(opts.Threads): co},
-		Validation: &profile.Validation{Variants: len(all[0]), MAPE: round4(res.Overall.CostModel.MAPE),
-			RMSPE: round4(res.Overall.CostModel.RMSPE), Within10Pct: round4(res.Overall.CostModel.Within10Pct), Models: names},
+		ByThreads:  map[string]*profile.Coeffs{fmt.Sprint(t.Threads): co},
 	}
-	res.Seconds = time.Since(start).Seconds()
+	if len(all[0]) > 0 {
+		res.Calibration.Validation = &profile.Validation{Variants: len(all[0]), MAPE: round4(res.Overall.CostModel.MAPE),
+			RMSPE: round4(res.Overall.CostModel.RMSPE), Within10Pct: round4(res.Overall.CostModel.Within10Pct), Models: names}
+	}
 	return res, nil
 }
 

@@ -83,13 +83,24 @@ func numel(s []int) int64 {
 // nodeFeatures are what the model needs of a node.
 type nodeFeatures struct {
 	class    OpClass
+	op       string // the node's op, fused activations included ("Add+Relu")
 	flops    int64
 	bytes    int64
 	channels int
+	// The linear model's terms (element counts): outputs, the first input,
+	// the second input (a convolution's or Gemm's weights), and for a
+	// convolution the im2col matrix (output positions × cin/groups × k).
+	out, in, in2, col int64
 }
 
+// NumTerms is the number of per-node terms of the linear model.
+const NumTerms = 5
+
+// TermNames name the linear model's terms, in OpCoeff.Terms order.
+var TermNames = [NumTerms]string{"flops", "out", "in", "in2", "col"}
+
 func features(n engine.NodeCost) nodeFeatures {
-	f := nodeFeatures{class: Classify(n), flops: n.FLOPs}
+	f := nodeFeatures{class: Classify(n), op: n.Op, flops: n.FLOPs}
 	for _, s := range n.Inputs {
 		if s != nil {
 			f.bytes += 4 * numel(s)
@@ -97,22 +108,76 @@ func features(n engine.NodeCost) nodeFeatures {
 	}
 	for _, s := range n.Outputs {
 		f.bytes += 4 * numel(s)
+		f.out += numel(s)
+	}
+	if len(n.Inputs) > 0 && n.Inputs[0] != nil {
+		f.in = numel(n.Inputs[0])
+	}
+	if len(n.Inputs) > 1 && n.Inputs[1] != nil {
+		f.in2 = numel(n.Inputs[1])
 	}
 	switch f.class {
 	case ConvKxK, Conv1x1, ConvDW:
 		if len(n.Outputs) > 0 && len(n.Outputs[0]) >= 2 {
 			f.channels = n.Outputs[0][1]
+			if len(n.Inputs) > 1 && len(n.Inputs[1]) >= 2 && len(n.Inputs[0]) >= 2 {
+				// positions × (cin/groups · kernel) × groups = positions × cin · kernel
+				pos := numel(n.Outputs[0][2:]) * int64(n.Outputs[0][0])
+				k := numel(n.Inputs[1][2:])
+				f.col = pos * int64(n.Inputs[0][1]) * k
+			}
 		}
 	}
 	return f
 }
 
-// nodeMS is the per-node model: overhead + max(FLOPs/(peak·eff), bytes/bw),
-// with a convolution's output channels padded up to the class's alignment.
+// OpKey is the key of a node's own coefficients in Coeffs.Ops, tried
+// before its class's: "class/Op", the op with its fused activation
+// ("conv_1x1/Conv+Clip", "eltwise/HardSigmoid"). Ops of one class differ
+// far more in cost than their sizes say (a HardSigmoid against a Relu, a
+// ReduceMean against a MaxPool, a clipped convolution against a plain
+// one); an op calibrate did not see falls back to its class.
+func OpKey(class OpClass, op string) string {
+	if op == "" {
+		return string(class)
+	}
+	return string(class) + "/" + op
+}
+
+// terms are the linear model's per-node terms, a convolution's output
+// channels padded up to align (its FLOPs and weights scale with them).
+func (f nodeFeatures) terms(align int) [NumTerms]float64 {
+	pad := 1.0
+	if align > 1 && f.channels > 0 {
+		pad = float64((f.channels+align-1)/align*align) / float64(f.channels)
+	}
+	return [NumTerms]float64{float64(f.flops) * pad, float64(f.out), float64(f.in), float64(f.in2) * pad, float64(f.col)}
+}
+
+// nodeMS is the per-node model. A calibrated class (OpCoeff.Terms) is
+// linear: overhead + Σ terms·ns per element, a convolution's output
+// channels padded up to the class's alignment. Otherwise it is the roofline
+// of the datasheet: overhead + max(FLOPs/(peak·eff), bytes/bw).
 func nodeMS(f nodeFeatures, c *Coeffs) (ms float64, memory bool) {
-	oc := c.Ops[string(f.class)]
+	oc := c.Ops[OpKey(f.class, f.op)]
+	if oc == nil {
+		oc = c.Ops[string(f.class)]
+	}
 	if oc == nil {
 		oc = &OpCoeff{}
+	}
+	if oc.Terms != nil {
+		x := f.terms(oc.Align)
+		var t, mem float64
+		for i, k := range oc.Terms {
+			if i < NumTerms {
+				t += k * x[i] / 1e6 // ns → ms
+				if i != 0 {
+					mem += k * x[i] / 1e6
+				}
+			}
+		}
+		return oc.OverheadUS/1000 + t, mem > t-mem
 	}
 	flops := float64(f.flops)
 	if oc.Align > 1 && f.channels > 0 {
@@ -144,9 +209,11 @@ func (p *Profile) Predict(m *onnxio.Model, plan *engine.Program) *Estimate {
 func predictWith(c *Coeffs, calibrated bool, m *onnxio.Model, plan *engine.Program) *Estimate {
 	r := plan.Report()
 	e := &Estimate{ByClassMS: map[OpClass]float64{}, Calibrated: calibrated, FLOPs: r.FLOPs}
+	scale := c.runScale()
 	for _, n := range r.Nodes {
 		f := features(n)
 		ms, memBound := nodeMS(f, c)
+		ms = ms*scale + c.DispatchUS/1000
 		e.Nodes = append(e.Nodes, NodeEstimate{Name: n.Name, Op: n.Op, Class: f.class, FLOPs: f.flops, Bytes: f.bytes, Channels: f.channels, MS: ms, Memory: memBound})
 		e.ByClassMS[f.class] += ms
 		e.LatencyMS += ms
@@ -194,6 +261,14 @@ func stats(pred, meas []float64) errorStats {
 	}
 	n := float64(len(pred))
 	return errorStats{s.mape / n, math.Sqrt(s.rmspe / n), s.within10 / n}
+}
+
+// runScale is Coeffs.RunScale, 1 when unset.
+func (c *Coeffs) runScale() float64 {
+	if c.RunScale > 0 {
+		return c.RunScale
+	}
+	return 1
 }
 
 // PredictWith estimates the plan's cost with given coefficients.

@@ -9,11 +9,43 @@ import (
 
 // NodeSample is one node's measured time with its features.
 type NodeSample struct {
-	Class    OpClass
-	FLOPs    int64
-	Bytes    int64
-	Channels int
-	MS       float64
+	Name     string  `json:"name,omitempty"`
+	Op       string  `json:"op,omitempty"`
+	Class    OpClass `json:"class"`
+	FLOPs    int64   `json:"flops"`
+	Bytes    int64   `json:"bytes"`
+	Channels int     `json:"channels,omitempty"`
+	// Element counts of the linear model's terms (nodeFeatures).
+	Out int64   `json:"out"`
+	In  int64   `json:"in"`
+	In2 int64   `json:"in2,omitempty"`
+	Col int64   `json:"col,omitempty"`
+	MS  float64 `json:"ms"`
+	// PlanMS is the sum of the node's plan (all its nodes' MS), when known.
+	PlanMS float64 `json:"-"`
+}
+
+// weightMS is what a sample's error is divided by in the fit: its plan's
+// total when known, so that a node weighs by its share of the run it is
+// in (what the whole-run prediction needs); else its own time.
+func (s NodeSample) weightMS() float64 {
+	if s.PlanMS > 0 {
+		return s.PlanMS
+	}
+	return s.MS
+}
+
+// SampleOf is node n of a plan's report with its measured time.
+func SampleOf(n engine.NodeCost, ms float64) NodeSample { return sampleOf(n, ms) }
+
+func sampleOf(n engine.NodeCost, ms float64) NodeSample {
+	f := features(n)
+	return NodeSample{Name: n.Name, Op: n.Op, Class: f.class, FLOPs: f.flops, Bytes: f.bytes, Channels: f.channels,
+		Out: f.out, In: f.in, In2: f.in2, Col: f.col, MS: ms}
+}
+
+func (s NodeSample) features() nodeFeatures {
+	return nodeFeatures{class: s.Class, op: s.Op, flops: s.FLOPs, bytes: s.Bytes, channels: s.Channels, out: s.Out, in: s.In, in2: s.In2, col: s.Col}
 }
 
 // Samples pairs the nodes of a plan's report with their measured times
@@ -25,28 +57,46 @@ func Samples(r engine.Report, ms []float64) []NodeSample {
 		if i >= len(ms) || ms[i] <= 0 {
 			continue
 		}
-		f := features(n)
-		out = append(out, NodeSample{Class: f.class, FLOPs: f.flops, Bytes: f.bytes, Channels: f.channels, MS: ms[i]})
+		out = append(out, sampleOf(n, ms[i]))
 	}
 	return out
 }
 
-// Fit fits each op class's efficiency, overhead and (for convolutions)
-// channel alignment to the node samples by least squares on the relative
-// error, with peak GFLOP/s and bandwidth fixed from the microbenchmarks
-// (only their product with the efficiency is identified). runOverheadMS are
-// measured whole-run times minus the sum of their nodes; their median is
-// the graph overhead.
+// PredictNodes is the predicted sum of the nodes' times (their features;
+// MS is ignored), before the whole-run scale and overhead.
+func PredictNodes(c *Coeffs, nodes []NodeSample) float64 {
+	var t float64
+	for _, n := range nodes {
+		ms, _ := nodeMS(n.features(), c)
+		t += ms
+	}
+	return t
+}
+
+// PredictRun turns the sum of n nodes' predictions into a whole run's:
+// RunScale · sum + n · DispatchUS + GraphOverheadUS.
+func (c *Coeffs) PredictRun(sum float64, n int) float64 {
+	return sum*c.runScale() + float64(n)*c.DispatchUS/1000 + c.GraphOverheadUS/1000
+}
+
+// Fit fits each op class's linear model to the node samples: per node
 //
-// Besides the efficiency, each class fits a bandwidth factor (0.25× to 16×
-// the copy microbenchmark): the activations of most nodes stay in cache.
-// The graph overhead is the smallest run overhead (a shared machine only
-// ever adds to it).
+//	t = overhead + Σ_j ns_j · x_j,   x = (FLOPs, outputs, first input, second input, im2col elements)
 //
-// For each class and alignment, a grid over the efficiency (log-spaced,
-// 0.2% to 300% of peak) is searched and the overhead solved in closed
-// form: with m_i = max(F_i/(P·e), B_i/bw), minimising Σ((o + m_i − t_i)/t_i)²
-// gives o = Σ (t_i − m_i)/t_i² / Σ 1/t_i², clamped at 0.
+// every coefficient ≥ 0, by least squares on each node's error relative to
+// its plan's total (NodeSample.PlanMS; its own time when unknown), for each
+// candidate alignment of a convolution's output channels (1, 4, 8, 16; the
+// smallest wins ties). Each class is fitted on all its samples and each op
+// (OpKey) again on its own.
+// Non-negative least squares is solved exactly: the best of the subsets of
+// terms whose unconstrained solution is non-negative (2⁶ small solves).
+// Nothing about the engine's kernels is assumed, so the fit follows them
+// when they change (implicit or im2col GEMM, depthwise taps): re-run
+// calibrate. peakGFLOPS and bandwidthGBs are kept for reports and for
+// classes without samples (datasheet roofline).
+//
+// runOverheadMS are measured whole-run times minus the sum of their nodes;
+// the smallest ≥ 0 is the graph overhead until FitRun replaces it.
 func Fit(peakGFLOPS, bandwidthGBs float64, samples []NodeSample, runOverheadMS []float64) *Coeffs {
 	c := &Coeffs{PeakGFLOPS: peakGFLOPS, BandwidthGBs: bandwidthGBs, Ops: DefaultOps()}
 	if len(runOverheadMS) > 0 {
@@ -54,50 +104,196 @@ func Fit(peakGFLOPS, bandwidthGBs float64, samples []NodeSample, runOverheadMS [
 		slices.Sort(o)
 		c.GraphOverheadUS = math.Max(0, o[0]*1000)
 	}
-	byClass := map[OpClass][]NodeSample{}
+	// Each class is fitted on all its samples, and where the op has its own
+	// key (OpKey), again on the op's samples alone.
+	byKey := map[string][]NodeSample{}
 	for _, s := range samples {
-		byClass[s.Class] = append(byClass[s.Class], s)
+		if s.MS > 0 {
+			byKey[string(s.Class)] = append(byKey[string(s.Class)], s)
+			if k := OpKey(s.Class, s.Op); k != string(s.Class) {
+				byKey[k] = append(byKey[k], s)
+			}
+		}
 	}
-	for class, ss := range byClass {
+	for key, ss := range byKey {
+		class := ss[0].Class
 		aligns := []int{1}
 		if class == ConvKxK || class == Conv1x1 || class == ConvDW {
 			aligns = []int{1, 4, 8, 16}
 		}
-		best, bestErr := &OpCoeff{}, math.Inf(1)
+		var best *OpCoeff
+		bestErr := math.Inf(1)
 		for _, a := range aligns {
-			for i := 0; i <= 120; i++ {
-				for k := 0; k <= 24; k++ {
-					e := 0.002 * math.Pow(1500, float64(i)/120) // 0.002 … 3
-					bwf := 0.25 * math.Pow(64, float64(k)/24)   // 0.25 … 16
-					oc := &OpCoeff{Eff: e, Align: a, BW: bwf}
-					tmp := &Coeffs{PeakGFLOPS: peakGFLOPS, BandwidthGBs: bandwidthGBs, Ops: map[string]*OpCoeff{string(class): oc}}
-					var num, den float64
-					m := make([]float64, len(ss))
-					for j, s := range ss {
-						m[j], _ = nodeMS(nodeFeatures{class: class, flops: s.FLOPs, bytes: s.Bytes, channels: s.Channels}, tmp)
-						w := 1 / (s.MS * s.MS)
-						num += (s.MS - m[j]) * w
-						den += w
-					}
-					o := math.Max(0, num/den)
-					var err float64
-					for j, s := range ss {
-						r := (o + m[j] - s.MS) / s.MS
-						err += r * r
-					}
-					if err < bestErr*0.999 { // prefer the smaller alignment on ties
-						bestErr = err
-						best = &OpCoeff{Eff: e, OverheadUS: o * 1000, Align: a, BW: bwf}
-					}
+			rows := make([][]float64, len(ss))
+			b := make([]float64, len(ss))
+			for i, s := range ss {
+				d := s.weightMS()
+				x := s.features().terms(a)
+				r := make([]float64, NumTerms+1)
+				r[0] = 1 / d
+				for j := range x {
+					r[j+1] = x[j] / 1e6 / d // ns per element → ms
 				}
+				rows[i], b[i] = r, s.MS/d
+			}
+			coef, err := nnls(rows, b)
+			if err < bestErr*0.999 {
+				bestErr = err
+				best = &OpCoeff{OverheadUS: coef[0] * 1000, Align: a, Terms: coef[1:]}
 			}
 		}
 		if best.Align == 1 {
 			best.Align = 0
 		}
-		c.Ops[string(class)] = best
+		c.Ops[key] = best
 	}
 	return c
+}
+
+// nnlsOnes minimises Σ_i (rows_i · x − 1)² over x ≥ 0 and returns x and the
+// residual. The columns are scaled to unit norm first; the problem is tiny
+// (≤ 6 columns), so every subset of columns is tried and the best one whose
+// least-squares solution is non-negative kept: that is the NNLS optimum
+// (at it, the free coefficients solve least squares on their support).
+func nnlsOnes(rows [][]float64) ([]float64, float64) {
+	b := make([]float64, len(rows))
+	for i := range b {
+		b[i] = 1
+	}
+	return nnls(rows, b)
+}
+
+// nnls minimises Σ_i (rows_i · x − b_i)² over x ≥ 0 (see nnlsOnes).
+func nnls(rows [][]float64, b []float64) ([]float64, float64) {
+	if len(rows) == 0 {
+		return nil, 0
+	}
+	n := len(rows[0])
+	scale := make([]float64, n)
+	for _, r := range rows {
+		for j, v := range r {
+			scale[j] += v * v
+		}
+	}
+	for j := range scale {
+		scale[j] = math.Sqrt(scale[j])
+	}
+	bestX, bestErr := make([]float64, n), 0.0 // x = 0: residual Σ b²
+	for _, v := range b {
+		bestErr += v * v
+	}
+	for mask := 1; mask < 1<<n; mask++ {
+		var cols []int
+		for j := 0; j < n; j++ {
+			if mask&(1<<j) != 0 && scale[j] > 0 {
+				cols = append(cols, j)
+			}
+		}
+		if len(cols) == 0 || len(cols) > len(rows) {
+			continue
+		}
+		k := len(cols)
+		// Normal equations on the scaled columns.
+		a := make([][]float64, k)
+		for p := range a {
+			a[p] = make([]float64, k+1)
+		}
+		for i, r := range rows {
+			for p, jp := range cols {
+				vp := r[jp] / scale[jp]
+				for q, jq := range cols {
+					a[p][q] += vp * r[jq] / scale[jq]
+				}
+				a[p][k] += vp * b[i]
+			}
+		}
+		y, ok := solve(a)
+		if !ok {
+			continue
+		}
+		x := make([]float64, n)
+		neg := false
+		for p, j := range cols {
+			if y[p] < 0 {
+				neg = true
+				break
+			}
+			x[j] = y[p] / scale[j]
+		}
+		if neg {
+			continue
+		}
+		var e float64
+		for i, r := range rows {
+			d := -b[i]
+			for j, v := range r {
+				d += v * x[j]
+			}
+			e += d * d
+		}
+		if e < bestErr {
+			bestX, bestErr = x, e
+		}
+	}
+	return bestX, bestErr
+}
+
+// solve solves the k×k system in a's first k columns with right-hand side
+// a[·][k] by Gaussian elimination with partial pivoting.
+func solve(a [][]float64) ([]float64, bool) {
+	k := len(a)
+	for p := 0; p < k; p++ {
+		piv := p
+		for r := p + 1; r < k; r++ {
+			if math.Abs(a[r][p]) > math.Abs(a[piv][p]) {
+				piv = r
+			}
+		}
+		if math.Abs(a[piv][p]) < 1e-12 {
+			return nil, false
+		}
+		a[p], a[piv] = a[piv], a[p]
+		for r := p + 1; r < k; r++ {
+			f := a[r][p] / a[p][p]
+			for c := p; c <= k; c++ {
+				a[r][c] -= f * a[p][c]
+			}
+		}
+	}
+	y := make([]float64, k)
+	for p := k - 1; p >= 0; p-- {
+		s := a[p][k]
+		for c := p + 1; c < k; c++ {
+			s -= a[p][c] * y[c]
+		}
+		y[p] = s / a[p][p]
+	}
+	return y, true
+}
+
+// FitRun fits the whole-run correction: measured ≈ RunScale · Σ predicted
+// nodes + nodes · DispatchUS + GraphOverheadUS, all ≥ 0, by least squares
+// on the relative error over whole runs (nodeSums from PredictNodes, the
+// runs' node counts, measured whole-run times). Timing nodes one by one
+// misses what passes between them (the dispatch from one to the next,
+// caches warmed by the neighbour): the dispatch term is what a model of
+// many small nodes (mobilenet_v3_small, shufflenet) loses there.
+func (c *Coeffs) FitRun(nodeSums []float64, nodes []int, measured []float64) {
+	var rows [][]float64
+	for i := range measured {
+		if measured[i] > 0 {
+			rows = append(rows, []float64{nodeSums[i] / measured[i], float64(nodes[i]) / measured[i], 1 / measured[i]})
+		}
+	}
+	if len(rows) < 3 {
+		return
+	}
+	x, _ := nnlsOnes(rows)
+	if x[0] > 0 {
+		c.RunScale = x[0]
+		c.DispatchUS = x[1] * 1000
+		c.GraphOverheadUS = x[2] * 1000
+	}
 }
 
 // Baselines are the simple predictors the cost model is compared with.

@@ -140,20 +140,19 @@ func ortCost(e ortEvent) engine.NodeCost {
 func (r *ORTRun) Samples() []NodeSample {
 	var out []NodeSample
 	for _, n := range r.Nodes {
-		f := features(n.Cost)
-		out = append(out, NodeSample{Class: f.class, FLOPs: f.flops, Bytes: f.bytes, Channels: f.channels, MS: n.MS})
+		out = append(out, sampleOf(n.Cost, n.MS))
 	}
 	return out
 }
 
 // PredictORT predicts an ORT run's whole time with c.
 func PredictORT(c *Coeffs, r *ORTRun) float64 {
-	t := c.GraphOverheadUS / 1000
+	var t float64
 	for _, n := range r.Nodes {
 		ms, _ := nodeMS(features(n.Cost), c)
 		t += ms
 	}
-	return t
+	return c.PredictRun(t, len(r.Nodes))
 }
 
 // FitORT fits the cost model to ORT runs with the profile's datasheet peak

@@ -184,11 +184,18 @@ type Conditions struct {
 
 // Coeffs are the fitted cost-model coefficients for one thread count.
 type Coeffs struct {
-	PeakGFLOPS      float64             `yaml:"peak_gflops" json:"peak_gflops"`
-	BandwidthGBs    float64             `yaml:"bandwidth_gbs" json:"bandwidth_gbs"`
-	GraphOverheadUS float64             `yaml:"graph_overhead_us" json:"graph_overhead_us"`
-	RSSOverheadMB   float64             `yaml:"rss_overhead_mb,omitempty" json:"rss_overhead_mb,omitempty"`
-	Ops             map[string]*OpCoeff `yaml:"ops" json:"ops"`
+	PeakGFLOPS      float64 `yaml:"peak_gflops" json:"peak_gflops"`
+	BandwidthGBs    float64 `yaml:"bandwidth_gbs" json:"bandwidth_gbs"`
+	GraphOverheadUS float64 `yaml:"graph_overhead_us" json:"graph_overhead_us"`
+	RSSOverheadMB   float64 `yaml:"rss_overhead_mb,omitempty" json:"rss_overhead_mb,omitempty"`
+	// RunScale multiplies the sum of the nodes' predictions (0 means 1):
+	// fitted to whole runs, it absorbs what timing nodes one by one misses
+	// (caches warmed or cooled by the neighbours, the timer itself).
+	RunScale float64 `yaml:"run_scale,omitempty" json:"run_scale,omitempty"`
+	// DispatchUS is added per node that runs (fitted to whole runs with
+	// RunScale): what passes between nodes.
+	DispatchUS float64             `yaml:"dispatch_us,omitempty" json:"dispatch_us,omitempty"`
+	Ops        map[string]*OpCoeff `yaml:"ops" json:"ops"`
 }
 
 // OpCoeff is one op class's efficiency (fraction of peak reached) and
@@ -200,6 +207,11 @@ type OpCoeff struct {
 	// cache move faster than DRAM copies); 0 means 1.
 	BW    float64 `yaml:"bw,omitempty" json:"bw,omitempty"`
 	Align int     `yaml:"align,omitempty" json:"align,omitempty"`
+	// Terms, when present, make the class linear (calibrated): nanoseconds
+	// per element of each of profile.TermNames — FLOPs, output elements,
+	// first input, second input (weights), im2col elements — added to the
+	// overhead. Eff and BW are then unused.
+	Terms []float64 `yaml:"ns_per,flow,omitempty" json:"ns_per,omitempty"`
 }
 
 // Validation is how well the fitted model predicted whole-model latency on

@@ -236,10 +236,13 @@ func (v *validator) calibration(c *Calibration) {
 		if co.GraphOverheadUS < 0 {
 			v.add(f+".graph_overhead_us", co.GraphOverheadUS, "must be ≥ 0")
 		}
+		v.positive(f+".run_scale", co.RunScale, false)
+		v.positive(f+".dispatch_us", co.DispatchUS, false)
 		for name, oc := range co.Ops {
 			g := f + ".ops." + name
-			if !slices.Contains(OpClasses, OpClass(name)) {
-				v.add(g, nil, "unknown op class; allowed: %s", joinClasses())
+			class, _, _ := strings.Cut(name, "/")
+			if !slices.Contains(OpClasses, OpClass(class)) {
+				v.add(g, nil, "unknown op class; allowed: %s (or class/Op)", joinClasses())
 				continue
 			}
 			if oc == nil {
@@ -250,6 +253,15 @@ func (v *validator) calibration(c *Calibration) {
 			}
 			if oc.OverheadUS < 0 {
 				v.add(g+".overhead_us", oc.OverheadUS, "must be ≥ 0")
+			}
+			if oc.Terms != nil && len(oc.Terms) != NumTerms {
+				v.add(g+".ns_per", len(oc.Terms), "must list %d numbers (ns per element of %s)", NumTerms, strings.Join(TermNames[:], ", "))
+			}
+			for _, k := range oc.Terms {
+				if k < 0 || math.IsNaN(k) || math.IsInf(k, 0) {
+					v.add(g+".ns_per", k, "must be finite and ≥ 0")
+					break
+				}
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,7 +17,9 @@ func newCalibrateCmd(c *cli) *cobra.Command {
 	var (
 		profPath, out, report string
 		threads, variants     int
-		runs                  int
+		runs, fitVariants     int
+		saveTimings           string
+		fromTimings           []string
 		seed                  uint64
 		statistic             string
 		ortProfiles           []string
@@ -36,8 +39,8 @@ the runtime and thread count (-o; atomic), and the conditions it measured
 under (governor, frequency, temperature and load where the OS shows them).`,
 		Example: `  edgeprune calibrate resnet18.onnx mobilenet_v2.onnx --profile configs/raspberry-pi-5.yaml -o pi5-calibrated.yaml`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 && len(ortProfiles) == 0 {
-				return usagef("calibrate needs MODEL.onnx arguments (or --from-ort-profile)\nRun '%s --help' for usage.", cmd.CommandPath())
+			if len(args) == 0 && len(ortProfiles) == 0 && len(fromTimings) == 0 {
+				return usagef("calibrate needs MODEL.onnx arguments (or --from-timings, --from-ort-profile)\nRun '%s --help' for usage.", cmd.CommandPath())
 			}
 			return nil
 		},
@@ -54,6 +57,12 @@ under (governor, frequency, temperature and load where the OS shows them).`,
 			if variants < 1 || variants > 1000 {
 				return usagef("--variants %d: must be in [1, 1000]", variants)
 			}
+			if fitVariants < 0 || fitVariants > 1000 {
+				return usagef("--fit-variants %d: must be in [0, 1000]", fitVariants)
+			}
+			if runs < 1 || runs > 10000 {
+				return usagef("--runs %d: must be in [1, 10000]", runs)
+			}
 			p, err := profile.Load(profPath)
 			if err != nil {
 				return err
@@ -65,32 +74,47 @@ under (governor, frequency, temperature and load where the OS shows them).`,
 				return calibrateFromORT(c, p, profPath, out, ortProfiles, threads)
 			}
 			ctx := cmd.Context()
-			var models []build.NamedModel
-			for _, a := range args {
-				m, err := readModel(ctx, a)
-				if err != nil {
-					return err
-				}
-				models = append(models, build.NamedModel{Name: filepath.Base(a), Model: m})
+			opts := build.CalibrateOptions{Threads: threads, Variants: variants, FitVariants: fitVariants, Runs: runs, Seed: seed, Statistic: statistic,
+				Log: func(f string, a ...any) { fmt.Fprintf(c.stderr, f+"\n", a...) }}
+			if fitVariants == 0 {
+				opts.FitVariants = -1
 			}
-			res, err := build.Calibrate(ctx, p, models, build.CalibrateOptions{Threads: threads, Variants: variants, Runs: runs, Seed: seed, Statistic: statistic,
-				Log: func(f string, a ...any) { fmt.Fprintf(c.stderr, f+"\n", a...) }})
+			var timings *build.Timings
+			if len(fromTimings) > 0 {
+				if len(args) > 0 {
+					return usagef("--from-timings fits saved measurements: give no MODEL")
+				}
+				timings, err = readTimings(fromTimings)
+			} else {
+				var models []build.NamedModel
+				for _, a := range args {
+					m, err := readModel(ctx, a)
+					if err != nil {
+						return err
+					}
+					models = append(models, build.NamedModel{Name: filepath.Base(a), Model: m})
+				}
+				timings, err = build.Measure(ctx, p, models, opts)
+			}
 			if err != nil {
 				return err
 			}
+			if saveTimings != "" {
+				if err := writeJSONFile(saveTimings, timings); err != nil {
+					return err
+				}
+			}
+			start := time.Now()
+			res, err := build.FitTimings(p, timings, opts)
+			if err != nil {
+				return err
+			}
+			res.Seconds = time.Since(start).Seconds()
 			if err := profile.WriteCalibrated(profPath, out, res.Calibration); err != nil {
 				return err
 			}
 			if report != "" {
-				f, err := atomicfile.Create(report)
-				if err != nil {
-					return err
-				}
-				defer f.Abort()
-				if err := writeJSON(f, res); err != nil {
-					return err
-				}
-				if err := f.Commit(); err != nil {
+				if err := writeJSONFile(report, res); err != nil {
 					return err
 				}
 			}
@@ -103,6 +127,9 @@ under (governor, frequency, temperature and load where the OS shows them).`,
 	addThreadsFlag(cmd, &threads)
 	cmd.Flags().IntVar(&variants, "variants", 20, "validation variants per model")
 	cmd.Flags().IntVar(&runs, "runs", 10, "timed runs per measurement (after 3 warm-ups)")
+	cmd.Flags().IntVar(&fitVariants, "fit-variants", 8, "random structured variants per model timed for the fit, beside the uniform widths (another random stream than the validation variants)")
+	cmd.Flags().StringVar(&saveTimings, "save-timings", "", "write the measurements (JSON) so that --from-timings can refit them")
+	cmd.Flags().StringSliceVar(&fromTimings, "from-timings", nil, "fit and validate from saved measurements (--save-timings), merged: e.g. one file per model, each measured in its own run")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the validation variants")
 	cmd.Flags().StringVar(&statistic, "statistic", "median", "what is fitted and validated: median, or min (on a machine shared with other work)")
 	cmd.Flags().StringVar(&report, "report", "", "write every measurement and prediction as JSON")
@@ -110,9 +137,40 @@ under (governor, frequency, temperature and load where the OS shows them).`,
 	return cmd
 }
 
+func writeJSONFile(path string, v any) error {
+	f, err := atomicfile.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	if err := writeJSON(f, v); err != nil {
+		return err
+	}
+	return f.Commit()
+}
+
+func readTimings(files []string) (*build.Timings, error) {
+	var ts []*build.Timings
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		t := new(build.Timings)
+		if err := json.Unmarshal(b, t); err != nil {
+			return nil, fmt.Errorf("%s: %w (want the JSON of calibrate --save-timings)", name, err)
+		}
+		if t.Schema != build.TimingsSchema {
+			return nil, fmt.Errorf("%s: schema %q, want %q (calibrate --save-timings)", name, t.Schema, build.TimingsSchema)
+		}
+		ts = append(ts, t)
+	}
+	return build.MergeTimings(ts)
+}
+
 func printCalibration(c *cli, r *build.CalibrationResult, out string) {
 	w := c.stdout
-	fmt.Fprintf(w, "calibrated in %.0f s on %d node timings; validation on %d variants (%s latency):\n", r.Seconds, r.Samples, len(r.Points), r.Statistic)
+	fmt.Fprintf(w, "fitted on %d node timings; validation on %d variants not fitted on (%s latency):\n", r.Samples, len(r.Points), r.Statistic)
 	fmt.Fprintf(w, "%-26s %22s %22s %22s %22s\n", "model", "cost model", "FLOPs only", "FLOPs + per node", "cost model, node sums")
 	row := func(name string, s build.PredictorStats) {
 		f := func(e profile.ErrorStats) string {
@@ -120,10 +178,12 @@ func printCalibration(c *cli, r *build.CalibrationResult, out string) {
 		}
 		fmt.Fprintf(w, "%-26s %22s %22s %22s %22s\n", name, f(s.CostModel), f(s.FLOPsOnly), f(s.TwoParam), f(s.NodeSum))
 	}
-	for _, p := range r.Calibration.Validation.Models {
-		row(p, r.PerModel[p])
+	if r.Calibration.Validation != nil {
+		for _, p := range r.Calibration.Validation.Models {
+			row(p, r.PerModel[p])
+		}
+		row("all", r.Overall)
 	}
-	row("all", r.Overall)
 	cd := r.Calibration.Conditions
 	fmt.Fprintf(w, "conditions: %d CPUs, %.0f MHz, governor %q, load average %v\n", cd.CPUs, cd.MHz, cd.Governor, cd.LoadAvg)
 	fmt.Fprintf(w, "wrote %s\n", out)

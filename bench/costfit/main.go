@@ -1,0 +1,136 @@
+// Command costfit refits saved calibration timings (edgeprune calibrate
+// --save-timings) and shows where the cost model's errors are: per model
+// the whole-run errors, per op class the node-level errors on the
+// validation variants, and the nodes with the largest total error.
+//
+//	go run ./bench/costfit /tmp/cal/*.json
+//	STATISTIC=min go run ./bench/costfit ...   # the whole runs' fastest instead
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"sort"
+
+	"github.com/edgeprune/edgeprune/build"
+	"github.com/edgeprune/edgeprune/profile"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: costfit TIMINGS.json...")
+		os.Exit(2)
+	}
+	var ts []*build.Timings
+	for _, f := range os.Args[1:] {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		t := new(build.Timings)
+		if err := json.Unmarshal(b, t); err != nil {
+			fmt.Fprintln(os.Stderr, f, err)
+			os.Exit(1)
+		}
+		ts = append(ts, t)
+	}
+	t, err := build.MergeTimings(ts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if st := os.Getenv("STATISTIC"); st != "" {
+		t.Statistic = st // the whole runs' statistic (the nodes' was fixed when measured)
+	}
+	p := &profile.Profile{}
+	res, err := build.FitTimings(p, t, build.CalibrateOptions{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	co := res.Calibration.ByThreads[fmt.Sprint(t.Threads)]
+	fmt.Printf("run scale %.3f, %.2f µs per node, %.1f µs per run\n", co.RunScale, co.DispatchUS, co.GraphOverheadUS)
+	for _, c := range profile.OpClasses {
+		if oc := co.Ops[string(c)]; oc != nil && oc.Terms != nil {
+			fmt.Printf("  %-9s overhead %6.2f µs align %2d ns/elem %v\n", c, oc.OverheadUS, oc.Align, oc.Terms)
+		}
+	}
+	fmt.Printf("%-24s %-22s %-22s %-22s %-22s\n", "model", "cost model", "FLOPs only", "two-param", "node sums")
+	f := func(e profile.ErrorStats) string {
+		return fmt.Sprintf("%5.1f%% %3.0f%%", e.MAPE*100, e.Within10Pct*100)
+	}
+	for _, mt := range t.Models {
+		s := res.PerModel[mt.Model]
+		fmt.Printf("%-24s %-22s %-22s %-22s %-22s\n", mt.Model, f(s.CostModel), f(s.FLOPsOnly), f(s.TwoParam), f(s.NodeSum))
+	}
+	s := res.Overall
+	fmt.Printf("%-24s %-22s %-22s %-22s %-22s\n", "all", f(s.CostModel), f(s.FLOPsOnly), f(s.TwoParam), f(s.NodeSum))
+	// Drift: predicted / measured node sums, in measurement order.
+	for _, mt := range t.Models {
+		fmt.Printf("%-24s pred/meas node sums in measurement order:", mt.Model)
+		for _, pt := range mt.Plans {
+			fmt.Printf(" %s%.2f", pt.Kind[:1], profile.PredictNodes(co, pt.Nodes)/sumMS(pt.Nodes))
+		}
+		fmt.Println()
+	}
+	// Node-level errors on the validation plans, per class and per node.
+	type agg struct {
+		n              int
+		meas, pred, ae float64
+	}
+	byClass := map[profile.OpClass]*agg{}
+	byNode := map[string]*agg{}
+	for _, mt := range t.Models {
+		for _, pt := range mt.Plans {
+			if pt.Kind != build.PlanValidate || (os.Getenv("FOCUS") != "" && os.Getenv("FOCUS") != mt.Model) {
+				continue
+			}
+			for _, n := range pt.Nodes {
+				if n.MS <= 0 {
+					continue
+				}
+				pr := profile.PredictNodes(co, []profile.NodeSample{n})
+				for _, a := range []*agg{get(byClass, n.Class), getS(byNode, mt.Model+" "+n.Name+" "+n.Op+" "+string(n.Class))} {
+					a.n++
+					a.meas += n.MS
+					a.pred += pr
+					a.ae += math.Abs(pr - n.MS)
+				}
+			}
+		}
+	}
+	fmt.Println("validation nodes by class: n, Σ measured ms, Σ predicted, Σ|error|")
+	for c, a := range byClass {
+		fmt.Printf("  %-9s %5d %9.2f %9.2f %8.2f\n", c, a.n, a.meas, a.pred, a.ae)
+	}
+	var keys []string
+	for k := range byNode {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return byNode[keys[i]].ae > byNode[keys[j]].ae })
+	fmt.Println("largest node errors (Σ over validation variants):")
+	for _, k := range keys[:min(25, len(keys))] {
+		a := byNode[k]
+		fmt.Printf("  %-70s %3d meas %8.3f pred %8.3f |err| %7.3f\n", k, a.n, a.meas, a.pred, a.ae)
+	}
+}
+
+func get[K comparable, V any](m map[K]*V, k K) *V {
+	if m[k] == nil {
+		m[k] = new(V)
+	}
+	return m[k]
+}
+
+func getS[V any](m map[string]*V, k string) *V { return get(m, k) }
+
+func sumMS(ns []profile.NodeSample) float64 {
+	var s float64
+	for _, n := range ns {
+		s += n.MS
+	}
+	return s
+}

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package profile
+
+func threadCPUNanos() int64 { return -1 }
