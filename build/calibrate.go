@@ -3,8 +3,12 @@ package build
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/edgeprune/edgeprune/engine"
@@ -34,7 +38,11 @@ type CalibrateOptions struct {
 	// "min" (the fastest run: robust to a machine shared with other work,
 	// at the price of predicting an unloaded device).
 	Statistic string
-	Log       func(format string, args ...any)
+	// WriteVariants, when set, makes Measure write every plan it would time
+	// as DIR/<model>-<kind>-<nn>.onnx and time nothing (for timing them in
+	// another runtime: bench/ort_profile.sh).
+	WriteVariants string
+	Log           func(format string, args ...any)
 }
 
 // ValidationPoint is one validation variant.
@@ -89,13 +97,17 @@ const TimingsSchema = "edgeprune/calibration-timings/v1"
 // per model, every plan timed. They can be saved, merged across runs (one
 // model per run keeps each measurement short) and fitted (FitTimings).
 type Timings struct {
-	Schema       string             `json:"schema"`
-	PeakGFLOPS   float64            `json:"peak_gflops"`
-	BandwidthGBs float64            `json:"bandwidth_gbs"`
-	Threads      int                `json:"threads"`
-	Statistic    string             `json:"statistic"`
-	Conditions   profile.Conditions `json:"conditions"`
-	Models       []ModelTimings     `json:"models"`
+	Schema       string  `json:"schema"`
+	PeakGFLOPS   float64 `json:"peak_gflops"`
+	BandwidthGBs float64 `json:"bandwidth_gbs"`
+	Threads      int     `json:"threads"`
+	// RSSBaselineMB is the process's resident memory before any model was
+	// read (the binary and the Go runtime): the memory model's runtime
+	// overhead (Coeffs.RSSOverheadMB). 0 when not measured.
+	RSSBaselineMB float64            `json:"rss_baseline_mb,omitempty"`
+	Statistic     string             `json:"statistic"`
+	Conditions    profile.Conditions `json:"conditions"`
+	Models        []ModelTimings     `json:"models"`
 }
 
 // ModelTimings are the plans timed of one model.
@@ -201,12 +213,19 @@ func Measure(ctx context.Context, p *profile.Profile, models []NamedModel, opts 
 	if t.Statistic == "" {
 		t.Statistic = "median"
 	}
-	t.BandwidthGBs = profile.MeasureBandwidth(opts.Threads, 10)
-	t.PeakGFLOPS, err = profile.MeasurePeak(ctx, opts.Threads, 10)
-	if err != nil {
-		return nil, fmt.Errorf("build: peak microbenchmark: %w", err)
+	if opts.WriteVariants != "" {
+		if err := os.MkdirAll(opts.WriteVariants, 0o755); err != nil {
+			return nil, fmt.Errorf("build: --write-variants: %w", err)
+		}
+	} else {
+		reps := min(10, max(3, opts.Runs)) // fewer with fewer runs (a quick check, qemu)
+		t.BandwidthGBs = profile.MeasureBandwidth(opts.Threads, reps)
+		t.PeakGFLOPS, err = profile.MeasurePeak(ctx, opts.Threads, reps)
+		if err != nil {
+			return nil, fmt.Errorf("build: peak microbenchmark: %w", err)
+		}
+		logf("microbenchmarks: %.1f GFLOP/s (512³ MatMul), %.1f GB/s (copy traffic), %d threads", t.PeakGFLOPS, t.BandwidthGBs, opts.Threads)
 	}
-	logf("microbenchmarks: %.1f GFLOP/s (512³ MatMul), %.1f GB/s (copy traffic), %d threads", t.PeakGFLOPS, t.BandwidthGBs, opts.Threads)
 	for _, nm := range models {
 		s, err := NewSpace(nm.Model, mergeKeep(p.Search.Structured.Keep, opts.Widths), p.Search.Structured.RoundTo, nil)
 		if err != nil {
@@ -242,6 +261,13 @@ func Measure(ctx context.Context, p *profile.Profile, models []NamedModel, opts 
 			m, _, err := s.Model(j.choice)
 			if err != nil {
 				return nil, fmt.Errorf("build: %s variant %d: %w", nm.Name, i, err)
+			}
+			if opts.WriteVariants != "" {
+				name := filepath.Join(opts.WriteVariants, fmt.Sprintf("%s-%s-%02d.onnx", strings.TrimSuffix(nm.Name, ".onnx"), j.kind, i))
+				if err := m.WriteFile(name); err != nil {
+					return nil, err
+				}
+				continue
 			}
 			plan, err := compile(m, opts.Threads)
 			if err != nil {
@@ -354,9 +380,13 @@ func FitTimings(p *profile.Profile, t *Timings, opts CalibrateOptions) (*Calibra
 	for _, pt := range fitPlans {
 		sums = append(sums, profile.PredictNodes(co, pt.Nodes))
 	}
-	co.FitRun(sums, wNodes, wMS)
+	var outs []int64
+	for _, pt := range fitPlans {
+		outs = append(outs, profile.OutElems(pt.Nodes))
+	}
+	co.FitRun(sums, wNodes, outs, wMS)
 	base := profile.FitBaselines(wFLOPs, wNodes, wMS)
-	logf("fitted on %d node timings of %d plans (run scale %.3f, %.1f µs per node, %.0f µs per run)", len(samples), len(fitPlans), co.RunScale, co.DispatchUS, co.GraphOverheadUS)
+	logf("fitted on %d node timings of %d plans (run scale %.3f, %.2f µs per node, %.3f ns per output element, %.0f µs per run)", len(samples), len(fitPlans), co.RunScale, co.DispatchUS, co.DispatchNSPerOut, co.GraphOverheadUS)
 
 	res := &CalibrationResult{Statistic: t.Statistic, Baselines: base, PerModel: map[string]PredictorStats{}, Samples: len(samples), Timings: t}
 	var all [6][]float64
@@ -369,7 +399,7 @@ func FitTimings(p *profile.Profile, t *Timings, opts CalibrateOptions) (*Calibra
 			}
 			nodes := profile.PredictNodes(co, pt.Nodes)
 			vp := ValidationPoint{Model: mt.Model, FLOPs: pt.FLOPs, Nodes: len(pt.Nodes), Measured: pt.Run.Quantile(q),
-				NodeSum: pt.nodeSum(), PredictedNodes: nodes, Predicted: co.PredictRun(nodes, len(pt.Nodes))}
+				NodeSum: pt.nodeSum(), PredictedNodes: nodes, Predicted: co.PredictRun(nodes, len(pt.Nodes), profile.OutElems(pt.Nodes))}
 			if len(pt.Run.Wall) > 0 {
 				vp.MeasuredWall = pt.Run.Wall[int(q*float64(len(pt.Run.Wall)-1)+0.5)]
 			}
@@ -391,6 +421,7 @@ func FitTimings(p *profile.Profile, t *Timings, opts CalibrateOptions) (*Calibra
 			ps.CostModel.MAPE*100, ps.CostModel.Within10Pct*100, ps.FLOPsOnly.MAPE*100, ps.TwoParam.MAPE*100, ps.NodeSum.MAPE*100, ps.NodeSum.Within10Pct*100)
 	}
 	res.Overall = PredictorStats{profile.Stats(all[1], all[0]), profile.Stats(all[2], all[0]), profile.Stats(all[3], all[0]), profile.Stats(all[5], all[4])}
+	co.RSSOverheadMB = math.Round(t.RSSBaselineMB*10) / 10
 	cond := t.Conditions
 	cond.Statistic = t.Statistic
 	if cond.Source == "" {

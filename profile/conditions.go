@@ -45,3 +45,22 @@ func ReadConditions() Conditions {
 	}
 	return c
 }
+
+// ReadRSSMB returns the process's resident set (VmRSS in /proc/self/status)
+// in MB, 0 where the OS does not tell.
+func ReadRSSMB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			f := strings.Fields(v)
+			if len(f) >= 1 {
+				kb, _ := strconv.ParseFloat(f[0], 64)
+				return kb * 1024 / MB
+			}
+		}
+	}
+	return 0
+}

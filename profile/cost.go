@@ -213,7 +213,7 @@ func predictWith(c *Coeffs, calibrated bool, m *onnxio.Model, plan *engine.Progr
 	for _, n := range r.Nodes {
 		f := features(n)
 		ms, memBound := nodeMS(f, c)
-		ms = ms*scale + c.DispatchUS/1000
+		ms = ms*scale + c.dispatchMS(f.out)
 		e.Nodes = append(e.Nodes, NodeEstimate{Name: n.Name, Op: n.Op, Class: f.class, FLOPs: f.flops, Bytes: f.bytes, Channels: f.channels, MS: ms, Memory: memBound})
 		e.ByClassMS[f.class] += ms
 		e.LatencyMS += ms

@@ -74,9 +74,24 @@ func PredictNodes(c *Coeffs, nodes []NodeSample) float64 {
 }
 
 // PredictRun turns the sum of n nodes' predictions into a whole run's:
-// RunScale · sum + n · DispatchUS + GraphOverheadUS.
-func (c *Coeffs) PredictRun(sum float64, n int) float64 {
-	return sum*c.runScale() + float64(n)*c.DispatchUS/1000 + c.GraphOverheadUS/1000
+// RunScale · sum + n · DispatchUS + out · DispatchNSPerOut + GraphOverheadUS,
+// out the nodes' output elements.
+func (c *Coeffs) PredictRun(sum float64, n int, out int64) float64 {
+	return sum*c.runScale() + float64(n)*c.DispatchUS/1000 + float64(out)*c.DispatchNSPerOut/1e6 + c.GraphOverheadUS/1000
+}
+
+// dispatchMS is what a node with out output elements costs between nodes.
+func (c *Coeffs) dispatchMS(out int64) float64 {
+	return c.DispatchUS/1000 + float64(out)*c.DispatchNSPerOut/1e6
+}
+
+// OutElems sums the nodes' output elements (PredictRun's out).
+func OutElems(nodes []NodeSample) int64 {
+	var n int64
+	for _, s := range nodes {
+		n += s.Out
+	}
+	return n
 }
 
 // Fit fits each op class's linear model to the node samples: per node
@@ -272,27 +287,29 @@ func solve(a [][]float64) ([]float64, bool) {
 }
 
 // FitRun fits the whole-run correction: measured ≈ RunScale · Σ predicted
-// nodes + nodes · DispatchUS + GraphOverheadUS, all ≥ 0, by least squares
-// on the relative error over whole runs (nodeSums from PredictNodes, the
-// runs' node counts, measured whole-run times). Timing nodes one by one
-// misses what passes between them (the dispatch from one to the next,
-// caches warmed by the neighbour): the dispatch term is what a model of
-// many small nodes (mobilenet_v3_small, shufflenet) loses there.
-func (c *Coeffs) FitRun(nodeSums []float64, nodes []int, measured []float64) {
+// nodes + nodes · DispatchUS + out · DispatchNSPerOut + GraphOverheadUS, all
+// ≥ 0, by least squares on the relative error over whole runs (nodeSums
+// from PredictNodes, the runs' node counts and output elements, measured
+// whole-run times). Timing nodes one by one misses what passes between
+// them: dispatching the next node, allocating and touching its outputs,
+// caches warmed by the neighbour — and a profiler's own cost per node
+// (ORT's model_run with enable_profiling).
+func (c *Coeffs) FitRun(nodeSums []float64, nodes []int, outs []int64, measured []float64) {
 	var rows [][]float64
 	for i := range measured {
 		if measured[i] > 0 {
-			rows = append(rows, []float64{nodeSums[i] / measured[i], float64(nodes[i]) / measured[i], 1 / measured[i]})
+			rows = append(rows, []float64{nodeSums[i] / measured[i], float64(nodes[i]) / measured[i], float64(outs[i]) / 1e6 / measured[i], 1 / measured[i]})
 		}
 	}
-	if len(rows) < 3 {
+	if len(rows) < 4 {
 		return
 	}
 	x, _ := nnlsOnes(rows)
 	if x[0] > 0 {
 		c.RunScale = x[0]
 		c.DispatchUS = x[1] * 1000
-		c.GraphOverheadUS = x[2] * 1000
+		c.DispatchNSPerOut = x[2]
+		c.GraphOverheadUS = x[3] * 1000
 	}
 }
 

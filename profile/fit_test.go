@@ -83,18 +83,19 @@ func TestNNLSNonNegative(t *testing.T) {
 }
 
 func TestFitRun(t *testing.T) {
-	sums := []float64{1, 2, 5, 10, 3}
-	nodes := []int{10, 50, 20, 70, 140}
+	sums := []float64{1, 2, 5, 10, 3, 7}
+	nodes := []int{10, 50, 20, 70, 140, 30}
+	outs := []int64{1e6, 3e5, 2e6, 5e5, 4e6, 1e5}
 	var meas []float64
 	for i, s := range sums {
-		meas = append(meas, 1.2*s+float64(nodes[i])*0.002+0.05)
+		meas = append(meas, 1.2*s+float64(nodes[i])*0.002+float64(outs[i])*0.1/1e6+0.05)
 	}
 	c := &Coeffs{}
-	c.FitRun(sums, nodes, meas)
-	if math.Abs(c.RunScale-1.2) > 1e-9 || math.Abs(c.DispatchUS-2) > 1e-6 || math.Abs(c.GraphOverheadUS-50) > 1e-6 {
-		t.Errorf("run scale %v, %v µs per node, overhead %v µs; want 1.2, 2, 50", c.RunScale, c.DispatchUS, c.GraphOverheadUS)
+	c.FitRun(sums, nodes, outs, meas)
+	if math.Abs(c.RunScale-1.2) > 1e-9 || math.Abs(c.DispatchUS-2) > 1e-6 || math.Abs(c.DispatchNSPerOut-0.1) > 1e-9 || math.Abs(c.GraphOverheadUS-50) > 1e-6 {
+		t.Errorf("run scale %v, %v µs per node, %v ns per output, overhead %v µs; want 1.2, 2, 0.1, 50", c.RunScale, c.DispatchUS, c.DispatchNSPerOut, c.GraphOverheadUS)
 	}
-	if got, want := c.PredictRun(4, 30), 1.2*4+0.06+0.05; math.Abs(got-want) > 1e-9 {
+	if got, want := c.PredictRun(4, 30, 2e6), 1.2*4+0.06+0.2+0.05; math.Abs(got-want) > 1e-9 {
 		t.Errorf("PredictRun = %v, want %v", got, want)
 	}
 }

@@ -30,6 +30,7 @@ type ORTNode struct {
 type ortEvent struct {
 	Cat  string  `json:"cat"`
 	Name string  `json:"name"`
+	Ts   float64 `json:"ts"`  // µs
 	Dur  float64 `json:"dur"` // µs
 	Args struct {
 		OpName string               `json:"op_name"`
@@ -55,18 +56,43 @@ func ReadORTProfile(name string, r io.Reader) (*ORTRun, error) {
 	var order []string
 	costs := map[string]engine.NodeCost{}
 	var runs []float64
+	type span struct{ lo, hi float64 }
+	var spans []span
+	var nodes []ortEvent
 	for _, e := range evs {
 		switch {
 		case e.Cat == "Session" && e.Name == "model_run":
 			runs = append(runs, e.Dur/1000)
+			spans = append(spans, span{e.Ts, e.Ts + e.Dur})
 		case e.Cat == "Node" && strings.HasSuffix(e.Name, "_kernel_time"):
-			n := strings.TrimSuffix(e.Name, "_kernel_time")
-			if _, ok := times[n]; !ok {
-				order = append(order, n)
-				costs[n] = ortCost(e)
-			}
-			times[n] = append(times[n], e.Dur/1000)
+			nodes = append(nodes, e)
 		}
+	}
+	// A node's time is its kernel's plus the gap since the previous node of
+	// the same run ended: what ORT spends between kernels (dispatch, output
+	// allocation, the profiler's own record) belongs to the node it
+	// prepares. The first node of a run has no gap (session overhead).
+	slices.SortStableFunc(nodes, func(a, b ortEvent) int { return cmpFloat(a.Ts, b.Ts) })
+	prevEnd, prevRun := 0.0, -1
+	for _, e := range nodes {
+		n := strings.TrimSuffix(e.Name, "_kernel_time")
+		if _, ok := times[n]; !ok {
+			order = append(order, n)
+			costs[n] = ortCost(e)
+		}
+		ri := -1
+		for i, sp := range spans {
+			if e.Ts >= sp.lo && e.Ts <= sp.hi {
+				ri = i
+				break
+			}
+		}
+		d := e.Dur
+		if ri >= 0 && ri == prevRun && e.Ts > prevEnd {
+			d += e.Ts - prevEnd
+		}
+		prevEnd, prevRun = e.Ts+e.Dur, ri
+		times[n] = append(times[n], d/1000)
 	}
 	if len(runs) == 0 || len(order) == 0 {
 		return nil, fmt.Errorf("%w: %s: no model_run or node events (was enable_profiling on?)", ErrInvalid, name)
@@ -147,12 +173,8 @@ func (r *ORTRun) Samples() []NodeSample {
 
 // PredictORT predicts an ORT run's whole time with c.
 func PredictORT(c *Coeffs, r *ORTRun) float64 {
-	var t float64
-	for _, n := range r.Nodes {
-		ms, _ := nodeMS(features(n.Cost), c)
-		t += ms
-	}
-	return c.PredictRun(t, len(r.Nodes))
+	s := r.Samples()
+	return c.PredictRun(PredictNodes(c, s), len(s), OutElems(s))
 }
 
 // FitORT fits the cost model to ORT runs with the profile's datasheet peak
@@ -160,17 +182,32 @@ func PredictORT(c *Coeffs, r *ORTRun) float64 {
 func (p *Profile) FitORT(runs []*ORTRun) *Coeffs {
 	ds := p.datasheetCoeffs()
 	var samples []NodeSample
-	var over []float64
+	var over, meas []float64
 	for _, r := range runs {
 		s := r.Samples()
-		samples = append(samples, s...)
 		sum := 0.0
 		for _, x := range s {
 			sum += x.MS
 		}
+		for i := range s {
+			s[i].PlanMS = sum
+		}
+		samples = append(samples, s...)
 		over = append(over, r.RunMS-sum)
+		meas = append(meas, r.RunMS)
 	}
-	return Fit(ds.PeakGFLOPS, ds.BandwidthGBs, samples, over)
+	c := Fit(ds.PeakGFLOPS, ds.BandwidthGBs, samples, over)
+	var sums []float64
+	var nodes []int
+	var outs []int64
+	for _, r := range runs {
+		s := r.Samples()
+		sums = append(sums, PredictNodes(c, s))
+		nodes = append(nodes, len(s))
+		outs = append(outs, OutElems(s))
+	}
+	c.FitRun(sums, nodes, outs, meas)
+	return c
 }
 
 // ValidateORT fits on all runs but one and predicts the one left out, for
@@ -188,4 +225,14 @@ func (p *Profile) ValidateORT(runs []*ORTRun) (ErrorStats, []float64) {
 		meas = append(meas, runs[i].RunMS)
 	}
 	return Stats(pred, meas), pred
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }

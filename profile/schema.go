@@ -194,8 +194,11 @@ type Coeffs struct {
 	RunScale float64 `yaml:"run_scale,omitempty" json:"run_scale,omitempty"`
 	// DispatchUS is added per node that runs (fitted to whole runs with
 	// RunScale): what passes between nodes.
-	DispatchUS float64             `yaml:"dispatch_us,omitempty" json:"dispatch_us,omitempty"`
-	Ops        map[string]*OpCoeff `yaml:"ops" json:"ops"`
+	DispatchUS float64 `yaml:"dispatch_us,omitempty" json:"dispatch_us,omitempty"`
+	// DispatchNSPerOut is added per output element of every node (with
+	// DispatchUS): allocating and first touching outputs between nodes.
+	DispatchNSPerOut float64             `yaml:"dispatch_ns_per_out,omitempty" json:"dispatch_ns_per_out,omitempty"`
+	Ops              map[string]*OpCoeff `yaml:"ops" json:"ops"`
 }
 
 // OpCoeff is one op class's efficiency (fraction of peak reached) and

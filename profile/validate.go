@@ -238,6 +238,7 @@ func (v *validator) calibration(c *Calibration) {
 		}
 		v.positive(f+".run_scale", co.RunScale, false)
 		v.positive(f+".dispatch_us", co.DispatchUS, false)
+		v.positive(f+".dispatch_ns_per_out", co.DispatchNSPerOut, false)
 		for name, oc := range co.Ops {
 			g := f + ".ops." + name
 			class, _, _ := strings.Cut(name, "/")

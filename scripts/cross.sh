@@ -99,6 +99,20 @@ for t in "${TARGETS[@]}"; do
 		fail=1
 	fi
 done
+# calibrate's mechanics on the targets (timings under qemu mean nothing):
+# it runs, fits, validates and writes a profile that the amd64 binary loads.
+for t in "linux arm64 - edgeprune-linux-arm64 qemu-aarch64-static raspberry-pi-5" "linux arm 7 edgeprune-linux-armv7 qemu-arm-static pi-zero-2w-armv7"; do
+	read -r _ _ _ bin qemu prof <<<"$t"
+	if "$qemu" "dist/$bin" calibrate ../shared/models/mnist/lenet5.onnx --profile "configs/$prof.yaml" -o "$out/$prof.yaml" \
+		--variants 2 --fit-variants 1 --runs 1 >"$out/cal.$bin.log" 2>&1 &&
+		dist/edgeprune-linux-amd64 profile check "$out/$prof.yaml" >/dev/null; then
+		echo "cross: ok   $bin calibrate lenet5 --profile configs/$prof.yaml wrote a profile that loads"
+	else
+		cat "$out/cal.$bin.log" >&2
+		echo "cross: FAIL: $bin calibrate under $qemu" >&2
+		fail=1
+	fi
+done
 if ((fail)); then
 	echo "cross: FAILED" >&2
 	exit 1

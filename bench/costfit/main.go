@@ -4,6 +4,7 @@
 // validation variants, and the nodes with the largest total error.
 //
 //	go run ./bench/costfit /tmp/cal/*.json
+//	go run ./bench/costfit -against DIR A/*.json  # measurement against measurement: the same validation variants timed again (DIR/<same name>)
 //	STATISTIC=min go run ./bench/costfit ...   # the whole runs' fastest instead
 package main
 
@@ -12,6 +13,8 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/edgeprune/edgeprune/build"
@@ -23,8 +26,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: costfit TIMINGS.json...")
 		os.Exit(2)
 	}
+	files := os.Args[1:]
+	if files[0] == "-against" && len(files) > 2 {
+		against(files[1], files[2:])
+		return
+	}
 	var ts []*build.Timings
-	for _, f := range os.Args[1:] {
+	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -52,7 +60,7 @@ func main() {
 		os.Exit(1)
 	}
 	co := res.Calibration.ByThreads[fmt.Sprint(t.Threads)]
-	fmt.Printf("run scale %.3f, %.2f µs per node, %.1f µs per run\n", co.RunScale, co.DispatchUS, co.GraphOverheadUS)
+	fmt.Printf("run scale %.3f, %.2f µs per node, %.3f ns per output element, %.1f µs per run\n", co.RunScale, co.DispatchUS, co.DispatchNSPerOut, co.GraphOverheadUS)
 	for _, c := range profile.OpClasses {
 		if oc := co.Ops[string(c)]; oc != nil && oc.Terms != nil {
 			fmt.Printf("  %-9s overhead %6.2f µs align %2d ns/elem %v\n", c, oc.OverheadUS, oc.Align, oc.Terms)
@@ -133,4 +141,59 @@ func sumMS(ns []profile.NodeSample) float64 {
 		s += n.MS
 	}
 	return s
+}
+
+// against compares the whole-run times of the validation variants in each
+// file with those of the file of the same name in dir (the same variants,
+// the same seed, timed in another run): the noise floor of the ±10% test.
+func against(dir string, files []string) {
+	var all []float64
+	for _, f := range files {
+		a, b := load(f), load(filepath.Join(dir, filepath.Base(f)))
+		q := 0.5
+		if a.Statistic == "min" {
+			q = 0
+		}
+		for mi, mt := range a.Models {
+			var e []float64
+			for pi, pt := range mt.Plans {
+				pb := b.Models[mi].Plans[pi]
+				if pt.Kind != build.PlanValidate || !slices.Equal(pt.Choice, pb.Choice) {
+					continue
+				}
+				ta, tb := pt.Run.Quantile(q), pb.Run.Quantile(q)
+				e = append(e, (tb-ta)/ta)
+			}
+			all = append(all, e...)
+			fmt.Printf("%-24s %s\n", mt.Model, describe(e))
+		}
+	}
+	fmt.Printf("%-24s %s\n", "all", describe(all))
+}
+
+func describe(e []float64) string {
+	var mape, mean, in float64
+	for _, x := range e {
+		mape += math.Abs(x)
+		mean += x
+		if math.Abs(x) <= 0.1 {
+			in++
+		}
+	}
+	n := float64(len(e))
+	return fmt.Sprintf("%d variants: MAPE %.1f%%, %.0f%% within ±10%%, mean %+.1f%%", len(e), 100*mape/n, 100*in/n, 100*mean/n)
+}
+
+func load(f string) *build.Timings {
+	b, err := os.ReadFile(f)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	t := new(build.Timings)
+	if err := json.Unmarshal(b, t); err != nil {
+		fmt.Fprintln(os.Stderr, f, err)
+		os.Exit(1)
+	}
+	return t
 }

@@ -19,6 +19,8 @@ func newCalibrateCmd(c *cli) *cobra.Command {
 		threads, variants     int
 		runs, fitVariants     int
 		saveTimings           string
+		writeVariants         string
+		ortValidate           []string
 		fromTimings           []string
 		seed                  uint64
 		statistic             string
@@ -71,8 +73,9 @@ under (governor, frequency, temperature and load where the OS shows them).`,
 				if len(args) > 0 {
 					return usagef("--from-ort-profile fits from the profiles alone: give no MODEL")
 				}
-				return calibrateFromORT(c, p, profPath, out, ortProfiles, threads)
+				return calibrateFromORT(c, p, profPath, out, ortProfiles, ortValidate, threads)
 			}
+			rss := profile.ReadRSSMB() // before any model is read
 			ctx := cmd.Context()
 			opts := build.CalibrateOptions{Threads: threads, Variants: variants, FitVariants: fitVariants, Runs: runs, Seed: seed, Statistic: statistic,
 				Log: func(f string, a ...any) { fmt.Fprintf(c.stderr, f+"\n", a...) }}
@@ -94,7 +97,18 @@ under (governor, frequency, temperature and load where the OS shows them).`,
 					}
 					models = append(models, build.NamedModel{Name: filepath.Base(a), Model: m})
 				}
+				if writeVariants != "" {
+					opts.WriteVariants = writeVariants
+					if _, err := build.Measure(ctx, p, models, opts); err != nil {
+						return err
+					}
+					fmt.Fprintf(c.stdout, "wrote the fitting and validation variants to %s (nothing timed)\n", writeVariants)
+					return nil
+				}
 				timings, err = build.Measure(ctx, p, models, opts)
+				if err == nil {
+					timings.RSSBaselineMB = rss
+				}
 			}
 			if err != nil {
 				return err
@@ -133,6 +147,8 @@ under (governor, frequency, temperature and load where the OS shows them).`,
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the validation variants")
 	cmd.Flags().StringVar(&statistic, "statistic", "median", "what is fitted and validated: median, or min (on a machine shared with other work)")
 	cmd.Flags().StringVar(&report, "report", "", "write every measurement and prediction as JSON")
+	cmd.Flags().StringVar(&writeVariants, "write-variants", "", "write the variants calibrate would time into this directory as ONNX (MODEL-width|fit|validate-NN.onnx) and time nothing: to profile them in ONNX Runtime")
+	cmd.Flags().StringSliceVar(&ortValidate, "ort-validate", nil, "with --from-ort-profile: ORT profiles of held-out variants to validate on (without it, leave-one-out over the fitted files)")
 	cmd.Flags().StringSliceVar(&ortProfiles, "from-ort-profile", nil, "fit from ONNX Runtime profiling JSON files (enable_profiling; tools/ort/profile.js), one per model or variant")
 	return cmd
 }
@@ -191,19 +207,30 @@ func printCalibration(c *cli, r *build.CalibrationResult, out string) {
 
 // calibrateFromORT fits the cost model from ONNX Runtime's own per-node
 // profiles and validates it leave-one-out on the files' whole-run times.
-func calibrateFromORT(c *cli, p *profile.Profile, profPath, out string, files []string, threads int) error {
-	var runs []*profile.ORTRun
-	for _, f := range files {
-		fh, err := os.Open(f)
-		if err != nil {
-			return err
+func calibrateFromORT(c *cli, p *profile.Profile, profPath, out string, files, validate []string, threads int) error {
+	read := func(files []string) ([]*profile.ORTRun, error) {
+		var runs []*profile.ORTRun
+		for _, f := range files {
+			fh, err := os.Open(f)
+			if err != nil {
+				return nil, err
+			}
+			r, err := profile.ReadORTProfile(f, fh)
+			fh.Close()
+			if err != nil {
+				return nil, err
+			}
+			runs = append(runs, r)
 		}
-		r, err := profile.ReadORTProfile(f, fh)
-		fh.Close()
-		if err != nil {
-			return err
-		}
-		runs = append(runs, r)
+		return runs, nil
+	}
+	runs, err := read(files)
+	if err != nil {
+		return err
+	}
+	held, err := read(validate)
+	if err != nil {
+		return err
 	}
 	co := p.FitORT(runs)
 	cond := profile.ReadConditions()
@@ -215,14 +242,25 @@ func calibrateFromORT(c *cli, p *profile.Profile, profPath, out string, files []
 	cal := &profile.Calibration{Runtime: profile.RuntimeInfo{Name: "ort"}, Measured: time.Now().UTC().Truncate(time.Second), Conditions: cond,
 		ByThreads: map[string]*profile.Coeffs{fmt.Sprint(threads): co}}
 	w := c.stdout
-	if len(runs) >= 2 {
+	switch {
+	case len(held) > 0:
+		var pred, meas []float64
+		for _, r := range held {
+			pr := profile.PredictORT(co, r)
+			pred, meas = append(pred, pr), append(meas, r.RunMS)
+			fmt.Fprintf(w, "%-60s ORT %8.2f ms  predicted %8.2f ms\n", r.File, r.RunMS, pr)
+		}
+		st := profile.Stats(pred, meas)
+		cal.Validation = &profile.Validation{Variants: st.N, MAPE: st.MAPE, RMSPE: st.RMSPE, Within10Pct: st.Within10Pct}
+		fmt.Fprintf(w, "fitted on %d profiles, validated on %d held out: MAPE %.1f%%, RMSPE %.1f%%, %.0f%% within ±10%%\n", len(runs), st.N, st.MAPE*100, st.RMSPE*100, st.Within10Pct*100)
+	case len(runs) >= 2:
 		st, pred := p.ValidateORT(runs)
 		cal.Validation = &profile.Validation{Variants: st.N, MAPE: st.MAPE, RMSPE: st.RMSPE, Within10Pct: st.Within10Pct}
 		for i, r := range runs {
 			fmt.Fprintf(w, "%-60s ORT %8.2f ms  predicted %8.2f ms (fitted without it)\n", r.File, r.RunMS, pred[i])
 		}
 		fmt.Fprintf(w, "leave-one-out on %d profiles: MAPE %.1f%%, RMSPE %.1f%%, %.0f%% within ±10%%\n", st.N, st.MAPE*100, st.RMSPE*100, st.Within10Pct*100)
-	} else {
+	default:
 		fmt.Fprintf(w, "one profile: fitted, not validated (give profiles of several variants)\n")
 	}
 	if err := profile.WriteCalibrated(profPath, out, cal); err != nil {
