@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,9 +25,12 @@ type NamedModel struct {
 
 // CalibrateOptions configure Calibrate. Zero values mean the defaults.
 type CalibrateOptions struct {
-	Threads  int       // default: the profile's run.threads
-	Warmup   int       // default 3
-	Runs     int       // per timing; default 10
+	Threads int // default: the profile's run.threads
+	Warmup  int // default 3
+	Runs    int // per timing; default 10
+	// Rounds splits each plan's runs into rounds, every plan of a model
+	// timed once per round (round-robin); default 4.
+	Rounds   int
 	Widths   []float64 // uniform keep ratios whose layers are timed; default 1, .75, .5, .25
 	Variants int       // validation variants per model; default 20
 	// FitVariants are random structured variants per model timed for the
@@ -157,6 +161,9 @@ func (o *CalibrateOptions) defaults(p *profile.Profile) (q float64, err error) {
 	if o.Runs == 0 {
 		o.Runs = 10
 	}
+	if o.Rounds == 0 {
+		o.Rounds = 4
+	}
 	if len(o.Widths) == 0 {
 		o.Widths = []float64{1, .75, .5, .25}
 	}
@@ -257,6 +264,12 @@ func Measure(ctx context.Context, p *profile.Profile, models []NamedModel, opts 
 				jobs = append(jobs, job{kind: kv.kind, choice: choice})
 			}
 		}
+		// Compile every plan first, then time them round-robin in
+		// opts.Rounds rounds, each plan opts.Runs/Rounds runs per round: a
+		// machine whose speed drifts (other tenants, clocks) then shifts the
+		// fitting and the validation plans alike instead of whichever was
+		// timed during the slow minute.
+		plans := make([]*engine.Program, len(jobs))
 		for i, j := range jobs {
 			m, _, err := s.Model(j.choice)
 			if err != nil {
@@ -269,34 +282,64 @@ func Measure(ctx context.Context, p *profile.Profile, models []NamedModel, opts 
 				}
 				continue
 			}
-			plan, err := compile(m, opts.Threads)
-			if err != nil {
+			if plans[i], err = compile(m, opts.Threads); err != nil {
 				return nil, fmt.Errorf("build: %s variant %d: %w", nm.Name, i, err)
 			}
-			in := engine.RandomInputs(plan)
-			nt, _, err := plan.NodeTimes(ctx, in, opts.Warmup, opts.Runs, q)
-			if err != nil {
-				return nil, err
+		}
+		if opts.WriteVariants != "" {
+			continue
+		}
+		rounds := min(opts.Rounds, opts.Runs)
+		perRound := max(1, opts.Runs/rounds)
+		nodeRounds := make([][][]time.Duration, len(jobs)) // plan → round → node
+		runs := make([]profile.RunTimes, len(jobs))
+		for r := 0; r < rounds; r++ {
+			for i, plan := range plans {
+				in := engine.RandomInputs(plan)
+				warm := 1
+				if r == 0 {
+					warm = opts.Warmup
+				}
+				nt, _, err := plan.NodeTimes(ctx, in, warm, perRound, q)
+				if err != nil {
+					return nil, err
+				}
+				nodeRounds[i] = append(nodeRounds[i], nt)
+				rt, err := profile.MeasureRuns(ctx, plan, in, opts.Threads, 1, perRound)
+				if err != nil {
+					return nil, err
+				}
+				runs[i].Wall = append(runs[i].Wall, rt.Wall...)
+				runs[i].CPU = append(runs[i].CPU, rt.CPU...)
 			}
-			runs, err := profile.MeasureRuns(ctx, plan, in, opts.Threads, 2, opts.Runs)
-			if err != nil {
-				return nil, err
-			}
-			r := plan.Report()
-			pt := PlanTiming{Kind: j.kind, Keep: j.keep, FLOPs: r.FLOPs, Run: runs}
+		}
+		for i, j := range jobs {
+			slices.Sort(runs[i].Wall)
+			slices.Sort(runs[i].CPU)
+			r := plans[i].Report()
+			pt := PlanTiming{Kind: j.kind, Keep: j.keep, FLOPs: r.FLOPs, Run: runs[i]}
 			if j.kind != PlanWidth {
 				pt.Choice = j.choice
 			}
 			for k, n := range r.Nodes {
+				// The node's statistic over the rounds' statistics: the
+				// smallest for min, the median for median.
+				var per []float64
+				for _, nt := range nodeRounds[i] {
+					if k < len(nt) {
+						per = append(per, float64(nt[k])/1e6)
+					}
+				}
 				var ms float64
-				if k < len(nt) {
-					ms = float64(nt[k]) / 1e6
+				if len(per) > 0 {
+					slices.Sort(per)
+					ms = per[int(q*float64(len(per)-1)+0.5)]
 				}
 				pt.Nodes = append(pt.Nodes, profile.SampleOf(n, ms))
 			}
 			mt.Plans = append(mt.Plans, pt)
 			if j.kind == PlanWidth {
-				logf("  %s keep %.3g: %d nodes, %.2f ms (nodes sum %.2f)", nm.Name, j.keep, len(r.Nodes), runs.Quantile(q), pt.nodeSum())
+				logf("  %s keep %.3g: %d nodes, %.2f ms (nodes sum %.2f)", nm.Name, j.keep, len(r.Nodes), runs[i].Quantile(q), pt.nodeSum())
 			}
 		}
 		t.Models = append(t.Models, mt)

@@ -18,6 +18,7 @@ func newCalibrateCmd(c *cli) *cobra.Command {
 		profPath, out, report string
 		threads, variants     int
 		runs, fitVariants     int
+		rounds                int
 		saveTimings           string
 		writeVariants         string
 		ortValidate           []string
@@ -65,6 +66,9 @@ under (governor, frequency, temperature and load where the OS shows them).`,
 			if runs < 1 || runs > 10000 {
 				return usagef("--runs %d: must be in [1, 10000]", runs)
 			}
+			if rounds < 1 || rounds > 1000 {
+				return usagef("--rounds %d: must be in [1, 1000]", rounds)
+			}
 			p, err := profile.Load(profPath)
 			if err != nil {
 				return err
@@ -77,7 +81,7 @@ under (governor, frequency, temperature and load where the OS shows them).`,
 			}
 			rss := profile.ReadRSSMB() // before any model is read
 			ctx := cmd.Context()
-			opts := build.CalibrateOptions{Threads: threads, Variants: variants, FitVariants: fitVariants, Runs: runs, Seed: seed, Statistic: statistic,
+			opts := build.CalibrateOptions{Threads: threads, Variants: variants, FitVariants: fitVariants, Runs: runs, Rounds: rounds, Seed: seed, Statistic: statistic,
 				Log: func(f string, a ...any) { fmt.Fprintf(c.stderr, f+"\n", a...) }}
 			if fitVariants == 0 {
 				opts.FitVariants = -1
@@ -141,6 +145,7 @@ under (governor, frequency, temperature and load where the OS shows them).`,
 	addThreadsFlag(cmd, &threads)
 	cmd.Flags().IntVar(&variants, "variants", 20, "validation variants per model")
 	cmd.Flags().IntVar(&runs, "runs", 10, "timed runs per measurement (after 3 warm-ups)")
+	cmd.Flags().IntVar(&rounds, "rounds", 4, "split each variant's runs into rounds, all variants of a model timed once per round (a machine whose speed drifts then shifts them alike)")
 	cmd.Flags().IntVar(&fitVariants, "fit-variants", 8, "random structured variants per model timed for the fit, beside the uniform widths (another random stream than the validation variants)")
 	cmd.Flags().StringVar(&saveTimings, "save-timings", "", "write the measurements (JSON) so that --from-timings can refit them")
 	cmd.Flags().StringSliceVar(&fromTimings, "from-timings", nil, "fit and validate from saved measurements (--save-timings), merged: e.g. one file per model, each measured in its own run")
