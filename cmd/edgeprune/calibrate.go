@@ -30,16 +30,22 @@ func newCalibrateCmd(c *cli) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "calibrate MODEL.onnx... --profile P.yaml -o CALIBRATED.yaml",
 		Short: "Fit the latency cost model on this machine and validate it",
-		Long: `calibrate runs on the device itself. It measures the engine's reachable
-GFLOP/s and memory bandwidth, times every node of each MODEL at several
-uniform widths (keep 1, .75, .5, .25), fits the per-op-class cost model by
-least squares, then validates it on --variants random structured variants of
-each model, reporting MAPE, RMSPE and the fraction within ±10% (nn-Meter's
-measures) beside a FLOPs-only and a FLOPs + per-node fit.
+		Long: `calibrate runs on the device itself. It times every node of each MODEL
+and its whole runs (the thread's CPU time at 1 thread) at the uniform widths
+keep 1, .75, .5, .25 and in --fit-variants random structured variants, fits
+the linear per-op cost model by non-negative least squares, then validates
+it on --variants other random variants (another random stream: none of them
+is fitted on), reporting MAPE, RMSPE and the fraction within ±10%
+(nn-Meter's measures) beside a FLOPs-only and a FLOPs + per-node fit. A
+model's variants are timed round-robin in --rounds rounds.
 
 It writes the profile again, comments kept, with a calibration block for
 the runtime and thread count (-o; atomic), and the conditions it measured
-under (governor, frequency, temperature and load where the OS shows them).`,
+under (governor, frequency, temperature and load where the OS shows them).
+--save-timings keeps the measurements; --from-timings refits them (one
+model per run, merged). --from-ort-profile fits ONNX Runtime's profiles
+instead (--ort-validate: held-out ones; --write-variants writes the
+variants to profile in ORT).`,
 		Example: `  edgeprune calibrate resnet18.onnx mobilenet_v2.onnx --profile configs/raspberry-pi-5.yaml -o pi5-calibrated.yaml`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 && len(ortProfiles) == 0 && len(fromTimings) == 0 {
