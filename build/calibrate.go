@@ -108,10 +108,23 @@ type Timings struct {
 	// RSSBaselineMB is the process's resident memory before any model was
 	// read (the binary and the Go runtime): the memory model's runtime
 	// overhead (Coeffs.RSSOverheadMB). 0 when not measured.
-	RSSBaselineMB float64            `json:"rss_baseline_mb,omitempty"`
-	Statistic     string             `json:"statistic"`
-	Conditions    profile.Conditions `json:"conditions"`
-	Models        []ModelTimings     `json:"models"`
+	RSSBaselineMB float64 `json:"rss_baseline_mb,omitempty"`
+	// RSS are peak resident sets of processes that loaded and ran a model
+	// (edgeprune bench), for the memory model's RSSPerWeightByte.
+	RSS        []RSSPoint         `json:"rss,omitempty"`
+	Statistic  string             `json:"statistic"`
+	Conditions profile.Conditions `json:"conditions"`
+	Models     []ModelTimings     `json:"models"`
+}
+
+// RSSPoint is the peak resident set of a process that loaded and ran one
+// model, beside the model's weights (as the engine holds them) and peak
+// activations.
+type RSSPoint struct {
+	Model           string  `json:"model"`
+	WeightBytes     int64   `json:"weight_bytes"`
+	ActivationBytes int64   `json:"activation_bytes"`
+	PeakRSSMB       float64 `json:"peak_rss_mb"`
 }
 
 // ModelTimings are the plans timed of one model.
@@ -357,7 +370,7 @@ func MergeTimings(ts []*Timings) (*Timings, error) {
 		return nil, fmt.Errorf("build: no timings")
 	}
 	out := *ts[0]
-	out.Models = nil
+	out.Models, out.RSS = nil, nil
 	for i, t := range ts {
 		if t.Schema != TimingsSchema {
 			return nil, fmt.Errorf("build: timings %d: schema %q, want %q", i+1, t.Schema, TimingsSchema)
@@ -371,6 +384,7 @@ func MergeTimings(ts []*Timings) (*Timings, error) {
 			out.Conditions.LoadAvg = append(out.Conditions.LoadAvg, t.Conditions.LoadAvg...)
 		}
 		out.Models = append(out.Models, t.Models...)
+		out.RSS = append(out.RSS, t.RSS...)
 	}
 	return &out, nil
 }
@@ -465,6 +479,18 @@ func FitTimings(p *profile.Profile, t *Timings, opts CalibrateOptions) (*Calibra
 	}
 	res.Overall = PredictorStats{profile.Stats(all[1], all[0]), profile.Stats(all[2], all[0]), profile.Stats(all[3], all[0]), profile.Stats(all[5], all[4])}
 	co.RSSOverheadMB = math.Round(t.RSSBaselineMB*10) / 10
+	// RSS − weights − activations − baseline = k · weights, k by least
+	// squares (≥ 0).
+	var num, den float64
+	for _, r := range t.RSS {
+		w := float64(r.WeightBytes)
+		extra := r.PeakRSSMB*profile.MB - w - float64(r.ActivationBytes) - t.RSSBaselineMB*profile.MB
+		num += w * extra
+		den += w * w
+	}
+	if den > 0 && num > 0 {
+		co.RSSPerWeightByte = math.Round(num/den*1000) / 1000
+	}
 	cond := t.Conditions
 	cond.Statistic = t.Statistic
 	if cond.Source == "" {

@@ -48,13 +48,19 @@ func ReadConditions() Conditions {
 
 // ReadRSSMB returns the process's resident set (VmRSS in /proc/self/status)
 // in MB, 0 where the OS does not tell.
-func ReadRSSMB() float64 {
+func ReadRSSMB() float64 { return procStatusMB("VmRSS:") }
+
+// ReadPeakRSSMB returns the process's peak resident set since it started
+// (VmHWM), in MB, 0 where the OS does not tell.
+func ReadPeakRSSMB() float64 { return procStatusMB("VmHWM:") }
+
+func procStatusMB(key string) float64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(l, key); ok {
 			f := strings.Fields(v)
 			if len(f) >= 1 {
 				kb, _ := strconv.ParseFloat(f[0], 64)

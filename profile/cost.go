@@ -29,7 +29,8 @@ type Estimate struct {
 	FLOPs           int64               `json:"flops"`
 	// Memory: weights as the engine holds them (float32 after decoding),
 	// peak activations from the engine's buffer plan, runtime overhead
-	// (calibrated RSS, 0 when uncalibrated).
+	// (calibrated: the process's own RSS and RSSPerWeightByte × weights; 0
+	// when uncalibrated).
 	WeightBytes         int64 `json:"weight_bytes"`
 	PeakActivationBytes int64 `json:"peak_activation_bytes"`
 	RuntimeBytes        int64 `json:"runtime_bytes"`
@@ -224,7 +225,7 @@ func predictWith(c *Coeffs, calibrated bool, m *onnxio.Model, plan *engine.Progr
 		e.WeightBytes = ResidentWeightBytes(m)
 	}
 	e.PeakActivationBytes = r.PeakActivationBytes
-	e.RuntimeBytes = int64(c.RSSOverheadMB * MB)
+	e.RuntimeBytes = int64(c.RSSOverheadMB*MB + c.RSSPerWeightByte*float64(e.WeightBytes))
 	e.RAMBytes = e.WeightBytes + e.PeakActivationBytes + e.RuntimeBytes
 	return e
 }

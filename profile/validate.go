@@ -237,6 +237,8 @@ func (v *validator) calibration(c *Calibration) {
 			v.add(f+".graph_overhead_us", co.GraphOverheadUS, "must be ≥ 0")
 		}
 		v.positive(f+".run_scale", co.RunScale, false)
+		v.positive(f+".rss_overhead_mb", co.RSSOverheadMB, false)
+		v.positive(f+".rss_per_weight_byte", co.RSSPerWeightByte, false)
 		v.positive(f+".dispatch_us", co.DispatchUS, false)
 		v.positive(f+".dispatch_ns_per_out", co.DispatchNSPerOut, false)
 		for name, oc := range co.Ops {

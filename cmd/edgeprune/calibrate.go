@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/edgeprune/edgeprune/engine"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -19,6 +22,7 @@ func newCalibrateCmd(c *cli) *cobra.Command {
 		threads, variants     int
 		runs, fitVariants     int
 		rounds                int
+		rssProbePath          string
 		saveTimings           string
 		writeVariants         string
 		ortValidate           []string
@@ -48,12 +52,15 @@ instead (--ort-validate: held-out ones; --write-variants writes the
 variants to profile in ORT).`,
 		Example: `  edgeprune calibrate resnet18.onnx mobilenet_v2.onnx --profile configs/raspberry-pi-5.yaml -o pi5-calibrated.yaml`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 && len(ortProfiles) == 0 && len(fromTimings) == 0 {
+			if len(args) == 0 && len(ortProfiles) == 0 && len(fromTimings) == 0 && rssProbePath == "" {
 				return usagef("calibrate needs MODEL.onnx arguments (or --from-timings, --from-ort-profile)\nRun '%s --help' for usage.", cmd.CommandPath())
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if rssProbePath != "" {
+				return rssProbe(c, cmd.Context(), rssProbePath, threads)
+			}
 			if profPath == "" {
 				return usagef("--profile is required: the device profile to calibrate")
 			}
@@ -118,6 +125,10 @@ variants to profile in ORT).`,
 				timings, err = build.Measure(ctx, p, models, opts)
 				if err == nil {
 					timings.RSSBaselineMB = rss
+					var rerr error
+					if timings.RSS, rerr = measureRSS(ctx, args, timings.Threads); rerr != nil {
+						fmt.Fprintf(c.stderr, "warning: runtime memory not calibrated (rss_per_weight_byte): %v\n", rerr)
+					}
 				}
 			}
 			if err != nil {
@@ -151,6 +162,8 @@ variants to profile in ORT).`,
 	addThreadsFlag(cmd, &threads)
 	cmd.Flags().IntVar(&variants, "variants", 20, "validation variants per model")
 	cmd.Flags().IntVar(&runs, "runs", 10, "timed runs per measurement (after 3 warm-ups)")
+	cmd.Flags().StringVar(&rssProbePath, "rss-probe", "", "internal: run MODEL once and print its peak resident memory (calibrate's child process)")
+	cmd.Flags().MarkHidden("rss-probe")
 	cmd.Flags().IntVar(&rounds, "rounds", 4, "split each variant's runs into rounds, all variants of a model timed once per round (a machine whose speed drifts then shifts them alike)")
 	cmd.Flags().IntVar(&fitVariants, "fit-variants", 8, "random structured variants per model timed for the fit, beside the uniform widths (another random stream than the validation variants)")
 	cmd.Flags().StringVar(&saveTimings, "save-timings", "", "write the measurements (JSON) so that --from-timings can refit them")
@@ -279,4 +292,58 @@ func calibrateFromORT(c *cli, p *profile.Profile, profPath, out string, files, v
 	}
 	fmt.Fprintf(w, "wrote %s (calibration for runtime ort, %d threads)\n", out, threads)
 	return nil
+}
+
+// canSelfExec is set by main: this process is the edgeprune binary, which
+// measureRSS may run again as a child. rssProbeEnv marks such a child.
+var canSelfExec bool
+
+const rssProbeEnv = "EDGEPRUNE_RSS_PROBE"
+
+// measureRSS runs each model in a child process of this binary
+// (calibrate --rss-probe: read, compile, one run, as edgeprune run does)
+// and returns its peak resident set (VmHWM, which a child does not inherit)
+// beside the model's weights and activations: the memory model's runtime
+// overhead per weight byte. Nothing where the OS does not tell.
+func measureRSS(ctx context.Context, paths []string, threads int) ([]build.RSSPoint, error) {
+	if !canSelfExec || os.Getenv(rssProbeEnv) != "" {
+		return nil, fmt.Errorf("not the edgeprune binary (a test), or already a probe")
+	}
+	self, err := os.Executable()
+	if err != nil || profile.ReadPeakRSSMB() == 0 {
+		return nil, fmt.Errorf("the OS does not show the peak resident set")
+	}
+	var out []build.RSSPoint
+	for _, path := range paths {
+		cmd := exec.CommandContext(ctx, self, "calibrate", "--rss-probe", path, "--threads", fmt.Sprint(threads))
+		cmd.Env = append(os.Environ(), rssProbeEnv+"=1")
+		b, err := cmd.Output()
+		if err != nil {
+			return nil, fmt.Errorf("calibrate: memory of %s (a child process running it): %w", path, err)
+		}
+		var pt build.RSSPoint
+		if err := json.Unmarshal(b, &pt); err != nil || pt.PeakRSSMB == 0 {
+			return nil, fmt.Errorf("calibrate: memory of %s: the child printed %q", path, b)
+		}
+		out = append(out, pt)
+	}
+	return out, nil
+}
+
+// rssProbe reads, compiles and runs the model once and prints its
+// build.RSSPoint (the hidden --rss-probe of measureRSS).
+func rssProbe(c *cli, ctx context.Context, path string, threads int) error {
+	m, err := readModel(ctx, path)
+	if err != nil {
+		return err
+	}
+	p, err := engine.Compile(m, engine.WithThreads(max(threads, 1)))
+	if err != nil {
+		return err
+	}
+	if _, err := p.Run(ctx, engine.RandomInputs(p)); err != nil {
+		return err
+	}
+	return json.NewEncoder(c.stdout).Encode(build.RSSPoint{Model: filepath.Base(path), WeightBytes: profile.ResidentWeightBytes(m),
+		ActivationBytes: p.Report().PeakActivationBytes, PeakRSSMB: profile.ReadPeakRSSMB()})
 }

@@ -7,6 +7,7 @@ import (
 )
 
 func main() {
+	canSelfExec = true // the binary is edgeprune itself (not a test binary)
 	ctx, stop := signalContext()
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
