@@ -102,43 +102,31 @@ func buildBatchNormTrain(b *buildCtx) (*built, error) {
 func (k *bnTrainKernel) forward(x *exec, in, out []*data) {
 	src, scale, bias, dst := in[0].f, in[1].f, in[2].f, out[0].f
 	th := bnThreads(x, k.n*k.c*k.inner)
-	// Per channel: Σx, then Σ(x − μ)², each summed over the SyncBatchNorm
-	// group when there is one (the last slot carries the sample count).
-	sums := make([]float64, k.c+1)
+	// Per channel Σx and Σx² (float64), summed over the SyncBatchNorm
+	// group when there is one: one rendezvous (the last slot carries the
+	// sample count).
+	sums := make([]float64, 2*k.c+1)
 	parallelFor(k.c, th, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
-			var s float64
+			var s, s2 float64
 			for n := 0; n < k.n; n++ {
 				off := (n*k.c + c) * k.inner
 				for _, v := range src[off : off+k.inner] {
-					s += float64(v)
+					f := float64(v)
+					s += f
+					s2 += f * f
 				}
 			}
-			sums[c] = s
+			sums[c], sums[k.c+c] = s, s2
 		}
 	})
-	sums[k.c] = float64(k.n * k.inner)
+	sums[2*k.c] = float64(k.n * k.inner)
 	sums = k.reduce(sums)
-	cnt := sums[k.c]
-	sq := make([]float64, k.c)
+	cnt := sums[2*k.c]
 	parallelFor(k.c, th, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			mu := sums[c] / cnt
-			var ss float64
-			for n := 0; n < k.n; n++ {
-				off := (n*k.c + c) * k.inner
-				for _, v := range src[off : off+k.inner] {
-					dv := float64(v) - mu
-					ss += dv * dv
-				}
-			}
-			sq[c] = ss
-		}
-	})
-	sq = k.reduce(sq)
-	parallelFor(k.c, th, func(lo, hi int) {
-		for c := lo; c < hi; c++ {
-			mu, ss := sums[c]/cnt, sq[c]
+			ss := max(sums[k.c+c]-mu*sums[c], 0) // Σ(x − μ)²
 			v := ss / cnt
 			inv := 1 / math.Sqrt(v+k.eps)
 			k.mean[c], k.inv[c] = mu, inv
