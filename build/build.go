@@ -256,7 +256,7 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 	res.Finetune = "skipped: no training data (--train)"
 	if opts.Finetune != nil {
 		t0 = time.Now()
-		if err := finetune(ctx, opts.Finetune, after.m, res, logf); err != nil {
+		if err := finetune(ctx, opts.Finetune, p, after, !opts.Measure, res, logf); err != nil {
 			return nil, err
 		}
 		phase("finetune", t0)

@@ -10,6 +10,7 @@ import (
 	"github.com/edgeprune/edgeprune/engine"
 
 	"github.com/edgeprune/edgeprune/onnxio"
+	"github.com/edgeprune/edgeprune/profile"
 	"github.com/edgeprune/edgeprune/train"
 )
 
@@ -63,11 +64,28 @@ func (r *FinetuneReport) Summary() string {
 	return b.String()
 }
 
-// finetune runs ft on the chosen model m and records what it did in res.
-func finetune(ctx context.Context, ft Finetuner, m *onnxio.Model, res *Result, logf func(string, ...any)) error {
+// finetune runs ft on the chosen model and records what it did in res.
+// When the costs are predicted only (predictedOnly) and the chosen model
+// already misses a cost budget, fine-tuning cannot help (it changes no
+// cost): it is skipped, and res says why.
+func finetune(ctx context.Context, ft Finetuner, p *profile.Profile, chosen *evaluated, predictedOnly bool, res *Result, logf func(string, ...any)) error {
+	if predictedOnly {
+		var miss []string
+		for _, b := range budgetTable(p, chosen.met, chosen.met) {
+			if !b.OK && b.Name != "accuracy" && b.Name != "accuracy_drop" && b.Name != "fidelity_drop" {
+				miss = append(miss, fmt.Sprintf("%s %.4g > %.4g", b.Name, b.Value, b.Budget))
+			}
+		}
+		if len(miss) > 0 {
+			res.FinetuneRun = &FinetuneReport{Skipped: "the chosen model misses " + strings.Join(miss, ", ") + " and fine-tuning changes no cost"}
+			res.Finetune = res.FinetuneRun.Summary()
+			logf("[3b/5] fine-tune: %s", res.Finetune)
+			return nil
+		}
+	}
 	logf("[3b/5] fine-tune: the chosen model, its pruned structure kept")
 	t0 := time.Now()
-	r, err := ft(ctx, m)
+	r, err := ft(ctx, chosen.m)
 	if err != nil {
 		return fmt.Errorf("build: fine-tuning the chosen model: %w", err)
 	}

@@ -117,6 +117,12 @@ func TestBuildFinetune(t *testing.T) {
 	if tuned.After.Top1 == nil || *tuned.After.Top1 != ev.Top1 {
 		t.Errorf("build.json after.top1 %v, eval of model.onnx on the held-out samples %v", tuned.After.Top1, ev.Top1)
 	}
+	// A cost budget the chosen model misses: fine-tuning cannot help and is skipped.
+	args := append(append([]string{}, common...), "--budget", "latency_ms=0.0001", "--train", data, "-o", filepath.Join(dir, "inf"))
+	code, _, stderr = runCLI(t, args...)
+	if code != 3 || !strings.Contains(stderr, "fine-tune: skipped: the chosen model misses latency_ms") || strings.Contains(stderr, "epoch 1/") {
+		t.Errorf("unreachable latency with --train: exit %d\n%s", code, stderr)
+	}
 	// A training setting without --train is a usage error.
 	code, _, stderr = runCLI(t, append(append([]string{}, common...), "--lr", "0.1", "-o", filepath.Join(dir, "bad"))...)
 	if code != 2 || !strings.Contains(stderr, "--lr sets the fine-tuning, which needs --train") {
