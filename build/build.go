@@ -27,7 +27,14 @@ type Options struct {
 	// Measure times the chosen model on this machine (when it is the
 	// profile's target).
 	Measure bool
-	Log     func(format string, args ...any)
+	// Shapes fixes the inputs' dynamic dimensions (PaddleOCR's
+	// x [?,3,?,?]) for planning, cost prediction and timing; the written
+	// model keeps them dynamic.
+	Shapes map[string][]int64
+	// Finetune, when set, fine-tunes the chosen model before verification
+	// (finetune.go).
+	Finetune Finetuner
+	Log      func(format string, args ...any)
 }
 
 // Option is one entry of the sensitivity table.
@@ -109,7 +116,9 @@ type Result struct {
 	Phases     map[string]float64 `json:"phase_seconds"`
 	Rounds     int                `json:"solve_rounds"`
 	Finetune   string             `json:"finetune"`
-	Built      time.Time          `json:"built"`
+	// FinetuneRun is the fine-tuning's account (nil when skipped).
+	FinetuneRun *FinetuneReport `json:"finetune_run,omitempty"`
+	Built       time.Time       `json:"built"`
 
 	model *onnxio.Model
 }
@@ -141,11 +150,11 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 
 	t0 := time.Now()
 	logf("[1/5] search space: keep %v, channels rounded to %d", p.Search.Structured.Keep, p.Search.Structured.RoundTo)
-	space, err := NewSpace(m, p.Search.Structured.Keep, p.Search.Structured.RoundTo, nil)
+	space, err := NewSpace(m, p.Search.Structured.Keep, p.Search.Structured.RoundTo, opts.Shapes)
 	if err != nil {
 		return nil, err
 	}
-	ev := &evaluator{ctx: ctx, p: p, co: co, space: space, threads: opts.Threads}
+	ev := &evaluator{ctx: ctx, p: p, co: co, space: space, threads: opts.Threads, shapes: shapeOptions(opts.Shapes)}
 	dense, err := ev.metrics(space.Uniform(0))
 	if err != nil {
 		return nil, fmt.Errorf("build: the original model: %w", err)
@@ -211,7 +220,7 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 	// rounds).
 	var denseMeasured Metrics
 	if opts.Measure && target.latency > 0 {
-		if err := measure(ctx, m, p, &denseMeasured); err != nil {
+		if err := measure(ctx, m, p, ev.shapes, &denseMeasured); err != nil {
 			return nil, err
 		}
 		if k := denseMeasured.MeasuredMS / dense.met.LatencyMS; k > 0 {
@@ -232,7 +241,7 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 			break
 		}
 		var am Metrics
-		if err := measure(ctx, after.m, p, &am); err != nil {
+		if err := measure(ctx, after.m, p, ev.shapes, &am); err != nil {
 			return nil, err
 		}
 		budget := p.Budgets.LatencyMS.Max
@@ -244,6 +253,15 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 	}
 	phase("solve", t0)
 
+	res.Finetune = "skipped: no training data (--train)"
+	if opts.Finetune != nil {
+		t0 = time.Now()
+		if err := finetune(ctx, opts.Finetune, p, after, !opts.Measure, res, logf); err != nil {
+			return nil, err
+		}
+		phase("finetune", t0)
+	}
+
 	t0 = time.Now()
 	logf("[4/5] verify: the chosen model, predicted%s", map[bool]string{true: " and measured", false: ""}[opts.Measure])
 	for g := range res.Groups {
@@ -253,11 +271,11 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 	if opts.Measure {
 		res.Before.MeasuredMS, res.Before.MeasuredStatistic = denseMeasured.MeasuredMS, denseMeasured.MeasuredStatistic
 		if res.Before.MeasuredMS == 0 {
-			if err := measure(ctx, m, p, &res.Before); err != nil {
+			if err := measure(ctx, m, p, ev.shapes, &res.Before); err != nil {
 				return nil, err
 			}
 		}
-		if err := measure(ctx, after.m, p, &res.After); err != nil {
+		if err := measure(ctx, after.m, p, ev.shapes, &res.After); err != nil {
 			return nil, err
 		}
 	}
@@ -278,7 +296,6 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 		res.Feasible = res.Feasible && b.OK
 	}
 	phase("verify", t0)
-	res.Finetune = "skipped: no training data (--train)"
 	if res.Feasible {
 		res.model = after.m
 		return res, nil
@@ -324,8 +341,8 @@ func budgetsOf(p *profile.Profile) budgets {
 }
 
 // measure times m on this machine with the profile's run settings.
-func measure(ctx context.Context, m *onnxio.Model, p *profile.Profile, met *Metrics) error {
-	plan, err := engine.Compile(m, engine.WithThreads(p.Run.Threads))
+func measure(ctx context.Context, m *onnxio.Model, p *profile.Profile, shapes []engine.Option, met *Metrics) error {
+	plan, err := engine.Compile(m, append(slices.Clone(shapes), engine.WithThreads(p.Run.Threads))...)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"math"
+	"slices"
 
 	"github.com/edgeprune/edgeprune/engine"
 	"github.com/edgeprune/edgeprune/onnxio"
@@ -15,6 +16,7 @@ type evaluator struct {
 	co      *profile.Coeffs
 	space   *Space
 	threads int
+	shapes  []engine.Option // Options.Shapes
 }
 
 type evaluated struct {
@@ -33,7 +35,7 @@ func (e *evaluator) metricsModel(choice []int) (*evaluated, error) {
 	if err != nil {
 		return nil, err
 	}
-	plan, err := engine.Compile(m, engine.WithThreads(e.p.Run.Threads))
+	plan, err := engine.Compile(m, append(slices.Clone(e.shapes), engine.WithThreads(e.p.Run.Threads))...)
 	if err != nil {
 		return nil, err
 	}

@@ -69,6 +69,9 @@ type bnTrainKernel struct {
 	meanID, varID string
 	update        bool
 	mean, inv     []float64 // batch statistics of the last forward
+	cnt           float64   // values per channel they were taken over (all shards' when synced)
+	sync          *bnSync   // SyncBatchNorm's rendezvous, nil alone
+	rank          int       // this kernel's member index in sync
 }
 
 func buildBatchNormTrain(b *buildCtx) (*built, error) {
@@ -98,25 +101,32 @@ func buildBatchNormTrain(b *buildCtx) (*built, error) {
 
 func (k *bnTrainKernel) forward(x *exec, in, out []*data) {
 	src, scale, bias, dst := in[0].f, in[1].f, in[2].f, out[0].f
-	cnt := float64(k.n * k.inner)
-	parallelFor(k.c, bnThreads(x, k.n*k.c*k.inner), func(lo, hi int) {
+	th := bnThreads(x, k.n*k.c*k.inner)
+	// Per channel Σx and Σx² (float64), summed over the SyncBatchNorm
+	// group when there is one: one rendezvous (the last slot carries the
+	// sample count).
+	sums := make([]float64, 2*k.c+1)
+	parallelFor(k.c, th, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
-			var s float64
+			var s, s2 float64
 			for n := 0; n < k.n; n++ {
 				off := (n*k.c + c) * k.inner
 				for _, v := range src[off : off+k.inner] {
-					s += float64(v)
+					f := float64(v)
+					s += f
+					s2 += f * f
 				}
 			}
-			mu := s / cnt
-			var ss float64
-			for n := 0; n < k.n; n++ {
-				off := (n*k.c + c) * k.inner
-				for _, v := range src[off : off+k.inner] {
-					dv := float64(v) - mu
-					ss += dv * dv
-				}
-			}
+			sums[c], sums[k.c+c] = s, s2
+		}
+	})
+	sums[2*k.c] = float64(k.n * k.inner)
+	sums = k.reduce(sums)
+	cnt := sums[2*k.c]
+	parallelFor(k.c, th, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			mu := sums[c] / cnt
+			ss := max(sums[k.c+c]-mu*sums[c], 0) // Σ(x − μ)²
 			v := ss / cnt
 			inv := 1 / math.Sqrt(v+k.eps)
 			k.mean[c], k.inv[c] = mu, inv
@@ -136,12 +146,26 @@ func (k *bnTrainKernel) forward(x *exec, in, out []*data) {
 			}
 		}
 	})
+	k.cnt = cnt
+}
+
+// reduce sums local over the SyncBatchNorm group (bn_sync.go), or
+// returns it when the kernel runs alone.
+func (k *bnTrainKernel) reduce(local []float64) []float64 {
+	if k.sync == nil {
+		return local
+	}
+	return k.sync.allReduce(k.rank, local)
 }
 
 func (k *bnTrainKernel) backward(x *exec, in, out, dOut, dIn []*data) {
 	src, scale, d := in[0].f, in[1].f, dOut[0].f
-	cnt := float64(k.n * k.inner)
-	parallelFor(k.c, bnThreads(x, k.n*k.c*k.inner), func(lo, hi int) {
+	th := bnThreads(x, k.n*k.c*k.inner)
+	// Per channel Σδ and Σδ·x̂ over this shard (into the parameters'
+	// gradients, which the trainer sums over replicas), then over the
+	// group for dx.
+	sums := make([]float64, 2*k.c)
+	parallelFor(k.c, th, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			mu, inv := k.mean[c], k.inv[c]
 			var sd, sdx float64
@@ -159,9 +183,18 @@ func (k *bnTrainKernel) backward(x *exec, in, out, dOut, dIn []*data) {
 			if dIn[2] != nil {
 				dIn[2].f[c] += float32(sd)
 			}
-			if dIn[0] == nil {
-				continue
-			}
+			sums[c], sums[k.c+c] = sd, sdx
+		}
+	})
+	if dIn[0] == nil {
+		return
+	}
+	sums = k.reduce(sums)
+	cnt := k.cnt
+	parallelFor(k.c, th, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			mu, inv := k.mean[c], k.inv[c]
+			sd, sdx := sums[c], sums[k.c+c]
 			a := float64(scale[c]) * inv / cnt
 			for n := 0; n < k.n; n++ {
 				off := (n*k.c + c) * k.inner

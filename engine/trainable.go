@@ -229,6 +229,7 @@ type Trainable struct {
 
 	fwdArena, tapeArena int // float32 elements, without and with the tape
 	bns                 []*bnTrainKernel
+	syncGroup           []*Trainable // SyncBatchNorm's members, t among them
 	recorded            bool
 }
 
@@ -682,7 +683,8 @@ func (t *Trainable) Outputs() []Value { return t.plan.Outputs() }
 // Forward runs the model on inputs (as Program.Run takes them) and records
 // the tape for one Backward. It returns the graph outputs and the kept
 // values, in fresh memory.
-func (t *Trainable) Forward(ctx context.Context, inputs map[string]*tensor.Dense) (map[string]*tensor.Dense, error) {
+func (t *Trainable) Forward(ctx context.Context, inputs map[string]*tensor.Dense) (_ map[string]*tensor.Dense, err error) {
+	defer t.breakSync(&err)
 	p := t.plan
 	t.recorded = false
 	// Float inputs are copied into the Trainable's own buffers: the caller
@@ -731,7 +733,8 @@ func (t *Trainable) Value(name string) ([]float32, []int, bool) {
 // Backward propagates seeds (dLoss/dValue for graph outputs or kept values,
 // flat, of the value's shape) through the tape of the last Forward and adds
 // the gradients to every Param.Grad. One Backward per Forward.
-func (t *Trainable) Backward(ctx context.Context, seeds map[string][]float32) error {
+func (t *Trainable) Backward(ctx context.Context, seeds map[string][]float32) (err error) {
+	defer t.breakSync(&err)
 	if !t.recorded {
 		return fmt.Errorf("%w: Backward without a Forward before it", ErrInput)
 	}

@@ -40,6 +40,9 @@ func ShardShapes(m *onnxio.Model, n int) ([]engine.Option, error) {
 // threads shards: the primary Trainable (WriteBack, Report, running
 // statistics) and all replicas as Models, replicas[0] being the primary.
 // Each replica runs single-threaded; the threads are the replicas.
+// BatchNormalization in training mode takes its statistics over the whole
+// batch, all shards together (engine.SyncBatchNorm), as one process with
+// the batch would: the result does not depend on how the batch is cut.
 func Compile(m *onnxio.Model, batch, threads int, opts ...engine.Option) (*engine.Trainable, []Model, error) {
 	if threads < 1 {
 		threads = 1
@@ -57,12 +60,17 @@ func Compile(m *onnxio.Model, batch, threads int, opts ...engine.Option) (*engin
 		return nil, nil, err
 	}
 	models := []Model{t}
+	var reps []*engine.Trainable
 	for range threads - 1 {
 		r, err := t.Replica()
 		if err != nil {
 			return nil, nil, err
 		}
 		models = append(models, r)
+		reps = append(reps, r)
+	}
+	if err := engine.SyncBatchNorm(t, reps...); err != nil {
+		return nil, nil, err
 	}
 	return t, models, nil
 }

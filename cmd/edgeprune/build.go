@@ -20,13 +20,14 @@ const exitInfeasible = 3
 
 func newBuildCmd(c *cli) *cobra.Command {
 	var (
-		profPath, dataPath, labels, out, trainPath, valPath string
-		budgetOverrides                                     []string
-		calibN, batch, threads                              int
-		measure                                             string
+		profPath, dataPath, out     string
+		budgetOverrides, shapeSpecs []string
+		calibN, batch, threads      int
+		measure                     string
+		tf                          trainFlags // --train and the fine-tuning flags (build_finetune.go)
 	)
 	cmd := &cobra.Command{
-		Use:   "build MODEL.onnx --profile P.yaml [--data CALIB] -o OUTDIR",
+		Use:   "build MODEL.onnx --profile P.yaml [--data CALIB] [--train TRAIN [--val VAL]] -o OUTDIR",
 		Short: "Fit a model to a device profile's budgets (structured pruning search)",
 		Long: `build finds the most accurate structured pruning of MODEL that meets the
 profile's budgets:
@@ -39,6 +40,9 @@ profile's budgets:
      its latency, memory and size from the profile's cost model;
   3. solve: a multiple-choice knapsack (Lagrangian) minimising the damage
      under the budgets, re-solved on the exact model, then greedy repair;
+     with --train, the chosen model is fine-tuned (its structure kept) as
+     edgeprune finetune would (--finetune-epochs, --train-batch, --lr,
+     --schedule, --bn, --preset and the other image-folder flags ...);
   4. verify: the chosen model's predicted costs (and measured latency when
      this machine is the profile's target), its accuracy (labels) or fidelity
      on the held-out rest of --data;
@@ -48,7 +52,10 @@ The terminal ends with the budget table. Exit status: 0 built; 1 error; 2
 usage; 3 infeasible budgets (the table shows each budget, the best value
 reached and the gap; nothing is written).`,
 		Example: `  edgeprune build resnet18.onnx --profile configs/raspberry-pi-5.yaml --data calib.npz -o out/
-  edgeprune build model.onnx --profile configs/phone-a76.yaml --budget latency_ms=20 --budget file_mb=4 -o out/`,
+  edgeprune build model.onnx --profile configs/phone-a76.yaml --budget latency_ms=20 --budget file_mb=4 -o out/
+  edgeprune build ppocr_cls.onnx --shape x=1,3,48,192 --profile configs/phone-a76-ppocr.yaml \
+    --data textlines/test.npz --train textlines/train/ --preset ppocr-cls \
+    --finetune-epochs 2 --train-batch 64 --lr 0.01 --schedule constant --bn train -o out/`,
 		Args: exactArgs(1, "MODEL.onnx"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if profPath == "" {
@@ -63,8 +70,12 @@ reached and the gap; nothing is written).`,
 			if calibN < 1 || batch < 1 {
 				return usagef("--calib-images and --batch must be ≥ 1")
 			}
-			if (trainPath == "") != (valPath == "") {
-				return usagef("--train and --val go together")
+			shapes, err := parseShapes(shapeSpecs)
+			if err != nil {
+				return err
+			}
+			if err := checkBuildTrainFlags(cmd, &tf, threads); err != nil {
+				return err
 			}
 			if st, err := os.Stat(out); err == nil {
 				ents, _ := os.ReadDir(out)
@@ -90,10 +101,24 @@ reached and the gap; nothing is written).`,
 			if err != nil {
 				return err
 			}
+			if err := checkShapeInputs(shapes, m); err != nil {
+				return err
+			}
+			if err := requireShapes(m, shapes, nil); err != nil {
+				return err
+			}
 			opts := build.Options{Threads: threads, Measure: measure == "yes" || (measure == "auto" && here),
-				Log: func(f string, a ...any) { fmt.Fprintf(c.stderr, f+"\n", a...) }}
+				Shapes: shapeMap(shapes), Log: func(f string, a ...any) { fmt.Fprintf(c.stderr, f+"\n", a...) }}
+			if tf.data != "" {
+				ft, closeData, err := buildFinetuner(cmd, c, m, &tf)
+				if err != nil {
+					return err
+				}
+				defer closeData()
+				opts.Finetune = ft
+			}
 			if dataPath != "" {
-				batches, err := loadEvalData(cmd, m, dataPath, &dataFlags{labels: labels}, batch)
+				batches, err := loadEvalData(dataCommand(cmd, dataPath), m, dataPath, &dataFlags{labels: tf.df.labels}, batch)
 				if err != nil {
 					return fmt.Errorf("--data %s: %w", dataPath, err)
 				}
@@ -109,9 +134,6 @@ reached and the gap; nothing is written).`,
 				res = inf.Result
 			} else if err != nil {
 				return err
-			}
-			if trainPath != "" {
-				res.Finetune = "skipped: fine-tuning inside build needs package train, which has not landed on this branch"
 			}
 			for _, w := range res.Warnings {
 				fmt.Fprintf(c.stderr, "warning: %s\n", w)
@@ -131,14 +153,13 @@ reached and the gap; nothing is written).`,
 	cmd.Flags().StringVar(&profPath, "profile", "", "device profile (YAML, configs/*.yaml)")
 	addOutputFlag(cmd, &out, "output directory (created; must not exist or be empty)")
 	cmd.Flags().StringVar(&dataPath, "data", "", "calibration and held-out data (.npz, .npy or test_data_set dir, as eval)")
-	cmd.Flags().StringVar(&labels, "labels", "labels", "name of the labels array in --data")
 	cmd.Flags().IntVar(&calibN, "calib-images", 32, "samples of --data for the sensitivity table; the rest verify")
-	cmd.Flags().IntVar(&batch, "batch", 16, "batch size")
+	cmd.Flags().IntVar(&batch, "batch", 16, "batch size of the sensitivity and verification runs")
 	addThreadsFlag(cmd, &threads)
 	cmd.Flags().StringArrayVar(&budgetOverrides, "budget", nil, "override a budget: latency_ms=40, ram_mb=, activations_mb=, file_mb=, accuracy= (repeatable)")
 	cmd.Flags().StringVar(&measure, "measure", "auto", "time the models here: auto (when this machine is the profile's target), yes, no")
-	cmd.Flags().StringVar(&trainPath, "train", "", "training data for fine-tuning the chosen model (needs package train)")
-	cmd.Flags().StringVar(&valPath, "val", "", "validation data for fine-tuning")
+	addShapeFlag(cmd, &shapeSpecs, "shape of a model input with dynamic dimensions (planning, cost model, timing; the model written keeps them dynamic)")
+	addBuildTrainFlags(cmd, &tf)
 	return cmd
 }
 
