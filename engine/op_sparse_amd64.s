@@ -1,0 +1,161 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// func spmmRowAVX512(dst, x *float32, ldx int, vals *float32, cols *int32, nnz, w int, b float32, accum bool)
+//
+// dst[j] = init + Σ_k vals[k]·x[cols[k]·ldx + j] for j < w ≤ 64, init =
+// dst[j] with accum, else b. Accumulators Z0–Z3 (even k) and Z4–Z7 (odd k),
+// lanes masked by K1–K4.
+TEXT ·spmmRowAVX512(SB), NOSPLIT, $0-61
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ ldx+16(FP), R10
+	SHLQ $2, R10
+	MOVQ vals+24(FP), R8
+	MOVQ cols+32(FP), R9
+	MOVQ nnz+40(FP), CX
+	MOVQ w+48(FP), DX
+	// Lane mask of the w columns.
+	MOVQ $-1, AX
+	CMPQ DX, $64
+	JAE  masks
+	MOVQ DX, BX
+	MOVQ $1, AX
+	MOVQ BX, CX
+	SHLQ CX, AX
+	DECQ AX
+	MOVQ nnz+40(FP), CX
+masks:
+	KMOVW AX, K1
+	SHRQ  $16, AX
+	KMOVW AX, K2
+	SHRQ  $16, AX
+	KMOVW AX, K3
+	SHRQ  $16, AX
+	KMOVW AX, K4
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	MOVBLZX accum+60(FP), AX
+	TESTQ AX, AX
+	JE    initbias
+	VMOVUPS.Z 0(DI), K1, Z0
+	VMOVUPS.Z 64(DI), K2, Z1
+	VMOVUPS.Z 128(DI), K3, Z2
+	VMOVUPS.Z 192(DI), K4, Z3
+	JMP   loop2
+initbias:
+	VBROADCASTSS b+56(FP), Z0
+	VMOVAPS Z0, Z1
+	VMOVAPS Z0, Z2
+	VMOVAPS Z0, Z3
+loop2:
+	CMPQ CX, $2
+	JB   tail
+	MOVLQSX 0(R9), AX
+	MOVLQSX 4(R9), BX
+	IMULQ R10, AX
+	IMULQ R10, BX
+	ADDQ SI, AX
+	ADDQ SI, BX
+	VBROADCASTSS 0(R8), Z8
+	VBROADCASTSS 4(R8), Z9
+	VFMADD231PS 0(AX), Z8, K1, Z0
+	VFMADD231PS 64(AX), Z8, K2, Z1
+	VFMADD231PS 128(AX), Z8, K3, Z2
+	VFMADD231PS 192(AX), Z8, K4, Z3
+	VFMADD231PS 0(BX), Z9, K1, Z4
+	VFMADD231PS 64(BX), Z9, K2, Z5
+	VFMADD231PS 128(BX), Z9, K3, Z6
+	VFMADD231PS 192(BX), Z9, K4, Z7
+	ADDQ $8, R8
+	ADDQ $8, R9
+	SUBQ $2, CX
+	JMP  loop2
+tail:
+	TESTQ CX, CX
+	JE    done
+	MOVLQSX 0(R9), AX
+	IMULQ R10, AX
+	ADDQ SI, AX
+	VBROADCASTSS 0(R8), Z8
+	VFMADD231PS 0(AX), Z8, K1, Z0
+	VFMADD231PS 64(AX), Z8, K2, Z1
+	VFMADD231PS 128(AX), Z8, K3, Z2
+	VFMADD231PS 192(AX), Z8, K4, Z3
+done:
+	VADDPS Z4, Z0, Z0
+	VADDPS Z5, Z1, Z1
+	VADDPS Z6, Z2, Z2
+	VADDPS Z7, Z3, Z3
+	VMOVUPS Z0, K1, 0(DI)
+	VMOVUPS Z1, K2, 64(DI)
+	VMOVUPS Z2, K3, 128(DI)
+	VMOVUPS Z3, K4, 192(DI)
+	VZEROUPPER
+	RET
+
+// func spDotAVX512(vals *float32, cols *int32, n int, x *float32) float32
+//
+// Σ_k vals[k]·x[cols[k]] for k < n: 16-lane gathers into two accumulators,
+// added at the end.
+TEXT ·spDotAVX512(SB), NOSPLIT, $0-36
+	MOVQ vals+0(FP), SI
+	MOVQ cols+8(FP), DX
+	MOVQ n+16(FP), CX
+	MOVQ x+24(FP), DI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+dot32:
+	CMPQ CX, $32
+	JB   dot16
+	VMOVDQU32 0(DX), Z2
+	VMOVDQU32 64(DX), Z3
+	KXNORW K1, K1, K1
+	KXNORW K2, K2, K2
+	VGATHERDPS (DI)(Z2*4), K1, Z4
+	VGATHERDPS (DI)(Z3*4), K2, Z5
+	VFMADD231PS 0(SI), Z4, Z0
+	VFMADD231PS 64(SI), Z5, Z1
+	ADDQ $128, SI
+	ADDQ $128, DX
+	SUBQ $32, CX
+	JMP  dot32
+dot16:
+	CMPQ CX, $16
+	JB   dottail
+	VMOVDQU32 0(DX), Z2
+	KXNORW K1, K1, K1
+	VGATHERDPS (DI)(Z2*4), K1, Z4
+	VFMADD231PS 0(SI), Z4, Z0
+	ADDQ $64, SI
+	ADDQ $64, DX
+	SUBQ $16, CX
+dottail:
+	TESTQ CX, CX
+	JE    dotreduce
+	MOVL  $1, AX
+	SHLL  CX, AX
+	DECL  AX
+	KMOVW AX, K1
+	KMOVW AX, K2
+	VMOVDQU32.Z 0(DX), K1, Z2
+	VMOVUPS.Z 0(SI), K1, Z6
+	VPXORD Z4, Z4, Z4
+	VGATHERDPS (DI)(Z2*4), K2, Z4
+	VFMADD231PS Z6, Z4, Z1
+dotreduce:
+	VADDPS Z1, Z0, Z0
+	VEXTRACTF32X8 $1, Z0, Y1
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VMOVHLPS X0, X1, X1
+	VADDPS X1, X0, X0
+	VMOVSHDUP X0, X1
+	VADDSS X1, X0, X0
+	VMOVSS X0, ret+32(FP)
+	VZEROUPPER
+	RET

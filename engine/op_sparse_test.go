@@ -1,0 +1,179 @@
+package engine
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/edgeprune/edgeprune/sparse"
+)
+
+// randSparse returns a rows × cols dense matrix with about density of its
+// elements nonzero.
+func randSparse(rng *rand.Rand, rows, cols int, density float64) []float32 {
+	d := make([]float32, rows*cols)
+	for i := range d {
+		if rng.Float64() < density {
+			d[i] = float32(rng.NormFloat64())
+		}
+	}
+	return d
+}
+
+func randVec(rng *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(rng.NormFloat64())
+	}
+	return v
+}
+
+// closeTo reports the worst |got−want| over max(1, max|want|).
+func worstErr(got, want []float32) float64 {
+	scale := 1.0
+	for _, w := range want {
+		scale = math.Max(scale, math.Abs(float64(w)))
+	}
+	worst := 0.0
+	for i := range got {
+		worst = math.Max(worst, math.Abs(float64(got[i]-want[i])))
+	}
+	return worst / scale
+}
+
+// TestSpmm checks spmm (assembly where present) against spmmRef, and
+// spmmRef against the dense product (the property: CSR·X = dense·X), for
+// widths around the chunk, with bias, accumulation and a clamp.
+func TestSpmm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, sz := range [][3]int{{1, 1, 1}, {7, 13, 5}, {33, 40, 64}, {16, 100, 65}, {9, 70, 130}, {64, 300, 200}} {
+		rows, cols, n := sz[0], sz[1], sz[2]
+		for _, density := range []float64{0, 0.05, 0.5, 1} {
+			w := randSparse(rng, rows, cols, density)
+			a := sparse.EncodeCSR(w, rows, cols)
+			s := newSpWeight(a)
+			ldx := n + 3
+			x := randVec(rng, cols*ldx)
+			bias := randVec(rng, rows)
+			for _, accum := range []bool{false, true} {
+				for _, act := range []*clampAct{nil, {lo: 0, hi: float32(math.Inf(1))}} {
+					ldd := n + 1
+					init := randVec(rng, rows*ldd)
+					want := append([]float32{}, init...)
+					dense := append([]float32{}, init...)
+					got := append([]float32{}, init...)
+					spmmRef(want, ldd, a, x, ldx, n, bias, accum, act)
+					for r := 0; r < rows; r++ {
+						for j := 0; j < n; j++ {
+							var acc float64
+							if accum {
+								acc = float64(dense[r*ldd+j])
+							} else {
+								acc = float64(bias[r])
+							}
+							for c := 0; c < cols; c++ {
+								acc += float64(w[r*cols+c]) * float64(x[c*ldx+j])
+							}
+							v := float32(acc)
+							if act != nil {
+								v = max(v, act.lo)
+							}
+							dense[r*ldd+j] = v
+						}
+					}
+					s.spmm(got, ldd, x, ldx, n, bias, accum, act, 2)
+					if e := worstErr(want, dense); e > 1e-5 {
+						t.Fatalf("%v density %v accum %v: reference vs dense: %g", sz, density, accum, e)
+					}
+					if e := worstErr(got, want); e > 1e-5 {
+						t.Fatalf("%v density %v accum %v: spmm vs reference: %g", sz, density, accum, e)
+					}
+					for r := 0; r < rows; r++ {
+						if got[r*ldd+n] != init[r*ldd+n] {
+							t.Fatalf("%v: spmm wrote past column %d of row %d", sz, n, r)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestSpmv checks spmv against spmvRef and the dense product.
+func TestSpmv(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, sz := range [][2]int{{1, 1}, {5, 15}, {10, 17}, {300, 784}, {40, 33}} {
+		rows, cols := sz[0], sz[1]
+		for _, density := range []float64{0, 0.1, 0.6, 1} {
+			w := randSparse(rng, rows, cols, density)
+			a := sparse.EncodeCSR(w, rows, cols)
+			s := newSpWeight(a)
+			x, bias := randVec(rng, cols), randVec(rng, rows)
+			for _, accum := range []bool{false, true} {
+				init := randVec(rng, rows)
+				want, got, dense := append([]float32{}, init...), append([]float32{}, init...), make([]float32, rows)
+				spmvRef(want, a, x, bias, accum)
+				s.spmv(got, x, bias, accum, 2)
+				a.MulVec(dense, x)
+				for r := range dense {
+					if accum {
+						dense[r] += init[r]
+					} else {
+						dense[r] += bias[r]
+					}
+				}
+				if e := worstErr(want, dense); e > 1e-5 {
+					t.Fatalf("%v density %v: reference vs CSR.MulVec: %g", sz, density, e)
+				}
+				if e := worstErr(got, want); e > 1e-5 {
+					t.Fatalf("%v density %v: spmv vs reference: %g", sz, density, e)
+				}
+			}
+		}
+	}
+}
+
+func TestTransposeCSRAndPattern(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	w := randSparse(rng, 12, 20, 0.3)
+	a := sparse.EncodeCSR(w, 12, 20)
+	at := transposeCSR(a)
+	if err := at.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	d := make([]float32, 240)
+	at.Decode(d)
+	for r := 0; r < 12; r++ {
+		for c := 0; c < 20; c++ {
+			if d[c*12+r] != w[r*20+c] {
+				t.Fatalf("transpose differs at %d,%d", r, c)
+			}
+		}
+	}
+	// A block=2x4 weight: rows in pairs with the same columns, runs of 4.
+	b := make([]float32, 8*16)
+	for r := 0; r < 8; r += 2 {
+		for c0 := 0; c0 < 16; c0 += 4 {
+			if (r/2+c0/4)%2 == 0 {
+				for i := 0; i < 2; i++ {
+					for j := 0; j < 4; j++ {
+						b[(r+i)*16+c0+j] = 1 + float32(r+c0)
+					}
+				}
+			}
+		}
+	}
+	if p := newSpWeight(sparse.EncodeCSR(b, 8, 16)).pattern; p != "block=2x4" {
+		t.Fatalf("block weight: pattern %q", p)
+	}
+	nm := make([]float32, 4*16)
+	for i := range nm {
+		if i%4 < 2 {
+			nm[i] = 1
+		}
+	}
+	nm[1], nm[2] = 0, 1 // breaks the column runs of row 0
+	if p := newSpWeight(sparse.EncodeCSR(nm, 4, 16)).pattern; p != "2:4" && p != "block=1x1" {
+		t.Logf("2:4 weight: pattern %q", p)
+	}
+}
