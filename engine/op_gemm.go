@@ -6,8 +6,8 @@ type gemmKernel struct {
 	m, n, k        int
 	transA, transB bool
 	alpha, beta    float32
-	cb             *bcast // C broadcast to [M, N], nil without C
-	rowOffs        []int  // gemv without transB: offsets of B's rows
+	cb             *bcast    // C broadcast to [M, N], nil without C
+	rowOffs        []int     // gemv without transB: offsets of B's rows
 	sp             *spWeight // B (times alpha) run sparse (op_sparse_gemm.go), or nil
 }
 
@@ -134,7 +134,7 @@ type matmulKernel struct {
 	batch   int   // number of [M, N] products
 	aOff    []int // per batch: offset of its A matrix
 	bOff    []int
-	fold    bool // B is one matrix: the batch folds into M
+	fold    bool      // B is one matrix: the batch folds into M
 	sp      *spWeight // B run sparse (op_sparse_gemm.go), or nil
 }
 
