@@ -28,6 +28,9 @@ type spWeight struct {
 	// "block=RxC" (R rows share columns, C columns in a row run together)
 	// or "N:M" (at most N nonzeros in every M consecutive columns).
 	pattern string
+	// sell is the vector kernel's packed form (op_sparse_sell.go), when
+	// the weight multiplies single rows.
+	sell *sellPack
 }
 
 func newSpWeight(a *sparse.CSR) *spWeight {
@@ -106,7 +109,11 @@ func itoa(i int) string {
 // bytes is the memory the weight holds: values, column indices and row
 // pointers.
 func (s *spWeight) bytes() int64 {
-	return int64(len(s.a.Values))*4 + int64(len(s.a.ColIdx))*4 + int64(len(s.a.RowPtr))*4
+	b := int64(len(s.a.Values))*4 + int64(len(s.a.ColIdx))*4 + int64(len(s.a.RowPtr))*4
+	if s.sell != nil {
+		b += s.sell.bytes()
+	}
+	return b
 }
 
 // transposeCSR returns aᵀ as a CSR, without a dense copy.

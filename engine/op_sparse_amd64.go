@@ -21,6 +21,12 @@ func spmmRowAVX512(dst, x *float32, ldx int, vals *float32, cols *int32, nnz, w 
 //go:noescape
 func spDotAVX512(vals *float32, cols *int32, n int, x *float32) float32
 
+// sellAVX512 is sellGo. The caller has checked that every column index
+// is in bounds of x.
+//
+//go:noescape
+func sellAVX512(out, vals *float32, cols, width *int32, nslices int, x *float32)
+
 func init() {
 	if !cpu.X86.HasAVX512F {
 		return
@@ -35,6 +41,18 @@ func init() {
 		}
 		_ = cols[len(vals)-1]
 		spmmRowAVX512(&dst[0], &x[0], ldx, &vals[0], &cols[0], len(vals), len(dst), b, accum)
+	}
+	sellKernel = func(out []float32, p *sellPack, x []float32) {
+		if len(p.width) == 0 {
+			return
+		}
+		_ = out[len(p.width)*sellC-1]
+		var vp *float32
+		var cp *int32
+		if len(p.vals) > 0 {
+			vp, cp = &p.vals[0], &p.cols[0]
+		}
+		sellAVX512(&out[0], vp, cp, &p.width[0], len(p.width), &x[0])
 	}
 	spDot = func(vals []float32, cols []int32, x []float32) float32 {
 		if len(vals) == 0 {

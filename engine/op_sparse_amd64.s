@@ -159,3 +159,55 @@ dotreduce:
 	VMOVSS X0, ret+32(FP)
 	VZEROUPPER
 	RET
+
+// func sellAVX512(out, vals *float32, cols, width *int32, nslices int, x *float32)
+//
+// sellGo: per slice, 16 lanes accumulated over its columns from 16-lane
+// gathers, two columns per iteration into two accumulators.
+TEXT ·sellAVX512(SB), NOSPLIT, $0-48
+	MOVQ out+0(FP), DI
+	MOVQ vals+8(FP), SI
+	MOVQ cols+16(FP), DX
+	MOVQ width+24(FP), R8
+	MOVQ nslices+32(FP), R9
+	MOVQ x+40(FP), R10
+slice:
+	TESTQ R9, R9
+	JE    selldone
+	MOVLQSX 0(R8), CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+col2:
+	CMPQ CX, $2
+	JB   col1
+	VMOVDQU32 0(DX), Z2
+	VMOVDQU32 64(DX), Z3
+	KXNORW K1, K1, K1
+	KXNORW K2, K2, K2
+	VGATHERDPS (R10)(Z2*4), K1, Z4
+	VGATHERDPS (R10)(Z3*4), K2, Z5
+	VFMADD231PS 0(SI), Z4, Z0
+	VFMADD231PS 64(SI), Z5, Z1
+	ADDQ $128, SI
+	ADDQ $128, DX
+	SUBQ $2, CX
+	JMP  col2
+col1:
+	TESTQ CX, CX
+	JE    store
+	VMOVDQU32 0(DX), Z2
+	KXNORW K1, K1, K1
+	VGATHERDPS (R10)(Z2*4), K1, Z4
+	VFMADD231PS 0(SI), Z4, Z0
+	ADDQ $64, SI
+	ADDQ $64, DX
+store:
+	VADDPS Z1, Z0, Z0
+	VMOVUPS Z0, 0(DI)
+	ADDQ $64, DI
+	ADDQ $4, R8
+	DECQ R9
+	JMP  slice
+selldone:
+	VZEROUPPER
+	RET

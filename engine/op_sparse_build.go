@@ -62,7 +62,11 @@ func WithSparse(m SparseMode) Option {
 // sparse matrices instead of their (absent) payload: tensor t, of dims
 // [d0, d1, ...], is w[t], a d0 × (d1·…) CSR. A weight that runs sparse is
 // then never held dense; any other reader of t gets a dense copy. This is
-// how a pack compiles without unpacking (CompilePack).
+// how a pack compiles without unpacking:
+//
+//	rd, err := pack.NewReader(f)
+//	sm, err := rd.ReadSparse(nil)
+//	p, err := engine.Compile(sm.Model, engine.WithSparseWeights(sm.Sparse))
 func WithSparseWeights(w map[*onnx.TensorProto]*sparse.CSR) Option {
 	return func(c *config) error {
 		for t, a := range w {
@@ -235,6 +239,10 @@ func (p *Program) weightBytes() (total, sparseBytes int64) {
 				ws, _ := sk.sparseWeights()
 				for _, w := range ws {
 					addCSR(w.a)
+					if w.sell != nil {
+						total += w.sell.bytes()
+						sparseBytes += w.sell.bytes()
+					}
 				}
 			}
 			if ck, ok := s.k.(*convKernel); ok {

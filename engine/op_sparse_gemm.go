@@ -7,17 +7,20 @@ package engine
 // spmm over Aᵀ instead of a spmv per row.
 const spGemmRows = 16
 
-// spGemmScratch is the scratch gemm needs: Aᵀ (unless A is stored
-// transposed) and Yᵀ.
-func spGemmScratch(m, n, k int, transA bool) int {
+// gemmSetup prepares s for products with m rows of A and returns the
+// scratch gemm needs: below spGemmRows, the vector kernel's packed form
+// and its sums; from there Aᵀ (unless A is stored transposed) and Yᵀ.
+func (s *spWeight) gemmSetup(m, k int, transA bool) int {
 	if m < spGemmRows && !transA {
-		return 0
+		s.sell = newSellPack(s.a)
+		return (s.a.Rows + sellC - 1) / sellC * sellC
 	}
-	s := n * m
+	n := s.a.Rows
+	sc := n * m
 	if !transA {
-		s += k * m
+		sc += k * m
 	}
-	return s
+	return sc
 }
 
 // gemm sets y = A·Sᵀ (+ y when accum) for A [m, k] (transA: stored [k, m]),
@@ -28,7 +31,13 @@ func (s *spWeight) gemm(x *exec, a []float32, transA bool, m, k int, y []float32
 	n := s.a.Rows
 	if m < spGemmRows && !transA {
 		for i := 0; i < m; i++ {
-			s.spmv(y[i*n:(i+1)*n], a[i*k:(i+1)*k], nil, accum, x.threads)
+			yi, ai := y[i*n:(i+1)*n], a[i*k:(i+1)*k]
+			if s.sell != nil {
+				_ = ai[s.a.Cols-1] // every column the kernel reads
+				s.sell.spmv(yi, ai, nil, accum, x.scratch)
+			} else {
+				s.spmv(yi, ai, nil, accum, x.threads)
+			}
 		}
 		return
 	}

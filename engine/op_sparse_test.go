@@ -177,3 +177,31 @@ func TestTransposeCSRAndPattern(t *testing.T) {
 		t.Logf("2:4 weight: pattern %q", p)
 	}
 }
+
+// TestSellSpmv checks the packed vector kernel (assembly where present)
+// against spmvRef.
+func TestSellSpmv(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, sz := range [][2]int{{1, 1}, {15, 9}, {16, 16}, {17, 40}, {300, 784}, {100, 300}} {
+		rows, cols := sz[0], sz[1]
+		for _, density := range []float64{0, 0.03, 0.3, 1} {
+			a := sparse.EncodeCSR(randSparse(rng, rows, cols, density), rows, cols)
+			p := newSellPack(a)
+			x, bias := randVec(rng, cols), randVec(rng, rows)
+			buf := make([]float32, (rows+15)/16*16)
+			for _, mode := range []int{0, 1, 2} {
+				init := randVec(rng, rows)
+				want, got := append([]float32{}, init...), append([]float32{}, init...)
+				b := bias
+				if mode == 0 {
+					b = nil
+				}
+				spmvRef(want, a, x, b, mode == 2)
+				p.spmv(got, x, b, mode == 2, buf)
+				if e := worstErr(got, want); e > 1e-5 {
+					t.Fatalf("%v density %v mode %d: sell vs reference: %g", sz, density, mode, e)
+				}
+			}
+		}
+	}
+}
