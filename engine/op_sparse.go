@@ -306,16 +306,25 @@ var (
 )
 
 // transposeInto writes the rows × cols matrix src (row stride lds) as its
-// cols × rows transpose into dst (row stride ldd), in tiles.
+// cols × rows transpose into dst (row stride ldd): dst[j·ldd+i] =
+// src[i·lds+j]. Four source rows at a time, so each destination row gets
+// four consecutive elements per pass, in column tiles that stay in cache.
 func transposeInto(dst []float32, ldd int, src []float32, lds, rows, cols int) {
-	const t = 32
-	for i0 := 0; i0 < rows; i0 += t {
-		for j0 := 0; j0 < cols; j0 += t {
-			for i := i0; i < min(i0+t, rows); i++ {
-				s := src[i*lds:]
-				for j := j0; j < min(j0+t, cols); j++ {
-					dst[j*ldd+i] = s[j]
-				}
+	const tile = 128
+	for j0 := 0; j0 < cols; j0 += tile {
+		j1 := min(j0+tile, cols)
+		i := 0
+		for ; i+4 <= rows; i += 4 {
+			s0, s1 := src[i*lds+j0:i*lds+j1], src[(i+1)*lds+j0:(i+1)*lds+j1]
+			s2, s3 := src[(i+2)*lds+j0:(i+2)*lds+j1], src[(i+3)*lds+j0:(i+3)*lds+j1]
+			for j := range s0 {
+				d := dst[(j0+j)*ldd+i:][:4]
+				d[0], d[1], d[2], d[3] = s0[j], s1[j], s2[j], s3[j]
+			}
+		}
+		for ; i < rows; i++ {
+			for j := j0; j < j1; j++ {
+				dst[j*ldd+i] = src[i*lds+j]
 			}
 		}
 	}

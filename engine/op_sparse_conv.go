@@ -10,7 +10,7 @@ package engine
 func (k *convKernel) buildSparse(b *buildCtx, bt *built) bool {
 	cg, mg := k.c/k.group, k.m/k.group
 	kk := cg * k.kh * k.kw
-	sw := b.sparseWeight(1, k.m, kk, k.oh*k.ow, true, 1)
+	sw := b.sparseWeight(1, k.m, kk, k.oh*k.ow, true, 1, true)
 	if sw == nil {
 		return false
 	}

@@ -73,7 +73,8 @@ func TestSparseCostTable(t *testing.T) {
 			}
 			cols := ws[0].a.Cols
 			n := int(s.macs / int64(rows*cols))
-			pd, ps := sparseCost(rows, cols, nnz, n)
+			_, isConv := s.k.(*convKernel)
+			pd, ps := sparseCost(rows, cols, nnz, n, isConv)
 			auto := "dense"
 			if k, _ := progs[SparseAuto].main.steps[i].k.(sparseKernel); k != nil {
 				if w, _ := k.sparseWeights(); w != nil {

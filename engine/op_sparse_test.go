@@ -205,3 +205,20 @@ func TestSellSpmv(t *testing.T) {
 		}
 	}
 }
+
+func TestTransposeInto(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, sz := range [][2]int{{1, 1}, {3, 5}, {4, 4}, {64, 784}, {67, 130}} {
+		r, c := sz[0], sz[1]
+		src := randVec(rng, r*(c+2))
+		dst := make([]float32, c*(r+1))
+		transposeInto(dst, r+1, src, c+2, r, c)
+		for i := 0; i < r; i++ {
+			for j := 0; j < c; j++ {
+				if dst[j*(r+1)+i] != src[i*(c+2)+j] {
+					t.Fatalf("%v: element %d,%d", sz, i, j)
+				}
+			}
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/edgeprune/edgeprune/engine"
@@ -23,7 +24,7 @@ var sparseShapes = map[string][]int{
 }
 
 // TestSparseMatchesDenseRealModels prunes every real model at 0.5, 0.9 and
-// 0.95 (global magnitude) and 2:4, runs it with every eligible weight on
+// 0.95 (global magnitude), 2:4, and 0.9 in blocks of 4×1 and 1×4, runs it with every eligible weight on
 // the sparse kernels (SparseAlways) and all dense (SparseOff) and requires
 // the outputs to agree within 1e-5 of the output scale; the sparse plan
 // must have run some weight sparse. The MNIST models run by default; the
@@ -34,16 +35,19 @@ func TestSparseMatchesDenseRealModels(t *testing.T) {
 		if !long && rm.Name != "lenet300" && rm.Name != "lenet5" {
 			continue
 		}
-		for _, pat := range []string{"0.5", "0.9", "0.95", "2:4"} {
+		for _, pat := range []string{"0.5", "0.9", "0.95", "2:4", "block=4x1", "block=1x4"} {
 			t.Run(rm.Name+"/"+pat, func(t *testing.T) {
 				m, err := onnxio.ReadFile(rm.Path)
 				if err != nil {
 					t.Fatal(err)
 				}
 				opts := []prune.Option{prune.WithScope(prune.Global), prune.WithSparsity(0.5)}
-				if pat == "2:4" {
-					p, _ := prune.ParsePattern(pat)
+				if p, err := prune.ParsePattern(pat); err == nil {
+					// N:M keeps its own sparsity; blocks are pruned to 0.9.
 					opts = append(opts, prune.WithPattern(p))
+					if p.Kind == prune.Block {
+						opts[1] = prune.WithSparsity(0.9)
+					}
 				} else {
 					opts[1] = prune.WithSparsity(map[string]float64{"0.5": 0.5, "0.9": 0.9, "0.95": 0.95}[pat])
 				}
@@ -81,11 +85,17 @@ func TestSparseMatchesDenseRealModels(t *testing.T) {
 				}
 				dense, _ := run(engine.SparseOff)
 				sp, rep := run(engine.SparseAlways)
-				nsp := 0
+				nsp, nblock := 0, 0
 				for _, n := range rep.Nodes {
 					if n.Kernel != "" {
 						nsp++
 					}
+					if strings.HasPrefix(pat, "block") && n.Kernel == "sparse "+pat {
+						nblock++
+					}
+				}
+				if strings.HasPrefix(pat, "block") && nblock == 0 {
+					t.Errorf("no node reports the pattern %s", pat)
 				}
 				if nsp == 0 {
 					t.Fatalf("no node ran sparse")
