@@ -9,14 +9,18 @@
 # Results go in docs/benchmarks.md, "Sparse execution".
 #
 # Usage: bench/sparse_vs_dense.sh [RUNS] [ROUNDS]   (defaults 50, 3)
-# Run it through the benchmark lock: /work/notes/bench-run bench/sparse_vs_dense.sh
+# On a shared machine, prune and build first, then time under a lock, e.g.
+#   EDGEPRUNE_BENCH_TMP=/tmp/b bench/sparse_vs_dense.sh 1 1   # prunes and packs into /tmp/b
+#   go build -o /tmp/ep ./cmd/edgeprune
+#   EDGEPRUNE_BENCH_TMP=/tmp/b EDGEPRUNE_BIN=/tmp/ep bench-run bench/sparse_vs_dense.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-50}
 rounds=${2:-3}
 tmp=${EDGEPRUNE_BENCH_TMP:-$(mktemp -d)}
-go build -o "$tmp/edgeprune" ./cmd/edgeprune
-ep="$tmp/edgeprune"
+# EDGEPRUNE_BIN: a binary built beforehand (outside the benchmark lock).
+ep=${EDGEPRUNE_BIN:-$tmp/edgeprune}
+[ -n "${EDGEPRUNE_BIN:-}" ] || go build -o "$ep" ./cmd/edgeprune
 shared=../shared/models
 [ -f "$tmp/lenet300_0.9.onnx" ] || "$ep" prune $shared/mnist/lenet300.onnx -o "$tmp/lenet300_0.9.onnx" --sparsity 0.9 >/dev/null
 [ -f "$tmp/lenet300_0.95.onnx" ] || "$ep" prune $shared/mnist/lenet300.onnx -o "$tmp/lenet300_0.95.onnx" --sparsity 0.95 >/dev/null

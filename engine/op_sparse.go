@@ -7,22 +7,22 @@ import (
 )
 
 // Sparse weights (issue 12, "Sparse execution"). A constant weight of Gemm,
-// MatMul or Conv whose zeros make it pay (sparseChoice, op_sparse_cost.go)
+// MatMul or Conv whose zeros make it pay (sparsePays, op_sparse_cost.go)
 // is held as a sparse.CSR whose rows are the op's output channels and whose
 // columns are its reduction index, and multiplied by the sparse kernels
 // below instead of the packed SGEMM. Every pattern prune makes runs on them:
-// unstructured, block=RxC and N:M weights are all CSR here (N:M and bitmap
-// packs are converted without a dense copy, compile_pack.go); blocks of R
-// output rows share their column indices, which spmm exploits by running
-// such rows together (spGroups).
+// unstructured, block=RxC and N:M weights are all CSR here (csr, bitmap and
+// N:M packs are read into CSR without a dense copy, pack.ReadSparse). The
+// kernels do not yet exploit blocks beyond what CSR gives (a row run of a
+// block=Rx… weight reads its input rows once per row, not once per run).
 
 // spWeight is one sparse weight matrix as the kernels read it.
 type spWeight struct {
 	a *sparse.CSR
 	// groups partitions the rows into runs [groups[i], groups[i+1]) of
-	// rows with identical column indices (block=Rx… patterns): spmm then
-	// reads each input row once for the run. Unstructured weights have
-	// runs of one row.
+	// at most maxGroupRows rows with identical column indices (block=Rx…
+	// patterns; unstructured weights have runs of one row): the unit spmm
+	// splits over threads, and what detectPattern reads R from.
 	groups []int
 	// pattern names what the weight looks like, for reports: "csr",
 	// "block=RxC" (R rows share columns, C columns in a row run together)
@@ -44,8 +44,7 @@ func newSpWeight(a *sparse.CSR) *spWeight {
 	return s
 }
 
-// maxGroupRows bounds the rows spmm runs together (the accumulators of
-// spmmGroup).
+// maxGroupRows bounds a row run.
 const maxGroupRows = 4
 
 func sameCols(a *sparse.CSR, r0, r1 int) bool {
@@ -179,8 +178,9 @@ func spmmRef(dst []float32, ldd int, a *sparse.CSR, x []float32, ldx, n int, bia
 // spmmChunk is the width of the column chunks spmm computes in registers.
 const spmmChunk = 64
 
-// spmm computes spmmRef with the rows split over threads, a row run
-// (spGroups) at a time, in column chunks of spmmChunk.
+// spmm computes spmmRef with the row runs split over threads, in column
+// chunks of spmmChunk (a chunk of every row of a thread's share, then the
+// next chunk, so the input chunk stays in cache).
 func (s *spWeight) spmm(dst []float32, ldd int, x []float32, ldx, n int, bias []float32, accum bool, act *clampAct, threads int) {
 	a := s.a
 	ng := len(s.groups) - 1
