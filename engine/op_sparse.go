@@ -13,8 +13,9 @@ import (
 // below instead of the packed SGEMM. Every pattern prune makes runs on them:
 // unstructured, block=RxC and N:M weights are all CSR here (csr, bitmap and
 // N:M packs are read into CSR without a dense copy, pack.ReadSparse). The
-// kernels do not yet exploit blocks beyond what CSR gives (a row run of a
-// block=Rx… weight reads its input rows once per row, not once per run).
+// row runs of block=4x… weights (four rows with the same columns) read each
+// input row once for the four on amd64 (spmmGroup4); other runs go row by
+// row.
 
 // spWeight is one sparse weight matrix as the kernels read it.
 type spWeight struct {
@@ -197,6 +198,15 @@ func (s *spWeight) spmm(dst []float32, ldd int, x []float32, ldx, n int, bias []
 		for j0 := 0; j0 < n; j0 += spmmChunk {
 			w := min(spmmChunk, n-j0)
 			for g := lo; g < hi; g++ {
+				if r0 := s.groups[g]; spmmGroup4 != nil && !accum && s.groups[g+1]-r0 == 4 {
+					var b []float32
+					if bias != nil {
+						b = bias[r0 : r0+4]
+					}
+					k0, nz := a.RowPtr[r0], int(a.RowPtr[r0+1]-a.RowPtr[r0])
+					spmmGroup4(dst[r0*ldd+j0:], ldd, x[j0:], ldx, a.Values[k0:], nz, a.ColIdx[k0:int(k0)+nz], w, b)
+					continue
+				}
 				for r := s.groups[g]; r < s.groups[g+1]; r++ {
 					var b float32
 					if bias != nil {
@@ -303,6 +313,10 @@ func spDotGo(vals []float32, cols []int32, x []float32) float32 {
 var (
 	spmmRow = spmmRowGo
 	spDot   = spDotGo
+	// spmmGroup4, where set, computes a run of four rows sharing their
+	// columns in one pass over the input rows (op_sparse_amd64.s);
+	// without it such runs go row by row through spmmRow.
+	spmmGroup4 func(dst []float32, ldd int, x []float32, ldx int, vals []float32, stride int, cols []int32, w int, bias []float32)
 )
 
 // transposeInto writes the rows × cols matrix src (row stride lds) as its

@@ -27,6 +27,13 @@ func spDotAVX512(vals *float32, cols *int32, n int, x *float32) float32
 //go:noescape
 func sellAVX512(out, vals *float32, cols, width *int32, nslices int, x *float32)
 
+// spmmGroup4AVX512 is spmmRowGo (without accum) for four rows that share
+// their column indices, reading each input row once for the four. The
+// caller has checked the bounds of x, as for spmmRowAVX512.
+//
+//go:noescape
+func spmmGroup4AVX512(dst *float32, ldd int, x *float32, ldx int, vals *float32, stride int, cols *int32, nnz, w int, bias *float32)
+
 func init() {
 	if !cpu.X86.HasAVX512F {
 		return
@@ -41,6 +48,24 @@ func init() {
 		}
 		_ = cols[len(vals)-1]
 		spmmRowAVX512(&dst[0], &x[0], ldx, &vals[0], &cols[0], len(vals), len(dst), b, accum)
+	}
+	spmmGroup4 = func(dst []float32, ldd int, x []float32, ldx int, vals []float32, stride int, cols []int32, w int, bias []float32) {
+		nnz := len(cols)
+		_ = dst[3*ldd+w-1]
+		if nnz > 0 {
+			_ = vals[3*stride+nnz-1]
+		}
+		var bp *float32
+		if bias != nil {
+			_ = bias[3]
+			bp = &bias[0]
+		}
+		var vp *float32
+		var cp *int32
+		if nnz > 0 {
+			vp, cp = &vals[0], &cols[0]
+		}
+		spmmGroup4AVX512(&dst[0], ldd, &x[0], ldx, vp, stride, cp, nnz, w, bp)
 	}
 	sellKernel = func(out []float32, p *sellPack, x []float32) {
 		if len(p.width) == 0 {

@@ -211,3 +211,123 @@ store:
 selldone:
 	VZEROUPPER
 	RET
+
+// func spmmGroup4AVX512(dst *float32, ldd int, x *float32, ldx int, vals *float32, stride int, cols *int32, nnz, w int, bias *float32)
+//
+// Four rows that share their column indices (a row run of a block=4x…
+// weight), one chunk of w ≤ 64 columns: for row i < 4 and j < w,
+// dst[i·ldd+j] = bias[i] (0 when bias is nil) + Σ_k vals[i·stride+k]·x[cols[k]·ldx+j].
+// Each input row is loaded once for the four rows: accumulators Z0–Z15
+// (row i, 16 columns q at Z(4i+q)), input Z16–Z19, values Z20–Z23.
+TEXT ·spmmGroup4AVX512(SB), NOSPLIT, $0-80
+	MOVQ dst+0(FP), DI
+	MOVQ ldd+8(FP), R14
+	SHLQ $2, R14
+	MOVQ x+16(FP), SI
+	MOVQ ldx+24(FP), R10
+	SHLQ $2, R10
+	MOVQ vals+32(FP), R8
+	MOVQ stride+40(FP), R11
+	SHLQ $2, R11
+	LEAQ (R11)(R11*1), R12
+	LEAQ (R12)(R11*1), R13
+	MOVQ cols+48(FP), R9
+	MOVQ w+64(FP), DX
+	MOVQ $-1, AX
+	CMPQ DX, $64
+	JAE  gmasks
+	MOVQ DX, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+gmasks:
+	KMOVW AX, K1
+	SHRQ  $16, AX
+	KMOVW AX, K2
+	SHRQ  $16, AX
+	KMOVW AX, K3
+	SHRQ  $16, AX
+	KMOVW AX, K4
+	MOVQ bias+72(FP), BX
+	TESTQ BX, BX
+	JE    gzero
+	VBROADCASTSS 0(BX), Z0
+	VBROADCASTSS 4(BX), Z4
+	VBROADCASTSS 8(BX), Z8
+	VBROADCASTSS 12(BX), Z12
+	JMP  gsplat
+gzero:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z4, Z4, Z4
+	VPXORD Z8, Z8, Z8
+	VPXORD Z12, Z12, Z12
+gsplat:
+	VMOVAPS Z0, Z1
+	VMOVAPS Z0, Z2
+	VMOVAPS Z0, Z3
+	VMOVAPS Z4, Z5
+	VMOVAPS Z4, Z6
+	VMOVAPS Z4, Z7
+	VMOVAPS Z8, Z9
+	VMOVAPS Z8, Z10
+	VMOVAPS Z8, Z11
+	VMOVAPS Z12, Z13
+	VMOVAPS Z12, Z14
+	VMOVAPS Z12, Z15
+	MOVQ nnz+56(FP), CX
+gloop:
+	TESTQ CX, CX
+	JE    gstore
+	MOVLQSX 0(R9), AX
+	IMULQ R10, AX
+	ADDQ SI, AX
+	VMOVUPS.Z 0(AX), K1, Z16
+	VMOVUPS.Z 64(AX), K2, Z17
+	VMOVUPS.Z 128(AX), K3, Z18
+	VMOVUPS.Z 192(AX), K4, Z19
+	VBROADCASTSS 0(R8), Z20
+	VBROADCASTSS (R8)(R11*1), Z21
+	VBROADCASTSS (R8)(R12*1), Z22
+	VBROADCASTSS (R8)(R13*1), Z23
+	VFMADD231PS Z16, Z20, Z0
+	VFMADD231PS Z17, Z20, Z1
+	VFMADD231PS Z18, Z20, Z2
+	VFMADD231PS Z19, Z20, Z3
+	VFMADD231PS Z16, Z21, Z4
+	VFMADD231PS Z17, Z21, Z5
+	VFMADD231PS Z18, Z21, Z6
+	VFMADD231PS Z19, Z21, Z7
+	VFMADD231PS Z16, Z22, Z8
+	VFMADD231PS Z17, Z22, Z9
+	VFMADD231PS Z18, Z22, Z10
+	VFMADD231PS Z19, Z22, Z11
+	VFMADD231PS Z16, Z23, Z12
+	VFMADD231PS Z17, Z23, Z13
+	VFMADD231PS Z18, Z23, Z14
+	VFMADD231PS Z19, Z23, Z15
+	ADDQ $4, R8
+	ADDQ $4, R9
+	DECQ CX
+	JMP  gloop
+gstore:
+	VMOVUPS Z0, K1, 0(DI)
+	VMOVUPS Z1, K2, 64(DI)
+	VMOVUPS Z2, K3, 128(DI)
+	VMOVUPS Z3, K4, 192(DI)
+	ADDQ R14, DI
+	VMOVUPS Z4, K1, 0(DI)
+	VMOVUPS Z5, K2, 64(DI)
+	VMOVUPS Z6, K3, 128(DI)
+	VMOVUPS Z7, K4, 192(DI)
+	ADDQ R14, DI
+	VMOVUPS Z8, K1, 0(DI)
+	VMOVUPS Z9, K2, 64(DI)
+	VMOVUPS Z10, K3, 128(DI)
+	VMOVUPS Z11, K4, 192(DI)
+	ADDQ R14, DI
+	VMOVUPS Z12, K1, 0(DI)
+	VMOVUPS Z13, K2, 64(DI)
+	VMOVUPS Z14, K3, 128(DI)
+	VMOVUPS Z15, K4, 192(DI)
+	VZEROUPPER
+	RET

@@ -3,6 +3,7 @@ package engine
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/edgeprune/edgeprune/sparse"
@@ -218,6 +219,43 @@ func TestTransposeInto(t *testing.T) {
 				if dst[j*(r+1)+i] != src[i*(c+2)+j] {
 					t.Fatalf("%v: element %d,%d", sz, i, j)
 				}
+			}
+		}
+	}
+}
+
+// TestSpmmBlockRuns checks spmm on block=4x1 and 4x2 weights (runs of four
+// rows with the same columns, the grouped kernel where present) against
+// spmmRef, with and without bias, rows not a multiple of four.
+func TestSpmmBlockRuns(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, sz := range [][4]int{{16, 40, 64, 1}, {18, 33, 70, 2}, {8, 9, 5, 1}} {
+		rows, cols, n, c := sz[0], sz[1], sz[2], sz[3]
+		w := make([]float32, rows*cols)
+		for r0 := 0; r0 < rows; r0 += 4 {
+			for c0 := 0; c0 < cols; c0 += c {
+				if rng.Float64() < 0.3 {
+					for r := r0; r < min(r0+4, rows); r++ {
+						for j := c0; j < min(c0+c, cols); j++ {
+							w[r*cols+j] = float32(rng.NormFloat64())
+						}
+					}
+				}
+			}
+		}
+		a := sparse.EncodeCSR(w, rows, cols)
+		s := newSpWeight(a)
+		// Adjacent kept blocks can merge column runs: only R is certain.
+		if rows%4 == 0 && !strings.HasPrefix(s.pattern, "block=4x") {
+			t.Errorf("%v: pattern %q, want block=4x…", sz, s.pattern)
+		}
+		x := randVec(rng, cols*n)
+		for _, bias := range [][]float32{nil, randVec(rng, rows)} {
+			want, got := make([]float32, rows*n), make([]float32, rows*n)
+			spmmRef(want, n, a, x, n, n, bias, false, nil)
+			s.spmm(got, n, x, n, n, bias, false, nil, 2)
+			if e := worstErr(got, want); e > 1e-5 {
+				t.Fatalf("%v bias %v: spmm vs reference %g", sz, bias != nil, e)
 			}
 		}
 	}
