@@ -29,6 +29,8 @@ type spWeight struct {
 	// "block=RxC" (R rows share columns, C columns in a row run together)
 	// or "N:M" (at most N nonzeros in every M consecutive columns).
 	pattern string
+	// blocks: some row run has four rows (spmmGroup4 applies).
+	blocks bool
 	// sell is the vector kernel's packed form (op_sparse_sell.go), when
 	// the weight multiplies single rows.
 	sell *sellPack
@@ -42,6 +44,9 @@ func newSpWeight(a *sparse.CSR) *spWeight {
 		}
 	}
 	s.pattern = detectPattern(a, s.groups)
+	for i := 1; i < len(s.groups); i++ {
+		s.blocks = s.blocks || s.groups[i]-s.groups[i-1] == 4
+	}
 	return s
 }
 
@@ -197,6 +202,11 @@ func (s *spWeight) spmm(dst []float32, ldd int, x []float32, ldx, n int, bias []
 	parallelFor(ng, threads, func(lo, hi int) {
 		for j0 := 0; j0 < n; j0 += spmmChunk {
 			w := min(spmmChunk, n-j0)
+			if spmmRows != nil && !accum && !s.blocks {
+				r0, r1 := s.groups[lo], s.groups[hi]
+				spmmRows(dst[r0*ldd+j0:], ldd, x[j0:], ldx, a, r0, r1, w, bias)
+				continue
+			}
 			for g := lo; g < hi; g++ {
 				if r0 := s.groups[g]; spmmGroup4 != nil && !accum && s.groups[g+1]-r0 == 4 {
 					var b []float32
@@ -317,6 +327,10 @@ var (
 	// columns in one pass over the input rows (op_sparse_amd64.s);
 	// without it such runs go row by row through spmmRow.
 	spmmGroup4 func(dst []float32, ldd int, x []float32, ldx int, vals []float32, stride int, cols []int32, w int, bias []float32)
+	// spmmRows, where set, computes one column chunk of consecutive rows
+	// [r0, r1) of a in one call (op_sparse_amd64.s), for weights without
+	// row runs to group.
+	spmmRows func(dst []float32, ldd int, x []float32, ldx int, a *sparse.CSR, r0, r1, w int, bias []float32)
 )
 
 // transposeInto writes the rows × cols matrix src (row stride lds) as its

@@ -2,7 +2,10 @@
 
 package engine
 
-import "golang.org/x/sys/cpu"
+import (
+	"github.com/edgeprune/edgeprune/sparse"
+	"golang.org/x/sys/cpu"
+)
 
 // AVX-512 versions of the sparse kernels in op_sparse.go
 // (op_sparse_amd64.s).
@@ -33,6 +36,13 @@ func sellAVX512(out, vals *float32, cols, width *int32, nslices int, x *float32)
 //
 //go:noescape
 func spmmGroup4AVX512(dst *float32, ldd int, x *float32, ldx int, vals *float32, stride int, cols *int32, nnz, w int, bias *float32)
+
+// spmmRowsAVX512 is spmmRowAVX512 (without accum) over consecutive rows
+// in one call. rowptr holds rows+1 offsets into vals and cols. The caller
+// has checked the bounds of x, as for spmmRowAVX512.
+//
+//go:noescape
+func spmmRowsAVX512(dst *float32, ldd int, x *float32, ldx int, vals *float32, cols, rowptr *int32, rows, w int, bias *float32)
 
 func init() {
 	if !cpu.X86.HasAVX512F {
@@ -66,6 +76,24 @@ func init() {
 			vp, cp = &vals[0], &cols[0]
 		}
 		spmmGroup4AVX512(&dst[0], ldd, &x[0], ldx, vp, stride, cp, nnz, w, bp)
+	}
+	spmmRows = func(dst []float32, ldd int, x []float32, ldx int, a *sparse.CSR, r0, r1, w int, bias []float32) {
+		if r1 <= r0 {
+			return
+		}
+		_ = dst[(r1-r0-1)*ldd+w-1]
+		rp := a.RowPtr[r0 : r1+1]
+		var vp *float32
+		var cp *int32
+		if len(a.Values) > 0 {
+			vp, cp = &a.Values[0], &a.ColIdx[0]
+		}
+		var bp *float32
+		if bias != nil {
+			_ = bias[r1-1]
+			bp = &bias[r0]
+		}
+		spmmRowsAVX512(&dst[0], ldd, &x[0], ldx, vp, cp, &rp[0], r1-r0, w, bp)
 	}
 	sellKernel = func(out []float32, p *sellPack, x []float32) {
 		if len(p.width) == 0 {

@@ -331,3 +331,112 @@ gstore:
 	VMOVUPS Z15, K4, 192(DI)
 	VZEROUPPER
 	RET
+
+// func spmmRowsAVX512(dst *float32, ldd int, x *float32, ldx int, vals *float32, cols, rowptr *int32, rows, w int, bias *float32)
+//
+// spmmRowAVX512 (without accum) for rows consecutive rows of one column
+// chunk, in one call: row r's nonzeros are vals/cols[rowptr[r]:rowptr[r+1]]
+// (rowptr relative to vals and cols), its output dst + r·ldd, its initial
+// value bias[r] (0 when bias is nil).
+TEXT ·spmmRowsAVX512(SB), NOSPLIT, $0-80
+	MOVQ dst+0(FP), DI
+	MOVQ ldd+8(FP), R14
+	SHLQ $2, R14
+	MOVQ x+16(FP), SI
+	MOVQ ldx+24(FP), R10
+	SHLQ $2, R10
+	MOVQ rowptr+48(FP), R11
+	MOVQ rows+56(FP), R12
+	MOVQ bias+72(FP), R13
+	MOVQ w+64(FP), DX
+	MOVQ $-1, AX
+	CMPQ DX, $64
+	JAE  rmasks
+	MOVQ DX, CX
+	MOVQ $1, AX
+	SHLQ CX, AX
+	DECQ AX
+rmasks:
+	KMOVW AX, K1
+	SHRQ  $16, AX
+	KMOVW AX, K2
+	SHRQ  $16, AX
+	KMOVW AX, K3
+	SHRQ  $16, AX
+	KMOVW AX, K4
+rrow:
+	TESTQ R12, R12
+	JE    rdone
+	// Nonzeros of this row: k from rowptr[0] to rowptr[1].
+	MOVLQSX 0(R11), AX
+	MOVLQSX 4(R11), CX
+	SUBQ AX, CX
+	MOVQ vals+32(FP), R8
+	LEAQ (R8)(AX*4), R8
+	MOVQ cols+40(FP), R9
+	LEAQ (R9)(AX*4), R9
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	TESTQ R13, R13
+	JE    rzero
+	VBROADCASTSS 0(R13), Z0
+	ADDQ $4, R13
+	JMP  rsplat
+rzero:
+	VPXORD Z0, Z0, Z0
+rsplat:
+	VMOVAPS Z0, Z1
+	VMOVAPS Z0, Z2
+	VMOVAPS Z0, Z3
+rloop2:
+	CMPQ CX, $2
+	JB   rtail
+	MOVLQSX 0(R9), AX
+	MOVLQSX 4(R9), BX
+	IMULQ R10, AX
+	IMULQ R10, BX
+	ADDQ SI, AX
+	ADDQ SI, BX
+	VBROADCASTSS 0(R8), Z8
+	VBROADCASTSS 4(R8), Z9
+	VFMADD231PS 0(AX), Z8, K1, Z0
+	VFMADD231PS 64(AX), Z8, K2, Z1
+	VFMADD231PS 128(AX), Z8, K3, Z2
+	VFMADD231PS 192(AX), Z8, K4, Z3
+	VFMADD231PS 0(BX), Z9, K1, Z4
+	VFMADD231PS 64(BX), Z9, K2, Z5
+	VFMADD231PS 128(BX), Z9, K3, Z6
+	VFMADD231PS 192(BX), Z9, K4, Z7
+	ADDQ $8, R8
+	ADDQ $8, R9
+	SUBQ $2, CX
+	JMP  rloop2
+rtail:
+	TESTQ CX, CX
+	JE    rstore
+	MOVLQSX 0(R9), AX
+	IMULQ R10, AX
+	ADDQ SI, AX
+	VBROADCASTSS 0(R8), Z8
+	VFMADD231PS 0(AX), Z8, K1, Z0
+	VFMADD231PS 64(AX), Z8, K2, Z1
+	VFMADD231PS 128(AX), Z8, K3, Z2
+	VFMADD231PS 192(AX), Z8, K4, Z3
+rstore:
+	VADDPS Z4, Z0, Z0
+	VADDPS Z5, Z1, Z1
+	VADDPS Z6, Z2, Z2
+	VADDPS Z7, Z3, Z3
+	VMOVUPS Z0, K1, 0(DI)
+	VMOVUPS Z1, K2, 64(DI)
+	VMOVUPS Z2, K3, 128(DI)
+	VMOVUPS Z3, K4, 192(DI)
+	ADDQ R14, DI
+	ADDQ $4, R11
+	DECQ R12
+	JMP  rrow
+rdone:
+	VZEROUPPER
+	RET
