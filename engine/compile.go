@@ -7,6 +7,7 @@ import (
 
 	"github.com/edgeprune/edgeprune/onnxio"
 	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
+	"github.com/edgeprune/edgeprune/sparse"
 )
 
 // step is one node of a program that runs at run time.
@@ -56,6 +57,9 @@ type compiler struct {
 	// train, when set, compiles for training (trainable.go): trainable
 	// parameters become run-time values and nothing is fused.
 	train *trainSpec
+	// sparse and sparseW: WithSparse and WithSparseWeights.
+	sparse  SparseMode
+	sparseW map[*onnx.TensorProto]*sparse.CSR
 }
 
 // now is the index of the top-level step being compiled: nested programs
@@ -177,7 +181,7 @@ func topoOrder(g *onnx.GraphProto) ([]int, error) {
 // compileGraph compiles g's nodes into prog, resolving names in sc.
 func (c *compiler) compileGraph(g *onnx.GraphProto, sc *scope, prog *program) error {
 	for _, t := range g.GetInitializer() {
-		v, err := constValue(t)
+		v, err := c.constValue(t)
 		if err != nil {
 			return err
 		}
@@ -231,6 +235,8 @@ func (c *compiler) compileNode(n *onnx.NodeProto, index int, sc *scope, prog *pr
 		b.in = append(b.in, v)
 		if v.konst == nil {
 			allConst = false
+		} else if !sparseSlot(n.GetOpType(), j) {
+			v.konst.densify()
 		}
 	}
 	builder := ops[n.GetOpType()]
@@ -479,7 +485,8 @@ func compileMain(m *onnxio.Model, g *onnx.GraphProto, cfg *config, train *trainS
 	if opset == 0 {
 		opset = 1
 	}
-	c := &compiler{opset: opset, main: &program{}, lastUse: map[int]int{}, uses: map[string]int{}, train: train}
+	c := &compiler{opset: opset, main: &program{}, lastUse: map[int]int{}, uses: map[string]int{}, train: train,
+		sparse: cfg.sparse, sparseW: cfg.sparseW}
 	countUses(g, c.uses)
 	sc := &scope{names: map[string]int{}}
 	inputs, err := c.bindInputs(g, sc, cfg)

@@ -74,6 +74,9 @@ type EvalOptions struct {
 	Reference *onnxio.Model
 	Threads   int                   // 0: all cores
 	Progress  func(done, total int) // called after every batch, if set
+	// Compile is passed to Compile for the model (not the reference):
+	// WithSparse, the WithSparseWeights of ReadPack.
+	Compile []Option
 }
 
 // EvalResult holds the metrics over all samples, computed on the first
@@ -95,6 +98,7 @@ type EvalResult struct {
 // planCache compiles a model once per distinct set of input shapes.
 type planCache struct {
 	m       *onnxio.Model
+	opts    []Option
 	threads int
 	plans   map[string]*Program
 }
@@ -117,7 +121,7 @@ func (c *planCache) get(inputs map[string]*tensor.Dense) (*Program, error) {
 	if c.threads > 0 {
 		opts = append(opts, WithThreads(c.threads))
 	}
-	p, err := Compile(c.m, opts...)
+	p, err := Compile(c.m, append(opts, c.opts...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +132,7 @@ func (c *planCache) get(inputs map[string]*tensor.Dense) (*Program, error) {
 // Evaluate runs m over the batches and returns accuracy (when the batches
 // carry labels) and fidelity to opts.Reference (when set).
 func Evaluate(ctx context.Context, m *onnxio.Model, batches []Batch, opts EvalOptions) (*EvalResult, error) {
-	main := &planCache{m: m, threads: opts.Threads, plans: map[string]*Program{}}
+	main := &planCache{m: m, opts: opts.Compile, threads: opts.Threads, plans: map[string]*Program{}}
 	var ref *planCache
 	if opts.Reference != nil {
 		ref = &planCache{m: opts.Reference, threads: opts.Threads, plans: map[string]*Program{}}

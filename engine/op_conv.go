@@ -41,6 +41,9 @@ type convKernel struct {
 	// per forward into packBuf instead of once per image (op_conv_grad.go).
 	repack  bool
 	packBuf [][]float32
+	// sp, when set, holds per group the constant weights run sparse
+	// (op_sparse_conv.go); packed is then nil.
+	sp []*spWeight
 }
 
 // clampAct is an activation out = min(max(x, lo), hi) fused into the op
@@ -92,6 +95,11 @@ func buildConv(b *buildCtx) (*built, error) {
 	out := append([]int{n, m}, g.outSpatial()...)
 	macs := int64(n) * int64(m) * int64(g.oh*g.ow) * int64(c/group*g.kh*g.kw)
 	bt := &built{k: k, out: one(x.dt, out), alias: -1, macs: macs, flops: 2 * macs}
+	if k.depthwise {
+		w.konst.densify()
+	} else if k.buildSparse(b, bt) {
+		return bt, nil
+	}
 	if !k.depthwise && w.konst != nil {
 		mg, kk := m/group, c/group*g.kh*g.kw
 		kern := activeKernel()
@@ -128,6 +136,8 @@ func (k *convKernel) forward(x *exec, in, out []*data) {
 		bias = in[2].f
 	}
 	switch {
+	case k.sp != nil:
+		k.sparseForward(x, in[0].f, bias, out[0].f)
 	case k.swapped != nil:
 		k.swappedForward(x, in[0].f, bias, out[0].f)
 	case k.implicit:

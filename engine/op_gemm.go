@@ -6,8 +6,9 @@ type gemmKernel struct {
 	m, n, k        int
 	transA, transB bool
 	alpha, beta    float32
-	cb             *bcast // C broadcast to [M, N], nil without C
-	rowOffs        []int  // gemv without transB: offsets of B's rows
+	cb             *bcast    // C broadcast to [M, N], nil without C
+	rowOffs        []int     // gemv without transB: offsets of B's rows
+	sp             *spWeight // B (times alpha) run sparse (op_sparse_gemm.go), or nil
 }
 
 func buildGemm(b *buildCtx) (*built, error) {
@@ -44,6 +45,10 @@ func buildGemm(b *buildCtx) (*built, error) {
 	}
 	macs := int64(k.m) * int64(k.n) * int64(k.k)
 	bt := &built{k: k, out: one(a.dt, out), alias: -1, macs: macs, flops: 2 * macs}
+	if k.sp = b.sparseWeight(1, k.n, k.k, k.m, k.transB, k.alpha, false); k.sp != nil {
+		bt.scratch = k.sp.gemmSetup(k.m, k.k, k.transA)
+		return bt, nil
+	}
 	if k.m <= gemvRows && !k.transA && !k.transB {
 		for p := 0; p < k.k; p++ {
 			k.rowOffs = append(k.rowOffs, p*k.n)
@@ -64,6 +69,10 @@ func (k *gemmKernel) forward(x *exec, in, out []*data) {
 			}
 		})
 		beta = 1
+	}
+	if k.sp != nil {
+		k.sp.gemm(x, a, k.transA, k.m, k.k, y, beta != 0)
+		return
 	}
 	if k.m <= gemvRows && !k.transA {
 		k.gemv(x, a, b, y, beta != 0)
@@ -125,7 +134,8 @@ type matmulKernel struct {
 	batch   int   // number of [M, N] products
 	aOff    []int // per batch: offset of its A matrix
 	bOff    []int
-	fold    bool // B is one matrix: the batch folds into M
+	fold    bool      // B is one matrix: the batch folds into M
+	sp      *spWeight // B run sparse (op_sparse_gemm.go), or nil
 }
 
 func buildMatMul(b *buildCtx) (*built, error) {
@@ -181,11 +191,23 @@ func buildMatMul(b *buildCtx) (*built, error) {
 		out = out[:len(out)-1]
 	}
 	macs := int64(mk.batch) * int64(m) * int64(n) * int64(k)
-	return &built{k: mk, out: one(a.dt, out), alias: -1, macs: macs, flops: 2 * macs}, nil
+	bt := &built{k: mk, out: one(a.dt, out), alias: -1, macs: macs, flops: 2 * macs}
+	if mk.fold && len(bb.shape) == 2 {
+		if mk.sp = b.sparseWeight(1, n, k, mk.batch*m, false, 1, false); mk.sp != nil {
+			bt.scratch = mk.sp.gemmSetup(mk.batch*m, k, false)
+		}
+	} else if bb.konst != nil {
+		bb.konst.densify()
+	}
+	return bt, nil
 }
 
 func (k *matmulKernel) forward(x *exec, in, out []*data) {
 	a, b, y := in[0].f, in[1].f, out[0].f
+	if k.sp != nil {
+		k.sp.gemm(x, a, false, k.batch*k.m, k.k, y, false)
+		return
+	}
 	if k.fold {
 		sgemm(false, false, k.batch*k.m, k.n, k.k, 1, a, k.k, b, k.n, 0, y, k.n, x.threads)
 		return

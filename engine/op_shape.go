@@ -38,7 +38,7 @@ func buildConstant(b *buildCtx) (*built, error) {
 	switch {
 	case b.has("value"):
 		var err error
-		if v, err = constValue(b.attrs["value"].GetT()); err != nil {
+		if v, err = b.c.constValue(b.attrs["value"].GetT()); err != nil {
 			return nil, err
 		}
 	case b.has("value_float"):

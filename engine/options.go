@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"runtime"
 
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
+	"github.com/edgeprune/edgeprune/sparse"
+
 	"gorgonia.org/tensor"
 )
 
@@ -14,6 +17,10 @@ type config struct {
 	shapes  map[string][]int
 	values  map[string]*tensor.Dense
 	threads int
+
+	// Sparse weights (op_sparse_build.go).
+	sparse  SparseMode
+	sparseW map[*onnx.TensorProto]*sparse.CSR
 
 	// Training (CompileTrainable only; trainable.go).
 	trainable func(id string) bool

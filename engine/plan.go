@@ -40,6 +40,11 @@ type NodeCost struct {
 	Outputs [][]int // output shapes
 	FLOPs   int64   // floating-point operations (a multiply-add counts 2)
 	MACs    int64   // multiply-accumulates in Conv, Gemm, MatMul
+	// Kernel is "sparse" plus the weight's pattern (csr, block=RxC, N:M)
+	// when the node runs its weight on the sparse kernels, else empty;
+	// Density is then the weight's fraction of nonzeros.
+	Kernel  string  `json:",omitempty"`
+	Density float64 `json:",omitempty"`
 }
 
 // Report summarises a plan for device budgets.
@@ -52,6 +57,10 @@ type Report struct {
 	ArenaBytes          int64
 	ScratchBytes        int64
 	FLOPs, MACs         int64
+	// WeightBytes is the memory the plan holds for constants (weights
+	// and folded values): dense, packed and sparse copies, each counted
+	// once. SparseWeightBytes is the part held as sparse matrices.
+	WeightBytes, SparseWeightBytes int64
 	// FoldedNodes is the number of nodes computed at compile time or turned
 	// into views (Reshape, Flatten, Squeeze ...), which cost nothing at run time.
 	FoldedNodes int
@@ -152,11 +161,16 @@ func (p *Program) releasePackedWeights() {
 	walk = func(pr *program) {
 		for _, s := range pr.steps {
 			ck, ok := s.k.(*convKernel)
+			ok = ok && (ck.packed != nil || ck.swapped != nil)
+			if sk, isSp := s.k.(sparseKernel); isSp {
+				ws, _ := sk.sparseWeights()
+				ok = ok || ws != nil
+			}
 			for j, id := range s.in {
 				if id < 0 || p.values[id].konst == nil {
 					continue
 				}
-				ok := ok && j == 1 && (ck.packed != nil || ck.swapped != nil)
+				ok := ok && j == 1
 				if prev, seen := packedOnly[id]; !seen || prev {
 					packedOnly[id] = ok
 				}
@@ -172,7 +186,7 @@ func (p *Program) releasePackedWeights() {
 	}
 	for id, ok := range packedOnly {
 		if ok {
-			p.values[id].konst.f = nil
+			p.values[id].konst.f, p.values[id].konst.sp = nil, nil
 		}
 	}
 }
@@ -200,6 +214,7 @@ func (p *Program) Report() Report {
 	walk = func(pr *program) {
 		for _, s := range pr.steps {
 			nc := NodeCost{Name: s.name, Op: s.op, FLOPs: s.flops, MACs: s.macs}
+			nc.Kernel, nc.Density = sparseNodeInfo(s.k)
 			for _, id := range s.in {
 				var shape []int
 				if id >= 0 {
@@ -219,6 +234,7 @@ func (p *Program) Report() Report {
 		}
 	}
 	walk(p.main)
+	r.WeightBytes, r.SparseWeightBytes = p.weightBytes()
 	ids := make([]int, 0, len(p.mainNames))
 	for _, id := range p.mainNames {
 		ids = append(ids, id)

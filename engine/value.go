@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/edgeprune/edgeprune/onnxio"
+	"github.com/edgeprune/edgeprune/sparse"
 )
 
 // data is a tensor inside the engine: a shape and a flat row-major slice.
@@ -13,6 +14,9 @@ type data struct {
 	shape []int
 	f     []float32
 	i     []int64
+	// sp holds a constant weight given sparse (WithSparseWeights); f is
+	// then nil until a dense reader needs it (densify).
+	sp *sparse.CSR
 }
 
 func (d *data) len() int { return numel(d.shape) }

@@ -190,16 +190,14 @@ func (c *cursor) skip(e *entry) {
 	e.uses(func(k SectionKind, n int) { c.off[k] += n })
 }
 
-// decodePayload rebuilds e's payload bytes from the streams into out, which
-// holds e.count*e.width bytes, all zero unless e is dense. scratch, if not
-// nil, is reused for the stored values of sparse exact payloads.
-func decodePayload(e *entry, c *cursor, out []byte, scratch *[]byte) ([]byte, error) {
+// storedValues takes e's stored values from the streams and returns them
+// as a function of the stored index k (bit patterns of e.width bytes).
+// scratch, if not nil, is reused for exact values.
+func storedValues(e *entry, c *cursor, scratch *[]byte) (func(k int) uint64, error) {
 	bad := func(format string, args ...any) error {
 		return &SectionError{Section: "table", Tensor: e.id, Err: ErrMalformed, Reason: fmt.Sprintf(format, args...)}
 	}
 	w := e.width
-	out = out[:e.count*w]
-	// Values, in stored order, as a function of the stored index k.
 	var value func(k int) uint64
 	switch e.vcode {
 	case Exact:
@@ -207,15 +205,7 @@ func decodePayload(e *entry, c *cursor, out []byte, scratch *[]byte) ([]byte, er
 		for p := 0; p < w; p++ {
 			planes[p] = c.take(KindPlane0+SectionKind(p), e.nnz)
 		}
-		if e.enc == EncDense && w == 4 {
-			p0, p1, p2, p3 := planes[0], planes[1], planes[2], planes[3]
-			for i := 0; i < e.count; i++ {
-				v := uint32(p0[i]) | uint32(p1[i])<<8 | uint32(p2[i])<<16 | uint32(p3[i])<<24
-				binary.LittleEndian.PutUint32(out[4*i:], bits.RotateLeft32(v, -1))
-			}
-			return out, nil
-		}
-		// Reassemble the stored elements contiguously, then scatter them.
+		// Reassemble the stored elements contiguously.
 		var vals []byte
 		if scratch != nil && cap(*scratch) >= e.nnz*w {
 			vals = (*scratch)[:e.nnz*w]
@@ -254,8 +244,35 @@ func decodePayload(e *entry, c *cursor, out []byte, scratch *[]byte) ([]byte, er
 		}
 		value = func(k int) uint64 { return uint64(binary.LittleEndian.Uint32(cb[4*int(codes[k]):])) }
 	}
+	return value, nil
+}
+
+// decodePayload rebuilds e's payload bytes from the streams into out, which
+// holds e.count*e.width bytes, all zero unless e is dense. scratch, if not
+// nil, is reused for the stored values of sparse exact payloads.
+func decodePayload(e *entry, c *cursor, out []byte, scratch *[]byte) ([]byte, error) {
+	bad := func(format string, args ...any) error {
+		return &SectionError{Section: "table", Tensor: e.id, Err: ErrMalformed, Reason: fmt.Sprintf(format, args...)}
+	}
+	w := e.width
+	out = out[:e.count*w]
+	if e.vcode == Exact && e.enc == EncDense && w == 4 {
+		var planes [8][]byte
+		for p := 0; p < w; p++ {
+			planes[p] = c.take(KindPlane0+SectionKind(p), e.nnz)
+		}
+		p0, p1, p2, p3 := planes[0], planes[1], planes[2], planes[3]
+		for i := 0; i < e.count; i++ {
+			v := uint32(p0[i]) | uint32(p1[i])<<8 | uint32(p2[i])<<16 | uint32(p3[i])<<24
+			binary.LittleEndian.PutUint32(out[4*i:], bits.RotateLeft32(v, -1))
+		}
+		return out, nil
+	}
+	value, err := storedValues(e, c, scratch)
+	if err != nil {
+		return nil, err
+	}
 	store := func(k, p int) { storeElem(out[w*p:], w, value(k)) }
-	var err error
 	switch e.enc {
 	case EncDense:
 		for i := 0; i < e.count; i++ {

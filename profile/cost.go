@@ -40,6 +40,9 @@ type Estimate struct {
 
 // Classify returns the op class of a node of a compiled plan.
 func Classify(n engine.NodeCost) OpClass {
+	if strings.HasPrefix(n.Kernel, "sparse") {
+		return Sparse
+	}
 	op, _, _ := strings.Cut(n.Op, "+") // fused activations: "Conv+Relu"
 	switch op {
 	case "Conv", "ConvTranspose":
@@ -102,6 +105,9 @@ var TermNames = [NumTerms]string{"flops", "out", "in", "in2", "col"}
 
 func features(n engine.NodeCost) nodeFeatures {
 	f := nodeFeatures{class: Classify(n), op: n.Op, flops: n.FLOPs}
+	if f.class == Sparse {
+		f.flops = int64(float64(n.FLOPs) * n.Density)
+	}
 	for _, s := range n.Inputs {
 		if s != nil {
 			f.bytes += 4 * numel(s)

@@ -84,10 +84,13 @@ func (p *Profile) datasheetCoeffs() *Coeffs {
 // throughput of dense convolutions on ncnn), replaced by calibration.
 func DefaultOps() map[string]*OpCoeff {
 	return map[string]*OpCoeff{
-		string(ConvKxK):  {Eff: 0.5, OverheadUS: 20, Align: 8},
-		string(Conv1x1):  {Eff: 0.5, OverheadUS: 15, Align: 8},
-		string(ConvDW):   {Eff: 0.1, OverheadUS: 10},
-		string(Gemm):     {Eff: 0.5, OverheadUS: 10},
+		string(ConvKxK): {Eff: 0.5, OverheadUS: 20, Align: 8},
+		string(Conv1x1): {Eff: 0.5, OverheadUS: 15, Align: 8},
+		string(ConvDW):  {Eff: 0.1, OverheadUS: 10},
+		string(Gemm):    {Eff: 0.5, OverheadUS: 10},
+		// The engine's sparse kernels reach about a quarter of the dense
+		// GEMM's rate per nonzero (docs/benchmarks.md, "Sparse execution").
+		string(Sparse):   {Eff: 0.13, OverheadUS: 10},
 		string(Eltwise):  {OverheadUS: 5},
 		string(Pool):     {OverheadUS: 8},
 		string(Movement): {OverheadUS: 5},

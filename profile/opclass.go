@@ -14,10 +14,14 @@ const (
 	Eltwise  OpClass = "eltwise"  // element-wise: activations, Add, Mul, normalisation
 	Pool     OpClass = "pool"     // pooling, Resize, reductions
 	Movement OpClass = "move"     // data movement: Concat, Transpose, Slice, Pad, Gather
+	// Sparse is a Conv, Gemm or MatMul that the engine runs on its sparse
+	// kernels (engine.NodeCost.Kernel): its FLOPs are those of the
+	// weight's nonzeros (FLOPs × Density).
+	Sparse OpClass = "sparse"
 )
 
 // OpClasses lists every class, in report order.
-var OpClasses = []OpClass{ConvKxK, Conv1x1, ConvDW, Gemm, Eltwise, Pool, Movement}
+var OpClasses = []OpClass{ConvKxK, Conv1x1, ConvDW, Gemm, Sparse, Eltwise, Pool, Movement}
 
 func joinClasses() string {
 	s := make([]string, len(OpClasses))

@@ -2,6 +2,10 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/edgeprune/edgeprune/engine"
 	"github.com/spf13/cobra"
@@ -18,16 +22,38 @@ type benchJSON struct {
 	PeakActivationBytes int64            `json:"peak_activation_bytes"`
 	FLOPs               int64            `json:"flops"`
 	MACs                int64            `json:"macs"`
+	// WeightBytes is what the compiled plan holds for weights and other
+	// constants, SparseWeightBytes the part held as sparse matrices.
+	WeightBytes       int64 `json:"weight_bytes"`
+	SparseWeightBytes int64 `json:"sparse_weight_bytes"`
+	// PeakRSSBytes is the process's peak resident memory (Linux VmHWM;
+	// 0 elsewhere), loading and compiling included.
+	PeakRSSBytes int64 `json:"peak_rss_bytes,omitempty"`
+	// Nodes: every node with a weight the engine could run sparse, with
+	// the kernel chosen (and, with --nodes, its median time).
+	Nodes []benchNode `json:"nodes,omitempty"`
+}
+
+// benchNode is one row of `bench --json`'s nodes.
+type benchNode struct {
+	Name     string  `json:"name"`
+	Op       string  `json:"op"`
+	Kernel   string  `json:"kernel"`
+	Density  float64 `json:"density,omitempty"`
+	MACs     int64   `json:"macs"`
+	MedianUS float64 `json:"median_us,omitempty"`
 }
 
 func newBenchCmd(c *cli) *cobra.Command {
 	var shapes []string
+	var sparseMode string
 	var threads, runs, warmup int
-	var asJSON bool
+	var asJSON, nodes bool
 	cmd := &cobra.Command{
 		Use:   "bench MODEL [--shape NAME=1,3,224,224] [--threads N]",
 		Short: "Measure latency, peak activation memory and FLOPs in the pure-Go engine",
-		Long: `bench compiles MODEL for the given input shapes (dynamic dimensions
+		Long: `bench compiles MODEL (an ONNX file or an .epk pack, run without unpacking)
+for the given input shapes (dynamic dimensions
 must be bound with --shape; a dynamic batch dimension defaults to 1),
 runs it on random inputs and reports the median and 90th-percentile latency,
 the peak activation memory of the compiled plan and its FLOPs.`,
@@ -48,18 +74,22 @@ the peak activation memory of the compiled plan and its FLOPs.`,
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			m, err := readModel(ctx, args[0])
+			sparseOpt, err := sparseOption(sparseMode)
 			if err != nil {
 				return err
 			}
+			ctx := cmd.Context()
+			m, opts, err := readRunnable(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			opts = append(opts, sparseOpt)
 			if err := checkShapeInputs(given, m); err != nil {
 				return err
 			}
 			if err := requireShapes(m, given, nil); err != nil {
 				return err
 			}
-			var opts []engine.Option
 			for _, s := range given {
 				opts = append(opts, engine.WithInputShape(s.Name, s.Dims...))
 			}
@@ -77,8 +107,30 @@ the peak activation memory of the compiled plan and its FLOPs.`,
 			}
 			rep := p.Report()
 			out := benchJSON{Model: args[0], Threads: threads, Runs: runs, Inputs: map[string][]int{},
-				MedianMS: float64(t.Median.Microseconds()) / 1000, P90MS: float64(t.P90.Microseconds()) / 1000,
-				PeakActivationBytes: rep.PeakActivationBytes, FLOPs: rep.FLOPs, MACs: rep.MACs}
+				MedianMS: float64(t.Median.Nanoseconds()) / 1e6, P90MS: float64(t.P90.Nanoseconds()) / 1e6,
+				PeakActivationBytes: rep.PeakActivationBytes, FLOPs: rep.FLOPs, MACs: rep.MACs,
+				WeightBytes: rep.WeightBytes, SparseWeightBytes: rep.SparseWeightBytes, PeakRSSBytes: peakRSS()}
+			var times []time.Duration
+			if nodes {
+				if times, _, err = p.NodeTimes(ctx, feed, warmup, runs, 0.5); err != nil {
+					return err
+				}
+			}
+			nsparse := 0
+			for i, n := range rep.Nodes {
+				if n.MACs == 0 || (n.Op != "Gemm" && n.Op != "MatMul" && !strings.HasPrefix(n.Op, "Conv")) {
+					continue
+				}
+				bn := benchNode{Name: n.Name, Op: n.Op, Kernel: "dense", Density: n.Density, MACs: n.MACs}
+				if n.Kernel != "" {
+					bn.Kernel = n.Kernel
+					nsparse++
+				}
+				if times != nil {
+					bn.MedianUS = float64(times[i].Nanoseconds()) / 1e3
+				}
+				out.Nodes = append(out.Nodes, bn)
+			}
 			for _, in := range p.Inputs() {
 				out.Inputs[in.Name] = in.Shape
 			}
@@ -92,13 +144,48 @@ the peak activation memory of the compiled plan and its FLOPs.`,
 			fmt.Fprintf(c.stdout, "latency          median %.2f ms, p90 %.2f ms (%d runs)\n", out.MedianMS, out.P90MS, runs)
 			fmt.Fprintf(c.stdout, "peak activations %s\n", humanBytes(rep.PeakActivationBytes))
 			fmt.Fprintf(c.stdout, "compute          %.3f GFLOPs (%.3f GMACs)\n", float64(rep.FLOPs)/1e9, float64(rep.MACs)/1e9)
+			fmt.Fprintf(c.stdout, "weights          %s resident, %s of it sparse; %d of %d Conv/Gemm/MatMul nodes on sparse kernels\n",
+				humanBytes(rep.WeightBytes), humanBytes(rep.SparseWeightBytes), nsparse, len(out.Nodes))
+			if out.PeakRSSBytes > 0 {
+				fmt.Fprintf(c.stdout, "peak RSS         %s (process, load and compile included)\n", humanBytes(out.PeakRSSBytes))
+			}
+			if nodes {
+				fmt.Fprintf(c.stdout, "\n%-40s %-10s %-18s %8s %10s\n", "node", "op", "kernel", "density", "median µs")
+				for _, n := range out.Nodes {
+					d := "-"
+					if n.Kernel != "dense" {
+						d = fmt.Sprintf("%.3f", n.Density)
+					}
+					fmt.Fprintf(c.stdout, "%-40.40s %-10.10s %-18s %8s %10.1f\n", n.Name, n.Op, n.Kernel, d, n.MedianUS)
+				}
+			}
 			return nil
 		},
 	}
 	addShapeFlag(cmd, &shapes, "input shape")
 	addThreadsFlag(cmd, &threads)
+	addSparseFlag(cmd, &sparseMode)
 	cmd.Flags().IntVar(&runs, "runs", 20, "timed runs")
+	cmd.Flags().BoolVar(&nodes, "nodes", false, "also time every Conv/Gemm/MatMul node and list its kernel (dense or sparse)")
 	cmd.Flags().IntVar(&warmup, "warmup", 3, "untimed runs first")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: median_ms, p90_ms, peak_activation_bytes, flops, ...")
 	return cmd
+}
+
+// peakRSS is the process's peak resident set (VmHWM of /proc/self/status),
+// or 0 where that is not available.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err == nil {
+				return kb * 1024
+			}
+		}
+	}
+	return 0
 }

@@ -26,7 +26,7 @@ type evalJSON struct {
 }
 
 func newEvalCmd(c *cli) *cobra.Command {
-	var dataPath, reference string
+	var dataPath, reference, sparseMode string
 	var df dataFlags
 	var batch, threads int
 	var asJSON bool
@@ -56,8 +56,12 @@ the largest absolute difference of any score.`,
 			if err := checkThreads(threads); err != nil {
 				return err
 			}
+			sparseOpt, err := sparseOption(sparseMode)
+			if err != nil {
+				return err
+			}
 			ctx := cmd.Context()
-			m, err := readModel(ctx, args[0])
+			m, compileOpts, err := readRunnable(ctx, args[0])
 			if err != nil {
 				return err
 			}
@@ -67,7 +71,7 @@ the largest absolute difference of any score.`,
 			if err != nil {
 				return err
 			}
-			opts := engine.EvalOptions{Threads: threads}
+			opts := engine.EvalOptions{Threads: threads, Compile: append(compileOpts, sparseOpt)}
 			if reference != "" {
 				if opts.Reference, err = readModel(ctx, reference); err != nil {
 					return err
@@ -110,6 +114,7 @@ the largest absolute difference of any score.`,
 	cmd.Flags().StringVar(&reference, "reference", "", "original model to measure fidelity against")
 	cmd.Flags().IntVar(&batch, "batch", 100, "samples per batch")
 	addThreadsFlag(cmd, &threads)
+	addSparseFlag(cmd, &sparseMode)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: top1, top5, agreement_top1, cosine_mean, max_abs_diff, samples")
 	return cmd
 }

@@ -16,6 +16,7 @@ import (
 func newRunCmd(c *cli) *cobra.Command {
 	var inputs, shapes []string
 	var outDir string
+	var sparseMode string
 	var threads int
 	var random bool
 	cmd := &cobra.Command{
@@ -46,16 +47,20 @@ those given with --shape: a quick way to compare two models' outputs.`,
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			m, err := readModel(ctx, args[0])
+			sparseOpt, err := sparseOption(sparseMode)
 			if err != nil {
 				return err
 			}
+			ctx := cmd.Context()
+			m, opts, err := readRunnable(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			opts = append(opts, sparseOpt)
 			if err := checkShapeInputs(given, m); err != nil {
 				return err
 			}
 			feed := map[string]*tensor.Dense{}
-			var opts []engine.Option
 			for _, spec := range inputs {
 				name, file, ok := strings.Cut(spec, "=")
 				if !ok || name == "" || file == "" {
@@ -122,6 +127,7 @@ those given with --shape: a quick way to compare two models' outputs.`,
 	cmd.Flags().BoolVar(&random, "random", false, "fill inputs not given with deterministic values in [0, 1)")
 	addShapeFlag(cmd, &shapes, "--random: input shape")
 	addThreadsFlag(cmd, &threads)
+	addSparseFlag(cmd, &sparseMode)
 	return cmd
 }
 

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/edgeprune/edgeprune/engine"
+	"github.com/edgeprune/edgeprune/onnxio"
+	"github.com/edgeprune/edgeprune/pack"
+	"github.com/spf13/cobra"
+)
+
+// readRunnable reads MODEL for run, eval and bench: an ONNX file, or an
+// .epk pack compiled as it is (no unpack step): the weights the pack
+// stores sparse stay sparse matrices, and the returned options hand them
+// to engine.Compile.
+func readRunnable(ctx context.Context, path string) (*onnxio.Model, []engine.Option, error) {
+	if !isPackFile(path) {
+		m, err := readModel(ctx, path)
+		return m, nil, err
+	}
+	type res struct {
+		m   *onnxio.Model
+		opt engine.Option
+	}
+	r, err := interruptible(ctx, func() (res, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			return res{}, err
+		}
+		defer f.Close()
+		rd, err := pack.NewReader(f)
+		if err != nil {
+			return res{}, fmt.Errorf("%s: %w", path, err)
+		}
+		sm, err := rd.ReadSparse(nil)
+		if err != nil {
+			return res{}, fmt.Errorf("%s: %w", path, err)
+		}
+		return res{sm.Model, engine.WithSparseWeights(sm.Sparse)}, nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return r.m, []engine.Option{r.opt}, nil
+}
+
+// addSparseFlag adds --sparse, the engine's choice of sparse kernels.
+func addSparseFlag(cmd *cobra.Command, p *string) {
+	cmd.Flags().StringVar(p, "sparse", "auto", "sparse kernels for pruned weights: auto (where the cost model predicts a gain), off, always")
+}
+
+// sparseOption is the engine option of --sparse.
+func sparseOption(s string) (engine.Option, error) {
+	m, err := engine.ParseSparseMode(s)
+	if err != nil {
+		return nil, usagef("--sparse %s: want auto, off or always", s)
+	}
+	return engine.WithSparse(m), nil
+}

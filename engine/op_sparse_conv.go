@@ -1,0 +1,57 @@
+package engine
+
+// Conv with constant weights run sparse: per group, the [M/G, C/G·kh·kw]
+// weight rows as a spWeight times the input (1×1 stride-1 unpadded: the
+// input planes themselves; otherwise im2col into scratch), bias and the
+// fused activation applied as rows are stored.
+
+// buildSparse decides whether k runs its constant weights sparse and, if
+// so, sets it up (k.sp, scratch, the padded plane for im2col).
+func (k *convKernel) buildSparse(b *buildCtx, bt *built) bool {
+	cg, mg := k.c/k.group, k.m/k.group
+	kk := cg * k.kh * k.kw
+	sw := b.sparseWeight(1, k.m, kk, k.oh*k.ow, true, 1, true)
+	if sw == nil {
+		return false
+	}
+	for g := 0; g < k.group; g++ {
+		k.sp = append(k.sp, newSpWeight(subRows(sw.a, g*mg, (g+1)*mg)))
+	}
+	if !k.pointwise {
+		if planeOK(&k.convGeom) {
+			k.plane = newPaddedPlane(&k.convGeom)
+		}
+		bt.scratch = kk * k.oh * k.ow
+	}
+	return true
+}
+
+// sparseForward is gemmForward with k.sp for the packed weights.
+func (k *convKernel) sparseForward(x *exec, src, bias, dst []float32) {
+	cg, mg := k.c/k.group, k.m/k.group
+	kk := cg * k.kh * k.kw
+	np := k.oh * k.ow
+	for n := 0; n < k.n; n++ {
+		for g := 0; g < k.group; g++ {
+			xg := src[(n*k.c+g*cg)*k.h*k.w:]
+			og := dst[(n*k.m+g*mg)*np : (n*k.m+(g+1)*mg)*np]
+			col := xg
+			if !k.pointwise {
+				col = x.scratch[:kk*np]
+				k.im2col(x, xg, col)
+			}
+			var bg []float32
+			if bias != nil {
+				bg = bias[g*mg : (g+1)*mg]
+			}
+			k.sp[g].spmm(og, np, col, np, np, bg, false, k.act, x.threads)
+		}
+	}
+}
+
+func (k *convKernel) sparseWeights() ([]*spWeight, int64) {
+	if k.sp == nil {
+		return nil, 0
+	}
+	return k.sp, int64(k.m) * int64(k.c/k.group*k.kh*k.kw)
+}

@@ -1,0 +1,262 @@
+package engine
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/edgeprune/edgeprune/sparse"
+)
+
+// randSparse returns a rows × cols dense matrix with about density of its
+// elements nonzero.
+func randSparse(rng *rand.Rand, rows, cols int, density float64) []float32 {
+	d := make([]float32, rows*cols)
+	for i := range d {
+		if rng.Float64() < density {
+			d[i] = float32(rng.NormFloat64())
+		}
+	}
+	return d
+}
+
+func randVec(rng *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(rng.NormFloat64())
+	}
+	return v
+}
+
+// closeTo reports the worst |got−want| over max(1, max|want|).
+func worstErr(got, want []float32) float64 {
+	scale := 1.0
+	for _, w := range want {
+		scale = math.Max(scale, math.Abs(float64(w)))
+	}
+	worst := 0.0
+	for i := range got {
+		worst = math.Max(worst, math.Abs(float64(got[i]-want[i])))
+	}
+	return worst / scale
+}
+
+// TestSpmm checks spmm (assembly where present) against spmmRef, and
+// spmmRef against the dense product (the property: CSR·X = dense·X), for
+// widths around the chunk, with bias, accumulation and a clamp.
+func TestSpmm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, sz := range [][3]int{{1, 1, 1}, {7, 13, 5}, {33, 40, 64}, {16, 100, 65}, {9, 70, 130}, {64, 300, 200}} {
+		rows, cols, n := sz[0], sz[1], sz[2]
+		for _, density := range []float64{0, 0.05, 0.5, 1} {
+			w := randSparse(rng, rows, cols, density)
+			a := sparse.EncodeCSR(w, rows, cols)
+			s := newSpWeight(a)
+			ldx := n + 3
+			x := randVec(rng, cols*ldx)
+			bias := randVec(rng, rows)
+			for _, accum := range []bool{false, true} {
+				for _, act := range []*clampAct{nil, {lo: 0, hi: float32(math.Inf(1))}} {
+					ldd := n + 1
+					init := randVec(rng, rows*ldd)
+					want := append([]float32{}, init...)
+					dense := append([]float32{}, init...)
+					got := append([]float32{}, init...)
+					spmmRef(want, ldd, a, x, ldx, n, bias, accum, act)
+					for r := 0; r < rows; r++ {
+						for j := 0; j < n; j++ {
+							var acc float64
+							if accum {
+								acc = float64(dense[r*ldd+j])
+							} else {
+								acc = float64(bias[r])
+							}
+							for c := 0; c < cols; c++ {
+								acc += float64(w[r*cols+c]) * float64(x[c*ldx+j])
+							}
+							v := float32(acc)
+							if act != nil {
+								v = max(v, act.lo)
+							}
+							dense[r*ldd+j] = v
+						}
+					}
+					s.spmm(got, ldd, x, ldx, n, bias, accum, act, 2)
+					if e := worstErr(want, dense); e > 1e-5 {
+						t.Fatalf("%v density %v accum %v: reference vs dense: %g", sz, density, accum, e)
+					}
+					if e := worstErr(got, want); e > 1e-5 {
+						t.Fatalf("%v density %v accum %v: spmm vs reference: %g", sz, density, accum, e)
+					}
+					for r := 0; r < rows; r++ {
+						if got[r*ldd+n] != init[r*ldd+n] {
+							t.Fatalf("%v: spmm wrote past column %d of row %d", sz, n, r)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestSpmv checks spmv against spmvRef and the dense product.
+func TestSpmv(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, sz := range [][2]int{{1, 1}, {5, 15}, {10, 17}, {300, 784}, {40, 33}} {
+		rows, cols := sz[0], sz[1]
+		for _, density := range []float64{0, 0.1, 0.6, 1} {
+			w := randSparse(rng, rows, cols, density)
+			a := sparse.EncodeCSR(w, rows, cols)
+			s := newSpWeight(a)
+			x, bias := randVec(rng, cols), randVec(rng, rows)
+			for _, accum := range []bool{false, true} {
+				init := randVec(rng, rows)
+				want, got, dense := append([]float32{}, init...), append([]float32{}, init...), make([]float32, rows)
+				spmvRef(want, a, x, bias, accum)
+				s.spmv(got, x, bias, accum, 2)
+				a.MulVec(dense, x)
+				for r := range dense {
+					if accum {
+						dense[r] += init[r]
+					} else {
+						dense[r] += bias[r]
+					}
+				}
+				if e := worstErr(want, dense); e > 1e-5 {
+					t.Fatalf("%v density %v: reference vs CSR.MulVec: %g", sz, density, e)
+				}
+				if e := worstErr(got, want); e > 1e-5 {
+					t.Fatalf("%v density %v: spmv vs reference: %g", sz, density, e)
+				}
+			}
+		}
+	}
+}
+
+func TestTransposeCSRAndPattern(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	w := randSparse(rng, 12, 20, 0.3)
+	a := sparse.EncodeCSR(w, 12, 20)
+	at := transposeCSR(a)
+	if err := at.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	d := make([]float32, 240)
+	at.Decode(d)
+	for r := 0; r < 12; r++ {
+		for c := 0; c < 20; c++ {
+			if d[c*12+r] != w[r*20+c] {
+				t.Fatalf("transpose differs at %d,%d", r, c)
+			}
+		}
+	}
+	// A block=2x4 weight: rows in pairs with the same columns, runs of 4.
+	b := make([]float32, 8*16)
+	for r := 0; r < 8; r += 2 {
+		for c0 := 0; c0 < 16; c0 += 4 {
+			if (r/2+c0/4)%2 == 0 {
+				for i := 0; i < 2; i++ {
+					for j := 0; j < 4; j++ {
+						b[(r+i)*16+c0+j] = 1 + float32(r+c0)
+					}
+				}
+			}
+		}
+	}
+	if p := newSpWeight(sparse.EncodeCSR(b, 8, 16)).pattern; p != "block=2x4" {
+		t.Fatalf("block weight: pattern %q", p)
+	}
+	nm := make([]float32, 4*16)
+	for i := range nm {
+		if i%4 < 2 {
+			nm[i] = 1
+		}
+	}
+	nm[1], nm[2] = 0, 1 // breaks the column runs of row 0
+	if p := newSpWeight(sparse.EncodeCSR(nm, 4, 16)).pattern; p != "2:4" && p != "block=1x1" {
+		t.Logf("2:4 weight: pattern %q", p)
+	}
+}
+
+// TestSellSpmv checks the packed vector kernel (assembly where present)
+// against spmvRef.
+func TestSellSpmv(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, sz := range [][2]int{{1, 1}, {15, 9}, {16, 16}, {17, 40}, {300, 784}, {100, 300}} {
+		rows, cols := sz[0], sz[1]
+		for _, density := range []float64{0, 0.03, 0.3, 1} {
+			a := sparse.EncodeCSR(randSparse(rng, rows, cols, density), rows, cols)
+			p := newSellPack(a)
+			x, bias := randVec(rng, cols), randVec(rng, rows)
+			buf := make([]float32, (rows+15)/16*16)
+			for _, mode := range []int{0, 1, 2} {
+				init := randVec(rng, rows)
+				want, got := append([]float32{}, init...), append([]float32{}, init...)
+				b := bias
+				if mode == 0 {
+					b = nil
+				}
+				spmvRef(want, a, x, b, mode == 2)
+				p.spmv(got, x, b, mode == 2, buf)
+				if e := worstErr(got, want); e > 1e-5 {
+					t.Fatalf("%v density %v mode %d: sell vs reference: %g", sz, density, mode, e)
+				}
+			}
+		}
+	}
+}
+
+func TestTransposeInto(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, sz := range [][2]int{{1, 1}, {3, 5}, {4, 4}, {64, 784}, {67, 130}} {
+		r, c := sz[0], sz[1]
+		src := randVec(rng, r*(c+2))
+		dst := make([]float32, c*(r+1))
+		transposeInto(dst, r+1, src, c+2, r, c)
+		for i := 0; i < r; i++ {
+			for j := 0; j < c; j++ {
+				if dst[j*(r+1)+i] != src[i*(c+2)+j] {
+					t.Fatalf("%v: element %d,%d", sz, i, j)
+				}
+			}
+		}
+	}
+}
+
+// TestSpmmBlockRuns checks spmm on block=4x1 and 4x2 weights (runs of four
+// rows with the same columns, the grouped kernel where present) against
+// spmmRef, with and without bias, rows not a multiple of four.
+func TestSpmmBlockRuns(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, sz := range [][4]int{{16, 40, 64, 1}, {18, 33, 70, 2}, {8, 9, 5, 1}} {
+		rows, cols, n, c := sz[0], sz[1], sz[2], sz[3]
+		w := make([]float32, rows*cols)
+		for r0 := 0; r0 < rows; r0 += 4 {
+			for c0 := 0; c0 < cols; c0 += c {
+				if rng.Float64() < 0.3 {
+					for r := r0; r < min(r0+4, rows); r++ {
+						for j := c0; j < min(c0+c, cols); j++ {
+							w[r*cols+j] = float32(rng.NormFloat64())
+						}
+					}
+				}
+			}
+		}
+		a := sparse.EncodeCSR(w, rows, cols)
+		s := newSpWeight(a)
+		// Adjacent kept blocks can merge column runs: only R is certain.
+		if rows%4 == 0 && !strings.HasPrefix(s.pattern, "block=4x") {
+			t.Errorf("%v: pattern %q, want block=4x…", sz, s.pattern)
+		}
+		x := randVec(rng, cols*n)
+		for _, bias := range [][]float32{nil, randVec(rng, rows)} {
+			want, got := make([]float32, rows*n), make([]float32, rows*n)
+			spmmRef(want, n, a, x, n, n, bias, false, nil)
+			s.spmm(got, n, x, n, n, bias, false, nil, 2)
+			if e := worstErr(got, want); e > 1e-5 {
+				t.Fatalf("%v bias %v: spmm vs reference %g", sz, bias != nil, e)
+			}
+		}
+	}
+}
