@@ -36,13 +36,13 @@ if [ ! -d "$fid/verify/x" ]; then
 	mkdir -p "$fid/all/x" "$fid/verify/x"
 	i=0
 	for c in 0 1; do
-		for f in $(ls "$shared/data/textlines/train/$c" | head -64); do ln -sf "$shared/data/textlines/train/$c/$f" "$fid/all/x/a$(printf %03d $i).png"; i=$((i + 1)); done
+		for f in $(ls "$shared/data/textlines/train/$c" | head -64); do cp "$shared/data/textlines/train/$c/$f" "$fid/all/x/a$(printf %03d $i).png"; i=$((i + 1)); done
 	done
 	i=0
 	for c in 0 1; do
 		for f in $(ls "$shared/data/textlines/train/$c" | sed -n 65,128p); do
-			ln -sf "$shared/data/textlines/train/$c/$f" "$fid/all/x/b$(printf %03d $i).png"
-			ln -sf "$shared/data/textlines/train/$c/$f" "$fid/verify/x/b$(printf %03d $i).png"
+			cp "$shared/data/textlines/train/$c/$f" "$fid/all/x/b$(printf %03d $i).png"
+			cp "$shared/data/textlines/train/$c/$f" "$fid/verify/x/b$(printf %03d $i).png"
 			i=$((i + 1))
 		done
 	done
@@ -63,6 +63,30 @@ quality() { # MODEL: top-1 (mnist) or agreement with the original (tv)
 		nice -n 10 "$ep" eval "$1" --data "$shared/data/mnist_test.npz" --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["top1"])'
 	else
 		nice -n 10 "$ep" eval "$1" --data "$fid/verify" --preset imagenet --reference "$model" --batch 16 --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["agreement_top1"])'
+	fi
+}
+# Uniform structured pruning at one ratio (layer scope, rounded to 8) at
+# sparsities 0.1 … 0.8, each timed once per model; for a build of median T,
+# the least-pruned uniform model whose median is ≤ T (equal or lower
+# latency: the fair comparison for uniform) is scored.
+declare -A ulat
+uniform() {
+	local t=$1 s u best=""
+	for s in 0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8; do
+		u="$out/$m-uniform-$s.onnx"
+		if [ -z "${ulat[$m-$s]:-}" ]; then
+			nice -n 10 "$ep" prune "$model" -o "$u" --structured --sparsity "$s" --scope layer --round-to 8 >/dev/null
+			ulat[$m-$s]=$(median "$u")
+		fi
+		if python3 -c "import sys;sys.exit(0 if ${ulat[$m-$s]} <= $t else 1)"; then
+			best=$s
+			break
+		fi
+	done
+	if [ -z "$best" ]; then
+		echo "   uniform: no sparsity up to 0.8 is as fast ($(for s in 0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8; do printf '%s:%s ' $s "${ulat[$m-$s]}"; done)ms)"
+	else
+		echo "   uniform structured, sparsity $best: median ${ulat[$m-$best]} ms, quality $(quality "$out/$m-uniform-$best.onnx")"
 	fi
 }
 echo "host: $(lscpu | sed -n 's/^Model name: *//p'); load before: $(cat /proc/loadavg)"
@@ -88,12 +112,10 @@ for m in "${models[@]}"; do
 		echo "   exit $code, wall $(($(date +%s) - start)) s (lock wait included); load $(cut -d' ' -f1-3 /proc/loadavg)"
 		grep -E 'measured here|re-solving|cached activations|infeasible' "$d.log" || true
 		if [ "$code" = 0 ]; then
-			echo "   built: median $(median "$d/model.onnx") ms (bench, 1 thread), quality $(quality "$d/model.onnx")"
+			t=$(median "$d/model.onnx")
+			echo "   built: median $t ms (bench, 1 thread), quality $(quality "$d/model.onnx")"
+			uniform "$t"
 		fi
-		s=$(python3 -c "import math;print(round(1-math.sqrt($frac),3))")
-		u="$out/$m-uniform-$frac.onnx"
-		nice -n 10 "$ep" prune "$model" -o "$u" --structured --sparsity "$s" --scope layer --round-to 8 >/dev/null
-		echo "   uniform structured, sparsity $s: median $(median "$u") ms, quality $(quality "$u")"
 	done
 done
 echo "load after: $(cat /proc/loadavg)"

@@ -19,7 +19,7 @@ func TestBuildCLI(t *testing.T) {
 	out := filepath.Join(dir, "inf")
 	code, stdout, stderr := runCLI(t, "build", lenet5, "--profile", "../../configs/host-amd64.yaml", "--measure", "no",
 		"--budget", "latency_ms=0.0001", "-o", out)
-	if code != 3 || !strings.Contains(stdout, "OVER by") || !strings.Contains(stderr, "budgets cannot be met") {
+	if code != 3 || !strings.Contains(stdout, "OVER by") || !strings.Contains(stdout, "best reachable") || !strings.Contains(stderr, "budgets cannot be met") {
 		t.Fatalf("infeasible: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
