@@ -62,7 +62,7 @@ quality() { # MODEL: top-1 (mnist) or agreement with the original (tv)
 	if [ "$kind" = acc ]; then
 		nice -n 10 "$ep" eval "$1" --data "$shared/data/mnist_test.npz" --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["top1"])'
 	else
-		nice -n 10 "$ep" eval "$1" --data "$fid/verify" --preset imagenet --reference "$model" --batch 16 --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["agreement_top1"])'
+		nice -n 10 "$ep" eval "$1" --data "$fid/verify" --preset imagenet --reference "$model" --batch 16 --json | python3 -c 'import json,sys;j=json.load(sys.stdin);print("agreement %.4f cosine %.4f" % (j["agreement_top1"], j["cosine_mean"]))'
 	fi
 }
 # Uniform structured pruning at one ratio (layer scope, rounded to 8) at
