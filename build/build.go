@@ -444,8 +444,25 @@ func budgetsOf(p *profile.Profile) budgets {
 	return b
 }
 
-// measure times m on this machine with the profile's run settings.
+// measure times m on this machine with the profile's run settings, twice,
+// and keeps the smaller statistic: other load only adds time, and one
+// disturbed measurement of the original skews the target map.
 func measure(ctx context.Context, m *onnxio.Model, p *profile.Profile, shapes []engine.Option, met *Metrics) error {
+	var a, b Metrics
+	if err := measureOnce(ctx, m, p, shapes, &a); err != nil {
+		return err
+	}
+	if err := measureOnce(ctx, m, p, shapes, &b); err != nil {
+		return err
+	}
+	if b.MeasuredMS < a.MeasuredMS {
+		a = b
+	}
+	met.MeasuredMS, met.MeasuredStatistic = a.MeasuredMS, a.MeasuredStatistic
+	return nil
+}
+
+func measureOnce(ctx context.Context, m *onnxio.Model, p *profile.Profile, shapes []engine.Option, met *Metrics) error {
 	plan, err := engine.Compile(m, append(slices.Clone(shapes), engine.WithThreads(p.Run.Threads))...)
 	if err != nil {
 		return err
