@@ -299,6 +299,9 @@ func writeBuild(ctx interface{ Err() error }, out string, r *build.Result) error
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp made it 0700
+		return err
+	}
 	os.Remove(out) // an empty directory
 	if err := os.Rename(tmp, out); err != nil {
 		return fmt.Errorf("-o %s: %w", out, err)
