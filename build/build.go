@@ -8,6 +8,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/edgeprune/edgeprune/engine"
@@ -310,6 +311,18 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 		}
 		phase("solve", t0)
 		res.Finetune = "skipped: infeasible"
+		if opts.Finetune != nil {
+			var over []string
+			for _, b := range res.Budgets {
+				if !b.OK {
+					over = append(over, fmt.Sprintf("%s %.4g > %.4g", b.Name, b.Value, b.Budget))
+				}
+			}
+			res.FinetuneRun = &FinetuneReport{Skipped: "the chosen model misses " + strings.Join(over, ", ") +
+				" even with every group at its smallest level, and fine-tuning changes no cost"}
+			res.Finetune = res.FinetuneRun.Summary()
+			logf("[3b/5] fine-tune: %s", res.Finetune)
+		}
 		return res, &InfeasibleError{Result: res}
 	}
 	var choice []int
