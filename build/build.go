@@ -1,16 +1,19 @@
 package build
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/edgeprune/edgeprune/engine"
 	"github.com/edgeprune/edgeprune/onnxio"
+	"github.com/edgeprune/edgeprune/pack"
 	"github.com/edgeprune/edgeprune/profile"
 )
 
@@ -65,6 +68,7 @@ type Metrics struct {
 	WeightBytes         int64              `json:"weight_bytes"`
 	PeakActivationBytes int64              `json:"peak_activation_bytes"`
 	FileBytes           int64              `json:"file_bytes"`
+	PackedBytes         int64              `json:"packed_bytes,omitempty"` // model.epk, when packing
 	FLOPs               int64              `json:"flops"`
 	Params              int64              `json:"params"`
 	// Quality on the held-out data: top-1 with labels, agreement with the
@@ -96,11 +100,13 @@ type LayerRow struct {
 	Params    int64   `json:"params"`
 	FLOPs     int64   `json:"flops"`
 	MS        float64 `json:"predicted_ms"`
+	Sparsity  float64 `json:"sparsity,omitempty"` // zeros / elements of the weight (unstructured)
 }
 
 // Result is build.json.
 type Result struct {
 	Schema     string             `json:"schema"`
+	Source     string             `json:"source,omitempty"` // set when rendered from a prune report
 	Model      string             `json:"model"`
 	Profile    string             `json:"profile"`
 	Device     string             `json:"device"`
@@ -115,13 +121,22 @@ type Result struct {
 	Feasible   bool               `json:"feasible"`
 	Phases     map[string]float64 `json:"phase_seconds"`
 	Rounds     int                `json:"solve_rounds"`
-	Finetune   string             `json:"finetune"`
+	// CachedNodes of TotalNodes node evaluations per calibration sample in
+	// the sensitivity pass were skipped by starting from cached values.
+	CachedNodes int    `json:"cached_nodes,omitempty"`
+	TotalNodes  int    `json:"total_nodes,omitempty"`
+	Finetune    string `json:"finetune"`
 	// FinetuneRun is the fine-tuning's account (nil when skipped).
 	FinetuneRun *FinetuneReport `json:"finetune_run,omitempty"`
 	Built       time.Time       `json:"built"`
 
-	model *onnxio.Model
+	model  *onnxio.Model
+	packed []byte
 }
+
+// Packed is the built model as a .epk package (nil unless the profile
+// asks for packing or has a file-size budget).
+func (r *Result) Packed() []byte { return r.packed }
 
 // Model is the built model (nil when infeasible).
 func (r *Result) BuiltModel() *onnxio.Model { return r.model }
@@ -174,8 +189,16 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 		res.Warnings = append(res.Warnings, "no calibration data (--data): damage is weight-based and accuracy was not measured")
 	}
 	logf("[2/5] sensitivity: %d groups × %d levels (%s)", len(space.Groups), len(space.Keep)-1, res.Damage)
+	var tl *tails
+	if refCalib != nil {
+		if tl, err = newTails(ctx, m, opts.Calib, opts.Threads); err != nil {
+			return nil, fmt.Errorf("build: calibration data: %w", err)
+		}
+	}
 	for g := range space.Groups {
 		gr := GroupResult{Roots: space.Group(g, 0).Roots, Units: space.Group(g, 0).Units}
+		var models []*onnxio.Model
+		var idx []int // option index of each model
 		for l, k := range space.Keep {
 			gp := space.Group(g, l)
 			opt := Option{Keep: k, Kept: gp.Kept}
@@ -189,25 +212,56 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 				opt.DeltaMS = mm.met.LatencyMS - dense.met.LatencyMS
 				opt.DeltaRAM = mm.met.RAMBytes - dense.met.RAMBytes
 				opt.DeltaFile = mm.met.FileBytes - dense.met.FileBytes
-				if refCalib != nil {
-					got, err := scores(ctx, mm.m, opts.Calib, opts.Threads)
-					if err != nil {
-						return nil, err
-					}
-					opt.Damage = meanKL(refCalib, got)
-				} else {
+				if refCalib == nil {
 					opt.Damage = weightDamage(origEnergy, mm.m)
+				} else {
+					models, idx = append(models, mm.m), append(idx, l)
 				}
 			} else if l > 0 {
-				prev := gr.Options[len(gr.Options)-1]
-				opt.Damage, opt.DeltaMS, opt.DeltaRAM, opt.DeltaFile = prev.Damage, prev.DeltaMS, prev.DeltaRAM, prev.DeltaFile
+				opt.Kept = -1 // copied below, after the damage is known
 			}
 			gr.Options = append(gr.Options, opt)
 		}
+		if len(models) > 0 {
+			cut := len(m.Graph().GetNode())
+			for _, lm := range models {
+				cut = min(cut, firstChanged(m.Graph(), lm.Graph()))
+			}
+			got, ok, err := tl.run(cut, models)
+			if err != nil {
+				logf("      group %v: running from the cut failed (%v); running whole models", gr.Roots, err)
+				ok = false
+			}
+			if ok {
+				res.CachedNodes += cut * len(models)
+			}
+			for i, lm := range models {
+				if !ok {
+					s, err := scores(ctx, lm, opts.Calib, opts.Threads)
+					if err != nil {
+						return nil, err
+					}
+					got = append(got, s)
+				}
+				gr.Options[idx[i]].Damage = meanKL(refCalib, got[i])
+			}
+			res.TotalNodes += len(m.Graph().GetNode()) * len(models)
+		}
+		for l := range gr.Options {
+			if gr.Options[l].Kept == -1 {
+				prev := gr.Options[l-1]
+				prev.Keep = gr.Options[l].Keep
+				gr.Options[l] = prev
+			}
+		}
 		res.Groups = append(res.Groups, gr)
+		logf("      group %d/%d %v: damage %s", g+1, len(space.Groups), gr.Roots, damages(gr.Options))
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+	}
+	if res.TotalNodes > 0 {
+		logf("      cached activations: %d%% of the node runs skipped", 100*res.CachedNodes/res.TotalNodes)
 	}
 	phase("sensitivity", t0)
 
@@ -218,18 +272,65 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 	// the measured/predicted ratio of the original (one scalar), and again
 	// by the chosen model's measured/budget ratio while it misses (≤ 3
 	// rounds).
-	var denseMeasured Metrics
+	// The floor: every group at its smallest level, the least any choice
+	// costs. A cost budget the floor misses cannot be met by any choice.
+	floor, err := ev.metrics(space.Uniform(len(space.Keep) - 1))
+	if err != nil {
+		return nil, err
+	}
+	var denseMeasured, floorMeasured Metrics
+	var toPred func(float64) float64
 	if opts.Measure && target.latency > 0 {
 		if err := measure(ctx, m, p, ev.shapes, &denseMeasured); err != nil {
 			return nil, err
 		}
-		if k := denseMeasured.MeasuredMS / dense.met.LatencyMS; k > 0 {
-			target.latency /= k
-			logf("      measured/predicted latency of the original: %.3g (the solver's latency target is corrected by it)", k)
+		if err := measure(ctx, floor.m, p, ev.shapes, &floorMeasured); err != nil {
+			return nil, err
 		}
+		floor.met.MeasuredMS, floor.met.MeasuredStatistic = floorMeasured.MeasuredMS, floorMeasured.MeasuredStatistic
+		toPred = correctTarget(target.margin, dense.met.LatencyMS, denseMeasured.MeasuredMS, floor.met.LatencyMS, floorMeasured.MeasuredMS, logf)
+		target.latency = toPred(p.Budgets.LatencyMS.Max)
+	}
+	if miss := floorMisses(p, target, floor.met); len(miss) > 0 {
+		logf("      infeasible: even with every group at its smallest level, %v", miss)
+		res.Before, res.After = dense.met, floor.met
+		if opts.Measure {
+			res.Before.MeasuredMS, res.Before.MeasuredStatistic = denseMeasured.MeasuredMS, denseMeasured.MeasuredStatistic
+		}
+		for g := range res.Groups {
+			res.Groups[g].Choice = len(space.Keep) - 1
+		}
+		res.Layers = ev.layers(floor)
+		res.Budgets = budgetTable(p, res.Before, res.After)
+		for i, b := range res.Budgets {
+			if b.Name == "accuracy_drop" || b.Name == "fidelity_drop" || b.Name == "accuracy" {
+				res.Budgets[i] = BudgetRow{Name: b.Name, Budget: b.Budget, OK: true, Unit: b.Unit, Note: "not evaluated: a cost budget cannot be met by any choice"}
+			} else {
+				res.Budgets[i].Note = "best reachable (every group at its smallest level); " + b.Note
+			}
+		}
+		phase("solve", t0)
+		res.Finetune = "skipped: infeasible"
+		if opts.Finetune != nil {
+			var over []string
+			for _, b := range res.Budgets {
+				if !b.OK {
+					over = append(over, fmt.Sprintf("%s %.4g > %.4g", b.Name, b.Value, b.Budget))
+				}
+			}
+			res.FinetuneRun = &FinetuneReport{Skipped: "the chosen model misses " + strings.Join(over, ", ") +
+				" even with every group at its smallest level, and fine-tuning changes no cost"}
+			res.Finetune = res.FinetuneRun.Summary()
+			logf("[3b/5] fine-tune: %s", res.Finetune)
+		}
+		return res, &InfeasibleError{Result: res}
 	}
 	var choice []int
 	var after *evaluated
+	aim := 0.0 // the measured latency the solver aims at
+	if p.Budgets.LatencyMS != nil {
+		aim = p.Budgets.LatencyMS.Max
+	}
 	for round := 0; ; round++ {
 		var rounds int
 		choice, after, rounds, err = ev.solve(res.Groups, dense, target)
@@ -248,8 +349,9 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 		if am.MeasuredMS <= budget {
 			break
 		}
-		target.latency *= budget / am.MeasuredMS
-		logf("      measured %.3g ms > %.3g ms: re-solving with a tighter target", am.MeasuredMS, budget)
+		aim *= budget / am.MeasuredMS
+		target.latency = toPred(aim)
+		logf("      measured %.4g ms > %.4g ms: re-solving aiming at %.4g ms measured", am.MeasuredMS, budget, aim)
 	}
 	phase("solve", t0)
 
@@ -289,6 +391,21 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 			}
 		}
 	}
+	var packed []byte
+	if p.Search.Pack || p.Budgets.FileMB != nil {
+		// What ships is the package: the file budget is checked on it
+		// (the original is not packed: its column shows model.onnx bytes).
+		var buf bytes.Buffer
+		w, err := pack.NewWriter(&buf)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := w.WriteModel(after.m); err != nil {
+			return nil, fmt.Errorf("build: packing: %w", err)
+		}
+		res.After.PackedBytes = int64(buf.Len())
+		packed = buf.Bytes()
+	}
 	res.Layers = ev.layers(after)
 	res.Budgets = budgetTable(p, res.Before, res.After)
 	res.Feasible = true
@@ -297,7 +414,7 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 	}
 	phase("verify", t0)
 	if res.Feasible {
-		res.model = after.m
+		res.model, res.packed = after.m, packed
 		return res, nil
 	}
 	return res, &InfeasibleError{Result: res}
@@ -340,8 +457,25 @@ func budgetsOf(p *profile.Profile) budgets {
 	return b
 }
 
-// measure times m on this machine with the profile's run settings.
+// measure times m on this machine with the profile's run settings, twice,
+// and keeps the smaller statistic: other load only adds time, and one
+// disturbed measurement of the original skews the target map.
 func measure(ctx context.Context, m *onnxio.Model, p *profile.Profile, shapes []engine.Option, met *Metrics) error {
+	var a, b Metrics
+	if err := measureOnce(ctx, m, p, shapes, &a); err != nil {
+		return err
+	}
+	if err := measureOnce(ctx, m, p, shapes, &b); err != nil {
+		return err
+	}
+	if b.MeasuredMS < a.MeasuredMS {
+		a = b
+	}
+	met.MeasuredMS, met.MeasuredStatistic = a.MeasuredMS, a.MeasuredStatistic
+	return nil
+}
+
+func measureOnce(ctx context.Context, m *onnxio.Model, p *profile.Profile, shapes []engine.Option, met *Metrics) error {
 	plan, err := engine.Compile(m, append(slices.Clone(shapes), engine.WithThreads(p.Run.Threads))...)
 	if err != nil {
 		return err
@@ -408,7 +542,11 @@ func budgetTable(p *profile.Profile, before, after Metrics) []BudgetRow {
 		add("activations_mb", b.ActivationsMB.Max, float64(after.PeakActivationBytes)/profile.MB, "MB", "engine buffer plan")
 	}
 	if b.FileMB != nil {
-		add("file_mb", b.FileMB.Max, float64(after.FileBytes)/profile.MB, "MB", "model.onnx, exact")
+		if after.PackedBytes > 0 {
+			add("file_mb", b.FileMB.Max, float64(after.PackedBytes)/profile.MB, "MB", fmt.Sprintf("model.epk, exact (model.onnx %.2f MB)", float64(after.FileBytes)/profile.MB))
+		} else {
+			add("file_mb", b.FileMB.Max, float64(after.FileBytes)/profile.MB, "MB", "model.onnx, exact")
+		}
 	}
 	if a := b.Accuracy; a != nil {
 		switch {
@@ -446,4 +584,61 @@ func budgetTable(p *profile.Profile, before, after Metrics) []BudgetRow {
 		slices.SortStableFunc(rows, func(x, y BudgetRow) int { return rank(x.Name) - rank(y.Name) })
 	}
 	return rows
+}
+
+func damages(opts []Option) string {
+	s := ""
+	for i, o := range opts {
+		if i > 0 {
+			s += fmt.Sprintf(" %.3g", o.Damage)
+		}
+	}
+	return s
+}
+
+// correctTarget turns the latency budget (measured units, at the
+// statistic) into the solver's target in predicted units from the
+// original and the floor measured here: an affine map measured ≈ a +
+// b·predicted through the two points when they differ, the ratio of the
+// original's measured to predicted otherwise. The target is such that
+// target × margin maps to budget × margin.
+func correctTarget(margin, p0, m0, p1, m1 float64, logf func(string, ...any)) func(budget float64) float64 {
+	if p0-p1 > 1e-9 && m0 > m1 && m1 > 0 {
+		b := (m0 - m1) / (p0 - p1)
+		a := m0 - b*p0
+		logf("      measured here: original %.4g ms, floor %.4g ms (predicted %.4g, %.4g): measured ≈ %.3g + %.3g × predicted", m0, m1, p0, p1, a, b)
+		return func(budget float64) float64 { return (budget*margin - a) / (b * margin) }
+	}
+	if p0 > 0 && m0 > 0 {
+		k := m0 / p0
+		logf("      measured/predicted latency of the original: %.3g (the solver's latency target is corrected by it)", k)
+		return func(budget float64) float64 { return budget / k }
+	}
+	return func(budget float64) float64 { return budget }
+}
+
+// floorMisses lists the cost budgets the floor (every group at its
+// smallest level) misses: latency measured when it was, predicted
+// otherwise (against the solver's target).
+func floorMisses(p *profile.Profile, b budgets, floor Metrics) []string {
+	var miss []string
+	if b.latency > 0 {
+		if floor.MeasuredMS > 0 {
+			if floor.MeasuredMS > p.Budgets.LatencyMS.Max {
+				miss = append(miss, fmt.Sprintf("latency measured %.4g ms > %.4g ms", floor.MeasuredMS, p.Budgets.LatencyMS.Max))
+			}
+		} else if floor.LatencyMS > b.latency {
+			miss = append(miss, fmt.Sprintf("latency predicted %.4g ms > %.4g ms", floor.LatencyMS, b.latency))
+		}
+	}
+	if b.ram > 0 && float64(floor.RAMBytes) > b.ram {
+		miss = append(miss, fmt.Sprintf("RAM %.4g MB > %.4g MB", float64(floor.RAMBytes)/profile.MB, b.ram/profile.MB))
+	}
+	if b.act > 0 && float64(floor.PeakActivationBytes) > b.act {
+		miss = append(miss, fmt.Sprintf("activations %.4g MB > %.4g MB", float64(floor.PeakActivationBytes)/profile.MB, b.act/profile.MB))
+	}
+	if b.file > 0 && float64(floor.FileBytes) > b.file {
+		miss = append(miss, fmt.Sprintf("file %.4g MB > %.4g MB", float64(floor.FileBytes)/profile.MB, b.file/profile.MB))
+	}
+	return miss
 }

@@ -131,6 +131,7 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"keep":   func(g GroupResult) string { return fmt.Sprintf("%.3g", g.Options[g.Choice].Keep) },
 	"kept":   func(g GroupResult) int { return g.Options[g.Choice].Kept },
 	"add":    func(a, b int) int { return a + b },
+	"pct100": func(x float64) float64 { return 100 * x },
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>edgeprune build: {{.R.Model}} for {{.R.Device}}</title>
@@ -144,9 +145,11 @@ th{background:#f5f5f5}.ok{color:#2a7d2a;font-weight:600}.over{color:#c62828;font
 svg text{font:12px system-ui,sans-serif}.muted{color:#666}
 </style></head><body>
 <h1>{{.R.Model}} → {{.R.Device}}</h1>
+{{if .R.Source}}<p class="muted">{{.R.Source}}</p>{{end}}
 <p class="muted">Profile {{.R.Profile}} · built {{.R.Built.Format "2006-01-02 15:04 UTC"}} · cost model: {{.R.CostSource}} · damage: {{.R.Damage}} · fine-tuning: {{.R.Finetune}}</p>
 {{range .R.Warnings}}<div class="warn">{{.}}</div>{{end}}
 <h2>Budgets</h2>
+{{if not .R.Budgets}}<p id="no-budgets">No budgets: this report is of a pruning run, not a profile-driven build.</p>{{end}}
 <table id="budgets"><tr><th>budget</th><th>limit</th><th>value</th><th>status</th><th>note</th></tr>
 {{range .R.Budgets}}<tr><td>{{.Name}}</td><td>{{printf "%.4g" .Budget}} {{.Unit}}</td><td>{{printf "%.4g" .Value}}</td><td>{{if .OK}}<span class="ok">ok</span>{{else}}<span class="over">over by {{printf "%.4g" .Gap}}</span>{{end}}</td><td>{{.Note}}</td></tr>
 {{end}}</table>
@@ -174,8 +177,8 @@ svg text{font:12px system-ui,sans-serif}.muted{color:#666}
 {{range .R.Groups}}<tr><td>{{.Roots}}</td><td>{{.Units}}</td><td>{{kept .}}</td><td>{{keep .}}</td><td>{{printf "%.4g" (index .Options .Choice).Damage}}</td><td>{{printf "%.3f" (index .Options .Choice).DeltaMS}}</td></tr>
 {{end}}</table>
 <h2>Layers</h2>
-<table id="layers"><tr><th>node</th><th>op</th><th>out channels</th><th>in channels</th><th>params</th><th>MFLOPs</th><th>predicted ms</th></tr>
-{{range .R.Layers}}<tr><td>{{.Node}}</td><td>{{.Op}}</td><td>{{.OutBefore}} → {{.OutAfter}}</td><td>{{.InBefore}} → {{.InAfter}}</td><td>{{.Params}}</td><td>{{mflops .FLOPs}}</td><td>{{printf "%.3f" .MS}}</td></tr>
+<table id="layers"><tr><th>node</th><th>op</th><th>out channels</th><th>in channels</th><th>params</th><th>sparsity</th><th>MFLOPs</th><th>predicted ms</th></tr>
+{{range .R.Layers}}<tr><td>{{.Node}}</td><td>{{.Op}}</td><td>{{.OutBefore}} → {{.OutAfter}}</td><td>{{.InBefore}} → {{.InAfter}}</td><td>{{.Params}}</td><td>{{printf "%.1f%%" (pct100 .Sparsity)}}</td><td>{{mflops .FLOPs}}</td><td>{{printf "%.3f" .MS}}</td></tr>
 {{end}}</table>
 <p class="muted">Phases (s): {{range $k, $v := .R.Phases}}{{$k}} {{$v}} · {{end}}solve rounds {{.R.Rounds}}</p>
 </body></html>

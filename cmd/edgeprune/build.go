@@ -10,9 +10,12 @@ import (
 	"strings"
 
 	"github.com/edgeprune/edgeprune/build"
+	"github.com/edgeprune/edgeprune/dataset"
 	"github.com/edgeprune/edgeprune/engine"
+	"github.com/edgeprune/edgeprune/onnxio"
 	"github.com/edgeprune/edgeprune/profile"
 	"github.com/spf13/cobra"
+	"gorgonia.org/tensor"
 )
 
 // exitInfeasible: build could not meet the budgets (documented in --help).
@@ -20,11 +23,11 @@ const exitInfeasible = 3
 
 func newBuildCmd(c *cli) *cobra.Command {
 	var (
-		profPath, dataPath, out     string
-		budgetOverrides, shapeSpecs []string
-		calibN, batch, threads      int
-		measure                     string
-		tf                          trainFlags // --train and the fine-tuning flags (build_finetune.go)
+		profPath, dataPath, out         string
+		budgetOverrides, shapeSpecs     []string
+		calibN, verifyN, batch, threads int
+		measure                         string
+		tf                              trainFlags // --train and the fine-tuning flags (build_finetune.go)
 	)
 	cmd := &cobra.Command{
 		Use:   "build MODEL.onnx --profile P.yaml [--data CALIB] [--train TRAIN [--val VAL]] -o OUTDIR",
@@ -67,8 +70,8 @@ reached and the gap; nothing is written).`,
 			if err := checkThreads(threads); err != nil {
 				return err
 			}
-			if calibN < 1 || batch < 1 {
-				return usagef("--calib-images and --batch must be ≥ 1")
+			if calibN < 1 || batch < 1 || verifyN < 0 {
+				return usagef("--calib-images and --batch must be ≥ 1, --verify-images ≥ 0")
 			}
 			shapes, err := parseShapes(shapeSpecs)
 			if err != nil {
@@ -118,7 +121,7 @@ reached and the gap; nothing is written).`,
 				opts.Finetune = ft
 			}
 			if dataPath != "" {
-				batches, err := loadEvalData(dataCommand(cmd, dataPath), m, dataPath, &dataFlags{labels: tf.df.labels}, batch)
+				batches, err := loadBuildData(dataCommand(cmd, dataPath), m, dataPath, &tf.df, batch, calibN, verifyN)
 				if err != nil {
 					return fmt.Errorf("--data %s: %w", dataPath, err)
 				}
@@ -146,7 +149,11 @@ reached and the gap; nothing is written).`,
 			if err := writeBuild(ctx, out, res); err != nil {
 				return err
 			}
-			fmt.Fprintf(c.stdout, "wrote %s: model.onnx, build.json, report.html\n", out)
+			files := "model.onnx, "
+			if res.Packed() != nil {
+				files += "model.epk, "
+			}
+			fmt.Fprintf(c.stdout, "wrote %s: %sbuild.json, report.html\n", out, files)
 			return nil
 		},
 	}
@@ -154,6 +161,7 @@ reached and the gap; nothing is written).`,
 	addOutputFlag(cmd, &out, "output directory (created; must not exist or be empty)")
 	cmd.Flags().StringVar(&dataPath, "data", "", "calibration and held-out data (.npz, .npy or test_data_set dir, as eval)")
 	cmd.Flags().IntVar(&calibN, "calib-images", 32, "samples of --data for the sensitivity table; the rest verify")
+	cmd.Flags().IntVar(&verifyN, "verify-images", 0, "samples of --data after the calibration ones that verify (0: all the rest)")
 	cmd.Flags().IntVar(&batch, "batch", 16, "batch size of the sensitivity and verification runs")
 	addThreadsFlag(cmd, &threads)
 	cmd.Flags().StringArrayVar(&budgetOverrides, "budget", nil, "override a budget: latency_ms=40, ram_mb=, activations_mb=, file_mb=, accuracy= (repeatable)")
@@ -161,6 +169,45 @@ reached and the gap; nothing is written).`,
 	addShapeFlag(cmd, &shapeSpecs, "shape of a model input with dynamic dimensions (planning, cost model, timing; the model written keeps them dynamic)")
 	addBuildTrainFlags(cmd, &tf)
 	return cmd
+}
+
+// loadBuildData reads the first calib+verify samples of path (all of it
+// when verify is 0) in batches, as eval reads its data.
+func loadBuildData(cmd *cobra.Command, m *onnxio.Model, path string, df *dataFlags, batch, calib, verify int) ([]engine.Batch, error) {
+	if isTestDataDir(path) {
+		return loadEvalData(cmd, m, path, df, batch)
+	}
+	var inputNames []string
+	for _, v := range m.Info().Inputs {
+		inputNames = append(inputNames, v.Name)
+	}
+	d, err := df.open(cmd, path, m)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	n := d.Len()
+	if verify > 0 {
+		n = min(n, calib+verify)
+	}
+	var out []engine.Batch
+	for start := 0; start < n; start += batch {
+		// A batch never straddles the calibration/verification boundary.
+		size := min(batch, n-start)
+		if start < calib {
+			size = min(size, calib-start)
+		}
+		b, err := d.Batch(cmd.Context(), dataset.Range(start, size))
+		if err != nil {
+			return nil, err
+		}
+		eb := engine.Batch{Inputs: map[string]*tensor.Dense{}, Labels: b.Labels}
+		for _, name := range inputNames {
+			eb.Inputs[name] = b.Inputs[name]
+		}
+		out = append(out, eb)
+	}
+	return out, nil
 }
 
 // splitBatches takes whole batches until n samples are calibration.
@@ -183,6 +230,9 @@ func printBudgetTable(w io.Writer, r *build.Result) {
 	before := map[string]float64{
 		"latency_ms": r.Before.LatencyMS, "ram_mb": float64(r.Before.RAMBytes) / profile.MB,
 		"activations_mb": float64(r.Before.PeakActivationBytes) / profile.MB, "file_mb": float64(r.Before.FileBytes) / profile.MB,
+	}
+	if r.Before.PackedBytes > 0 {
+		before["file_mb"] = float64(r.Before.PackedBytes) / profile.MB
 	}
 	if r.Before.MeasuredMS > 0 {
 		before["latency_ms"] = r.Before.MeasuredMS
@@ -219,6 +269,11 @@ func writeBuild(ctx interface{ Err() error }, out string, r *build.Result) error
 	if err := r.BuiltModel().WriteFile(filepath.Join(tmp, "model.onnx")); err != nil {
 		return err
 	}
+	if pk := r.Packed(); pk != nil {
+		if err := os.WriteFile(filepath.Join(tmp, "model.epk"), pk, 0o644); err != nil {
+			return err
+		}
+	}
 	js, err := os.Create(filepath.Join(tmp, "build.json"))
 	if err != nil {
 		return err
@@ -242,6 +297,9 @@ func writeBuild(ctx interface{ Err() error }, out string, r *build.Result) error
 		return err
 	}
 	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp made it 0700
 		return err
 	}
 	os.Remove(out) // an empty directory

@@ -11,8 +11,8 @@ import (
 func newReportCmd(c *cli) *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
-		Use:   "report BUILD.json -o REPORT.html",
-		Short: "Render a build.json as a self-contained HTML report",
+		Use:   "report BUILD.json|PRUNE-REPORT.json -o REPORT.html",
+		Short: "Render a build.json or a prune --report file as a self-contained HTML report",
 		Args:  exactArgs(1, "BUILD.json"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
@@ -23,7 +23,7 @@ func newReportCmd(c *cli) *cobra.Command {
 				return err
 			}
 			defer f.Close()
-			r, err := build.ReadResult(f)
+			r, err := build.ReadReport(f)
 			if err != nil {
 				return err
 			}

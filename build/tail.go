@@ -1,0 +1,312 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/edgeprune/edgeprune/engine"
+	"github.com/edgeprune/edgeprune/onnxio"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
+	"google.golang.org/protobuf/proto"
+	"gorgonia.org/tensor"
+)
+
+// The sensitivity pass reuses cached activations: pruning one dependency
+// group changes no node before the first node it touches, so the values
+// that cross that point (the cut) are the original's. For each group the
+// original's head (the nodes before the cut) runs once per calibration
+// batch, and each of the group's levels runs only its tail (the nodes from
+// the cut on) from those values.
+
+// firstChanged is the index of the first node of pruned that differs from
+// orig's node at the same index (its proto, or the dims of an initializer
+// it reads), or len(nodes) when none does. Structured pruning keeps the
+// node list and its order; a different node count gives 0.
+func firstChanged(orig, pruned *onnx.GraphProto) int {
+	on, pn := orig.GetNode(), pruned.GetNode()
+	if len(on) != len(pn) {
+		return 0
+	}
+	odims, pdims := initDims(orig), initDims(pruned)
+	for i := range on {
+		if !proto.Equal(on[i], pn[i]) {
+			return i
+		}
+		for _, in := range pn[i].GetInput() {
+			if !slices.Equal(odims[in], pdims[in]) {
+				return i
+			}
+		}
+	}
+	return len(on)
+}
+
+func initDims(g *onnx.GraphProto) map[string][]int64 {
+	d := map[string][]int64{}
+	for _, t := range g.GetInitializer() {
+		d[t.GetName()] = t.GetDims()
+	}
+	return d
+}
+
+// cutGraph splits g before node k. It returns the names of the values
+// produced before k (by nodes or as graph inputs) that nodes from k on or
+// the graph outputs read, in a fixed order, and ok=false when the split is
+// not possible: the node list is not topologically sorted, a node has a
+// subgraph, or a graph output comes from before k.
+func cutGraph(g *onnx.GraphProto, k int) (cut []string, ok bool) {
+	inits := map[string]bool{}
+	for _, t := range g.GetInitializer() {
+		inits[t.GetName()] = true
+	}
+	defined := map[string]bool{"": true}
+	for n := range inits {
+		defined[n] = true
+	}
+	for _, vi := range g.GetInput() {
+		defined[vi.GetName()] = true
+	}
+	before := map[string]bool{}
+	for _, vi := range g.GetInput() {
+		if !inits[vi.GetName()] {
+			before[vi.GetName()] = true
+		}
+	}
+	seen := map[string]bool{}
+	for i, n := range g.GetNode() {
+		if len(onnxio.Subgraphs(n)) > 0 {
+			return nil, false
+		}
+		for _, in := range n.GetInput() {
+			if !defined[in] {
+				return nil, false // not topologically sorted
+			}
+			if i >= k && before[in] && !seen[in] {
+				seen[in] = true
+				cut = append(cut, in)
+			}
+		}
+		for _, o := range n.GetOutput() {
+			defined[o] = true
+			if i < k && o != "" {
+				before[o] = true
+			}
+		}
+	}
+	for _, o := range g.GetOutput() {
+		if before[o.GetName()] {
+			return nil, false
+		}
+	}
+	return cut, true
+}
+
+// subModel is a model of nodes[lo:hi] of m's graph with the given inputs
+// (element types from types) and outputs (names; types are not needed by
+// the engine), keeping only the initializers those nodes read. Constant
+// nodes before lo whose values are inputs are moved in, so that values the
+// engine needs at compile time (shapes) stay constant.
+func subModel(m *onnxio.Model, lo, hi int, inputs []string, types map[string]onnxio.DataType, outputs []string) (*onnxio.Model, []string, error) {
+	g := m.Graph()
+	nodes := slices.Clone(g.GetNode()[lo:hi])
+	var ins []string
+	consts := map[string]*onnx.NodeProto{}
+	for _, n := range g.GetNode()[:lo] {
+		if n.GetOpType() == "Constant" && len(n.GetOutput()) == 1 {
+			consts[n.GetOutput()[0]] = n
+		}
+	}
+	var moved []*onnx.NodeProto
+	for _, in := range inputs {
+		if c, ok := consts[in]; ok {
+			moved = append(moved, c)
+			continue
+		}
+		ins = append(ins, in)
+	}
+	nodes = append(moved, nodes...)
+	read := map[string]bool{}
+	for _, n := range nodes {
+		for _, in := range n.GetInput() {
+			read[in] = true
+		}
+	}
+	sg := &onnx.GraphProto{Name: proto.String(g.GetName() + "_part"), Node: nodes}
+	for _, t := range g.GetInitializer() {
+		if read[t.GetName()] {
+			sg.Initializer = append(sg.Initializer, t)
+		}
+	}
+	for _, in := range ins {
+		sg.Input = append(sg.Input, &onnx.ValueInfoProto{Name: proto.String(in), Type: &onnx.TypeProto{Value: &onnx.TypeProto_TensorType{
+			TensorType: &onnx.TypeProto_Tensor{ElemType: proto.Int32(int32(types[in]))}}}})
+	}
+	for _, o := range outputs {
+		sg.Output = append(sg.Output, &onnx.ValueInfoProto{Name: proto.String(o)})
+	}
+	mp := &onnx.ModelProto{IrVersion: m.Proto.IrVersion, OpsetImport: m.Proto.GetOpsetImport(), Graph: sg}
+	sm, err := onnxio.FromProto(mp)
+	return sm, ins, err
+}
+
+// tails evaluates the levels of one group on the calibration data from
+// the original's cached values at the cut.
+type tails struct {
+	ctx     context.Context
+	orig    *onnxio.Model
+	batches []engine.Batch
+	threads int
+	types   map[string]onnxio.DataType // of every value of the original
+	outName string                     // the graph's first output
+}
+
+func newTails(ctx context.Context, orig *onnxio.Model, batches []engine.Batch, threads int) (*tails, error) {
+	if len(batches) == 0 {
+		return nil, fmt.Errorf("build: no calibration batches")
+	}
+	var opts []engine.Option
+	for n, t := range batches[0].Inputs {
+		opts = append(opts, engine.WithInputShape(n, t.Shape()...))
+	}
+	p, err := engine.Compile(orig, append(opts, engine.WithThreads(threads))...)
+	if err != nil {
+		return nil, err
+	}
+	t := &tails{ctx: ctx, orig: orig, batches: batches, threads: threads, types: map[string]onnxio.DataType{}, outName: p.Outputs()[0].Name}
+	for _, v := range p.Report().Values {
+		t.types[v.Name] = v.DType
+	}
+	for _, v := range p.Inputs() {
+		t.types[v.Name] = v.DType
+	}
+	return t, nil
+}
+
+// run returns, for each model in levels (pruned variants of the original
+// differing from it from node k on), the first output per calibration
+// sample. ok is false when the graph cannot be split at k (the caller
+// then runs whole models).
+func (t *tails) run(k int, levels []*onnxio.Model) (out [][][]float32, ok bool, err error) {
+	cut, ok := cutGraph(t.orig.Graph(), k)
+	if !ok {
+		return nil, false, nil
+	}
+	for _, c := range cut {
+		if _, known := t.types[c]; !known {
+			return nil, false, nil
+		}
+	}
+	var head *onnxio.Model
+	var headOut []string
+	inputs := map[string]bool{}
+	for _, vi := range t.orig.Graph().GetInput() {
+		inputs[vi.GetName()] = true
+	}
+	for _, c := range cut {
+		if !inputs[c] {
+			headOut = append(headOut, c)
+		}
+	}
+	if len(headOut) > 0 {
+		var graphIn []string
+		for _, vi := range t.orig.Graph().GetInput() {
+			graphIn = append(graphIn, vi.GetName())
+		}
+		if head, _, err = subModel(t.orig, 0, k, graphIn, t.types, headOut); err != nil {
+			return nil, false, err
+		}
+	}
+	tailModels := make([]*onnxio.Model, len(levels))
+	var tailIn []string
+	for i, lm := range levels {
+		if tailModels[i], tailIn, err = subModel(lm, k, len(lm.Graph().GetNode()), cut, t.types, []string{t.outName}); err != nil {
+			return nil, false, err
+		}
+	}
+	out = make([][][]float32, len(levels))
+	headPlans := map[string]*engine.Program{}
+	tailPlans := make([]map[string]*engine.Program, len(levels))
+	for i := range tailPlans {
+		tailPlans[i] = map[string]*engine.Program{}
+	}
+	for _, b := range t.batches {
+		vals := map[string]*tensor.Dense{}
+		for n, x := range b.Inputs {
+			vals[n] = x
+		}
+		if head != nil {
+			res, err := runCached(t.ctx, head, b.Inputs, nil, headPlans, t.threads)
+			if err != nil {
+				return nil, false, fmt.Errorf("build: the original up to node %d: %w", k, err)
+			}
+			for n, x := range res {
+				vals[n] = x
+			}
+		}
+		feed := map[string]*tensor.Dense{}
+		var konst []string
+		for _, n := range tailIn {
+			feed[n] = vals[n]
+			if t.types[n] != onnxio.DataType(onnx.TensorProto_FLOAT) {
+				konst = append(konst, n) // shapes and indices: compile-time values
+			}
+		}
+		for i, tm := range tailModels {
+			res, err := runCached(t.ctx, tm, feed, konst, tailPlans[i], t.threads)
+			if err != nil {
+				return nil, false, fmt.Errorf("build: level %d from node %d: %w", i, k, err)
+			}
+			y := res[t.outName]
+			f, isF := y.Data().([]float32)
+			if !isF {
+				return nil, false, fmt.Errorf("build: output %q is not float scores", t.outName)
+			}
+			n := 1
+			if s := y.Shape(); len(s) > 0 {
+				n = s[0]
+			}
+			per := len(f) / max(n, 1)
+			for j := 0; j < n; j++ {
+				out[i] = append(out[i], slices.Clone(f[j*per:(j+1)*per]))
+			}
+		}
+		if err := t.ctx.Err(); err != nil {
+			return nil, false, err
+		}
+	}
+	return out, true, nil
+}
+
+// runCached runs m on inputs with a plan compiled for their shapes (and,
+// for the names in konst, their values), kept in plans.
+func runCached(ctx context.Context, m *onnxio.Model, inputs map[string]*tensor.Dense, konst []string, plans map[string]*engine.Program, threads int) (map[string]*tensor.Dense, error) {
+	var opts []engine.Option
+	key := ""
+	run := map[string]*tensor.Dense{}
+	names := make([]string, 0, len(inputs))
+	for n := range inputs {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		x := inputs[n]
+		if slices.Contains(konst, n) {
+			opts = append(opts, engine.WithInputValue(n, x))
+			key += fmt.Sprint(n, "=", x.Data())
+			continue
+		}
+		opts = append(opts, engine.WithInputShape(n, x.Shape()...))
+		key += fmt.Sprint(n, x.Shape())
+		run[n] = x
+	}
+	p := plans[key]
+	if p == nil {
+		var err error
+		if p, err = engine.Compile(m, append(opts, engine.WithThreads(threads))...); err != nil {
+			return nil, err
+		}
+		plans[key] = p
+	}
+	return p.Run(ctx, run)
+}
