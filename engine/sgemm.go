@@ -216,9 +216,11 @@ func gemmPacked(pa *packedA, transB bool, n int, b []float32, ldb int, c []float
 	}
 	nr := kern.nr
 	// Split the columns of C into blocks; threads take blocks.
+	// With threads, at least two blocks each when the panels allow, so
+	// that one goroutine can take over a late one's second block.
 	nb := (n + gemmNC - 1) / gemmNC
-	if threads > 1 && nb < threads && n >= 2*nr {
-		nb = threads
+	if threads > 1 {
+		nb = max(nb, min(2*threads, (n+nr-1)/nr))
 	}
 	ncol := (n + nb - 1) / nb
 	ncol = (ncol + nr - 1) / nr * nr
