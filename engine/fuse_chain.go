@@ -39,7 +39,7 @@ func (k *chainKernel) forward(x *exec, in, out []*data) {
 	src, dst := in[k.xIdx].f, out[0].f
 	n := len(dst)
 	threads := x.threads
-	if n < 1<<15 {
+	if n < parallelMinElems {
 		threads = 1
 	}
 	nb := (n + chainBlock - 1) / chainBlock

@@ -94,6 +94,14 @@ func buildBinary(op binOp) opBuilder {
 
 func (k *binaryKernel) forward(x *exec, in, out []*data) {
 	a, b, o := in[0], in[1], out[0]
+	if bc := k.bc; !k.intIn && !k.outInt && len(bc.dims) == 1 && x.threads > 1 && bc.n >= parallelMinElems {
+		// One coalesced row (same shapes, or a scalar operand): split it.
+		sa, sb := bc.strides[0][0], bc.strides[1][0]
+		parallelFor(bc.n, x.threads, func(lo, hi int) {
+			binRow(k.op, o.f[lo:hi], a.f[lo*sa:], b.f[lo*sb:], sa, sb, k.fmod)
+		})
+		return
+	}
 	k.bc.rows(func(off int, offs []int, n int, step []int) {
 		if k.intIn {
 			binRowInt(k.op, o.i[off:off+n], a.i[offs[0]:], b.i[offs[1]:], step[0], step[1], k.fmod)

@@ -230,7 +230,7 @@ func (k *convKernel) im2col(x *exec, src, col []float32) {
 	np := k.oh * k.ow
 	taps := k.kh * k.kw
 	threads := x.threads
-	if cg*taps*np < 1<<15 {
+	if cg*taps*np < parallelMinElems {
 		threads = 1
 	}
 	parallelFor(cg, threads, func(lo, hi int) {
@@ -254,7 +254,7 @@ func (k *convKernel) im2colStrided(x *exec, src, col []float32) {
 	np := k.oh * k.ow
 	rows := cg * k.kh * k.kw
 	threads := x.threads
-	if rows*np < 1<<15 {
+	if rows*np < parallelMinElems {
 		threads = 1
 	}
 	parallelFor(rows, threads, func(lo, hi int) {
@@ -299,7 +299,7 @@ func (k *convKernel) depthwiseForward(x *exec, src, w, bias, dst []float32) {
 	}
 	np := k.oh * k.ow
 	threads := x.threads
-	if k.n*k.c*np*k.kh*k.kw < 1<<15 {
+	if k.n*k.c*np*k.kh*k.kw < parallelMinElems {
 		threads = 1
 	}
 	parallelFor(k.n*k.c, threads, func(lo, hi int) {
@@ -329,7 +329,7 @@ func (k *convKernel) depthwiseForward(x *exec, src, w, bias, dst []float32) {
 func (k *convKernel) depthwiseStrided(x *exec, src, w, bias, dst []float32) {
 	np := k.oh * k.ow
 	threads := x.threads
-	if k.n*k.c*np*k.kh*k.kw < 1<<15 {
+	if k.n*k.c*np*k.kh*k.kw < parallelMinElems {
 		threads = 1
 	}
 	parallelFor(k.n*k.c, threads, func(lo, hi int) {

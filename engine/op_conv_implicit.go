@@ -57,7 +57,7 @@ func (k *convKernel) implicitForward(x *exec, src, bias, dst []float32) {
 				base = x.scratch[:cg*pp.planeSz]
 				clear(base)
 				threads := x.threads
-				if len(base) < 1<<15 {
+				if len(base) < parallelMinElems {
 					threads = 1
 				}
 				parallelFor(cg, threads, func(lo, hi int) {
@@ -93,7 +93,7 @@ func (k *convKernel) implicitGEMM(x *exec, pa *packedA, base []float32, rows, rl
 	}
 	nch := (rlen + nr - 1) / nr
 	threads := x.threads
-	if m*np*kk < 1<<16 {
+	if m*np*kk < parallelMinMACs {
 		threads = 1
 	}
 	parallelFor(rows*nch, threads, func(lo, hi int) {

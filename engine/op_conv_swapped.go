@@ -117,33 +117,45 @@ func (k *convKernel) swappedForward(x *exec, src, bias, dst []float32) {
 				col = x.scratch[npp*kk : npp*kk+kk*np]
 				k.im2col(x, xg, col)
 			}
-			// ap: colᵀ in panels of mr positions, per depth block.
-			for p0 := 0; p0 < kk; p0 += gemmKC {
-				kc := min(gemmKC, kk-p0)
-				for i0 := 0; i0 < np; i0 += mr {
-					packA8(ap[p0*npp+i0*kc:p0*npp+i0*kc+mr*kc], col[p0*np+i0:], np, kc, min(mr, np-i0))
-				}
-			}
-			pb := k.swapped[g]
-			nb := (mg + nr - 1) / nr
 			threads := x.threads
-			if np*mg*kk < 1<<16 {
+			if np*mg*kk < parallelMinMACs {
 				threads = 1
 			}
-			parallelFor(nb, threads, func(lo, hi int) {
+			// ap: colᵀ in panels of mr positions, per depth block.
+			parallelFor(npp/mr, threads, func(lo, hi int) {
+				for p0 := 0; p0 < kk; p0 += gemmKC {
+					kc := min(gemmKC, kk-p0)
+					for i0 := lo * mr; i0 < hi*mr; i0 += mr {
+						packA8(ap[p0*npp+i0*kc:p0*npp+i0*kc+mr*kc], col[p0*np+i0:], np, kc, min(mr, np-i0))
+					}
+				}
+			})
+			pb := k.swapped[g]
+			nb := (mg + nr - 1) / nr
+			// Units of work: a block of nr channels times a piece of the
+			// positions (whole mr panels), pieces only when there are too
+			// few channel blocks to go round the threads.
+			npan, pieces := npp/mr, 1
+			if threads > 1 && nb < chunksPerThread*threads {
+				pieces = min(npan, (chunksPerThread*threads+nb-1)/nb)
+			}
+			ppp := (npan + pieces - 1) / pieces // panels per piece
+			pieces = (npan + ppp - 1) / ppp
+			parallelFor(nb*pieces, threads, func(lo, hi int) {
 				ctp := ctPool.Get().(*[]float32)
 				if len(*ctp) < np*nr {
 					*ctp = make([]float32, np*nr)
 				}
 				ct := (*ctp)[:np*nr] // Cᵀ for channels j0..j0+nr, row stride nr
 				var ep kernEpi
-				for jb := lo; jb < hi; jb++ {
-					j0 := jb * nr
+				for u := lo; u < hi; u++ {
+					j0 := u / pieces * nr
+					ilo, ihi := u%pieces*ppp*mr, min((u%pieces+1)*ppp*mr, np)
 					cols := min(nr, mg-j0)
 					for p0 := 0; p0 < kk; p0 += gemmKC {
 						kc := min(gemmKC, kk-p0)
 						bpan := pb.data[p0*pb.np+j0*kc : p0*pb.np+j0*kc+nr*kc]
-						for i0 := 0; i0 < np; i0 += mr {
+						for i0 := ilo; i0 < ihi; i0 += mr {
 							ep.flags = 0
 							if p0 > 0 {
 								ep.flags = epAccum
@@ -158,9 +170,9 @@ func (k *convKernel) swappedForward(x *exec, src, bias, dst []float32) {
 						if bias != nil {
 							b = bias[g*mg+j0+q]
 						}
-						orow := og[(j0+q)*np : (j0+q+1)*np]
+						orow := og[(j0+q)*np+ilo : (j0+q)*np+ihi]
 						for i := range orow {
-							orow[i] = ct[i*nr+q] + b
+							orow[i] = ct[(ilo+i)*nr+q] + b
 						}
 						k.act.apply(orow)
 					}

@@ -108,12 +108,23 @@ func TestConvFastPathsMatchReference(t *testing.T) {
 					case swapped:
 						scratch = make([]float32, k.setupSwapped(w))
 					}
+					var one []float32
 					for _, threads := range []int{1, 3} {
 						got := &data{shape: outShape, f: make([]float32, numel(outShape))}
 						fill(got.f, 1e9) // outputs are not zeroed by the caller
 						k.forward(&exec{threads: threads, scratch: scratch}, in, []*data{got})
 						if e := relErr(want, got.f) * maxAbs(want) / scale; e > 1e-5 || math.IsNaN(e) {
 							t.Fatalf("threads %d: fast path differs from reference by %.3g (depthwise %v pointwise %v packed %v mode %d)", threads, e, k.depthwise, k.pointwise, k.packed != nil, mode)
+						}
+						if one == nil {
+							one = got.f
+							continue
+						}
+						// Threads split the work, not the sums: the same bits.
+						for i := range one {
+							if math.Float32bits(got.f[i]) != math.Float32bits(one[i]) {
+								t.Fatalf("threads %d: output[%d] = %v, 1 thread gave %v (mode %d)", threads, i, got.f[i], one[i], mode)
+							}
 						}
 					}
 				}

@@ -98,30 +98,41 @@ const gemvRows = 4
 // output row is a tapRow over B's rows (k.rowOffs), into scratch first when
 // accumulating.
 func (k *gemmKernel) gemv(x *exec, a, b, y []float32, accum bool) {
-	for i := 0; i < k.m; i++ {
-		arow, yrow := a[i*k.k:(i+1)*k.k], y[i*k.n:(i+1)*k.n]
-		if k.transB {
-			for j := range yrow {
-				d := k.alpha * vecDot(arow, b[j*k.k:(j+1)*k.k])
-				if accum {
-					d += yrow[j]
-				}
-				yrow[j] = d
-			}
-			continue
-		}
-		t := yrow
-		if accum {
-			t = x.scratch[:k.n]
-		}
-		tapRow(t, b, k.rowOffs, arow, &kernEpi{})
-		if k.alpha != 1 {
-			vecMulScalar(t, t, k.alpha)
-		}
-		if accum {
-			vecAdd(yrow, yrow, t)
-		}
+	threads := x.threads
+	if k.m*k.n*k.k < parallelMinMACs || accum && !k.transB {
+		threads = 1
 	}
+	// Columns of y in blocks of gemvCols, split between threads; each
+	// output is computed alike whichever block holds it.
+	const gemvCols = 64
+	nb := (k.n + gemvCols - 1) / gemvCols
+	parallelFor(nb, threads, func(lo, hi int) {
+		j0, j1 := lo*gemvCols, min(hi*gemvCols, k.n)
+		for i := 0; i < k.m; i++ {
+			arow, yrow := a[i*k.k:(i+1)*k.k], y[i*k.n+j0:i*k.n+j1]
+			if k.transB {
+				for j := range yrow {
+					d := k.alpha * vecDot(arow, b[(j0+j)*k.k:(j0+j+1)*k.k])
+					if accum {
+						d += yrow[j]
+					}
+					yrow[j] = d
+				}
+				continue
+			}
+			t := yrow
+			if accum {
+				t = x.scratch[:j1-j0] // threads == 1 here
+			}
+			tapRow(t, b[j0:], k.rowOffs, arow, &kernEpi{})
+			if k.alpha != 1 {
+				vecMulScalar(t, t, k.alpha)
+			}
+			if accum {
+				vecAdd(yrow, yrow, t)
+			}
+		}
+	})
 }
 
 // matmulKernel is ONNX MatMul (numpy matmul): batched over the broadcast

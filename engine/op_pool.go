@@ -68,7 +68,7 @@ func (k *poolKernel) forward(x *exec, in, out []*data) {
 func (k *poolKernel) maxPlanes(x *exec, src, dst []float32) {
 	hw, ohw := k.h*k.w, k.oh*k.ow
 	threads := x.threads
-	if k.nc*ohw*k.kh*k.kw < 1<<15 {
+	if k.nc*ohw*k.kh*k.kw < parallelMinElems {
 		threads = 1
 	}
 	pp := k.plane
@@ -90,7 +90,7 @@ func (k *poolKernel) maxPlanes(x *exec, src, dst []float32) {
 func (k *poolKernel) forwardRef(x *exec, src, dst []float32) {
 	hw, ohw := k.h*k.w, k.oh*k.ow
 	threads := x.threads
-	if k.nc*ohw*k.kh*k.kw < 1<<15 {
+	if k.nc*ohw*k.kh*k.kw < parallelMinElems {
 		threads = 1
 	}
 	parallelFor(k.nc, threads, func(lo, hi int) {

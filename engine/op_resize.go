@@ -1,6 +1,9 @@
 package engine
 
-import "math"
+import (
+	"math"
+	"sync"
+)
 
 // resizeKernel is ONNX Resize (and opset-10 Resize) in nearest and linear
 // modes. For each output coordinate x along axis d, the source coordinate is
@@ -191,7 +194,7 @@ func buildResize(b *buildCtx) (*built, error) {
 
 func (k *resizeKernel) forward(x *exec, in, out []*data) {
 	if k.planar {
-		k.forwardPlanar(in[0].f, out[0].f, x.scratch)
+		k.forwardPlanar(x, in[0].f, out[0].f, x.scratch)
 		return
 	}
 	k.forwardRef(in[0].f, out[0].f)
@@ -201,17 +204,44 @@ func (k *resizeKernel) forward(x *exec, in, out []*data) {
 // operations, for planar resizes: per output row, the two source rows are
 // interpolated along x (an output row whose source rows repeat the previous
 // one's is copied), then blended along y.
-// scratch holds two output rows (built.scratch).
-func (k *resizeKernel) forwardPlanar(src, dst, scratch []float32) {
+// scratch holds two output rows (built.scratch). Planes are split between
+// threads; the chunk holding plane 0 uses scratch, the others rows from
+// resizeRows.
+func (k *resizeKernel) forwardPlanar(x *exec, src, dst, scratch []float32) {
+	r := len(k.out)
+	ow := k.out[r-1]
+	planes := numel(k.out[:r-2])
+	threads := x.threads
+	if len(dst) < parallelMinElems {
+		threads = 1
+	}
+	parallelFor(planes, threads, func(lo, hi int) {
+		if !k.linear {
+			k.planarPlanes(src, dst, lo, hi, nil, nil)
+			return
+		}
+		if lo == 0 {
+			k.planarPlanes(src, dst, lo, hi, scratch[:ow], scratch[ow:2*ow])
+			return
+		}
+		bufp := resizeRows.Get().(*[]float32)
+		if len(*bufp) < 2*ow {
+			*bufp = make([]float32, 2*ow)
+		}
+		k.planarPlanes(src, dst, lo, hi, (*bufp)[:ow], (*bufp)[ow:2*ow])
+		resizeRows.Put(bufp)
+	})
+}
+
+var resizeRows = sync.Pool{New: func() any { return new([]float32) }}
+
+// planarPlanes is forwardPlanar for planes lo..hi, with ta and tb two rows
+// of scratch (linear modes).
+func (k *resizeKernel) planarPlanes(src, dst []float32, lo, hi int, ta, tb []float32) {
 	r := len(k.out)
 	h, w, oh, ow := k.in[r-2], k.in[r-1], k.out[r-2], k.out[r-1]
 	y0, y1, wy := k.i0[r-2], k.i1[r-2], k.w[r-2]
 	x0, x1, wx := k.i0[r-1], k.i1[r-1], k.w[r-1]
-	planes := numel(k.out[:r-2])
-	var ta, tb []float32
-	if k.linear {
-		ta, tb = scratch[:ow], scratch[ow:2*ow]
-	}
 	// row interpolates source row sy along x into d.
 	row := func(d []float32, sy int, sp []float32) {
 		s := sp[sy*w : (sy+1)*w]
@@ -224,7 +254,7 @@ func (k *resizeKernel) forwardPlanar(src, dst, scratch []float32) {
 			d[ox] = a
 		}
 	}
-	for p := 0; p < planes; p++ {
+	for p := lo; p < hi; p++ {
 		sp := src[p*h*w : (p+1)*h*w]
 		dp := dst[p*oh*ow : (p+1)*oh*ow]
 		for oy := 0; oy < oh; oy++ {

@@ -46,10 +46,12 @@ func TestResizePlanarMatchesReference(t *testing.T) {
 			src := randSlice(r, numel(c.in))
 			want, got := make([]float32, numel(c.out)), make([]float32, numel(c.out))
 			k.forwardRef(src, want)
-			k.forwardPlanar(src, got, make([]float32, 2*c.out[len(c.out)-1]))
-			for j := range want {
-				if got[j] != want[j] {
-					t.Fatalf("[%d] = %v, reference %v", j, got[j], want[j])
+			for _, threads := range []int{1, 3} {
+				k.forwardPlanar(&exec{threads: threads}, src, got, make([]float32, 2*c.out[len(c.out)-1]))
+				for j := range want {
+					if got[j] != want[j] {
+						t.Fatalf("threads %d: [%d] = %v, reference %v", threads, j, got[j], want[j])
+					}
 				}
 			}
 		})

@@ -31,7 +31,7 @@ func (k *unaryKernel) forward(x *exec, in, out []*data) {
 	}
 	src, dst := in[0].f, out[0].f
 	threads := x.threads
-	if len(src) < 1<<15 {
+	if len(src) < parallelMinElems {
 		threads = 1
 	}
 	parallelFor(len(src), threads, func(lo, hi int) {

@@ -1,29 +1,162 @@
 package engine
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
 
-// parallelFor splits [0, n) into at most threads contiguous chunks and runs
-// fn on each, the last one on the calling goroutine.
-func parallelFor(n, threads int, fn func(lo, hi int)) {
-	if threads > n {
-		threads = n
+// Parallel regions run on a persistent pool of worker goroutines shared by
+// every Program. A region is cut into chunks that the calling goroutine and
+// up to threads−1 workers take in turn from a shared counter, so a worker
+// that starts late (its core busy with something else) takes less or
+// nothing, and the region never waits for a chunk nobody has started.
+// Workers that finish spin for a short while (workerSpin) before parking,
+// so the next region, usually the next node of the same run, finds them
+// awake: waking a parked worker costs the OS a thread wake-up, tens of
+// microseconds, the time of a whole small layer.
+//
+// Every element of a kernel's output is computed by one chunk, in the same
+// order whichever goroutine runs it, so results do not depend on the
+// thread count or on who ran what (TestThreadsBitwise).
+
+// workerSpin is how long an idle worker polls for the next region before
+// parking. It covers the gaps between a run's nodes (the single-threaded
+// ones included) and costs at most this much CPU after the last region.
+const workerSpin = 200 * time.Microsecond
+
+// chunksPerThread is how many chunks parallelFor cuts a region into per
+// thread (when it has that many items): enough for one goroutine to take
+// over from a late one, few enough that the per-chunk overhead (an atomic
+// add, a buffer from a sync.Pool) stays far below a chunk's work.
+const chunksPerThread = 4
+
+// Below these sizes a kernel runs on one goroutine: a region costs about a
+// microsecond to hand out and collect when the workers are spinning, and
+// these are a few microseconds of work (2¹⁵ floats of an element-wise pass
+// or a copy, 2¹⁶ multiply-adds of the micro-kernel).
+const (
+	parallelMinElems = 1 << 15
+	parallelMinMACs  = 1 << 16
+)
+
+type region struct {
+	fn      func(lo, hi int)
+	n       int // items
+	chunk   int // items per chunk
+	nchunks int64
+	next    atomic.Int64 // next chunk to take
+	done    atomic.Int64 // chunks finished
+	waiting atomic.Bool  // the caller is parked on wake
+	wake    chan struct{}
+}
+
+// work runs chunks until none are left and reports whether it finished
+// the region's last chunk.
+func (r *region) work() bool {
+	last := false
+	for {
+		c := r.next.Add(1) - 1
+		if c >= r.nchunks {
+			return last
+		}
+		lo := int(c) * r.chunk
+		r.fn(lo, min(lo+r.chunk, r.n))
+		if r.done.Add(1) == r.nchunks {
+			last = true
+		}
 	}
+}
+
+var pool struct {
+	mu      sync.Mutex
+	workers atomic.Int32
+	regions chan *region
+}
+
+func init() {
+	pool.regions = make(chan *region, 256)
+}
+
+// ensureWorkers starts workers until there are at least n.
+func ensureWorkers(n int) {
+	if int(pool.workers.Load()) >= n {
+		return
+	}
+	pool.mu.Lock()
+	for int(pool.workers.Load()) < n {
+		pool.workers.Add(1)
+		go worker()
+	}
+	pool.mu.Unlock()
+}
+
+func worker() {
+	for {
+		var r *region
+		select {
+		case r = <-pool.regions:
+		default:
+			deadline := time.Now().Add(workerSpin)
+			for i := 0; r == nil; i++ {
+				select {
+				case r = <-pool.regions:
+				default:
+					if i%64 == 63 && time.Now().After(deadline) {
+						r = <-pool.regions
+					}
+				}
+			}
+		}
+		if r.work() && r.waiting.Load() {
+			select {
+			case r.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// parallelFor runs fn over [0, n) in contiguous chunks, on the calling
+// goroutine and up to threads−1 pool workers (see region). fn must not
+// depend on which goroutine runs which chunk.
+func parallelFor(n, threads int, fn func(lo, hi int)) {
+	parallelForChunks(n, threads, min(n, chunksPerThread*threads), fn)
+}
+
+// parallelForChunks is parallelFor with the number of chunks given (at most
+// n): for callers whose items are already coarse blocks.
+func parallelForChunks(n, threads, chunks int, fn func(lo, hi int)) {
+	threads = min(threads, n, chunks)
 	if threads <= 1 {
 		if n > 0 {
 			fn(0, n)
 		}
 		return
 	}
-	var wg sync.WaitGroup
-	chunk := (n + threads - 1) / threads
-	for lo := chunk; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(lo, hi)
-		}()
+	chunk := (n + chunks - 1) / chunks
+	r := &region{fn: fn, n: n, chunk: chunk, nchunks: int64((n + chunk - 1) / chunk)}
+	ensureWorkers(threads - 1)
+	for i := 0; i < threads-1; i++ {
+		select {
+		case pool.regions <- r:
+		default: // every slot taken: run with fewer helpers
+		}
 	}
-	fn(0, min(chunk, n))
-	wg.Wait()
+	r.work()
+	if r.done.Load() == r.nchunks {
+		return
+	}
+	// A worker is finishing a chunk: poll, then park.
+	deadline := time.Now().Add(workerSpin)
+	for i := 0; r.done.Load() != r.nchunks; i++ {
+		if i%64 == 63 && time.Now().After(deadline) {
+			r.wake = make(chan struct{}, 1)
+			r.waiting.Store(true)
+			for r.done.Load() != r.nchunks {
+				<-r.wake
+			}
+			return
+		}
+	}
 }

@@ -214,33 +214,47 @@ func gemmPacked(pa *packedA, transB bool, n int, b []float32, ldb int, c []float
 		}
 		return
 	}
-	nr := kern.nr
-	// Split the columns of C into blocks; threads take blocks.
+	nr, mr := kern.nr, kern.mr
+	// Split the columns of C into blocks; threads take blocks. With
+	// threads, at least two blocks each when the panels allow, so that one
+	// goroutine can take over a late one's second block; when the columns
+	// are too few for that (7², 14² maps), the rows are split too, in whole
+	// mr panels (each row block then packs its own copy of B's block).
 	nb := (n + gemmNC - 1) / gemmNC
-	if threads > 1 && nb < threads && n >= 2*nr {
-		nb = threads
+	rb := 1
+	if threads > 1 {
+		nb = max(nb, min(2*threads, (n+nr-1)/nr))
+		if nb < 2*threads {
+			rb = min((m+mr-1)/mr, (2*threads+nb-1)/nb)
+		}
 	}
 	ncol := (n + nb - 1) / nb
 	ncol = (ncol + nr - 1) / nr * nr
 	nb = (n + ncol - 1) / ncol
-	parallelFor(nb, threads, func(lo, hi int) {
+	mpan := (m + mr - 1) / mr
+	prb := (mpan + rb - 1) / rb // mr panels per row block
+	rb = (mpan + prb - 1) / prb
+	parallelForChunks(nb*rb, threads, nb*rb, func(lo, hi int) {
 		bufp := packPool.Get().(*[]float32)
 		need := gemmKC*(ncol+nr) + maxKernMR*maxKernNR
 		if len(*bufp) < need {
 			*bufp = make([]float32, need)
 		}
 		buf := *bufp
-		for jb := lo; jb < hi; jb++ {
+		for u := lo; u < hi; u++ {
+			jb, ib := u/rb, u%rb
 			j0 := jb * ncol
 			j1 := min(j0+ncol, n)
-			gemmBlock(pa, transB, j0, j1, b, ldb, c, ldc, accum, bias, act, buf)
+			i0, i1 := ib*prb*mr, min((ib+1)*prb*mr, m)
+			gemmBlock(pa, transB, i0, i1, j0, j1, b, ldb, c, ldc, accum, bias, act, buf)
 		}
 		packPool.Put(bufp)
 	})
 }
 
-// gemmBlock does gemmPacked's work for the columns j0..j1 of C.
-func gemmBlock(pa *packedA, transB bool, j0, j1 int, b []float32, ldb int, c []float32, ldc int, accum bool, bias []float32, act *clampAct, buf []float32) {
+// gemmBlock does gemmPacked's work for the rows ia..ib (ia a multiple of
+// mr) and the columns j0..j1 of C.
+func gemmBlock(pa *packedA, transB bool, ia, ib, j0, j1 int, b []float32, ldb int, c []float32, ldc int, accum bool, bias []float32, act *clampAct, buf []float32) {
 	kern := pa.kern
 	m, k, mr, nr := pa.m, pa.k, kern.mr, kern.nr
 	nw := j1 - j0
@@ -264,7 +278,7 @@ func gemmBlock(pa *packedA, transB bool, j0, j1 int, b []float32, ldb int, c []f
 			flags |= epClamp
 			ep.lo, ep.hi = act.lo, act.hi
 		}
-		for i0 := 0; i0 < m; i0 += mr {
+		for i0 := ia; i0 < ib; i0 += mr {
 			rows := min(mr, m-i0)
 			apan := ablk[i0*kc : i0*kc+mr*kc]
 			ep.flags = flags

@@ -60,14 +60,16 @@ func BenchmarkSgemm(b *testing.B) {
 		m, n, k := sz[0], sz[1], sz[2]
 		a, bb, c := randSlice(r, m*k), randSlice(r, k*n), make([]float32, m*n)
 		for _, kern := range kernels() {
-			b.Run(fmt.Sprintf("%s/%dx%dx%d", kern.name, m, n, k), func(b *testing.B) {
-				b.SetBytes(int64(4 * (m*k + k*n + m*n)))
-				b.ReportAllocs()
-				for b.Loop() {
-					sgemmWith(kern, false, false, m, n, k, 1, a, k, bb, n, 0, c, n, 1)
-				}
-				b.ReportMetric(float64(2*m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
-			})
+			for _, threads := range []int{1, 2} {
+				b.Run(fmt.Sprintf("%s/%dx%dx%d/threads=%d", kern.name, m, n, k, threads), func(b *testing.B) {
+					b.SetBytes(int64(4 * (m*k + k*n + m*n)))
+					b.ReportAllocs()
+					for b.Loop() {
+						sgemmWith(kern, false, false, m, n, k, 1, a, k, bb, n, 0, c, n, threads)
+					}
+					b.ReportMetric(float64(2*m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+				})
+			}
 		}
 	}
 }

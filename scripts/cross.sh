@@ -3,7 +3,8 @@
 # linux/arm64, linux/arm (GOARM=7) and android/arm64, then runs the Linux ARM
 # binaries under qemu-user (scripts/setup.sh installs qemu-user-static) on
 # real models and checks that `inspect --json` prints byte for byte what the
-# amd64 binary prints. The android binary is built only: it needs Android's
+# amd64 binary prints, and that the engine gives the same bits on 1 and N
+# threads there. The android binary is built only: it needs Android's
 # dynamic linker to run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -110,6 +111,24 @@ for t in "linux arm64 - edgeprune-linux-arm64 qemu-aarch64-static raspberry-pi-5
 	else
 		cat "$out/cal.$bin.log" >&2
 		echo "cross: FAIL: $bin calibrate under $qemu" >&2
+		fail=1
+	fi
+done
+# The engine's portable kernels on 1, 2 and 3 threads give the same bits
+# (TestThreadsBitwise: lenet5, mobilenet_v3_small, PP-OCR cls and det at a
+# small input; TestConvFastPathsMatchReference: every Conv path against the
+# reference loop, and 3 threads against 1 bit for bit), under qemu.
+for t in "${TARGETS[@]}"; do
+	read -r os arch goarm bin qemu <<<"$t"
+	[[ "$os" == linux && "$qemu" != - ]] || continue
+	[[ "$goarm" == - ]] && goarm=
+	CGO_ENABLED=0 GOOS="$os" GOARCH="$arch" GOARM="$goarm" go test -c -o "$out/engine.$bin.test" ./engine
+	if (cd engine && "$qemu" "$out/engine.$bin.test" -test.run '^(TestThreadsBitwise|TestConvFastPathsMatchReference)$' -test.count=1 -test.v >"$out/engine.$bin.log" 2>&1) &&
+		grep -q '^PASS' "$out/engine.$bin.log" && ! grep -q -- '--- SKIP' "$out/engine.$bin.log"; then
+		echo "cross: ok   $bin engine outputs on 1, 2 and 3 threads equal bit for bit"
+	else
+		cat "$out/engine.$bin.log" >&2
+		echo "cross: FAIL: engine thread tests under $qemu ($bin)" >&2
 		fail=1
 	fi
 done
