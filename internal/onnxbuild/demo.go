@@ -3,7 +3,7 @@ package onnxbuild
 import onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 
 // DemoNet is a small mobile-style classifier that the project carries as
-// testdata/demo/demonet.onnx for scripts/demo.sh: big enough (51,338
+// testdata/demo/demonet.onnx for scripts/tour.sh: big enough (51,338
 // parameters, 66 MMACs at 1×3×96×96) that pruning changes its size and
 // latency measurably, small enough to ship in the repository. Its weights are
 // Rand, not trained. x[N,3,96,96] → y[N,10]:

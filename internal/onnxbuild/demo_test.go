@@ -10,7 +10,7 @@ import (
 )
 
 // TestDemoNetGolden keeps testdata/demo/demonet.onnx (the model
-// scripts/demo.sh runs) equal to DemoNet(); -update rewrites it.
+// scripts/tour.sh runs) equal to DemoNet(); -update rewrites it.
 func TestDemoNetGolden(t *testing.T) {
 	dir := filepath.Join("..", "..", "testdata", "demo")
 	path := filepath.Join(dir, "demonet.onnx")
