@@ -77,6 +77,7 @@ func init() {
 	if !cpu.X86.HasAVX512F {
 		return
 	}
+	vecKernelName, tapKernelName, sigmoidKernelName = "avx512", "avx512", "avx512"
 	bin := func(f func(dst, a, b *float32, n int)) func(dst, a, b []float32) {
 		return func(dst, a, b []float32) {
 			if n := len(dst); n > 0 {

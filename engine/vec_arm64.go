@@ -47,6 +47,7 @@ func tapRowsNEON(out *float32, n, rows, ostride int, base *float32, istride int,
 func tapMaxRowNEON(out *float32, n int, base *float32, offs *int, ntaps int)
 
 func init() {
+	vecKernelName, tapKernelName = "neon", "neon"
 	bin := func(f func(dst, a, b *float32, n int)) func(dst, a, b []float32) {
 		return func(dst, a, b []float32) {
 			if n := len(dst); n > 0 {

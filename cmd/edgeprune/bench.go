@@ -32,6 +32,9 @@ type benchJSON struct {
 	// Nodes: every node with a weight the engine could run sparse, with
 	// the kernel chosen (and, with --nodes, its median time).
 	Nodes []benchNode `json:"nodes,omitempty"`
+	// Kernels are the inner kernels that ran (engine.Kernels): on a Pi,
+	// sgemm neon-8x12; on an AVX-512 machine, avx512-8x32.
+	Kernels []engine.KernelInfo `json:"kernels"`
 }
 
 // benchNode is one row of `bench --json`'s nodes.
@@ -109,7 +112,8 @@ the peak activation memory of the compiled plan and its FLOPs.`,
 			out := benchJSON{Model: args[0], Threads: threads, Runs: runs, Inputs: map[string][]int{},
 				MedianMS: float64(t.Median.Nanoseconds()) / 1e6, P90MS: float64(t.P90.Nanoseconds()) / 1e6,
 				PeakActivationBytes: rep.PeakActivationBytes, FLOPs: rep.FLOPs, MACs: rep.MACs,
-				WeightBytes: rep.WeightBytes, SparseWeightBytes: rep.SparseWeightBytes, PeakRSSBytes: peakRSS()}
+				WeightBytes: rep.WeightBytes, SparseWeightBytes: rep.SparseWeightBytes, PeakRSSBytes: peakRSS(),
+				Kernels: engine.Kernels()}
 			var times []time.Duration
 			if nodes {
 				if times, _, err = p.NodeTimes(ctx, feed, warmup, runs, 0.5); err != nil {
@@ -149,6 +153,7 @@ the peak activation memory of the compiled plan and its FLOPs.`,
 			if out.PeakRSSBytes > 0 {
 				fmt.Fprintf(c.stdout, "peak RSS         %s (process, load and compile included)\n", humanBytes(out.PeakRSSBytes))
 			}
+			fmt.Fprintf(c.stdout, "kernels          %s\n", engine.KernelSummary())
 			if nodes {
 				fmt.Fprintf(c.stdout, "\n%-40s %-10s %-18s %8s %10s\n", "node", "op", "kernel", "density", "median µs")
 				for _, n := range out.Nodes {

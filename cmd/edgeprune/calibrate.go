@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/edgeprune/edgeprune/build"
+	"github.com/edgeprune/edgeprune/engine"
 	"github.com/edgeprune/edgeprune/internal/atomicfile"
 	"github.com/edgeprune/edgeprune/profile"
 	"github.com/spf13/cobra"
@@ -226,6 +227,7 @@ func printCalibration(c *cli, r *build.CalibrationResult, out string) {
 	}
 	cd := r.Calibration.Conditions
 	fmt.Fprintf(w, "conditions: %d CPUs, %.0f MHz, governor %q, load average %v\n", cd.CPUs, cd.MHz, cd.Governor, cd.LoadAvg)
+	fmt.Fprintf(w, "kernels: %s\n", engine.KernelSummary())
 	fmt.Fprintf(w, "wrote %s\n", out)
 }
 

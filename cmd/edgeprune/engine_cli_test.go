@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/edgeprune/edgeprune/dataset"
+	"github.com/edgeprune/edgeprune/engine"
 	"github.com/edgeprune/edgeprune/internal/onnxbuild"
 	"github.com/edgeprune/edgeprune/internal/testmodels"
 	"google.golang.org/protobuf/proto"
@@ -143,6 +144,15 @@ func TestEvalAndBenchJSON(t *testing.T) {
 	}
 	if math.IsNaN(b["median_ms"].(float64)) {
 		t.Error("median is NaN")
+	}
+	// The kernels that ran, sgemm first, as engine.Kernels names them.
+	ks, _ := b["kernels"].([]any)
+	if len(ks) == 0 || ks[0].(map[string]any)["class"] != "sgemm" || ks[0].(map[string]any)["name"] != engine.Kernels()[0].Name {
+		t.Errorf("bench --json kernels: %v, engine.Kernels: %v", b["kernels"], engine.Kernels())
+	}
+	code, out, errs = runCLI(t, "bench", model, "--threads", "1", "--runs", "1", "--warmup", "0")
+	if want := "kernels          " + engine.KernelSummary() + "\n"; code != 0 || !strings.Contains(out, want) {
+		t.Errorf("bench: exit %d, output lacks %q:\n%s%s", code, want, out, errs)
 	}
 }
 
