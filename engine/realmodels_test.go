@@ -59,17 +59,7 @@ func TestRealModelsMatchORT(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r := rand.New(rand.NewPCG(7, uint64(len(rm.Name))))
-			x := make([]float32, numel(shape))
-			for i := range x {
-				x[i] = r.Float32()
-			}
-			switch rm.Name {
-			case "ppocr_det":
-				x = textImage(t, "ocr_page.png", shape)
-			case "ppocr_cls":
-				x = textImage(t, "ocr_line.png", shape)
-			}
+			x := realInput(t, rm.Name, shape)
 			got, err := p.Run(context.Background(), map[string]*tensor.Dense{name: tensor.New(tensor.WithShape(shape...), tensor.WithBacking(x))})
 			if err != nil {
 				t.Fatal(err)
@@ -98,6 +88,23 @@ func TestRealModelsMatchORT(t *testing.T) {
 			}
 		})
 	}
+}
+
+// realInput is the input the real-model tests give model name: rendered
+// text for the PP-OCR models, seeded uniform noise in [0, 1) for the rest.
+func realInput(t *testing.T, name string, shape []int) []float32 {
+	switch name {
+	case "ppocr_det":
+		return textImage(t, "ocr_page.png", shape)
+	case "ppocr_cls":
+		return textImage(t, "ocr_line.png", shape)
+	}
+	r := rand.New(rand.NewPCG(7, uint64(len(name))))
+	x := make([]float32, numel(shape))
+	for i := range x {
+		x[i] = r.Float32()
+	}
+	return x
 }
 
 func int64s(s []int) []int64 {

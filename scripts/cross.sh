@@ -114,8 +114,8 @@ for t in "linux arm64 - edgeprune-linux-arm64 qemu-aarch64-static raspberry-pi-5
 		fail=1
 	fi
 done
-# The engine's portable kernels on 1, 2 and 3 threads give the same bits
-# (TestThreadsBitwise: lenet5, mobilenet_v3_small, PP-OCR cls and det at a
+# The engine's kernels (NEON on arm64, portable Go on armv7) on 1, 2 and 3
+# threads give the same bits (TestThreadsBitwise: lenet5, mobilenet_v3_small, PP-OCR cls and det at a
 # small input; TestConvFastPathsMatchReference: every Conv path against the
 # reference loop, and 3 threads against 1 bit for bit), under qemu.
 for t in "${TARGETS[@]}"; do
@@ -129,6 +129,38 @@ for t in "${TARGETS[@]}"; do
 	else
 		cat "$out/engine.$bin.log" >&2
 		echo "cross: FAIL: engine thread tests under $qemu ($bin)" >&2
+		fail=1
+	fi
+done
+# The engine's kernels on arm64 (NEON: sgemm_arm64.s, vec_arm64.s): the kernel
+# tests amd64 runs, against the portable Go loops, and whole models against
+# ONNX Runtime's outputs, recorded here on amd64 since ORT does not run
+# under qemu-user. Then `bench` on the arm64 and armv7 binaries must name the
+# kernels they ran. (The arm64 engine test binary is the one built above,
+# which has run TestConvFastPathsMatchReference.)
+ENGINE_TESTS='TestNEONKernelsSelected|TestKernelsNameActive|TestSgemmMatchesReference|TestGemmPackedEpilogue|TestGemmFewRowsMatchesReference|TestVecMatchesReference|TestTapRowsMatchesReference|TestTapMaxRowMatchesReference|TestSigmoidMatchesReference|TestMaxPoolPlanesMatchReference|TestFusedActivationEqualsUnfused|TestChainEqualsUnfused|TestRealModelsMatchRecordedORT'
+mkdir -p "$out/ort"
+if ! EDGEPRUNE_RECORD_ORT="$out/ort" go test -count=1 -run '^TestRecordORTOutputs$' ./engine >"$out/record.log" 2>&1; then
+	cat "$out/record.log" >&2
+	echo "cross: FAIL: recording ONNX Runtime outputs for the arm64 engine check" >&2
+	fail=1
+fi
+if (cd engine && EDGEPRUNE_RECORDED_ORT="$out/ort" qemu-aarch64-static "$out/engine.edgeprune-linux-arm64.test" -test.run "^($ENGINE_TESTS)\$" -test.count=1 -test.v >"$out/engine.arm64.log" 2>&1) &&
+	grep -q '^PASS' "$out/engine.arm64.log" && ! grep -q -- '--- SKIP' "$out/engine.arm64.log"; then
+	grep 'kernels:\|against ORT' "$out/engine.arm64.log" | sed 's/^ */cross: ok   arm64 /'
+	echo "cross: ok   arm64 NEON kernel tests and whole models (lenet5, mobilenet_v2, ppocr_cls) within 1e-4 of ORT"
+else
+	cat "$out/engine.arm64.log" >&2
+	echo "cross: FAIL: engine kernel tests under qemu-aarch64-static" >&2
+	fail=1
+fi
+for t in "linux-arm64 qemu-aarch64-static sgemm neon-8x12, elementwise neon, taps neon" "linux-armv7 qemu-arm-static sgemm go-4x4, elementwise go, taps go"; do
+	read -r bin qemu want <<<"$t"
+	got="$("$qemu" "dist/edgeprune-$bin" bench ../shared/models/mnist/lenet5.onnx --runs 1 --warmup 0 2>&1 | grep '^kernels' || true)"
+	if [[ "$got" == *"$want"* ]]; then
+		echo "cross: ok   $bin bench prints: $got"
+	else
+		echo "cross: FAIL: $bin bench: kernels line \"$got\", want \"$want\"" >&2
 		fail=1
 	fi
 done
