@@ -366,6 +366,10 @@ func packB(trans bool, b []float32, ldb, p0, kc, j0, nw, nr int, bp []float32) {
 				packB32(pan, b[p0*ldb+j0+jp:], ldb, kc, cols)
 				continue
 			}
+			if nr == 12 {
+				packB12(pan, b[p0*ldb+j0+jp:], ldb, kc, cols)
+				continue
+			}
 			for p := 0; p < kc; p++ {
 				src := b[(p0+p)*ldb+j0+jp : (p0+p)*ldb+j0+jp+cols]
 				dst := pan[p*nr : p*nr+nr]

@@ -2,7 +2,7 @@
 
 package engine
 
-// NEON versions of the kernels in vec.go (vec_arm64.s). NEON is part of
+// NEON versions of the kernels in vec.go and of packB12 (vec_arm64.s). NEON is part of
 // ARMv8-A, so every arm64 CPU runs them. vecSigmoid, packB32, packA8 and
 // deinterleave keep their Go loops here (the last three serve the 32-wide
 // and 8-row amd64 kernels only).
@@ -45,6 +45,9 @@ func tapRowsNEON(out *float32, n, rows, ostride int, base *float32, istride int,
 
 //go:noescape
 func tapMaxRowNEON(out *float32, n int, base *float32, offs *int, ntaps int)
+
+//go:noescape
+func packB12NEON(dst, src *float32, ldb, kc int)
 
 func init() {
 	vecKernelName, tapKernelName = "neon", "neon"
@@ -105,6 +108,18 @@ func init() {
 			_ = *ep.bias
 		}
 		tapRowsNEON(&out[0], n, rows, ostride, &base[0], istride, &offs[0], &w[0], len(offs), ep)
+	}
+	packB12 = func(dst, b []float32, ldb, kc, cols int) {
+		if kc == 0 {
+			return
+		}
+		if cols != 12 {
+			packB12Go(dst, b, ldb, kc, cols) // the last, partial panel
+			return
+		}
+		_ = dst[12*kc-1]
+		_ = b[(kc-1)*ldb+11] // the rows the assembly reads
+		packB12NEON(&dst[0], &b[0], ldb, kc)
 	}
 	tapMaxRow = func(out, base []float32, offs []int) {
 		n := len(out)

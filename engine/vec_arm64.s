@@ -778,3 +778,22 @@ store1:
 
 done:
 	RET
+
+// func packB12NEON(dst, src *float32, ldb, kc int)
+//
+// packB12Go (pack12.go) for full panels (cols = 12), kc ≥ 1: each row is
+// three vector loads and stores.
+TEXT ·packB12NEON(SB), NOSPLIT, $0-32
+	MOVD	dst+0(FP), R0
+	MOVD	src+8(FP), R1
+	MOVD	ldb+16(FP), R2
+	MOVD	kc+24(FP), R3
+	LSL	$2, R2
+
+loop:
+	VLD1	(R1), [V0.S4, V1.S4, V2.S4]
+	VST1.P	[V0.S4, V1.S4, V2.S4], 48(R0)
+	ADD	R2, R1
+	SUBS	$1, R3
+	BNE	loop
+	RET

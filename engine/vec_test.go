@@ -132,6 +132,25 @@ func TestTapMaxRowMatchesReference(t *testing.T) {
 	}
 }
 
+func TestPackB12MatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, cols := range []int{1, 4, 11, 12} {
+		for _, kc := range []int{1, 5} {
+			ldb := 20
+			// b ends right after the last row's cols, as for packB32.
+			b := randSlice(r, (kc-1)*ldb+cols)
+			got, want := randSlice(r, 12*kc), make([]float32, 12*kc)
+			packB12(got, b, ldb, kc, cols)
+			packB12Go(want, b, ldb, kc, cols)
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("cols %d kc %d: [%d] = %v, reference %v", cols, kc, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
 func TestPackB32MatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	for _, cols := range []int{1, 15, 16, 17, 31, 32} {
