@@ -2,16 +2,26 @@
 
 package engine
 
-import "unsafe"
+import (
+	"math/bits"
+	"unsafe"
+)
 
 // kernel8x12NEON is the NEON micro-kernel (sgemm_arm64.s): it stores the
 // product of a packed 8×kc panel of A and a packed kc×12 panel of B into
 // the 8×12 block of C at c (row stride ldc), with the epilogue ep (accum,
 // bias, clamp). It only takes full blocks: gemmBlock runs the edge tiles
-// into a buffer.
+// into a buffer (the kernel is not "partial"), and neonTaps does the same
+// for the implicit-GEMM convolution's edge tiles.
 //
 //go:noescape
 func kernel8x12NEON(kc int, a, b, c *float32, ldc int, ep *kernEpi)
+
+// kernel8x12TapsNEON is kernel8x12NEON with B unpacked: row p of the
+// kc×12 panel is the 12 floats at base+offs[p].
+//
+//go:noescape
+func kernel8x12TapsNEON(kc int, a, base *float32, offs *int, c *float32, ldc int, ep *kernEpi)
 
 // The assembly reads kernEpi's flags, bias, lo and hi at offsets 0, 8, 16
 // and 20: these fail to compile if the layout changes.
@@ -35,6 +45,56 @@ func init() {
 		}
 		kernel8x12NEON(kc, &a[0], &b[0], &c[0], ldc, ep)
 	}}
+	neonKernel.runTaps = neonTaps
 	simdKernel = neonKernel
 	simdKernels = append(simdKernels, neonKernel)
+}
+
+// neonTaps is the NEON kernel's runTaps (implicit-GEMM convolution). Full
+// 8×12 blocks run kernel8x12TapsNEON on C; an edge block (ep.rows < 8 or
+// fewer than 12 columns in ep.mask, a contiguous mask from bit 0) gathers
+// its valid columns into a packed panel, runs kernel8x12NEON into a
+// scratch block and stores the valid part with the epilogue in Go, so
+// nothing outside the block's rows and columns is read or written.
+func neonTaps(kc int, a, b []float32, offs []int, c []float32, ldc int, ep *kernEpi) {
+	rows, cols := int(ep.rows), bits.Len32(ep.mask)
+	_, _ = a[8*kc-1], offs[kc-1]
+	_ = c[(rows-1)*ldc+cols-1]
+	if ep.flags&epBias != 0 {
+		_ = ep.biasS[rows-1]
+	}
+	if rows == 8 && cols == 12 {
+		// The caller has checked that b[offs[p]:][:12] lies in b.
+		kernel8x12TapsNEON(kc, &a[0], &b[0], &offs[0], &c[0], ldc, ep)
+		return
+	}
+	var bp [12 * gemmKC]float32
+	var t [8 * 12]float32
+	var none kernEpi
+	pan := bp[:12*kc]
+	for p, o := range offs[:kc] {
+		copy(pan[p*12:p*12+cols], b[o:o+cols])
+		clear(pan[p*12+cols : p*12+12])
+	}
+	kernel8x12NEON(kc, &a[0], &pan[0], &t[0], 12, &none)
+	for r := 0; r < rows; r++ {
+		crow, trow := c[r*ldc:r*ldc+cols], t[r*12:r*12+cols]
+		if ep.flags&epAccum != 0 {
+			for q := range trow {
+				trow[q] += crow[q]
+			}
+		}
+		if ep.flags&epBias != 0 {
+			bv := ep.biasS[r]
+			for q := range trow {
+				trow[q] += bv
+			}
+		}
+		if ep.flags&epClamp != 0 {
+			for q, v := range trow {
+				trow[q] = min(max(v, ep.lo), ep.hi)
+			}
+		}
+		copy(crow, trow)
+	}
 }
