@@ -19,3 +19,11 @@
 #define VFMIN4(d, n, m) WORD $(0x4EA0F400 | (m)<<16 | (n)<<5 | (d))
 // FADDP Vd.4S, Vn.4S, Vm.4S: pairwise sums of Vn:Vm
 #define VFADDP4(d, n, m) WORD $(0x6E20D400 | (m)<<16 | (n)<<5 | (d))
+// FNEG Vd.4S, Vn.4S: Vd = −Vn
+#define VFNEG4(d, n) WORD $(0x6EA0F800 | (n)<<5 | (d))
+// FCVTNS Vd.4S, Vn.4S: Vd = int32(Vn), rounded to nearest, ties to even
+#define VFCVTNS4(d, n) WORD $(0x4E21A800 | (n)<<5 | (d))
+// SCVTF Vd.4S, Vn.4S: Vd = float32(int32 Vn)
+#define VSCVTF4(d, n) WORD $(0x4E21D800 | (n)<<5 | (d))
+// FMLS Vd.4S, Vn.4S, Vm.4S: Vd −= Vn · Vm (fused)
+#define VFMLS4(d, n, m) WORD $(0x4EA0CC00 | (m)<<16 | (n)<<5 | (d))

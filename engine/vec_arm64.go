@@ -3,9 +3,8 @@
 package engine
 
 // NEON versions of the kernels in vec.go and of packB12 (vec_arm64.s). NEON is part of
-// ARMv8-A, so every arm64 CPU runs them. vecSigmoid, packB32, packA8 and
-// deinterleave keep their Go loops here (the last three serve the 32-wide
-// and 8-row amd64 kernels only).
+// ARMv8-A, so every arm64 CPU runs them. packB32, packA8 and deinterleave
+// keep their Go loops here (they serve the 32-wide and 8-row amd64 kernels).
 
 //go:noescape
 func vecAddNEON(dst, a, b *float32, n int)
@@ -47,10 +46,21 @@ func tapRowsNEON(out *float32, n, rows, ostride int, base *float32, istride int,
 func tapMaxRowNEON(out *float32, n int, base *float32, offs *int, ntaps int)
 
 //go:noescape
+func vecSigmoidNEON(dst, src *float32, n int, k *float32)
+
+// neonSigmoidConsts are vecSigmoidNEON's constants (see its comment).
+var neonSigmoidConsts = [12]float32{
+	1.44269504088896341, // log2 e
+	-88, 88,             // the clamp of t
+	0.693359375, -2.12194440e-4, // ln2 = hi + lo
+	1.0 / 5040, 1.0 / 720, 1.0 / 120, 1.0 / 24, 1.0 / 6, 0.5, 1,
+}
+
+//go:noescape
 func packB12NEON(dst, src *float32, ldb, kc int)
 
 func init() {
-	vecKernelName, tapKernelName = "neon", "neon"
+	vecKernelName, tapKernelName, sigmoidKernelName = "neon", "neon", "neon"
 	bin := func(f func(dst, a, b *float32, n int)) func(dst, a, b []float32) {
 		return func(dst, a, b []float32) {
 			if n := len(dst); n > 0 {
@@ -108,6 +118,23 @@ func init() {
 			_ = *ep.bias
 		}
 		tapRowsNEON(&out[0], n, rows, ostride, &base[0], istride, &offs[0], &w[0], len(offs), ep)
+	}
+	vecSigmoid = func(dst, src []float32) {
+		n := len(dst)
+		if n == 0 {
+			return
+		}
+		_ = src[n-1]
+		n4 := n &^ 3
+		if n4 > 0 {
+			vecSigmoidNEON(&dst[0], &src[0], n4, &neonSigmoidConsts[0])
+		}
+		if n4 < n { // the last 1-3 through a block of four
+			var in, out [4]float32
+			copy(in[:], src[n4:n])
+			vecSigmoidNEON(&out[0], &in[0], 4, &neonSigmoidConsts[0])
+			copy(dst[n4:n], out[:])
+		}
 	}
 	packB12 = func(dst, b []float32, ldb, kc, cols int) {
 		if kc == 0 {

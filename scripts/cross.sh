@@ -154,7 +154,7 @@ else
 	echo "cross: FAIL: engine kernel tests under qemu-aarch64-static" >&2
 	fail=1
 fi
-for t in "linux-arm64 qemu-aarch64-static sgemm neon-8x12, elementwise neon, taps neon" "linux-armv7 qemu-arm-static sgemm go-4x4, elementwise go, taps go"; do
+for t in "linux-arm64 qemu-aarch64-static sgemm neon-8x12, elementwise neon, taps neon, sigmoid neon" "linux-armv7 qemu-arm-static sgemm go-4x4, elementwise go, taps go"; do
 	read -r bin qemu want <<<"$t"
 	got="$("$qemu" "dist/edgeprune-$bin" bench ../shared/models/mnist/lenet5.onnx --runs 1 --warmup 0 2>&1 | grep '^kernels' || true)"
 	if [[ "$got" == *"$want"* ]]; then
