@@ -33,7 +33,7 @@ func Kernels() []KernelInfo {
 }
 
 // KernelSummary is Kernels on one line: "sgemm neon-8x12, elementwise
-// neon, taps neon, sigmoid go".
+// neon, taps neon, sigmoid neon" on arm64.
 func KernelSummary() string {
 	var parts []string
 	for _, k := range Kernels() {

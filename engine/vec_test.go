@@ -246,5 +246,21 @@ func BenchmarkVec(b *testing.B) {
 				vecClamp(d, x, 0, 6)
 			}
 		})
+		// The Go loops beside them, for the speed-up of the kernels in use
+		// (engine.Kernels) in one run.
+		b.Run(fmt.Sprintf("add-go/%d", n), func(b *testing.B) {
+			b.SetBytes(int64(12 * n))
+			b.ReportAllocs()
+			for b.Loop() {
+				vecAddGo(d, x, y)
+			}
+		})
+		b.Run(fmt.Sprintf("clamp-go/%d", n), func(b *testing.B) {
+			b.SetBytes(int64(8 * n))
+			b.ReportAllocs()
+			for b.Loop() {
+				vecClampGo(d, x, 0, 6)
+			}
+		})
 	}
 }
