@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/edgeprune/edgeprune/internal/ortoracle"
@@ -22,11 +23,21 @@ import (
 // $EDGEPRUNE_RECORDED_ORT and holds its own outputs to the tolerance of
 // TestRealModelsMatchORT (1e-4 of the output scale).
 
-// recordedModels are the models recorded: MaxPool and 5×5 convolutions
-// (lenet5), depthwise convolutions and Clip (mobilenet_v2, ppocr_cls),
-// hard-sigmoid and squeeze-excite (ppocr_cls). They run in seconds under
-// qemu.
-var recordedModels = []string{"lenet5", "mobilenet_v2", "ppocr_cls"}
+// defaultRecorded are the models recorded by default: MaxPool and 5×5
+// convolutions (lenet5), depthwise convolutions and Clip (mobilenet_v2,
+// ppocr_cls), hard-sigmoid and squeeze-excite (ppocr_cls). They run in
+// seconds under qemu.
+var defaultRecorded = []string{"lenet5", "mobilenet_v2", "ppocr_cls"}
+
+// recordedModels is defaultRecorded, or the comma-separated real-model
+// names in $EDGEPRUNE_RECORDED_MODELS (e.g. resnet18,ppocr_det for a
+// longer check).
+func recordedModels() []string {
+	if s := os.Getenv("EDGEPRUNE_RECORDED_MODELS"); s != "" {
+		return strings.Split(s, ",")
+	}
+	return defaultRecorded
+}
 
 // recordedRun is one recorded model run (a gob file).
 type recordedRun struct {
@@ -53,7 +64,7 @@ func TestRecordORTOutputs(t *testing.T) {
 	for _, rm := range testmodels.All(t) {
 		byName[rm.Name] = rm
 	}
-	for _, name := range recordedModels {
+	for _, name := range recordedModels() {
 		rm, ok := byName[name]
 		if !ok {
 			t.Fatalf("model %s not among the real models", name)
@@ -99,7 +110,7 @@ func TestRealModelsMatchRecordedORT(t *testing.T) {
 		t.Skip("compares with ORT outputs recorded by TestRecordORTOutputs (scripts/cross.sh, for arm64 under qemu): set EDGEPRUNE_RECORDED_ORT=DIR")
 	}
 	t.Logf("kernels: %s", KernelSummary())
-	for _, name := range recordedModels {
+	for _, name := range recordedModels() {
 		t.Run(name, func(t *testing.T) {
 			f, err := os.Open(filepath.Join(dir, name+".gob"))
 			if err != nil {
