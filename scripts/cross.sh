@@ -138,7 +138,7 @@ done
 # under qemu-user. Then `bench` on the arm64 and armv7 binaries must name the
 # kernels they ran. (The arm64 engine test binary is the one built above,
 # which has run TestConvFastPathsMatchReference.)
-ENGINE_TESTS='TestNEONKernelsSelected|TestKernelsNameActive|TestSgemmMatchesReference|TestGemmPackedEpilogue|TestGemmFewRowsMatchesReference|TestPackB12MatchesReference|TestVecMatchesReference|TestTapRowsMatchesReference|TestTapMaxRowMatchesReference|TestSigmoidMatchesReference|TestMaxPoolPlanesMatchReference|TestFusedActivationEqualsUnfused|TestChainEqualsUnfused|TestRealModelsMatchRecordedORT'
+ENGINE_TESTS='TestNEONKernelsSelected|TestKernelsNameActive|TestSgemmMatchesReference|TestGemmPackedEpilogue|TestGemmFewRowsMatchesReference|TestPackB12MatchesReference|TestVecMatchesReference|TestTapRowsMatchesReference|TestTapMaxRowMatchesReference|TestSigmoidMatchesReference|TestMaxPoolPlanesMatchReference|TestFusedActivationEqualsUnfused|TestChainEqualsUnfused|TestRNNTanh|TestRNNMatchesReference|TestRealModelsMatchRecordedORT'
 mkdir -p "$out/ort"
 if ! EDGEPRUNE_RECORD_ORT="$out/ort" go test -count=1 -run '^TestRecordORTOutputs$' ./engine >"$out/record.log" 2>&1; then
 	cat "$out/record.log" >&2
