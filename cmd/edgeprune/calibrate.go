@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/edgeprune/edgeprune/engine"
 	"os"
 	"os/exec"
 	"path/filepath"
