@@ -208,6 +208,19 @@ func (s *spWeight) spmm(dst []float32, ldd int, x []float32, ldx, n int, bias []
 				continue
 			}
 			for g := lo; g < hi; g++ {
+				if spmmRows != nil && !accum && s.groups[g+1]-s.groups[g] != 4 {
+					// Rows outside four-row runs (with unstructured
+					// weights, runs of four arise by chance) go in one
+					// call up to the next run of four.
+					e := g + 1
+					for e < hi && s.groups[e+1]-s.groups[e] != 4 {
+						e++
+					}
+					r0, r1 := s.groups[g], s.groups[e]
+					spmmRows(dst[r0*ldd+j0:], ldd, x[j0:], ldx, a, r0, r1, w, bias)
+					g = e - 1
+					continue
+				}
 				if r0 := s.groups[g]; spmmGroup4 != nil && !accum && s.groups[g+1]-r0 == 4 {
 					var b []float32
 					if bias != nil {

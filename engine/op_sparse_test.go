@@ -260,3 +260,46 @@ func TestSpmmBlockRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestSpmmMixedRuns checks spmm on a weight with runs of four rows between
+// unstructured rows (as a sparse small-reduction weight has by chance: the
+// rows between runs go to spmmRows in one call) against spmmRef.
+func TestSpmmMixedRuns(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	rows, cols, n := 37, 12, 150
+	w := make([]float32, rows*cols)
+	for r := 0; r < rows; r++ {
+		for j := 0; j < cols; j++ {
+			if rng.Float64() < 0.2 {
+				w[r*cols+j] = float32(rng.NormFloat64())
+			}
+		}
+	}
+	// Two runs of four: rows 5–8 and 20–23 share row 5's and 20's columns.
+	for _, r0 := range []int{5, 20} {
+		for r := r0 + 1; r < r0+4; r++ {
+			for j := 0; j < cols; j++ {
+				w[r*cols+j] = 0
+				if w[r0*cols+j] != 0 {
+					w[r*cols+j] = float32(rng.NormFloat64())
+				}
+			}
+		}
+	}
+	a := sparse.EncodeCSR(w, rows, cols)
+	s := newSpWeight(a)
+	if !s.blocks {
+		t.Fatal("no run of four rows found")
+	}
+	x := randVec(rng, cols*n)
+	for _, threads := range []int{1, 2} {
+		for _, bias := range [][]float32{nil, randVec(rng, rows)} {
+			want, got := make([]float32, rows*n), make([]float32, rows*n)
+			spmmRef(want, n, a, x, n, n, bias, false, nil)
+			s.spmm(got, n, x, n, n, bias, false, nil, threads)
+			if e := worstErr(got, want); e > 1e-5 {
+				t.Fatalf("threads %d bias %v: spmm vs reference %g", threads, bias != nil, e)
+			}
+		}
+	}
+}
