@@ -45,7 +45,7 @@ func buildGemm(b *buildCtx) (*built, error) {
 	}
 	macs := int64(k.m) * int64(k.n) * int64(k.k)
 	bt := &built{k: k, out: one(a.dt, out), alias: -1, macs: macs, flops: 2 * macs}
-	if k.sp = b.sparseWeight(1, k.n, k.k, k.m, k.transB, k.alpha, false); k.sp != nil {
+	if k.sp = b.sparseWeight(1, k.n, k.k, k.m, k.transB, k.alpha, costGemm); k.sp != nil {
 		bt.scratch = k.sp.gemmSetup(k.m, k.k, k.transA)
 		return bt, nil
 	}
@@ -204,7 +204,7 @@ func buildMatMul(b *buildCtx) (*built, error) {
 	macs := int64(mk.batch) * int64(m) * int64(n) * int64(k)
 	bt := &built{k: mk, out: one(a.dt, out), alias: -1, macs: macs, flops: 2 * macs}
 	if mk.fold && len(bb.shape) == 2 {
-		if mk.sp = b.sparseWeight(1, n, k, mk.batch*m, false, 1, false); mk.sp != nil {
+		if mk.sp = b.sparseWeight(1, n, k, mk.batch*m, false, 1, costGemm); mk.sp != nil {
 			bt.scratch = mk.sp.gemmSetup(mk.batch*m, k, false)
 		}
 	} else if bb.konst != nil {

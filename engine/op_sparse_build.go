@@ -129,8 +129,8 @@ func sparseSlot(op string, j int) bool {
 // pays for a product with n columns (n = 1: a vector), or nil, leaving the
 // input dense. outFirst says the tensor is stored [outputs, reduction]
 // (Gemm transB, Conv's [M, C/G·kh·kw]); otherwise [reduction, outputs].
-// scale multiplies the values (Gemm's alpha); conv selects Conv's costs.
-func (b *buildCtx) sparseWeight(j, rows, cols, n int, outFirst bool, scale float32, conv bool) *spWeight {
+// scale multiplies the values (Gemm's alpha); kind selects the cost model's kernel.
+func (b *buildCtx) sparseWeight(j, rows, cols, n int, outFirst bool, scale float32, kind costKind) *spWeight {
 	v := b.input(j)
 	if v == nil || v.konst == nil || v.isInt() || b.c == nil || b.c.train != nil || rows*cols == 0 {
 		if v != nil && v.konst != nil {
@@ -150,7 +150,7 @@ func (b *buildCtx) sparseWeight(j, rows, cols, n int, outFirst bool, scale float
 		}
 	}
 	mode := b.c.sparse
-	if mode == SparseOff || (mode == SparseAuto && !sparsePays(rows, cols, nnz, n, conv)) {
+	if mode == SparseOff || (mode == SparseAuto && !sparsePays(rows, cols, nnz, n, kind)) {
 		d.densify()
 		return nil
 	}

@@ -10,7 +10,11 @@ package engine
 func (k *convKernel) buildSparse(b *buildCtx, bt *built) bool {
 	cg, mg := k.c/k.group, k.m/k.group
 	kk := cg * k.kh * k.kw
-	sw := b.sparseWeight(1, k.m, kk, k.oh*k.ow, true, 1, true)
+	kind := costConvKxK
+	if k.pointwise {
+		kind = costConv1x1
+	}
+	sw := b.sparseWeight(1, k.m, kk, k.oh*k.ow, true, 1, kind)
 	if sw == nil {
 		return false
 	}

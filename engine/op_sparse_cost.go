@@ -1,63 +1,94 @@
 package engine
 
 // The cost model that chooses, per weight, between the dense kernels and
-// the sparse ones (op_sparse.go). It predicts both times from the shape and
-// the number of nonzeros at rates measured on the kernels of this package
-// (docs/benchmarks.md, "Sparse kernels"), and runs a weight sparse only
-// when the prediction is at least sparseMargin faster: near the crossover
-// the dense kernel is kept, so the default does not make a model slower.
+// the sparse ones (op_sparse.go). It predicts both times from the shape,
+// the number of nonzeros and the kernel kind, at rates measured on the
+// kernels of this package (docs/benchmarks.md, "Sparse execution", cost
+// model), and runs a weight sparse only when the prediction is at least
+// sparseMargin faster: near the crossover the dense kernel is kept, so the
+// default does not make a model slower.
 
 // sparseMargin is how much faster the sparse kernel must be predicted.
 const sparseMargin = 1.25
 
-// Rates in multiply-adds per nanosecond on one core, read from
-// TestSparseCostTable on the pruned real models (AMD EPYC Zen 5, AVX-512;
-// a loaded machine, so rounded down for the sparse side): the prepacked
-// SGEMM of Conv, Gemm's SGEMM that packs B on every run, the dense vector
-// kernel, spmm per nonzero and chunk column, the packed vector kernel per
-// nonzero.
+// costKind is the kernel a weight belongs to, for the cost model.
+type costKind int
+
 const (
-	denseConvPerNs = 45.0
-	denseGemmPerNs = 30.0
-	denseVecPerNs  = 20.0
-	denseVecNs     = 100.0 // fixed cost of a vector product
-	sparseMMPerNs  = 11.0  // the input chunk (cols × 64 floats) beyond L2's share
-	sparseMMHotNs  = 18.0  // the input chunk within 256 KiB
-	sparseRowNs    = 4.0   // spmm, per row and column chunk
-	transposeNs    = 0.5   // Gemm's Aᵀ and Yᵀ, per element
-	sparseVecPerNs = 3.0
-	sparseVecNs    = 200.0 // fixed cost of a vector product
+	// costGemm: Gemm/MatMul (SGEMM packing B on every run; the sparse
+	// kernel needs Aᵀ and Yᵀ transposes); below spGemmRows columns, the
+	// vector kernels.
+	costGemm costKind = iota
+	// costConv1x1: a 1×1 stride-1 unpadded Conv, whose input planes the
+	// sparse kernel reads directly.
+	costConv1x1
+	// costConvKxK: any other Conv, where the sparse kernel first writes
+	// the im2col matrix (C/G·kh·kw × positions) the dense kernels avoid.
+	costConvKxK
+)
+
+// Rates on one core, fitted (weighted least squares, relative error) to
+// the per-node times of TestSparseCostTable on mobilenet_v2, resnet18
+// (90% global and per layer), PP-OCR det and cls (90% global) and
+// lenet300, taken through the benchmark lock at priority (AMD EPYC Zen 5,
+// AVX-512): multiply-adds per ns of the prepacked SGEMM of Conv, plus a
+// term per element of input and output (small reductions, where the
+// SGEMM cannot amortise its packing and stores); spmm per nonzero
+// multiply-add, per row and 64-column chunk, and per im2col element;
+// Gemm's per-run packing SGEMM and the transposes around its sparse
+// kernel; the vector kernels (dense: compute or weight bandwidth, whichever
+// is slower; sparse: the SELL kernel per nonzero).
+const (
+	denseConv1x1PerNs  = 87.0
+	denseConv1x1ElemNs = 0.014
+	denseConvKxKPerNs  = 73.0
+	denseConvKxKElemNs = 0.052
+	denseGemmPerNs     = 35.0
+	denseVecPerNs      = 23.0
+	denseVecBytesNs    = 32.0  // weight bytes per ns when they do not fit in cache
+	denseVecNs         = 100.0 // fixed cost of a vector product
+	sparseMMPerNs      = 37.0  // spmm, 1×1 Conv and Gemm
+	sparseMMRowNs      = 1.5   // spmm, per row and column chunk
+	sparseKxKPerNs     = 25.0  // spmm on an im2col matrix
+	sparseKxKRowNs     = 16.0
+	im2colNs           = 0.175 // per im2col element written
+	transposeNs        = 0.5   // Gemm's Aᵀ and Yᵀ, per element
+	sparseVecPerNs     = 3.0
+	sparseVecNs        = 200.0 // fixed cost of a vector product
 )
 
 // sparseCost returns the predicted dense and sparse times (ns) of a rows ×
-// cols weight with nnz nonzeros applied to n columns; conv says the dense
-// kernel is Conv's prepacked SGEMM and the sparse one needs no transposes.
-func sparseCost(rows, cols, nnz, n int, conv bool) (dense, sparse float64) {
+// cols weight with nnz nonzeros applied to n columns by a kernel of the
+// given kind.
+func sparseCost(rows, cols, nnz, n int, kind costKind) (dense, sparse float64) {
 	macs := float64(rows) * float64(cols) * float64(n)
-	if n < spGemmRows && !conv {
+	if n < spGemmRows && kind == costGemm {
 		per := float64(n)
-		dense = per * (float64(rows*cols)/denseVecPerNs + denseVecNs)
+		w := float64(rows) * float64(cols)
+		dense = per * (max(w/denseVecPerNs, 4*w/denseVecBytesNs) + denseVecNs)
 		sparse = per * (float64(nnz)/sparseVecPerNs + sparseVecNs + float64(rows))
 		return dense, sparse
 	}
 	chunks := float64((n + spmmChunk - 1) / spmmChunk)
-	rate := sparseMMPerNs
-	if cols*spmmChunk*4 <= 256<<10 {
-		rate = sparseMMHotNs
-	}
-	sparse = float64(nnz)*chunks*spmmChunk/rate + float64(rows)*chunks*sparseRowNs
-	if conv {
-		dense = macs / denseConvPerNs
-	} else {
+	nzmacs := float64(nnz) * chunks * spmmChunk
+	elems := float64(rows+cols) * float64(n)
+	switch kind {
+	case costConv1x1:
+		dense = macs/denseConv1x1PerNs + elems*denseConv1x1ElemNs
+		sparse = nzmacs/sparseMMPerNs + float64(rows)*chunks*sparseMMRowNs
+	case costConvKxK:
+		dense = macs/denseConvKxKPerNs + elems*denseConvKxKElemNs
+		sparse = nzmacs/sparseKxKPerNs + float64(rows)*chunks*sparseKxKRowNs + float64(cols)*float64(n)*im2colNs
+	default:
 		dense = macs / denseGemmPerNs
-		sparse += float64(n) * float64(rows+cols) * transposeNs
+		sparse = nzmacs/sparseMMPerNs + float64(rows)*chunks*sparseMMRowNs + elems*transposeNs
 	}
 	return dense, sparse
 }
 
 // sparsePays reports whether the sparse kernel is predicted sparseMargin
 // times faster.
-func sparsePays(rows, cols, nnz, n int, conv bool) bool {
-	d, s := sparseCost(rows, cols, nnz, n, conv)
+func sparsePays(rows, cols, nnz, n int, kind costKind) bool {
+	d, s := sparseCost(rows, cols, nnz, n, kind)
 	return s*sparseMargin <= d
 }

@@ -55,7 +55,7 @@ func TestSparseCostTable(t *testing.T) {
 		}
 		fmt.Printf("# %s %v: total dense %.0f µs, always-sparse %.0f µs, auto %.0f µs\n", filepath.Base(path), shape,
 			total[SparseOff]/1e3, total[SparseAlways]/1e3, total[SparseAuto]/1e3)
-		fmt.Printf("%-28s %6s %6s %6s %7s %10s %10s %10s %10s %5s\n", "node", "rows", "cols", "n", "density", "dense_us", "sparse_us", "pred_d", "pred_s", "auto")
+		fmt.Printf("%-28s %-7s %6s %6s %6s %7s %10s %10s %10s %10s %5s\n", "node", "kind", "rows", "cols", "n", "density", "dense_us", "sparse_us", "pred_d", "pred_s", "auto")
 		p := progs[SparseAlways]
 		for i, s := range p.main.steps {
 			sk, ok := s.k.(sparseKernel)
@@ -73,15 +73,22 @@ func TestSparseCostTable(t *testing.T) {
 			}
 			cols := ws[0].a.Cols
 			n := int(s.macs / int64(rows*cols))
-			_, isConv := s.k.(*convKernel)
-			pd, ps := sparseCost(rows, cols, nnz, n, isConv)
+			ck, isConv := s.k.(*convKernel)
+			kind, ck2 := "gemm", costGemm
+			if isConv {
+				kind, ck2 = "conv1x1", costConv1x1
+				if !ck.pointwise {
+					kind, ck2 = "convkxk", costConvKxK
+				}
+			}
+			pd, ps := sparseCost(rows, cols, nnz, n, ck2)
 			auto := "dense"
 			if k, _ := progs[SparseAuto].main.steps[i].k.(sparseKernel); k != nil {
 				if w, _ := k.sparseWeights(); w != nil {
 					auto = "sparse"
 				}
 			}
-			fmt.Printf("%-28.28s %6d %6d %6d %7.3f %10.1f %10.1f %10.1f %10.1f %5s\n", s.name, rows, cols, n, float64(nnz)/float64(rows*cols),
+			fmt.Printf("%-28.28s %-7s %6d %6d %6d %7.3f %10.1f %10.1f %10.1f %10.1f %5s\n", s.name, kind, rows, cols, n, float64(nnz)/float64(rows*cols),
 				times[SparseOff][s.id]/1e3, times[SparseAlways][s.id]/1e3, pd/1e3, ps/1e3, auto)
 		}
 	}
