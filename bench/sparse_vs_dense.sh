@@ -5,7 +5,8 @@
 # median; the spread is the min–max of the rounds). Models: lenet300 at 90%
 # and 95% (global magnitude) at batch 1 and 64; mobilenet_v2 and resnet18 at
 # 90% global magnitude, batch 1, 224², and at 90% in every layer (--scope
-# layer, as Fast Sparse ConvNets prune), for reference. Then the resident memory of the
+# layer, as Fast Sparse ConvNets prune), for reference; PP-OCR cls and det
+# (v4) at 90% global magnitude. Then the resident memory of the
 # 90%-sparse resnet18 run from its pack (sparse) vs its ONNX file (dense).
 # Results go in docs/benchmarks.md, "Sparse execution".
 #
@@ -28,6 +29,9 @@ shared=../shared/models
 for m in mobilenet_v2 resnet18; do
 	[ -f "$tmp/${m}_0.9.onnx" ] || "$ep" prune $shared/tv/$m.onnx -o "$tmp/${m}_0.9.onnx" --sparsity 0.9 --scope global >/dev/null
 	[ -f "$tmp/${m}_0.9_layer.onnx" ] || "$ep" prune $shared/tv/$m.onnx -o "$tmp/${m}_0.9_layer.onnx" --sparsity 0.9 --scope layer >/dev/null
+done
+for m in ppocr_cls ppocrv4_det; do
+	[ -f "$tmp/${m}_0.9.onnx" ] || "$ep" prune ~/.cache/edgeprune/models/$m.onnx -o "$tmp/${m}_0.9.onnx" --sparsity 0.9 --scope global >/dev/null
 done
 [ -f "$tmp/resnet18_0.9.epk" ] || "$ep" pack "$tmp/resnet18_0.9.onnx" -o "$tmp/resnet18_0.9.epk" >/dev/null
 
@@ -52,6 +56,8 @@ cases = [
     ("resnet18 90%", f"{tmp}/resnet18_0.9.onnx", "input=1,3,224,224", True),
     ("mobilenet_v2 90% per layer", f"{tmp}/mobilenet_v2_0.9_layer.onnx", "input=1,3,224,224", True),
     ("resnet18 90% per layer", f"{tmp}/resnet18_0.9_layer.onnx", "input=1,3,224,224", True),
+    ("PP-OCR cls 90%", f"{tmp}/ppocr_cls_0.9.onnx", "x=1,3,48,192", True),
+    ("PP-OCR det (v4) 90%", f"{tmp}/ppocrv4_det_0.9.onnx", "x=1,3,320,320", True),
 ]
 print()
 print("| model | input | engine sparse ms | engine dense ms | ORT dense ms | sparse vs engine dense | sparse vs ORT | sparse nodes | GFLOP/s sparse (effective / nonzeros) | GFLOP/s dense |")
