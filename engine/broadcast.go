@@ -79,6 +79,20 @@ func (bc *bcast) rows(fn func(out int, in []int, n int, step []int)) {
 	if bc.n == 0 {
 		return
 	}
+	bc.rowRange(0, bc.nrows(), fn)
+}
+
+// nrows is the number of innermost rows rows visits.
+func (bc *bcast) nrows() int {
+	if bc.n == 0 {
+		return 0
+	}
+	return bc.n / bc.dims[len(bc.dims)-1]
+}
+
+// rowRange is rows for rows [lo, hi) only (0 ≤ lo ≤ hi ≤ nrows), so that
+// disjoint ranges can run on different threads.
+func (bc *bcast) rowRange(lo, hi int, fn func(out int, in []int, n int, step []int)) {
 	nd := len(bc.dims)
 	inner := bc.dims[nd-1]
 	step := make([]int, len(bc.strides))
@@ -87,8 +101,16 @@ func (bc *bcast) rows(fn func(out int, in []int, n int, step []int)) {
 	}
 	idx := make([]int, nd-1)
 	offs := make([]int, len(bc.strides))
-	for out := 0; out < bc.n; out += inner {
-		fn(out, offs, inner, step)
+	// The multi-index of row lo, outer dimensions only.
+	for d, r := nd-2, lo; d >= 0; d-- {
+		idx[d] = r % bc.dims[d]
+		r /= bc.dims[d]
+		for k := range offs {
+			offs[k] += idx[d] * bc.strides[k][d]
+		}
+	}
+	for row := lo; row < hi; row++ {
+		fn(row*inner, offs, inner, step)
 		for d := nd - 2; d >= 0; d-- {
 			idx[d]++
 			for k := range offs {

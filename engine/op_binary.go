@@ -102,7 +102,7 @@ func (k *binaryKernel) forward(x *exec, in, out []*data) {
 		})
 		return
 	}
-	k.bc.rows(func(off int, offs []int, n int, step []int) {
+	row := func(off int, offs []int, n int, step []int) {
 		if k.intIn {
 			binRowInt(k.op, o.i[off:off+n], a.i[offs[0]:], b.i[offs[1]:], step[0], step[1], k.fmod)
 		} else if k.outInt {
@@ -110,7 +110,14 @@ func (k *binaryKernel) forward(x *exec, in, out []*data) {
 		} else {
 			binRow(k.op, o.f[off:off+n], a.f[offs[0]:], b.f[offs[1]:], step[0], step[1], k.fmod)
 		}
-	})
+	}
+	if nr := k.bc.nrows(); x.threads > 1 && nr > 1 && k.bc.n >= parallelMinElems {
+		// Broadcast rows (a per-channel scale or bias over the planes, an
+		// attention map over the channels): split the rows.
+		parallelFor(nr, x.threads, func(lo, hi int) { k.bc.rowRange(lo, hi, row) })
+		return
+	}
+	k.bc.rows(row)
 }
 
 // binRow applies op along one row: dst[j] = a[j*sa] op b[j*sb].

@@ -97,7 +97,11 @@ func (k *convKernel) setupSwapped(w []float32) int {
 	return s
 }
 
-// ctPool holds the per-goroutine blocks of Cᵀ (positions × nr).
+// swappedCtMax bounds the Cᵀ blocks one unit of the swapped path holds at
+// once (floats: 128 KiB, well inside L2 beside a depth block of colᵀ).
+const swappedCtMax = 1 << 15
+
+// ctPool holds the per-goroutine blocks of Cᵀ (positions × nr each).
 var ctPool = sync.Pool{New: func() any { return new([]float32) }}
 
 func (k *convKernel) swappedForward(x *exec, src, bias, dst []float32) {
@@ -141,40 +145,64 @@ func (k *convKernel) swappedForward(x *exec, src, bias, dst []float32) {
 			}
 			ppp := (npan + pieces - 1) / pieces // panels per piece
 			pieces = (npan + ppp - 1) / ppp
-			parallelFor(nb*pieces, threads, func(lo, hi int) {
-				ctp := ctPool.Get().(*[]float32)
-				if len(*ctp) < np*nr {
-					*ctp = make([]float32, np*nr)
+			// Without pieces, a unit takes several channel blocks and runs
+			// them depth block by depth block, so that each depth block of
+			// colᵀ (npp·kc floats, about L2's size or less) is read from L3
+			// once per unit rather than once per channel block: colᵀ of a
+			// 3×3 layer at 14² is 1.8 MB and was streamed nb times. Their
+			// Cᵀ blocks (np·nr each) stay within swappedCtMax floats, and
+			// there are still two units per thread to share out. The sums
+			// run over the depth blocks in the same order, so the grouping
+			// does not change a bit.
+			cpu := 1 // channel blocks per unit
+			if pieces == 1 {
+				cpu = max(1, min(swappedCtMax/(np*nr), nb/(2*threads)))
+				if threads == 1 {
+					cpu = max(1, min(swappedCtMax/(np*nr), nb))
 				}
-				ct := (*ctp)[:np*nr] // Cᵀ for channels j0..j0+nr, row stride nr
+			}
+			nu := (nb + cpu - 1) / cpu
+			parallelFor(nu*pieces, threads, func(lo, hi int) {
+				ctp := ctPool.Get().(*[]float32)
+				if len(*ctp) < cpu*np*nr {
+					*ctp = make([]float32, cpu*np*nr)
+				}
 				var ep kernEpi
 				for u := lo; u < hi; u++ {
-					j0 := u / pieces * nr
+					b0, b1 := u/pieces*cpu, min((u/pieces+1)*cpu, nb)
 					ilo, ihi := u%pieces*ppp*mr, min((u%pieces+1)*ppp*mr, np)
-					cols := min(nr, mg-j0)
 					for p0 := 0; p0 < kk; p0 += gemmKC {
 						kc := min(gemmKC, kk-p0)
-						bpan := pb.data[p0*pb.np+j0*kc : p0*pb.np+j0*kc+nr*kc]
-						for i0 := ilo; i0 < ihi; i0 += mr {
-							ep.flags = 0
-							if p0 > 0 {
-								ep.flags = epAccum
+						for jb := b0; jb < b1; jb++ {
+							j0 := jb * nr
+							ct := (*ctp)[(jb-b0)*np*nr : (jb-b0+1)*np*nr] // Cᵀ for channels j0..j0+nr, row stride nr
+							cols := min(nr, mg-j0)
+							bpan := pb.data[p0*pb.np+j0*kc : p0*pb.np+j0*kc+nr*kc]
+							for i0 := ilo; i0 < ihi; i0 += mr {
+								ep.flags = 0
+								if p0 > 0 {
+									ep.flags = epAccum
+								}
+								ep.rows, ep.mask = int32(min(mr, np-i0)), 1<<cols-1
+								kern.run(kc, ap[p0*npp+i0*kc:p0*npp+i0*kc+mr*kc], bpan, ct[i0*nr:], nr, &ep)
 							}
-							ep.rows, ep.mask = int32(min(mr, np-i0)), 1<<cols-1
-							kern.run(kc, ap[p0*npp+i0*kc:p0*npp+i0*kc+mr*kc], bpan, ct[i0*nr:], nr, &ep)
 						}
 					}
-					// The block, in L1, into the output planes.
-					for q := 0; q < cols; q++ {
-						var b float32
-						if bias != nil {
-							b = bias[g*mg+j0+q]
+					// The blocks into the output planes.
+					for jb := b0; jb < b1; jb++ {
+						j0 := jb * nr
+						ct := (*ctp)[(jb-b0)*np*nr : (jb-b0+1)*np*nr]
+						for q := 0; q < min(nr, mg-j0); q++ {
+							var b float32
+							if bias != nil {
+								b = bias[g*mg+j0+q]
+							}
+							orow := og[(j0+q)*np+ilo : (j0+q)*np+ihi]
+							for i := range orow {
+								orow[i] = ct[(ilo+i)*nr+q] + b
+							}
+							k.act.apply(orow)
 						}
-						orow := og[(j0+q)*np+ilo : (j0+q)*np+ihi]
-						for i := range orow {
-							orow[i] = ct[(ilo+i)*nr+q] + b
-						}
-						k.act.apply(orow)
 					}
 				}
 				ctPool.Put(ctp)

@@ -52,6 +52,7 @@ func TestConvFastPathsMatchReference(t *testing.T) {
 		{[]int{1, 6, 15, 17}, []int{6, 1, 3, 3}, map[string][]int64{"group": {6}, "strides": {2, 2}, "dilations": {2, 3}, "pads": {2, 3, 1, 2}}, ""}, // depthwise, dilated, stride 2
 		{[]int{1, 3, 15, 40}, []int{5, 3, 3, 2}, map[string][]int64{"strides": {2, 2}, "dilations": {2, 3}, "pads": {1, 2, 2, 1}}, ""},               // dilated, stride 2
 		{[]int{1, 64, 7, 7}, []int{32, 64, 3, 3}, map[string][]int64{"pads": {1, 1, 1, 1}}, ""},                                                      // swapped as built
+		{[]int{1, 80, 7, 7}, []int{100, 80, 3, 3}, map[string][]int64{"pads": {1, 1, 1, 1}}, ""},                                                     // swapped, 4 channel blocks per unit, 3 depth blocks
 		{[]int{1, 40, 20, 20}, []int{30, 40, 3, 3}, map[string][]int64{"pads": {1, 1, 1, 1}}, ""},                                                    // 2 depth blocks, partial tiles
 		{[]int{1, 300, 9, 8}, []int{26, 300, 1, 1}, nil, ""},                                                                                         // pointwise, 2 depth blocks
 	}

@@ -45,14 +45,19 @@ func buildBatchNorm(b *buildCtx) (*built, error) {
 
 func (k *batchNormKernel) forward(x *exec, in, out []*data) {
 	src, scale, bias, mean, variance, dst := in[0].f, in[1].f, in[2].f, in[3].f, in[4].f, out[0].f
-	for n := 0; n < k.n; n++ {
-		for c := 0; c < k.c; c++ {
+	threads := x.threads
+	if k.n*k.c*k.inner < parallelMinElems {
+		threads = 1
+	}
+	parallelFor(k.n*k.c, threads, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			c := p % k.c
 			a := scale[c] / float32(math.Sqrt(float64(variance[c])+float64(k.eps)))
 			bb := bias[c] - mean[c]*a
-			off := (n*k.c + c) * k.inner
+			off := p * k.inner
 			vecScaleShift(dst[off:off+k.inner], src[off:off+k.inner], a, bb) // v*a + bb
 		}
-	}
+	})
 }
 
 // instanceNormKernel normalises every (n, c) plane over its spatial extent:

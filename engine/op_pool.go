@@ -182,18 +182,24 @@ func buildGlobalPool(kind poolKind) opBuilder {
 
 func (k *globalPoolKernel) forward(x *exec, in, out []*data) {
 	src, dst := in[0].f, out[0].f
-	for nc := 0; nc < k.nc; nc++ {
-		s := src[nc*k.inner : (nc+1)*k.inner]
-		if k.kind == poolMax {
-			m := float32(math.Inf(-1))
-			for _, v := range s {
-				if v > m || v != v {
-					m = v
-				}
-			}
-			dst[nc] = m
-			continue
-		}
-		dst[nc] = vecSum(s) / float32(k.inner)
+	threads := x.threads
+	if k.nc*k.inner < parallelMinElems {
+		threads = 1
 	}
+	parallelFor(k.nc, threads, func(lo, hi int) {
+		for nc := lo; nc < hi; nc++ {
+			s := src[nc*k.inner : (nc+1)*k.inner]
+			if k.kind == poolMax {
+				m := float32(math.Inf(-1))
+				for _, v := range s {
+					if v > m || v != v {
+						m = v
+					}
+				}
+				dst[nc] = m
+				continue
+			}
+			dst[nc] = vecSum(s) / float32(k.inner)
+		}
+	})
 }

@@ -82,22 +82,45 @@ func buildConcat(b *buildCtx) (*built, error) {
 	return &built{k: k, out: one(x.dt, out), alias: -1}, nil
 }
 
-func (k *concatKernel) forward(_ *exec, in, out []*data) {
+func (k *concatKernel) forward(x *exec, in, out []*data) {
 	total := 0
 	for _, s := range k.sizes {
 		total += s
 	}
-	off := 0
-	for i, s := range k.sizes {
-		for o := 0; o < k.outer; o++ {
+	n := k.outer * total
+	threads := x.threads
+	if n < parallelMinElems {
+		threads = 1
+	}
+	// Split the output into element ranges; each copies the parts of the
+	// inputs' blocks (one per input per outer index) that fall in it.
+	parallelFor(n, threads, func(lo, hi int) {
+		o, off := lo/total, 0
+		i, at := 0, lo%total // input i's block holds [off, off+sizes[i]) of row o
+		for at >= off+k.sizes[i] {
+			off += k.sizes[i]
+			i++
+		}
+		for p := lo; p < hi; {
+			s := k.sizes[i]
+			from, to := at-off, min(s, at-off+hi-p) // within input i's block
 			if out[0].f != nil {
-				copy(out[0].f[o*total+off:o*total+off+s], in[i].f[o*s:(o+1)*s])
+				copy(out[0].f[p:p+to-from], in[i].f[o*s+from:o*s+to])
 			} else {
-				copy(out[0].i[o*total+off:o*total+off+s], in[i].i[o*s:(o+1)*s])
+				copy(out[0].i[p:p+to-from], in[i].i[o*s+from:o*s+to])
+			}
+			p += to - from
+			at += to - from
+			if to == s {
+				off += s
+				i++
+				if i == len(k.sizes) {
+					i, off, at = 0, 0, 0
+					o++
+				}
 			}
 		}
-		off += s
-	}
+	})
 }
 
 // splitKernel cuts the input along axis into consecutive parts (the inverse
