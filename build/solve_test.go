@@ -3,6 +3,7 @@ package build
 import (
 	"math"
 	"testing"
+	"time"
 )
 
 // The latency budget maps to the cost model's scale through the line of
@@ -24,5 +25,22 @@ func TestCorrectTarget(t *testing.T) {
 	// Nothing measured: unchanged.
 	if got := correctTarget(0.9, 10, 0, 8, 0, nolog)(7); got != 7 {
 		t.Errorf("unmeasured: %g, want 7", got)
+	}
+}
+
+func TestRunsFor(t *testing.T) {
+	for _, c := range []struct {
+		per        time.Duration
+		runs, want int
+	}{
+		{30 * time.Microsecond, 15, 6667}, // LeNet-5: 0.2 s of runs
+		{25 * time.Millisecond, 15, 15},   // resnet18: the profile's runs already span 0.2 s
+		{time.Nanosecond, 15, 20000},      // capped
+		{0, 15, 20000},
+		{100 * time.Millisecond, 50, 50},
+	} {
+		if got := runsFor(c.per, c.runs); got != c.want {
+			t.Errorf("runsFor(%v, %d) = %d, want %d", c.per, c.runs, got, c.want)
+		}
 	}
 }
