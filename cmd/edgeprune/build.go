@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 
 	"github.com/edgeprune/edgeprune/build"
@@ -254,7 +255,40 @@ func printBudgetTable(w io.Writer, r *build.Result) {
 	if !r.Feasible {
 		fmt.Fprintf(w, "infeasible: the values above are the best the search reached\n")
 	}
-	fmt.Fprintf(w, "phases (s): %v\n", r.Phases)
+	fmt.Fprintf(w, "phases (s):%s\n", phaseLine(r.Phases))
+}
+
+// phaseLine lists the phase times in pipeline order (any other phase after,
+// by name) and their total: "space 0.18, sensitivity 0.45, …; total 11.1".
+func phaseLine(ph map[string]float64) string {
+	order := []string{"space", "sensitivity", "solve", "finetune", "verify"}
+	seen := map[string]bool{}
+	var rest []string
+	for k := range ph {
+		rest = append(rest, k)
+	}
+	sort.Strings(rest)
+	var b strings.Builder
+	total := 0.0
+	add := func(k string) {
+		v, ok := ph[k]
+		if !ok || seen[k] {
+			return
+		}
+		seen[k] = true
+		total += v
+		if b.Len() > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, " %s %.2f", k, v)
+	}
+	for _, k := range order {
+		add(k)
+	}
+	for _, k := range rest {
+		add(k)
+	}
+	return fmt.Sprintf("%s; total %.2f", b.String(), total)
 }
 
 // writeBuild writes OUTDIR all at once: a temporary directory beside it,
