@@ -78,7 +78,7 @@ func openImageFolder(root string, c *config) (Dataset, error) {
 		switch {
 		case e.IsDir():
 			d.classes = append(d.classes, e.Name())
-		case e.Type().IsRegular() && isImage(e.Name()):
+		case isImage(e.Name()) && regularFile(filepath.Join(root, e.Name()), e):
 			flat = append(flat, filepath.Join(root, e.Name()))
 		}
 	}
@@ -96,7 +96,7 @@ func openImageFolder(root string, c *config) (Dataset, error) {
 			if err != nil {
 				return err
 			}
-			if e.Type().IsRegular() && isImage(e.Name()) {
+			if isImage(e.Name()) && regularFile(path, e) {
 				d.files = append(d.files, path)
 				d.labels = append(d.labels, int64(label))
 				n++
@@ -230,4 +230,17 @@ func (d *ImageFolder) Batch(ctx context.Context, idx []int) (Batch, error) {
 		}
 	}
 	return b, nil
+}
+
+// regularFile: e is a regular file, or a symbolic link to one (a data set
+// of links into another tree).
+func regularFile(path string, e fs.DirEntry) bool {
+	if e.Type().IsRegular() {
+		return true
+	}
+	if e.Type()&fs.ModeSymlink == 0 {
+		return false
+	}
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
 }

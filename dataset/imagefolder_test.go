@@ -260,3 +260,26 @@ func TestPPOCRTrainFolder(t *testing.T) {
 		}
 	}
 }
+
+// A folder of symbolic links to images (a subset of another data set) is
+// read like one of files; a dangling link is not an image.
+func TestImageFolderSymlinks(t *testing.T) {
+	src, root := t.TempDir(), t.TempDir()
+	writePNG(t, filepath.Join(src, "a.png"), uniform(6, 4, color.NRGBA{10, 20, 30, 255}))
+	writePNG(t, filepath.Join(src, "b.png"), uniform(6, 4, color.NRGBA{40, 50, 60, 255}))
+	for _, c := range []struct{ link, to string }{{"x/a.png", "a.png"}, {"y/b.png", "b.png"}, {"y/gone.png", "missing.png"}} {
+		if err := os.MkdirAll(filepath.Join(root, filepath.Dir(c.link)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join(src, c.to), filepath.Join(root, c.link)); err != nil {
+			t.Skip("no symbolic links here:", err)
+		}
+	}
+	d, err := dataset.Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Len() != 2 {
+		t.Fatalf("%d samples, want 2 (the dangling link skipped)", d.Len())
+	}
+}
