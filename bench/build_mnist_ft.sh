@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Fine-tuned builds of the MNIST models against uniform structured pruning
+# fine-tuned the same way (docs/profiles.md, Measured):
+#   bench/build_mnist_ft.sh PROFILE OUT [MODEL...]   (default lenet5 bncnn)
+# For each MODEL and latency budgets of 50% and 30% of its dense median
+# (1 thread): edgeprune build with --train mnist_train.npz (1 epoch, batch
+# 64 (EPOCHS=N for more), sgd lr 0.01 cosine, BatchNorm train, seed 1), damage on the first 256
+# MNIST test images, verification on the next 2,000; then uniform
+# structured pruning (layer scope, rounded to 8) at the least sparsity of
+# 0.1 … 0.8 whose median is ≤ the build's, fine-tuned by edgeprune finetune
+# with the same settings; both scored on all 10,000 test images. Builds
+# and latency measurements run through /work/notes/bench-run (global lock,
+# nice -15); pruning, fine-tuning of the uniform models and evals at nice 10.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+prof=$(realpath "$1")
+out=$2
+models=("${@:3}")
+[ ${#models[@]} -gt 0 ] || models=(lenet5 bncnn)
+shared=$(realpath ../shared)
+lock=${BENCH_RUN:-/work/notes/bench-run}
+mkdir -p "$out"
+[ -x "$out/edgeprune" ] || go build -o "$out/edgeprune" ./cmd/edgeprune
+ep="$out/edgeprune"
+ft=(--finetune-epochs "${EPOCHS:-1}" --train-batch 64 --lr 0.01 --schedule cosine --bn train --seed 1)
+ftu=(--epochs "${EPOCHS:-1}" --batch 64 --lr 0.01 --schedule cosine --bn train --seed 1)
+median() {
+	"$lock" "$ep" bench "$1" --threads 1 --warmup 20 --runs 300 --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["median_ms"])'
+}
+top1() {
+	nice -n 10 "$ep" eval "$1" --data "$shared/data/mnist_test.npz" --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["top1"])'
+}
+echo "host: $(lscpu | sed -n 's/^Model name: *//p'); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+declare -A ulat
+for m in "${models[@]}"; do
+	model=$shared/models/mnist/$m.onnx
+	d1=$(median "$model"); d2=$(median "$model")
+	dense=$(python3 -c "print(min($d1,$d2))")
+	echo "== $m: dense median $d1 / $d2 ms -> $dense (1 thread); top-1 $(top1 "$model")"
+	for frac in 0.5 0.3; do
+		b=$(python3 -c "print(round($dense*$frac, 4))")
+		d="$out/$m-$frac"
+		rm -rf "$d"
+		echo "-- $m: build, budget $frac x $dense = $b ms; load $(cut -d' ' -f1-3 /proc/loadavg)"
+		start=$(date +%s)
+		set +e
+		"$lock" "$ep" build "$model" --profile "$prof" --budget "latency_ms=$b" \
+			--data "$shared/data/mnist_test.npz" --calib-images 256 --verify-images 2000 \
+			--train "$shared/data/mnist_train.npz" "${ft[@]}" -o "$d" >"$d.out" 2>"$d.log"
+		code=$?
+		set -e
+		echo "   exit $code, wall $(($(date +%s) - start)) s (lock wait included); load $(cut -d' ' -f1-3 /proc/loadavg)"
+		grep -E 'measured|re-solving|infeasible|fine-tun|\[3b' "$d.log" | head -12 || true
+		tail -12 "$d.out"
+		[ "$code" = 0 ] || continue
+		t1=$(median "$d/model.onnx"); t2=$(median "$d/model.onnx")
+		t=$(python3 -c "print(min($t1,$t2))")
+		echo "   built: median $t1 / $t2 ms (bench, 1 thread), top-1 $(top1 "$d/model.onnx")"
+		best=""
+		for s in 0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8; do
+			u="$out/$m-uniform-$s.onnx"
+			if [ -z "${ulat[$m-$s]:-}" ]; then
+				nice -n 10 "$ep" prune "$model" -o "$u" --structured --sparsity "$s" --scope layer --round-to 8 >/dev/null
+				ulat[$m-$s]=$(median "$u")
+			fi
+			if python3 -c "import sys;sys.exit(0 if ${ulat[$m-$s]} <= $t else 1)"; then best=$s; break; fi
+		done
+		if [ -z "$best" ]; then
+			echo "   uniform: none up to 0.8 as fast ($(for s in 0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8; do printf '%s:%s ' $s "${ulat[$m-$s]:-}"; done)ms)"
+			continue
+		fi
+		u="$out/$m-uniform-$best.onnx"
+		[ -f "$u.ft.onnx" ] || nice -n 10 "$ep" finetune "$u" -o "$u.ft.onnx" --data "$shared/data/mnist_train.npz" "${ftu[@]}" >"$u.ft.log" 2>&1
+		echo "   uniform sparsity $best: median ${ulat[$m-$best]} ms, top-1 $(top1 "$u") before, $(top1 "$u.ft.onnx") fine-tuned"
+	done
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
