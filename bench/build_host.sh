@@ -14,7 +14,7 @@
 #     preset (shorter side to 256, centre crop 224, ImageNet mean/std).
 # The build's sensitivity pass uses 128 calibration images for the
 # torchvision models (the performance target). Every build and every
-# latency measurement runs through /work/notes/bench-run (global lock,
+# latency measurement runs through bench/priority-run (global lock,
 # nice -15), one command at a time; evals run at nice 10.
 #   bench/build_host.sh [PROFILE] [OUT] [MODEL...]
 set -euo pipefail
@@ -24,7 +24,7 @@ out=${2:-/tmp/buildbench}
 models=("${@:3}")
 [ ${#models[@]} -gt 0 ] || models=(lenet5 bncnn resnet18 mobilenet_v2)
 shared=$(realpath ../shared)
-lock=${BENCH_RUN:-/work/notes/bench-run}
+lock=${BENCH_RUN:-bench/priority-run}
 mkdir -p "$out"
 go build -o "$out/edgeprune" ./cmd/edgeprune
 ep="$out/edgeprune"

@@ -9,7 +9,7 @@
 # structured pruning (layer scope, rounded to 8) at the least sparsity of
 # 0.1 … 0.8 whose median is ≤ the build's, fine-tuned by edgeprune finetune
 # with the same settings; both scored on all 10,000 test images. Builds
-# and latency measurements run through /work/notes/bench-run (global lock,
+# and latency measurements run through bench/priority-run (global lock,
 # nice -15); pruning, fine-tuning of the uniform models and evals at nice 10.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +18,7 @@ out=$2
 models=("${@:3}")
 [ ${#models[@]} -gt 0 ] || models=(lenet5 bncnn)
 shared=$(realpath ../shared)
-lock=${BENCH_RUN:-/work/notes/bench-run}
+lock=${BENCH_RUN:-bench/priority-run}
 mkdir -p "$out"
 [ -x "$out/edgeprune" ] || go build -o "$out/edgeprune" ./cmd/edgeprune
 ep="$out/edgeprune"

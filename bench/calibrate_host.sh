@@ -5,7 +5,7 @@
 # timed in its own calibrate run (--save-timings, ~5–20 s each), then one
 # fit over all five (--from-timings) prints the table.
 #
-#   /work/notes/bench-run bench/calibrate_host.sh [OUT] [STATISTIC]   # min (default) or median
+#   bench/priority-run bench/calibrate_host.sh [OUT] [STATISTIC]   # min (default) or median
 #
 # With autogroup scheduling (/proc/sys/kernel/sched_autogroup_enabled = 1)
 # a process's nice value only orders it within its session: the timing runs

@@ -9,7 +9,7 @@
 # the held-out variants' ORT latency (--ort-validate).
 #   bench/ort_profile.sh [OUT]
 # Writing the variants is not timed: WRITE_ONLY=1 bench/ort_profile.sh OUT first, then
-# SKIP_WRITE=1 /work/notes/bench-run bench/ort_profile.sh OUT (the ORT runs, under the lock).
+# SKIP_WRITE=1 bench/priority-run bench/ort_profile.sh OUT (the ORT runs, under the lock).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-/tmp/ortprof}

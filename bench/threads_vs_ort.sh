@@ -7,7 +7,7 @@
 #
 # Usage: bench/threads_vs_ort.sh [ROUNDS] [RUNS] [EDGEPRUNE_BINARY]
 # (default 3 rounds of 20 runs; the binary is built from this tree unless
-# given). Run it through /work/notes/bench-run on a shared machine.
+# given). Run it through bench/priority-run on a shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}

@@ -5,7 +5,7 @@
 // (profile.MeasureRuns: wall clock and the thread's CPU time).
 //
 //	go build -o /tmp/costnoise ./bench/costnoise
-//	/work/notes/bench-run /tmp/costnoise -repeats 8 -runs 20 ../shared/models/tv/resnet18.onnx ...
+//	bench/priority-run /tmp/costnoise -repeats 8 -runs 20 ../shared/models/tv/resnet18.onnx ...
 package main
 
 import (

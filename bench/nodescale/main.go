@@ -5,7 +5,7 @@
 // then the same summed per op type. Issue 15, docs/benchmarks.md "Threads".
 //
 //	go build -o /tmp/nodescale ./bench/nodescale
-//	/work/notes/bench-run /tmp/nodescale -runs 30 -top 15 MODEL.onnx [NAME=1,3,320,320]
+//	bench/priority-run /tmp/nodescale -runs 30 -top 15 MODEL.onnx [NAME=1,3,320,320]
 package main
 
 import (
