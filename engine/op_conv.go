@@ -137,7 +137,7 @@ func (k *convKernel) forward(x *exec, in, out []*data) {
 	}
 	switch {
 	case k.sp != nil:
-		k.sparseForward(x, in[0].f, bias, out[0].f)
+		k.gemmForward(x, in[0].f, nil, bias, out[0].f) // im2col, then k.sp's sparse product (no dense weight)
 	case k.swapped != nil:
 		k.swappedForward(x, in[0].f, bias, out[0].f)
 	case k.implicit:
@@ -183,6 +183,9 @@ func (k *convKernel) convRef(src, w, bias, dst []float32) {
 	}
 }
 
+// gemmForward is im2col (none for 1×1) and one product per group: the
+// sparse weights k.sp when the layer runs sparse (w is then nil), else the
+// prepacked weights, else SGEMM on w.
 func (k *convKernel) gemmForward(x *exec, src, w, bias, dst []float32) {
 	cg, mg := k.c/k.group, k.m/k.group
 	kk := cg * k.kh * k.kw
@@ -196,12 +199,16 @@ func (k *convKernel) gemmForward(x *exec, src, w, bias, dst []float32) {
 				col = x.scratch[:kk*np]
 				k.im2col(x, xg, col)
 			}
-			if k.packed != nil {
+			if k.sp != nil || k.packed != nil {
 				var bg []float32
 				if bias != nil {
 					bg = bias[g*mg : (g+1)*mg]
 				}
-				gemmPacked(k.packed[g], false, np, col, np, og, np, false, bg, k.act, x.threads)
+				if k.sp != nil { // sparse weights (op_sparse_conv.go)
+					k.sp[g].spmm(og, np, col, np, np, bg, false, k.act, x.threads)
+				} else {
+					gemmPacked(k.packed[g], false, np, col, np, og, np, false, bg, k.act, x.threads)
+				}
 				continue
 			}
 			beta := float32(0)

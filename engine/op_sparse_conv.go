@@ -30,29 +30,6 @@ func (k *convKernel) buildSparse(b *buildCtx, bt *built) bool {
 	return true
 }
 
-// sparseForward is gemmForward with k.sp for the packed weights.
-func (k *convKernel) sparseForward(x *exec, src, bias, dst []float32) {
-	cg, mg := k.c/k.group, k.m/k.group
-	kk := cg * k.kh * k.kw
-	np := k.oh * k.ow
-	for n := 0; n < k.n; n++ {
-		for g := 0; g < k.group; g++ {
-			xg := src[(n*k.c+g*cg)*k.h*k.w:]
-			og := dst[(n*k.m+g*mg)*np : (n*k.m+(g+1)*mg)*np]
-			col := xg
-			if !k.pointwise {
-				col = x.scratch[:kk*np]
-				k.im2col(x, xg, col)
-			}
-			var bg []float32
-			if bias != nil {
-				bg = bias[g*mg : (g+1)*mg]
-			}
-			k.sp[g].spmm(og, np, col, np, np, bg, false, k.act, x.threads)
-		}
-	}
-}
-
 func (k *convKernel) sparseWeights() ([]*spWeight, int64) {
 	if k.sp == nil {
 		return nil, 0
