@@ -204,16 +204,11 @@ func (d *arrays) Batch(ctx context.Context, idx []int) (Batch, error) {
 }
 
 func openNPY(path string, c *config) (Dataset, error) {
-	f, err := os.Open(path)
+	f, size, err := openSized(path)
 	if err != nil {
 		return nil, err
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	a, err := openArrayAt(f, st.Size(), path, path)
+	a, err := openArrayAt(f, size, path, path)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -243,17 +238,27 @@ func openArrayAt(r io.ReaderAt, size int64, name, where string) (*array, error) 
 	return a, nil
 }
 
-func openNPZ(path string, c *config) (Dataset, error) {
+// openSized opens path for reading and returns its size; on error nothing
+// is left open.
+func openSized(path string) (*os.File, int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
+		return nil, 0, err
+	}
+	return f, st.Size(), nil
+}
+
+func openNPZ(path string, c *config) (Dataset, error) {
+	f, size, err := openSized(path)
+	if err != nil {
 		return nil, err
 	}
-	d, err := npzDataset(f, st.Size(), path, c)
+	d, err := npzDataset(f, size, path, c)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -409,16 +414,12 @@ func readLabels(zf *zip.File, where string) ([]int64, error) {
 // ReadNPZ reads every array of a .npz whole, keyed by entry name without
 // ".npy", as ReadNPY types them. For a dataset larger than memory use Open.
 func ReadNPZ(path string) (map[string]*tensor.Dense, error) {
-	f, err := os.Open(path)
+	f, size, err := openSized(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	return decodeNPZ(f, st.Size(), path)
+	return decodeNPZ(f, size, path)
 }
 
 func decodeNPZ(r io.ReaderAt, size int64, path string) (map[string]*tensor.Dense, error) {

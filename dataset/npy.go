@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 
@@ -368,16 +367,12 @@ func halfToFloat(h uint16) float32 {
 // integers as int64, bool as bool. Use Open to read a large array batch by
 // batch.
 func ReadNPY(path string) (*tensor.Dense, error) {
-	f, err := os.Open(path)
+	f, size, err := openSized(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	return decodeNPY(f, st.Size(), path)
+	return decodeNPY(f, size, path)
 }
 
 // DecodeNPY reads a whole .npy stream of size bytes from r (as ReadNPY).
