@@ -381,6 +381,21 @@ type ErrorStats struct {
 
 // Stats compares predictions with measurements.
 func Stats(pred, meas []float64) ErrorStats {
-	s := stats(pred, meas)
-	return ErrorStats{N: len(pred), MAPE: s.mape, RMSPE: s.rmspe, Within10Pct: s.within10}
+	s := ErrorStats{N: len(pred)}
+	if len(pred) == 0 {
+		return s
+	}
+	for i := range pred {
+		e := (pred[i] - meas[i]) / meas[i]
+		s.MAPE += math.Abs(e)
+		s.RMSPE += e * e
+		if math.Abs(e) <= 0.1 {
+			s.Within10Pct++
+		}
+	}
+	n := float64(len(pred))
+	s.MAPE /= n
+	s.RMSPE = math.Sqrt(s.RMSPE / n)
+	s.Within10Pct /= n
+	return s
 }
