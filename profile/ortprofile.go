@@ -166,7 +166,7 @@ func ortCost(e ortEvent) engine.NodeCost {
 func (r *ORTRun) Samples() []NodeSample {
 	var out []NodeSample
 	for _, n := range r.Nodes {
-		out = append(out, sampleOf(n.Cost, n.MS))
+		out = append(out, SampleOf(n.Cost, n.MS))
 	}
 	return out
 }
