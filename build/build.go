@@ -170,7 +170,7 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 		return nil, err
 	}
 	ev := &evaluator{ctx: ctx, p: p, co: co, space: space, threads: opts.Threads, shapes: shapeOptions(opts.Shapes)}
-	dense, err := ev.metrics(space.Uniform(0))
+	dense, err := ev.metricsModel(space.Uniform(0))
 	if err != nil {
 		return nil, fmt.Errorf("build: the original model: %w", err)
 	}
@@ -274,7 +274,7 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 	// rounds).
 	// The floor: every group at its smallest level, the least any choice
 	// costs. A cost budget the floor misses cannot be met by any choice.
-	floor, err := ev.metrics(space.Uniform(len(space.Keep) - 1))
+	floor, err := ev.metricsModel(space.Uniform(len(space.Keep) - 1))
 	if err != nil {
 		return nil, err
 	}

@@ -247,7 +247,7 @@ func Measure(ctx context.Context, p *profile.Profile, models []NamedModel, opts 
 		logf("microbenchmarks: %.1f GFLOP/s (512³ MatMul), %.1f GB/s (copy traffic), %d threads", t.PeakGFLOPS, t.BandwidthGBs, opts.Threads)
 	}
 	for _, nm := range models {
-		s, err := NewSpace(nm.Model, mergeKeep(p.Search.Structured.Keep, opts.Widths), p.Search.Structured.RoundTo, nil)
+		s, err := NewSpace(nm.Model, slices.Concat(p.Search.Structured.Keep, opts.Widths), p.Search.Structured.RoundTo, nil)
 		if err != nil {
 			return nil, fmt.Errorf("build: %s: %w", nm.Name, err)
 		}
@@ -522,26 +522,13 @@ func compile(m *onnxio.Model, threads int) (*engine.Program, error) {
 	return engine.Compile(m, engine.WithThreads(threads))
 }
 
-// mergeKeep adds the widths to the keep levels.
-func mergeKeep(keep, widths []float64) []float64 {
-	out := append([]float64{}, keep...)
-	return append(out, widths...)
-}
-
 // levelOf is the index of the keep level nearest w.
 func levelOf(keep []float64, w float64) int {
 	best := 0
 	for i, k := range keep {
-		if abs(k-w) < abs(keep[best]-w) {
+		if math.Abs(k-w) < math.Abs(keep[best]-w) {
 			best = i
 		}
 	}
 	return best
-}
-
-func abs(x float64) float64 {
-	if x < 0 {
-		return -x
-	}
-	return x
 }

@@ -27,8 +27,6 @@ type evaluated struct {
 	met    Metrics
 }
 
-func (e *evaluator) metrics(choice []int) (*evaluated, error) { return e.metricsModel(choice) }
-
 // metricsModel builds the model of choice and predicts its costs.
 func (e *evaluator) metricsModel(choice []int) (*evaluated, error) {
 	m, _, err := e.space.Model(choice)

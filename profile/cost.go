@@ -1,7 +1,6 @@
 package profile
 
 import (
-	"math"
 	"strings"
 
 	"github.com/edgeprune/edgeprune/engine"
@@ -248,26 +247,6 @@ func ResidentWeightBytes(m *onnxio.Model) int64 {
 		}
 	}
 	return n
-}
-
-// errorStats are nn-Meter's measures of a predictor.
-type errorStats struct{ mape, rmspe, within10 float64 }
-
-func stats(pred, meas []float64) errorStats {
-	var s errorStats
-	if len(pred) == 0 {
-		return s
-	}
-	for i := range pred {
-		e := (pred[i] - meas[i]) / meas[i]
-		s.mape += math.Abs(e)
-		s.rmspe += e * e
-		if math.Abs(e) <= 0.1 {
-			s.within10++
-		}
-	}
-	n := float64(len(pred))
-	return errorStats{s.mape / n, math.Sqrt(s.rmspe / n), s.within10 / n}
 }
 
 // runScale is Coeffs.RunScale, 1 when unset.

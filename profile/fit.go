@@ -36,9 +36,7 @@ func (s NodeSample) weightMS() float64 {
 }
 
 // SampleOf is node n of a plan's report with its measured time.
-func SampleOf(n engine.NodeCost, ms float64) NodeSample { return sampleOf(n, ms) }
-
-func sampleOf(n engine.NodeCost, ms float64) NodeSample {
+func SampleOf(n engine.NodeCost, ms float64) NodeSample {
 	f := features(n)
 	return NodeSample{Name: n.Name, Op: n.Op, Class: f.class, FLOPs: f.flops, Bytes: f.bytes, Channels: f.channels,
 		Out: f.out, In: f.in, In2: f.in2, Col: f.col, MS: ms}
@@ -57,7 +55,7 @@ func Samples(r engine.Report, ms []float64) []NodeSample {
 		if i >= len(ms) || ms[i] <= 0 {
 			continue
 		}
-		out = append(out, sampleOf(n, ms[i]))
+		out = append(out, SampleOf(n, ms[i]))
 	}
 	return out
 }
@@ -381,6 +379,21 @@ type ErrorStats struct {
 
 // Stats compares predictions with measurements.
 func Stats(pred, meas []float64) ErrorStats {
-	s := stats(pred, meas)
-	return ErrorStats{N: len(pred), MAPE: s.mape, RMSPE: s.rmspe, Within10Pct: s.within10}
+	s := ErrorStats{N: len(pred)}
+	if len(pred) == 0 {
+		return s
+	}
+	for i := range pred {
+		e := (pred[i] - meas[i]) / meas[i]
+		s.MAPE += math.Abs(e)
+		s.RMSPE += e * e
+		if math.Abs(e) <= 0.1 {
+			s.Within10Pct++
+		}
+	}
+	n := float64(len(pred))
+	s.MAPE /= n
+	s.RMSPE = math.Sqrt(s.RMSPE / n)
+	s.Within10Pct /= n
+	return s
 }

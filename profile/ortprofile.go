@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -72,7 +73,7 @@ func ReadORTProfile(name string, r io.Reader) (*ORTRun, error) {
 	// the same run ended: what ORT spends between kernels (dispatch, output
 	// allocation, the profiler's own record) belongs to the node it
 	// prepares. The first node of a run has no gap (session overhead).
-	slices.SortStableFunc(nodes, func(a, b ortEvent) int { return cmpFloat(a.Ts, b.Ts) })
+	slices.SortStableFunc(nodes, func(a, b ortEvent) int { return cmp.Compare(a.Ts, b.Ts) })
 	prevEnd, prevRun := 0.0, -1
 	for _, e := range nodes {
 		n := strings.TrimSuffix(e.Name, "_kernel_time")
@@ -166,7 +167,7 @@ func ortCost(e ortEvent) engine.NodeCost {
 func (r *ORTRun) Samples() []NodeSample {
 	var out []NodeSample
 	for _, n := range r.Nodes {
-		out = append(out, sampleOf(n.Cost, n.MS))
+		out = append(out, SampleOf(n.Cost, n.MS))
 	}
 	return out
 }
@@ -225,14 +226,4 @@ func (p *Profile) ValidateORT(runs []*ORTRun) (ErrorStats, []float64) {
 		meas = append(meas, runs[i].RunMS)
 	}
 	return Stats(pred, meas), pred
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

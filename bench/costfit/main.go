@@ -33,17 +33,7 @@ func main() {
 	}
 	var ts []*build.Timings
 	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		t := new(build.Timings)
-		if err := json.Unmarshal(b, t); err != nil {
-			fmt.Fprintln(os.Stderr, f, err)
-			os.Exit(1)
-		}
-		ts = append(ts, t)
+		ts = append(ts, load(f))
 	}
 	t, err := build.MergeTimings(ts)
 	if err != nil {
