@@ -77,16 +77,11 @@ the peak activation memory of the compiled plan and its FLOPs.`,
 			if err != nil {
 				return err
 			}
-			sparseOpt, err := sparseOption(sparseMode)
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			m, opts, err := readRunnable(ctx, args[0])
+			m, opts, err := readRunnable(ctx, args[0], sparseMode)
 			if err != nil {
 				return err
 			}
-			opts = append(opts, sparseOpt)
 			if err := checkShapeInputs(given, m); err != nil {
 				return err
 			}

@@ -43,12 +43,9 @@ func checkBuildTrainFlags(cmd *cobra.Command, f *trainFlags, threads int) error 
 // before the search) and returns the hook that fine-tunes build's chosen
 // model with finetune's loop, and the closer of the data.
 func buildFinetuner(cmd *cobra.Command, c *cli, m *onnxio.Model, f *trainFlags) (build.Finetuner, func(), error) {
-	var teacher *onnxio.Model
-	if f.teacher != "" {
-		var err error
-		if teacher, err = onnxio.ReadFile(f.teacher); err != nil {
-			return nil, nil, err
-		}
+	teacher, err := readTeacher(cmd.Context(), f.teacher)
+	if err != nil {
+		return nil, nil, err
 	}
 	d, err := openTrainData(cmd, m, f)
 	if err != nil {

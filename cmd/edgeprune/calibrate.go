@@ -11,7 +11,6 @@ import (
 
 	"github.com/edgeprune/edgeprune/build"
 	"github.com/edgeprune/edgeprune/engine"
-	"github.com/edgeprune/edgeprune/internal/atomicfile"
 	"github.com/edgeprune/edgeprune/profile"
 	"github.com/spf13/cobra"
 )
@@ -175,18 +174,6 @@ variants to profile in ORT).`,
 	cmd.Flags().StringSliceVar(&ortValidate, "ort-validate", nil, "with --from-ort-profile: ORT profiles of held-out variants to validate on (without it, leave-one-out over the fitted files)")
 	cmd.Flags().StringSliceVar(&ortProfiles, "from-ort-profile", nil, "fit from ONNX Runtime profiling JSON files (enable_profiling; tools/ort/profile.js), one per model or variant")
 	return cmd
-}
-
-func writeJSONFile(path string, v any) error {
-	f, err := atomicfile.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Abort()
-	if err := writeJSON(f, v); err != nil {
-		return err
-	}
-	return f.Commit()
 }
 
 func readTimings(files []string) (*build.Timings, error) {

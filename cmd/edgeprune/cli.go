@@ -397,6 +397,14 @@ func readModel(ctx context.Context, path string) (*onnxio.Model, error) {
 	return interruptible(ctx, func() (*onnxio.Model, error) { return onnxio.ReadFile(path) })
 }
 
+// readTeacher reads --teacher with readModel, or returns nil without one.
+func readTeacher(ctx context.Context, path string) (*onnxio.Model, error) {
+	if path == "" {
+		return nil, nil
+	}
+	return readModel(ctx, path)
+}
+
 // writeModel writes m atomically to path, interruptibly.
 func writeModel(ctx context.Context, m *onnxio.Model, path string, opts ...onnxio.WriteOption) error {
 	return interruptibleErr(ctx, func() error { return m.WriteFile(path, opts...) })

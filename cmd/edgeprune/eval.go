@@ -56,12 +56,8 @@ the largest absolute difference of any score.`,
 			if err := checkThreads(threads); err != nil {
 				return err
 			}
-			sparseOpt, err := sparseOption(sparseMode)
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			m, compileOpts, err := readRunnable(ctx, args[0])
+			m, compileOpts, err := readRunnable(ctx, args[0], sparseMode)
 			if err != nil {
 				return err
 			}
@@ -71,7 +67,7 @@ the largest absolute difference of any score.`,
 			if err != nil {
 				return err
 			}
-			opts := engine.EvalOptions{Threads: threads, Compile: append(compileOpts, sparseOpt)}
+			opts := engine.EvalOptions{Threads: threads, Compile: compileOpts}
 			if reference != "" {
 				if opts.Reference, err = readModel(ctx, reference); err != nil {
 					return err

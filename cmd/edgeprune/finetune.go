@@ -477,15 +477,13 @@ A NaN or Inf loss stops training, says at which step, and writes nothing.`,
 			if !recal && cmd.Flags().Changed("batches") {
 				return usagef("--batches needs --recalibrate-bn")
 			}
-			m, err := onnxio.ReadFile(args[0])
+			m, err := readModel(ctx, args[0])
 			if err != nil {
 				return err
 			}
-			var teacher *onnxio.Model
-			if f.teacher != "" {
-				if teacher, err = onnxio.ReadFile(f.teacher); err != nil {
-					return err
-				}
+			teacher, err := readTeacher(ctx, f.teacher)
+			if err != nil {
+				return err
 			}
 			d, err := openTrainData(cmd, m, &f)
 			if err != nil {

@@ -10,7 +10,6 @@ import (
 	"github.com/edgeprune/edgeprune/dataset"
 	"github.com/edgeprune/edgeprune/engine"
 	"github.com/edgeprune/edgeprune/internal/atomicfile"
-	"github.com/edgeprune/edgeprune/onnxio"
 	"github.com/edgeprune/edgeprune/train"
 	"github.com/spf13/cobra"
 	"gorgonia.org/tensor"
@@ -68,15 +67,13 @@ against another framework's gradients.`,
 			if f.teacher == "" && f.alpha != 0 {
 				return usagef("--alpha needs --teacher")
 			}
-			m, err := onnxio.ReadFile(args[0])
+			m, err := readModel(ctx, args[0])
 			if err != nil {
 				return err
 			}
-			var teacher *onnxio.Model
-			if f.teacher != "" {
-				if teacher, err = onnxio.ReadFile(f.teacher); err != nil {
-					return err
-				}
+			teacher, err := readTeacher(ctx, f.teacher)
+			if err != nil {
+				return err
 			}
 			f.threads = 1
 			d, err := openTrainData(cmd, m, &f)

@@ -12,7 +12,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/edgeprune/edgeprune/internal/atomicfile"
 	"github.com/edgeprune/edgeprune/prune"
 	"github.com/spf13/cobra"
 )
@@ -215,7 +214,7 @@ func runPrune(c *cli, cmd *cobra.Command, in string, f *pruneFlags) error {
 	}
 	rep := &pruneReport{Plan: plan, Model: in, Output: f.out, Seconds: time.Since(start).Seconds()}
 	if f.report != "" {
-		if err := writeReport(f.report, rep); err != nil {
+		if err := writeJSONFile(f.report, rep); err != nil {
 			return err
 		}
 	}
@@ -292,14 +291,6 @@ func pruneOptions(cmd *cobra.Command, f *pruneFlags, crit string) ([]prune.Optio
 		opts = append(opts, prune.WithLayerBounds(f.minLayer, f.maxLayer))
 	}
 	return opts, sel, nil
-}
-
-func writeReport(path string, rep *pruneReport) error {
-	var b strings.Builder
-	if err := writeJSON(&b, rep); err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(path, []byte(b.String()))
 }
 
 func printPrune(w io.Writer, r *pruneReport) error {

@@ -110,15 +110,13 @@ func runIterative(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start ti
 			return usageError{err}
 		}
 	}
-	m, err := onnxio.ReadFile(in)
+	m, err := readModel(ctx, in)
 	if err != nil {
 		return err
 	}
-	var teacher *onnxio.Model
-	if it.tr.teacher != "" {
-		if teacher, err = onnxio.ReadFile(it.tr.teacher); err != nil {
-			return err
-		}
+	teacher, err := readTeacher(ctx, it.tr.teacher)
+	if err != nil {
+		return err
 	}
 	d, err := openTrainData(cmd, m, &it.tr)
 	if err != nil {

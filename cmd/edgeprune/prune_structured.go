@@ -6,11 +6,9 @@ import (
 	"io"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/edgeprune/edgeprune/internal/atomicfile"
 	"github.com/edgeprune/edgeprune/prune"
 	"github.com/spf13/cobra"
 )
@@ -171,11 +169,7 @@ func runStructured(c *cli, cmd *cobra.Command, in string, f *pruneFlags, start t
 	}
 	rep := &structuredReport{StructuredPlan: plan, Model: in, Output: f.out, Masked: f.st.emitMasked, Seconds: time.Since(start).Seconds()}
 	if f.report != "" {
-		var b strings.Builder
-		if err := writeJSON(&b, rep); err != nil {
-			return err
-		}
-		if err := atomicfile.WriteFile(f.report, []byte(b.String())); err != nil {
+		if err := writeJSONFile(f.report, rep); err != nil {
 			return err
 		}
 	}

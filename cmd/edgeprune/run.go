@@ -47,16 +47,11 @@ those given with --shape: a quick way to compare two models' outputs.`,
 			if err != nil {
 				return err
 			}
-			sparseOpt, err := sparseOption(sparseMode)
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			m, opts, err := readRunnable(ctx, args[0])
+			m, opts, err := readRunnable(ctx, args[0], sparseMode)
 			if err != nil {
 				return err
 			}
-			opts = append(opts, sparseOpt)
 			if err := checkShapeInputs(given, m); err != nil {
 				return err
 			}

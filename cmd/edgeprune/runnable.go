@@ -14,11 +14,15 @@ import (
 // readRunnable reads MODEL for run, eval and bench: an ONNX file, or an
 // .epk pack compiled as it is (no unpack step): the weights the pack
 // stores sparse stay sparse matrices, and the returned options hand them
-// to engine.Compile.
-func readRunnable(ctx context.Context, path string) (*onnxio.Model, []engine.Option, error) {
+// to engine.Compile, with --sparse's (checked first, a usage error).
+func readRunnable(ctx context.Context, path, sparseMode string) (*onnxio.Model, []engine.Option, error) {
+	sparseOpt, err := sparseOption(sparseMode)
+	if err != nil {
+		return nil, nil, err
+	}
 	if !isPackFile(path) {
 		m, err := readModel(ctx, path)
-		return m, nil, err
+		return m, []engine.Option{sparseOpt}, err
 	}
 	type res struct {
 		m   *onnxio.Model
@@ -43,7 +47,7 @@ func readRunnable(ctx context.Context, path string) (*onnxio.Model, []engine.Opt
 	if err != nil {
 		return nil, nil, err
 	}
-	return r.m, []engine.Option{r.opt}, nil
+	return r.m, []engine.Option{r.opt, sparseOpt}, nil
 }
 
 // addSparseFlag adds --sparse, the engine's choice of sparse kernels.

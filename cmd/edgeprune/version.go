@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"runtime/debug"
 
+	"github.com/edgeprune/edgeprune/internal/atomicfile"
 	"github.com/spf13/cobra"
 )
 
@@ -68,4 +69,17 @@ func writeJSON(w interface{ Write([]byte) (int, error) }, v any) error {
 	b = append(b, '\n')
 	_, err = w.Write(b)
 	return err
+}
+
+// writeJSONFile writes v as writeJSON does to path, atomically.
+func writeJSONFile(path string, v any) error {
+	f, err := atomicfile.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	if err := writeJSON(f, v); err != nil {
+		return err
+	}
+	return f.Commit()
 }
