@@ -26,30 +26,27 @@ func SyncBatchNorm(t *Trainable, replicas ...*Trainable) error {
 		if len(r.bns) != len(t.bns) {
 			return fmt.Errorf("%w: SyncBatchNorm: a replica has %d BatchNormalizations, the model %d", ErrInput, len(r.bns), len(t.bns))
 		}
+		for i, k := range t.bns {
+			if r.bns[i].c != k.c {
+				return fmt.Errorf("%w: SyncBatchNorm: BatchNormalization %d has %d channels in a replica, %d in the model", ErrInput, i, r.bns[i].c, k.c)
+			}
+		}
 	}
 	if len(members) < 2 {
 		return nil
 	}
-	for i, k := range t.bns {
-		s := &bnSync{parties: len(members), slots: make([][]float64, len(members))}
+	for i := range t.bns {
+		s := &bnSync{slots: make([][]float64, len(members))}
 		s.cond = sync.NewCond(&s.mu)
 		for rank, m := range members {
-			mk := m.bns[i]
-			if mk.c != k.c {
-				return fmt.Errorf("%w: SyncBatchNorm: BatchNormalization %d has %d channels in a replica, %d in the model", ErrInput, i, mk.c, k.c)
-			}
-			mk.sync, mk.rank = s, rank
+			m.bns[i].sync, m.bns[i].rank = s, rank
 		}
-	}
-	for _, m := range members {
-		m.syncGroup = members
 	}
 	return nil
 }
 
 // bnSync is one BatchNormalization's rendezvous across the members.
 type bnSync struct {
-	parties int
 	mu      sync.Mutex
 	cond    *sync.Cond
 	slots   [][]float64 // per rank: its partial sums of this round
@@ -70,7 +67,7 @@ func (s *bnSync) allReduce(rank int, local []float64) []float64 {
 	s.slots[rank] = local
 	s.arrived++
 	gen := s.gen
-	if s.arrived == s.parties {
+	if s.arrived == len(s.slots) {
 		tot := make([]float64, len(local))
 		for _, sl := range s.slots {
 			for i, v := range sl {
@@ -101,7 +98,7 @@ func (s *bnSync) breakGroup() {
 // breakSync breaks t's BatchNormalization group when err is set (a
 // member that stops must not leave the others waiting).
 func (t *Trainable) breakSync(err *error) {
-	if *err == nil || t.syncGroup == nil {
+	if *err == nil {
 		return
 	}
 	for _, k := range t.bns {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"slices"
+	"strconv"
 
 	"github.com/edgeprune/edgeprune/sparse"
 )
@@ -83,7 +84,7 @@ func detectPattern(a *sparse.CSR, groups []int) string {
 		}
 	}
 	if r > 1 || c > 1 {
-		return "block=" + itoa(max(r, 1)) + "x" + itoa(max(c, 1))
+		return "block=" + strconv.Itoa(max(r, 1)) + "x" + strconv.Itoa(max(c, 1))
 	}
 	for _, m := range []int{4, 8, 16} {
 		if a.Cols%m != 0 {
@@ -98,17 +99,10 @@ func detectPattern(a *sparse.CSR, groups []int) string {
 			}
 		}
 		if n <= m/2 {
-			return itoa(n) + ":" + itoa(m)
+			return strconv.Itoa(n) + ":" + strconv.Itoa(m)
 		}
 	}
 	return "csr"
-}
-
-func itoa(i int) string {
-	if i < 10 {
-		return string(rune('0' + i))
-	}
-	return itoa(i/10) + string(rune('0'+i%10))
 }
 
 // bytes is the memory the weight holds: values, column indices and row

@@ -303,27 +303,34 @@ func gemmBlock(pa *packedA, transB bool, ia, ib, j0, j1 int, b []float32, ldb in
 				// valid part with the epilogue.
 				t := tmp[:mr*nr]
 				kern.run(kc, apan, bpan, t, nr, &tep)
-				for r := 0; r < rows; r++ {
-					crow := c[off+r*ldc : off+r*ldc+cols]
-					trow := t[r*nr : r*nr+cols]
-					if flags&epAccum != 0 {
-						for q := range crow {
-							trow[q] += crow[q]
-						}
-					}
-					if flags&epBias != 0 {
-						bv := bias[i0+r]
-						for q := range trow {
-							trow[q] += bv
-						}
-					}
-					if flags&epClamp != 0 {
-						clampRange(crow, trow, ep.lo, ep.hi)
-					} else {
-						copy(crow, trow)
-					}
-				}
+				storeEdge(c[off:], ldc, t, nr, rows, cols, &ep)
 			}
+		}
+	}
+}
+
+// storeEdge stores the rows × cols top-left part of the block t (row
+// stride ldt, computed without epilogue) into c (row stride ldc) with ep's
+// epilogue: the edge tiles of a kernel that only takes full blocks.
+func storeEdge(c []float32, ldc int, t []float32, ldt, rows, cols int, ep *kernEpi) {
+	for r := 0; r < rows; r++ {
+		crow := c[r*ldc : r*ldc+cols]
+		trow := t[r*ldt : r*ldt+cols]
+		if ep.flags&epAccum != 0 {
+			for q := range crow {
+				trow[q] += crow[q]
+			}
+		}
+		if ep.flags&epBias != 0 {
+			bv := ep.biasS[r]
+			for q := range trow {
+				trow[q] += bv
+			}
+		}
+		if ep.flags&epClamp != 0 {
+			clampRange(crow, trow, ep.lo, ep.hi)
+		} else {
+			copy(crow, trow)
 		}
 	}
 }

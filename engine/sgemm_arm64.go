@@ -77,24 +77,5 @@ func neonTaps(kc int, a, b []float32, offs []int, c []float32, ldc int, ep *kern
 		clear(pan[p*12+cols : p*12+12])
 	}
 	kernel8x12NEON(kc, &a[0], &pan[0], &t[0], 12, &none)
-	for r := 0; r < rows; r++ {
-		crow, trow := c[r*ldc:r*ldc+cols], t[r*12:r*12+cols]
-		if ep.flags&epAccum != 0 {
-			for q := range trow {
-				trow[q] += crow[q]
-			}
-		}
-		if ep.flags&epBias != 0 {
-			bv := ep.biasS[r]
-			for q := range trow {
-				trow[q] += bv
-			}
-		}
-		if ep.flags&epClamp != 0 {
-			for q, v := range trow {
-				trow[q] = min(max(v, ep.lo), ep.hi)
-			}
-		}
-		copy(crow, trow)
-	}
+	storeEdge(c, ldc, t[:], 12, rows, cols, ep)
 }

@@ -229,7 +229,6 @@ type Trainable struct {
 
 	fwdArena, tapeArena int // float32 elements, without and with the tape
 	bns                 []*bnTrainKernel
-	syncGroup           []*Trainable // SyncBatchNorm's members, t among them
 	recorded            bool
 }
 

@@ -78,70 +78,17 @@ func init() {
 		return
 	}
 	vecKernelName, tapKernelName, sigmoidKernelName = "avx512", "avx512", "avx512"
-	bin := func(f func(dst, a, b *float32, n int)) func(dst, a, b []float32) {
-		return func(dst, a, b []float32) {
-			if n := len(dst); n > 0 {
-				_, _ = a[n-1], b[n-1]
-				f(&dst[0], &a[0], &b[0], n)
-			}
-		}
-	}
-	vecAdd, vecSub, vecMul, vecDiv = bin(vecAddAVX512), bin(vecSubAVX512), bin(vecMulAVX512), bin(vecDivAVX512)
-	scal := func(f func(dst, a *float32, s float32, n int)) func(dst, a []float32, s float32) {
-		return func(dst, a []float32, s float32) {
-			if n := len(dst); n > 0 {
-				_ = a[n-1]
-				f(&dst[0], &a[0], s, n)
-			}
-		}
-	}
-	vecAddScalar, vecMulScalar, vecDivScalar = scal(vecAddScalarAVX512), scal(vecMulScalarAVX512), scal(vecDivScalarAVX512)
-	vecScaleShift = func(dst, a []float32, s, t float32) {
-		if n := len(dst); n > 0 {
-			_ = a[n-1]
-			vecScaleShiftAVX512(&dst[0], &a[0], s, t, n)
-		}
-	}
+	vecAdd, vecSub, vecMul, vecDiv = asmBin(vecAddAVX512), asmBin(vecSubAVX512), asmBin(vecMulAVX512), asmBin(vecDivAVX512)
+	vecAddScalar, vecMulScalar, vecDivScalar = asmScal(vecAddScalarAVX512), asmScal(vecMulScalarAVX512), asmScal(vecDivScalarAVX512)
+	vecScaleShift, vecClamp = asmScal2(vecScaleShiftAVX512), asmScal2(vecClampAVX512)
 	vecSigmoid = func(dst, src []float32) {
 		if n := len(dst); n > 0 {
 			_ = src[n-1]
 			vecSigmoidAVX512(&dst[0], &src[0], n, &sigmoidConsts[0])
 		}
 	}
-	vecDot = func(a, b []float32) float32 {
-		n := len(a)
-		if n == 0 {
-			return 0
-		}
-		_ = b[n-1]
-		return vecDotAVX512(&a[0], &b[0], n)
-	}
-	vecSum = func(a []float32) float32 {
-		if len(a) == 0 {
-			return 0
-		}
-		return vecSumAVX512(&a[0], len(a))
-	}
-	vecClamp = func(dst, s []float32, lo, hi float32) {
-		if n := len(dst); n > 0 {
-			_ = s[n-1]
-			vecClampAVX512(&dst[0], &s[0], lo, hi, n)
-		}
-	}
-	tapRows = func(out []float32, n, rows, ostride int, base []float32, istride int, offs []int, w []float32, ep *kernEpi) {
-		if n == 0 || rows == 0 {
-			return
-		}
-		if len(offs) == 0 || len(w) < len(offs) {
-			tapRowsGo(out, n, rows, ostride, base, istride, offs, w, ep)
-			return
-		}
-		_ = out[(rows-1)*ostride+n-1]
-		for _, o := range offs {
-			_ = base[o : (rows-1)*istride+o+n] // the assembly reads base[r*istride+o:][:n]
-		}
-		tapRowsAVX512(&out[0], n, rows, ostride, &base[0], istride, &offs[0], &w[0], len(offs), ep)
-	}
+	vecDot, vecSum = asmDot(vecDotAVX512), asmSum(vecSumAVX512)
+	tapRows, tapMaxRow = asmTapRows(tapRowsAVX512), asmTapMaxRow(tapMaxRowAVX512)
 	packB32 = func(dst, b []float32, ldb, kc, cols int) {
 		if kc == 0 {
 			return
@@ -163,15 +110,5 @@ func init() {
 		_ = dst[8*kc-1]
 		_ = a[(kc-1)*lda+rows-1] // the rows the assembly reads
 		packA8AVX512(&dst[0], &a[0], lda, kc, 1<<rows-1)
-	}
-	tapMaxRow = func(out, base []float32, offs []int) {
-		n := len(out)
-		if n == 0 {
-			return
-		}
-		for _, o := range offs {
-			_ = base[o : o+n] // the assembly reads base[o : o+n]
-		}
-		tapMaxRowAVX512(&out[0], n, &base[0], &offs[0], len(offs))
 	}
 }

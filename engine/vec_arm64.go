@@ -61,64 +61,11 @@ func packB12NEON(dst, src *float32, ldb, kc int)
 
 func init() {
 	vecKernelName, tapKernelName, sigmoidKernelName = "neon", "neon", "neon"
-	bin := func(f func(dst, a, b *float32, n int)) func(dst, a, b []float32) {
-		return func(dst, a, b []float32) {
-			if n := len(dst); n > 0 {
-				_, _ = a[n-1], b[n-1]
-				f(&dst[0], &a[0], &b[0], n)
-			}
-		}
-	}
-	vecAdd, vecSub, vecMul, vecDiv = bin(vecAddNEON), bin(vecSubNEON), bin(vecMulNEON), bin(vecDivNEON)
-	scal := func(f func(dst, a *float32, s float32, n int)) func(dst, a []float32, s float32) {
-		return func(dst, a []float32, s float32) {
-			if n := len(dst); n > 0 {
-				_ = a[n-1]
-				f(&dst[0], &a[0], s, n)
-			}
-		}
-	}
-	vecAddScalar, vecMulScalar, vecDivScalar = scal(vecAddScalarNEON), scal(vecMulScalarNEON), scal(vecDivScalarNEON)
-	scal2 := func(f func(dst, a *float32, s, t float32, n int)) func(dst, a []float32, s, t float32) {
-		return func(dst, a []float32, s, t float32) {
-			if n := len(dst); n > 0 {
-				_ = a[n-1]
-				f(&dst[0], &a[0], s, t, n)
-			}
-		}
-	}
-	vecScaleShift, vecClamp = scal2(vecScaleShiftNEON), scal2(vecClampNEON)
-	vecDot = func(a, b []float32) float32 {
-		n := len(a)
-		if n == 0 {
-			return 0
-		}
-		_ = b[n-1]
-		return vecDotNEON(&a[0], &b[0], n)
-	}
-	vecSum = func(a []float32) float32 {
-		if len(a) == 0 {
-			return 0
-		}
-		return vecSumNEON(&a[0], len(a))
-	}
-	tapRows = func(out []float32, n, rows, ostride int, base []float32, istride int, offs []int, w []float32, ep *kernEpi) {
-		if n == 0 || rows == 0 {
-			return
-		}
-		if len(offs) == 0 || len(w) < len(offs) {
-			tapRowsGo(out, n, rows, ostride, base, istride, offs, w, ep)
-			return
-		}
-		_ = out[(rows-1)*ostride+n-1]
-		for _, o := range offs {
-			_ = base[o : (rows-1)*istride+o+n] // the assembly reads base[r*istride+o:][:n]
-		}
-		if ep.flags&epBias != 0 {
-			_ = *ep.bias
-		}
-		tapRowsNEON(&out[0], n, rows, ostride, &base[0], istride, &offs[0], &w[0], len(offs), ep)
-	}
+	vecAdd, vecSub, vecMul, vecDiv = asmBin(vecAddNEON), asmBin(vecSubNEON), asmBin(vecMulNEON), asmBin(vecDivNEON)
+	vecAddScalar, vecMulScalar, vecDivScalar = asmScal(vecAddScalarNEON), asmScal(vecMulScalarNEON), asmScal(vecDivScalarNEON)
+	vecScaleShift, vecClamp = asmScal2(vecScaleShiftNEON), asmScal2(vecClampNEON)
+	vecDot, vecSum = asmDot(vecDotNEON), asmSum(vecSumNEON)
+	tapRows, tapMaxRow = asmTapRows(tapRowsNEON), asmTapMaxRow(tapMaxRowNEON)
 	vecSigmoid = func(dst, src []float32) {
 		n := len(dst)
 		if n == 0 {
@@ -147,15 +94,5 @@ func init() {
 		_ = dst[12*kc-1]
 		_ = b[(kc-1)*ldb+11] // the rows the assembly reads
 		packB12NEON(&dst[0], &b[0], ldb, kc)
-	}
-	tapMaxRow = func(out, base []float32, offs []int) {
-		n := len(out)
-		if n == 0 {
-			return
-		}
-		for _, o := range offs {
-			_ = base[o : o+n] // the assembly reads base[o : o+n]
-		}
-		tapMaxRowNEON(&out[0], n, &base[0], &offs[0], len(offs))
 	}
 }
