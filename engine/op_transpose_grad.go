@@ -14,28 +14,17 @@ func stridedAdd(dst, src []float32, shape, strides []int, base int) {
 		dst[base] += src[0]
 		return
 	}
-	nd := len(shape)
-	inner, step := shape[nd-1], strides[nd-1]
-	idx := make([]int, nd-1)
-	off := base
-	for o := 0; o < n; o += inner {
-		row := src[o : o+inner]
-		if step == 1 {
-			vecAdd(dst[off:off+inner], dst[off:off+inner], row)
+	w := newStridedRows(shape, strides, base)
+	for o := 0; o < n; o += w.inner {
+		row, off := src[o:o+w.inner], w.off
+		if w.step == 1 {
+			vecAdd(dst[off:off+w.inner], dst[off:off+w.inner], row)
 		} else {
 			for j, v := range row {
-				dst[off+j*step] += v
+				dst[off+j*w.step] += v
 			}
 		}
-		for d := nd - 2; d >= 0; d-- {
-			idx[d]++
-			off += strides[d]
-			if idx[d] < shape[d] {
-				break
-			}
-			off -= strides[d] * shape[d]
-			idx[d] = 0
-		}
+		w.next()
 	}
 }
 

@@ -20,27 +20,43 @@ func stridedCopy[T any](dst, src []T, shape, strides []int, base int) {
 		dst[0] = src[base]
 		return
 	}
-	nd := len(shape)
-	inner, step := shape[nd-1], strides[nd-1]
-	idx := make([]int, nd-1)
-	off := base
-	for o := 0; o < n; o += inner {
-		row := dst[o : o+inner]
-		if step == 1 {
-			copy(row, src[off:off+inner])
+	w := newStridedRows(shape, strides, base)
+	for o := 0; o < n; o += w.inner {
+		row, off := dst[o:o+w.inner], w.off
+		if w.step == 1 {
+			copy(row, src[off:off+w.inner])
 		} else {
 			for j := range row {
-				row[j] = src[off+j*step]
+				row[j] = src[off+j*w.step]
 			}
 		}
-		for d := nd - 2; d >= 0; d-- {
-			idx[d]++
-			off += strides[d]
-			if idx[d] < shape[d] {
-				break
-			}
-			off -= strides[d] * shape[d]
-			idx[d] = 0
+		w.next()
+	}
+}
+
+// stridedRows walks the rows (last axis) of shape in row-major order,
+// keeping off = base + Σ idx[d]·strides[d] of each row's first element; the
+// walk shared by stridedCopy and its adjoint stridedAdd.
+type stridedRows struct {
+	shape, strides, idx []int
+	inner, step, off    int
+}
+
+func newStridedRows(shape, strides []int, base int) stridedRows {
+	nd := len(shape)
+	return stridedRows{shape: shape, strides: strides, idx: make([]int, nd-1),
+		inner: shape[nd-1], step: strides[nd-1], off: base}
+}
+
+// next moves off to the next row's first element.
+func (w *stridedRows) next() {
+	for d := len(w.idx) - 1; d >= 0; d-- {
+		w.idx[d]++
+		w.off += w.strides[d]
+		if w.idx[d] < w.shape[d] {
+			return
 		}
+		w.off -= w.strides[d] * w.shape[d]
+		w.idx[d] = 0
 	}
 }
