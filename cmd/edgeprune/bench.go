@@ -2,12 +2,11 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/edgeprune/edgeprune/engine"
+	"github.com/edgeprune/edgeprune/profile"
 	"github.com/spf13/cobra"
 )
 
@@ -107,7 +106,7 @@ the peak activation memory of the compiled plan and its FLOPs.`,
 			out := benchJSON{Model: args[0], Threads: threads, Runs: runs, Inputs: map[string][]int{},
 				MedianMS: float64(t.Median.Nanoseconds()) / 1e6, P90MS: float64(t.P90.Nanoseconds()) / 1e6,
 				PeakActivationBytes: rep.PeakActivationBytes, FLOPs: rep.FLOPs, MACs: rep.MACs,
-				WeightBytes: rep.WeightBytes, SparseWeightBytes: rep.SparseWeightBytes, PeakRSSBytes: peakRSS(),
+				WeightBytes: rep.WeightBytes, SparseWeightBytes: rep.SparseWeightBytes, PeakRSSBytes: int64(profile.ReadPeakRSSMB() * profile.MB),
 				Kernels: engine.Kernels()}
 			var times []time.Duration
 			if nodes {
@@ -170,22 +169,4 @@ the peak activation memory of the compiled plan and its FLOPs.`,
 	cmd.Flags().IntVar(&warmup, "warmup", 3, "untimed runs first")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: median_ms, p90_ms, peak_activation_bytes, flops, ...")
 	return cmd
-}
-
-// peakRSS is the process's peak resident set (VmHWM of /proc/self/status),
-// or 0 where that is not available.
-func peakRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err == nil {
-				return kb * 1024
-			}
-		}
-	}
-	return 0
 }
