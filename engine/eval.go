@@ -132,15 +132,26 @@ func (c *planCache) get(inputs map[string]*tensor.Dense) (*Program, error) {
 // Evaluate runs m over the batches and returns accuracy (when the batches
 // carry labels) and fidelity to opts.Reference (when set).
 func Evaluate(ctx context.Context, m *onnxio.Model, batches []Batch, opts EvalOptions) (*EvalResult, error) {
+	return EvaluateEach(ctx, m, len(batches), func(i int) (Batch, error) { return batches[i], nil }, opts)
+}
+
+// EvaluateEach is Evaluate over n batches read one at a time by batch(i), in
+// order, so that a large dataset need not be in memory at once.
+func EvaluateEach(ctx context.Context, m *onnxio.Model, n int, batch func(i int) (Batch, error), opts EvalOptions) (*EvalResult, error) {
 	main := &planCache{m: m, opts: opts.Compile, threads: opts.Threads, plans: map[string]*Program{}}
 	var ref *planCache
 	if opts.Reference != nil {
 		ref = &planCache{m: opts.Reference, threads: opts.Threads, plans: map[string]*Program{}}
 	}
-	res := &EvalResult{Compared: ref != nil, Labeled: len(batches) > 0}
+	res := &EvalResult{Compared: ref != nil, Labeled: n > 0}
 	var top1, top5, agree int
 	var cosSum float64
-	for bi, b := range batches {
+	total := n
+	for bi := range total {
+		b, err := batch(bi)
+		if err != nil {
+			return nil, err
+		}
 		if b.Labels == nil {
 			res.Labeled = false
 		}
@@ -189,7 +200,7 @@ func Evaluate(ctx context.Context, m *onnxio.Model, batches []Batch, opts EvalOp
 		}
 		res.Samples += n
 		if opts.Progress != nil {
-			opts.Progress(bi+1, len(batches))
+			opts.Progress(bi+1, total)
 		}
 	}
 	if res.Samples > 0 {

@@ -61,25 +61,26 @@ the largest absolute difference of any score.`,
 			if err != nil {
 				return err
 			}
-			batches, err := interruptible(ctx, func() ([]engine.Batch, error) {
-				return loadEvalData(cmd, m, dataPath, &df, batch)
+			src, err := interruptible(ctx, func() (*evalSource, error) {
+				return openEvalData(cmd, m, dataPath, &df, batch)
 			})
 			if err != nil {
 				return err
 			}
+			defer src.close()
 			opts := engine.EvalOptions{Threads: threads, Compile: compileOpts}
 			if reference != "" {
 				if opts.Reference, err = readModel(ctx, reference); err != nil {
 					return err
 				}
 			}
-			if f, ok := c.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) && len(batches) > 1 {
-				bar := progressbar.NewOptions(len(batches), progressbar.OptionSetWriter(c.stderr),
+			if f, ok := c.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) && src.n > 1 {
+				bar := progressbar.NewOptions(src.n, progressbar.OptionSetWriter(c.stderr),
 					progressbar.OptionSetDescription("eval"), progressbar.OptionClearOnFinish())
 				opts.Progress = func(done, total int) { _ = bar.Set(done) }
 				defer bar.Finish()
 			}
-			res, err := engine.Evaluate(ctx, m, batches, opts)
+			res, err := engine.EvaluateEach(ctx, m, src.n, src.get, opts)
 			if err != nil {
 				return err
 			}
@@ -117,6 +118,32 @@ the largest absolute difference of any score.`,
 
 // loadEvalData reads path into batches for m's inputs.
 func loadEvalData(cmd *cobra.Command, m *onnxio.Model, path string, df *dataFlags, batch int) ([]engine.Batch, error) {
+	src, err := openEvalData(cmd, m, path, df, batch)
+	if err != nil {
+		return nil, err
+	}
+	defer src.close()
+	out := make([]engine.Batch, 0, src.n)
+	for i := range src.n {
+		b, err := src.get(i)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// evalSource is a dataset read one batch at a time: n batches, get(i) reads
+// batch i, close releases the file.
+type evalSource struct {
+	n     int
+	get   func(i int) (engine.Batch, error)
+	close func()
+}
+
+// openEvalData opens path as batches of at most batch samples for m's inputs.
+func openEvalData(cmd *cobra.Command, m *onnxio.Model, path string, df *dataFlags, batch int) (*evalSource, error) {
 	var inputNames []string
 	for _, v := range m.Info().Inputs {
 		inputNames = append(inputNames, v.Name)
@@ -137,24 +164,23 @@ func loadEvalData(cmd *cobra.Command, m *onnxio.Model, path string, df *dataFlag
 			}
 			out = append(out, b)
 		}
-		return out, nil
+		return &evalSource{n: len(out), get: func(i int) (engine.Batch, error) { return out[i], nil }, close: func() {}}, nil
 	}
 	d, err := df.open(cmd, path, m)
 	if err != nil {
 		return nil, err
 	}
-	defer d.Close()
-	var out []engine.Batch
-	for start := 0; start < d.Len(); start += batch {
+	get := func(i int) (engine.Batch, error) {
+		start := i * batch
 		b, err := d.Batch(cmd.Context(), dataset.Range(start, min(batch, d.Len()-start)))
 		if err != nil {
-			return nil, err
+			return engine.Batch{}, err
 		}
 		eb := engine.Batch{Inputs: map[string]*tensor.Dense{}, Labels: b.Labels}
 		for _, n := range inputNames {
 			eb.Inputs[n] = b.Inputs[n]
 		}
-		out = append(out, eb)
+		return eb, nil
 	}
-	return out, nil
+	return &evalSource{n: (d.Len() + batch - 1) / batch, get: get, close: func() { d.Close() }}, nil
 }
