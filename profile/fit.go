@@ -72,15 +72,16 @@ func PredictNodes(c *Coeffs, nodes []NodeSample) float64 {
 }
 
 // PredictRun turns the sum of n nodes' predictions into a whole run's:
-// RunScale · sum + n · DispatchUS + out · DispatchNSPerOut + GraphOverheadUS,
-// out the nodes' output elements.
+// RunScale · sum + n · (DispatchUS − ProfilerUS) + out · DispatchNSPerOut +
+// GraphOverheadUS, out the nodes' output elements.
 func (c *Coeffs) PredictRun(sum float64, n int, out int64) float64 {
-	return sum*c.runScale() + float64(n)*c.DispatchUS/1000 + float64(out)*c.DispatchNSPerOut/1e6 + c.GraphOverheadUS/1000
+	return sum*c.runScale() + float64(n)*(c.DispatchUS-c.ProfilerUS)/1000 + float64(out)*c.DispatchNSPerOut/1e6 + c.GraphOverheadUS/1000
 }
 
-// dispatchMS is what a node with out output elements costs between nodes.
+// dispatchMS is what a node with out output elements costs between nodes
+// (less what a profiler added to its recorded time).
 func (c *Coeffs) dispatchMS(out int64) float64 {
-	return c.DispatchUS/1000 + float64(out)*c.DispatchNSPerOut/1e6
+	return (c.DispatchUS-c.ProfilerUS)/1000 + float64(out)*c.DispatchNSPerOut/1e6
 }
 
 // OutElems sums the nodes' output elements (PredictRun's out).

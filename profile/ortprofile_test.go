@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"math"
 	"strings"
 	"testing"
 )
@@ -67,5 +68,93 @@ func TestWithCalibrationKeepsComments(t *testing.T) {
 	s := string(out)
 	if !strings.Contains(s, "# a comment") || !strings.Contains(s, "name: x # inline") || strings.Contains(s, "old: 1") || !strings.Contains(s, "peak_gflops: 1") {
 		t.Errorf("rewritten profile:\n%s", s)
+	}
+}
+
+// A fused NCHWc convolution is named after the tensor it writes: the
+// graph (or torch's tensor names) tells which activation was fused.
+func TestORTFusedOp(t *testing.T) {
+	g := map[string]string{"/b/relu/Relu_output_0": "Relu", "y": "Clip", "/c/Conv_output_0": "Conv"}
+	for _, c := range []struct{ name, want string }{
+		{"/b/relu/Relu_output_0_nchwc_kernel_time", "Relu"},
+		{"y_nchwc_kernel_time", "Clip"},
+		{"/c/Conv_output_0_nchwc_kernel_time", "Conv"},
+		{"/d/act/HardSigmoid_output_0_kernel_time", "HardSigmoid"}, // not in the graph: torch's name
+		{"ReorderOutput_kernel_time", ""},
+	} {
+		if got := ortFusedOp(c.name, g); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+	conv := func(name string, inputs int) ortEvent {
+		var e ortEvent
+		e.Name, e.Args.OpName = name, "Conv"
+		for i := 0; i < inputs; i++ {
+			e.Args.In = append(e.Args.In, map[string][]int64{"float": {1, 8, 4, 4}})
+		}
+		e.Args.In[1]["float"] = []int64{8, 8, 1, 1}
+		e.Args.Out = []map[string][]int64{{"float": {1, 8, 4, 4}}}
+		return e
+	}
+	if op := ortCost(conv("y_nchwc_kernel_time", 3), g).Op; op != "Conv+Clip" {
+		t.Errorf("clipped conv: %q", op)
+	}
+	if op := ortCost(conv("/b/relu/Relu_output_0_nchwc_kernel_time", 4), g).Op; op != "Conv+Relu+Sum" {
+		t.Errorf("conv with a residual add: %q", op)
+	}
+	if op := ortCost(conv("y_nchwc_kernel_time", 3), nil).Op; op != "Conv" {
+		t.Errorf("without the graph: %q, want ORT's plain Conv", op)
+	}
+	if c := ortCost(conv("y_nchwc_kernel_time", 3), g); Classify(c) != Conv1x1 || c.FLOPs != 2*8*4*4*8 {
+		t.Errorf("conv cost: %+v (%s)", c, Classify(c))
+	}
+}
+
+// Warm-up runs are dropped and the statistic is the one asked for; gaps
+// between kernels count only when asked.
+func TestReadORTProfileWith(t *testing.T) {
+	const js = `[
+{"cat":"Session","name":"model_run","ts":0,"dur":5000},
+{"cat":"Node","name":"a_kernel_time","ts":10,"dur":4000,"args":{"op_name":"Relu","input_type_shape":[{"float":[1,4]}],"output_type_shape":[{"float":[1,4]}]}},
+{"cat":"Session","name":"model_run","ts":10000,"dur":1000},
+{"cat":"Node","name":"a_kernel_time","ts":10010,"dur":300,"args":{"op_name":"Relu","input_type_shape":[{"float":[1,4]}],"output_type_shape":[{"float":[1,4]}]}},
+{"cat":"Node","name":"b_kernel_time","ts":10400,"dur":200,"args":{"op_name":"Relu","input_type_shape":[{"float":[1,4]}],"output_type_shape":[{"float":[1,4]}]}},
+{"cat":"Session","name":"model_run","ts":20000,"dur":800},
+{"cat":"Node","name":"a_kernel_time","ts":20010,"dur":200,"args":{"op_name":"Relu","input_type_shape":[{"float":[1,4]}],"output_type_shape":[{"float":[1,4]}]}},
+{"cat":"Node","name":"b_kernel_time","ts":20300,"dur":100,"args":{"op_name":"Relu","input_type_shape":[{"float":[1,4]}],"output_type_shape":[{"float":[1,4]}]}}
+]`
+	r, err := ReadORTProfileWith("p.json", strings.NewReader(js), ORTReadOptions{SkipRuns: 1, Quantile: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Runs != 2 || r.RunMS != 0.8 || len(r.Nodes) != 2 || r.Nodes[0].MS != 0.2 || r.Nodes[1].MS != 0.1 {
+		t.Fatalf("min without the warm-up: %d runs, %v ms, nodes %+v", r.Runs, r.RunMS, r.Nodes)
+	}
+	r, _ = ReadORTProfileWith("p.json", strings.NewReader(js), ORTReadOptions{SkipRuns: 1, Quantile: 0, Gaps: true})
+	if r.Nodes[1].MS != 0.19 { // 100 µs kernel + 90 µs since a ended
+		t.Errorf("b with its gap: %v ms", r.Nodes[1].MS)
+	}
+}
+
+// fitRunORT finds a per-node cost that the profiler added (the targets
+// are below the profiled nodes' sums by a cost per node).
+func TestFitRunORTProfilerCost(t *testing.T) {
+	var sums, meas []float64
+	var nodes []int
+	var outs []int64
+	for i := 0; i < 12; i++ {
+		s, n := 1+float64(i)*0.7, 20+i*13%50
+		sums, nodes, outs = append(sums, s), append(nodes, n), append(outs, 0)
+		meas = append(meas, 1.05*s-float64(n)*0.004+0.05)
+	}
+	c := &Coeffs{}
+	c.fitRunORT(sums, nodes, outs, meas)
+	if math.Abs(c.RunScale-1.05) > 1e-6 || math.Abs(c.ProfilerUS-4) > 1e-3 || c.DispatchUS != 0 || math.Abs(c.GraphOverheadUS-50) > 1e-3 {
+		t.Errorf("fitted %+v", c)
+	}
+	for i := range meas {
+		if p := c.PredictRun(sums[i], nodes[i], outs[i]); math.Abs(p-meas[i]) > 1e-9 {
+			t.Errorf("run %d: predicted %v, measured %v", i, p, meas[i])
+		}
 	}
 }

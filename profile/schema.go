@@ -201,8 +201,13 @@ type Coeffs struct {
 	DispatchUS float64 `yaml:"dispatch_us,omitempty" json:"dispatch_us,omitempty"`
 	// DispatchNSPerOut is added per output element of every node (with
 	// DispatchUS): allocating and first touching outputs between nodes.
-	DispatchNSPerOut float64             `yaml:"dispatch_ns_per_out,omitempty" json:"dispatch_ns_per_out,omitempty"`
-	Ops              map[string]*OpCoeff `yaml:"ops" json:"ops"`
+	DispatchNSPerOut float64 `yaml:"dispatch_ns_per_out,omitempty" json:"dispatch_ns_per_out,omitempty"`
+	// ProfilerUS is taken off per node that runs: fitted from ONNX
+	// Runtime's profiles (calibrate --from-ort-profile) against the same
+	// models' latency without the profiler, it is what the profiler adds to
+	// each kernel's recorded time (its own records, the caches they evict).
+	ProfilerUS float64             `yaml:"profiler_us,omitempty" json:"profiler_us,omitempty"`
+	Ops        map[string]*OpCoeff `yaml:"ops" json:"ops"`
 }
 
 // OpCoeff is one op class's efficiency (fraction of peak reached) and

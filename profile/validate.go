@@ -241,6 +241,7 @@ func (v *validator) calibration(c *Calibration) {
 		v.positive(f+".rss_per_weight_byte", co.RSSPerWeightByte, false)
 		v.positive(f+".dispatch_us", co.DispatchUS, false)
 		v.positive(f+".dispatch_ns_per_out", co.DispatchNSPerOut, false)
+		v.positive(f+".profiler_us", co.ProfilerUS, false)
 		for name, oc := range co.Ops {
 			g := f + ".ops." + name
 			class, _, _ := strings.Cut(name, "/")

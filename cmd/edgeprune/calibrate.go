@@ -29,6 +29,7 @@ func newCalibrateCmd(c *cli) *cobra.Command {
 		seed                  uint64
 		statistic             string
 		ortProfiles           []string
+		ortNoGraph, ortGaps   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "calibrate MODEL.onnx... --profile P.yaml -o CALIBRATED.yaml",
@@ -89,7 +90,12 @@ variants to profile in ORT).`,
 				if len(args) > 0 {
 					return usagef("--from-ort-profile fits from the profiles alone: give no MODEL")
 				}
-				return calibrateFromORT(c, p, profPath, out, ortProfiles, ortValidate, threads)
+				q, err := build.StatisticQuantile(statistic)
+				if err != nil {
+					return err
+				}
+				return calibrateFromORT(c, p, profPath, out, ortProfiles, ortValidate, threads,
+					build.ORTReadOptions{Quantile: q, NoGraph: ortNoGraph, Gaps: ortGaps}, report)
 			}
 			rss := profile.ReadRSSMB() // before any model is read
 			ctx := cmd.Context()
@@ -172,7 +178,9 @@ variants to profile in ORT).`,
 	cmd.Flags().StringVar(&report, "report", "", "write every measurement and prediction as JSON")
 	cmd.Flags().StringVar(&writeVariants, "write-variants", "", "write the variants calibrate would time into this directory as ONNX (MODEL-width|fit|validate-NN.onnx) and time nothing: to profile them in ONNX Runtime")
 	cmd.Flags().StringSliceVar(&ortValidate, "ort-validate", nil, "with --from-ort-profile: ORT profiles of held-out variants to validate on (without it, leave-one-out over the fitted files)")
-	cmd.Flags().StringSliceVar(&ortProfiles, "from-ort-profile", nil, "fit from ONNX Runtime profiling JSON files (enable_profiling; tools/ort/profile.js), one per model or variant")
+	cmd.Flags().StringSliceVar(&ortProfiles, "from-ort-profile", nil, "fit from ONNX Runtime profiling JSON files (enable_profiling; tools/ort/profile.js), one per model or variant, or the timings of tools/ort/profile_rounds.js (each model's profile and its latency without the profiler; FILE:fit or FILE:validate selects calibrate --write-variants' kinds)")
+	cmd.Flags().BoolVar(&ortNoGraph, "ort-no-graph", false, "with --from-ort-profile: do not read the profiled models' graphs (fused convolutions are then all plain Conv, as ORT names them)")
+	cmd.Flags().BoolVar(&ortGaps, "ort-gaps", false, "with --from-ort-profile: count the time between kernels (the profiler's own records included) into the next node")
 	return cmd
 }
 
@@ -218,61 +226,107 @@ func printCalibration(c *cli, r *build.CalibrationResult, out string) {
 }
 
 // calibrateFromORT fits the cost model from ONNX Runtime's own per-node
-// profiles and validates it leave-one-out on the files' whole-run times.
-func calibrateFromORT(c *cli, p *profile.Profile, profPath, out string, files, validate []string, threads int) error {
-	read := func(files []string) ([]*profile.ORTRun, error) {
-		var runs []*profile.ORTRun
-		for _, f := range files {
-			fh, err := os.Open(f)
-			if err != nil {
-				return nil, err
-			}
-			r, err := profile.ReadORTProfile(f, fh)
-			fh.Close()
-			if err != nil {
-				return nil, err
-			}
-			runs = append(runs, r)
-		}
-		return runs, nil
-	}
-	runs, err := read(files)
+// profiles and validates it on held-out ones (else leave-one-out).
+func calibrateFromORT(c *cli, p *profile.Profile, profPath, out string, files, validate []string, threads int, o build.ORTReadOptions, report string) error {
+	runs, err := build.ReadORT(files, o)
 	if err != nil {
 		return err
 	}
-	held, err := read(validate)
+	held, err := build.ReadORT(validate, o)
 	if err != nil {
 		return err
 	}
-	co := p.FitORT(runs)
+	if len(runs) == 0 {
+		return fmt.Errorf("calibrate: --from-ort-profile %v: no runs to fit on", files)
+	}
+	stat := "median"
+	if o.Quantile == 0 {
+		stat = "min"
+	}
 	cond := profile.ReadConditions()
 	cond.Source = "ort-profile"
-	cond.Statistic = "median"
+	cond.Statistic = stat
 	if threads == 0 {
 		threads = p.Run.Threads
 	}
-	cal := &profile.Calibration{Runtime: profile.RuntimeInfo{Name: "ort"}, Measured: time.Now().UTC().Truncate(time.Second), Conditions: cond,
-		ByThreads: map[string]*profile.Coeffs{fmt.Sprint(threads): co}}
 	w := c.stdout
+	ref := "model_run with the profiler on"
+	if runs[0].LatencyMS > 0 {
+		ref = "latency without the profiler (process CPU time)"
+	}
+	cal := &profile.Calibration{Runtime: profile.RuntimeInfo{Name: "ort"}, Measured: time.Now().UTC().Truncate(time.Second), Conditions: cond}
 	switch {
 	case len(held) > 0:
-		var pred, meas []float64
-		for _, r := range held {
-			pr := profile.PredictORT(co, r)
-			pred, meas = append(pred, pr), append(meas, r.RunMS)
-			fmt.Fprintf(w, "%-60s ORT %8.2f ms  predicted %8.2f ms\n", r.File, r.RunMS, pr)
+		co, st, pts := build.ValidateORT(p, runs, held)
+		cal.ByThreads = map[string]*profile.Coeffs{fmt.Sprint(threads): co}
+		// The same fit without the model's graph (ORT's op names only): what
+		// mapping the nodes back to the graph gains.
+		bare := o
+		bare.NoGraph = true
+		var stBare build.ORTStats
+		if !o.NoGraph && runs[0].Model != "" {
+			rb, err := build.ReadORT(files, bare)
+			if err != nil {
+				return err
+			}
+			hb, err := build.ReadORT(validate, bare)
+			if err != nil {
+				return err
+			}
+			_, stBare, _ = build.ValidateORT(p, rb, hb)
 		}
-		st := profile.Stats(pred, meas)
-		cal.Validation = &profile.Validation{Variants: st.N, MAPE: st.MAPE, RMSPE: st.RMSPE, Within10Pct: st.Within10Pct}
-		fmt.Fprintf(w, "fitted on %d profiles, validated on %d held out: MAPE %.1f%%, RMSPE %.1f%%, %.0f%% within ±10%%\n", len(runs), st.N, st.MAPE*100, st.RMSPE*100, st.Within10Pct*100)
+		fmt.Fprintf(w, "fitted on %d ORT profiles, validated on %d held out; reference: ORT's %s, %s over the runs\n", len(runs), len(held), ref, stat)
+		fmt.Fprintf(w, "run scale %.3f, %.2f µs per node, profiler %.2f µs per node taken off, %.3f ns per output element, %.0f µs per run\n", co.RunScale, co.DispatchUS, co.ProfilerUS, co.DispatchNSPerOut, co.GraphOverheadUS)
+		f := func(e profile.ErrorStats) string {
+			return fmt.Sprintf("%4.0f%% %5.1f%% %5.1f%%", e.Within10Pct*100, e.MAPE*100, e.RMSPE*100)
+		}
+		hdr := "±10%  MAPE  RMSPE"
+		fmt.Fprintf(w, "%-20s %4s  %-18s  %-18s  %-18s  %-18s  %-18s\n", "model", "n", "cost model", "  (op names only)", "FLOPs only", "FLOPs + per node", "node sums")
+		fmt.Fprintf(w, "%-20s %4s  %-18s  %-18s  %-18s  %-18s  %-18s\n", "", "", hdr, hdr, hdr, hdr, hdr)
+		row := func(name string, s, b build.PredictorStats) {
+			bs := "-"
+			if b.CostModel.N > 0 {
+				bs = f(b.CostModel)
+			}
+			fmt.Fprintf(w, "%-20s %4d  %-18s  %-18s  %-18s  %-18s  %-18s\n", name, s.CostModel.N, f(s.CostModel), bs, f(s.FLOPsOnly), f(s.TwoParam), f(s.NodeSum))
+		}
+		for _, m := range st.Models {
+			row(m, st.PerModel[m], stBare.PerModel[m])
+		}
+		row("all", st.Overall, stBare.Overall)
+		var prof, lat float64
+		for _, pt := range pts {
+			prof += pt.Profiled / pt.Measured
+			lat++
+		}
+		fmt.Fprintf(w, "largest per-node errors on the held-out variants (op key: profiled → predicted, summed; share of the model's node time):\n")
+		for i, e := range st.Residuals {
+			if i == 8 {
+				break
+			}
+			fmt.Fprintf(w, "  %-20s %-28s %5d nodes %9.2f → %9.2f ms  %+5.1f%% of the runs\n", e.Model, e.Key, e.Nodes, e.MS, e.Predicted, (e.Predicted-e.MS)/e.RunsMS*100)
+		}
+		if runs[0].LatencyMS > 0 && lat > 0 {
+			fmt.Fprintf(w, "profiled model_run / latency without the profiler: %.3f on average\n", prof/lat)
+		}
+		e := st.Overall.CostModel
+		cal.Validation = &profile.Validation{Variants: e.N, MAPE: e.MAPE, RMSPE: e.RMSPE, Within10Pct: e.Within10Pct, Models: st.Models}
+		if report != "" {
+			if err := writeJSONFile(report, map[string]any{"stats": st, "op_names_only": stBare, "points": pts, "coeffs": co}); err != nil {
+				return err
+			}
+		}
 	case len(runs) >= 2:
+		co := p.FitORT(runs)
+		cal.ByThreads = map[string]*profile.Coeffs{fmt.Sprint(threads): co}
 		st, pred := p.ValidateORT(runs)
 		cal.Validation = &profile.Validation{Variants: st.N, MAPE: st.MAPE, RMSPE: st.RMSPE, Within10Pct: st.Within10Pct}
 		for i, r := range runs {
-			fmt.Fprintf(w, "%-60s ORT %8.2f ms  predicted %8.2f ms (fitted without it)\n", r.File, r.RunMS, pred[i])
+			fmt.Fprintf(w, "%-60s ORT %8.2f ms  predicted %8.2f ms (fitted without it)\n", r.File, r.Target(), pred[i])
 		}
 		fmt.Fprintf(w, "leave-one-out on %d profiles: MAPE %.1f%%, RMSPE %.1f%%, %.0f%% within ±10%%\n", st.N, st.MAPE*100, st.RMSPE*100, st.Within10Pct*100)
 	default:
+		cal.ByThreads = map[string]*profile.Coeffs{fmt.Sprint(threads): p.FitORT(runs)}
 		fmt.Fprintf(w, "one profile: fitted, not validated (give profiles of several variants)\n")
 	}
 	if err := profile.WriteCalibrated(profPath, out, cal); err != nil {
