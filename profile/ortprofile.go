@@ -348,6 +348,20 @@ func (c *Coeffs) fitRunORT(nodeSums []float64, nodes []int, outs []int64, measur
 	}
 }
 
+// OpNamesOnly is r as read without the model's graph: every convolution
+// plain "Conv", as ORT's op names have it (what mapping the nodes back to
+// the graph gains is the difference).
+func (r *ORTRun) OpNamesOnly() *ORTRun {
+	c := *r
+	c.Nodes = slices.Clone(r.Nodes)
+	for i := range c.Nodes {
+		if strings.HasPrefix(c.Nodes[i].Cost.Op, "Conv+") {
+			c.Nodes[i].Cost.Op = "Conv"
+		}
+	}
+	return &c
+}
+
 // FLOPs is the sum of the run's nodes' FLOPs (as the engine counts them).
 func (r *ORTRun) FLOPs() int64 {
 	var f int64

@@ -4,6 +4,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/edgeprune/edgeprune/engine"
 )
 
 const ortJSON = `[
@@ -156,5 +158,13 @@ func TestFitRunORTProfilerCost(t *testing.T) {
 		if p := c.PredictRun(sums[i], nodes[i], outs[i]); math.Abs(p-meas[i]) > 1e-9 {
 			t.Errorf("run %d: predicted %v, measured %v", i, p, meas[i])
 		}
+	}
+}
+
+func TestORTOpNamesOnly(t *testing.T) {
+	r := &ORTRun{Nodes: []ORTNode{{Cost: engine.NodeCost{Op: "Conv+Relu+Sum"}}, {Cost: engine.NodeCost{Op: "Transpose+ReorderOutput"}}}}
+	b := r.OpNamesOnly()
+	if b.Nodes[0].Cost.Op != "Conv" || b.Nodes[1].Cost.Op != "Transpose+ReorderOutput" || r.Nodes[0].Cost.Op != "Conv+Relu+Sum" {
+		t.Errorf("op names only: %q %q (original %q)", b.Nodes[0].Cost.Op, b.Nodes[1].Cost.Op, r.Nodes[0].Cost.Op)
 	}
 }

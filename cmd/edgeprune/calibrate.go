@@ -261,19 +261,16 @@ func calibrateFromORT(c *cli, p *profile.Profile, profPath, out string, files, v
 		cal.ByThreads = map[string]*profile.Coeffs{fmt.Sprint(threads): co}
 		// The same fit without the model's graph (ORT's op names only): what
 		// mapping the nodes back to the graph gains.
-		bare := o
-		bare.NoGraph = true
 		var stBare build.ORTStats
 		if !o.NoGraph && runs[0].Model != "" {
-			rb, err := build.ReadORT(files, bare)
-			if err != nil {
-				return err
+			bare := func(rs []*profile.ORTRun) []*profile.ORTRun {
+				var out []*profile.ORTRun
+				for _, r := range rs {
+					out = append(out, r.OpNamesOnly())
+				}
+				return out
 			}
-			hb, err := build.ReadORT(validate, bare)
-			if err != nil {
-				return err
-			}
-			_, stBare, _ = build.ValidateORT(p, rb, hb)
+			_, stBare, _ = build.ValidateORT(p, bare(runs), bare(held))
 		}
 		fmt.Fprintf(w, "fitted on %d ORT profiles, validated on %d held out; reference: ORT's %s, %s over the runs\n", len(runs), len(held), ref, stat)
 		fmt.Fprintf(w, "run scale %.3f, %.2f µs per node, profiler %.2f µs per node taken off, %.3f ns per output element, %.0f µs per run\n", co.RunScale, co.DispatchUS, co.ProfilerUS, co.DispatchNSPerOut, co.GraphOverheadUS)

@@ -7,7 +7,11 @@
 // RUNS/ROUNDS times plain and RUNS/ROUNDS times profiled, so a machine whose
 // speed drifts shifts all models and both sessions alike.
 //
-//   node tools/ort/profile_rounds.js [--threads N] [--runs N] [--rounds N] [--warmup N] OUT.json MODEL.onnx...
+//   node tools/ort/profile_rounds.js [--threads N] [--runs N] [--rounds N] [--warmup N] [--budget-ms MS] OUT.json MODEL.onnx...
+//
+// --budget-ms: a model runs at least MS of plain runs per round (by its
+// fastest warm-up run), so that a small model's statistic rests on more
+// runs than RUNS.
 //
 // Each profile is written as MODEL_prof_<date>.json beside the model. OUT.json lists per model
 // {model, profile, warmup, wall_ms, cpu_ms, profiled_wall_ms}: wall_ms and
@@ -64,17 +68,18 @@ async function timed(session, feeds, n, wall, cpu) {
 }
 
 async function main() {
-  const a = { threads: 1, runs: 20, rounds: 4, warmup: 3, rest: [] };
+  const a = { threads: 1, runs: 20, rounds: 4, warmup: 3, budget: 0, rest: [] };
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--threads') a.threads = Number(argv[++i]);
     else if (argv[i] === '--runs') a.runs = Number(argv[++i]);
     else if (argv[i] === '--rounds') a.rounds = Number(argv[++i]);
     else if (argv[i] === '--warmup') a.warmup = Number(argv[++i]);
+    else if (argv[i] === '--budget-ms') a.budget = Number(argv[++i]);
     else a.rest.push(argv[i]);
   }
   if (a.rest.length < 2 || !(a.runs >= 1) || !(a.rounds >= 1)) {
-    process.stderr.write('usage: profile_rounds.js [--threads N] [--runs N] [--rounds N] [--warmup N] OUT.json MODEL.onnx...\n');
+    process.stderr.write('usage: profile_rounds.js [--threads N] [--runs N] [--rounds N] [--warmup N] [--budget-ms MS] OUT.json MODEL.onnx...\n');
     process.exit(2);
   }
   const [out, ...models] = a.rest;
@@ -95,11 +100,16 @@ async function main() {
   for (let r = 0; r < a.rounds; r++) {
     for (const it of items) {
       if (r === 0) {
-        await timed(it.plain, it.feeds, a.warmup);
+        const w = [];
+        await timed(it.plain, it.feeds, a.warmup, w);
         await timed(it.prof, it.feeds, a.warmup);
+        // A small model runs more often: its fastest run is then as sure
+        // as a large one's (--budget-ms of plain runs per round at least).
+        w.sort((x, y) => x - y);
+        it.per = Math.max(per, Math.ceil(a.budget / Math.max(w[0] || 1, 0.01)));
       }
-      await timed(it.plain, it.feeds, per, it.wall, it.cpu);
-      await timed(it.prof, it.feeds, per, it.pwall);
+      await timed(it.plain, it.feeds, it.per, it.wall, it.cpu);
+      await timed(it.prof, it.feeds, it.per, it.pwall);
     }
   }
   const res = [];
