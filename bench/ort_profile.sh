@@ -4,17 +4,19 @@
 # profiles"). For each of the five torchvision models, calibrate writes the
 # variants it would time (uniform keep 1, .75, .5, .25; FIT random
 # structured variants; VARIANTS held-out random variants of another random
-# stream). tools/ort/profile_rounds.js then runs every variant of a model in
-# ORT 1.30 (onnxruntime-node, 1 thread), in a profiled session
-# (enable_profiling) and a plain one, interleaved in ROUNDS rounds of
-# RUNS/ROUNDS runs each (a small model more: BUDGET_MS of runs per
-# round at least), all models in one locked priority run (bench/priority-run). Finally
-# `edgeprune calibrate --from-ort-profile` fits on the width and fitting
-# variants' profiles and predicts the held-out variants' plain latency
-# (--ort-validate), beside a FLOPs-only and a FLOPs + per-node fit, per
-# model, and the same fit without the graph (--ort-no-graph) for comparison.
-#   bench/ort_profile.sh [OUT]          (about 4 minutes on the dev box)
-# STATISTIC=min|median (default min) picks what is fitted and validated.
+# stream). tools/ort/profile_rounds.js then runs every variant in ORT 1.30
+# (onnxruntime-node, 1 thread) in a profiled session (enable_profiling) and
+# a plain one, all 140 variants interleaved in ROUNDS rounds of RUNS/ROUNDS
+# runs each (a small model more: BUDGET_MS of runs per round at least), in
+# one locked priority run (bench/priority-run). Finally `edgeprune calibrate
+# --from-ort-profile` fits on the width and fitting variants' profiles and
+# predicts the held-out variants' plain latency (--ort-validate), per model:
+# within ±10%, MAPE, RMSPE, beside the same fit on ORT's op names only, a
+# FLOPs-only and a FLOPs + per-node fit, and the largest per-op errors.
+#   bench/ort_profile.sh [OUT]
+# About 4-5 minutes on the dev box under load (the ORT timing 2-3 of them;
+# writing the variants ~30 s). STATISTIC=min|median (default min) picks
+# what is fitted and validated.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-/tmp/ortprof}
@@ -39,7 +41,9 @@ if [ -z "${SKIP_TIME:-}" ]; then
 	all=()
 	for m in "${names[@]}"; do all+=("$out/$m"-*.onnx); done
 	rm -f "$out"/*_prof_*.json
+	t0=$(date +%s)
 	bench/priority-run node tools/ort/profile_rounds.js --runs "${RUNS:-20}" --rounds "${ROUNDS:-4}" --budget-ms "${BUDGET_MS:-25}" "$out/all.ort.json" "${all[@]}"
+	echo "timed in ORT in $(( $(date +%s) - t0 )) s (priority run, lock included)"
 fi
 echo "load after: $(cat /proc/loadavg)"
 "$out/edgeprune" calibrate --profile configs/host-amd64.yaml -o "$out/host-ort.yaml" --threads 1 --statistic "$stat" \

@@ -49,7 +49,11 @@ under (governor, frequency, temperature and load where the OS shows them).
 --save-timings keeps the measurements; --from-timings refits them (one
 model per run, merged). --from-ort-profile fits ONNX Runtime's profiles
 instead (--ort-validate: held-out ones; --write-variants writes the
-variants to profile in ORT).`,
+variants to profile in ORT). Given the timings of tools/ort/profile_rounds.js
+(each variant profiled and timed without the profiler, interleaved), it
+predicts ORT's latency without the profiler, keys each fused convolution by
+its activation from the profiled model's graph, and fits what the profiler
+adds per node (profiler_us); bench/ort_profile.sh runs it all.`,
 		Example: `  edgeprune calibrate resnet18.onnx mobilenet_v2.onnx --profile configs/raspberry-pi-5.yaml -o pi5-calibrated.yaml`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 && len(ortProfiles) == 0 && len(fromTimings) == 0 && rssProbePath == "" {

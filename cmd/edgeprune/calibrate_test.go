@@ -1,12 +1,15 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/edgeprune/edgeprune/build"
 	"github.com/edgeprune/edgeprune/profile"
 )
 
@@ -68,4 +71,47 @@ func keys[V any](m map[string]V) []string {
 		k = append(k, s)
 	}
 	return k
+}
+
+// calibrate --from-ort-profile on the timings of tools/ort/profile_rounds.js
+// (synthetic here): fits on the :fit variants, validates on :validate and
+// writes a profile that loads.
+func TestCalibrateFromORTCLI(t *testing.T) {
+	dir := t.TempDir()
+	var list []build.ORTTiming
+	for i, kind := range []string{"width", "width", "fit", "fit", "fit", "fit", "validate", "validate"} {
+		n := 1000 * (i + 1)
+		var ev []string
+		for r := 0; r < 3; r++ {
+			ts := r * 100000
+			ev = append(ev, fmt.Sprintf(`{"cat":"Session","name":"model_run","ts":%d,"dur":%d}`, ts, n/10+20))
+			ev = append(ev, fmt.Sprintf(`{"cat":"Node","name":"r_kernel_time","ts":%d,"dur":%d,"args":{"op_name":"Relu","input_type_shape":[{"float":[1,%d]}],"output_type_shape":[{"float":[1,%d]}]}}`, ts+5, n/10, n, n))
+		}
+		prof := filepath.Join(dir, fmt.Sprintf("m-%s-%02d_prof.json", kind, i))
+		if err := os.WriteFile(prof, []byte("["+strings.Join(ev, ",\n")+"]"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ms := float64(n)/10/1000*0.9 + 0.002
+		list = append(list, build.ORTTiming{Model: filepath.Join(dir, fmt.Sprintf("m-%s-%02d.onnx", kind, i)), Profile: prof, Warmup: 1,
+			WallMS: []float64{ms}, CPUMS: []float64{ms}})
+	}
+	b, _ := json.Marshal(list)
+	timings := filepath.Join(dir, "all.ort.json")
+	if err := os.WriteFile(timings, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "ort.yaml")
+	code, stdout, stderr := runCLI(t, "calibrate", "--profile", "../../configs/host-amd64.yaml", "-o", out, "--threads", "1", "--statistic", "min",
+		"--ort-no-graph", "--from-ort-profile", timings+":fit", "--ort-validate", timings+":validate")
+	if code != 0 || !strings.Contains(stdout, "validated on 2 held out") || !strings.Contains(stdout, "latency without the profiler") {
+		t.Fatalf("calibrate --from-ort-profile: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	p, err := profile.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Calibration == nil || p.Calibration.Runtime.Name != "ort" || p.Calibration.Validation == nil || p.Calibration.Validation.Variants != 2 ||
+		p.Calibration.Validation.Within10Pct != 1 {
+		t.Errorf("calibration %+v (validation %+v)", p.Calibration, p.Calibration.Validation)
+	}
 }
