@@ -9,31 +9,36 @@ var (
 	vecKernelName     = "go"
 	tapKernelName     = "go"
 	sigmoidKernelName = "go"
+	// spmmKernelName names the sparse × dense kernels (op_sparse.go's
+	// spmmRow, spmmRows, spmmGroup4) of weights that run sparse.
+	spmmKernelName = "go"
 )
 
 // KernelInfo names a class of inner kernel and the implementation this
 // process runs for it, as selected at start-up from the CPU's features
 // (and -tags purego, which keeps the portable Go kernels).
 type KernelInfo struct {
-	Class string `json:"class"` // sgemm, elementwise, taps, sigmoid
+	Class string `json:"class"` // sgemm, elementwise, taps, sigmoid, spmm
 	Name  string `json:"name"`  // e.g. avx512-8x32, neon-8x12, avx512, neon, go
 }
 
 // Kernels lists the kernels every compiled Program in this process runs:
 // the SGEMM micro-kernel (MatMul, Gemm, convolutions through im2col), the
 // element-wise kernels (Add, Mul, Relu/Clip, BatchNorm, …), the tap kernels
-// (depthwise and small direct convolutions, MaxPool) and the sigmoid.
+// (depthwise and small direct convolutions, MaxPool), the sigmoid and the
+// sparse × dense product of weights that run sparse (op_sparse.go).
 func Kernels() []KernelInfo {
 	return []KernelInfo{
 		{"sgemm", activeKernel().name},
 		{"elementwise", vecKernelName},
 		{"taps", tapKernelName},
 		{"sigmoid", sigmoidKernelName},
+		{"spmm", spmmKernelName},
 	}
 }
 
 // KernelSummary is Kernels on one line: "sgemm neon-8x12, elementwise
-// neon, taps neon, sigmoid neon" on arm64.
+// neon, taps neon, sigmoid neon, spmm neon" on arm64.
 func KernelSummary() string {
 	var parts []string
 	for _, k := range Kernels() {

@@ -2,7 +2,12 @@
 
 package engine
 
-import "testing"
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/edgeprune/edgeprune/sparse"
+)
 
 // TestNEONKernelsSelected checks that an arm64 build runs the NEON kernels
 // (so the kernel tests under qemu-aarch64 test them, not the Go loops) and
@@ -11,13 +16,119 @@ func TestNEONKernelsSelected(t *testing.T) {
 	if activeKernel() != neonKernel || neonKernel.name != "neon-8x12" {
 		t.Fatalf("active SGEMM kernel %q, want neon-8x12", activeKernel().name)
 	}
-	want := map[string]string{"sgemm": "neon-8x12", "elementwise": "neon", "taps": "neon", "sigmoid": "neon"}
+	want := map[string]string{"sgemm": "neon-8x12", "elementwise": "neon", "taps": "neon", "sigmoid": "neon", "spmm": "neon"}
 	for _, k := range Kernels() {
 		if want[k.Class] != k.Name {
 			t.Errorf("Kernels: %s %s, want %s", k.Class, k.Name, want[k.Class])
 		}
 	}
-	if got := KernelSummary(); got != "sgemm neon-8x12, elementwise neon, taps neon, sigmoid neon" {
+	if got := KernelSummary(); got != "sgemm neon-8x12, elementwise neon, taps neon, sigmoid neon, spmm neon" {
 		t.Errorf("KernelSummary() = %q", got)
+	}
+}
+
+// TestSpmmNEONEveryWidth checks the NEON spmm kernels (op_sparse_arm64.s)
+// through their hooks against the loop of spmmRef for every chunk width
+// 1…64 (each tile of 64, 32, 16, 8, 4 and 1 column) and wider ones, rows
+// without nonzeros, bias or none, accumulation, and that nothing past the
+// w columns of a row is written.
+func TestSpmmNEONEveryWidth(t *testing.T) {
+	if spmmRows == nil || spmmGroup4 == nil {
+		t.Fatal("the NEON spmm kernels are not installed")
+	}
+	rng := rand.New(rand.NewPCG(21, 22))
+	const rows, cols = 9, 23
+	wt := randSparse(rng, rows, cols, 0.4)
+	for c := range cols {
+		wt[4*cols+c] = 0 // a row without nonzeros
+	}
+	a := sparse.EncodeCSR(wt, rows, cols)
+	// Four rows sharing row 0's columns, for spmmGroup4.
+	g := make([]float32, 4*cols)
+	for r := range 4 {
+		for c := range cols {
+			if wt[c] != 0 {
+				g[r*cols+c] = float32(rng.NormFloat64())
+			}
+		}
+	}
+	ga := sparse.EncodeCSR(g, 4, cols)
+	gnz := int(ga.RowPtr[1])
+	// ref is spmmRef's loop for rows [r0, r1) of m into d (row stride ldd).
+	ref := func(d []float32, ldd int, m *sparse.CSR, x []float32, ldx, w int, bias []float32, accum bool) {
+		for r := 0; r < m.Rows; r++ {
+			for j := 0; j < w; j++ {
+				s := float32(0)
+				if accum {
+					s = d[r*ldd+j]
+				} else if bias != nil {
+					s = bias[r]
+				}
+				for k := m.RowPtr[r]; k < m.RowPtr[r+1]; k++ {
+					s += m.Values[k] * x[int(m.ColIdx[k])*ldx+j]
+				}
+				d[r*ldd+j] = s
+			}
+		}
+	}
+	for _, w := range append(func() (ws []int) {
+		for w := 1; w <= 64; w++ {
+			ws = append(ws, w)
+		}
+		return ws
+	}(), 65, 99, 130) {
+		ldx, ldd := w+5, w+3
+		x := randVec(rng, cols*ldx)
+		for _, bias := range [][]float32{nil, randVec(rng, rows)} {
+			for _, accum := range []bool{false, true} {
+				init := randVec(rng, rows*ldd)
+				want, got := append([]float32{}, init...), append([]float32{}, init...)
+				ref(want, ldd, a, x, ldx, w, bias, accum)
+				if accum {
+					for r := range rows {
+						b := float32(0)
+						if bias != nil {
+							b = bias[r]
+						}
+						k0, k1 := a.RowPtr[r], a.RowPtr[r+1]
+						spmmRow(got[r*ldd:r*ldd+w], x, ldx, a.Values[k0:k1], a.ColIdx[k0:k1], b, true)
+					}
+				} else {
+					spmmRows(got[ldd:], ldd, x, ldx, a, 1, rows, w, bias)
+					b := float32(0)
+					if bias != nil {
+						b = bias[0]
+					}
+					spmmRow(got[:w], x, ldx, a.Values[:a.RowPtr[1]], a.ColIdx[:a.RowPtr[1]], b, false)
+				}
+				for i := range got {
+					if i%ldd >= w && got[i] != init[i] {
+						t.Fatalf("w %d accum %v: wrote element %d of row %d, past the chunk", w, accum, i%ldd, i/ldd)
+					}
+				}
+				if e := worstErr(got, want); e > 1e-5 {
+					t.Fatalf("w %d bias %v accum %v: spmmRow/spmmRows vs reference: %g", w, bias != nil, accum, e)
+				}
+			}
+			if w > 64 {
+				continue // spmmGroup4 takes at most one chunk
+			}
+			init := randVec(rng, 4*ldd)
+			want, got := append([]float32{}, init...), append([]float32{}, init...)
+			var gb []float32
+			if bias != nil {
+				gb = bias[:4]
+			}
+			ref(want, ldd, ga, x, ldx, w, gb, false)
+			spmmGroup4(got, ldd, x, ldx, ga.Values, gnz, ga.ColIdx[:gnz], w, gb)
+			for i := range got {
+				if i%ldd >= w && got[i] != init[i] {
+					t.Fatalf("w %d: spmmGroup4 wrote element %d of row %d, past the chunk", w, i%ldd, i/ldd)
+				}
+			}
+			if e := worstErr(got, want); e > 1e-5 {
+				t.Fatalf("w %d bias %v: spmmGroup4 vs reference: %g", w, bias != nil, e)
+			}
+		}
 	}
 }

@@ -48,6 +48,7 @@ func init() {
 	if !cpu.X86.HasAVX512F {
 		return
 	}
+	spmmKernelName = "avx512"
 	spmmRow = func(dst, x []float32, ldx int, vals []float32, cols []int32, b float32, accum bool) {
 		if len(dst) == 0 {
 			return

@@ -138,7 +138,7 @@ done
 # under qemu-user. Then `bench` on the arm64 and armv7 binaries must name the
 # kernels they ran. (The arm64 engine test binary is the one built above,
 # which has run TestConvFastPathsMatchReference.)
-ENGINE_TESTS='TestNEONKernelsSelected|TestKernelsNameActive|TestSgemmMatchesReference|TestGemmPackedEpilogue|TestGemmFewRowsMatchesReference|TestPackB12MatchesReference|TestVecMatchesReference|TestTapRowsMatchesReference|TestTapMaxRowMatchesReference|TestSigmoidMatchesReference|TestMaxPoolPlanesMatchReference|TestFusedActivationEqualsUnfused|TestChainEqualsUnfused|TestRNNTanh|TestRNNMatchesReference|TestRealModelsMatchRecordedORT'
+ENGINE_TESTS='TestNEONKernelsSelected|TestKernelsNameActive|TestSgemmMatchesReference|TestGemmPackedEpilogue|TestGemmFewRowsMatchesReference|TestPackB12MatchesReference|TestVecMatchesReference|TestTapRowsMatchesReference|TestTapMaxRowMatchesReference|TestSigmoidMatchesReference|TestMaxPoolPlanesMatchReference|TestFusedActivationEqualsUnfused|TestChainEqualsUnfused|TestRNNTanh|TestRNNMatchesReference|TestSpmm|TestSpmmBlockRuns|TestSpmmMixedRuns|TestSpmv|TestSellSpmv|TestRealModelsMatchRecordedORT'
 mkdir -p "$out/ort"
 if ! EDGEPRUNE_RECORD_ORT="$out/ort" go test -count=1 -run '^TestRecordORTOutputs$' ./engine >"$out/record.log" 2>&1; then
 	cat "$out/record.log" >&2
@@ -154,7 +154,7 @@ else
 	echo "cross: FAIL: engine kernel tests under qemu-aarch64-static" >&2
 	fail=1
 fi
-for t in "linux-arm64 qemu-aarch64-static sgemm neon-8x12, elementwise neon, taps neon, sigmoid neon" "linux-armv7 qemu-arm-static sgemm go-4x4, elementwise go, taps go"; do
+for t in "linux-arm64 qemu-aarch64-static sgemm neon-8x12, elementwise neon, taps neon, sigmoid neon, spmm neon" "linux-armv7 qemu-arm-static sgemm go-4x4, elementwise go, taps go"; do
 	read -r bin qemu want <<<"$t"
 	got="$("$qemu" "dist/edgeprune-$bin" bench ../shared/models/mnist/lenet5.onnx --runs 1 --warmup 0 2>&1 | grep '^kernels' || true)"
 	if [[ "$got" == *"$want"* ]]; then
