@@ -138,8 +138,27 @@ done
 # under qemu-user. Then `bench` on the arm64 and armv7 binaries must name the
 # kernels they ran. (The arm64 engine test binary is the one built above,
 # which has run TestConvFastPathsMatchReference.)
-ENGINE_TESTS='TestNEONKernelsSelected|TestKernelsNameActive|TestSgemmMatchesReference|TestGemmPackedEpilogue|TestGemmFewRowsMatchesReference|TestPackB12MatchesReference|TestVecMatchesReference|TestTapRowsMatchesReference|TestTapMaxRowMatchesReference|TestSigmoidMatchesReference|TestMaxPoolPlanesMatchReference|TestFusedActivationEqualsUnfused|TestChainEqualsUnfused|TestRNNTanh|TestRNNMatchesReference|TestSpmm|TestSpmmBlockRuns|TestSpmmMixedRuns|TestSpmv|TestSellSpmv|TestRealModelsMatchRecordedORT'
+ENGINE_TESTS='TestNEONKernelsSelected|TestKernelsNameActive|TestSgemmMatchesReference|TestGemmPackedEpilogue|TestGemmFewRowsMatchesReference|TestPackB12MatchesReference|TestVecMatchesReference|TestTapRowsMatchesReference|TestTapMaxRowMatchesReference|TestSigmoidMatchesReference|TestMaxPoolPlanesMatchReference|TestFusedActivationEqualsUnfused|TestChainEqualsUnfused|TestRNNTanh|TestRNNMatchesReference|TestSpmm|TestSpmmBlockRuns|TestSpmmMixedRuns|TestSpmv|TestSellSpmv|TestSpmmNEONEveryWidth|TestSparseMatchesDenseRealModels|TestRealModelsMatchRecordedORT'
 mkdir -p "$out/ort"
+# Pruned models for the sparse kernels (spmm neon) against ORT, run with
+# every eligible weight sparse: mobilenet_v2 at 90% in every layer (as Fast
+# Sparse ConvNets prune), ppocr_cls at 70% global magnitude and at 90% in
+# 4×1 blocks (four rows sharing columns: spmmGroup4). At 90% global both
+# collapse (outputs independent of the input), which the test refuses.
+sparse_models=
+for t in "mobilenet_v2 ../shared/models/tv/mobilenet_v2.onnx --sparsity 0.9 --scope layer" \
+	"ppocr_cls $cache/models/ppocr_cls.onnx --sparsity 0.7 --scope global" \
+	"ppocr_cls $cache/models/ppocr_cls.onnx --sparsity 0.9 --pattern block=4x1"; do
+	read -r name src args <<<"$t"
+	dst="$out/${name}_$(echo "$args" | tr -cd 'a-z0-9.=').onnx"
+	# shellcheck disable=SC2086 # args are words
+	if ! dist/edgeprune-linux-amd64 prune "$src" -o "$dst" $args >/dev/null; then
+		echo "cross: FAIL: prune $src $args" >&2
+		fail=1
+	fi
+	sparse_models="${sparse_models:+$sparse_models,}$name=$(realpath "$dst")"
+done
+export EDGEPRUNE_RECORD_SPARSE="$sparse_models"
 if ! EDGEPRUNE_RECORD_ORT="$out/ort" go test -count=1 -run '^TestRecordORTOutputs$' ./engine >"$out/record.log" 2>&1; then
 	cat "$out/record.log" >&2
 	echo "cross: FAIL: recording ONNX Runtime outputs for the arm64 engine check" >&2
@@ -147,8 +166,8 @@ if ! EDGEPRUNE_RECORD_ORT="$out/ort" go test -count=1 -run '^TestRecordORTOutput
 fi
 if (cd engine && EDGEPRUNE_RECORDED_ORT="$out/ort" qemu-aarch64-static "$out/engine.edgeprune-linux-arm64.test" -test.run "^($ENGINE_TESTS)\$" -test.count=1 -test.v >"$out/engine.arm64.log" 2>&1) &&
 	grep -q '^PASS' "$out/engine.arm64.log" && ! grep -q -- '--- SKIP' "$out/engine.arm64.log"; then
-	grep 'kernels:\|against ORT' "$out/engine.arm64.log" | sed 's/^ */cross: ok   arm64 /'
-	echo "cross: ok   arm64 NEON kernel tests and whole models (lenet5, mobilenet_v2, ppocr_cls) within 1e-4 of ORT"
+	grep 'kernels:\|against ORT\|sparse kernels' "$out/engine.arm64.log" | sed 's/^ */cross: ok   arm64 /'
+	echo "cross: ok   arm64 NEON kernel tests and whole models (lenet5, mobilenet_v2, ppocr_cls; pruned mobilenet_v2 and ppocr_cls on the sparse kernels, sparse vs dense on lenet300/lenet5) within 1e-4 of ORT"
 else
 	cat "$out/engine.arm64.log" >&2
 	echo "cross: FAIL: engine kernel tests under qemu-aarch64-static" >&2
