@@ -132,3 +132,60 @@ func TestSpmmNEONEveryWidth(t *testing.T) {
 		}
 	}
 }
+
+// TestNEONPartialKernel checks the NEON kernel's partial contract (the
+// swapped convolution relies on it): for every rows × cols edge, with each
+// epilogue, it stores the product's rows × cols part as the reference loop
+// computes it and touches nothing else of C.
+func TestNEONPartialKernel(t *testing.T) {
+	if !neonKernel.partial {
+		t.Fatal("neon-8x12 is not partial")
+	}
+	rng := rand.New(rand.NewPCG(23, 24))
+	const kc, ldc = 5, 15
+	a, b := randVec(rng, 8*kc), randVec(rng, 12*kc)
+	bias := randVec(rng, 8)
+	for rows := 1; rows <= 8; rows++ {
+		for cols := 1; cols <= 12; cols++ {
+			for _, flags := range []int{0, epAccum, epBias, epAccum | epBias | epClamp} {
+				c := randVec(rng, 8*ldc)
+				want := append([]float32{}, c...)
+				for r := range rows {
+					for q := range cols {
+						var s float32
+						for p := range kc {
+							s += a[p*8+r] * b[p*12+q]
+						}
+						if flags&epAccum != 0 {
+							s += want[r*ldc+q]
+						}
+						if flags&epBias != 0 {
+							s += bias[r]
+						}
+						if flags&epClamp != 0 {
+							s = min(max(s, -0.5), 0.5)
+						}
+						want[r*ldc+q] = s
+					}
+				}
+				ep := kernEpi{flags: flags, lo: -0.5, hi: 0.5, rows: int32(rows), mask: 1<<cols - 1}
+				if flags&epBias != 0 {
+					ep.bias, ep.biasS = &bias[0], bias[:rows]
+				}
+				neonKernel.run(kc, a, b, c, ldc, &ep)
+				for i := range c {
+					r, q := i/ldc, i%ldc
+					if r >= rows || q >= cols {
+						if c[i] != want[i] {
+							t.Fatalf("rows %d cols %d flags %d: wrote C[%d][%d] outside the block", rows, cols, flags, r, q)
+						}
+						continue
+					}
+					if d := float64(c[i] - want[i]); d > 1e-5 || d < -1e-5 {
+						t.Fatalf("rows %d cols %d flags %d: C[%d][%d] = %v, reference %v", rows, cols, flags, r, q, c[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}

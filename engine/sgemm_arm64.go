@@ -10,9 +10,8 @@ import (
 // kernel8x12NEON is the NEON micro-kernel (sgemm_arm64.s): it stores the
 // product of a packed 8×kc panel of A and a packed kc×12 panel of B into
 // the 8×12 block of C at c (row stride ldc), with the epilogue ep (accum,
-// bias, clamp). It only takes full blocks: gemmBlock runs the edge tiles
-// into a buffer (the kernel is not "partial"), and neonTaps does the same
-// for the implicit-GEMM convolution's edge tiles.
+// bias, clamp). It only takes full blocks; neonRun (the kernel's run,
+// "partial") and neonTaps run the edge tiles into a scratch block.
 //
 //go:noescape
 func kernel8x12NEON(kc int, a, b, c *float32, ldc int, ep *kernEpi)
@@ -36,18 +35,33 @@ var neonKernel *microKernel
 // Every arm64 CPU has Advanced SIMD (NEON): it is part of ARMv8-A, so the
 // kernel is selected without a feature check.
 func init() {
-	neonKernel = &microKernel{mr: 8, nr: 12, name: "neon-8x12", run: func(kc int, a, b, c []float32, ldc int, ep *kernEpi) {
-		// Bounds the assembly relies on.
-		_, _ = a[8*kc-1], b[12*kc-1]
-		_ = c[7*ldc+11]
-		if ep.flags&epBias != 0 {
-			_ = ep.biasS[7]
-		}
-		kernel8x12NEON(kc, &a[0], &b[0], &c[0], ldc, ep)
-	}}
+	neonKernel = &microKernel{mr: 8, nr: 12, name: "neon-8x12", partial: true, run: neonRun}
 	neonKernel.runTaps = neonTaps
 	simdKernel = neonKernel
 	simdKernels = append(simdKernels, neonKernel)
+}
+
+// neonRun is the NEON kernel's run. It is partial (it stores only the
+// ep.rows × ep.mask part of the block, a contiguous mask from bit 0, and
+// touches nothing else of C), as the swapped convolution needs: a full
+// 8×12 block runs kernel8x12NEON on C, an edge block runs it into a
+// scratch block whose valid part storeEdge stores with the epilogue.
+func neonRun(kc int, a, b, c []float32, ldc int, ep *kernEpi) {
+	rows, cols := int(ep.rows), bits.Len32(ep.mask)
+	// Bounds the assembly relies on.
+	_, _ = a[8*kc-1], b[12*kc-1]
+	_ = c[(rows-1)*ldc+cols-1]
+	if ep.flags&epBias != 0 {
+		_ = ep.biasS[rows-1]
+	}
+	if rows == 8 && cols == 12 {
+		kernel8x12NEON(kc, &a[0], &b[0], &c[0], ldc, ep)
+		return
+	}
+	var t [8 * 12]float32
+	var none kernEpi
+	kernel8x12NEON(kc, &a[0], &b[0], &t[0], 12, &none)
+	storeEdge(c, ldc, t[:], 12, rows, cols, ep)
 }
 
 // neonTaps is the NEON kernel's runTaps (implicit-GEMM convolution). Full

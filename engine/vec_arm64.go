@@ -2,9 +2,10 @@
 
 package engine
 
-// NEON versions of the kernels in vec.go and of packB12 (vec_arm64.s). NEON is part of
-// ARMv8-A, so every arm64 CPU runs them. packB32, packA8 and deinterleave
-// keep their Go loops here (they serve the 32-wide and 8-row amd64 kernels).
+// NEON versions of the kernels in vec.go and of packB12 and packA8
+// (vec_arm64.s). NEON is part of ARMv8-A, so every arm64 CPU runs them.
+// packB32 and deinterleave keep their Go loops here (they serve the
+// 32-wide amd64 kernels and a path arm64 does not take).
 
 //go:noescape
 func vecAddNEON(dst, a, b *float32, n int)
@@ -59,6 +60,9 @@ var neonSigmoidConsts = [12]float32{
 //go:noescape
 func packB12NEON(dst, src *float32, ldb, kc int)
 
+//go:noescape
+func packA8NEON(dst, a *float32, lda, kc int)
+
 func init() {
 	vecKernelName, tapKernelName, sigmoidKernelName = "neon", "neon", "neon"
 	vecAdd, vecSub, vecMul, vecDiv = asmBin(vecAddNEON), asmBin(vecSubNEON), asmBin(vecMulNEON), asmBin(vecDivNEON)
@@ -94,5 +98,17 @@ func init() {
 		_ = dst[12*kc-1]
 		_ = b[(kc-1)*ldb+11] // the rows the assembly reads
 		packB12NEON(&dst[0], &b[0], ldb, kc)
+	}
+	packA8 = func(dst, a []float32, lda, kc, rows int) {
+		if kc == 0 {
+			return
+		}
+		if rows != 8 {
+			packA8Go(dst, a, lda, kc, rows) // the last, partial panel
+			return
+		}
+		_ = dst[8*kc-1]
+		_ = a[(kc-1)*lda+7] // the rows the assembly reads
+		packA8NEON(&dst[0], &a[0], lda, kc)
 	}
 }

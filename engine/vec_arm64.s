@@ -863,3 +863,22 @@ loop:
 
 done:
 	RET
+
+// func packA8NEON(dst, a *float32, lda, kc int)
+//
+// packA8Go for full panels (rows = 8): dst[p*8+r] = a[p*lda+r] for p < kc,
+// r < 8, one 8-float row (two vectors) loaded and stored per step.
+TEXT ·packA8NEON(SB), NOSPLIT, $0-32
+	MOVD	dst+0(FP), R0
+	MOVD	a+8(FP), R1
+	MOVD	lda+16(FP), R2
+	MOVD	kc+24(FP), R3
+	LSL	$2, R2
+
+loop:
+	VLD1	(R1), [V0.S4, V1.S4]
+	VST1.P	[V0.S4, V1.S4], 32(R0)
+	ADD	R2, R1
+	SUBS	$1, R3
+	BNE	loop
+	RET

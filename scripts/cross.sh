@@ -138,7 +138,7 @@ done
 # under qemu-user. Then `bench` on the arm64 and armv7 binaries must name the
 # kernels they ran. (The arm64 engine test binary is the one built above,
 # which has run TestConvFastPathsMatchReference.)
-ENGINE_TESTS='TestNEONKernelsSelected|TestKernelsNameActive|TestSgemmMatchesReference|TestGemmPackedEpilogue|TestGemmFewRowsMatchesReference|TestPackB12MatchesReference|TestVecMatchesReference|TestTapRowsMatchesReference|TestTapMaxRowMatchesReference|TestSigmoidMatchesReference|TestMaxPoolPlanesMatchReference|TestFusedActivationEqualsUnfused|TestChainEqualsUnfused|TestRNNTanh|TestRNNMatchesReference|TestSpmm|TestSpmmBlockRuns|TestSpmmMixedRuns|TestSpmv|TestSellSpmv|TestSpmmNEONEveryWidth|TestSparseMatchesDenseRealModels|TestRealModelsMatchRecordedORT'
+ENGINE_TESTS='TestNEONKernelsSelected|TestKernelsNameActive|TestSgemmMatchesReference|TestGemmPackedEpilogue|TestGemmFewRowsMatchesReference|TestPackB12MatchesReference|TestVecMatchesReference|TestTapRowsMatchesReference|TestTapMaxRowMatchesReference|TestSigmoidMatchesReference|TestMaxPoolPlanesMatchReference|TestFusedActivationEqualsUnfused|TestChainEqualsUnfused|TestRNNTanh|TestRNNMatchesReference|TestSpmm|TestSpmmBlockRuns|TestSpmmMixedRuns|TestSpmv|TestSellSpmv|TestSpmmNEONEveryWidth|TestNEONPartialKernel|TestPackA8MatchesReference|TestSparseMatchesDenseRealModels|TestRealModelsMatchRecordedORT'
 mkdir -p "$out/ort"
 # Pruned models for the sparse kernels (spmm neon) against ORT, run with
 # every eligible weight sparse: mobilenet_v2 at 90% in every layer (as Fast
