@@ -1,7 +1,6 @@
 package build
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/edgeprune/edgeprune/engine"
 	"github.com/edgeprune/edgeprune/onnxio"
-	"github.com/edgeprune/edgeprune/pack"
 	"github.com/edgeprune/edgeprune/profile"
 )
 
@@ -48,10 +46,18 @@ type Option struct {
 	DeltaMS   float64 `json:"delta_ms"`  // predicted latency change (negative: faster)
 	DeltaRAM  int64   `json:"delta_ram"` // resident weight bytes change
 	DeltaFile int64   `json:"delta_file"`
+	// Unstructured is the option of an unstructured layer (Kind
+	// "unstructured"; Keep and Kept are then 1 and the weight count).
+	Unstructured *UOption `json:"unstructured,omitempty"`
 }
 
 // GroupResult is one dependency group: its options and the choice.
 type GroupResult struct {
+	// Kind is "" for a structured dependency group, "unstructured" for a
+	// layer's sparsity and coding options (Layer names its node, Roots its
+	// weight, Units its weight count).
+	Kind    string   `json:"kind,omitempty"`
+	Layer   string   `json:"layer,omitempty"`
 	Roots   []string `json:"roots"`
 	Units   int      `json:"units"`
 	Options []Option `json:"options"`
@@ -101,6 +107,8 @@ type LayerRow struct {
 	FLOPs     int64   `json:"flops"`
 	MS        float64 `json:"predicted_ms"`
 	Sparsity  float64 `json:"sparsity,omitempty"` // zeros / elements of the weight (unstructured)
+	Pattern   string  `json:"pattern,omitempty"`  // the unstructured pattern chosen
+	Coding    string  `json:"coding,omitempty"`   // the value coding chosen (exact, fp16, codebook:B)
 }
 
 // Result is build.json.
@@ -168,6 +176,12 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 	space, err := NewSpace(m, p.Search.Structured.Keep, p.Search.Structured.RoundTo, opts.Shapes)
 	if err != nil {
 		return nil, err
+	}
+	if u := p.Search.Unstructured; u != nil { // unstructured.go
+		if err := space.AddUnstructured(m, u); err != nil {
+			return nil, err
+		}
+		logf("      unstructured: %d layers, sparsity %v, patterns %v, coding %v", len(space.ULayers), u.Sparsity, u.Patterns, u.Coding)
 	}
 	ev := &evaluator{ctx: ctx, p: p, co: co, space: space, threads: opts.Threads, shapes: shapeOptions(opts.Shapes)}
 	dense, err := ev.metricsModel(space.Uniform(0))
@@ -260,6 +274,14 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 			return nil, err
 		}
 	}
+	if len(space.ULayers) > 0 { // unstructured.go
+		if err := ev.unstructuredSensitivity(m, tl, refCalib, origEnergy, opts.Calib, dense, res, logf); err != nil {
+			return nil, err
+		}
+		if dense, err = ev.packedFiles(dense, res); err != nil {
+			return nil, err
+		}
+	}
 	if res.TotalNodes > 0 {
 		logf("      cached activations: %d%% of the node runs skipped", 100*res.CachedNodes/res.TotalNodes)
 	}
@@ -298,7 +320,7 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 			res.Before.MeasuredMS, res.Before.MeasuredStatistic = denseMeasured.MeasuredMS, denseMeasured.MeasuredStatistic
 		}
 		for g := range res.Groups {
-			res.Groups[g].Choice = len(space.Keep) - 1
+			res.Groups[g].Choice = floor.choice[g]
 		}
 		res.Layers = ev.layers(floor)
 		res.Budgets = budgetTable(p, res.Before, res.After)
@@ -333,7 +355,11 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 	}
 	for round := 0; ; round++ {
 		var rounds int
-		choice, after, rounds, err = ev.solve(res.Groups, dense, target)
+		if len(space.ULayers) > 0 { // unstructured.go: a second stage
+			choice, after, rounds, err = ev.solveStaged(res.Groups, dense, target)
+		} else {
+			choice, after, rounds, err = ev.solve(res.Groups, dense, target)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -392,21 +418,21 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 		}
 	}
 	var packed []byte
-	if p.Search.Pack || p.Budgets.FileMB != nil {
+	if p.Search.Pack || p.Budgets.FileMB != nil || len(space.ULayers) > 0 {
 		// What ships is the package: the file budget is checked on it
-		// (the original is not packed: its column shows model.onnx bytes).
-		var buf bytes.Buffer
-		w, err := pack.NewWriter(&buf)
-		if err != nil {
+		// (the original is not packed: its column shows model.onnx bytes),
+		// with the value coding chosen per layer.
+		_, uc := space.splitChoice(after.choice)
+		if packed, err = space.packModel(after.m, uc); err != nil {
 			return nil, err
 		}
-		if _, err := w.WriteModel(after.m); err != nil {
-			return nil, fmt.Errorf("build: packing: %w", err)
+		res.After.PackedBytes = int64(len(packed))
+		if err := space.onnxFileBytes(&res.Before, &res.After, m, after.m); err != nil { // unstructured.go
+			return nil, err
 		}
-		res.After.PackedBytes = int64(buf.Len())
-		packed = buf.Bytes()
 	}
 	res.Layers = ev.layers(after)
+	logUnstructured(res.Layers, logf) // unstructured.go
 	res.Budgets = budgetTable(p, res.Before, res.After)
 	res.Feasible = true
 	for _, b := range res.Budgets {

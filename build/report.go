@@ -88,7 +88,12 @@ func WriteReport(w io.Writer, r *Result) error {
 	d.BudgetH = 20 + len(r.Budgets)*26
 	// Sensitivity curves: damage against keep ratio, per group (at most 10).
 	ymax := 0.0
+	var structured []GroupResult // the curves are against the keep ratio
 	for _, g := range r.Groups {
+		if g.Kind != "" {
+			continue
+		}
+		structured = append(structured, g)
 		for _, o := range g.Options {
 			ymax = math.Max(ymax, o.Damage)
 		}
@@ -96,7 +101,7 @@ func WriteReport(w io.Writer, r *Result) error {
 	if ymax == 0 {
 		ymax = 1
 	}
-	for i, g := range r.Groups {
+	for i, g := range structured {
 		if i >= len(palette) {
 			break
 		}
@@ -128,7 +133,18 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 		return fmt.Sprintf("%.2f%%", *p*100)
 	},
 	"mflops": func(n int64) string { return fmt.Sprintf("%.1f", float64(n)/1e6) },
-	"keep":   func(g GroupResult) string { return fmt.Sprintf("%.3g", g.Options[g.Choice].Keep) },
+	"keep": func(g GroupResult) string {
+		if u := g.Options[g.Choice].Unstructured; u != nil {
+			return u.String()
+		}
+		return fmt.Sprintf("%.3g", g.Options[g.Choice].Keep)
+	},
+	"dash": func(s string) string {
+		if s == "" {
+			return "–"
+		}
+		return s
+	},
 	"kept":   func(g GroupResult) int { return g.Options[g.Choice].Kept },
 	"add":    func(a, b int) int { return a + b },
 	"pct100": func(x float64) float64 { return 100 * x },
@@ -173,12 +189,13 @@ svg text{font:12px system-ui,sans-serif}.muted{color:#666}
 {{range $i, $c := .Curves}}<polyline fill="none" stroke="{{$c.Color}}" stroke-width="1.5" points="{{$c.Points}}"/><text x="455" y="{{$c.Y}}" fill="{{$c.Color}}">{{$c.Label}}</text>
 {{end}}</svg>
 <h2>Choices per group</h2>
-<table id="groups"><tr><th>group (roots)</th><th>channels</th><th>kept</th><th>keep</th><th>damage</th><th>Δ ms</th></tr>
+<p class="muted">Structured groups: channels kept and keep ratio; unstructured layers (search.unstructured): weights, and the sparsity, pattern and coding chosen.</p>
+<table id="groups"><tr><th>group (roots)</th><th>channels / weights</th><th>kept</th><th>keep / option</th><th>damage</th><th>Δ ms</th></tr>
 {{range .R.Groups}}<tr><td>{{.Roots}}</td><td>{{.Units}}</td><td>{{kept .}}</td><td>{{keep .}}</td><td>{{printf "%.4g" (index .Options .Choice).Damage}}</td><td>{{printf "%.3f" (index .Options .Choice).DeltaMS}}</td></tr>
 {{end}}</table>
 <h2>Layers</h2>
-<table id="layers"><tr><th>node</th><th>op</th><th>out channels</th><th>in channels</th><th>params</th><th>sparsity</th><th>MFLOPs</th><th>predicted ms</th></tr>
-{{range .R.Layers}}<tr><td>{{.Node}}</td><td>{{.Op}}</td><td>{{.OutBefore}} → {{.OutAfter}}</td><td>{{.InBefore}} → {{.InAfter}}</td><td>{{.Params}}</td><td>{{printf "%.1f%%" (pct100 .Sparsity)}}</td><td>{{mflops .FLOPs}}</td><td>{{printf "%.3f" .MS}}</td></tr>
+<table id="layers"><tr><th>node</th><th>op</th><th>out channels</th><th>in channels</th><th>params</th><th>sparsity</th><th>pattern</th><th>coding</th><th>MFLOPs</th><th>predicted ms</th></tr>
+{{range .R.Layers}}<tr><td>{{.Node}}</td><td>{{.Op}}</td><td>{{.OutBefore}} → {{.OutAfter}}</td><td>{{.InBefore}} → {{.InAfter}}</td><td>{{.Params}}</td><td>{{printf "%.1f%%" (pct100 .Sparsity)}}</td><td>{{dash .Pattern}}</td><td>{{dash .Coding}}</td><td>{{mflops .FLOPs}}</td><td>{{printf "%.3f" .MS}}</td></tr>
 {{end}}</table>
 <p class="muted">Phases (s): {{range $k, $v := .R.Phases}}{{$k}} {{$v}} · {{end}}solve rounds {{.R.Rounds}}</p>
 </body></html>

@@ -50,6 +50,9 @@ func (e *evaluator) metricsModel(choice []int) (*evaluated, error) {
 	for _, prm := range m.Params() {
 		met.Params += prm.NumElements()
 	}
+	if err := e.space.unstructuredMetrics(choice, m, plan, &met); err != nil { // unstructured.go
+		return nil, err
+	}
 	return &evaluated{choice: choice, m: m, plan: plan, est: est, met: met}, nil
 }
 
@@ -228,5 +231,5 @@ func (e *evaluator) layers(ev *evaluated) []LayerRow {
 		rows = append(rows, LayerRow{Node: l.Node, Op: l.Op, OutBefore: l.OutBefore, OutAfter: l.OutAfter, InBefore: l.InBefore, InAfter: l.InAfter,
 			Params: params, FLOPs: fl[l.Node], MS: ms[l.Node]})
 	}
-	return rows
+	return e.space.unstructuredLayers(rows, ev.choice, ev.m) // unstructured.go
 }

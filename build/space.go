@@ -27,6 +27,13 @@ type Space struct {
 	Groups  []int // indices into plans' Groups of the prunable groups
 	plans   []*prune.StructuredPlan
 	orig    []byte // the model, serialised, to copy variants from
+
+	// ULayers are the per-layer unstructured options (AddUnstructured,
+	// unstructured.go); a choice lists them after the groups.
+	ULayers []uLayer
+	// PackFiles: metrics give the exact package size as the file size
+	// (set once the solver runs; the sensitivity pass uses cheaper sizes).
+	PackFiles bool
 }
 
 // NewSpace plans every keep level on m (m is not modified).
@@ -77,8 +84,10 @@ func NewSpace(m *onnxio.Model, keep []float64, roundTo int, shapes map[string][]
 func (s *Space) Group(g, l int) prune.GroupPlan { return s.plans[l].Groups[s.Groups[g]] }
 
 // Plan returns the structured plan that picks level choice[g] for each
-// searched group (len(choice) == len(Groups)).
+// searched group (len(choice) == len(Groups), or more: the unstructured
+// layers' choices follow, and Plan ignores them).
 func (s *Space) Plan(choice []int) *prune.StructuredPlan {
+	choice, _ = s.splitChoice(choice)
 	p := *s.plans[0]
 	p.Groups = slices.Clone(s.plans[0].Groups)
 	for g, l := range choice {
@@ -89,18 +98,24 @@ func (s *Space) Plan(choice []int) *prune.StructuredPlan {
 	return &p
 }
 
-// Model returns a fresh copy of the original model pruned by choice.
+// Model returns a fresh copy of the original model pruned by choice
+// (structured, then the unstructured layers' sparsity and coding).
 func (s *Space) Model(choice []int) (*onnxio.Model, *prune.StructuredPlan, error) {
 	m, err := onnxio.Decode(s.orig)
 	if err != nil {
 		return nil, nil, err
 	}
-	if allZero(choice) {
-		return m, s.Plan(choice), nil
+	sc, uc := s.splitChoice(choice)
+	p := s.Plan(sc)
+	if !allZero(sc) {
+		if err := prune.ApplyStructured(m, p); err != nil {
+			return nil, nil, err
+		}
 	}
-	p := s.Plan(choice)
-	if err := prune.ApplyStructured(m, p); err != nil {
-		return nil, nil, err
+	if !allZero(uc) {
+		if err := s.applyUnstructured(m, uc); err != nil {
+			return nil, nil, err
+		}
 	}
 	return m, p, nil
 }
@@ -117,11 +132,20 @@ func allZero(c []int) bool {
 	return true
 }
 
-// Uniform is the choice of level l for every group.
+// Uniform is the choice of level l for every group; the unstructured
+// layers (if any) are dense at l = 0 and at their smallest option
+// otherwise.
 func (s *Space) Uniform(l int) []int {
-	c := make([]int, len(s.Groups))
+	c := make([]int, len(s.Groups), len(s.Groups)+len(s.ULayers))
 	for i := range c {
 		c[i] = l
+	}
+	for _, u := range s.ULayers {
+		if l == 0 {
+			c = append(c, 0)
+		} else {
+			c = append(c, u.floorOption())
+		}
 	}
 	return c
 }

@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"sort"
+
+	"github.com/edgeprune/edgeprune/onnxio"
 )
 
 // kmeans returns at most k sorted float32 centroids for values (Deep
@@ -88,4 +90,36 @@ func nearest(centroids []float32, v float32) int {
 		return i - 1
 	}
 	return i
+}
+
+// Lossy returns values as a pack written with the value code (and codebook
+// bits) unpacks them: FP16 rounds each value to IEEE half precision,
+// Codebook replaces each nonzero by the nearest of its k-means centroids
+// (zeros stay zeros), Exact copies. It lets a caller measure the accuracy
+// of a coding before packing (edgeprune build); it ignores the minimum
+// tensor size below which the writer stores values exactly.
+func Lossy(values []float32, code ValueCode, bits int) []float32 {
+	out := make([]float32, len(values))
+	switch code {
+	case FP16:
+		for i, v := range values {
+			out[i] = onnxio.Float16ToFloat32(onnxio.Float32ToFloat16(v))
+		}
+	case Codebook:
+		var nz []float32
+		for _, v := range values {
+			if math.Float32bits(v) != 0 { // as sparse.NonzeroMask: -0 is stored
+				nz = append(nz, v)
+			}
+		}
+		cents := kmeans(nz, 1<<bits)
+		for i, v := range values {
+			if math.Float32bits(v) != 0 { // as sparse.NonzeroMask: -0 is stored
+				out[i] = cents[nearest(cents, v)]
+			}
+		}
+	default:
+		copy(out, values)
+	}
+	return out
 }

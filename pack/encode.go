@@ -151,14 +151,15 @@ func encodePayload(p *payload, s *streams, c *writeConfig, est *estimator) entry
 	e := entry{param: p.param, id: p.id, dtype: p.dtype, dims: p.dims, field: p.field, width: p.width, count: p.count}
 	mask, nnz := sparse.NonzeroMask(p.data, p.width)
 	vcode := Exact
-	if c.values != Exact && lossyEligible(p) {
-		vcode = c.values
+	code, bits := c.valueCode(p.id)
+	if code != Exact && lossyEligible(p) {
+		vcode = code
 	}
 	if vcode == Codebook {
 		// Only the nonzeros are shared; zeros stay exact zeros.
-		e.vcode, e.cbBits = Codebook, c.codebookBits
+		e.vcode, e.cbBits = Codebook, bits
 		vals := gather(p.data, 4, mask, nnz)
-		cents := kmeans(asFloat32s(vals), 1<<c.codebookBits)
+		cents := kmeans(asFloat32s(vals), 1<<bits)
 		e.cbSize = len(cents)
 		for _, v := range cents {
 			s.codebook = binary.LittleEndian.AppendUint32(s.codebook, math.Float32bits(v))

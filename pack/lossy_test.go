@@ -1,6 +1,7 @@
 package pack
 
 import (
+	"bytes"
 	"math"
 	"testing"
 
@@ -105,5 +106,48 @@ func TestKmeansExactWhenFewValues(t *testing.T) {
 	c = kmeans([]float32{0, 0.1, 0.2, 10, 10.1, 10.2}, 2)
 	if len(c) != 2 || math.Abs(float64(c[0])-0.1) > 1e-6 || math.Abs(float64(c[1])-10.1) > 1e-5 {
 		t.Fatalf("kmeans of two clusters = %v", c)
+	}
+}
+
+// TestTensorValues: a per-tensor code unpacks to what Lossy predicts, the
+// tensors not listed stay exact, and the header records the code.
+func TestTensorValues(t *testing.T) {
+	for _, tc := range []TensorCode{{Values: Codebook, Bits: 3}, {Values: FP16}} {
+		m := cnnPruned(t, 0.5)
+		want := cnnPruned(t, 0.5)
+		id := ""
+		for _, p := range want.Params() {
+			if p.NumElements() >= minLossyElems && p.DataType() == onnxio.Float {
+				id = p.ID
+			}
+		}
+		if id == "" {
+			t.Fatalf("no tensor of ≥ %d elements", minLossyElems)
+		}
+		b, st := packModel(t, m, WithTensorValues(map[string]TensorCode{id: tc}))
+		if st.Header.Values != tc.Values || st.Header.CodebookBits != tc.Bits {
+			t.Fatalf("header %v/%d, want %v/%d", st.Header.Values, st.Header.CodebookBits, tc.Values, tc.Bits)
+		}
+		got, err := unpack(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gp, wp := got.Params(), want.Params()
+		for i := range wp {
+			g, _, _ := gp[i].Float32()
+			w, _, _ := wp[i].Float32()
+			exp := w
+			if wp[i].ID == id {
+				exp = Lossy(w, tc.Values, tc.Bits)
+			}
+			for k := range w {
+				if math.Float32bits(g[k]) != math.Float32bits(exp[k]) {
+					t.Fatalf("%v: %s[%d]: %g, want %g", tc.Values, wp[i].ID, k, g[k], exp[k])
+				}
+			}
+		}
+	}
+	if _, err := NewWriter(&bytes.Buffer{}, WithTensorValues(map[string]TensorCode{"w": {Values: Codebook, Bits: 9}})); err == nil {
+		t.Fatal("codebook bits 9 accepted")
 	}
 }

@@ -70,6 +70,16 @@ func (wr *Writer) WriteModel(m *onnxio.Model) (*Stats, error) {
 		st.Tensors = append(st.Tensors, e.info())
 	}
 	h := Header{Version: Version, ModelBytes: int64(modelBytes), Values: c.values, CodebookBits: c.codebookBits, Level: c.level, Tensors: len(payloads)}
+	for _, t := range st.Tensors {
+		// Per-tensor codes (WithTensorValues): the header records the
+		// most lossy code used.
+		if t.Values > h.Values {
+			h.Values = t.Values
+		}
+		if t.Values == Codebook {
+			h.CodebookBits = max(h.CodebookBits, t.CodeBits)
+		}
+	}
 	raws := []struct {
 		kind SectionKind
 		b    []byte

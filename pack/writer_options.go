@@ -16,6 +16,45 @@ type writeConfig struct {
 	encodings    []Encoding // nil: all
 	forced       bool       // EncDense not allowed: prefer any sparse candidate
 	maxWindow    int
+	perTensor    map[string]TensorCode // WithTensorValues
+}
+
+// TensorCode is one tensor's value code for WithTensorValues.
+type TensorCode struct {
+	Values ValueCode
+	Bits   int // codebook bits in [2, 8] (Codebook only)
+}
+
+// WithTensorValues sets the value code of the tensors named (by the ID
+// onnxio.Model.Params gives them), overriding WithFP16/WithCodebook for
+// those tensors only: a build chooses a coding per layer. As with the
+// writer-wide codes, only float32 payloads of at least 256 finite elements
+// are coded. The header records the most lossy code used (Codebook over
+// FP16) and the most codebook bits.
+func WithTensorValues(codes map[string]TensorCode) WriterOption {
+	return func(c *writeConfig) error {
+		for id, tc := range codes {
+			switch tc.Values {
+			case Exact, FP16:
+			case Codebook:
+				if tc.Bits < 2 || tc.Bits > 8 {
+					return fmt.Errorf("pack: WithTensorValues: tensor %q: codebook bits %d must be in [2, 8]", id, tc.Bits)
+				}
+			default:
+				return fmt.Errorf("pack: WithTensorValues: tensor %q: unknown value code %d", id, tc.Values)
+			}
+		}
+		c.perTensor = codes
+		return nil
+	}
+}
+
+// valueCode is the code and codebook bits for tensor id.
+func (c *writeConfig) valueCode(id string) (ValueCode, int) {
+	if tc, ok := c.perTensor[id]; ok {
+		return tc.Values, tc.Bits
+	}
+	return c.values, c.codebookBits
 }
 
 // DefaultLevel is the zstd level NewWriter uses unless WithLevel says

@@ -107,10 +107,17 @@ func features(n engine.NodeCost) nodeFeatures {
 	if f.class == Sparse {
 		f.flops = int64(float64(n.FLOPs) * n.Density)
 	}
-	for _, s := range n.Inputs {
-		if s != nil {
-			f.bytes += 4 * numel(s)
+	for i, s := range n.Inputs {
+		if s == nil {
+			continue
 		}
+		if i == 1 && f.class == Sparse {
+			// A weight run sparse is read as CSR: a value and a column
+			// index per nonzero, not the dense tensor.
+			f.bytes += int64(8 * float64(numel(s)) * n.Density)
+			continue
+		}
+		f.bytes += 4 * numel(s)
 	}
 	for _, s := range n.Outputs {
 		f.bytes += 4 * numel(s)
@@ -121,6 +128,9 @@ func features(n engine.NodeCost) nodeFeatures {
 	}
 	if len(n.Inputs) > 1 && n.Inputs[1] != nil {
 		f.in2 = numel(n.Inputs[1])
+		if f.class == Sparse {
+			f.in2 = int64(float64(f.in2) * n.Density)
+		}
 	}
 	switch f.class {
 	case ConvKxK, Conv1x1, ConvDW:

@@ -151,3 +151,45 @@ func TestExtendsOverridesBudgetLine(t *testing.T) {
 		t.Fatalf("want the child's line, got %v", err)
 	}
 }
+
+// TestUnstructuredSearch: the search.unstructured block gets its defaults,
+// and each broken entry gives its message with the line.
+func TestUnstructuredSearch(t *testing.T) {
+	dir := t.TempDir()
+	load := func(block string) (*Profile, error) {
+		f := filepath.Join(dir, "t.yaml")
+		if err := os.WriteFile(f, []byte(good+block), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return Load(f)
+	}
+	p, err := load("search:\n  unstructured: {patterns: [element, \"2:4\"]}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := p.Search.Unstructured
+	if u == nil || len(u.Sparsity) != 3 || len(u.Patterns) != 2 || len(u.Coding) != 3 || u.MinParams != DefaultMinParams {
+		t.Fatalf("defaults not applied: %+v", u)
+	}
+	if p, err := load(""); err != nil || p.Search.Unstructured != nil {
+		t.Fatalf("no block: want nil (off), got %+v, %v", p.Search.Unstructured, err)
+	}
+	_, err = load("search:\n  unstructured:\n    sparsity: [0.5, 1.2]\n    patterns: [element, \"3:2\", block=16x17]\n    coding: [fp16, codebook:9, int8]\n    min_params: -1\n    colour: red\n")
+	if err == nil {
+		t.Fatal("loaded a broken search block")
+	}
+	msg := strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), "")
+	for _, w := range []string{
+		"t.yaml:18: search.unstructured.colour: unknown field",
+		"t.yaml:14: search.unstructured.sparsity[1]: invalid value 1.2: must be in (0, 1)",
+		"t.yaml:15: search.unstructured.patterns[1]: invalid value 3:2: N:M needs",
+		"t.yaml:15: search.unstructured.patterns[2]: invalid value block=16x17",
+		"t.yaml:16: search.unstructured.coding[1]: invalid value codebook:9",
+		"t.yaml:16: search.unstructured.coding[2]: invalid value int8",
+		"t.yaml:17: search.unstructured.min_params: invalid value -1",
+	} {
+		if !strings.Contains(msg, w) {
+			t.Errorf("errors\n%s\nlack %q", msg, w)
+		}
+	}
+}

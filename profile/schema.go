@@ -144,6 +144,29 @@ type Search struct {
 	LatencyMargin float64  `yaml:"latency_margin,omitempty" json:"latency_margin"`
 	Exclude       []string `yaml:"exclude,omitempty" json:"exclude,omitempty"`
 	Pack          bool     `yaml:"pack,omitempty" json:"pack,omitempty"`
+	// Unstructured, when present, adds per-layer options to the search:
+	// magnitude sparsity with a pattern, and a value coding of the packed
+	// file (the build then writes model.epk).
+	Unstructured *UnstructuredSearch `yaml:"unstructured,omitempty" json:"unstructured,omitempty"`
+}
+
+// UnstructuredSearch lists the per-layer options tried after (on top of)
+// the structured choice. Each layer's options are: dense, or each sparsity
+// level with each element or block pattern, or each N:M pattern (its
+// sparsity is 1 − N/M); each of them with each coding.
+type UnstructuredSearch struct {
+	// Sparsity levels: the fraction of a layer's weights zeroed, the
+	// smallest magnitudes first (default 0.5, 0.75, 0.9).
+	Sparsity []float64 `yaml:"sparsity,omitempty" json:"sparsity"`
+	// Patterns as prune reads them: element, N:M (2:4), block=RxC
+	// (block=4x1) (default element).
+	Patterns []string `yaml:"patterns,omitempty" json:"patterns"`
+	// Coding of the weights in the package: exact, fp16, codebook:B with
+	// B bits in [2, 8] (default exact, fp16, codebook:4). exact is always
+	// tried.
+	Coding []string `yaml:"coding,omitempty" json:"coding"`
+	// MinParams: layers with fewer weights are left alone (default 1024).
+	MinParams int `yaml:"min_params,omitempty" json:"min_params"`
 }
 
 // StructuredSearch lists the keep ratios tried per group and the channel

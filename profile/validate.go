@@ -17,6 +17,15 @@ const (
 	DefaultRoundTo       = 8   // channel alignment the kernels prefer on aarch64
 )
 
+// Defaults of search.unstructured (when the block is present).
+var (
+	DefaultUnstructuredSparsity = []float64{0.5, 0.75, 0.9}
+	DefaultCoding               = []string{"exact", "fp16", "codebook:4"}
+)
+
+// DefaultMinParams: layers with fewer weights are not searched.
+const DefaultMinParams = 1024
+
 // DefaultKeep are the structured keep ratios the build tries per group.
 var DefaultKeep = []float64{1, .875, .75, .625, .5, .375, .25}
 
@@ -54,6 +63,20 @@ func (p *Profile) setDefaults() {
 		p.Search.Structured.RoundTo = DefaultRoundTo
 		if p.Device.Target.GOARCH == "arm" {
 			p.Search.Structured.RoundTo = 4
+		}
+	}
+	if u := p.Search.Unstructured; u != nil {
+		if len(u.Sparsity) == 0 {
+			u.Sparsity = slices.Clone(DefaultUnstructuredSparsity)
+		}
+		if len(u.Patterns) == 0 {
+			u.Patterns = []string{"element"}
+		}
+		if len(u.Coding) == 0 {
+			u.Coding = slices.Clone(DefaultCoding)
+		}
+		if u.MinParams == 0 {
+			u.MinParams = DefaultMinParams
 		}
 	}
 	if p.Device.CPU.FP32GFLOPSPeak.Total == 0 {
@@ -208,6 +231,26 @@ func (p *Profile) Validate() ErrorList {
 	}
 	if s.Structured.RoundTo < 1 || s.Structured.RoundTo > 256 {
 		v.add("search.structured.round_to", s.Structured.RoundTo, "must be in [1, 256]")
+	}
+	if u := s.Unstructured; u != nil {
+		for i, x := range u.Sparsity {
+			if !(x > 0 && x < 1) {
+				v.add(fmt.Sprintf("search.unstructured.sparsity[%d]", i), x, "must be in (0, 1)")
+			}
+		}
+		for i, pat := range u.Patterns {
+			if err := CheckPattern(pat); err != nil {
+				v.add(fmt.Sprintf("search.unstructured.patterns[%d]", i), pat, "%v", err)
+			}
+		}
+		for i, c := range u.Coding {
+			if _, _, err := ParseCoding(c); err != nil {
+				v.add(fmt.Sprintf("search.unstructured.coding[%d]", i), c, "%v", err)
+			}
+		}
+		if u.MinParams < 0 {
+			v.add("search.unstructured.min_params", u.MinParams, "must be ≥ 0")
+		}
 	}
 	if c := p.Calibration; c != nil {
 		v.calibration(c)

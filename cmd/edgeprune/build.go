@@ -37,7 +37,10 @@ func newBuildCmd(c *cli) *cobra.Command {
 profile's budgets:
 
   1. search space: per dependency group, the profile's keep ratios rounded to
-     its channel alignment;
+     its channel alignment; with the profile's search.unstructured block, also
+     per layer magnitude sparsity (element, N:M or block patterns) and a value
+     coding of model.epk (exact, fp16, codebook), solved after the structured
+     choice;
   2. sensitivity: each option's damage (KL divergence of the outputs from the
      original's on the first --calib-images samples of --data; without data,
      the fraction of weight energy removed, and accuracy is not measured) and

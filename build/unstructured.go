@@ -1,0 +1,593 @@
+package build
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/edgeprune/edgeprune/engine"
+	"github.com/edgeprune/edgeprune/onnxio"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
+	"github.com/edgeprune/edgeprune/pack"
+	"github.com/edgeprune/edgeprune/profile"
+	"github.com/edgeprune/edgeprune/prune"
+	"google.golang.org/protobuf/proto"
+)
+
+// The unstructured part of the search space (profile search.unstructured):
+// per weight layer, magnitude sparsity with one of prune's patterns and a
+// value coding of the package (pack.WithTensorValues). These options are
+// searched jointly with the structured keep levels: each layer is one
+// more "group" of the knapsack, after the structured groups in a choice.
+// Their damage is measured like the structured options' (KL on the
+// calibration data from the cached activations before the layer), their
+// latency is the cost model's on the engine's compiled plan (the sparse op
+// class only where the engine's own cost model runs the weight sparse),
+// their resident memory is the engine's (sparse weights held as CSR), and
+// their file size comes from the packer: per option, the packed size of
+// the layer's tensor alone; for the solver's exact checks and the budget
+// table, the whole package.
+//
+// Sparsity and coding apply to the tensor as the structured choice left
+// it: a layer both thinned and sparsified keeps the option's fraction of
+// its remaining weights. The sensitivity is measured on the unthinned
+// model, so the knapsack's sums are an approximation that the solver's
+// exact check corrects.
+
+// UOption is one unstructured option of a layer.
+type UOption struct {
+	Sparsity float64 `json:"sparsity,omitempty"` // fraction of weights zeroed
+	Pattern  string  `json:"pattern,omitempty"`  // prune's pattern (element, N:M, block=RxC)
+	Coding   string  `json:"coding,omitempty"`   // exact, fp16, codebook
+	Bits     int     `json:"bits,omitempty"`     // codebook bits
+}
+
+func (o UOption) code() pack.TensorCode {
+	switch o.Coding {
+	case "fp16":
+		return pack.TensorCode{Values: pack.FP16}
+	case "codebook":
+		return pack.TensorCode{Values: pack.Codebook, Bits: o.Bits}
+	}
+	return pack.TensorCode{}
+}
+
+// CodingName is "exact", "fp16" or "codebook:B".
+func (o UOption) CodingName() string {
+	switch o.Coding {
+	case "", "exact":
+		return "exact"
+	case "codebook":
+		return fmt.Sprintf("codebook:%d", o.Bits)
+	}
+	return o.Coding
+}
+
+func (o UOption) String() string {
+	s := "dense"
+	if o.Sparsity > 0 {
+		s = fmt.Sprintf("%.3g %s", o.Sparsity, o.Pattern)
+	}
+	return s + " " + o.CodingName()
+}
+
+// uLayer is one weight searched for unstructured options.
+type uLayer struct {
+	ID    string // the parameter's ID
+	Node  string // the node using it as a weight
+	Op    string
+	Cut   int // index of the first main-graph node reading it
+	Elems int
+	Opts  []UOption // Opts[0] is dense, exact
+}
+
+// AddUnstructured adds the per-layer options of u to the space: every
+// prunable weight of the main graph with at least u.MinParams elements,
+// with each pattern that fits it.
+func (s *Space) AddUnstructured(m *onnxio.Model, u *profile.UnstructuredSearch) error {
+	var codings []UOption
+	codings = append(codings, UOption{Coding: "exact"})
+	for _, c := range u.Coding {
+		name, bits, err := profile.ParseCoding(c)
+		if err != nil {
+			return fmt.Errorf("build: search.unstructured.coding: %w", err)
+		}
+		if name != "exact" {
+			codings = append(codings, UOption{Coding: name, Bits: bits})
+		}
+	}
+	var pats []prune.Pattern
+	for _, ps := range u.Patterns {
+		pat, err := prune.ParsePattern(ps)
+		if err != nil {
+			return fmt.Errorf("build: search.unstructured.patterns: %w", err)
+		}
+		pats = append(pats, pat)
+	}
+	first := map[string]int{}
+	for i, n := range m.Graph().GetNode() {
+		for _, in := range n.GetInput() {
+			if _, ok := first[in]; !ok {
+				first[in] = i
+			}
+		}
+	}
+	for _, c := range prune.Candidates(m) {
+		t := c.Target
+		if t == nil || c.Param.GraphPath != "" || t.NumElements() < max(u.MinParams, 256) {
+			continue
+		}
+		cut, ok := first[c.Param.Name]
+		if !ok {
+			continue
+		}
+		l := uLayer{ID: t.ID(), Node: t.Node, Op: t.Op, Cut: cut, Elems: t.NumElements()}
+		sparsities := []UOption{{}}
+		for _, pat := range pats {
+			levels := u.Sparsity
+			if pat.Kind == prune.NM {
+				levels = []float64{pat.Sparsity()}
+			}
+			// The pattern must fit this weight (prune says which do not).
+			if _, err := unstructuredPruner(t.ID(), levels[0], pat).Plan(m); err != nil {
+				continue
+			}
+			for _, x := range levels {
+				sparsities = append(sparsities, UOption{Sparsity: x, Pattern: pat.String()})
+			}
+		}
+		for _, sp := range sparsities {
+			for _, cd := range codings {
+				l.Opts = append(l.Opts, UOption{Sparsity: sp.Sparsity, Pattern: sp.Pattern, Coding: cd.Coding, Bits: cd.Bits})
+			}
+		}
+		if len(l.Opts) > 1 {
+			s.ULayers = append(s.ULayers, l)
+		}
+	}
+	return nil
+}
+
+func unstructuredPruner(id string, sparsity float64, pat prune.Pattern) *prune.Pruner {
+	opts := []prune.Option{prune.WithScope(prune.Layer), prune.WithPattern(pat),
+		prune.WithSelection(prune.Selection{Include: []*regexp.Regexp{regexp.MustCompile("^" + regexp.QuoteMeta(id) + "$")}})}
+	if pat.Kind != prune.NM {
+		opts = append(opts, prune.WithSparsity(sparsity))
+	}
+	pr, err := prune.New(opts...)
+	if err != nil {
+		panic("build: unstructured pruner: " + err.Error()) // the options are built here, from validated patterns
+	}
+	return pr
+}
+
+// splitChoice returns the structured part of a choice and the unstructured
+// part (nil when the space has no unstructured layers or the choice is
+// structured only).
+func (s *Space) splitChoice(choice []int) (structured, unstructured []int) {
+	if len(choice) > len(s.Groups) {
+		return choice[:len(s.Groups)], choice[len(s.Groups):]
+	}
+	return choice, nil
+}
+
+// applyUnstructured sparsifies and codes m's layers as uc picks (indices
+// into each layer's options), in place.
+func (s *Space) applyUnstructured(m *onnxio.Model, uc []int) error {
+	params := map[string]*onnxio.Param{}
+	for _, p := range m.Params() {
+		params[p.ID] = p
+	}
+	for i, k := range uc {
+		if k == 0 {
+			continue
+		}
+		l, o := s.ULayers[i], s.ULayers[i].Opts[k]
+		if o.Sparsity > 0 {
+			pat, err := prune.ParsePattern(o.Pattern)
+			if err != nil {
+				return err
+			}
+			if _, err := unstructuredPruner(l.ID, o.Sparsity, pat).Prune(m); err != nil {
+				return fmt.Errorf("build: %s %s: %w", l.ID, o, err)
+			}
+			params = map[string]*onnxio.Param{} // Prune may have replaced tensors
+			for _, p := range m.Params() {
+				params[p.ID] = p
+			}
+		}
+		if c := o.code(); c.Values != pack.Exact {
+			p := params[l.ID]
+			if p == nil {
+				return fmt.Errorf("build: %s: weight not found after pruning", l.ID)
+			}
+			v, _, err := p.Float32()
+			if err != nil {
+				return fmt.Errorf("build: %s: %w", l.ID, err)
+			}
+			if err := p.SetFloat32(pack.Lossy(v, c.Values, c.Bits), p.Shape()); err != nil {
+				return fmt.Errorf("build: %s: %w", l.ID, err)
+			}
+		}
+	}
+	return nil
+}
+
+// codes are the value codes of the layers uc codes (for pack.WithTensorValues).
+func (s *Space) codes(uc []int) map[string]pack.TensorCode {
+	out := map[string]pack.TensorCode{}
+	for i, k := range uc {
+		if c := s.ULayers[i].Opts[k].code(); c.Values != pack.Exact {
+			out[s.ULayers[i].ID] = c
+		}
+	}
+	return out
+}
+
+// floorOption is the layer's option with the smallest packed tensor (the
+// last, once the options are sorted by file size).
+func (l *uLayer) floorOption() int { return len(l.Opts) - 1 }
+
+// packModel packs m with the value codes of uc at the default level.
+func (s *Space) packModel(m *onnxio.Model, uc []int) ([]byte, error) {
+	var buf bytes.Buffer
+	w, err := pack.NewWriter(&buf, pack.WithTensorValues(s.codes(uc)))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.WriteModel(m); err != nil {
+		return nil, fmt.Errorf("build: packing: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// unstructuredMetrics corrects what metricsModel predicted for a choice
+// with unstructured options: resident weights as the engine holds them
+// (a weight run sparse is held as CSR, not dense) and, once the solver
+// runs (PackFiles), the file as the exact size of the package.
+func (s *Space) unstructuredMetrics(choice []int, m *onnxio.Model, plan *engine.Program, met *Metrics) error {
+	if len(s.ULayers) == 0 {
+		return nil
+	}
+	r := plan.Report()
+	var denseHeld int64
+	for _, n := range r.Nodes {
+		if strings.HasPrefix(n.Kernel, "sparse") && len(n.Inputs) > 1 && n.Inputs[1] != nil {
+			e := int64(4)
+			for _, d := range n.Inputs[1] {
+				e *= int64(d)
+			}
+			denseHeld += e
+		}
+	}
+	if denseHeld > 0 {
+		d := r.SparseWeightBytes - denseHeld
+		met.WeightBytes += d
+		met.RAMBytes += d
+	}
+	if s.PackFiles {
+		_, uc := s.splitChoice(choice)
+		b, err := s.packModel(m, uc)
+		if err != nil {
+			return err
+		}
+		met.FileBytes, met.PackedBytes = int64(len(b)), int64(len(b))
+	}
+	return nil
+}
+
+// tensorPackedBytes is the size of a package holding only tensor t (with
+// its values as opt leaves them, coded as opt says): the per-option file
+// cost of the sensitivity table (the model's other tensors and skeleton
+// are the same for every option of the layer).
+func tensorPackedBytes(t *onnx.TensorProto, code pack.TensorCode) (int64, error) {
+	t = proto.Clone(t).(*onnx.TensorProto)
+	mp := &onnx.ModelProto{IrVersion: proto.Int64(8), OpsetImport: []*onnx.OperatorSetIdProto{{Version: proto.Int64(17)}},
+		Graph: &onnx.GraphProto{Name: proto.String("t"), Initializer: []*onnx.TensorProto{t},
+			Node:   []*onnx.NodeProto{{OpType: proto.String("Identity"), Input: []string{t.GetName()}, Output: []string{"y"}}},
+			Output: []*onnx.ValueInfoProto{{Name: proto.String("y")}}}}
+	data, err := proto.Marshal(mp)
+	if err != nil {
+		return 0, err
+	}
+	m, err := onnxio.Decode(data)
+	if err != nil {
+		return 0, err
+	}
+	var buf bytes.Buffer
+	w, err := pack.NewWriter(&buf, pack.WithTensorValues(map[string]pack.TensorCode{t.GetName(): code}))
+	if err != nil {
+		return 0, err
+	}
+	if _, err := w.WriteModel(m); err != nil {
+		return 0, err
+	}
+	return int64(buf.Len()), nil
+}
+
+// unstructuredSensitivity measures every layer's options and appends one
+// GroupResult per layer (Kind "unstructured") to res.Groups, its options
+// sorted by packed size, largest first (so that one step further is one
+// step smaller, as the greedy repair assumes). It reorders each layer's
+// options in the space to match.
+func (e *evaluator) unstructuredSensitivity(orig *onnxio.Model, tl *tails, refCalib [][]float32, origEnergy map[string]float64,
+	calib []engine.Batch, dense *evaluated, res *Result, logf func(string, ...any)) error {
+	s := e.space
+	for li := range s.ULayers {
+		l := &s.ULayers[li]
+		gr := GroupResult{Kind: "unstructured", Layer: l.Node, Roots: []string{l.ID}, Units: l.Elems}
+		var models []*onnxio.Model
+		for k, o := range l.Opts {
+			choice := s.Uniform(0)
+			choice[len(s.Groups)+li] = k
+			opt := Option{Keep: 1, Kept: l.Elems, Unstructured: &l.Opts[k]}
+			mm, err := e.metricsModel(choice)
+			if err != nil {
+				return fmt.Errorf("build: layer %s option %s: %w", l.ID, o, err)
+			}
+			opt.DeltaMS = mm.met.LatencyMS - dense.met.LatencyMS
+			opt.DeltaRAM = mm.met.RAMBytes - dense.met.RAMBytes
+			var t *onnx.TensorProto
+			for _, p := range mm.m.Params() {
+				if p.ID == l.ID {
+					t = p.Tensor
+				}
+			}
+			if t == nil {
+				return fmt.Errorf("build: layer %s: weight not found", l.ID)
+			}
+			size, err := tensorPackedBytes(t, o.code())
+			if err != nil {
+				return fmt.Errorf("build: layer %s option %s: packing: %w", l.ID, o, err)
+			}
+			opt.DeltaFile = size
+			if refCalib == nil {
+				opt.Damage = weightDamage(origEnergy, mm.m)
+			} else if k > 0 {
+				models = append(models, mm.m)
+			}
+			gr.Options = append(gr.Options, opt)
+		}
+		base := gr.Options[0].DeltaFile
+		for k := range gr.Options {
+			gr.Options[k].DeltaFile -= base
+		}
+		if len(models) > 0 {
+			got, ok, err := tl.run(l.Cut, models)
+			if err != nil || !ok {
+				logf("      layer %s: running from the cut failed (%v); running whole models", l.ID, err)
+				got = nil
+				for _, lm := range models {
+					sc, err := scores(e.ctx, lm, calib, e.threads)
+					if err != nil {
+						return err
+					}
+					got = append(got, sc)
+				}
+			} else {
+				res.CachedNodes += l.Cut * len(models)
+			}
+			res.TotalNodes += len(orig.Graph().GetNode()) * len(models)
+			for i := range models {
+				gr.Options[i+1].Damage = meanKL(refCalib, got[i])
+			}
+		}
+		// Dense first, then by packed size, largest first.
+		idx := make([]int, len(gr.Options))
+		for i := range idx {
+			idx[i] = i
+		}
+		slices.SortStableFunc(idx[1:], func(a, b int) int {
+			switch da, db := gr.Options[a].DeltaFile, gr.Options[b].DeltaFile; {
+			case da > db:
+				return -1
+			case da < db:
+				return 1
+			}
+			return 0
+		})
+		opts, uopts := make([]Option, len(idx)), make([]UOption, len(idx))
+		for i, j := range idx {
+			opts[i], uopts[i] = gr.Options[j], l.Opts[j]
+		}
+		l.Opts = uopts
+		for i := range opts {
+			opts[i].Unstructured = &l.Opts[i]
+		}
+		gr.Options = opts
+		res.Groups = append(res.Groups, gr)
+		logf("      layer %d/%d %s (%d weights): %d options, damage %s", li+1, len(s.ULayers), l.ID, l.Elems, len(opts), damages(opts))
+		if err := e.ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unstructuredLayers fills the sparsity, pattern and coding of each layer
+// row from the choice (appending rows for layers the structured plan does
+// not list).
+func (s *Space) unstructuredLayers(rows []LayerRow, choice []int, m *onnxio.Model) []LayerRow {
+	_, uc := s.splitChoice(choice)
+	if uc == nil {
+		return rows
+	}
+	params := map[string]*onnxio.Param{}
+	for _, p := range m.Params() {
+		params[p.ID] = p
+	}
+	for i, k := range uc {
+		l, o := s.ULayers[i], s.ULayers[i].Opts[k]
+		j := slices.IndexFunc(rows, func(r LayerRow) bool { return r.Node == l.Node })
+		if j < 0 {
+			rows = append(rows, LayerRow{Node: l.Node, Op: l.Op, Params: int64(l.Elems)})
+			j = len(rows) - 1
+		}
+		rows[j].Pattern, rows[j].Coding = o.Pattern, o.CodingName()
+		if p := params[l.ID]; p != nil {
+			if v, _, err := p.Float32(); err == nil && len(v) > 0 {
+				z := 0
+				for _, x := range v {
+					if x == 0 {
+						z++
+					}
+				}
+				rows[j].Sparsity = float64(z) / float64(len(v))
+			}
+		}
+	}
+	return rows
+}
+
+// packedFiles switches the file metric to the exact package size for the
+// solver (Space.PackFiles) and re-evaluates the original. The structured
+// options' file deltas, measured on model.onnx, are scaled by the
+// original's package/onnx ratio so that all deltas are in package bytes.
+func (e *evaluator) packedFiles(dense *evaluated, res *Result) (*evaluated, error) {
+	onnxBytes := dense.met.FileBytes
+	e.space.PackFiles = true
+	d, err := e.metricsModel(dense.choice)
+	if err != nil {
+		return nil, err
+	}
+	ratio := float64(d.met.FileBytes) / float64(max(onnxBytes, 1))
+	for g := range res.Groups {
+		if res.Groups[g].Kind != "" {
+			continue
+		}
+		for k := range res.Groups[g].Options {
+			o := &res.Groups[g].Options[k]
+			o.DeltaFile = int64(float64(o.DeltaFile) * ratio)
+		}
+	}
+	return d, nil
+}
+
+// logUnstructured prints the unstructured choice of each layer that has
+// one (the terminal's per-layer table).
+func logUnstructured(rows []LayerRow, logf func(string, ...any)) {
+	head := false
+	for _, r := range rows {
+		if r.Coding == "" {
+			continue
+		}
+		if !head {
+			logf("      %-28s %8s %-10s %-11s %10s", "layer", "sparsity", "pattern", "coding", "params")
+			head = true
+		}
+		pat := r.Pattern
+		if pat == "" {
+			pat = "–"
+		}
+		logf("      %-28s %7.1f%% %-10s %-11s %10d", r.Node, 100*r.Sparsity, pat, r.Coding, r.Params)
+	}
+}
+
+// solveStaged is the solver when the space has unstructured layers: a
+// second stage after the structured choice, not one joint knapsack. One
+// knapsack cannot price both kinds at once: a layer's structured and
+// unstructured savings overlap (thinning a coded tensor saves fewer bytes
+// than thinning it dense), and the sums then promise savings the exact
+// model does not have.
+//
+//  1. Structured: solve over the groups under every budget except the
+//     file size (the package's size is left to stage 2).
+//  2. Unstructured: with the structured choice fixed, solve over the
+//     layers' sparsity and coding under every budget. The options' costs
+//     are the sensitivity table's scaled by the fraction of the layer's
+//     weights the structured choice kept; the solver checks each choice on
+//     the exact model (the package packed).
+//  3. When even the layers' smallest options miss the file budget, stage 1
+//     is re-run with a file target scaled by the shortfall (≤ 3 times).
+func (e *evaluator) solveStaged(groups []GroupResult, dense *evaluated, b budgets) ([]int, *evaluated, int, error) {
+	s := e.space
+	nG := len(s.Groups)
+	t1 := b
+	t1.file = 0
+	total := 0
+	var best *evaluated
+	for round := 0; round < 4; round++ {
+		sc, _, r, err := e.solve(groups[:nG], dense, t1)
+		if err != nil {
+			return nil, nil, total, err
+		}
+		total += r
+		sc = slices.Clone(sc[:nG])
+		base, err := e.metricsModel(append(slices.Clone(sc), make([]int, len(s.ULayers))...))
+		if err != nil {
+			return nil, nil, total, err
+		}
+		// The structured groups pinned at their choice (every other level
+		// at infinite damage), then the layers with rescaled costs.
+		var g2 []GroupResult
+		for g, gr := range groups[:nG] {
+			p := gr
+			p.Options = make([]Option, len(gr.Options))
+			for k := range p.Options {
+				p.Options[k] = Option{Keep: gr.Options[k].Keep, Damage: math.Inf(1)}
+			}
+			p.Options[sc[g]].Damage = 0
+			g2 = append(g2, p)
+		}
+		held := map[string]int64{}
+		for _, prm := range base.m.Params() {
+			held[prm.ID] = prm.NumElements()
+		}
+		for li, gr := range groups[nG:] {
+			f := float64(held[s.ULayers[li].ID]) / float64(max(s.ULayers[li].Elems, 1))
+			p := gr
+			p.Options = slices.Clone(gr.Options)
+			for k := range p.Options {
+				o := &p.Options[k]
+				o.DeltaMS *= f
+				o.DeltaRAM = int64(float64(o.DeltaRAM) * f)
+				o.DeltaFile = int64(float64(o.DeltaFile) * f)
+			}
+			g2 = append(g2, p)
+		}
+		choice, ev, r, err := e.solve(g2, base, b)
+		if err != nil {
+			return nil, nil, total, err
+		}
+		total += r
+		best = ev
+		_, _, _, fileOver := b.violation(ev.met)
+		if b.met(ev.met) || fileOver == 0 || b.file == 0 {
+			return choice, ev, total, nil
+		}
+		// The file misses: is every layer at its smallest option?
+		floor := true
+		for li, k := range choice[nG:] {
+			floor = floor && k == s.ULayers[li].floorOption()
+		}
+		if !floor {
+			return choice, ev, total, nil
+		}
+		t1.file = float64(base.met.FileBytes) * b.file / float64(ev.met.FileBytes) * 0.97
+	}
+	return best.choice, best, total, nil
+}
+
+// onnxFileBytes sets the file sizes of before and after back to model.onnx
+// bytes once the package is written (the solver saw package sizes: see
+// unstructuredMetrics); the package's size is After.PackedBytes.
+func (s *Space) onnxFileBytes(before, after *Metrics, orig, built *onnxio.Model) error {
+	if !s.PackFiles {
+		return nil
+	}
+	for _, x := range []struct {
+		met *Metrics
+		m   *onnxio.Model
+	}{{before, orig}, {after, built}} {
+		data, err := x.m.Marshal()
+		if err != nil {
+			return err
+		}
+		x.met.FileBytes = int64(len(data))
+	}
+	before.PackedBytes = 0
+	return nil
+}
