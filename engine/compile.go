@@ -20,6 +20,9 @@ type step struct {
 	flops   int64
 	macs    int64
 	sub     []*program
+	// threads is how many goroutines the node's kernel may use, chosen
+	// per node by the cost model (schedule.go).
+	threads int
 }
 
 // program is a list of steps: the main graph, or one branch of an If.

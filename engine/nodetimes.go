@@ -55,6 +55,7 @@ func (p *Program) NodeTimes(ctx context.Context, inputs map[string]*tensor.Dense
 			}
 			s := &p.main.steps[i]
 			a := w.args[s.id]
+			x.threads = s.threads
 			ts := time.Now()
 			if s.sub != nil {
 				if err := s.k.(*ifKernel).run(ctx, w, x, a[0], a[1]); err != nil {

@@ -45,6 +45,10 @@ type NodeCost struct {
 	// Density is then the weight's fraction of nonzeros.
 	Kernel  string  `json:",omitempty"`
 	Density float64 `json:",omitempty"`
+	// Threads is how many goroutines the node may use: the plan's
+	// threads, or 1 where the scheduler's cost model predicts that a
+	// second one would not pay for its hand-over (schedule.go).
+	Threads int
 }
 
 // Report summarises a plan for device budgets.
@@ -116,6 +120,7 @@ func newPlan(c *compiler, inputs []int, g *onnx.GraphProto, cfg *config) (*Progr
 		}
 	}
 	number(p.main)
+	scheduleThreads(p.main, c.values, cfg.threads, activeTunables(cfg.threads))
 	p.offsets = make([]int, len(c.values))
 	var fItems, iItems []arenaItem
 	for id, v := range c.values {
@@ -213,7 +218,7 @@ func (p *Program) Report() Report {
 	var walk func(pr *program)
 	walk = func(pr *program) {
 		for _, s := range pr.steps {
-			nc := NodeCost{Name: s.name, Op: s.op, FLOPs: s.flops, MACs: s.macs}
+			nc := NodeCost{Name: s.name, Op: s.op, FLOPs: s.flops, MACs: s.macs, Threads: s.threads}
 			nc.Kernel, nc.Density = sparseNodeInfo(s.k)
 			for _, id := range s.in {
 				var shape []int
@@ -316,6 +321,7 @@ func (w *workspace) runProgram(ctx context.Context, x *exec, pr *program) error 
 		}
 		s := &pr.steps[i]
 		a := w.args[s.id]
+		x.threads = s.threads
 		if s.sub != nil {
 			if err := s.k.(*ifKernel).run(ctx, w, x, a[0], a[1]); err != nil {
 				return err

@@ -43,10 +43,13 @@ func sgemmRef(transA, transB bool, m, n, k int, alpha float32, a []float32, lda 
 // deep; the micro-kernel keeps an mr×nr block of C in registers.
 const (
 	gemmKC    = 256
-	gemmNC    = 512
 	maxKernMR = 8
 	maxKernNR = 32
 )
+
+// gemmNC is the column block's width: a tunable (Tunables.GemmNC), set by
+// SetTunables before plans run.
+var gemmNC = defaultGemmNC
 
 // Epilogue flags of a micro-kernel call (kernEpi.flags).
 const (

@@ -45,6 +45,7 @@ change unchanged.`,
 				level = slog.LevelDebug
 			}
 			c.log = slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level}))
+			c.loadTunables()
 		},
 	}
 	root.SetOut(c.stdout)
@@ -66,6 +67,7 @@ change unchanged.`,
 		newBenchCmd(c),
 		newProfileCmd(c),
 		newCalibrateCmd(c),
+		newTuneCmd(c),
 		newBuildCmd(c),
 		newReportCmd(c),
 		newFinetuneCmd(c),
