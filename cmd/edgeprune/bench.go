@@ -34,6 +34,9 @@ type benchJSON struct {
 	// Kernels are the inner kernels that ran (engine.Kernels): on a Pi,
 	// sgemm neon-8x12; on an AVX-512 machine, avx512-8x32.
 	Kernels []engine.KernelInfo `json:"kernels"`
+	// Tunables are the machine numbers the plan was scheduled with
+	// (edgeprune tune; measured at start-up when not cached).
+	Tunables engine.Tunables `json:"tunables"`
 }
 
 // benchNode is one row of `bench --json`'s nodes.
@@ -43,6 +46,7 @@ type benchNode struct {
 	Kernel   string  `json:"kernel"`
 	Density  float64 `json:"density,omitempty"`
 	MACs     int64   `json:"macs"`
+	Threads  int     `json:"threads"` // goroutines the scheduler gave it
 	MedianUS float64 `json:"median_us,omitempty"`
 }
 
@@ -107,7 +111,7 @@ the peak activation memory of the compiled plan and its FLOPs.`,
 				MedianMS: float64(t.Median.Nanoseconds()) / 1e6, P90MS: float64(t.P90.Nanoseconds()) / 1e6,
 				PeakActivationBytes: rep.PeakActivationBytes, FLOPs: rep.FLOPs, MACs: rep.MACs,
 				WeightBytes: rep.WeightBytes, SparseWeightBytes: rep.SparseWeightBytes, PeakRSSBytes: int64(profile.ReadPeakRSSMB() * profile.MB),
-				Kernels: engine.Kernels()}
+				Kernels: engine.Kernels(), Tunables: engine.ActiveTunables()}
 			var times []time.Duration
 			if nodes {
 				if times, _, err = p.NodeTimes(ctx, feed, warmup, runs, 0.5); err != nil {
@@ -119,7 +123,7 @@ the peak activation memory of the compiled plan and its FLOPs.`,
 				if n.MACs == 0 || (n.Op != "Gemm" && n.Op != "MatMul" && !strings.HasPrefix(n.Op, "Conv")) {
 					continue
 				}
-				bn := benchNode{Name: n.Name, Op: n.Op, Kernel: "dense", Density: n.Density, MACs: n.MACs}
+				bn := benchNode{Name: n.Name, Op: n.Op, Kernel: "dense", Density: n.Density, MACs: n.MACs, Threads: n.Threads}
 				if n.Kernel != "" {
 					bn.Kernel = n.Kernel
 					nsparse++
@@ -149,13 +153,13 @@ the peak activation memory of the compiled plan and its FLOPs.`,
 			}
 			fmt.Fprintf(c.stdout, "kernels          %s\n", engine.KernelSummary())
 			if nodes {
-				fmt.Fprintf(c.stdout, "\n%-40s %-10s %-18s %8s %10s\n", "node", "op", "kernel", "density", "median µs")
+				fmt.Fprintf(c.stdout, "\n%-40s %-10s %-18s %8s %7s %10s\n", "node", "op", "kernel", "density", "threads", "median µs")
 				for _, n := range out.Nodes {
 					d := "-"
 					if n.Kernel != "dense" {
 						d = fmt.Sprintf("%.3f", n.Density)
 					}
-					fmt.Fprintf(c.stdout, "%-40.40s %-10.10s %-18s %8s %10.1f\n", n.Name, n.Op, n.Kernel, d, n.MedianUS)
+					fmt.Fprintf(c.stdout, "%-40.40s %-10.10s %-18s %8s %7d %10.1f\n", n.Name, n.Op, n.Kernel, d, n.Threads, n.MedianUS)
 				}
 			}
 			return nil
