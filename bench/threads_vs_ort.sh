@@ -7,7 +7,10 @@
 #
 # Usage: bench/threads_vs_ort.sh [ROUNDS] [RUNS] [EDGEPRUNE_BINARY]
 # (default 3 rounds of 20 runs; the binary is built from this tree unless
-# given). Run it through bench/priority-run on a shared machine.
+# given). Run it through bench/priority-run on a shared machine. The engine
+# schedules with this machine's tunables: run `edgeprune tune` first on a
+# quiet machine (else each run measures them at start-up); the table says
+# which it used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
@@ -21,6 +24,8 @@ if [ -z "$ep" ]; then
 	ep=$tmp/edgeprune
 fi
 
+start=$(date +%s)
+echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 out=$(mktemp)
 while read -r name path input; do
@@ -37,7 +42,7 @@ resnet18 ../shared/models/tv/resnet18.onnx input=1,3,224,224
 mobilenet_v2 ../shared/models/tv/mobilenet_v2.onnx input=1,3,224,224
 ppocrv4_det $cache/models/ppocrv4_det.onnx x=1,3,320,320
 EOF2
-echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); run time $(( $(date +%s) - start )) s"
 python3 - "$out" <<'PY'
 import json, sys, collections
 rows = collections.OrderedDict()
@@ -46,6 +51,10 @@ for line in open(sys.argv[1]):
     dec = json.JSONDecoder()
     o, i = dec.raw_decode(rest)
     e, _ = dec.raw_decode(rest[i:].lstrip())
+    if 'tun' not in globals() and int(t) == 2:
+        tun = e['tunables']
+        print(f"tunables ({tun['measured']}): fork/join {tun['fork_join_ns']:.0f} ns, "
+              f"{tun['ns_per_mac']:.4f} ns/MAC, {tun['ns_per_elem']:.3f} ns/float, SGEMM column block {tun['gemm_nc']}")
     r = rows.setdefault(name, {'flops': e['flops'], 1: ([], []), 2: ([], [])})
     r[int(t)][0].append(o['median_ms']); r[int(t)][1].append(e['median_ms'])
 med = lambda xs: sorted(xs)[(len(xs) - 1) // 2]

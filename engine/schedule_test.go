@@ -144,15 +144,18 @@ func TestTunablesFile(t *testing.T) {
 }
 
 // TestMeasureSchedule checks that the start-up measurement gives values
-// the tunables accept, and that they order as physics says: a fork/join
-// costs more than one multiply-add and one element-wise float.
+// the tunables accept, and that a fork/join costs more than ten
+// multiply-adds (about 2 µs against 0.02 ns here; a preemption in the
+// middle of the multiply-adds' timing, on a loaded machine, makes them at
+// most a few ns). The element-wise rate is not checked against anything:
+// one preemption in its 40 µs window moves it by orders of magnitude.
 func TestMeasureSchedule(t *testing.T) {
-	m := measureSchedule(DefaultTunables(), 2)
+	m := measureSchedule(DefaultTunables(), 3)
 	if err := m.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if !(m.ForkJoinNs > m.NsPerMAC && m.ForkJoinNs > m.NsPerElem) {
-		t.Fatalf("measured %+v: fork/join should cost more than a multiply-add and a float", m)
+	if !(m.ForkJoinNs > 10*m.NsPerMAC) {
+		t.Fatalf("measured %+v: a fork/join should cost more than ten multiply-adds", m)
 	}
 	t.Logf("fork/join %.0f ns, %.4f ns/MAC, %.3f ns/float", m.ForkJoinNs, m.NsPerMAC, m.NsPerElem)
 }

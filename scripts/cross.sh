@@ -123,7 +123,7 @@ for t in "${TARGETS[@]}"; do
 	[[ "$os" == linux && "$qemu" != - ]] || continue
 	[[ "$goarm" == - ]] && goarm=
 	CGO_ENABLED=0 GOOS="$os" GOARCH="$arch" GOARM="$goarm" go test -c -o "$out/engine.$bin.test" ./engine
-	if (cd engine && "$qemu" "$out/engine.$bin.test" -test.run '^(TestThreadsBitwise|TestElementwiseThreads|TestConvFastPathsMatchReference)$' -test.count=1 -test.v >"$out/engine.$bin.log" 2>&1) &&
+	if (cd engine && "$qemu" "$out/engine.$bin.test" -test.run '^(TestThreadsBitwise|TestElementwiseThreads|TestConvFastPathsMatchReference|TestNodeThreads|TestScheduleThreads|TestTunablesFile)$' -test.count=1 -test.v >"$out/engine.$bin.log" 2>&1) &&
 		grep -q '^PASS' "$out/engine.$bin.log" && ! grep -q -- '--- SKIP' "$out/engine.$bin.log"; then
 		echo "cross: ok   $bin engine outputs on 1, 2 and 3 threads equal bit for bit"
 	else

@@ -2,7 +2,8 @@
 // (engine.Program.NodeTimes, same random inputs) and lists where the
 // second thread is lost: per node, the time at 1 and N threads, the
 // speed-up, and the time above a perfect split (tN − t1/N), largest first;
-// then the same summed per op type. Issue 15, docs/benchmarks.md "Threads".
+// then the same summed per op type; and how much of the time is in nodes
+// the scheduler keeps on one goroutine. Issue 15, docs/benchmarks.md "Threads".
 //
 //	go build -o /tmp/nodescale ./bench/nodescale
 //	bench/priority-run /tmp/nodescale -runs 30 -top 15 MODEL.onnx [NAME=1,3,320,320]
@@ -62,11 +63,13 @@ func main() {
 	n := float64(*threads)
 	type row struct {
 		name, op, shape string
+		threads         int
 		t1, tn, lost    float64
 	}
 	var rows []row
 	ops := map[string]*row{}
-	var s1, sn float64
+	var s1, sn, single float64
+	nsingle := 0
 	for i, nc := range rep.Nodes {
 		t1, tn := us(times[0][i]), us(times[1][i])
 		if t1 == 0 && tn == 0 {
@@ -78,7 +81,11 @@ func main() {
 		if len(nc.Outputs) > 0 {
 			sh = fmt.Sprint(nc.Outputs[0])
 		}
-		r := row{nc.Name, nc.Op, sh, t1, tn, tn - t1/n}
+		r := row{nc.Name, nc.Op, sh, nc.Threads, t1, tn, tn - t1/n}
+		if nc.Threads == 1 {
+			single += t1
+			nsingle++
+		}
 		rows = append(rows, r)
 		o := ops[nc.Op]
 		if o == nil {
@@ -91,10 +98,15 @@ func main() {
 	}
 	fmt.Printf("%s: total %.0f → %.0f µs (%.2f×), Σ nodes %.0f → %.0f µs (%.2f×), %d timed nodes, quantile %.2f of %d runs\n",
 		flag.Arg(0), us(totals[0]), us(totals[1]), us(totals[0])/us(totals[1]), s1, sn, s1/sn, len(rows), *q, *runs)
+	// The nodes the scheduler keeps on one goroutine leave the other cores
+	// idle: their time bounds what running independent branches side by
+	// side could add on top of the per-node split.
+	fmt.Printf("scheduler (%d threads): %d of %d nodes on 1 goroutine, %.0f µs at 1 thread (%.1f%% of Σ nodes)\n",
+		*threads, nsingle, len(rows), single, 100*single/s1)
 	slices.SortFunc(rows, func(a, b row) int { return cmpDesc(a.lost, b.lost) })
-	fmt.Printf("\n%-36s %-18s %-18s %8s %8s %6s %8s\n", "node", "op", "output", "1 µs", fmt.Sprintf("%d µs", *threads), "×", "lost µs")
+	fmt.Printf("\n%-36s %-18s %-18s %3s %8s %8s %6s %8s\n", "node", "op", "output", "thr", "1 µs", fmt.Sprintf("%d µs", *threads), "×", "lost µs")
 	for _, r := range rows[:min(*top, len(rows))] {
-		fmt.Printf("%-36.36s %-18.18s %-18.18s %8.1f %8.1f %6.2f %8.1f\n", r.name, r.op, r.shape, r.t1, r.tn, r.t1/r.tn, r.lost)
+		fmt.Printf("%-36.36s %-18.18s %-18.18s %3d %8.1f %8.1f %6.2f %8.1f\n", r.name, r.op, r.shape, r.threads, r.t1, r.tn, r.t1/r.tn, r.lost)
 	}
 	var byOp []*row
 	for _, o := range ops {
