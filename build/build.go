@@ -82,6 +82,9 @@ type Metrics struct {
 	Top1      *float64 `json:"top1,omitempty"`
 	Agreement *float64 `json:"agreement,omitempty"`
 	KL        *float64 `json:"kl,omitempty"`
+	// RelMSE is the outputs' relative MSE against the original's (the
+	// build's Fidelity scale) when that is the fidelity metric.
+	RelMSE *float64 `json:"relative_mse,omitempty"`
 }
 
 // BudgetRow is one budget against the model's value.
@@ -113,22 +116,25 @@ type LayerRow struct {
 
 // Result is build.json.
 type Result struct {
-	Schema     string             `json:"schema"`
-	Source     string             `json:"source,omitempty"` // set when rendered from a prune report
-	Model      string             `json:"model"`
-	Profile    string             `json:"profile"`
-	Device     string             `json:"device"`
-	CostSource string             `json:"cost_source"`
-	Damage     string             `json:"damage"` // what the sensitivity measured
-	Warnings   []string           `json:"warnings,omitempty"`
-	Groups     []GroupResult      `json:"groups"`
-	Layers     []LayerRow         `json:"layers"`
-	Before     Metrics            `json:"before"`
-	After      Metrics            `json:"after"`
-	Budgets    []BudgetRow        `json:"budgets"`
-	Feasible   bool               `json:"feasible"`
-	Phases     map[string]float64 `json:"phase_seconds"`
-	Rounds     int                `json:"solve_rounds"`
+	Schema     string `json:"schema"`
+	Source     string `json:"source,omitempty"` // set when rendered from a prune report
+	Model      string `json:"model"`
+	Profile    string `json:"profile"`
+	Device     string `json:"device"`
+	CostSource string `json:"cost_source"`
+	Damage     string `json:"damage"` // what the sensitivity measured
+	// Fidelity is the output metric chosen from the original's outputs on
+	// the calibration data, with the reason (nil without data).
+	Fidelity *Fidelity          `json:"fidelity,omitempty"`
+	Warnings []string           `json:"warnings,omitempty"`
+	Groups   []GroupResult      `json:"groups"`
+	Layers   []LayerRow         `json:"layers"`
+	Before   Metrics            `json:"before"`
+	After    Metrics            `json:"after"`
+	Budgets  []BudgetRow        `json:"budgets"`
+	Feasible bool               `json:"feasible"`
+	Phases   map[string]float64 `json:"phase_seconds"`
+	Rounds   int                `json:"solve_rounds"`
 	// CachedNodes of TotalNodes node evaluations per calibration sample in
 	// the sensitivity pass were skipped by starting from cached values.
 	CachedNodes int    `json:"cached_nodes,omitempty"`
@@ -193,10 +199,17 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 	t0 = time.Now()
 	var refCalib [][]float32
 	origEnergy := paramEnergy(m)
+	var fid Fidelity
 	if opts.Calib != nil {
-		res.Damage = "KL divergence of the outputs from the original's on the calibration data"
 		if refCalib, err = scores(ctx, m, opts.Calib, opts.Threads); err != nil {
 			return nil, fmt.Errorf("build: calibration data: %w", err)
+		}
+		fid = chooseFidelity(refCalib)
+		res.Fidelity = &fid
+		res.Damage = map[string]string{"kl": "KL divergence of the outputs from the original's", "relative-mse": "relative MSE of the outputs against the original's"}[fid.Metric] +
+			" on the calibration data: " + fid.Reason
+		if fid.InputIndependent {
+			res.Warnings = append(res.Warnings, "the original's outputs do not depend on the input on the calibration data: fidelity (agreement, KL) cannot be verified on it; the damage is the change of its outputs")
 		}
 	} else {
 		res.Damage = "weight-based: fraction of each weight tensor's energy removed (no data: accuracy was not measured)"
@@ -257,7 +270,7 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 					}
 					got = append(got, s)
 				}
-				gr.Options[idx[i]].Damage = meanKL(refCalib, got[i])
+				gr.Options[idx[i]].Damage = fid.Damage(refCalib, got[i])
 			}
 			res.TotalNodes += len(m.Graph().GetNode()) * len(models)
 		}
@@ -412,7 +425,7 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 			met *Metrics
 			m   *onnxio.Model
 		}{{&res.Before, m}, {&res.After, after.m}} {
-			if err := quality(ctx, x.m, m, opts.Heldout, opts.Threads, x.met); err != nil {
+			if err := quality(ctx, x.m, m, opts.Heldout, opts.Threads, res.Fidelity, x.met); err != nil {
 				return nil, err
 			}
 		}
@@ -548,7 +561,10 @@ func measureOnce(ctx context.Context, m *onnxio.Model, p *profile.Profile, shape
 	return nil
 }
 
-func quality(ctx context.Context, m, orig *onnxio.Model, data []engine.Batch, threads int, met *Metrics) error {
+// quality scores m on the held-out data: top-1 with labels, and against
+// the original agreement, KL and, when fid chose it, the relative MSE
+// (scaled as on the calibration data, so the two are comparable).
+func quality(ctx context.Context, m, orig *onnxio.Model, data []engine.Batch, threads int, fid *Fidelity, met *Metrics) error {
 	got, err := scores(ctx, m, data, threads)
 	if err != nil {
 		return err
@@ -562,6 +578,10 @@ func quality(ctx context.Context, m, orig *onnxio.Model, data []engine.Batch, th
 	}
 	ag, kl := agreement(ref, got), meanKL(ref, got)
 	met.Agreement, met.KL = &ag, &kl
+	if fid != nil && fid.Metric == "relative-mse" {
+		r := fid.Damage(ref, got)
+		met.RelMSE = &r
+	}
 	return nil
 }
 

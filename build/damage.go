@@ -49,6 +49,132 @@ func scores(ctx context.Context, m *onnxio.Model, batches []engine.Batch, thread
 	return out, nil
 }
 
+// Fidelity is how the build scores a model's outputs against the
+// original's when there are no labels: the sensitivity table's damage and
+// the held-out check. chooseFidelity picks it from the original's outputs
+// on the calibration data and says why (build.json "fidelity").
+type Fidelity struct {
+	// Metric is "kl" (mean KL divergence of the softmax, in nats) or
+	// "relative-mse" (mean squared error of the outputs over Scale).
+	Metric string `json:"metric"`
+	// Scale normalises relative-mse: the original's outputs' variance over
+	// the data (per output, averaged), or over the outputs of one sample
+	// when they do not depend on the input.
+	Scale  float64 `json:"scale,omitempty"`
+	Reason string  `json:"reason"`
+	// InputIndependent: the original's outputs are the same for every
+	// sample, so agreement and cosine say nothing (a warning).
+	InputIndependent bool `json:"input_independent,omitempty"`
+	// The statistics of the original's outputs the choice was made from.
+	SpreadData    float64 `json:"spread_over_data"`    // mean over outputs of the variance over samples
+	SpreadOutputs float64 `json:"spread_over_outputs"` // mean over samples of the variance over outputs
+	Entropy       float64 `json:"softmax_entropy"`     // mean entropy of the softmax / log(outputs)
+}
+
+// The thresholds of chooseFidelity.
+const (
+	// Outputs whose spread over the data is below this fraction of their
+	// spread over the outputs do not depend on the input: float32 keeps
+	// about 7 digits, so what is left is rounding.
+	inputIndependentRatio = 1e-6
+	// A softmax whose mean entropy is above this fraction of the uniform
+	// one is nearly flat (KL ≈ half the variance of the logits' change,
+	// tiny and bound to the logits' scale); below minEntropy it is
+	// saturated (KL ignores every change but the top class's).
+	maxEntropy, minEntropy = 0.99, 0.01
+)
+
+// chooseFidelity picks the damage metric from the original's outputs ref:
+// KL of the softmax when the softmax is informative, else the relative
+// MSE of the outputs against their spread over the data, or over the
+// outputs when the outputs do not depend on the input.
+func chooseFidelity(ref [][]float32) Fidelity {
+	var f Fidelity
+	if len(ref) == 0 || len(ref[0]) == 0 {
+		return Fidelity{Metric: "kl", Reason: "no outputs to choose from"}
+	}
+	n, c := len(ref), len(ref[0])
+	mean := make([]float64, c)
+	for _, r := range ref {
+		for j, x := range r {
+			mean[j] += float64(x) / float64(n)
+		}
+	}
+	for _, r := range ref {
+		var mu float64
+		for _, x := range r {
+			mu += float64(x) / float64(c)
+		}
+		for j, x := range r {
+			f.SpreadData += (float64(x) - mean[j]) * (float64(x) - mean[j])
+			f.SpreadOutputs += (float64(x) - mu) * (float64(x) - mu)
+		}
+		if c > 1 {
+			f.Entropy += entropy(softmax(r)) / math.Log(float64(c))
+		}
+	}
+	f.SpreadData /= float64(n * c)
+	f.SpreadOutputs /= float64(n * c)
+	f.Entropy /= float64(n)
+	switch {
+	case f.SpreadData == 0 && f.SpreadOutputs == 0:
+		f.Metric, f.Reason = "kl", "the original's outputs are all equal: nothing to normalise by"
+	case f.SpreadData <= inputIndependentRatio*f.SpreadOutputs:
+		f.Metric, f.Scale, f.InputIndependent = "relative-mse", f.SpreadOutputs, true
+		f.Reason = fmt.Sprintf("the original's outputs do not depend on the input on this data (variance over the samples %.3g, %.2g of the variance over the outputs %.3g): "+
+			"agreement and KL cannot see damage; relative MSE of the outputs against their variance over the outputs (1: as far off as a constant)",
+			f.SpreadData, f.SpreadData/math.Max(f.SpreadOutputs, 1e-300), f.SpreadOutputs)
+	case c < 2 || f.Entropy > maxEntropy || f.Entropy < minEntropy:
+		f.Metric, f.Scale = "relative-mse", f.SpreadData
+		why := "one output: no softmax"
+		if c > 1 && f.Entropy > maxEntropy {
+			why = fmt.Sprintf("the softmax is nearly uniform (mean entropy %.4f of the maximum): KL is half the logits' change variance, bound to their scale", f.Entropy)
+		} else if c > 1 {
+			why = fmt.Sprintf("the softmax is saturated (mean entropy %.4f of the maximum): KL sees only the top class", f.Entropy)
+		}
+		f.Reason = why + fmt.Sprintf("; relative MSE of the outputs against their variance over the data %.3g (1: as far off as the mean output)", f.SpreadData)
+	default:
+		f.Metric = "kl"
+		f.Reason = fmt.Sprintf("the softmax is informative (mean entropy %.3f of the maximum) and the outputs vary over the data (variance %.3g)", f.Entropy, f.SpreadData)
+	}
+	return f
+}
+
+// Damage scores got against ref with the chosen metric.
+func (f Fidelity) Damage(ref, got [][]float32) float64 {
+	if f.Metric == "relative-mse" {
+		return relMSE(ref, got, f.Scale)
+	}
+	return meanKL(ref, got)
+}
+
+// relMSE is the mean squared difference of the outputs over scale.
+func relMSE(ref, got [][]float32, scale float64) float64 {
+	var s float64
+	var n int
+	for i := range ref {
+		for j, x := range ref[i] {
+			d := float64(got[i][j]) - float64(x)
+			s += d * d
+		}
+		n += len(ref[i])
+	}
+	if n == 0 || scale <= 0 {
+		return 0
+	}
+	return s / float64(n) / scale
+}
+
+func entropy(p []float64) float64 {
+	var h float64
+	for _, x := range p {
+		if x > 0 {
+			h -= x * math.Log(x)
+		}
+	}
+	return h
+}
+
 // meanKL is the mean KL divergence KL(softmax(ref) ‖ softmax(got)) over
 // samples, in nats.
 func meanKL(ref, got [][]float32) float64 {

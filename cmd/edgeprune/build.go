@@ -42,8 +42,11 @@ profile's budgets:
      coding of model.epk (exact, fp16, codebook), solved after the structured
      choice;
   2. sensitivity: each option's damage (KL divergence of the outputs from the
-     original's on the first --calib-images samples of --data; without data,
-     the fraction of weight energy removed, and accuracy is not measured) and
+     original's on the first --calib-images samples of --data, or their
+     relative MSE when the original's softmax is nearly uniform or saturated
+     or its outputs do not depend on the input: build.json "fidelity" says
+     which and why; without data, the fraction of weight energy removed, and
+     accuracy is not measured) and
      its latency, memory and size from the profile's cost model;
   3. solve: a multiple-choice knapsack (Lagrangian) minimising the damage
      under the budgets, re-solved on the exact model, then greedy repair;
