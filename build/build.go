@@ -66,9 +66,16 @@ type GroupResult struct {
 
 // Metrics are what a model costs and how good it is.
 type Metrics struct {
-	LatencyMS           float64            `json:"latency_ms"`
-	MeasuredMS          float64            `json:"measured_ms,omitempty"`
-	MeasuredStatistic   string             `json:"measured_statistic,omitempty"`
+	LatencyMS         float64 `json:"latency_ms"`
+	MeasuredMS        float64 `json:"measured_ms,omitempty"`
+	MeasuredStatistic string  `json:"measured_statistic,omitempty"`
+	// MeasuredRatio is the latency's ratio to the original's, timed
+	// interleaved with it; MeasuredMS is this ratio times the original's
+	// time measured at the start of the build (measure.go), SameRunMS and
+	// OriginalSameRunMS the two times in that run.
+	MeasuredRatio       float64            `json:"measured_ratio,omitempty"`
+	SameRunMS           float64            `json:"same_run_ms,omitempty"`
+	OriginalSameRunMS   float64            `json:"original_same_run_ms,omitempty"`
 	ByClassMS           map[string]float64 `json:"by_class_ms"`
 	RAMBytes            int64              `json:"ram_bytes"`
 	WeightBytes         int64              `json:"weight_bytes"`
@@ -315,11 +322,15 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 	}
 	var denseMeasured, floorMeasured Metrics
 	var toPred func(float64) float64
-	if opts.Measure && target.latency > 0 {
-		if err := measure(ctx, m, p, ev.shapes, &denseMeasured); err != nil {
+	var tm *timer
+	if opts.Measure {
+		if tm, err = newTimer(ctx, m, p, ev.shapes); err != nil {
 			return nil, err
 		}
-		if err := measure(ctx, floor.m, p, ev.shapes, &floorMeasured); err != nil {
+		denseMeasured = tm.ref
+	}
+	if opts.Measure && target.latency > 0 {
+		if err := tm.measure(floor.m, &floorMeasured); err != nil {
 			return nil, err
 		}
 		floor.met.MeasuredMS, floor.met.MeasuredStatistic = floorMeasured.MeasuredMS, floorMeasured.MeasuredStatistic
@@ -381,7 +392,7 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 			break
 		}
 		var am Metrics
-		if err := measure(ctx, after.m, p, ev.shapes, &am); err != nil {
+		if err := tm.measure(after.m, &am); err != nil {
 			return nil, err
 		}
 		budget := p.Budgets.LatencyMS.Max
@@ -411,12 +422,7 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 	res.Before, res.After = dense.met, after.met
 	if opts.Measure {
 		res.Before.MeasuredMS, res.Before.MeasuredStatistic = denseMeasured.MeasuredMS, denseMeasured.MeasuredStatistic
-		if res.Before.MeasuredMS == 0 {
-			if err := measure(ctx, m, p, ev.shapes, &res.Before); err != nil {
-				return nil, err
-			}
-		}
-		if err := measure(ctx, after.m, p, ev.shapes, &res.After); err != nil {
+		if err := tm.measure(after.m, &res.After); err != nil {
 			return nil, err
 		}
 	}
@@ -496,71 +502,6 @@ func budgetsOf(p *profile.Profile) budgets {
 	return b
 }
 
-// measure times m on this machine with the profile's run settings, twice,
-// and keeps the smaller statistic: other load only adds time, and one
-// disturbed measurement of the original skews the target map.
-func measure(ctx context.Context, m *onnxio.Model, p *profile.Profile, shapes []engine.Option, met *Metrics) error {
-	var a, b Metrics
-	if err := measureOnce(ctx, m, p, shapes, &a); err != nil {
-		return err
-	}
-	if err := measureOnce(ctx, m, p, shapes, &b); err != nil {
-		return err
-	}
-	if b.MeasuredMS < a.MeasuredMS {
-		a = b
-	}
-	met.MeasuredMS, met.MeasuredStatistic = a.MeasuredMS, a.MeasuredStatistic
-	return nil
-}
-
-// minMeasureTime is the least time a latency measurement of the build spans.
-const minMeasureTime = 200 * time.Millisecond
-
-// runsFor gives the runs that span minMeasureTime at per (at least runs, at
-// most 20,000).
-func runsFor(per time.Duration, runs int) int {
-	if per <= 0 {
-		return 20000
-	}
-	return max(runs, min(20000, int(minMeasureTime/per)+1))
-}
-
-func measureOnce(ctx context.Context, m *onnxio.Model, p *profile.Profile, shapes []engine.Option, met *Metrics) error {
-	plan, err := engine.Compile(m, append(slices.Clone(shapes), engine.WithThreads(p.Run.Threads))...)
-	if err != nil {
-		return err
-	}
-	in := engine.RandomInputs(plan)
-	t, err := engine.Measure(ctx, plan, in, p.Run.Warmup, p.Run.Runs)
-	if err != nil {
-		return err
-	}
-	// The profile's runs are a minimum: a model of a few µs (LeNet-5 at
-	// 0.03 ms: 15 runs are 0.5 ms) is timed again over at least
-	// minMeasureTime, or one preemption moves its median.
-	if n := runsFor(t.Median, p.Run.Runs); n > p.Run.Runs {
-		if t, err = engine.Measure(ctx, plan, in, 0, n); err != nil {
-			return err
-		}
-	}
-	stat := "p90"
-	if p.Budgets.LatencyMS != nil {
-		stat = p.Budgets.LatencyMS.Statistic
-	}
-	met.MeasuredStatistic = stat
-	switch stat {
-	case "p50", "mean":
-		met.MeasuredMS = float64(t.Median) / 1e6
-	case "min":
-		met.MeasuredMS = float64(t.Min) / 1e6
-	default: // p90, p99: Measure gives p90
-		met.MeasuredStatistic = "p90"
-		met.MeasuredMS = float64(t.P90) / 1e6
-	}
-	return nil
-}
-
 // quality scores m on the held-out data: top-1 with labels, and against
 // the original agreement, KL and, when fid chose it, the relative MSE
 // (scaled as on the calibration data, so the two are comparable).
@@ -599,6 +540,10 @@ func budgetTable(p *profile.Profile, before, after Metrics) []BudgetRow {
 		v, note := after.LatencyMS, "predicted"
 		if after.MeasuredMS > 0 {
 			v, note = after.MeasuredMS, fmt.Sprintf("measured %s here; predicted %.2f", after.MeasuredStatistic, after.LatencyMS)
+			if after.MeasuredRatio > 0 {
+				note = fmt.Sprintf("measured %s here: %.3f × the original's %.4g ms (interleaved with it: %.4g vs %.4g ms); predicted %.2f",
+					after.MeasuredStatistic, after.MeasuredRatio, before.MeasuredMS, after.SameRunMS, after.OriginalSameRunMS, after.LatencyMS)
+			}
 		}
 		add("latency_ms", b.LatencyMS.Max, v, "ms", note)
 	}

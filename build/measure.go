@@ -1,0 +1,169 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/edgeprune/edgeprune/engine"
+	"github.com/edgeprune/edgeprune/onnxio"
+	"github.com/edgeprune/edgeprune/profile"
+	"gorgonia.org/tensor"
+)
+
+// timer measures models on this machine against the original. The
+// machine's speed drifts between minutes by more than a budget's margin
+// (docs/profiles.md), so a model is never judged by a lone timing: it is
+// timed interleaved with the original (Interleaved), and its latency is
+// the ratio of the two times the original's reference measurement, taken
+// once when the timer starts.
+type timer struct {
+	ctx    context.Context
+	p      *profile.Profile
+	shapes []engine.Option
+	orig   *engine.Program
+	ref    Metrics // the original, measured first
+}
+
+// measureRounds is how many interleaved rounds a comparison takes.
+const measureRounds = 4
+
+func newTimer(ctx context.Context, m *onnxio.Model, p *profile.Profile, shapes []engine.Option) (*timer, error) {
+	t := &timer{ctx: ctx, p: p, shapes: shapes}
+	var err error
+	if t.orig, err = t.compile(m); err != nil {
+		return nil, err
+	}
+	d, err := Interleaved(ctx, []*engine.Program{t.orig}, p.Run.Warmup, p.Run.Runs, 2, t.stat())
+	if err != nil {
+		return nil, err
+	}
+	t.ref.MeasuredMS, t.ref.MeasuredStatistic = float64(d.Times[0])/1e6, t.stat()
+	return t, nil
+}
+
+func (t *timer) compile(m *onnxio.Model) (*engine.Program, error) {
+	return engine.Compile(m, append(slices.Clone(t.shapes), engine.WithThreads(t.p.Run.Threads))...)
+}
+
+// stat is the profile's latency statistic that Measure gives: p50 (also
+// for mean), min or p90 (also for p99).
+func (t *timer) stat() string {
+	if l := t.p.Budgets.LatencyMS; l != nil {
+		switch l.Statistic {
+		case "p50", "mean":
+			return "p50"
+		case "min":
+			return "min"
+		}
+	}
+	return "p90"
+}
+
+// measure times m interleaved with the original and sets met's measured
+// latency: the ratio to the original in the same run times the original's
+// reference time.
+func (t *timer) measure(m *onnxio.Model, met *Metrics) error {
+	plan, err := t.compile(m)
+	if err != nil {
+		return err
+	}
+	d, err := Interleaved(t.ctx, []*engine.Program{t.orig, plan}, t.p.Run.Warmup, t.p.Run.Runs, measureRounds, t.stat())
+	if err != nil {
+		return err
+	}
+	met.MeasuredStatistic = t.stat()
+	met.MeasuredRatio = d.Ratios[1]
+	met.MeasuredMS = d.Ratios[1] * t.ref.MeasuredMS
+	met.SameRunMS, met.OriginalSameRunMS = float64(d.Times[1])/1e6, float64(d.Times[0])/1e6
+	return nil
+}
+
+// Durations are Interleaved's result: per program, the median over rounds
+// of its statistic, and of its ratio to the first program's in the same
+// round.
+type Durations struct {
+	Times  []time.Duration
+	Ratios []float64
+}
+
+// minMeasureTime is the least time one timing of one program spans.
+const minMeasureTime = 200 * time.Millisecond
+
+// runsFor gives the runs that span minMeasureTime at per (at least runs, at
+// most 20,000).
+func runsFor(per time.Duration, runs int) int {
+	if per <= 0 {
+		return 20000
+	}
+	return max(runs, min(20000, int(minMeasureTime/per)+1))
+}
+
+// Interleaved times the programs (on their engine.RandomInputs) in rounds:
+// each round times every program once, starting with a different one each
+// round, so the machine's drift and other load hit them alike. A timing
+// is warmup runs, then at least runs and at least minMeasureTime, and its
+// statistic is stat ("p50", "p90" or "min"). A slow program beside a fast
+// one stays comparable: ratios are per round.
+func Interleaved(ctx context.Context, progs []*engine.Program, warmup, runs, rounds int, stat string) (*Durations, error) {
+	if len(progs) == 0 || rounds < 1 || runs < 1 {
+		return nil, fmt.Errorf("build: Interleaved: %d programs, %d rounds, %d runs", len(progs), rounds, runs)
+	}
+	ins := make([]map[string]*tensor.Dense, len(progs))
+	n := make([]int, len(progs))
+	for i, p := range progs {
+		ins[i] = engine.RandomInputs(p)
+		t, err := engine.Measure(ctx, p, ins[i], warmup, 1)
+		if err != nil {
+			return nil, err
+		}
+		n[i] = runsFor(t.Median, runs)
+	}
+	times := make([][]time.Duration, len(progs))
+	ratios := make([][]float64, len(progs))
+	for r := 0; r < rounds; r++ {
+		got := make([]time.Duration, len(progs))
+		for k := range progs {
+			i := (k + r) % len(progs)
+			t, err := engine.Measure(ctx, progs[i], ins[i], min(warmup, 2), n[i])
+			if err != nil {
+				return nil, err
+			}
+			switch stat {
+			case "p50":
+				got[i] = t.Median
+			case "min":
+				got[i] = t.Min
+			default:
+				got[i] = t.P90
+			}
+		}
+		for i := range progs {
+			times[i] = append(times[i], got[i])
+			ratios[i] = append(ratios[i], float64(got[i])/float64(max(got[0], 1)))
+		}
+	}
+	d := &Durations{}
+	for i := range progs {
+		slices.Sort(times[i])
+		slices.Sort(ratios[i])
+		d.Times = append(d.Times, median(times[i]))
+		d.Ratios = append(d.Ratios, medianF(ratios[i]))
+	}
+	return d, nil
+}
+
+func median(s []time.Duration) time.Duration {
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func medianF(s []float64) float64 {
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
