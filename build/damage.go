@@ -51,7 +51,7 @@ func scores(ctx context.Context, m *onnxio.Model, batches []engine.Batch, thread
 
 // Fidelity is how the build scores a model's outputs against the
 // original's when there are no labels: the sensitivity table's damage and
-// the held-out check. chooseFidelity picks it from the original's outputs
+// the held-out check. ChooseFidelity picks it from the original's outputs
 // on the calibration data and says why (build.json "fidelity").
 type Fidelity struct {
 	// Metric is "kl" (mean KL divergence of the softmax, in nats) or
@@ -71,7 +71,7 @@ type Fidelity struct {
 	Entropy       float64 `json:"softmax_entropy"`     // mean entropy of the softmax / log(outputs)
 }
 
-// The thresholds of chooseFidelity.
+// The thresholds of ChooseFidelity.
 const (
 	// Outputs whose spread over the data is below this fraction of their
 	// spread over the outputs do not depend on the input: float32 keeps
@@ -84,11 +84,11 @@ const (
 	maxEntropy, minEntropy = 0.99, 0.01
 )
 
-// chooseFidelity picks the damage metric from the original's outputs ref:
+// ChooseFidelity picks the damage metric from the original's outputs ref:
 // KL of the softmax when the softmax is informative, else the relative
 // MSE of the outputs against their spread over the data, or over the
 // outputs when the outputs do not depend on the input.
-func chooseFidelity(ref [][]float32) Fidelity {
+func ChooseFidelity(ref [][]float32) Fidelity {
 	var f Fidelity
 	if len(ref) == 0 || len(ref[0]) == 0 {
 		return Fidelity{Metric: "kl", Reason: "no outputs to choose from"}

@@ -41,7 +41,7 @@ func TestChooseFidelity(t *testing.T) {
 		{"saturated softmax", outputs(64, 10, 300, 100, 4), "relative-mse", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := chooseFidelity(tc.ref)
+			f := ChooseFidelity(tc.ref)
 			if f.Metric != tc.metric || f.InputIndependent != tc.independent || f.Reason == "" {
 				t.Fatalf("got %s (input-independent %v, %q), want %s (%v)", f.Metric, f.InputIndependent, f.Reason, tc.metric, tc.independent)
 			}
@@ -56,7 +56,7 @@ func TestChooseFidelity(t *testing.T) {
 // the mean output; for input-independent outputs, a constant vector.
 func TestRelativeMSEScale(t *testing.T) {
 	ref := outputs(256, 50, 0.01, 0.01, 5)
-	f := chooseFidelity(ref)
+	f := ChooseFidelity(ref)
 	mean := make([]float32, 50)
 	for _, r := range ref {
 		for j, x := range r {
@@ -72,7 +72,7 @@ func TestRelativeMSEScale(t *testing.T) {
 	}
 
 	ref = outputs(16, 50, 0.04, 0, 6)
-	f = chooseFidelity(ref)
+	f = ChooseFidelity(ref)
 	for i := range got[:16] {
 		got[i] = make([]float32, 50)
 		var mu float32

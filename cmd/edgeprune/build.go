@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -119,6 +120,11 @@ reached and the gap; nothing is written).`,
 			}
 			opts := build.Options{Threads: threads, Measure: measure == "yes" || (measure == "auto" && here),
 				Shapes: shapeMap(shapes), Log: func(f string, a ...any) { fmt.Fprintf(c.stderr, f+"\n", a...) }}
+			if opts.Measure && canSelfExec {
+				opts.PeakRSS = func(ctx context.Context, m *onnxio.Model) (float64, error) {
+					return modelPeakRSS(ctx, m, p.Run.Threads)
+				}
+			}
 			if tf.data != "" {
 				ft, closeData, err := buildFinetuner(cmd, c, m, &tf)
 				if err != nil {
@@ -244,6 +250,9 @@ func printBudgetTable(w io.Writer, r *build.Result) {
 	if r.Before.MeasuredMS > 0 {
 		before["latency_ms"] = r.Before.MeasuredMS
 	}
+	if r.Before.MeasuredRSSMB > 0 && r.After.MeasuredRSSMB > 0 {
+		before["ram_mb"] = r.Before.MeasuredRSSMB
+	}
 	for _, b := range r.Budgets {
 		st := "ok"
 		if strings.HasPrefix(b.Note, "not measured") {
@@ -347,4 +356,26 @@ func writeBuild(ctx interface{ Err() error }, out string, r *build.Result) error
 		return fmt.Errorf("-o %s: %w", out, err)
 	}
 	return nil
+}
+
+// modelPeakRSS writes m to a temporary file and measures the peak resident
+// set of a child process running it once (calibrate's measureRSS).
+func modelPeakRSS(ctx context.Context, m *onnxio.Model, threads int) (float64, error) {
+	f, err := os.CreateTemp("", "edgeprune-rss-*.onnx")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(f.Name())
+	if err := m.Write(f); err != nil {
+		f.Close()
+		return 0, err
+	}
+	if err := f.Close(); err != nil {
+		return 0, err
+	}
+	pts, err := measureRSS(ctx, []string{f.Name()}, threads)
+	if err != nil {
+		return 0, err
+	}
+	return pts[0].PeakRSSMB, nil
 }
