@@ -37,12 +37,14 @@ type spWeight struct {
 	kptr    []int32
 	kblocks int
 	// sell is the vector kernel's packed form (op_sparse_sell.go), when
-	// the weight multiplies single rows.
+	// the weight multiplies single rows; it then replaces a's nonzeros.
 	sell *sellPack
+	// nnz is the number of nonzeros (a's, also after sell replaced them).
+	nnz int
 }
 
 func newSpWeight(a *sparse.CSR) *spWeight {
-	s := &spWeight{a: a, groups: []int{0}}
+	s := &spWeight{a: a, groups: []int{0}, nnz: a.NNZ()}
 	for r := 1; r <= a.Rows; r++ {
 		if r == a.Rows || r-s.groups[len(s.groups)-1] >= maxGroupRows || !sameCols(a, r-1, r) {
 			s.groups = append(s.groups, r)
