@@ -8,13 +8,16 @@
 # layer, as Fast Sparse ConvNets prune), for reference; PP-OCR cls and det
 # (v4) at 90% global magnitude. Then the resident memory of the
 # 90%-sparse resnet18 run from its pack (sparse) vs its ONNX file (dense).
+# First, in the same run, the machine's roofs on one thread (bench/machine:
+# the engine's SGEMM peak and the copy bandwidth), against which the
+# table's GFLOP/s are read (% of peak).
 # Results go in docs/benchmarks.md, "Sparse execution".
 #
 # Usage: bench/sparse_vs_dense.sh [RUNS] [ROUNDS]   (defaults 50, 3)
 # On a shared machine, prune and build first, then time under a lock, e.g.
 #   EDGEPRUNE_BENCH_TMP=/tmp/b bench/sparse_vs_dense.sh 1 1   # prunes and packs into /tmp/b
-#   go build -o /tmp/ep ./cmd/edgeprune
-#   EDGEPRUNE_BENCH_TMP=/tmp/b EDGEPRUNE_BIN=/tmp/ep bench-run bench/sparse_vs_dense.sh
+#   go build -o /tmp/ep ./cmd/edgeprune && go build -o /tmp/machine ./bench/machine
+#   EDGEPRUNE_BENCH_TMP=/tmp/b EDGEPRUNE_BIN=/tmp/ep EDGEPRUNE_MACHINE_BIN=/tmp/machine bench-run bench/sparse_vs_dense.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-50}
@@ -23,6 +26,8 @@ tmp=${EDGEPRUNE_BENCH_TMP:-$(mktemp -d)}
 # EDGEPRUNE_BIN: a binary built beforehand (outside the benchmark lock).
 ep=${EDGEPRUNE_BIN:-$tmp/edgeprune}
 [ -n "${EDGEPRUNE_BIN:-}" ] || go build -o "$ep" ./cmd/edgeprune
+machine=${EDGEPRUNE_MACHINE_BIN:-$tmp/machine}
+[ -n "${EDGEPRUNE_MACHINE_BIN:-}" ] || go build -o "$machine" ./bench/machine
 shared=../shared/models
 [ -f "$tmp/lenet300_0.9.onnx" ] || "$ep" prune $shared/mnist/lenet300.onnx -o "$tmp/lenet300_0.9.onnx" --sparsity 0.9 >/dev/null
 [ -f "$tmp/lenet300_0.95.onnx" ] || "$ep" prune $shared/mnist/lenet300.onnx -o "$tmp/lenet300_0.95.onnx" --sparsity 0.95 >/dev/null
@@ -36,9 +41,13 @@ done
 [ -f "$tmp/resnet18_0.9.epk" ] || "$ep" pack "$tmp/resnet18_0.9.onnx" -o "$tmp/resnet18_0.9.epk" >/dev/null
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg) at start"
-python3 - "$ep" "$tmp" "$runs" "$rounds" <<'PY'
+roofs=$("$machine" -reps 20)
+python3 - "$ep" "$tmp" "$runs" "$rounds" "$roofs" <<'PY'
 import json, subprocess, sys, statistics
 ep, tmp, runs, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+roofs = json.loads(sys.argv[5])
+peak = roofs["sgemm_gflops"]
+print(f"machine roofs (1 thread, this run): SGEMM {peak:.1f} GFLOP/s (engine, 512³ MatMul), copy {roofs['copy_gbs']:.1f} GB/s (read + write)")
 def bench(model, shape, mode):
     out = subprocess.run([ep, "bench", model, "--shape", shape, "--threads", "1", "--runs", runs, "--sparse", mode, "--json"],
                          check=True, capture_output=True, text=True).stdout
@@ -60,8 +69,8 @@ cases = [
     ("PP-OCR det (v4) 90%", f"{tmp}/ppocrv4_det_0.9.onnx", "x=1,3,320,320", True),
 ]
 print()
-print("| model | input | engine sparse ms | engine dense ms | ORT dense ms | sparse vs engine dense | sparse vs ORT | sparse nodes | GFLOP/s sparse (effective / nonzeros) | GFLOP/s dense |")
-print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| model | input | engine sparse ms | engine dense ms | ORT dense ms | sparse vs engine dense | sparse vs ORT | sparse nodes | GFLOP/s sparse (effective / nonzeros) | GFLOP/s dense | % of SGEMM peak (sparse eff. / nonzeros / dense) |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for name, model, shape, with_ort in cases:
     sp, de, ot = [], [], []
     last = None
@@ -79,7 +88,8 @@ for name, model, shape, with_ort in cases:
     rng = lambda xs: f"{statistics.median(xs):.3f} ({min(xs):.3f}–{max(xs):.3f})"
     mo = statistics.median(ot) if ot else float("nan")
     print(f"| {name} | {shape.split('=')[1]} | {rng(sp)} | {rng(de)} | {rng(ot) if ot else '-'} | {md/ms:.2f}× | {mo/ms:.2f}× | {nsp}/{len(nodes)} | "
-          f"{flops/ms/1e6:.1f} / {nzflops/ms/1e6:.1f} | {flops/md/1e6:.1f} |")
+          f"{flops/ms/1e6:.1f} / {nzflops/ms/1e6:.1f} | {flops/md/1e6:.1f} | "
+          f"{100*flops/ms/1e6/peak:.0f}% / {100*nzflops/ms/1e6/peak:.0f}% / {100*flops/md/1e6/peak:.0f}% |")
 print()
 print("| resnet18 90% | weights resident | of it sparse | peak RSS (process) | latency ms |")
 print("|---|---:|---:|---:|---:|")

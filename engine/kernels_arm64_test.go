@@ -94,7 +94,11 @@ func TestSpmmNEONEveryWidth(t *testing.T) {
 						spmmRow(got[r*ldd:r*ldd+w], x, ldx, a.Values[k0:k1], a.ColIdx[k0:k1], b, true)
 					}
 				} else {
-					spmmRows(got[ldd:], ldd, x, ldx, a, 1, rows, w, bias)
+					var bias1 []float32
+					if bias != nil {
+						bias1 = bias[1:]
+					}
+					spmmRows(got[ldd:], ldd, x, ldx, a, a.RowPtr[1:rows+1], 1, rows-1, w, bias1, false)
 					b := float32(0)
 					if bias != nil {
 						b = bias[0]

@@ -32,19 +32,26 @@ type spWeight struct {
 	pattern string
 	// blocks: some row run has four rows (spmmGroup4 applies).
 	blocks bool
+	// kptr and kblocks: the column blocks of a wide weight (setKBlocks);
+	// nil when it has none.
+	kptr    []int32
+	kblocks int
 	// sell is the vector kernel's packed form (op_sparse_sell.go), when
-	// the weight multiplies single rows.
+	// the weight multiplies single rows; it then replaces a's nonzeros.
 	sell *sellPack
+	// nnz is the number of nonzeros (a's, also after sell replaced them).
+	nnz int
 }
 
 func newSpWeight(a *sparse.CSR) *spWeight {
-	s := &spWeight{a: a, groups: []int{0}}
+	s := &spWeight{a: a, groups: []int{0}, nnz: a.NNZ()}
 	for r := 1; r <= a.Rows; r++ {
 		if r == a.Rows || r-s.groups[len(s.groups)-1] >= maxGroupRows || !sameCols(a, r-1, r) {
 			s.groups = append(s.groups, r)
 		}
 	}
 	s.pattern = detectPattern(a, s.groups)
+	s.setKBlocks()
 	for i := 1; i < len(s.groups); i++ {
 		s.blocks = s.blocks || s.groups[i]-s.groups[i-1] == 4
 	}
@@ -108,7 +115,7 @@ func detectPattern(a *sparse.CSR, groups []int) string {
 // bytes is the memory the weight holds: values, column indices and row
 // pointers.
 func (s *spWeight) bytes() int64 {
-	b := int64(len(s.a.Values))*4 + int64(len(s.a.ColIdx))*4 + int64(len(s.a.RowPtr))*4
+	b := int64(len(s.a.Values))*4 + int64(len(s.a.ColIdx))*4 + int64(len(s.a.RowPtr))*4 + int64(len(s.kptr))*4
 	if s.sell != nil {
 		b += s.sell.bytes()
 	}
@@ -196,9 +203,8 @@ func (s *spWeight) spmm(dst []float32, ldd int, x []float32, ldx, n int, bias []
 	parallelFor(ng, threads, func(lo, hi int) {
 		for j0 := 0; j0 < n; j0 += spmmChunk {
 			w := min(spmmChunk, n-j0)
-			if spmmRows != nil && !accum && !s.blocks {
-				r0, r1 := s.groups[lo], s.groups[hi]
-				spmmRows(dst[r0*ldd+j0:], ldd, x[j0:], ldx, a, r0, r1, w, bias)
+			if spmmRows != nil && !s.blocks {
+				s.spmmRun(dst[j0:], ldd, x[j0:], ldx, s.groups[lo], s.groups[hi], w, bias, accum)
 				continue
 			}
 			for g := lo; g < hi; g++ {
@@ -210,8 +216,7 @@ func (s *spWeight) spmm(dst []float32, ldd int, x []float32, ldx, n int, bias []
 					for e < hi && s.groups[e+1]-s.groups[e] != 4 {
 						e++
 					}
-					r0, r1 := s.groups[g], s.groups[e]
-					spmmRows(dst[r0*ldd+j0:], ldd, x[j0:], ldx, a, r0, r1, w, bias)
+					s.spmmRun(dst[j0:], ldd, x[j0:], ldx, s.groups[g], s.groups[e], w, bias, false)
 					g = e - 1
 					continue
 				}
@@ -240,6 +245,59 @@ func (s *spWeight) spmm(dst []float32, ldd int, x []float32, ldx, n int, bias []
 			}
 		}
 	})
+}
+
+// spmmRun computes rows [r0, r1) of one column chunk (w ≤ spmmChunk
+// columns of dst and x) through spmmRows: in one call, or, for a weight
+// with column blocks (kptr), one call per block, the first initialising
+// the rows and the others accumulating into them, so that the block's
+// input rows stay in L1 while every row of the share reads them.
+func (s *spWeight) spmmRun(dst []float32, ldd int, x []float32, ldx int, r0, r1, w int, bias []float32, accum bool) {
+	if bias != nil {
+		bias = bias[r0:r1]
+	}
+	dst = dst[r0*ldd:]
+	if s.kptr == nil {
+		spmmRows(dst, ldd, x, ldx, s.a, s.a.RowPtr[r0:r1+1], 1, r1-r0, w, bias, accum)
+		return
+	}
+	ps := s.kblocks + 1
+	for b := 0; b < s.kblocks; b++ {
+		spmmRows(dst, ldd, x, ldx, s.a, s.kptr[r0*ps+b:(r1-1)*ps+b+2], ps, r1-r0, w, bias, accum)
+		bias, accum = nil, true
+	}
+}
+
+// spmmKBlock is the width of the column blocks of a weight with more
+// than spmmKBlockMin columns (kptr): a block's input rows, one column
+// chunk wide, take spmmKBlock·spmmChunk·4 bytes = 32 KiB, within L1.
+var (
+	spmmKBlock    = 128
+	spmmKBlockMin = 192
+)
+
+// setKBlocks fills s.kptr (per row, where each column block's nonzeros
+// start, and the row's end) when a has more than spmmKBlockMin columns;
+// otherwise clears it.
+func (s *spWeight) setKBlocks() {
+	a := s.a
+	s.kptr, s.kblocks = nil, 0
+	if a.Cols <= spmmKBlockMin {
+		return
+	}
+	s.kblocks = (a.Cols + spmmKBlock - 1) / spmmKBlock
+	ps := s.kblocks + 1
+	s.kptr = make([]int32, a.Rows*ps)
+	for r := 0; r < a.Rows; r++ {
+		k := a.RowPtr[r]
+		for b := 0; b < s.kblocks; b++ {
+			for k < a.RowPtr[r+1] && int(a.ColIdx[k]) < b*spmmKBlock {
+				k++
+			}
+			s.kptr[r*ps+b] = k
+		}
+		s.kptr[r*ps+s.kblocks] = a.RowPtr[r+1]
+	}
 }
 
 // spmmRowGo is one row and chunk of spmmRef (len(dst) ≤ spmmChunk):
@@ -334,10 +392,12 @@ var (
 	// columns in one pass over the input rows (op_sparse_amd64.s);
 	// without it such runs go row by row through spmmRow.
 	spmmGroup4 func(dst []float32, ldd int, x []float32, ldx int, vals []float32, stride int, cols []int32, w int, bias []float32)
-	// spmmRows, where set, computes one column chunk of consecutive rows
-	// [r0, r1) of a in one call (op_sparse_amd64.s), for weights without
-	// row runs to group.
-	spmmRows func(dst []float32, ldd int, x []float32, ldx int, a *sparse.CSR, r0, r1, w int, bias []float32)
+	// spmmRows, where set, computes one column chunk (w ≤ spmmChunk) of
+	// rows consecutive rows of a in one call (op_sparse_amd64.s): row i
+	// of them has the nonzeros [ptr[i·pstride], ptr[i·pstride+1]) of a,
+	// its output at dst[i·ldd:], its initial value dst itself with accum,
+	// else bias[i] (0 when bias is nil).
+	spmmRows func(dst []float32, ldd int, x []float32, ldx int, a *sparse.CSR, ptr []int32, pstride, rows, w int, bias []float32, accum bool)
 )
 
 // transposeInto writes the rows × cols matrix src (row stride lds) as its

@@ -37,12 +37,11 @@ func sellAVX512(out, vals *float32, cols, width *int32, nslices int, x *float32)
 //go:noescape
 func spmmGroup4AVX512(dst *float32, ldd int, x *float32, ldx int, vals *float32, stride int, cols *int32, nnz, w int, bias *float32)
 
-// spmmRowsAVX512 is spmmRowAVX512 (without accum) over consecutive rows
-// in one call. rowptr holds rows+1 offsets into vals and cols. The caller
-// has checked the bounds of x, as for spmmRowAVX512.
+// spmmRowsAVX512 is spmmRows (op_sparse.go) with ptr and bias as
+// pointers. The caller has checked the bounds of x, as for spmmRowAVX512.
 //
 //go:noescape
-func spmmRowsAVX512(dst *float32, ldd int, x *float32, ldx int, vals *float32, cols, rowptr *int32, rows, w int, bias *float32)
+func spmmRowsAVX512(dst *float32, ldd int, x *float32, ldx int, vals *float32, cols, ptr *int32, pstride, rows, w int, bias *float32, accum bool)
 
 func init() {
 	if !cpu.X86.HasAVX512F {
@@ -78,12 +77,12 @@ func init() {
 		}
 		spmmGroup4AVX512(&dst[0], ldd, &x[0], ldx, vp, stride, cp, nnz, w, bp)
 	}
-	spmmRows = func(dst []float32, ldd int, x []float32, ldx int, a *sparse.CSR, r0, r1, w int, bias []float32) {
-		if r1 <= r0 {
+	spmmRows = func(dst []float32, ldd int, x []float32, ldx int, a *sparse.CSR, ptr []int32, pstride, rows, w int, bias []float32, accum bool) {
+		if rows <= 0 || w <= 0 {
 			return
 		}
-		_ = dst[(r1-r0-1)*ldd+w-1]
-		rp := a.RowPtr[r0 : r1+1]
+		_ = dst[(rows-1)*ldd+w-1]
+		_ = ptr[(rows-1)*pstride+1]
 		var vp *float32
 		var cp *int32
 		if len(a.Values) > 0 {
@@ -91,10 +90,10 @@ func init() {
 		}
 		var bp *float32
 		if bias != nil {
-			_ = bias[r1-1]
-			bp = &bias[r0]
+			_ = bias[rows-1]
+			bp = &bias[0]
 		}
-		spmmRowsAVX512(&dst[0], ldd, &x[0], ldx, vp, cp, &rp[0], r1-r0, w, bp)
+		spmmRowsAVX512(&dst[0], ldd, &x[0], ldx, vp, cp, &ptr[0], pstride, rows, w, bp, accum)
 	}
 	sellKernel = func(out []float32, p *sellPack, x []float32) {
 		if len(p.width) == 0 {

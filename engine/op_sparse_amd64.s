@@ -332,42 +332,337 @@ gstore:
 	VZEROUPPER
 	RET
 
-// func spmmRowsAVX512(dst *float32, ldd int, x *float32, ldx int, vals *float32, cols, rowptr *int32, rows, w int, bias *float32)
+// func spmmRowsAVX512(dst *float32, ldd int, x *float32, ldx int, vals *float32, cols, ptr *int32, pstride, rows, w int, bias *float32, accum bool)
 //
-// spmmRowAVX512 (without accum) for rows consecutive rows of one column
-// chunk, in one call: row r's nonzeros are vals/cols[rowptr[r]:rowptr[r+1]]
-// (rowptr relative to vals and cols), its output dst + r·ldd, its initial
-// value bias[r] (0 when bias is nil).
-TEXT ·spmmRowsAVX512(SB), NOSPLIT, $0-80
+// spmmRowAVX512 for rows consecutive rows of one column chunk (w ≤ 64),
+// in one call: row r's nonzeros are vals/cols[ptr[r·pstride] :
+// ptr[r·pstride+1]], its output dst + r·ldd, its initial value dst itself
+// with accum, else bias[r] (0 when bias is nil). pstride > 1 walks the
+// per-column-block row pointers of a blocked weight (spWeight.kptr).
+// Only the nv = ⌈w/16⌉ vectors the chunk covers are computed (a code path
+// per nv), the last masked by K1; four nonzeros per iteration into four
+// accumulator sets (Z0–Z15: set s, vector v at Z(4s+v)), broadcasts in
+// Z16–Z19, added at the end.
+TEXT ·spmmRowsAVX512(SB), NOSPLIT, $0-89
 	MOVQ dst+0(FP), DI
 	MOVQ ldd+8(FP), R14
 	SHLQ $2, R14
 	MOVQ x+16(FP), SI
 	MOVQ ldx+24(FP), R10
 	SHLQ $2, R10
-	MOVQ rowptr+48(FP), R11
-	MOVQ rows+56(FP), R12
-	MOVQ bias+72(FP), R13
-	MOVQ w+64(FP), DX
-	MOVQ $-1, AX
-	CMPQ DX, $64
-	JAE  rmasks
+	MOVQ ptr+48(FP), R11
+	MOVQ rows+64(FP), R12
+	MOVQ bias+80(FP), R13
+	// nv = (w+15)/16 in BX; K1 = lanes of the last vector.
+	MOVQ w+72(FP), DX
+	LEAQ 15(DX), BX
+	SHRQ $4, BX
+	MOVQ BX, CX
+	SHLQ $4, CX
+	SUBQ $16, CX
+	SUBQ CX, DX
 	MOVQ DX, CX
 	MOVQ $1, AX
 	SHLQ CX, AX
 	DECQ AX
-rmasks:
 	KMOVW AX, K1
-	SHRQ  $16, AX
-	KMOVW AX, K2
-	SHRQ  $16, AX
-	KMOVW AX, K3
-	SHRQ  $16, AX
-	KMOVW AX, K4
-rrow:
+	CMPQ BX, $1
+	JE   nv1
+	CMPQ BX, $2
+	JE   nv2
+	CMPQ BX, $3
+	JE   nv3
+	CMPQ BX, $4
+	JE   nv4
+	VZEROUPPER
+	RET
+
+nv1:
+r1row:
 	TESTQ R12, R12
 	JE    rdone
-	// Nonzeros of this row: k from rowptr[0] to rowptr[1].
+	MOVLQSX 0(R11), AX
+	MOVLQSX 4(R11), CX
+	SUBQ AX, CX
+	MOVQ vals+32(FP), R8
+	LEAQ (R8)(AX*4), R8
+	MOVQ cols+40(FP), R9
+	LEAQ (R9)(AX*4), R9
+	VPXORD Z4, Z4, Z4
+	VPXORD Z8, Z8, Z8
+	VPXORD Z12, Z12, Z12
+	MOVBLZX accum+88(FP), AX
+	TESTQ AX, AX
+	JE    r1bias
+	VMOVUPS.Z 0(DI), K1, Z0
+	JMP   r1loop4
+r1bias:
+	TESTQ R13, R13
+	JE    r1zero
+	VBROADCASTSS 0(R13), Z0
+	JMP   r1splat
+r1zero:
+	VPXORD Z0, Z0, Z0
+r1splat:
+r1loop4:
+	CMPQ CX, $4
+	JB   r1tail
+	MOVLQSX 0(R9), AX
+	MOVLQSX 4(R9), BX
+	MOVLQSX 8(R9), DX
+	IMULQ R10, AX
+	IMULQ R10, BX
+	IMULQ R10, DX
+	ADDQ SI, AX
+	ADDQ SI, BX
+	ADDQ SI, DX
+	VBROADCASTSS 0(R8), Z16
+	VBROADCASTSS 4(R8), Z17
+	VBROADCASTSS 8(R8), Z18
+	VBROADCASTSS 12(R8), Z19
+	VFMADD231PS 0(AX), Z16, K1, Z0
+	VFMADD231PS 0(BX), Z17, K1, Z4
+	MOVLQSX 12(R9), AX
+	IMULQ R10, AX
+	ADDQ SI, AX
+	VFMADD231PS 0(DX), Z18, K1, Z8
+	VFMADD231PS 0(AX), Z19, K1, Z12
+	ADDQ $16, R8
+	ADDQ $16, R9
+	SUBQ $4, CX
+	JMP  r1loop4
+r1tail:
+	TESTQ CX, CX
+	JE    r1store
+	MOVLQSX 0(R9), AX
+	IMULQ R10, AX
+	ADDQ SI, AX
+	VBROADCASTSS 0(R8), Z16
+	VFMADD231PS 0(AX), Z16, K1, Z0
+	ADDQ $4, R8
+	ADDQ $4, R9
+	DECQ CX
+	JMP  r1tail
+r1store:
+	VADDPS Z4, Z0, Z0
+	VADDPS Z12, Z8, Z8
+	VADDPS Z8, Z0, Z0
+	VMOVUPS Z0, K1, 0(DI)
+	TESTQ R13, R13
+	JE    r1next
+	ADDQ $4, R13
+r1next:
+	ADDQ R14, DI
+	MOVQ pstride+56(FP), AX
+	LEAQ (R11)(AX*4), R11
+	DECQ R12
+	JMP  r1row
+nv2:
+r2row:
+	TESTQ R12, R12
+	JE    rdone
+	MOVLQSX 0(R11), AX
+	MOVLQSX 4(R11), CX
+	SUBQ AX, CX
+	MOVQ vals+32(FP), R8
+	LEAQ (R8)(AX*4), R8
+	MOVQ cols+40(FP), R9
+	LEAQ (R9)(AX*4), R9
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	MOVBLZX accum+88(FP), AX
+	TESTQ AX, AX
+	JE    r2bias
+	VMOVUPS 0(DI), Z0
+	VMOVUPS.Z 64(DI), K1, Z1
+	JMP   r2loop4
+r2bias:
+	TESTQ R13, R13
+	JE    r2zero
+	VBROADCASTSS 0(R13), Z0
+	JMP   r2splat
+r2zero:
+	VPXORD Z0, Z0, Z0
+r2splat:
+	VMOVAPS Z0, Z1
+r2loop4:
+	CMPQ CX, $4
+	JB   r2tail
+	MOVLQSX 0(R9), AX
+	MOVLQSX 4(R9), BX
+	MOVLQSX 8(R9), DX
+	IMULQ R10, AX
+	IMULQ R10, BX
+	IMULQ R10, DX
+	ADDQ SI, AX
+	ADDQ SI, BX
+	ADDQ SI, DX
+	VBROADCASTSS 0(R8), Z16
+	VBROADCASTSS 4(R8), Z17
+	VBROADCASTSS 8(R8), Z18
+	VBROADCASTSS 12(R8), Z19
+	VFMADD231PS 0(AX), Z16, Z0
+	VFMADD231PS 64(AX), Z16, K1, Z1
+	VFMADD231PS 0(BX), Z17, Z4
+	VFMADD231PS 64(BX), Z17, K1, Z5
+	MOVLQSX 12(R9), AX
+	IMULQ R10, AX
+	ADDQ SI, AX
+	VFMADD231PS 0(DX), Z18, Z8
+	VFMADD231PS 64(DX), Z18, K1, Z9
+	VFMADD231PS 0(AX), Z19, Z12
+	VFMADD231PS 64(AX), Z19, K1, Z13
+	ADDQ $16, R8
+	ADDQ $16, R9
+	SUBQ $4, CX
+	JMP  r2loop4
+r2tail:
+	TESTQ CX, CX
+	JE    r2store
+	MOVLQSX 0(R9), AX
+	IMULQ R10, AX
+	ADDQ SI, AX
+	VBROADCASTSS 0(R8), Z16
+	VFMADD231PS 0(AX), Z16, Z0
+	VFMADD231PS 64(AX), Z16, K1, Z1
+	ADDQ $4, R8
+	ADDQ $4, R9
+	DECQ CX
+	JMP  r2tail
+r2store:
+	VADDPS Z4, Z0, Z0
+	VADDPS Z12, Z8, Z8
+	VADDPS Z8, Z0, Z0
+	VADDPS Z5, Z1, Z1
+	VADDPS Z13, Z9, Z9
+	VADDPS Z9, Z1, Z1
+	VMOVUPS Z0, 0(DI)
+	VMOVUPS Z1, K1, 64(DI)
+	TESTQ R13, R13
+	JE    r2next
+	ADDQ $4, R13
+r2next:
+	ADDQ R14, DI
+	MOVQ pstride+56(FP), AX
+	LEAQ (R11)(AX*4), R11
+	DECQ R12
+	JMP  r2row
+nv3:
+r3row:
+	TESTQ R12, R12
+	JE    rdone
+	MOVLQSX 0(R11), AX
+	MOVLQSX 4(R11), CX
+	SUBQ AX, CX
+	MOVQ vals+32(FP), R8
+	LEAQ (R8)(AX*4), R8
+	MOVQ cols+40(FP), R9
+	LEAQ (R9)(AX*4), R9
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	MOVBLZX accum+88(FP), AX
+	TESTQ AX, AX
+	JE    r3bias
+	VMOVUPS 0(DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS.Z 128(DI), K1, Z2
+	JMP   r3loop4
+r3bias:
+	TESTQ R13, R13
+	JE    r3zero
+	VBROADCASTSS 0(R13), Z0
+	JMP   r3splat
+r3zero:
+	VPXORD Z0, Z0, Z0
+r3splat:
+	VMOVAPS Z0, Z1
+	VMOVAPS Z0, Z2
+r3loop4:
+	CMPQ CX, $4
+	JB   r3tail
+	MOVLQSX 0(R9), AX
+	MOVLQSX 4(R9), BX
+	MOVLQSX 8(R9), DX
+	IMULQ R10, AX
+	IMULQ R10, BX
+	IMULQ R10, DX
+	ADDQ SI, AX
+	ADDQ SI, BX
+	ADDQ SI, DX
+	VBROADCASTSS 0(R8), Z16
+	VBROADCASTSS 4(R8), Z17
+	VBROADCASTSS 8(R8), Z18
+	VBROADCASTSS 12(R8), Z19
+	VFMADD231PS 0(AX), Z16, Z0
+	VFMADD231PS 64(AX), Z16, Z1
+	VFMADD231PS 128(AX), Z16, K1, Z2
+	VFMADD231PS 0(BX), Z17, Z4
+	VFMADD231PS 64(BX), Z17, Z5
+	VFMADD231PS 128(BX), Z17, K1, Z6
+	MOVLQSX 12(R9), AX
+	IMULQ R10, AX
+	ADDQ SI, AX
+	VFMADD231PS 0(DX), Z18, Z8
+	VFMADD231PS 64(DX), Z18, Z9
+	VFMADD231PS 128(DX), Z18, K1, Z10
+	VFMADD231PS 0(AX), Z19, Z12
+	VFMADD231PS 64(AX), Z19, Z13
+	VFMADD231PS 128(AX), Z19, K1, Z14
+	ADDQ $16, R8
+	ADDQ $16, R9
+	SUBQ $4, CX
+	JMP  r3loop4
+r3tail:
+	TESTQ CX, CX
+	JE    r3store
+	MOVLQSX 0(R9), AX
+	IMULQ R10, AX
+	ADDQ SI, AX
+	VBROADCASTSS 0(R8), Z16
+	VFMADD231PS 0(AX), Z16, Z0
+	VFMADD231PS 64(AX), Z16, Z1
+	VFMADD231PS 128(AX), Z16, K1, Z2
+	ADDQ $4, R8
+	ADDQ $4, R9
+	DECQ CX
+	JMP  r3tail
+r3store:
+	VADDPS Z4, Z0, Z0
+	VADDPS Z12, Z8, Z8
+	VADDPS Z8, Z0, Z0
+	VADDPS Z5, Z1, Z1
+	VADDPS Z13, Z9, Z9
+	VADDPS Z9, Z1, Z1
+	VADDPS Z6, Z2, Z2
+	VADDPS Z14, Z10, Z10
+	VADDPS Z10, Z2, Z2
+	VMOVUPS Z0, 0(DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, K1, 128(DI)
+	TESTQ R13, R13
+	JE    r3next
+	ADDQ $4, R13
+r3next:
+	ADDQ R14, DI
+	MOVQ pstride+56(FP), AX
+	LEAQ (R11)(AX*4), R11
+	DECQ R12
+	JMP  r3row
+nv4:
+r4row:
+	TESTQ R12, R12
+	JE    rdone
 	MOVLQSX 0(R11), AX
 	MOVLQSX 4(R11), CX
 	SUBQ AX, CX
@@ -379,64 +674,113 @@ rrow:
 	VPXORD Z5, Z5, Z5
 	VPXORD Z6, Z6, Z6
 	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	MOVBLZX accum+88(FP), AX
+	TESTQ AX, AX
+	JE    r4bias
+	VMOVUPS 0(DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS 128(DI), Z2
+	VMOVUPS.Z 192(DI), K1, Z3
+	JMP   r4loop4
+r4bias:
 	TESTQ R13, R13
-	JE    rzero
+	JE    r4zero
 	VBROADCASTSS 0(R13), Z0
-	ADDQ $4, R13
-	JMP  rsplat
-rzero:
+	JMP   r4splat
+r4zero:
 	VPXORD Z0, Z0, Z0
-rsplat:
+r4splat:
 	VMOVAPS Z0, Z1
 	VMOVAPS Z0, Z2
 	VMOVAPS Z0, Z3
-rloop2:
-	CMPQ CX, $2
-	JB   rtail
+r4loop4:
+	CMPQ CX, $4
+	JB   r4tail
 	MOVLQSX 0(R9), AX
 	MOVLQSX 4(R9), BX
+	MOVLQSX 8(R9), DX
 	IMULQ R10, AX
 	IMULQ R10, BX
+	IMULQ R10, DX
 	ADDQ SI, AX
 	ADDQ SI, BX
-	VBROADCASTSS 0(R8), Z8
-	VBROADCASTSS 4(R8), Z9
-	VFMADD231PS 0(AX), Z8, K1, Z0
-	VFMADD231PS 64(AX), Z8, K2, Z1
-	VFMADD231PS 128(AX), Z8, K3, Z2
-	VFMADD231PS 192(AX), Z8, K4, Z3
-	VFMADD231PS 0(BX), Z9, K1, Z4
-	VFMADD231PS 64(BX), Z9, K2, Z5
-	VFMADD231PS 128(BX), Z9, K3, Z6
-	VFMADD231PS 192(BX), Z9, K4, Z7
-	ADDQ $8, R8
-	ADDQ $8, R9
-	SUBQ $2, CX
-	JMP  rloop2
-rtail:
+	ADDQ SI, DX
+	VBROADCASTSS 0(R8), Z16
+	VBROADCASTSS 4(R8), Z17
+	VBROADCASTSS 8(R8), Z18
+	VBROADCASTSS 12(R8), Z19
+	VFMADD231PS 0(AX), Z16, Z0
+	VFMADD231PS 64(AX), Z16, Z1
+	VFMADD231PS 128(AX), Z16, Z2
+	VFMADD231PS 192(AX), Z16, K1, Z3
+	VFMADD231PS 0(BX), Z17, Z4
+	VFMADD231PS 64(BX), Z17, Z5
+	VFMADD231PS 128(BX), Z17, Z6
+	VFMADD231PS 192(BX), Z17, K1, Z7
+	MOVLQSX 12(R9), AX
+	IMULQ R10, AX
+	ADDQ SI, AX
+	VFMADD231PS 0(DX), Z18, Z8
+	VFMADD231PS 64(DX), Z18, Z9
+	VFMADD231PS 128(DX), Z18, Z10
+	VFMADD231PS 192(DX), Z18, K1, Z11
+	VFMADD231PS 0(AX), Z19, Z12
+	VFMADD231PS 64(AX), Z19, Z13
+	VFMADD231PS 128(AX), Z19, Z14
+	VFMADD231PS 192(AX), Z19, K1, Z15
+	ADDQ $16, R8
+	ADDQ $16, R9
+	SUBQ $4, CX
+	JMP  r4loop4
+r4tail:
 	TESTQ CX, CX
-	JE    rstore
+	JE    r4store
 	MOVLQSX 0(R9), AX
 	IMULQ R10, AX
 	ADDQ SI, AX
-	VBROADCASTSS 0(R8), Z8
-	VFMADD231PS 0(AX), Z8, K1, Z0
-	VFMADD231PS 64(AX), Z8, K2, Z1
-	VFMADD231PS 128(AX), Z8, K3, Z2
-	VFMADD231PS 192(AX), Z8, K4, Z3
-rstore:
+	VBROADCASTSS 0(R8), Z16
+	VFMADD231PS 0(AX), Z16, Z0
+	VFMADD231PS 64(AX), Z16, Z1
+	VFMADD231PS 128(AX), Z16, Z2
+	VFMADD231PS 192(AX), Z16, K1, Z3
+	ADDQ $4, R8
+	ADDQ $4, R9
+	DECQ CX
+	JMP  r4tail
+r4store:
 	VADDPS Z4, Z0, Z0
+	VADDPS Z12, Z8, Z8
+	VADDPS Z8, Z0, Z0
 	VADDPS Z5, Z1, Z1
+	VADDPS Z13, Z9, Z9
+	VADDPS Z9, Z1, Z1
 	VADDPS Z6, Z2, Z2
+	VADDPS Z14, Z10, Z10
+	VADDPS Z10, Z2, Z2
 	VADDPS Z7, Z3, Z3
-	VMOVUPS Z0, K1, 0(DI)
-	VMOVUPS Z1, K2, 64(DI)
-	VMOVUPS Z2, K3, 128(DI)
-	VMOVUPS Z3, K4, 192(DI)
+	VADDPS Z15, Z11, Z11
+	VADDPS Z11, Z3, Z3
+	VMOVUPS Z0, 0(DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, K1, 192(DI)
+	TESTQ R13, R13
+	JE    r4next
+	ADDQ $4, R13
+r4next:
 	ADDQ R14, DI
-	ADDQ $4, R11
+	MOVQ pstride+56(FP), AX
+	LEAQ (R11)(AX*4), R11
 	DECQ R12
-	JMP  rrow
+	JMP  r4row
 rdone:
 	VZEROUPPER
 	RET

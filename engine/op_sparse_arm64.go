@@ -41,24 +41,39 @@ func init() {
 		}
 		spmmRowsNEON(&dst[0], 0, ptrOrNil(x), ldx, vp, cp, &rp[0], 1, len(dst), &b, accum)
 	}
-	spmmRows = func(dst []float32, ldd int, x []float32, ldx int, a *sparse.CSR, r0, r1, w int, bias []float32) {
-		if r1 <= r0 || w == 0 {
+	spmmRows = func(dst []float32, ldd int, x []float32, ldx int, a *sparse.CSR, ptr []int32, pstride, rows, w int, bias []float32, accum bool) {
+		if rows <= 0 || w == 0 {
 			return
 		}
-		_ = dst[(r1-r0-1)*ldd+w-1]
-		rp := a.RowPtr[r0 : r1+1]
+		_ = dst[(rows-1)*ldd+w-1]
+		_ = ptr[(rows-1)*pstride+1]
 		var vp *float32
 		var cp *int32
 		if len(a.Values) > 0 {
 			_ = a.ColIdx[len(a.Values)-1]
 			vp, cp = &a.Values[0], &a.ColIdx[0]
 		}
-		var bp *float32
 		if bias != nil {
-			_ = bias[r1-1]
-			bp = &bias[r0]
+			_ = bias[rows-1]
 		}
-		spmmRowsNEON(&dst[0], ldd, ptrOrNil(x), ldx, vp, cp, &rp[0], r1-r0, w, bp, false)
+		if pstride == 1 {
+			var bp *float32
+			if bias != nil {
+				bp = &bias[0]
+			}
+			spmmRowsNEON(&dst[0], ldd, ptrOrNil(x), ldx, vp, cp, &ptr[0], rows, w, bp, accum)
+			return
+		}
+		// Column blocks (spWeight.kptr): the NEON kernel reads
+		// consecutive row pointers, so one row per call.
+		for i := 0; i < rows; i++ {
+			rp := [2]int32{ptr[i*pstride], ptr[i*pstride+1]}
+			var bp *float32
+			if bias != nil {
+				bp = &bias[i]
+			}
+			spmmRowsNEON(&dst[i*ldd], ldd, ptrOrNil(x), ldx, vp, cp, &rp[0], 1, w, bp, accum)
+		}
 	}
 	spmmGroup4 = func(dst []float32, ldd int, x []float32, ldx int, vals []float32, stride int, cols []int32, w int, bias []float32) {
 		if w == 0 {

@@ -194,7 +194,7 @@ func sparseNodeInfo(k kernel) (string, float64) {
 	}
 	nnz := 0
 	for _, w := range ws {
-		nnz += w.a.NNZ()
+		nnz += w.nnz
 	}
 	return "sparse " + ws[0].pattern, float64(nnz) / float64(max(dense, 1))
 }

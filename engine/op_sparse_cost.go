@@ -8,8 +8,13 @@ package engine
 // sparseMargin faster: near the crossover the dense kernel is kept, so the
 // default does not make a model slower.
 
-// sparseMargin is how much faster the sparse kernel must be predicted.
-const sparseMargin = 1.25
+// sparseMargin is how much faster the sparse kernel must be predicted;
+// sparseMargin1x1 for a 1×1 Conv, whose rates were refitted with the
+// 16-lane chunk kernel and where the residuals of the fit are smaller.
+const (
+	sparseMargin    = 1.25
+	sparseMargin1x1 = 1.15
+)
 
 // costKind is the kernel a weight belongs to, for the cost model.
 type costKind int
@@ -38,23 +43,36 @@ const (
 // Gemm's per-run packing SGEMM and the transposes around its sparse
 // kernel; the vector kernels (dense: compute or weight bandwidth, whichever
 // is slower; sparse: the SELL kernel per nonzero).
+//
+// The 1×1 Conv rates were refitted after the kernel gained column blocks
+// and 16-lane chunk widths (session 4, the same test on the same models,
+// under load): the dense SGEMM per multiply-add, slower on a short side
+// (at most 24 output or 16 input channels over at least 1600 positions,
+// where its 8×32 tiles do little work per store), per output element,
+// and per output element beyond 1 MiB of output (written to memory);
+// spmm per nonzero multiply-add over the chunk's 16-lane vectors and per
+// row and chunk.
 const (
-	denseConv1x1PerNs  = 87.0
-	denseConv1x1ElemNs = 0.014
-	denseConvKxKPerNs  = 73.0
-	denseConvKxKElemNs = 0.052
-	denseGemmPerNs     = 35.0
-	denseVecPerNs      = 23.0
-	denseVecBytesNs    = 32.0  // weight bytes per ns when they do not fit in cache
-	denseVecNs         = 100.0 // fixed cost of a vector product
-	sparseMMPerNs      = 37.0  // spmm, 1×1 Conv and Gemm
-	sparseMMRowNs      = 1.5   // spmm, per row and column chunk
-	sparseKxKPerNs     = 25.0  // spmm on an im2col matrix
-	sparseKxKRowNs     = 16.0
-	im2colNs           = 0.175 // per im2col element written
-	transposeNs        = 0.5   // Gemm's Aᵀ and Yᵀ, per element
-	sparseVecPerNs     = 3.0
-	sparseVecNs        = 200.0 // fixed cost of a vector product
+	denseConv1x1PerNs      = 81.0
+	denseConv1x1ShortPerNs = 46.3
+	denseConv1x1OutNs      = 0.0065
+	denseConv1x1BigNs      = 0.060
+	sparse1x1PerNs         = 37.2
+	sparse1x1RowNs         = 6.65
+	denseConvKxKPerNs      = 73.0
+	denseConvKxKElemNs     = 0.052
+	denseGemmPerNs         = 35.0
+	denseVecPerNs          = 23.0
+	denseVecBytesNs        = 32.0  // weight bytes per ns when they do not fit in cache
+	denseVecNs             = 100.0 // fixed cost of a vector product
+	sparseMMPerNs          = 37.0  // spmm, 1×1 Conv and Gemm
+	sparseMMRowNs          = 1.5   // spmm, per row and column chunk
+	sparseKxKPerNs         = 25.0  // spmm on an im2col matrix
+	sparseKxKRowNs         = 16.0
+	im2colNs               = 0.175 // per im2col element written
+	transposeNs            = 0.5   // Gemm's Aᵀ and Yᵀ, per element
+	sparseVecPerNs         = 3.0
+	sparseVecNs            = 200.0 // fixed cost of a vector product
 )
 
 // sparseCost returns the predicted dense and sparse times (ns) of a rows ×
@@ -70,12 +88,21 @@ func sparseCost(rows, cols, nnz, n int, kind costKind) (dense, sparse float64) {
 		return dense, sparse
 	}
 	chunks := float64((n + spmmChunk - 1) / spmmChunk)
-	nzmacs := float64(nnz) * chunks * spmmChunk
+	// The kernel computes whole 16-lane vectors of each chunk.
+	nzmacs := float64(nnz) * float64((n+15)/16*16)
 	elems := float64(rows+cols) * float64(n)
 	switch kind {
 	case costConv1x1:
-		dense = macs/denseConv1x1PerNs + elems*denseConv1x1ElemNs
-		sparse = nzmacs/sparseMMPerNs + float64(rows)*chunks*sparseMMRowNs
+		rate := denseConv1x1PerNs
+		if (rows <= 24 || cols <= 16) && n >= 1600 {
+			rate = denseConv1x1ShortPerNs
+		}
+		out := float64(rows) * float64(n)
+		dense = macs/rate + out*denseConv1x1OutNs
+		if out*4 > 1<<20 {
+			dense += out * denseConv1x1BigNs
+		}
+		sparse = nzmacs/sparse1x1PerNs + float64(rows)*chunks*sparse1x1RowNs
 	case costConvKxK:
 		dense = macs/denseConvKxKPerNs + elems*denseConvKxKElemNs
 		sparse = nzmacs/sparseKxKPerNs + float64(rows)*chunks*sparseKxKRowNs + float64(cols)*float64(n)*im2colNs
@@ -90,5 +117,8 @@ func sparseCost(rows, cols, nnz, n int, kind costKind) (dense, sparse float64) {
 // times faster.
 func sparsePays(rows, cols, nnz, n int, kind costKind) bool {
 	d, s := sparseCost(rows, cols, nnz, n, kind)
+	if kind == costConv1x1 {
+		return s*sparseMargin1x1 <= d
+	}
 	return s*sparseMargin <= d
 }

@@ -69,7 +69,7 @@ func TestSparseCostTable(t *testing.T) {
 			rows, nnz := 0, 0
 			for _, w := range ws {
 				rows += w.a.Rows
-				nnz += w.a.NNZ()
+				nnz += w.nnz
 			}
 			cols := ws[0].a.Cols
 			n := int(s.macs / int64(rows*cols))

@@ -1,5 +1,7 @@
 package engine
 
+import "github.com/edgeprune/edgeprune/sparse"
+
 // Gemm and MatMul with a constant B run sparse: s holds B as rows =
 // outputs (N) × columns = reduction (K), alpha folded in.
 
@@ -10,9 +12,12 @@ const spGemmRows = 16
 // gemmSetup prepares s for products with m rows of A and returns the
 // scratch gemm needs: below spGemmRows, the vector kernel's packed form
 // and its sums; from there Aᵀ (unless A is stored transposed) and Yᵀ.
+// The packed form replaces the CSR (s.a keeps only the dimensions), so
+// the weight is held once, in the form the kernel reads.
 func (s *spWeight) gemmSetup(m, k int, transA bool) int {
 	if m < spGemmRows && !transA {
 		s.sell = newSellPack(s.a)
+		s.a = &sparse.CSR{Rows: s.a.Rows, Cols: s.a.Cols}
 		return (s.a.Rows + sellC - 1) / sellC * sellC
 	}
 	n := s.a.Rows
@@ -32,12 +37,8 @@ func (s *spWeight) gemm(x *exec, a []float32, transA bool, m, k int, y []float32
 	if m < spGemmRows && !transA {
 		for i := 0; i < m; i++ {
 			yi, ai := y[i*n:(i+1)*n], a[i*k:(i+1)*k]
-			if s.sell != nil {
-				_ = ai[s.a.Cols-1] // every column the kernel reads
-				s.sell.spmv(yi, ai, nil, accum, x.scratch)
-			} else {
-				s.spmv(yi, ai, nil, accum, x.threads)
-			}
+			_ = ai[s.a.Cols-1] // every column the kernel reads
+			s.sell.spmv(yi, ai, nil, accum, x.scratch)
 		}
 		return
 	}
@@ -62,16 +63,14 @@ func (s *spWeight) gemm(x *exec, a []float32, transA bool, m, k int, y []float32
 	}
 }
 
-func (k *gemmKernel) sparseWeights() ([]*spWeight, int64) {
-	if k.sp == nil {
-		return nil, 0
-	}
-	return []*spWeight{k.sp}, int64(k.n) * int64(k.k)
-}
+// sparseWeights of Gemm and MatMul: their one weight, which stands for
+// its rows × columns dense elements.
+func (k *gemmKernel) sparseWeights() ([]*spWeight, int64)   { return k.sp.asList() }
+func (k *matmulKernel) sparseWeights() ([]*spWeight, int64) { return k.sp.asList() }
 
-func (k *matmulKernel) sparseWeights() ([]*spWeight, int64) {
-	if k.sp == nil {
+func (s *spWeight) asList() ([]*spWeight, int64) {
+	if s == nil {
 		return nil, 0
 	}
-	return []*spWeight{k.sp}, int64(k.n) * int64(k.k)
+	return []*spWeight{s}, int64(s.a.Rows) * int64(s.a.Cols)
 }

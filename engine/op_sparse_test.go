@@ -44,10 +44,12 @@ func worstErr(got, want []float32) float64 {
 
 // TestSpmm checks spmm (assembly where present) against spmmRef, and
 // spmmRef against the dense product (the property: CSR·X = dense·X), for
-// widths around the chunk, with bias, accumulation and a clamp.
+// widths around the chunk and its 16-lane vectors, weights with and
+// without column blocks (more than spmmKBlockMin columns), with bias,
+// accumulation and a clamp.
 func TestSpmm(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, sz := range [][3]int{{1, 1, 1}, {7, 13, 5}, {33, 40, 64}, {16, 100, 65}, {9, 70, 130}, {64, 300, 200}} {
+	for _, sz := range [][3]int{{1, 1, 1}, {7, 13, 5}, {5, 30, 20}, {12, 260, 40}, {33, 40, 64}, {16, 100, 65}, {9, 70, 130}, {24, 400, 100}, {64, 300, 200}} {
 		rows, cols, n := sz[0], sz[1], sz[2]
 		for _, density := range []float64{0, 0.05, 0.5, 1} {
 			w := randSparse(rng, rows, cols, density)
