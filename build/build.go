@@ -40,7 +40,11 @@ type Options struct {
 	// Finetune, when set, fine-tunes the chosen model before verification
 	// (finetune.go).
 	Finetune Finetuner
-	Log      func(format string, args ...any)
+	// Probe, when set, is a short fine-tuning run on each candidate
+	// choice before they are compared on the labelled calibration data
+	// (candidates.go).
+	Probe Finetuner
+	Log   func(format string, args ...any)
 }
 
 // Option is one entry of the sensitivity table.
@@ -54,6 +58,10 @@ type Option struct {
 	// Unstructured is the option of an unstructured layer (Kind
 	// "unstructured"; Keep and Kept are then 1 and the weight count).
 	Unstructured *UOption `json:"unstructured,omitempty"`
+
+	// TaskDamage is the increase of the task loss (cross-entropy against
+	// the labels) on the calibration data, when it has labels.
+	TaskDamage float64 `json:"task_damage,omitempty"`
 }
 
 // GroupResult is one dependency group: its options and the choice.
@@ -159,6 +167,10 @@ type Result struct {
 	FinetuneRun *FinetuneReport `json:"finetune_run,omitempty"`
 	Built       time.Time       `json:"built"`
 
+	// Selection lists the candidate choices verified and why the kept one
+	// won (labelled calibration data only).
+	Selection *Selection `json:"selection,omitempty"`
+
 	model  *onnxio.Model
 	packed []byte
 }
@@ -231,6 +243,15 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 		res.Warnings = append(res.Warnings, "no calibration data (--data): damage is weight-based and accuracy was not measured")
 	}
 	logf("[2/5] sensitivity: %d groups × %d levels (%s)", len(space.Groups), len(space.Keep)-1, res.Damage)
+	var calibLabels []int64
+	var refLoss float64
+	if refCalib != nil && hasLabels(opts.Calib) {
+		if calibLabels = labelsOf(opts.Calib); len(calibLabels) != len(refCalib) {
+			calibLabels = nil
+		} else {
+			refLoss = taskLoss(refCalib, calibLabels)
+		}
+	}
 	var tl *tails
 	if refCalib != nil {
 		if tl, err = newTails(ctx, m, opts.Calib, opts.Threads); err != nil {
@@ -286,6 +307,9 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 					got = append(got, s)
 				}
 				gr.Options[idx[i]].Damage = fid.Damage(refCalib, got[i])
+				if calibLabels != nil {
+					gr.Options[idx[i]].TaskDamage = taskLoss(got[i], calibLabels) - refLoss
+				}
 			}
 			res.TotalNodes += len(m.Graph().GetNode()) * len(models)
 		}
@@ -382,6 +406,7 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 	var choice []int
 	var after *evaluated
 	aim := 0.0 // the measured latency the solver aims at
+	start := target.latency
 	if p.Budgets.LatencyMS != nil {
 		aim = p.Budgets.LatencyMS.Max
 	}
@@ -412,6 +437,32 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 		aim *= budget / am.MeasuredMS
 		target.latency = toPred(aim)
 		logf("      measured %.4g ms > %.4g ms: re-solving aiming at %.4g ms measured", am.MeasuredMS, budget, aim)
+	}
+	if calibLabels != nil && len(space.ULayers) == 0 {
+		// The accuracy budget is searched, not only verified: candidates.go
+		// (structured choices only: with unstructured layers the solver's
+		// staged choice is kept).
+		t1 := time.Now()
+		logf("[3a/5] candidates: verified on the %d labelled calibration samples%s", len(calibLabels), map[bool]string{true: " after a short fine-tune each", false: ""}[opts.Probe != nil])
+		cs := &candidateSearch{ev: ev, groups: res.Groups, dense: dense, target: target, start: start, calib: opts.Calib, probe: opts.Probe, logf: logf}
+		if opts.Measure && target.latency > 0 {
+			cs.limit = p.Budgets.LatencyMS.Max * target.margin
+			cs.measure = func(m *onnxio.Model) (float64, error) {
+				var met Metrics
+				err := tm.measure(m, &met)
+				return met.MeasuredMS, err
+			}
+		}
+		solved := after
+		if after, res.Selection, err = cs.run(ctx, after); err != nil {
+			return nil, err
+		}
+		if after != solved {
+			accepted = nil // that measurement was the solver's choice's: verify times the kept one
+		}
+		choice = after.choice
+		res.Selection.Seconds = math.Round(time.Since(t1).Seconds()*100) / 100
+		logf("      kept %s", res.Selection.Why)
 	}
 	phase("solve", t0)
 

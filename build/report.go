@@ -148,6 +148,7 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"kept":   func(g GroupResult) int { return g.Options[g.Choice].Kept },
 	"add":    func(a, b int) int { return a + b },
 	"pct100": func(x float64) float64 { return 100 * x },
+	"deref":  func(p *float64) float64 { return *p },
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>edgeprune build: {{.R.Model}} for {{.R.Device}}</title>
@@ -188,6 +189,11 @@ svg text{font:12px system-ui,sans-serif}.muted{color:#666}
 <text x="44" y="16">damage (max {{.CurveYMax}})</text><text x="440" y="240" text-anchor="end">keep ratio</text>
 {{range $i, $c := .Curves}}<polyline fill="none" stroke="{{$c.Color}}" stroke-width="1.5" points="{{$c.Points}}"/><text x="455" y="{{$c.Y}}" fill="{{$c.Color}}">{{$c.Label}}</text>
 {{end}}</svg>
+{{with .R.Selection}}<h2>Candidates (the accuracy budget searched)</h2>
+<p>{{.Rule}}. Kept: {{.Why}}.</p>
+<table id="candidates"><tr><th>candidate</th><th>channels kept per group</th><th>predicted ms</th><th>measured ms</th><th>calibration top-1</th><th>loss</th><th></th></tr>
+{{range .Candidates}}<tr><td>{{.Name}}</td><td>{{.Kept}}</td><td>{{printf "%.4g" .PredictedMS}}</td><td>{{if .MeasuredMS}}{{printf "%.4g" .MeasuredMS}}{{else}}–{{end}}</td><td>{{pct .Top1}}</td><td>{{if .Loss}}{{printf "%.4f" (deref .Loss)}}{{else}}–{{end}}</td><td>{{if .Chosen}}<span class="ok">kept</span>{{else}}{{.Excluded}}{{end}}</td></tr>
+{{end}}</table>{{end}}
 <h2>Choices per group</h2>
 <p class="muted">Structured groups: channels kept and keep ratio; unstructured layers (search.unstructured): weights, and the sparsity, pattern and coding chosen.</p>
 <table id="groups"><tr><th>group (roots)</th><th>channels / weights</th><th>kept</th><th>keep / option</th><th>damage</th><th>Δ ms</th></tr>

@@ -73,6 +73,13 @@ func (b budgets) met(m Metrics) bool {
 	return l == 0 && r == 0 && a == 0 && f == 0
 }
 
+// metExceptLatency: every budget but latency's is met (the latency is
+// then judged by measurement).
+func (b budgets) metExceptLatency(m Metrics) bool {
+	_, r, a, f := b.violation(m)
+	return r == 0 && a == 0 && f == 0
+}
+
 // solve picks one option per group minimising the summed damage with the
 // additive costs under the budgets (Lagrangian relaxation: each group
 // picks argmin damage + s·Σ_k w_k·Δcost_k over the budgets the dense

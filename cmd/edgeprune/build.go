@@ -29,6 +29,7 @@ func newBuildCmd(c *cli) *cobra.Command {
 		budgetOverrides, shapeSpecs     []string
 		calibN, verifyN, batch, threads int
 		measure                         string
+		probe                           float64
 		tf                              trainFlags // --train and the fine-tuning flags (build_finetune.go)
 	)
 	cmd := &cobra.Command{
@@ -78,6 +79,9 @@ reached and the gap; nothing is written).`,
 			if err := checkThreads(threads); err != nil {
 				return err
 			}
+			if !(probe >= 0 && probe <= 1) {
+				return usagef("--probe-fraction %g: want a fraction of --train in [0, 1] (0: compare candidates without fine-tuning)", probe)
+			}
 			if calibN < 1 || batch < 1 || verifyN < 0 {
 				return usagef("--calib-images and --batch must be ≥ 1, --verify-images ≥ 0")
 			}
@@ -126,12 +130,12 @@ reached and the gap; nothing is written).`,
 				}
 			}
 			if tf.data != "" {
-				ft, closeData, err := buildFinetuner(cmd, c, m, &tf)
+				ft, pr, closeData, err := buildFinetuner(cmd, c, m, &tf, probe)
 				if err != nil {
 					return err
 				}
 				defer closeData()
-				opts.Finetune = ft
+				opts.Finetune, opts.Probe = ft, pr
 			}
 			if dataPath != "" {
 				batches, err := loadBuildData(dataCommand(cmd, dataPath), m, dataPath, &tf.df, batch, calibN, verifyN)
@@ -181,6 +185,7 @@ reached and the gap; nothing is written).`,
 	cmd.Flags().StringVar(&measure, "measure", "auto", "time the models here: auto (when this machine is the profile's target), yes, no")
 	addShapeFlag(cmd, &shapeSpecs, "shape of a model input with dynamic dimensions (planning, cost model, timing; the model written keeps them dynamic)")
 	addBuildTrainFlags(cmd, &tf)
+	cmd.Flags().Float64Var(&probe, "probe-fraction", 0.125, "--train: each candidate choice is fine-tuned for one epoch over this fraction of --train before they are compared (0: compared without fine-tuning)")
 	return cmd
 }
 

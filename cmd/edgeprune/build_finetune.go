@@ -2,8 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"os"
+	"slices"
 	"time"
+
+	"github.com/edgeprune/edgeprune/dataset"
 
 	"github.com/edgeprune/edgeprune/build"
 	"github.com/edgeprune/edgeprune/onnxio"
@@ -28,7 +33,7 @@ func addBuildTrainFlags(cmd *cobra.Command, f *trainFlags) {
 func checkBuildTrainFlags(cmd *cobra.Command, f *trainFlags, threads int) error {
 	if f.data == "" {
 		for _, n := range []string{"val", "val-fraction", "teacher", "finetune-epochs", "train-batch", "optimizer", "lr", "momentum",
-			"nesterov", "weight-decay", "schedule", "warmup", "clip-norm", "freeze", "bn", "temperature", "alpha", "feature"} {
+			"nesterov", "weight-decay", "schedule", "warmup", "clip-norm", "freeze", "bn", "temperature", "alpha", "feature", "probe-fraction"} {
 			if cmd.Flags().Changed(n) {
 				return usagef("--%s sets the fine-tuning, which needs --train TRAIN", n)
 			}
@@ -41,26 +46,43 @@ func checkBuildTrainFlags(cmd *cobra.Command, f *trainFlags, threads int) error 
 
 // buildFinetuner opens the training data (checked against m's inputs now,
 // before the search) and returns the hook that fine-tunes build's chosen
-// model with finetune's loop, and the closer of the data.
-func buildFinetuner(cmd *cobra.Command, c *cli, m *onnxio.Model, f *trainFlags) (build.Finetuner, func(), error) {
+// model with finetune's loop, the probe that fine-tunes a candidate briefly
+// (one epoch over a fraction probe of --train, drawn by --seed; nil when
+// probe is 0) and the closer of the data.
+func buildFinetuner(cmd *cobra.Command, c *cli, m *onnxio.Model, f *trainFlags, probe float64) (build.Finetuner, build.Finetuner, func(), error) {
 	teacher, err := readTeacher(cmd.Context(), f.teacher)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	d, err := openTrainData(cmd, m, f)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	ft := func(ctx context.Context, pm *onnxio.Model) (*build.FinetuneReport, error) {
-		t0 := time.Now()
-		r, err := fineTune(ctx, c, pm, teacher, d, f, "fine-tune ")
-		if err != nil {
-			return nil, err
+	tune := func(d *trainData, f *trainFlags, label, data string) build.Finetuner {
+		return func(ctx context.Context, pm *onnxio.Model) (*build.FinetuneReport, error) {
+			t0 := time.Now()
+			r, err := fineTune(ctx, c, pm, teacher, d, f, label)
+			if err != nil {
+				return nil, err
+			}
+			return &build.FinetuneReport{Data: data, Loss: r.Loss, Optimizer: r.Optimizer, Schedule: r.Schedule, LR: r.LR,
+				Batch: r.Batch, Threads: r.Threads, BN: r.BN, Epochs: r.Epochs, Seconds: time.Since(t0).Seconds()}, nil
 		}
-		return &build.FinetuneReport{Data: f.data, Loss: r.Loss, Optimizer: r.Optimizer, Schedule: r.Schedule, LR: r.LR,
-			Batch: r.Batch, Threads: r.Threads, BN: r.BN, Epochs: r.Epochs, Seconds: time.Since(t0).Seconds()}, nil
 	}
-	return ft, d.Close, nil
+	var pr build.Finetuner
+	if n := int(math.Round(probe * float64(d.train.Len()))); probe > 0 {
+		n = max(n, f.batch)
+		if n > d.train.Len() {
+			n = d.train.Len()
+		}
+		idx := dataset.Shuffle(d.train.Len(), f.seed, 0)[:n]
+		slices.Sort(idx)                                      // the data's order: streaming stays sequential
+		pd := &trainData{train: dataset.Subset(d.train, idx)} // no validation: the candidates are scored on --data
+		pf := *f
+		pf.epochs = 1
+		pr = tune(pd, &pf, "probe ", fmt.Sprintf("%d samples of %s", n, f.data))
+	}
+	return tune(d, f, "fine-tune ", f.data), pr, d.Close, nil
 }
 
 // dataCommand is the command whose image-folder flags (--preset ...) apply

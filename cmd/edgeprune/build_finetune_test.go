@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -71,7 +72,9 @@ func TestBuildFinetune(t *testing.T) {
 	if !strings.HasPrefix(plain.Finetune, "skipped: no training data") || plain.FinetuneRun != nil {
 		t.Errorf("without --train: finetune %q, run %v", plain.Finetune, plain.FinetuneRun)
 	}
-	tuned, stderr := run("tuned", "--train", data, "--finetune-epochs", "2", "--train-batch", "16", "--lr", "0.05", "--schedule", "constant", "--bn", "train")
+	// --probe-fraction 0: the candidates are compared without fine-tuning,
+	// as without --train, so the search is the same.
+	tuned, stderr := run("tuned", "--train", data, "--probe-fraction", "0", "--finetune-epochs", "2", "--train-batch", "16", "--lr", "0.05", "--schedule", "constant", "--bn", "train")
 	ft := tuned.FinetuneRun
 	if ft == nil || len(ft.Epochs) != 2 || !strings.Contains(ft.Loss, "cross_entropy") || ft.BN != "train" || ft.Seconds <= 0 {
 		t.Fatalf("finetune_run %+v", ft)
@@ -127,5 +130,98 @@ func TestBuildFinetune(t *testing.T) {
 	code, _, stderr = runCLI(t, append(append([]string{}, common...), "--lr", "0.1", "-o", filepath.Join(dir, "bad"))...)
 	if code != 2 || !strings.Contains(stderr, "--lr sets the fine-tuning, which needs --train") {
 		t.Errorf("--lr without --train: exit %d %s", code, stderr)
+	}
+}
+
+// TestBuildCandidates: with labelled --data and --train, the accuracy
+// budget is searched: several candidate choices meeting the cost budgets
+// (the solver's, the uniform baseline, ...) are each fine-tuned briefly
+// and scored on the calibration samples; build.json says which were tried
+// and why the kept one won (the lowest calibration loss), and the groups'
+// choices are the kept candidate's. bncnn on its 64-sample fixture: seconds.
+func TestBuildCandidates(t *testing.T) {
+	model := testmodels.Shared(t, "mnist/bncnn.onnx")
+	data, _ := fixtureBatch(t, "bncnn_train", nil)
+	dir := t.TempDir()
+	common := []string{"build", model, "--profile", "../../configs/host-amd64.yaml", "--measure", "no", "--data", data,
+		"--calib-images", "32", "--batch", "32", "--threads", "2", "--budget", "accuracy=1"}
+	type result struct {
+		Groups []struct {
+			Choice int `json:"choice"`
+		} `json:"groups"`
+		Before struct {
+			LatencyMS float64 `json:"latency_ms"`
+		} `json:"before"`
+		Selection *struct {
+			Rule       string `json:"rule"`
+			Why        string `json:"why"`
+			Candidates []struct {
+				Name     string   `json:"name"`
+				Choice   []int    `json:"choice"`
+				Kept     []int    `json:"kept"`
+				Excluded string   `json:"excluded"`
+				Probe    string   `json:"probe"`
+				Loss     *float64 `json:"calib_loss"`
+				Chosen   bool     `json:"chosen"`
+			} `json:"candidates"`
+		} `json:"selection"`
+	}
+	run := func(name string, extra ...string) (result, string) {
+		t.Helper()
+		out := filepath.Join(dir, name)
+		code, stdout, stderr := runCLI(t, append(append(append([]string{}, common...), extra...), "-o", out)...)
+		if code != 0 {
+			t.Fatalf("%s: exit %d\n%s\n%s", name, code, stdout, stderr)
+		}
+		var r result
+		b, err := os.ReadFile(filepath.Join(out, "build.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		return r, stderr
+	}
+	dense, _ := run("dense", "--budget", "latency_ms=1000")
+	r, stderr := run("half", "--budget", fmt.Sprintf("latency_ms=%g", 0.75*dense.Before.LatencyMS),
+		"--train", data, "--probe-fraction", "0.5", "--finetune-epochs", "1", "--train-batch", "16", "--lr", "0.05", "--bn", "train")
+	if r.Selection == nil {
+		t.Fatalf("no selection in build.json:\n%s", stderr)
+	}
+	if !strings.Contains(stderr, "[3a/5] candidates") {
+		t.Errorf("the terminal does not show the candidates:\n%s", stderr)
+	}
+	var chosen []int
+	var best float64
+	uniform, probed := false, 0
+	for _, c := range r.Selection.Candidates {
+		uniform = uniform || strings.Contains(c.Name, "uniform")
+		if c.Excluded != "" {
+			continue
+		}
+		if c.Loss == nil || !strings.HasPrefix(c.Probe, "1 epochs on 32 samples of "+data) {
+			t.Fatalf("candidate %s not probed and scored: %+v", c.Name, c)
+		}
+		probed++
+		if c.Chosen {
+			chosen, best = c.Choice, *c.Loss
+		}
+	}
+	if !uniform || probed < 2 || chosen == nil {
+		t.Fatalf("want ≥ 2 candidates scored, a uniform one among them, one kept:\n%s", stderr)
+	}
+	for _, c := range r.Selection.Candidates {
+		if c.Excluded == "" && *c.Loss < best {
+			t.Errorf("kept loss %g, but %s scored %g", best, c.Name, *c.Loss)
+		}
+	}
+	for g, gr := range r.Groups {
+		if gr.Choice != chosen[g] {
+			t.Errorf("group %d: choice %d, the kept candidate's %d", g, gr.Choice, chosen[g])
+		}
+	}
+	if !strings.Contains(r.Selection.Why, "calibration loss") {
+		t.Errorf("why: %q", r.Selection.Why)
 	}
 }
