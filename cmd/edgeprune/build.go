@@ -52,6 +52,12 @@ profile's budgets:
      its latency, memory and size from the profile's cost model;
   3. solve: a multiple-choice knapsack (Lagrangian) minimising the damage
      under the budgets, re-solved on the exact model, then greedy repair;
+     with labelled --data, candidates meeting the cost budgets (the solver's,
+     the knapsack on KL and on task-loss damage at a ladder of latency
+     targets, the least pruned uniform level, then NetAdapt-style growth
+     from the best) are each fine-tuned briefly (--probe-fraction of
+     --train) and scored on the calibration samples; the lowest
+     cross-entropy is kept (build.json "selection" says which were tried);
      with --train, the chosen model is fine-tuned (its structure kept) as
      edgeprune finetune would (--finetune-epochs, --train-batch, --lr,
      --schedule, --bn, --preset and the other image-folder flags ...);
