@@ -267,7 +267,7 @@ func (s *candidateSearch) run(ctx context.Context, solved *evaluated) (*evaluate
 				continue
 			}
 			tried++
-			c := cand{Candidate{Name: fmt.Sprintf("grown from %s (round %d)", shortName(from.Name), round+1), Choice: slices.Clone(e.choice), Kept: s.kept(e.choice), PredictedMS: e.met.LatencyMS, MeasuredMS: ms}, e}
+			c := cand{Candidate{Name: fmt.Sprintf("grown from %v (round %d)", from.Kept, round+1), Choice: slices.Clone(e.choice), Kept: s.kept(e.choice), PredictedMS: e.met.LatencyMS, MeasuredMS: ms}, e}
 			if err := s.score(ctx, &c.Candidate); err != nil {
 				return nil, nil, err
 			}
@@ -429,13 +429,6 @@ func (s *candidateSearch) neighbours(choice []int) [][][]int {
 		out = append(out, moves)
 	}
 	return out
-}
-
-func shortName(n string) string {
-	if i := strings.Index(n, " = "); i >= 0 {
-		return n[:i]
-	}
-	return n
 }
 
 // better: the lower cross-entropy on the calibration samples, then the

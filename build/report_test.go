@@ -14,7 +14,7 @@ import (
 )
 
 func fixtureResult() *Result {
-	top1a, top1b, ag := 0.99, 0.985, 0.992
+	top1a, top1b, ag, loss1, loss2 := 0.99, 0.985, 0.992, 0.1, 0.2
 	return &Result{
 		Schema: ResultSchema, Model: "lenet5.onnx", Profile: "configs/host-amd64.yaml", Device: "host-amd64",
 		CostSource: "datasheet", Damage: "KL", Warnings: []string{"a <warning> & more"}, Finetune: "skipped",
@@ -27,6 +27,10 @@ func fixtureResult() *Result {
 		After:   Metrics{LatencyMS: .5, ByClassMS: map[string]float64{"conv_kxk": .35, "gemm": .15}, FileBytes: 1 << 20, Top1: &top1b, Agreement: &ag},
 		Budgets: []BudgetRow{{Name: "latency_ms", Budget: .6, Value: .5, Unit: "ms", OK: true}, {Name: "file_mb", Budget: .5, Value: 1, Unit: "MB", Gap: .5}},
 		Phases:  map[string]float64{"sensitivity": 1.5}, Built: time.Unix(0, 0).UTC(),
+		Selection: &Selection{Rule: "probed", Why: "uniform keep 0.5: calibration loss 0.1000", Candidates: []Candidate{
+			{Name: "solver's choice", Choice: []int{2, 1}, Kept: []int{8, 24}, PredictedMS: .5, MeasuredMS: .52, Top1: &top1b, Loss: &loss2},
+			{Name: "uniform keep 0.5", Choice: []int{2, 2}, Kept: []int{8, 16}, PredictedMS: .45, Top1: &top1a, Loss: &loss1, Chosen: true},
+			{Name: "knapsack (task-loss damage)", Choice: []int{1, 2}, Kept: []int{12, 16}, PredictedMS: .55, MeasuredMS: .7, Excluded: "measured 0.7 ms > 0.54 ms"}}},
 	}
 }
 
@@ -41,7 +45,7 @@ func TestReportSelfContained(t *testing.T) {
 			t.Errorf("report contains %q (must be self-contained and escaped)", bad)
 		}
 	}
-	for _, want := range []string{`id="budgets"`, `id="layers"`, `id="class-chart"`, `id="sensitivity"`, "&lt;warning&gt;", "over by 0.5"} {
+	for _, want := range []string{`id="budgets"`, `id="layers"`, `id="class-chart"`, `id="sensitivity"`, `id="candidates"`, "uniform keep 0.5", "[12 16]", "0.1000", "measured 0.7 ms &gt; 0.54 ms", "&lt;warning&gt;", "over by 0.5"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("report lacks %q", want)
 		}
@@ -87,7 +91,7 @@ func TestReportInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatalf("chromium --dump-dom: %v\n%s", err, stderr.String())
 	}
-	for _, want := range []string{`<svg id="class-chart"`, `<svg id="sensitivity"`, `<svg id="budget-bars"`, `<table id="layers"`, `<polyline`, "conv1"} {
+	for _, want := range []string{`<svg id="class-chart"`, `<svg id="sensitivity"`, `<svg id="budget-bars"`, `<table id="layers"`, `<table id="candidates"`, `<polyline`, "conv1"} {
 		if !bytes.Contains(dom, []byte(want)) {
 			t.Errorf("rendered DOM lacks %q", want)
 		}
