@@ -108,7 +108,12 @@ func (f *trainFlags) check(epochsFlag string) error {
 	if _, err := train.NewOptimizer(f.optimizer, f.momentum, f.nesterov, max(f.wd, 0)); err != nil {
 		return usageError{fmt.Errorf("--optimizer %s: %s", f.optimizer, libraryReason(err))}
 	}
-	if _, err := train.ParseSchedule(f.schedule, max(f.lr, 1e-300), f.epochs, 1, f.warmup); err != nil {
+	// The spelling is checked before the data is read, so the steps per
+	// epoch are not known yet: a nominal count keeps a one-epoch onecycle
+	// (which has as many steps as batches) from being refused here; the
+	// schedule is parsed again with the real count before training.
+	const nominalStepsPerEpoch = 1000
+	if _, err := train.ParseSchedule(f.schedule, max(f.lr, 1e-300), f.epochs, nominalStepsPerEpoch, f.warmup); err != nil {
 		return usageError{fmt.Errorf("--schedule %s / --lr %v / --warmup %v: %s", f.schedule, f.lr, f.warmup, libraryReason(err))}
 	}
 	if f.threads == 0 {

@@ -339,3 +339,18 @@ func TestFinetuneRecalibrateBN(t *testing.T) {
 		t.Errorf("lenet300 --recalibrate-bn: exit %d, %s", code, stderr)
 	}
 }
+
+// TestOneEpochOneCycleAccepted: the schedule's spelling is checked before
+// the data is read; a one-epoch onecycle has as many steps as batches and
+// must not be refused as "fewer than 2 steps".
+func TestOneEpochOneCycleAccepted(t *testing.T) {
+	f := trainFlags{data: "x.npz", epochs: 1, batch: 1, optimizer: "sgd", lr: 0.1, wd: -1,
+		schedule: "onecycle", bn: "train", temperature: 4}
+	if err := f.check("epochs"); err != nil {
+		t.Fatalf("--epochs 1 --schedule onecycle refused: %v", err)
+	}
+	f.schedule = "onecycle:1.5"
+	if err := f.check("epochs"); err == nil {
+		t.Fatal("onecycle:1.5 accepted, want a usage error")
+	}
+}
