@@ -241,6 +241,3 @@ func ValidateORT(p *profile.Profile, fit, held []*profile.ORTRun) (*profile.Coef
 	})
 	return co, st, pts
 }
-
-// StatisticQuantile is the quantile of a --statistic: median 0.5, min 0.
-func StatisticQuantile(s string) (float64, error) { return statisticQuantile(s) }
