@@ -175,42 +175,42 @@ func (s *Space) splitChoice(choice []int) (structured, unstructured []int) {
 }
 
 // applyUnstructured sparsifies and codes m's layers as uc picks (indices
-// into each layer's options), in place.
+// into each layer's options), in place: every layer pruned first (Prune may
+// replace tensors), then the coded layers' values from one listing of m's
+// parameters.
 func (s *Space) applyUnstructured(m *onnxio.Model, uc []int) error {
+	for i, k := range uc {
+		l, o := s.ULayers[i], s.ULayers[i].Opts[k]
+		if o.Sparsity == 0 {
+			continue
+		}
+		pat, err := prune.ParsePattern(o.Pattern)
+		if err != nil {
+			return err
+		}
+		if _, err := unstructuredPruner(l.ID, o.Sparsity, pat).Prune(m); err != nil {
+			return fmt.Errorf("build: %s %s: %w", l.ID, o, err)
+		}
+	}
 	params := map[string]*onnxio.Param{}
 	for _, p := range m.Params() {
 		params[p.ID] = p
 	}
 	for i, k := range uc {
-		if k == 0 {
+		l, c := s.ULayers[i], s.ULayers[i].Opts[k].code()
+		if c.Values == pack.Exact {
 			continue
 		}
-		l, o := s.ULayers[i], s.ULayers[i].Opts[k]
-		if o.Sparsity > 0 {
-			pat, err := prune.ParsePattern(o.Pattern)
-			if err != nil {
-				return err
-			}
-			if _, err := unstructuredPruner(l.ID, o.Sparsity, pat).Prune(m); err != nil {
-				return fmt.Errorf("build: %s %s: %w", l.ID, o, err)
-			}
-			params = map[string]*onnxio.Param{} // Prune may have replaced tensors
-			for _, p := range m.Params() {
-				params[p.ID] = p
-			}
+		p := params[l.ID]
+		if p == nil {
+			return fmt.Errorf("build: %s: weight not found after pruning", l.ID)
 		}
-		if c := o.code(); c.Values != pack.Exact {
-			p := params[l.ID]
-			if p == nil {
-				return fmt.Errorf("build: %s: weight not found after pruning", l.ID)
-			}
-			v, _, err := p.Float32()
-			if err != nil {
-				return fmt.Errorf("build: %s: %w", l.ID, err)
-			}
-			if err := p.SetFloat32(pack.Lossy(v, c.Values, c.Bits), p.Shape()); err != nil {
-				return fmt.Errorf("build: %s: %w", l.ID, err)
-			}
+		v, _, err := p.Float32()
+		if err != nil {
+			return fmt.Errorf("build: %s: %w", l.ID, err)
+		}
+		if err := p.SetFloat32(pack.Lossy(v, c.Values, c.Bits), p.Shape()); err != nil {
+			return fmt.Errorf("build: %s: %w", l.ID, err)
 		}
 	}
 	return nil
