@@ -428,14 +428,8 @@ func (s *Space) unstructuredLayers(rows []LayerRow, choice []int, m *onnxio.Mode
 		}
 		rows[j].Pattern, rows[j].Coding = o.Pattern, o.CodingName()
 		if p := params[l.ID]; p != nil {
-			if v, _, err := p.Float32(); err == nil && len(v) > 0 {
-				z := 0
-				for _, x := range v {
-					if x == 0 {
-						z++
-					}
-				}
-				rows[j].Sparsity = float64(z) / float64(len(v))
+			if n, nz := p.NumElements(), p.Nonzeros(); n > 0 && nz >= 0 {
+				rows[j].Sparsity = float64(n-nz) / float64(n)
 			}
 		}
 	}
