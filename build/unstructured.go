@@ -2,6 +2,7 @@ package build
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"math"
 	"regexp"
@@ -380,15 +381,7 @@ func (e *evaluator) unstructuredSensitivity(orig *onnxio.Model, tl *tails, refCa
 		for i := range idx {
 			idx[i] = i
 		}
-		slices.SortStableFunc(idx[1:], func(a, b int) int {
-			switch da, db := gr.Options[a].DeltaFile, gr.Options[b].DeltaFile; {
-			case da > db:
-				return -1
-			case da < db:
-				return 1
-			}
-			return 0
-		})
+		slices.SortStableFunc(idx[1:], func(a, b int) int { return cmp.Compare(gr.Options[b].DeltaFile, gr.Options[a].DeltaFile) })
 		opts, uopts := make([]Option, len(idx)), make([]UOption, len(idx))
 		for i, j := range idx {
 			opts[i], uopts[i] = gr.Options[j], l.Opts[j]
