@@ -189,10 +189,11 @@ func (o *CalibrateOptions) defaults(p *profile.Profile) (q float64, err error) {
 	if o.Log == nil {
 		o.Log = func(string, ...any) {}
 	}
-	return statisticQuantile(o.Statistic)
+	return StatisticQuantile(o.Statistic)
 }
 
-func statisticQuantile(s string) (float64, error) {
+// StatisticQuantile is the quantile of a --statistic: median 0.5, min 0.
+func StatisticQuantile(s string) (float64, error) {
 	switch s {
 	case "", "median":
 		return 0.5, nil
@@ -395,7 +396,7 @@ func MergeTimings(ts []*Timings) (*Timings, error) {
 // plans, beside the FLOPs-only and two-parameter baselines fitted on the
 // same whole runs.
 func FitTimings(p *profile.Profile, t *Timings, opts CalibrateOptions) (*CalibrationResult, error) {
-	q, err := statisticQuantile(t.Statistic)
+	q, err := StatisticQuantile(t.Statistic)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"fmt"
@@ -65,7 +66,7 @@ func ReadORT(sources []string, o ORTReadOptions) ([]*profile.ORTRun, error) {
 			if kind != "" {
 				return nil, fmt.Errorf("build: %s: not a list of timings of tools/ort/profile_rounds.js, so :%s selects nothing", file, kind)
 			}
-			r, err := profile.ReadORTProfileWith(file, strings.NewReader(string(b)), profile.ORTReadOptions{Quantile: o.Quantile, Gaps: o.Gaps})
+			r, err := profile.ReadORTProfileWith(file, bytes.NewReader(b), profile.ORTReadOptions{Quantile: o.Quantile, Gaps: o.Gaps})
 			if err != nil {
 				return nil, err
 			}
@@ -241,6 +242,3 @@ func ValidateORT(p *profile.Profile, fit, held []*profile.ORTRun) (*profile.Coef
 	})
 	return co, st, pts
 }
-
-// StatisticQuantile is the quantile of a --statistic: median 0.5, min 0.
-func StatisticQuantile(s string) (float64, error) { return statisticQuantile(s) }

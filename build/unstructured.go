@@ -2,6 +2,7 @@ package build
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"math"
 	"regexp"
@@ -175,42 +176,42 @@ func (s *Space) splitChoice(choice []int) (structured, unstructured []int) {
 }
 
 // applyUnstructured sparsifies and codes m's layers as uc picks (indices
-// into each layer's options), in place.
+// into each layer's options), in place: every layer pruned first (Prune may
+// replace tensors), then the coded layers' values from one listing of m's
+// parameters.
 func (s *Space) applyUnstructured(m *onnxio.Model, uc []int) error {
+	for i, k := range uc {
+		l, o := s.ULayers[i], s.ULayers[i].Opts[k]
+		if o.Sparsity == 0 {
+			continue
+		}
+		pat, err := prune.ParsePattern(o.Pattern)
+		if err != nil {
+			return err
+		}
+		if _, err := unstructuredPruner(l.ID, o.Sparsity, pat).Prune(m); err != nil {
+			return fmt.Errorf("build: %s %s: %w", l.ID, o, err)
+		}
+	}
 	params := map[string]*onnxio.Param{}
 	for _, p := range m.Params() {
 		params[p.ID] = p
 	}
 	for i, k := range uc {
-		if k == 0 {
+		l, c := s.ULayers[i], s.ULayers[i].Opts[k].code()
+		if c.Values == pack.Exact {
 			continue
 		}
-		l, o := s.ULayers[i], s.ULayers[i].Opts[k]
-		if o.Sparsity > 0 {
-			pat, err := prune.ParsePattern(o.Pattern)
-			if err != nil {
-				return err
-			}
-			if _, err := unstructuredPruner(l.ID, o.Sparsity, pat).Prune(m); err != nil {
-				return fmt.Errorf("build: %s %s: %w", l.ID, o, err)
-			}
-			params = map[string]*onnxio.Param{} // Prune may have replaced tensors
-			for _, p := range m.Params() {
-				params[p.ID] = p
-			}
+		p := params[l.ID]
+		if p == nil {
+			return fmt.Errorf("build: %s: weight not found after pruning", l.ID)
 		}
-		if c := o.code(); c.Values != pack.Exact {
-			p := params[l.ID]
-			if p == nil {
-				return fmt.Errorf("build: %s: weight not found after pruning", l.ID)
-			}
-			v, _, err := p.Float32()
-			if err != nil {
-				return fmt.Errorf("build: %s: %w", l.ID, err)
-			}
-			if err := p.SetFloat32(pack.Lossy(v, c.Values, c.Bits), p.Shape()); err != nil {
-				return fmt.Errorf("build: %s: %w", l.ID, err)
-			}
+		v, _, err := p.Float32()
+		if err != nil {
+			return fmt.Errorf("build: %s: %w", l.ID, err)
+		}
+		if err := p.SetFloat32(pack.Lossy(v, c.Values, c.Bits), p.Shape()); err != nil {
+			return fmt.Errorf("build: %s: %w", l.ID, err)
 		}
 	}
 	return nil
@@ -380,15 +381,7 @@ func (e *evaluator) unstructuredSensitivity(orig *onnxio.Model, tl *tails, refCa
 		for i := range idx {
 			idx[i] = i
 		}
-		slices.SortStableFunc(idx[1:], func(a, b int) int {
-			switch da, db := gr.Options[a].DeltaFile, gr.Options[b].DeltaFile; {
-			case da > db:
-				return -1
-			case da < db:
-				return 1
-			}
-			return 0
-		})
+		slices.SortStableFunc(idx[1:], func(a, b int) int { return cmp.Compare(gr.Options[b].DeltaFile, gr.Options[a].DeltaFile) })
 		opts, uopts := make([]Option, len(idx)), make([]UOption, len(idx))
 		for i, j := range idx {
 			opts[i], uopts[i] = gr.Options[j], l.Opts[j]
@@ -428,14 +421,8 @@ func (s *Space) unstructuredLayers(rows []LayerRow, choice []int, m *onnxio.Mode
 		}
 		rows[j].Pattern, rows[j].Coding = o.Pattern, o.CodingName()
 		if p := params[l.ID]; p != nil {
-			if v, _, err := p.Float32(); err == nil && len(v) > 0 {
-				z := 0
-				for _, x := range v {
-					if x == 0 {
-						z++
-					}
-				}
-				rows[j].Sparsity = float64(z) / float64(len(v))
+			if n, nz := p.NumElements(), p.Nonzeros(); n > 0 && nz >= 0 {
+				rows[j].Sparsity = float64(n-nz) / float64(n)
 			}
 		}
 	}

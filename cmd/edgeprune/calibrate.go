@@ -295,11 +295,6 @@ func calibrateFromORT(c *cli, p *profile.Profile, profPath, out string, files, v
 			row(m, st.PerModel[m], stBare.PerModel[m])
 		}
 		row("all", st.Overall, stBare.Overall)
-		var prof, lat float64
-		for _, pt := range pts {
-			prof += pt.Profiled / pt.Measured
-			lat++
-		}
 		fmt.Fprintf(w, "largest per-node errors on the held-out variants (op key: profiled → predicted, summed; share of the model's node time):\n")
 		for i, e := range st.Residuals {
 			if i == 8 {
@@ -307,8 +302,12 @@ func calibrateFromORT(c *cli, p *profile.Profile, profPath, out string, files, v
 			}
 			fmt.Fprintf(w, "  %-20s %-28s %5d nodes %9.2f → %9.2f ms  %+5.1f%% of the runs\n", e.Model, e.Key, e.Nodes, e.MS, e.Predicted, (e.Predicted-e.MS)/e.RunsMS*100)
 		}
-		if runs[0].LatencyMS > 0 && lat > 0 {
-			fmt.Fprintf(w, "profiled model_run / latency without the profiler: %.3f on average\n", prof/lat)
+		if runs[0].LatencyMS > 0 && len(pts) > 0 {
+			var prof float64
+			for _, pt := range pts {
+				prof += pt.Profiled / pt.Measured
+			}
+			fmt.Fprintf(w, "profiled model_run / latency without the profiler: %.3f on average\n", prof/float64(len(pts)))
 		}
 		e := st.Overall.CostModel
 		cal.Validation = &profile.Validation{Variants: e.N, MAPE: e.MAPE, RMSPE: e.RMSPE, Within10Pct: e.Within10Pct, Models: st.Models}
