@@ -310,8 +310,9 @@ func SaveTunables(path string, t Tunables) error {
 }
 
 // cpuModel is the CPU's model name from /proc/cpuinfo ("model name" on
-// x86, "Model"/"Hardware" or the first "CPU part" on ARM), or GOARCH.
-func cpuModel() string {
+// x86, "Model"/"Hardware" or the first "CPU part" on ARM), or GOARCH. It
+// is read once: DefaultTunables, which every Compile may call, needs it.
+var cpuModel = sync.OnceValue(func() string {
 	b, err := os.ReadFile("/proc/cpuinfo")
 	if err == nil {
 		for _, key := range []string{"model name", "Model", "Hardware", "CPU part"} {
@@ -324,4 +325,4 @@ func cpuModel() string {
 		}
 	}
 	return runtime.GOARCH
-}
+})
