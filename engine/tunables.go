@@ -187,13 +187,7 @@ func measureSchedule(t Tunables, reps int) Tunables {
 	t.ForkJoinNs = max(1, par-one)
 	// Multiply-adds: 64×196 by 576 deep, a mid-sized 3×3 conv.
 	const m, n, k = 64, 196, 576
-	a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
-	for i := range a {
-		a[i] = float32(i%7) * 0.1
-	}
-	for i := range b {
-		b[i] = float32(i%5) * 0.1
-	}
+	a, b, c := gemmOperands(m, n, k)
 	sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n, 1)
 	t.NsPerMAC = fastest(func() float64 {
 		t0 := time.Now()
@@ -221,13 +215,8 @@ func measureGemmNC(def int) int {
 	type buf struct{ a, b, c []float32 }
 	bufs := make([]buf, len(shapes))
 	for i, s := range shapes {
-		bufs[i] = buf{make([]float32, s[0]*s[2]), make([]float32, s[2]*s[1]), make([]float32, s[0]*s[1])}
-		for j := range bufs[i].a {
-			bufs[i].a[j] = float32(j%7) * 0.1
-		}
-		for j := range bufs[i].b {
-			bufs[i].b[j] = float32(j%5) * 0.1
-		}
+		a, b, c := gemmOperands(s[0], s[1], s[2])
+		bufs[i] = buf{a, b, c}
 	}
 	saved := gemmNC
 	defer func() { gemmNC = saved }()
@@ -256,6 +245,19 @@ func measureGemmNC(def int) int {
 		return def
 	}
 	return gemmNCCandidates[bi]
+}
+
+// gemmOperands are the operands of an m×n by k product that the
+// measurements time: A and B filled with small repeating values, C.
+func gemmOperands(m, n, k int) (a, b, c []float32) {
+	a, b, c = make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
+	for i := range a {
+		a[i] = float32(i%7) * 0.1
+	}
+	for i := range b {
+		b[i] = float32(i%5) * 0.1
+	}
+	return a, b, c
 }
 
 // TunablesPath is where edgeprune tune caches this machine's tunables:
