@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -281,7 +282,7 @@ func LoadTunables(path string) (Tunables, error) {
 		return Tunables{}, err
 	}
 	var t Tunables
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&t); err != nil {
 		return Tunables{}, fmt.Errorf("engine: %s: %w (delete it or run edgeprune tune again)", path, err)
