@@ -28,9 +28,9 @@ func TestNEONKernelsSelected(t *testing.T) {
 }
 
 // TestSpmmNEONEveryWidth checks the NEON spmm kernels (op_sparse_arm64.s)
-// through their hooks against the loop of spmmRef for every chunk width
-// 1…64 (each tile of 64, 32, 16, 8, 4 and 1 column) and wider ones, rows
-// without nonzeros, bias or none, accumulation, and that nothing past the
+// through their hooks against spmmRef for every chunk width 1…64 (each
+// tile of 64, 32, 16, 8, 4 and 1 column) and wider ones, rows without
+// nonzeros, bias or none, accumulation, and that nothing past the
 // w columns of a row is written.
 func TestSpmmNEONEveryWidth(t *testing.T) {
 	if spmmRows == nil || spmmGroup4 == nil {
@@ -54,23 +54,6 @@ func TestSpmmNEONEveryWidth(t *testing.T) {
 	}
 	ga := sparse.EncodeCSR(g, 4, cols)
 	gnz := int(ga.RowPtr[1])
-	// ref is spmmRef's loop for rows [r0, r1) of m into d (row stride ldd).
-	ref := func(d []float32, ldd int, m *sparse.CSR, x []float32, ldx, w int, bias []float32, accum bool) {
-		for r := 0; r < m.Rows; r++ {
-			for j := 0; j < w; j++ {
-				s := float32(0)
-				if accum {
-					s = d[r*ldd+j]
-				} else if bias != nil {
-					s = bias[r]
-				}
-				for k := m.RowPtr[r]; k < m.RowPtr[r+1]; k++ {
-					s += m.Values[k] * x[int(m.ColIdx[k])*ldx+j]
-				}
-				d[r*ldd+j] = s
-			}
-		}
-	}
 	for _, w := range append(func() (ws []int) {
 		for w := 1; w <= 64; w++ {
 			ws = append(ws, w)
@@ -83,7 +66,7 @@ func TestSpmmNEONEveryWidth(t *testing.T) {
 			for _, accum := range []bool{false, true} {
 				init := randVec(rng, rows*ldd)
 				want, got := append([]float32{}, init...), append([]float32{}, init...)
-				ref(want, ldd, a, x, ldx, w, bias, accum)
+				spmmRef(want, ldd, a, x, ldx, w, bias, accum, nil)
 				if accum {
 					for r := range rows {
 						b := float32(0)
@@ -123,7 +106,7 @@ func TestSpmmNEONEveryWidth(t *testing.T) {
 			if bias != nil {
 				gb = bias[:4]
 			}
-			ref(want, ldd, ga, x, ldx, w, gb, false)
+			spmmRef(want, ldd, ga, x, ldx, w, gb, false, nil)
 			spmmGroup4(got, ldd, x, ldx, ga.Values, gnz, ga.ColIdx[:gnz], w, gb)
 			for i := range got {
 				if i%ldd >= w && got[i] != init[i] {

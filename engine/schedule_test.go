@@ -17,11 +17,17 @@ import (
 // tests of the parallel kernels reach them whatever this machine's (or
 // qemu's) measured costs would choose.
 func forceParallel(t *testing.T) {
-	tunables.once.Do(func() {})
-	prev := tunables.cur.Load()
 	f := ActiveTunables()
 	f.ForkJoinNs = 1
-	tunables.cur.Store(&f)
+	useTunables(t, f)
+}
+
+// useTunables makes tun the tunables of plans compiled until the test
+// ends (no start-up measurement replaces them), then restores the previous.
+func useTunables(t *testing.T, tun Tunables) {
+	tunables.once.Do(func() {})
+	prev := tunables.cur.Load()
+	tunables.cur.Store(&tun)
 	t.Cleanup(func() { tunables.cur.Store(prev) })
 }
 
@@ -57,11 +63,8 @@ func TestScheduleThreads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tunables.once.Do(func() {})
-	prev := tunables.cur.Load()
-	t.Cleanup(func() { tunables.cur.Store(prev) })
 	tun := DefaultTunables()
-	tunables.cur.Store(&tun)
+	useTunables(t, tun)
 	for _, threads := range []int{1, 2} {
 		p, err := Compile(m, WithThreads(threads))
 		if err != nil {

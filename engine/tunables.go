@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -187,13 +188,7 @@ func measureSchedule(t Tunables, reps int) Tunables {
 	t.ForkJoinNs = max(1, par-one)
 	// Multiply-adds: 64×196 by 576 deep, a mid-sized 3×3 conv.
 	const m, n, k = 64, 196, 576
-	a, b, c := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
-	for i := range a {
-		a[i] = float32(i%7) * 0.1
-	}
-	for i := range b {
-		b[i] = float32(i%5) * 0.1
-	}
+	a, b, c := gemmOperands(m, n, k)
 	sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n, 1)
 	t.NsPerMAC = fastest(func() float64 {
 		t0 := time.Now()
@@ -221,13 +216,8 @@ func measureGemmNC(def int) int {
 	type buf struct{ a, b, c []float32 }
 	bufs := make([]buf, len(shapes))
 	for i, s := range shapes {
-		bufs[i] = buf{make([]float32, s[0]*s[2]), make([]float32, s[2]*s[1]), make([]float32, s[0]*s[1])}
-		for j := range bufs[i].a {
-			bufs[i].a[j] = float32(j%7) * 0.1
-		}
-		for j := range bufs[i].b {
-			bufs[i].b[j] = float32(j%5) * 0.1
-		}
+		a, b, c := gemmOperands(s[0], s[1], s[2])
+		bufs[i] = buf{a, b, c}
 	}
 	saved := gemmNC
 	defer func() { gemmNC = saved }()
@@ -258,6 +248,19 @@ func measureGemmNC(def int) int {
 	return gemmNCCandidates[bi]
 }
 
+// gemmOperands are the operands of an m×n by k product that the
+// measurements time: A and B filled with small repeating values, C.
+func gemmOperands(m, n, k int) (a, b, c []float32) {
+	a, b, c = make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
+	for i := range a {
+		a[i] = float32(i%7) * 0.1
+	}
+	for i := range b {
+		b[i] = float32(i%5) * 0.1
+	}
+	return a, b, c
+}
+
 // TunablesPath is where edgeprune tune caches this machine's tunables:
 // edgeprune/tunables-GOARCH.json under the user cache directory.
 func TunablesPath() (string, error) {
@@ -279,7 +282,7 @@ func LoadTunables(path string) (Tunables, error) {
 		return Tunables{}, err
 	}
 	var t Tunables
-	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&t); err != nil {
 		return Tunables{}, fmt.Errorf("engine: %s: %w (delete it or run edgeprune tune again)", path, err)
@@ -310,8 +313,9 @@ func SaveTunables(path string, t Tunables) error {
 }
 
 // cpuModel is the CPU's model name from /proc/cpuinfo ("model name" on
-// x86, "Model"/"Hardware" or the first "CPU part" on ARM), or GOARCH.
-func cpuModel() string {
+// x86, "Model"/"Hardware" or the first "CPU part" on ARM), or GOARCH. It
+// is read once: DefaultTunables, which every Compile may call, needs it.
+var cpuModel = sync.OnceValue(func() string {
 	b, err := os.ReadFile("/proc/cpuinfo")
 	if err == nil {
 		for _, key := range []string{"model name", "Model", "Hardware", "CPU part"} {
@@ -324,4 +328,4 @@ func cpuModel() string {
 		}
 	}
 	return runtime.GOARCH
-}
+})
