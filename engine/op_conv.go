@@ -29,6 +29,8 @@ type convKernel struct {
 	// plane lays out input planes for depthwiseForward and im2col, when the
 	// horizontal stride allows.
 	plane *paddedPlane
+	// flat, when set, runs the depthwise convolution flat (op_conv_dw.go).
+	flat *dwFlat
 	// implicit selects implicitForward, which reads the input through
 	// tapOffs (op_conv_implicit.go) instead of forming im2col.
 	implicit bool
@@ -110,6 +112,9 @@ func buildConv(b *buildCtx) (*built, error) {
 	if planeOK(g) && !k.pointwise {
 		k.plane = newPaddedPlane(&k.convGeom)
 	}
+	if k.flat = newDWFlat(k); k.flat != nil {
+		bt.scratch = k.flat.scratch()
+	}
 	k.repack = b.c != nil && b.c.train != nil && w.konst == nil && !k.depthwise
 	if k.swappedOK() {
 		bt.scratch = k.setupSwapped(w.konst.f)
@@ -142,6 +147,8 @@ func (k *convKernel) forward(x *exec, in, out []*data) {
 		k.swappedForward(x, in[0].f, bias, out[0].f)
 	case k.implicit:
 		k.implicitForward(x, in[0].f, bias, out[0].f)
+	case k.flat != nil:
+		k.depthwiseFlat(x, in[0].f, in[1].f, bias, out[0].f)
 	case k.depthwise:
 		k.depthwiseForward(x, in[0].f, in[1].f, bias, out[0].f)
 	default:

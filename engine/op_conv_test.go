@@ -55,6 +55,9 @@ func TestConvFastPathsMatchReference(t *testing.T) {
 		{[]int{1, 80, 7, 7}, []int{100, 80, 3, 3}, map[string][]int64{"pads": {1, 1, 1, 1}}, ""},                                                     // swapped, 4 channel blocks per unit, 3 depth blocks
 		{[]int{1, 40, 20, 20}, []int{30, 40, 3, 3}, map[string][]int64{"pads": {1, 1, 1, 1}}, ""},                                                    // 2 depth blocks, partial tiles
 		{[]int{1, 300, 9, 8}, []int{26, 300, 1, 1}, nil, ""},                                                                                         // pointwise, 2 depth blocks
+		{[]int{2, 9, 10, 14}, []int{9, 1, 3, 3}, map[string][]int64{"group": {9}, "strides": {2, 2}, "pads": {1, 1, 1, 1}}, ""},                      // depthwise, stride 2 in phases
+		{[]int{1, 5, 12, 36}, []int{5, 1, 5, 5}, map[string][]int64{"group": {5}, "strides": {2, 2}, "pads": {2, 2, 2, 2}}, ""},                      // depthwise 5×5, stride 2 in phases
+		{[]int{1, 7, 7, 7}, []int{7, 1, 3, 3}, map[string][]int64{"group": {7}, "pads": {1, 1, 1, 1}}, ""},                                           // depthwise 7², flat
 	}
 	for i, c := range cases {
 		for _, v := range []struct{ bias, konst, act bool }{{false, false, false}, {true, false, false}, {false, true, false}, {true, true, false}, {true, true, true}, {true, false, true}} {
@@ -85,6 +88,7 @@ func TestConvFastPathsMatchReference(t *testing.T) {
 					im2col = iota
 					implicit
 					swapped
+					dwPlanes
 				)
 				modes := []int{im2col}
 				if k.swapped != nil {
@@ -99,15 +103,24 @@ func TestConvFastPathsMatchReference(t *testing.T) {
 						modes = append(modes, swapped)
 					}
 				}
+				flat := k.flat
+				if flat != nil {
+					modes = append(modes, dwPlanes) // the tap rows as well as the flat kernel
+				}
 				for _, mode := range modes {
-					k.implicit, k.tapOffs, k.swapped = false, nil, nil
+					k.implicit, k.tapOffs, k.swapped, k.flat = false, nil, nil, flat
 					scratch := make([]float32, k.c/k.group*k.kh*k.kw*k.oh*k.ow)
+					if k.flat != nil {
+						scratch = make([]float32, max(len(scratch), k.flat.scratch()))
+					}
 					switch mode {
 					case implicit:
 						k.implicit = true
 						scratch = make([]float32, k.setupImplicit())
 					case swapped:
 						scratch = make([]float32, k.setupSwapped(w))
+					case dwPlanes:
+						k.flat = nil
 					}
 					var one []float32
 					for _, threads := range []int{1, 3} {

@@ -71,6 +71,32 @@ var sigmoidConsts = [14]float32{
 }
 
 //go:noescape
+func dwFlatContigAVX512(out, x *float32, nch, np, hw int, disp *int, w *float32, ntaps int, mask *uint16, mstride int, ep *kernEpi)
+
+//go:noescape
+func phaseSplitAVX512(dst, src *float32, rows, w, psz int, idx *uint32)
+
+// dwFlatAVX512 checks the bounds the flat depthwise kernel relies on (every
+// unmasked lane reads inside its channel: newDWFlat's masks say so).
+func dwFlatAVX512(d *dwFlat, out, x, w []float32, nch int, ep *kernEpi) {
+	nt := len(d.disp)
+	if nch == 0 || d.np == 0 {
+		return
+	}
+	_, _ = out[nch*d.np-1], w[nch*nt-1]
+	if d.phases {
+		_ = x[3*d.psz+nch*d.hw-1] // x from the channel's phase 0 on
+	} else {
+		_ = x[nch*d.hw-1]
+	}
+	_ = d.mask[nt*d.nblk-1]
+	if ep.flags&epBias != 0 {
+		_ = ep.biasS[nch-1]
+	}
+	dwFlatContigAVX512(&out[0], &x[0], nch, d.np, d.hw, &d.disp[0], &w[0], nt, &d.mask[0], 2*d.nblk, ep)
+}
+
+//go:noescape
 func packA8AVX512(dst, src *float32, lda, kc int, mask uint16)
 
 func init() {
@@ -88,6 +114,15 @@ func init() {
 		}
 	}
 	vecDot, vecSum = asmDot(vecDotAVX512), asmSum(vecSumAVX512)
+	dwFlatRun = dwFlatAVX512
+	phaseSplit = func(dst, src []float32, rows, w, psz int) {
+		if rows == 0 || w == 0 {
+			return
+		}
+		_ = src[rows*w-1]
+		_ = dst[3*psz+rows/2*w/2-1]
+		phaseSplitAVX512(&dst[0], &src[0], rows, w, psz, &deinterleaveIdx[0])
+	}
 	tapRows, tapMaxRow = asmTapRows(tapRowsAVX512), asmTapMaxRow(tapMaxRowAVX512)
 	packB32 = func(dst, b []float32, ldb, kc, cols int) {
 		if kc == 0 {

@@ -977,3 +977,218 @@ pack8loop:
 pack8done:
 	VZEROUPPER
 	RET
+
+// func dwFlatContigAVX512(out, x *float32, nch, np, hw int, disp *int, w *float32, ntaps int, mask *uint16, mstride int, ep *kernEpi)
+//
+// The flat depthwise kernel (op_conv_dw.go, dwFlatGo), stride 1 with OW = W:
+// for c < nch, j < np: out[c*np+j] = clamp(bias[c] + Σ_{t<ntaps}
+// w[c*ntaps+t]·x[c*hw+j+disp[t]]), the product taken only where bit j%16 of
+// mask[t*mstride/2 + j/16] is set (mstride: bytes between taps' masks);
+// bias and clamp as ep says (ep.bias is channel 0's). Masked-off lanes are
+// not read. Z30 holds the bias, Z28/Z29 the clamp, Z0–Z3 four blocks.
+TEXT ·dwFlatContigAVX512(SB), NOSPLIT, $0-88
+	MOVQ out+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ w+48(FP), DX
+	MOVQ ntaps+56(FP), R8
+	MOVQ ep+80(FP), R9
+	MOVQ 0(R9), R10
+	MOVQ 8(R9), R12
+	VBROADCASTSS 16(R9), Z28
+	VBROADCASTSS 20(R9), Z29
+	MOVQ nch+16(FP), R14
+	TESTQ R14, R14
+	JE dwcdone
+dwcchan:
+	VPXORD Z30, Z30, Z30
+	TESTQ $2, R10
+	JE dwcnob
+	VBROADCASTSS (R12), Z30
+	ADDQ $4, R12
+dwcnob:
+	MOVQ np+24(FP), CX
+	XORQ R13, R13
+	MOVQ mask+64(FP), R9
+dwc4:
+	CMPQ CX, $64
+	JLT dwc1
+	VMOVAPS Z30, Z0
+	VMOVAPS Z30, Z1
+	VMOVAPS Z30, Z2
+	VMOVAPS Z30, Z3
+	MOVQ disp+40(FP), BX
+	MOVQ R9, R15
+	XORQ AX, AX
+dwc4t:
+	MOVQ (BX)(AX*8), R11
+	LEAQ (SI)(R11*4), R11
+	ADDQ R13, R11
+	KMOVW 0(R15), K1
+	KMOVW 2(R15), K2
+	KMOVW 4(R15), K3
+	KMOVW 6(R15), K4
+	VMOVUPS.Z 0(R11), K1, Z10
+	VMOVUPS.Z 64(R11), K2, Z11
+	VMOVUPS.Z 128(R11), K3, Z12
+	VMOVUPS.Z 192(R11), K4, Z13
+	VFMADD231PS.BCST (DX)(AX*4), Z10, Z0
+	VFMADD231PS.BCST (DX)(AX*4), Z11, Z1
+	VFMADD231PS.BCST (DX)(AX*4), Z12, Z2
+	VFMADD231PS.BCST (DX)(AX*4), Z13, Z3
+	ADDQ mstride+72(FP), R15
+	INCQ AX
+	CMPQ AX, R8
+	JB   dwc4t
+	TESTQ $4, R10
+	JE    dwc4st
+	VMAXPS Z0, Z28, Z0
+	VMINPS Z0, Z29, Z0
+	VMAXPS Z1, Z28, Z1
+	VMINPS Z1, Z29, Z1
+	VMAXPS Z2, Z28, Z2
+	VMINPS Z2, Z29, Z2
+	VMAXPS Z3, Z28, Z3
+	VMINPS Z3, Z29, Z3
+dwc4st:
+	VMOVUPS Z0, 0(DI)(R13*1)
+	VMOVUPS Z1, 64(DI)(R13*1)
+	VMOVUPS Z2, 128(DI)(R13*1)
+	VMOVUPS Z3, 192(DI)(R13*1)
+	ADDQ $256, R13
+	ADDQ $8, R9
+	SUBQ $64, CX
+	JMP  dwc4
+dwc1:
+	CMPQ CX, $0
+	JLE  dwcnext
+	MOVL $0xffff, AX
+	CMPQ CX, $16
+	JGE  dwc1full
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+dwc1full:
+	KMOVW AX, K5
+	VMOVAPS Z30, Z0
+	MOVQ disp+40(FP), BX
+	MOVQ R9, R15
+	XORQ AX, AX
+dwc1t:
+	MOVQ (BX)(AX*8), R11
+	LEAQ (SI)(R11*4), R11
+	KMOVW 0(R15), K1
+	ADDQ R13, R11
+	VMOVUPS.Z 0(R11), K1, Z10
+	VFMADD231PS.BCST (DX)(AX*4), Z10, Z0
+	ADDQ mstride+72(FP), R15
+	INCQ AX
+	CMPQ AX, R8
+	JB   dwc1t
+	TESTQ $4, R10
+	JE    dwc1st
+	VMAXPS Z0, Z28, Z0
+	VMINPS Z0, Z29, Z0
+dwc1st:
+	VMOVUPS Z0, K5, 0(DI)(R13*1)
+	ADDQ $64, R13
+	ADDQ $2, R9
+	SUBQ $16, CX
+	JMP  dwc1
+dwcnext:
+	MOVQ np+24(FP), AX
+	LEAQ (DI)(AX*4), DI
+	MOVQ hw+32(FP), AX
+	LEAQ (SI)(AX*4), SI
+	LEAQ (DX)(R8*4), DX
+	DECQ R14
+	JNE  dwcchan
+dwcdone:
+	VZEROUPPER
+	RET
+
+// func phaseSplitAVX512(dst, src *float32, rows, w, psz int, idx *uint32)
+//
+// Splits rows (an even count) of w floats (w even) into four phase planes
+// psz floats apart: row r, column q goes to plane (r%2)·2 + q%2 at row r/2,
+// column q/2 (rows of w/2). idx is deinterleaveIdx.
+TEXT ·phaseSplitAVX512(SB), NOSPLIT, $0-48
+	MOVQ      dst+0(FP), DI
+	MOVQ      src+8(FP), SI
+	MOVQ      rows+16(FP), R14
+	MOVQ      psz+32(FP), R8
+	SHLQ      $2, R8
+	MOVQ      idx+40(FP), AX
+	VMOVDQU32 (AX), Z4
+	VMOVDQU32 64(AX), Z5
+	MOVQ      w+24(FP), R9
+	SHRQ      $1, R9
+	// K3: the w/2 % 16 pairs of a row's tail; K1, K2: their floats.
+	MOVQ      R9, CX
+	ANDQ      $15, CX
+	MOVL      $1, AX
+	SHLL      CX, AX
+	DECL      AX
+	KMOVW     AX, K3
+	SHLQ      $1, CX
+	MOVQ      $1, AX
+	SHLQ      CX, AX
+	DECQ      AX
+	KMOVW     AX, K1
+	SHRQ      $16, AX
+	KMOVW     AX, K2
+	XORQ      R13, R13
+
+psrow:
+	TESTQ     R14, R14
+	JE        psdone
+	LEAQ      (DI)(R13*1), R10
+	LEAQ      (R10)(R8*1), R11
+	MOVQ      R9, CX
+	XORQ      BX, BX
+
+psloop:
+	CMPQ      CX, $16
+	JB        pstail
+	VMOVUPS   (SI), Z0
+	VMOVUPS   64(SI), Z1
+	VMOVAPS   Z4, Z2
+	VMOVAPS   Z5, Z3
+	VPERMI2PS Z1, Z0, Z2
+	VPERMI2PS Z1, Z0, Z3
+	VMOVUPS   Z2, (R10)(BX*1)
+	VMOVUPS   Z3, (R11)(BX*1)
+	ADDQ      $128, SI
+	ADDQ      $64, BX
+	SUBQ      $16, CX
+	JMP       psloop
+
+pstail:
+	TESTQ     CX, CX
+	JE        psrowend
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z 64(SI), K2, Z1
+	VMOVAPS   Z4, Z2
+	VMOVAPS   Z5, Z3
+	VPERMI2PS Z1, Z0, Z2
+	VPERMI2PS Z1, Z0, Z3
+	VMOVUPS   Z2, K3, (R10)(BX*1)
+	VMOVUPS   Z3, K3, (R11)(BX*1)
+	LEAQ      (SI)(CX*8), SI
+
+psrowend:
+	TESTQ     R13, R13
+	JNE       psodd
+	LEAQ      (R8)(R8*1), R13
+	JMP       psnext
+
+psodd:
+	XORQ      R13, R13
+	LEAQ      (DI)(R9*4), DI
+
+psnext:
+	DECQ      R14
+	JMP       psrow
+
+psdone:
+	VZEROUPPER
+	RET
