@@ -130,3 +130,23 @@ func TestGemmPackedEpilogue(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkMicroKernel runs each micro-kernel on one packed panel pair
+// that stays in L1 (kc = gemmKC): its GFLOPS is the machine's SGEMM peak
+// for that kernel, the ceiling the per-layer figures are read against
+// (bench/kernels_vs_ort.sh).
+func BenchmarkMicroKernel(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 3))
+	for _, kern := range kernels() {
+		kc := gemmKC
+		a, bp := randSlice(r, kern.mr*kc), randSlice(r, kc*kern.nr)
+		c := make([]float32, kern.mr*kern.nr)
+		ep := kernEpi{flags: epAccum, rows: int32(kern.mr), mask: 1<<kern.nr - 1}
+		b.Run(kern.name, func(b *testing.B) {
+			for b.Loop() {
+				kern.run(kc, a, bp, c, kern.nr, &ep)
+			}
+			b.ReportMetric(float64(2*kern.mr*kern.nr*kc)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOPS")
+		})
+	}
+}

@@ -985,7 +985,8 @@ pack8done:
 // w[c*ntaps+t]·x[c*hw+j+disp[t]]), the product taken only where bit j%16 of
 // mask[t*mstride/2 + j/16] is set (mstride: bytes between taps' masks);
 // bias and clamp as ep says (ep.bias is channel 0's). Masked-off lanes are
-// not read. Z30 holds the bias, Z28/Z29 the clamp, Z0–Z3 four blocks.
+// not read. Z30 holds the bias, Z28/Z29 the clamp, Z0–Z7 eight blocks
+// (then four, then one), Z31 the tap's weight.
 TEXT ·dwFlatContigAVX512(SB), NOSPLIT, $0-88
 	MOVQ out+0(FP), DI
 	MOVQ x+8(FP), SI
@@ -1009,6 +1010,84 @@ dwcnob:
 	MOVQ np+24(FP), CX
 	XORQ R13, R13
 	MOVQ mask+64(FP), R9
+dwc8:
+	CMPQ CX, $128
+	JLT  dwc4
+	VMOVAPS Z30, Z0
+	VMOVAPS Z30, Z1
+	VMOVAPS Z30, Z2
+	VMOVAPS Z30, Z3
+	VMOVAPS Z30, Z4
+	VMOVAPS Z30, Z5
+	VMOVAPS Z30, Z6
+	VMOVAPS Z30, Z7
+	MOVQ disp+40(FP), BX
+	MOVQ R9, R15
+	XORQ AX, AX
+dwc8t:
+	MOVQ (BX)(AX*8), R11
+	LEAQ (SI)(R11*4), R11
+	ADDQ R13, R11
+	VBROADCASTSS (DX)(AX*4), Z31
+	KMOVW 0(R15), K1
+	KMOVW 2(R15), K2
+	KMOVW 4(R15), K3
+	KMOVW 6(R15), K4
+	VMOVUPS.Z 0(R11), K1, Z10
+	VMOVUPS.Z 64(R11), K2, Z11
+	VMOVUPS.Z 128(R11), K3, Z12
+	VMOVUPS.Z 192(R11), K4, Z13
+	KMOVW 8(R15), K1
+	KMOVW 10(R15), K2
+	KMOVW 12(R15), K3
+	KMOVW 14(R15), K4
+	VMOVUPS.Z 256(R11), K1, Z14
+	VMOVUPS.Z 320(R11), K2, Z15
+	VMOVUPS.Z 384(R11), K3, Z16
+	VMOVUPS.Z 448(R11), K4, Z17
+	VFMADD231PS Z31, Z10, Z0
+	VFMADD231PS Z31, Z11, Z1
+	VFMADD231PS Z31, Z12, Z2
+	VFMADD231PS Z31, Z13, Z3
+	VFMADD231PS Z31, Z14, Z4
+	VFMADD231PS Z31, Z15, Z5
+	VFMADD231PS Z31, Z16, Z6
+	VFMADD231PS Z31, Z17, Z7
+	ADDQ mstride+72(FP), R15
+	INCQ AX
+	CMPQ AX, R8
+	JB   dwc8t
+	TESTQ $4, R10
+	JE    dwc8st
+	VMAXPS Z0, Z28, Z0
+	VMINPS Z0, Z29, Z0
+	VMAXPS Z1, Z28, Z1
+	VMINPS Z1, Z29, Z1
+	VMAXPS Z2, Z28, Z2
+	VMINPS Z2, Z29, Z2
+	VMAXPS Z3, Z28, Z3
+	VMINPS Z3, Z29, Z3
+	VMAXPS Z4, Z28, Z4
+	VMINPS Z4, Z29, Z4
+	VMAXPS Z5, Z28, Z5
+	VMINPS Z5, Z29, Z5
+	VMAXPS Z6, Z28, Z6
+	VMINPS Z6, Z29, Z6
+	VMAXPS Z7, Z28, Z7
+	VMINPS Z7, Z29, Z7
+dwc8st:
+	VMOVUPS Z0, 0(DI)(R13*1)
+	VMOVUPS Z1, 64(DI)(R13*1)
+	VMOVUPS Z2, 128(DI)(R13*1)
+	VMOVUPS Z3, 192(DI)(R13*1)
+	VMOVUPS Z4, 256(DI)(R13*1)
+	VMOVUPS Z5, 320(DI)(R13*1)
+	VMOVUPS Z6, 384(DI)(R13*1)
+	VMOVUPS Z7, 448(DI)(R13*1)
+	ADDQ $512, R13
+	ADDQ $16, R9
+	SUBQ $128, CX
+	JMP  dwc8
 dwc4:
 	CMPQ CX, $64
 	JLT dwc1
