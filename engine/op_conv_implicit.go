@@ -14,7 +14,7 @@ func (k *convKernel) implicitOK() bool {
 	if k.depthwise || k.packed == nil || k.packed[0].kern.runTaps == nil {
 		return false
 	}
-	if k.pointwise {
+	if k.pointwise || k.subsample() {
 		return true
 	}
 	if k.plane == nil {
@@ -22,6 +22,15 @@ func (k *convKernel) implicitOK() bool {
 	}
 	nr := k.packed[0].kern.nr
 	return 5*k.ow >= 4*((k.ow+nr-1)/nr*nr) // ≥ 80% of the columns used
+}
+
+// subsample reports whether k is a 1×1, stride-2, unpadded convolution of
+// an input with even sides (the downsampling of a residual block): the
+// implicit path then multiplies by phase 0 of phaseSplit, the input's even
+// rows and columns, as a 1×1 convolution of OH·OW positions in one row.
+func (k *convKernel) subsample() bool {
+	return phaseSplit != nil && k.kh == 1 && k.kw == 1 && k.sh == 2 && k.sw == 2 &&
+		k.pt == 0 && k.pl == 0 && k.pb == 0 && k.pr == 0 && k.h%2 == 0 && k.w%2 == 0
 }
 
 // setupImplicit fills the offset table and returns the scratch (floats) the
@@ -34,6 +43,12 @@ func (k *convKernel) setupImplicit() int {
 			k.tapOffs = append(k.tapOffs, c*hw)
 		}
 		return 0
+	}
+	if k.subsample() {
+		for c := 0; c < cg; c++ {
+			k.tapOffs = append(k.tapOffs, c*k.oh*k.ow)
+		}
+		return cg * k.h * k.w // the four phases
 	}
 	pp := k.plane
 	for c := 0; c < cg; c++ {
@@ -53,7 +68,18 @@ func (k *convKernel) implicitForward(x *exec, src, bias, dst []float32) {
 			og := dst[(n*k.m+g*mg)*np : (n*k.m+(g+1)*mg)*np]
 			// B's rows for output row r start at base[r*rstride + tapOffs[p]].
 			base, rows, rlen, rstride := xg, 1, np, 0
-			if pp := k.plane; pp != nil && !k.pointwise {
+			if k.subsample() {
+				base = x.scratch[:cg*hw]
+				threads := x.threads
+				if len(base) < parallelMinElems {
+					threads = 1
+				}
+				psz := cg * hw / 4
+				parallelFor(cg, threads, func(lo, hi int) {
+					phaseSplit(base[lo*hw/4:], xg[lo*hw:hi*hw], (hi-lo)*k.h, k.w, psz)
+				})
+				base = base[:psz]
+			} else if pp := k.plane; pp != nil && !k.pointwise {
 				base = x.scratch[:cg*pp.planeSz]
 				clear(base)
 				threads := x.threads

@@ -66,6 +66,8 @@ func (k *convKernel) swappedOK() bool {
 	switch {
 	case k.implicitOK() && k.pointwise:
 		normal = macs / fill(np, nr)
+	case k.implicitOK() && k.subsample():
+		normal = macs/fill(np, nr) + 2*copyCost*4*moved // the phase split reads and writes the whole input
 	case k.implicitOK():
 		normal = macs / fill(k.ow, nr)
 	default: // im2col, then packing B

@@ -58,6 +58,8 @@ func TestConvFastPathsMatchReference(t *testing.T) {
 		{[]int{2, 9, 10, 14}, []int{9, 1, 3, 3}, map[string][]int64{"group": {9}, "strides": {2, 2}, "pads": {1, 1, 1, 1}}, ""},                      // depthwise, stride 2 in phases
 		{[]int{1, 5, 12, 36}, []int{5, 1, 5, 5}, map[string][]int64{"group": {5}, "strides": {2, 2}, "pads": {2, 2, 2, 2}}, ""},                      // depthwise 5×5, stride 2 in phases
 		{[]int{1, 7, 7, 7}, []int{7, 1, 3, 3}, map[string][]int64{"group": {7}, "pads": {1, 1, 1, 1}}, ""},                                           // depthwise 7², flat
+		{[]int{2, 40, 14, 76}, []int{24, 40, 1, 1}, map[string][]int64{"strides": {2, 2}}, ""},                                                       // 1×1 stride 2: implicit on phase 0
+		{[]int{1, 20, 14, 14}, []int{40, 20, 1, 1}, map[string][]int64{"strides": {2, 2}}, ""},                                                       // 1×1 stride 2 at 7²
 	}
 	for i, c := range cases {
 		for _, v := range []struct{ bias, konst, act bool }{{false, false, false}, {true, false, false}, {false, true, false}, {true, true, false}, {true, true, true}, {true, false, true}} {
