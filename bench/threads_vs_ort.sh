@@ -23,10 +23,20 @@ if [ -z "$ep" ]; then
 	go build -o "$tmp/edgeprune" ./cmd/edgeprune
 	ep=$tmp/edgeprune
 fi
+# The hand-off cost between the two cores (bench/corelat): the floor under
+# every fork/join, which decides how far small layers can scale here.
+corelat=${EDGEPRUNE_CORELAT_BIN:-}
+if [ -z "$corelat" ]; then
+	ctmp=$(mktemp -d)
+	go build -o "$ctmp/corelat" ./bench/corelat
+	corelat=$ctmp/corelat
+fi
 
 start=$(date +%s)
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "$("$corelat" -reps 3 -n 100000)"
+[ -z "${ctmp:-}" ] || rm -rf "$ctmp"
 out=$(mktemp)
 while read -r name path input; do
 	[ -f "$path" ] || { echo "$path not found" >&2; exit 1; }
