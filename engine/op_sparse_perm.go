@@ -108,15 +108,16 @@ func permGo(out []float32, p *permPack, x []float32) {
 var permKernel func(out []float32, p *permPack, x []float32)
 
 // Rates of the two batch-1 kernels on one core, measured with
-// BenchmarkSpmvForms (op_sparse_bench_test.go) on lenet300's layers and
-// random weights at 70–97% sparsity (AMD EPYC Zen 5, AVX-512, benchmark
-// lock at priority, loaded machine): the gather form per nonzero, the
-// permute form per 16-lane step and per (slice, block) entry, plus the
-// copy of x.
+// BenchmarkSpmvForms (op_sparse_bench_test.go) on lenet300's layer shapes
+// and others, random weights at 70–97% sparsity (AMD EPYC Zen 5, AVX-512,
+// benchmark lock at priority, loaded machine): the gather form 0.29–0.33
+// ns per nonzero on the large shapes (more on small ones); the permute form
+// ~0.45 ns per 16-lane step (slope over 300×784 at 3–30% density) and ~1.2
+// ns per (slice, block) entry with the copy of x (its intercept).
 const (
-	sellNzNs     = 0.33
-	permStepNs   = 0.40
-	permEntryNs  = 1.5
+	sellNzNs     = 0.31
+	permStepNs   = 0.45
+	permEntryNs  = 1.2
 	permXElemNs  = 0.03
 	permMarginPc = 110 // the permute form must be predicted 10% faster
 )

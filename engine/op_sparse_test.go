@@ -361,3 +361,23 @@ func TestPermSpmv(t *testing.T) {
 		}
 	}
 }
+
+// TestPermCostEstimate checks the cost model's estimate of the permute
+// form (permCostNs, from the density alone) against the prediction from
+// the counts of the form packed from uniform random weights.
+func TestPermCostEstimate(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, sz := range [][2]int{{300, 784}, {100, 300}, {512, 512}, {10, 100}} {
+		rows, cols := sz[0], sz[1]
+		for _, density := range []float64{0.02, 0.05, 0.1, 0.3, 1} {
+			a := sparse.EncodeCSR(randSparse(rng, rows, cols, density), rows, cols)
+			p := newSellPackForm(a, sellGather)
+			pm := newPermPack(a.RowPtr, a.ColIdx, a.Values, p.perm, cols)
+			got := permCostNs(rows, cols, a.NNZ())
+			want := float64(pm.steps())*permStepNs + float64(pm.entries())*permEntryNs + float64(cols)*permXElemNs
+			if got < want*0.8 || got > want*1.25 {
+				t.Errorf("%v density %v: estimate %.0f ns, from the packed counts %.0f ns (%d steps, %d entries)", sz, density, got, want, pm.steps(), pm.entries())
+			}
+		}
+	}
+}
