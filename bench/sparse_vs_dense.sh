@@ -14,6 +14,8 @@
 # Results go in docs/benchmarks.md, "Sparse execution".
 #
 # Usage: bench/sparse_vs_dense.sh [RUNS] [ROUNDS]   (defaults 50, 3)
+# EDGEPRUNE_BENCH_ONLY=lenet300 keeps the models whose name contains it
+# (and skips the others' pruning and the resnet18 memory table).
 # On a shared machine, prune and build first, then time under a lock, e.g.
 #   EDGEPRUNE_BENCH_TMP=/tmp/b bench/sparse_vs_dense.sh 1 1   # prunes and packs into /tmp/b
 #   go build -o /tmp/ep ./cmd/edgeprune && go build -o /tmp/machine ./bench/machine
@@ -29,21 +31,26 @@ ep=${EDGEPRUNE_BIN:-$tmp/edgeprune}
 machine=${EDGEPRUNE_MACHINE_BIN:-$tmp/machine}
 [ -n "${EDGEPRUNE_MACHINE_BIN:-}" ] || go build -o "$machine" ./bench/machine
 shared=../shared/models
+only=${EDGEPRUNE_BENCH_ONLY:-}
+want() { [ -z "$only" ] || [[ "$1" == *"$only"* ]]; }
 [ -f "$tmp/lenet300_0.9.onnx" ] || "$ep" prune $shared/mnist/lenet300.onnx -o "$tmp/lenet300_0.9.onnx" --sparsity 0.9 >/dev/null
 [ -f "$tmp/lenet300_0.95.onnx" ] || "$ep" prune $shared/mnist/lenet300.onnx -o "$tmp/lenet300_0.95.onnx" --sparsity 0.95 >/dev/null
 for m in mobilenet_v2 resnet18; do
+	want $m || continue
 	[ -f "$tmp/${m}_0.9.onnx" ] || "$ep" prune $shared/tv/$m.onnx -o "$tmp/${m}_0.9.onnx" --sparsity 0.9 --scope global >/dev/null
 	[ -f "$tmp/${m}_0.9_layer.onnx" ] || "$ep" prune $shared/tv/$m.onnx -o "$tmp/${m}_0.9_layer.onnx" --sparsity 0.9 --scope layer >/dev/null
 done
 for m in ppocr_cls ppocrv4_det; do
+	want $m || continue
 	[ -f "$tmp/${m}_0.9.onnx" ] || "$ep" prune ~/.cache/edgeprune/models/$m.onnx -o "$tmp/${m}_0.9.onnx" --sparsity 0.9 --scope global >/dev/null
 done
-[ -f "$tmp/resnet18_0.9.epk" ] || "$ep" pack "$tmp/resnet18_0.9.onnx" -o "$tmp/resnet18_0.9.epk" >/dev/null
+! want resnet18 || [ -f "$tmp/resnet18_0.9.epk" ] || "$ep" pack "$tmp/resnet18_0.9.onnx" -o "$tmp/resnet18_0.9.epk" >/dev/null
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), load $(cut -d' ' -f1-3 /proc/loadavg) at start"
 roofs=$("$machine" -reps 20)
 python3 - "$ep" "$tmp" "$runs" "$rounds" "$roofs" <<'PY'
-import json, subprocess, sys, statistics
+import json, os, subprocess, sys, statistics
+only = os.environ.get("EDGEPRUNE_BENCH_ONLY", "")
 ep, tmp, runs, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 roofs = json.loads(sys.argv[5])
 peak = roofs["sgemm_gflops"]
@@ -68,6 +75,7 @@ cases = [
     ("PP-OCR cls 90%", f"{tmp}/ppocr_cls_0.9.onnx", "x=1,3,48,192", True),
     ("PP-OCR det (v4) 90%", f"{tmp}/ppocrv4_det_0.9.onnx", "x=1,3,320,320", True),
 ]
+cases = [c for c in cases if only in c[0].replace(" ", "_").replace("-", "").lower() or only in c[0]]
 print()
 print("| model | input | engine sparse ms | engine dense ms | ORT dense ms | sparse vs engine dense | sparse vs ORT | sparse nodes | GFLOP/s sparse (effective / nonzeros) | GFLOP/s dense | % of SGEMM peak (sparse eff. / nonzeros / dense) |")
 print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -90,6 +98,8 @@ for name, model, shape, with_ort in cases:
     print(f"| {name} | {shape.split('=')[1]} | {rng(sp)} | {rng(de)} | {rng(ot) if ot else '-'} | {md/ms:.2f}× | {mo/ms:.2f}× | {nsp}/{len(nodes)} | "
           f"{flops/ms/1e6:.1f} / {nzflops/ms/1e6:.1f} | {flops/md/1e6:.1f} | "
           f"{100*flops/ms/1e6/peak:.0f}% / {100*nzflops/ms/1e6/peak:.0f}% / {100*flops/md/1e6/peak:.0f}% |")
+if only and only not in "resnet18":
+    sys.exit(0)
 print()
 print("| resnet18 90% | weights resident | of it sparse | peak RSS (process) | latency ms |")
 print("|---|---:|---:|---:|---:|")

@@ -30,6 +30,12 @@ func spDotAVX512(vals *float32, cols *int32, n int, x *float32) float32
 //go:noescape
 func sellAVX512(out, vals *float32, cols, width *int32, nslices int, x *float32)
 
+// permAVX512 is permGo (op_sparse_perm.go). The caller has checked that
+// x holds every block an entry names.
+//
+//go:noescape
+func permAVX512(out, vals *float32, idx *uint8, nent, blk, wid *int32, nslices int, x *float32)
+
 // spmmGroup4AVX512 is spmmRowGo (without accum) for four rows that share
 // their column indices, reading each input row once for the four. The
 // caller has checked the bounds of x, as for spmmRowAVX512.
@@ -106,6 +112,18 @@ func init() {
 			vp, cp = &p.vals[0], &p.cols[0]
 		}
 		sellAVX512(&out[0], vp, cp, &p.width[0], len(p.width), &x[0])
+	}
+	permKernel = func(out []float32, p *permPack, x []float32) {
+		if len(p.nent) == 0 {
+			return
+		}
+		_ = out[len(p.nent)*sellC-1]
+		_ = x[p.xlen-1]
+		if len(p.blk) == 0 {
+			clear(out[:len(p.nent)*sellC])
+			return
+		}
+		permAVX512(&out[0], &p.vals[0], &p.idx[0], &p.nent[0], &p.blk[0], &p.wid[0], len(p.nent), &x[0])
 	}
 	spDot = func(vals []float32, cols []int32, x []float32) float32 {
 		if len(vals) == 0 {

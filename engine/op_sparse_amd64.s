@@ -784,3 +784,90 @@ r4next:
 rdone:
 	VZEROUPPER
 	RET
+
+// func permAVX512(out, vals *float32, idx *uint8, nent, blk, wid *int32, nslices int, x *float32)
+//
+// permGo: per slice, over its entries, the block's 32 inputs in Z4, Z5;
+// per step, 16 byte indices widened (VPMOVZXBD), one VPERMI2PS picks the
+// 16 inputs, one FMA; four steps per iteration into four accumulators.
+TEXT ·permAVX512(SB), NOSPLIT, $0-64
+	MOVQ out+0(FP), DI
+	MOVQ vals+8(FP), SI
+	MOVQ idx+16(FP), DX
+	MOVQ nent+24(FP), R8
+	MOVQ blk+32(FP), R11
+	MOVQ wid+40(FP), R12
+	MOVQ nslices+48(FP), R9
+	MOVQ x+56(FP), R10
+pslice:
+	TESTQ R9, R9
+	JE    pdone
+	MOVLQSX 0(R8), BX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+pent:
+	TESTQ BX, BX
+	JE    pstore
+	MOVLQSX 0(R11), AX
+	LEAQ  (R10)(AX*4), AX
+	VMOVUPS 0(AX), Z4
+	VMOVUPS 64(AX), Z5
+	MOVLQSX 0(R12), CX
+pstep4:
+	CMPQ CX, $4
+	JB   pstep2
+	VPMOVZXBD 0(DX), Z6
+	VPMOVZXBD 16(DX), Z7
+	VPMOVZXBD 32(DX), Z8
+	VPMOVZXBD 48(DX), Z9
+	VPERMI2PS Z5, Z4, Z6
+	VPERMI2PS Z5, Z4, Z7
+	VPERMI2PS Z5, Z4, Z8
+	VPERMI2PS Z5, Z4, Z9
+	VFMADD231PS 0(SI), Z6, Z0
+	VFMADD231PS 64(SI), Z7, Z1
+	VFMADD231PS 128(SI), Z8, Z2
+	VFMADD231PS 192(SI), Z9, Z3
+	ADDQ $256, SI
+	ADDQ $64, DX
+	SUBQ $4, CX
+	JMP  pstep4
+pstep2:
+	CMPQ CX, $2
+	JB   pstep1
+	VPMOVZXBD 0(DX), Z6
+	VPMOVZXBD 16(DX), Z7
+	VPERMI2PS Z5, Z4, Z6
+	VPERMI2PS Z5, Z4, Z7
+	VFMADD231PS 0(SI), Z6, Z0
+	VFMADD231PS 64(SI), Z7, Z1
+	ADDQ $128, SI
+	ADDQ $32, DX
+	SUBQ $2, CX
+pstep1:
+	TESTQ CX, CX
+	JE    pnext
+	VPMOVZXBD 0(DX), Z6
+	VPERMI2PS Z5, Z4, Z6
+	VFMADD231PS 0(SI), Z6, Z2
+	ADDQ $64, SI
+	ADDQ $16, DX
+pnext:
+	ADDQ $4, R11
+	ADDQ $4, R12
+	DECQ BX
+	JMP  pent
+pstore:
+	VADDPS Z1, Z0, Z0
+	VADDPS Z3, Z2, Z2
+	VADDPS Z2, Z0, Z0
+	VMOVUPS Z0, 0(DI)
+	ADDQ $64, DI
+	ADDQ $4, R8
+	DECQ R9
+	JMP  pslice
+pdone:
+	VZEROUPPER
+	RET

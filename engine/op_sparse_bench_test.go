@@ -104,3 +104,41 @@ func BenchmarkSparse1x1(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSpmvForms times the two forms of the batch-1 kernel (gather
+// SELL, permute blocks) on lenet300's layer shapes and others at 70–97%
+// sparsity, reporting ns per nonzero (gather) and the permute form's
+// steps and entries, from which permPays's rates are read.
+func BenchmarkSpmvForms(b *testing.B) {
+	for _, sz := range [][2]int{{300, 784}, {100, 300}, {10, 100}, {512, 512}, {1000, 256}} {
+		rows, cols := sz[0], sz[1]
+		rng := rand.New(rand.NewPCG(3, 3))
+		for _, density := range []float64{0.03, 0.05, 0.1, 0.2, 0.3} {
+			a := sparse.EncodeCSR(randSparse(rng, rows, cols, density), rows, cols)
+			x := randVec(rng, cols)
+			dst := make([]float32, rows)
+			for _, form := range []int{sellGather, sellPermute} {
+				p := newSellPackForm(a, form)
+				name := "gather"
+				if p.pm != nil {
+					name = "permute"
+				} else if form == sellPermute {
+					continue
+				}
+				buf := make([]float32, p.scratch())
+				b.Run(fmt.Sprintf("%s/%dx%d/d%.2f", name, rows, cols, density), func(b *testing.B) {
+					for i := 0; i < b.N; i++ {
+						p.spmv(dst, x, nil, false, buf)
+					}
+					ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+					b.ReportMetric(float64(a.NNZ()), "nnz")
+					if p.pm != nil {
+						b.ReportMetric(float64(p.pm.steps()), "steps")
+						b.ReportMetric(float64(p.pm.entries()), "entries")
+					}
+					b.ReportMetric(ns/float64(a.NNZ()), "ns/nz")
+				})
+			}
+		}
+	}
+}

@@ -1,5 +1,7 @@
 package engine
 
+import "math"
+
 // The cost model that chooses, per weight, between the dense kernels and
 // the sparse ones (op_sparse.go). It predicts both times from the shape,
 // the number of nonzeros and the kernel kind, at rates measured on the
@@ -22,7 +24,8 @@ type costKind int
 const (
 	// costGemm: Gemm/MatMul (SGEMM packing B on every run; the sparse
 	// kernel needs Aᵀ and Yᵀ transposes); below spGemmRows columns, the
-	// vector kernels.
+	// vector kernels (sparse: the faster predicted of the gather and the
+	// permute forms, op_sparse_perm.go).
 	costGemm costKind = iota
 	// costConv1x1: a 1×1 stride-1 unpadded Conv, whose input planes the
 	// sparse kernel reads directly.
@@ -84,7 +87,11 @@ func sparseCost(rows, cols, nnz, n int, kind costKind) (dense, sparse float64) {
 		per := float64(n)
 		w := float64(rows) * float64(cols)
 		dense = per * (max(w/denseVecPerNs, 4*w/denseVecBytesNs) + denseVecNs)
-		sparse = per * (float64(nnz)/sparseVecPerNs + sparseVecNs + float64(rows))
+		kern := float64(nnz) / sparseVecPerNs
+		if permKernel != nil {
+			kern = min(kern, permCostNs(rows, cols, nnz))
+		}
+		sparse = per * (kern + sparseVecNs + float64(rows))
 		return dense, sparse
 	}
 	chunks := float64((n + spmmChunk - 1) / spmmChunk)
@@ -111,6 +118,33 @@ func sparseCost(rows, cols, nnz, n int, kind costKind) (dense, sparse float64) {
 		sparse = nzmacs/sparseMMPerNs + float64(rows)*chunks*sparseMMRowNs + elems*transposeNs
 	}
 	return dense, sparse
+}
+
+// permCostNs predicts the permute form of the vector kernel
+// (op_sparse_perm.go) for nonzeros spread uniformly: per (slice of 16
+// rows, block of 32 columns), the expected widest of 16 rows, each
+// Binomial(32, density) — 1 − P(max < k) summed over k — and the chance
+// the pair has any nonzero. A pruned weight is rarely uniform (lenet300's
+// border pixels are all zero), so this errs towards the gather form;
+// newSellPack then chooses between the two on the packed counts.
+func permCostNs(rows, cols, nnz int) float64 {
+	if rows == 0 || cols == 0 {
+		return 0
+	}
+	d := min(1, float64(nnz)/(float64(rows)*float64(cols)))
+	// cdf[k] = P(Binomial(32, d) ≤ k).
+	pk, cdf := math.Pow(1-d, permBlock), 0.0
+	width := 0.0
+	for k := 0; k < permBlock; k++ {
+		cdf += pk
+		width += 1 - math.Pow(min(1, cdf), float64(min(sellC, rows)))
+		if d < 1 {
+			pk *= float64(permBlock-k) / float64(k+1) * d / (1 - d)
+		}
+	}
+	pairs := float64((rows+sellC-1)/sellC) * float64((cols+permBlock-1)/permBlock)
+	nonEmpty := 1 - math.Pow(1-d, float64(min(sellC, rows)*permBlock))
+	return pairs*nonEmpty*(width*permStepNs+permEntryNs) + float64(cols)*permXElemNs
 }
 
 // sparsePays reports whether the sparse kernel is predicted sparseMargin

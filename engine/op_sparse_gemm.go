@@ -18,7 +18,7 @@ func (s *spWeight) gemmSetup(m, k int, transA bool) int {
 	if m < spGemmRows && !transA {
 		s.sell = newSellPack(s.a)
 		s.a = &sparse.CSR{Rows: s.a.Rows, Cols: s.a.Cols}
-		return (s.a.Rows + sellC - 1) / sellC * sellC
+		return s.sell.scratch()
 	}
 	n := s.a.Rows
 	sc := n * m

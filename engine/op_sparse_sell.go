@@ -22,11 +22,25 @@ type sellPack struct {
 	width []int32 // per slice
 	vals  []float32
 	cols  []int32
+	// pm is the permute form (op_sparse_perm.go) when it was chosen; it
+	// then replaces vals and cols.
+	pm *permPack
 }
 
 const sellC = 16
 
-func newSellPack(a *sparse.CSR) *sellPack {
+// Forms of newSellPackForm: chosen by permPays, gather, permute.
+const (
+	sellAuto = iota
+	sellGather
+	sellPermute
+)
+
+func newSellPack(a *sparse.CSR) *sellPack { return newSellPackForm(a, sellAuto) }
+
+// newSellPackForm packs a in the given form (sellPermute only where
+// permKernel exists; elsewhere it falls back to the gather form).
+func newSellPackForm(a *sparse.CSR, form int) *sellPack {
 	p := &sellPack{rows: a.Rows, perm: make([]int32, a.Rows)}
 	for i := range p.perm {
 		p.perm[i] = int32(i)
@@ -50,12 +64,33 @@ func newSellPack(a *sparse.CSR) *sellPack {
 			}
 		}
 	}
+	if form == sellGather || permKernel == nil {
+		return p
+	}
+	pm := newPermPack(a.RowPtr, a.ColIdx, a.Values, p.perm, a.Cols)
+	if form == sellPermute || permPays(pm, a.NNZ(), a.Cols) {
+		p.pm, p.vals, p.cols = pm, nil, nil
+	}
 	return p
+}
+
+// scratch is the buf spmv needs: the rows rounded up to 16, and for the
+// permute form x padded to whole blocks.
+func (p *sellPack) scratch() int {
+	n := len(p.width) * sellC
+	if p.pm != nil {
+		n += p.pm.xlen
+	}
+	return n
 }
 
 // bytes is the memory of the packed form.
 func (p *sellPack) bytes() int64 {
-	return int64(len(p.vals))*4 + int64(len(p.cols))*4 + int64(len(p.perm))*4 + int64(len(p.width))*4
+	b := int64(len(p.vals))*4 + int64(len(p.cols))*4 + int64(len(p.perm))*4 + int64(len(p.width))*4
+	if p.pm != nil {
+		b += p.pm.bytes()
+	}
+	return b
 }
 
 // sellGo computes, for every slice s and lane i, the sum over the slice's
@@ -79,14 +114,21 @@ func sellGo(out []float32, p *sellPack, x []float32) {
 
 var sellKernel = sellGo
 
-// spmvSell computes spmvRef through the packed form, with buf (at least
-// the rows rounded up to 16) for the sums in sorted order.
+// spmv computes spmvRef through the packed form, with buf (at least
+// scratch()) for the sums in sorted order and the permute form's copy of x.
 func (p *sellPack) spmv(dst, x, bias []float32, accum bool, buf []float32) {
 	if p.rows == 0 {
 		return
 	}
-	buf = buf[:len(p.width)*sellC]
-	sellKernel(buf, p, x)
+	n := len(p.width) * sellC
+	if p.pm != nil {
+		xp := buf[n : n+p.pm.xlen]
+		clear(xp[copy(xp, x):])
+		permKernel(buf[:n], p.pm, xp)
+	} else {
+		sellKernel(buf[:n], p, x)
+	}
+	buf = buf[:n]
 	for i, r := range p.perm {
 		switch {
 		case accum:
