@@ -245,7 +245,12 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 	logf("[2/5] sensitivity: %d groups × %d levels (%s)", len(space.Groups), len(space.Keep)-1, res.Damage)
 	var calibLabels []int64
 	var refLoss float64
-	if refCalib != nil && hasLabels(opts.Calib) {
+	// The labels are the model's task unless the profile budgets fidelity:
+	// then they may be anything the data came with (an image folder's class
+	// names), and neither the task-loss damage nor the candidate search
+	// below may rank by them.
+	fidelityBudget := p.Budgets.Accuracy != nil && p.Budgets.Accuracy.Metric == "fidelity"
+	if refCalib != nil && hasLabels(opts.Calib) && !fidelityBudget {
 		if calibLabels = labelsOf(opts.Calib); len(calibLabels) != len(refCalib) {
 			calibLabels = nil
 		} else {

@@ -225,3 +225,37 @@ func TestBuildCandidates(t *testing.T) {
 		t.Errorf("why: %q", r.Selection.Why)
 	}
 }
+
+// TestBuildFidelityIgnoresLabels: with a fidelity budget the data's labels
+// (an image folder's class names, say) are not the model's task, so the
+// build neither scores task loss nor runs the candidate search on them.
+func TestBuildFidelityIgnoresLabels(t *testing.T) {
+	model := testmodels.Shared(t, "mnist/bncnn.onnx")
+	data, _ := fixtureBatch(t, "bncnn_train", nil)
+	dir := t.TempDir()
+	base, err := filepath.Abs("../../configs/host-amd64.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof := filepath.Join(dir, "fid.yaml")
+	if err := os.WriteFile(prof, []byte("schema: edgeprune/profile/v1\nname: fid\nextends: "+base+
+		"\nbudgets:\n  accuracy: {metric: fidelity, goal: max-degradation, value: 1}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := runCLI(t, "build", model, "--profile", prof, "--measure", "no", "--data", data,
+		"--calib-images", "32", "--batch", "32", "--threads", "2", "--budget", "latency_ms=0.3", "-o", out)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if strings.Contains(stderr, "[3a/5] candidates") {
+		t.Errorf("a fidelity build ran the labelled candidate search:\n%s", stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "build.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), `"selection"`) || strings.Contains(string(b), `"task_damage"`) {
+		t.Errorf("build.json ranks by the labels under a fidelity budget")
+	}
+}
