@@ -102,12 +102,12 @@ func buildConv(b *buildCtx) (*built, error) {
 	} else if k.buildSparse(b, bt) {
 		return bt, nil
 	}
+	// Only the form of the weights the chosen path reads is packed: W for
+	// the GEMM and implicit paths, Wᵀ for the swapped one (packing both
+	// and dropping one held both at once while compiling).
+	var kern *microKernel
 	if !k.depthwise && w.konst != nil {
-		mg, kk := m/group, c/group*g.kh*g.kw
-		kern := activeKernel()
-		for gi := 0; gi < group; gi++ {
-			k.packed = append(k.packed, packAll(kern, false, mg, kk, 1, w.konst.f[gi*mg*kk:], kk, nil))
-		}
+		kern = activeKernel()
 	}
 	if planeOK(g) && !k.pointwise {
 		k.plane = newPaddedPlane(&k.convGeom)
@@ -116,12 +116,17 @@ func buildConv(b *buildCtx) (*built, error) {
 		bt.scratch = k.flat.scratch()
 	}
 	k.repack = b.c != nil && b.c.train != nil && w.konst == nil && !k.depthwise
-	if k.swappedOK() {
+	if k.swappedOK(kern) {
 		bt.scratch = k.setupSwapped(w.konst.f)
-		k.packed = nil // only Wᵀ is read
 		return bt, nil
 	}
-	if k.implicitOK() {
+	if kern != nil {
+		mg, kk := m/group, c/group*g.kh*g.kw
+		for gi := 0; gi < group; gi++ {
+			k.packed = append(k.packed, packAll(kern, false, mg, kk, 1, w.konst.f[gi*mg*kk:], kk, nil))
+		}
+	}
+	if k.implicitOK(kern) {
 		k.implicit = true
 		bt.scratch = k.setupImplicit()
 		return bt, nil

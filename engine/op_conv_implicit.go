@@ -7,11 +7,12 @@ package engine
 // unpadded convolution, so the micro-kernel reads B in place (runTaps)
 // through a table of row offsets instead of packed panels.
 
-// implicitOK reports whether the implicit path suits k: constant packed
-// weights, a kernel with runTaps, and output rows that fill the kernel's
-// column panels well (a 1×1 convolution is one row of OH·OW).
-func (k *convKernel) implicitOK() bool {
-	if k.depthwise || k.packed == nil || k.packed[0].kern.runTaps == nil {
+// implicitOK reports whether the implicit path suits k: constant weights
+// to be packed for kern (nil when they are not constant), a kernel with
+// runTaps, and output rows that fill the kernel's column panels well (a
+// 1×1 convolution is one row of OH·OW).
+func (k *convKernel) implicitOK(kern *microKernel) bool {
+	if k.depthwise || kern == nil || kern.runTaps == nil {
 		return false
 	}
 	if k.pointwise || k.subsample() {
@@ -20,7 +21,7 @@ func (k *convKernel) implicitOK() bool {
 	if k.plane == nil {
 		return false
 	}
-	nr := k.packed[0].kern.nr
+	nr := kern.nr
 	return 5*k.ow >= 4*((k.ow+nr-1)/nr*nr) // ≥ 80% of the columns used
 }
 

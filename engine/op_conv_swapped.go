@@ -47,13 +47,13 @@ const (
 
 // swappedOK reports whether the swapped path is cheaper than the path k
 // would take otherwise: the micro-kernel's work divided by how well the
-// panels are filled, plus the data it moves.
-func (k *convKernel) swappedOK() bool {
+// panels are filled, plus the data it moves. kern is the micro-kernel the
+// constant weights would be packed for (nil when they are not constant).
+func (k *convKernel) swappedOK(kern *microKernel) bool {
 	np := k.oh * k.ow
-	if k.depthwise || k.packed == nil || np > swappedMaxPositions {
+	if k.depthwise || kern == nil || np > swappedMaxPositions {
 		return false
 	}
-	kern := k.packed[0].kern
 	if !kern.partial || kern.mr != 8 { // packA8
 		return false
 	}
@@ -64,11 +64,11 @@ func (k *convKernel) swappedOK() bool {
 	moved := float64(kk) * float64(np) // one pass over im2col
 	var normal float64
 	switch {
-	case k.implicitOK() && k.pointwise:
+	case k.implicitOK(kern) && k.pointwise:
 		normal = macs / fill(np, nr)
-	case k.implicitOK() && k.subsample():
+	case k.implicitOK(kern) && k.subsample():
 		normal = macs/fill(np, nr) + 2*copyCost*4*moved // the phase split reads and writes the whole input
-	case k.implicitOK():
+	case k.implicitOK(kern):
 		normal = macs / fill(k.ow, nr)
 	default: // im2col, then packing B
 		normal = macs/fill(np, nr) + 2*copyCost*moved

@@ -25,12 +25,15 @@ type permPack struct {
 	xlen int       // columns rounded up to permBlock (x is copied there)
 }
 
-// newPermPack packs a (rows in the order perm, 16 per slice).
+// newPermPack packs a (rows in the order perm, 16 per slice). A first pass
+// finds the (slice, block) entries and their widths, so the values and
+// indices are allocated once at their final size.
 func newPermPack(rowPtr, colIdx []int32, values []float32, perm []int32, cols int) *permPack {
 	p := &permPack{xlen: (cols + permBlock - 1) / permBlock * permBlock}
 	nblk := p.xlen / permBlock
 	// next[i]: the position in row perm[s0+i] of its next nonzero.
 	var next [sellC]int32
+	steps := 0
 	for s0 := 0; s0 < len(perm); s0 += sellC {
 		n := min(sellC, len(perm)-s0)
 		for i := 0; i < n; i++ {
@@ -39,33 +42,47 @@ func newPermPack(rowPtr, colIdx []int32, values []float32, perm []int32, cols in
 		ent := int32(0)
 		for b := 0; b < nblk; b++ {
 			end := int32((b + 1) * permBlock)
-			w := 0
+			w := int32(0)
 			for i := 0; i < n; i++ {
 				r := perm[s0+i]
-				c := 0
-				for k := next[i]; k < rowPtr[r+1] && colIdx[k] < end; k++ {
-					c++
+				k := next[i]
+				for k < rowPtr[r+1] && colIdx[k] < end {
+					k++
 				}
-				w = max(w, c)
+				w = max(w, k-next[i])
+				next[i] = k
 			}
 			if w == 0 {
 				continue
 			}
 			ent++
 			p.blk = append(p.blk, int32(b*permBlock))
-			p.wid = append(p.wid, int32(w))
-			base := len(p.vals)
-			p.vals = append(p.vals, make([]float32, w*sellC)...)
-			p.idx = append(p.idx, make([]uint8, w*sellC)...)
+			p.wid = append(p.wid, w)
+			steps += int(w)
+		}
+		p.nent = append(p.nent, ent)
+	}
+	p.vals = make([]float32, steps*sellC)
+	p.idx = make([]uint8, steps*sellC)
+	e, base := 0, 0
+	for s, s0 := 0, 0; s0 < len(perm); s, s0 = s+1, s0+sellC {
+		n := min(sellC, len(perm)-s0)
+		for i := 0; i < n; i++ {
+			next[i] = rowPtr[perm[s0+i]]
+		}
+		for range p.nent[s] {
+			b0 := p.blk[e]
+			end := b0 + permBlock
 			for i := 0; i < n; i++ {
 				r := perm[s0+i]
 				for j := 0; next[i] < rowPtr[r+1] && colIdx[next[i]] < end; j, next[i] = j+1, next[i]+1 {
 					p.vals[base+j*sellC+i] = values[next[i]]
-					p.idx[base+j*sellC+i] = uint8(colIdx[next[i]] - int32(b*permBlock))
+					p.idx[base+j*sellC+i] = uint8(colIdx[next[i]] - b0)
 				}
 			}
+			base += int(p.wid[e]) * sellC
+			e++
 		}
-		p.nent = append(p.nent, ent)
 	}
 	return p
 }

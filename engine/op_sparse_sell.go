@@ -39,7 +39,10 @@ const (
 func newSellPack(a *sparse.CSR) *sellPack { return newSellPackForm(a, sellAuto) }
 
 // newSellPackForm packs a in the given form (sellPermute only where
-// permKernel exists; elsewhere it falls back to the gather form).
+// permKernel exists; elsewhere it falls back to the gather form). Only the
+// form kept is built in full: the permute form is packed first where it
+// may be chosen, and the gather form's values and columns only when it is
+// not (building both and dropping one held both while compiling).
 func newSellPackForm(a *sparse.CSR, form int) *sellPack {
 	p := &sellPack{rows: a.Rows, perm: make([]int32, a.Rows)}
 	for i := range p.perm {
@@ -47,15 +50,26 @@ func newSellPackForm(a *sparse.CSR, form int) *sellPack {
 	}
 	rowLen := func(r int32) int32 { return a.RowPtr[r+1] - a.RowPtr[r] }
 	slices.SortStableFunc(p.perm, func(x, y int32) int { return int(rowLen(y) - rowLen(x)) })
+	total := 0
 	for s0 := 0; s0 < a.Rows; s0 += sellC {
 		w := int32(0)
 		for i := s0; i < min(s0+sellC, a.Rows); i++ {
 			w = max(w, rowLen(p.perm[i]))
 		}
 		p.width = append(p.width, w)
-		base := len(p.vals)
-		p.vals = append(p.vals, make([]float32, int(w)*sellC)...)
-		p.cols = append(p.cols, make([]int32, int(w)*sellC)...)
+		total += int(w) * sellC
+	}
+	if form != sellGather && permKernel != nil {
+		pm := newPermPack(a.RowPtr, a.ColIdx, a.Values, p.perm, a.Cols)
+		if form == sellPermute || permPays(pm, a.NNZ(), a.Cols) {
+			p.pm = pm
+			return p
+		}
+	}
+	p.vals = make([]float32, total)
+	p.cols = make([]int32, total)
+	base := 0
+	for s, s0 := 0, 0; s0 < a.Rows; s, s0 = s+1, s0+sellC {
 		for i := s0; i < min(s0+sellC, a.Rows); i++ {
 			r := p.perm[i]
 			for j, k := 0, a.RowPtr[r]; k < a.RowPtr[r+1]; j, k = j+1, k+1 {
@@ -63,13 +77,7 @@ func newSellPackForm(a *sparse.CSR, form int) *sellPack {
 				p.cols[base+j*sellC+i-s0] = a.ColIdx[k]
 			}
 		}
-	}
-	if form == sellGather || permKernel == nil {
-		return p
-	}
-	pm := newPermPack(a.RowPtr, a.ColIdx, a.Values, p.perm, a.Cols)
-	if form == sellPermute || permPays(pm, a.NNZ(), a.Cols) {
-		p.pm, p.vals, p.cols = pm, nil, nil
+		base += int(p.width[s]) * sellC
 	}
 	return p
 }

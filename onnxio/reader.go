@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 	"google.golang.org/protobuf/proto"
@@ -30,7 +31,25 @@ func ReadFile(path string, opts ...ReadOption) (*Model, error) {
 		return nil, &FileError{Path: path, Err: err}
 	}
 	m.Path = path
+	releaseRead(len(data))
 	return m, nil
+}
+
+// releaseCollectBytes is the file size from which ReadFile collects its
+// read buffer before returning.
+const releaseCollectBytes = 8 << 20
+
+// releaseRead runs a garbage collection once a large file's bytes (n) are
+// no longer referenced. While decoding, the heap held the file and its
+// decoded copy (protobuf copies byte fields), about twice the file; the
+// collector sized its next goal on that, so without a collection here the
+// heap would grow to about four times the file, the file's dead bytes
+// included, before they were reused: resnet18 (47 MB) peaked at 194 MB
+// resident when compiled and run, not the 2× it holds.
+func releaseRead(n int) {
+	if n >= releaseCollectBytes {
+		runtime.GC()
+	}
 }
 
 // readFileLimited reads a whole model file after checking its size against
