@@ -14,14 +14,15 @@ type Derived struct {
 	BandwidthGBs    float64 `json:"bandwidth_gbs"`       // what the cost model uses
 	RidgeFLOPByte   float64 `json:"ridge_flop_per_byte"` // peak / bandwidth: above it an op is compute-bound
 	LatencyTargetMS float64 `json:"latency_target_ms,omitempty"`
+	RAMBytes        int64   `json:"ram_budget_bytes,omitempty"`
+	ActivationBytes int64   `json:"activations_budget_bytes,omitempty"`
+	FileBytes       int64   `json:"file_budget_bytes,omitempty"`
+	Calibrated      bool    `json:"calibrated"` // calibration for run.runtime and run.threads
+	CostSource      string  `json:"cost_source"`
+
 	// LatencyTargetFraction is what the build aims at under a budget given
 	// as a fraction of the original's latency: margin × fraction.
 	LatencyTargetFraction float64 `json:"latency_target_fraction,omitempty"`
-	RAMBytes              int64   `json:"ram_budget_bytes,omitempty"`
-	ActivationBytes       int64   `json:"activations_budget_bytes,omitempty"`
-	FileBytes             int64   `json:"file_budget_bytes,omitempty"`
-	Calibrated            bool    `json:"calibrated"` // calibration for run.runtime and run.threads
-	CostSource            string  `json:"cost_source"`
 }
 
 // MB is the size unit of budgets: 2^20 bytes.
