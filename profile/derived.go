@@ -19,6 +19,10 @@ type Derived struct {
 	FileBytes       int64   `json:"file_budget_bytes,omitempty"`
 	Calibrated      bool    `json:"calibrated"` // calibration for run.runtime and run.threads
 	CostSource      string  `json:"cost_source"`
+
+	// LatencyTargetFraction is what the build aims at under a budget given
+	// as a fraction of the original's latency: margin × fraction.
+	LatencyTargetFraction float64 `json:"latency_target_fraction,omitempty"`
 }
 
 // MB is the size unit of budgets: 2^20 bytes.
@@ -38,7 +42,9 @@ func (p *Profile) Derive() Derived {
 		d.RidgeFLOPByte = d.PeakGFLOPS / d.BandwidthGBs
 	}
 	b := p.Budgets
-	if b.LatencyMS != nil {
+	if b.LatencyMS.IsFraction() {
+		d.LatencyTargetFraction = b.LatencyMS.FractionOfOriginal * p.Search.LatencyMargin
+	} else if b.LatencyMS != nil {
 		d.LatencyTargetMS = b.LatencyMS.Max * p.Search.LatencyMargin
 	}
 	if b.RAMMB != nil {
@@ -130,8 +136,10 @@ func (p *Profile) Show(w io.Writer) error {
 	}
 	b.WriteString("budgets\n")
 	bu := p.Budgets
-	if bu.LatencyMS != nil {
-		fmt.Fprintf(&b, "  latency      %s ≤ %g ms (build aims at %.1f ms: margin %g)\n", bu.LatencyMS.Statistic, bu.LatencyMS.Max, d.LatencyTargetMS, p.Search.LatencyMargin)
+	if l := bu.LatencyMS; l.IsFraction() {
+		fmt.Fprintf(&b, "  latency      %s (build aims at %s: margin %g; judged by the ratio to the original timed interleaved with it)\n", l, Percent(d.LatencyTargetFraction), p.Search.LatencyMargin)
+	} else if l != nil {
+		fmt.Fprintf(&b, "  latency      %s (build aims at %.1f ms: margin %g)\n", l, d.LatencyTargetMS, p.Search.LatencyMargin)
 	}
 	if bu.RAMMB != nil {
 		fmt.Fprintf(&b, "  ram          ≤ %g MB (%d bytes: weights as held + peak activations + runtime)\n", bu.RAMMB.Max, d.RAMBytes)

@@ -224,6 +224,14 @@ func (d *decoder) fail(n *yaml.Node, path string, value any, format string, args
 
 var timeType = reflect.TypeOf(time.Time{})
 
+// overlayer is a struct with exclusive alternative fields: decoded over a
+// base profile's value (extends), setting one of them clears the others
+// first. overlay gets the keys the file sets and returns the fields it
+// cleared.
+type overlayer interface {
+	overlay(keys []string) (cleared []string)
+}
+
 func join(path, key string) string {
 	if path == "" {
 		return key
@@ -261,6 +269,15 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 		if n.Kind != yaml.MappingNode {
 			d.fail(n, path, nil, "want a mapping (fields %s), got %s", strings.Join(fieldNames(t), ", "), kindName(n))
 			return
+		}
+		if o, ok := v.Addr().Interface().(overlayer); ok {
+			var keys []string
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				keys = append(keys, n.Content[i].Value)
+			}
+			for _, k := range o.overlay(keys) {
+				delete(d.lines, join(path, k))
+			}
 		}
 		fields := map[string]int{}
 		for i := 0; i < t.NumField(); i++ {

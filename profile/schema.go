@@ -114,10 +114,16 @@ type Budgets struct {
 	Priority []string `yaml:"priority,omitempty" json:"priority,omitempty"`
 }
 
-// LatencyBudget bounds a latency statistic.
+// LatencyBudget bounds a latency statistic, in milliseconds (Max) or as a
+// fraction of the original model's latency (FractionOfOriginal, in (0, 1]):
+// exactly one of the two. A fraction is judged by the ratio of the built
+// model's time to the original's timed interleaved with it on the target,
+// which no drift of the machine's speed between readings disturbs, or by
+// the cost model's ratio when the build cannot measure.
 type LatencyBudget struct {
-	Max       float64 `yaml:"max" json:"max"`
-	Statistic string  `yaml:"statistic,omitempty" json:"statistic"` // p50 | p90 | p99 | mean | min
+	Max                float64 `yaml:"max,omitempty" json:"max,omitempty"`
+	FractionOfOriginal float64 `yaml:"fraction_of_original,omitempty" json:"fraction_of_original,omitempty"`
+	Statistic          string  `yaml:"statistic,omitempty" json:"statistic"` // p50 | p90 | p99 | mean | min
 }
 
 // Limit is an upper bound.

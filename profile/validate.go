@@ -173,10 +173,7 @@ func (p *Profile) Validate() ErrorList {
 
 	b := &p.Budgets
 	if b.LatencyMS != nil {
-		v.positive("budgets.latency_ms.max", b.LatencyMS.Max, true)
-		if !slices.Contains(statistics, b.LatencyMS.Statistic) {
-			v.add("budgets.latency_ms.statistic", b.LatencyMS.Statistic, "must be one of %s", strings.Join(statistics, ", "))
-		}
+		v.latency(b.LatencyMS) // latency.go
 	}
 	for _, l := range []struct {
 		name string
