@@ -277,6 +277,7 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 				if err != nil {
 					return nil, fmt.Errorf("build: group %v keep %.3g: %w", gr.Roots, k, err)
 				}
+				ev.recordFrac(g, l, mm) // joint.go
 				opt.DeltaMS = mm.met.LatencyMS - dense.met.LatencyMS
 				opt.DeltaRAM = mm.met.RAMBytes - dense.met.RAMBytes
 				opt.DeltaFile = mm.met.FileBytes - dense.met.FileBytes
@@ -285,8 +286,11 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 				} else {
 					models, idx = append(models, mm.m), append(idx, l)
 				}
-			} else if l > 0 {
-				opt.Kept = -1 // copied below, after the damage is known
+			} else {
+				ev.recordFrac(g, l, nil) // joint.go: dense, or as the level before
+				if l > 0 {
+					opt.Kept = -1 // copied below, after the damage is known
+				}
 			}
 			gr.Options = append(gr.Options, opt)
 		}
@@ -418,11 +422,8 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 	var accepted *Metrics // the chosen model's measurement that met the budget
 	for round := 0; ; round++ {
 		var rounds int
-		if len(space.ULayers) > 0 { // unstructured.go: a second stage
-			choice, after, rounds, err = ev.solveStaged(res.Groups, dense, target)
-		} else {
-			choice, after, rounds, err = ev.solve(res.Groups, dense, target)
-		}
+		// One knapsack: with unstructured layers, joint (joint.go).
+		choice, after, rounds, err = ev.solve(res.Groups, dense, target)
 		if err != nil {
 			return nil, err
 		}

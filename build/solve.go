@@ -17,6 +17,12 @@ type evaluator struct {
 	space   *Space
 	threads int
 	shapes  []engine.Option // Options.Shapes
+	// frac[g][l][j] is the fraction of unstructured layer j's weights
+	// that group g at level l keeps, the other groups dense (recorded by
+	// the sensitivity pass; joint.go). Missing entries are 1.
+	frac [][][]float64
+	// exact, when set, stands in for metricsModel in the solver (tests).
+	exact func(choice []int) (*evaluated, error)
 }
 
 type evaluated struct {
@@ -81,84 +87,158 @@ func (b budgets) metExceptLatency(m Metrics) bool {
 }
 
 // solve picks one option per group minimising the summed damage with the
-// additive costs under the budgets (Lagrangian relaxation: each group
-// picks argmin damage + s·Σ_k w_k·Δcost_k over the budgets the dense
-// model exceeds, with w_k = 1/budget_k; s is found by bisection), then
-// checks the exact model and tightens the additive targets by the ratio
-// of exact to additive until it fits (≤ 5 rounds), then repairs greedily
+// additive costs under the budgets: the knapsack of the groups (plain, or
+// joint when some are unstructured layers: joint.go), solved by solveKnap.
+func (e *evaluator) solve(groups []GroupResult, dense *evaluated, b budgets) ([]int, *evaluated, int, error) {
+	return e.solveKnap(e.knapsackOf(groups), dense, b)
+}
+
+// exactModel builds and costs the model of choice: metricsModel, or the
+// evaluator's stand-in (tests on synthetic tables).
+func (e *evaluator) exactModel(choice []int) (*evaluated, error) {
+	if e.exact != nil {
+		return e.exact(choice)
+	}
+	return e.metricsModel(choice)
+}
+
+// Cost indices of a knapsack's summed costs.
+const (
+	costMS = iota
+	costRAM
+	costAct
+	costFile
+)
+
+// knapsack is the additive model a solve works on: the sensitivity
+// table's damages and cost deltas (against the dense model), summed.
+type knapsack struct {
+	// pick returns the choice minimising Σ damage + Σ_k w_k·cost_k (the
+	// Lagrangian relaxation at weights w).
+	pick func(w [4]float64) []int
+	// sum returns the choice's summed damage and cost deltas.
+	sum func(choice []int) (float64, [4]float64)
+	// moves lists the choices one step further (smaller) than choice.
+	moves func(choice []int) [][]int
+}
+
+// plainKnapsack: one option per group, independently (structured groups).
+func plainKnapsack(groups []GroupResult) knapsack {
+	cost := func(o Option) [4]float64 {
+		return [4]float64{o.DeltaMS, float64(o.DeltaRAM), float64(o.DeltaRAM), float64(o.DeltaFile)} // activations shrink with the channels too
+	}
+	return knapsack{
+		pick: func(w [4]float64) []int {
+			choice := make([]int, len(groups))
+			for g, gr := range groups {
+				bestC, bestL := 0, math.Inf(1)
+				for l, o := range gr.Options {
+					c := o.Damage + dot(w, cost(o))
+					if c < bestL-1e-15 {
+						bestC, bestL = l, c
+					}
+				}
+				choice[g] = bestC
+			}
+			return choice
+		},
+		sum: func(choice []int) (float64, [4]float64) {
+			var d float64
+			var sum [4]float64
+			for g, l := range choice {
+				o := groups[g].Options[l]
+				d += o.Damage
+				sum = add(sum, cost(o), 1)
+			}
+			return d, sum
+		},
+		moves: func(choice []int) [][]int {
+			var out [][]int
+			for g, l := range choice {
+				if l+1 < len(groups[g].Options) {
+					n := slices.Clone(choice)
+					n[g]++
+					out = append(out, n)
+				}
+			}
+			return out
+		},
+	}
+}
+
+func dot(a, b [4]float64) float64 { return a[0]*b[0] + a[1]*b[1] + a[2]*b[2] + a[3]*b[3] }
+
+func add(a, b [4]float64, f float64) [4]float64 {
+	for i := range a {
+		a[i] += f * b[i]
+	}
+	return a
+}
+
+// solveKnap solves knapsack k under the budgets (Lagrangian relaxation:
+// the choice minimising damage + s·Σ_k Δcost_k/budget_k over the budgets
+// the dense model exceeds, s found by bisection), then checks the exact
+// model and tightens the additive targets by the ratio of exact to
+// additive until it fits (≤ 5 rounds), then repairs greedily
 // (NetAdapt-style: the step with the least damage per unit of violation
 // removed) if it still does not. It returns the best it reached.
-func (e *evaluator) solve(groups []GroupResult, dense *evaluated, b budgets) ([]int, *evaluated, int, error) {
+func (e *evaluator) solveKnap(k knapsack, dense *evaluated, b budgets) ([]int, *evaluated, int, error) {
 	if b.met(dense.met) {
 		return dense.choice, dense, 0, nil
 	}
 	lat0, ram0, act0, file0 := b.violation(dense.met)
 	// Scaled targets for the additive sums (tightened each round).
 	scale := [4]float64{1, 1, 1, 1}
+	weights := func(s float64) [4]float64 {
+		var w [4]float64
+		if lat0 > 0 {
+			w[costMS] = s / (b.latency * b.margin)
+		}
+		if ram0 > 0 {
+			w[costRAM] = s / b.ram
+		}
+		if act0 > 0 {
+			w[costAct] = s / b.act
+		}
+		if file0 > 0 {
+			w[costFile] = s / b.file
+		}
+		return w
+	}
 	var best *evaluated
 	rounds := 0
 	for rounds = 1; rounds <= 5; rounds++ {
-		pick := func(s float64) ([]int, [4]float64) {
-			choice := make([]int, len(groups))
-			var sum [4]float64
-			for g, gr := range groups {
-				bestC, bestL := 0, math.Inf(1)
-				for l, o := range gr.Options {
-					c := o.Damage
-					if lat0 > 0 {
-						c += s * o.DeltaMS / (b.latency * b.margin)
-					}
-					if ram0 > 0 {
-						c += s * float64(o.DeltaRAM) / b.ram
-					}
-					if file0 > 0 {
-						c += s * float64(o.DeltaFile) / b.file
-					}
-					if act0 > 0 {
-						c += s * float64(o.DeltaRAM) / b.act // activations shrink with the channels too
-					}
-					if c < bestL-1e-15 {
-						bestC, bestL = l, c
-					}
-				}
-				choice[g] = bestC
-				o := gr.Options[bestC]
-				sum[0] += o.DeltaMS
-				sum[1] += float64(o.DeltaRAM)
-				sum[3] += float64(o.DeltaFile)
-			}
-			return choice, sum
-		}
-		fits := func(sum [4]float64) bool {
+		fits := func(choice []int) bool {
+			_, sum := k.sum(choice)
 			ok := true
 			if lat0 > 0 {
-				ok = ok && dense.met.LatencyMS+sum[0] <= b.latency*b.margin*scale[0]
+				ok = ok && dense.met.LatencyMS+sum[costMS] <= b.latency*b.margin*scale[0]
 			}
 			if ram0 > 0 {
-				ok = ok && float64(dense.met.RAMBytes)+sum[1] <= b.ram*scale[1]
+				ok = ok && float64(dense.met.RAMBytes)+sum[costRAM] <= b.ram*scale[1]
 			}
 			if file0 > 0 {
-				ok = ok && float64(dense.met.FileBytes)+sum[3] <= b.file*scale[3]
+				ok = ok && float64(dense.met.FileBytes)+sum[costFile] <= b.file*scale[3]
 			}
 			return ok
 		}
 		lo, hi := 0.0, 1e-6
 		for {
-			if _, sum := pick(hi); fits(sum) || hi > 1e12 {
+			if fits(k.pick(weights(hi))) || hi > 1e12 {
 				break
 			}
 			lo, hi = hi, hi*4
 		}
 		for i := 0; i < 60; i++ {
 			mid := (lo + hi) / 2
-			if _, sum := pick(mid); fits(sum) {
+			if fits(k.pick(weights(mid))) {
 				hi = mid
 			} else {
 				lo = mid
 			}
 		}
-		choice, _ := pick(hi)
-		ev, err := e.metricsModel(choice)
+		choice := k.pick(weights(hi))
+		ev, err := e.exactModel(choice)
 		if err != nil {
 			return nil, nil, rounds, err
 		}
@@ -171,36 +251,33 @@ func (e *evaluator) solve(groups []GroupResult, dense *evaluated, b budgets) ([]
 		scale[1] /= 1 + r
 		scale[3] /= 1 + f
 	}
-	// Greedy repair: one level further on the group with the least damage
-	// per relative violation removed, at most len(groups) steps.
+	// Greedy repair: the move one step further with the least damage per
+	// relative violation removed (by the additive model), while the exact
+	// violation shrinks.
 	cur := best
-	for step := 0; step < 2*len(groups) && !b.met(cur.met); step++ {
+	for step := 0; step < 2*len(cur.choice) && !b.met(cur.met); step++ {
 		l0, r0, a0, f0 := b.violation(cur.met)
 		v0 := l0 + r0 + a0 + f0
-		bestG, bestRate := -1, math.Inf(1)
-		for g, gr := range groups {
-			c := cur.choice[g]
-			if c+1 >= len(gr.Options) {
-				continue
-			}
-			o, n := gr.Options[c], gr.Options[c+1]
-			gain := -(n.DeltaMS - o.DeltaMS) / math.Max(b.latency*b.margin, 1e-9)
+		d0, c0 := k.sum(cur.choice)
+		var bestMove []int
+		bestRate := math.Inf(1)
+		for _, n := range k.moves(cur.choice) {
+			d1, c1 := k.sum(n)
+			gain := -(c1[costMS] - c0[costMS]) / math.Max(b.latency*b.margin, 1e-9)
 			if b.latency == 0 {
-				gain = -float64(n.DeltaFile-o.DeltaFile) / math.Max(b.file, 1)
+				gain = -(c1[costFile] - c0[costFile]) / math.Max(b.file, 1)
 			}
 			if gain <= 0 {
 				continue
 			}
-			if rate := (n.Damage - o.Damage) / gain; rate < bestRate {
-				bestG, bestRate = g, rate
+			if rate := (d1 - d0) / gain; rate < bestRate {
+				bestMove, bestRate = n, rate
 			}
 		}
-		if bestG < 0 {
+		if bestMove == nil {
 			break
 		}
-		choice := append([]int{}, cur.choice...)
-		choice[bestG]++
-		ev, err := e.metricsModel(choice)
+		ev, err := e.exactModel(bestMove)
 		if err != nil {
 			return nil, nil, rounds, err
 		}

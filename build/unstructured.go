@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
-	"math"
 	"regexp"
 	"slices"
 	"strings"
@@ -471,91 +470,6 @@ func logUnstructured(rows []LayerRow, logf func(string, ...any)) {
 		}
 		logf("      %-28s %7.1f%% %-10s %-11s %10d", r.Node, 100*r.Sparsity, pat, r.Coding, r.Params)
 	}
-}
-
-// solveStaged is the solver when the space has unstructured layers: a
-// second stage after the structured choice, not one joint knapsack. One
-// knapsack cannot price both kinds at once: a layer's structured and
-// unstructured savings overlap (thinning a coded tensor saves fewer bytes
-// than thinning it dense), and the sums then promise savings the exact
-// model does not have.
-//
-//  1. Structured: solve over the groups under every budget except the
-//     file size (the package's size is left to stage 2).
-//  2. Unstructured: with the structured choice fixed, solve over the
-//     layers' sparsity and coding under every budget. The options' costs
-//     are the sensitivity table's scaled by the fraction of the layer's
-//     weights the structured choice kept; the solver checks each choice on
-//     the exact model (the package packed).
-//  3. When even the layers' smallest options miss the file budget, stage 1
-//     is re-run with a file target scaled by the shortfall (≤ 3 times).
-func (e *evaluator) solveStaged(groups []GroupResult, dense *evaluated, b budgets) ([]int, *evaluated, int, error) {
-	s := e.space
-	nG := len(s.Groups)
-	t1 := b
-	t1.file = 0
-	total := 0
-	var best *evaluated
-	for round := 0; round < 4; round++ {
-		sc, _, r, err := e.solve(groups[:nG], dense, t1)
-		if err != nil {
-			return nil, nil, total, err
-		}
-		total += r
-		sc = slices.Clone(sc[:nG])
-		base, err := e.metricsModel(append(slices.Clone(sc), make([]int, len(s.ULayers))...))
-		if err != nil {
-			return nil, nil, total, err
-		}
-		// The structured groups pinned at their choice (every other level
-		// at infinite damage), then the layers with rescaled costs.
-		var g2 []GroupResult
-		for g, gr := range groups[:nG] {
-			p := gr
-			p.Options = make([]Option, len(gr.Options))
-			for k := range p.Options {
-				p.Options[k] = Option{Keep: gr.Options[k].Keep, Damage: math.Inf(1)}
-			}
-			p.Options[sc[g]].Damage = 0
-			g2 = append(g2, p)
-		}
-		held := map[string]int64{}
-		for _, prm := range base.m.Params() {
-			held[prm.ID] = prm.NumElements()
-		}
-		for li, gr := range groups[nG:] {
-			f := float64(held[s.ULayers[li].ID]) / float64(max(s.ULayers[li].Elems, 1))
-			p := gr
-			p.Options = slices.Clone(gr.Options)
-			for k := range p.Options {
-				o := &p.Options[k]
-				o.DeltaMS *= f
-				o.DeltaRAM = int64(float64(o.DeltaRAM) * f)
-				o.DeltaFile = int64(float64(o.DeltaFile) * f)
-			}
-			g2 = append(g2, p)
-		}
-		choice, ev, r, err := e.solve(g2, base, b)
-		if err != nil {
-			return nil, nil, total, err
-		}
-		total += r
-		best = ev
-		_, _, _, fileOver := b.violation(ev.met)
-		if b.met(ev.met) || fileOver == 0 || b.file == 0 {
-			return choice, ev, total, nil
-		}
-		// The file misses: is every layer at its smallest option?
-		floor := true
-		for li, k := range choice[nG:] {
-			floor = floor && k == s.ULayers[li].floorOption()
-		}
-		if !floor {
-			return choice, ev, total, nil
-		}
-		t1.file = float64(base.met.FileBytes) * b.file / float64(ev.met.FileBytes) * 0.97
-	}
-	return best.choice, best, total, nil
 }
 
 // onnxFileBytes sets the file sizes of before and after back to model.onnx
