@@ -379,6 +379,7 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 			return nil, err
 		}
 		floor.met.MeasuredMS, floor.met.MeasuredStatistic, floor.met.MeasuredRatio = floorMeasured.MeasuredMS, floorMeasured.MeasuredStatistic, floorMeasured.MeasuredRatio
+		floor.met.SameRunMS, floor.met.OriginalSameRunMS = floorMeasured.SameRunMS, floorMeasured.OriginalSameRunMS
 		toPred = correctTarget(target.margin, dense.met.LatencyMS, lim.original(denseMeasured), floor.met.LatencyMS, lim.measured(floorMeasured), lim, logf)
 		target.latency = toPred(lim.budget)
 	}
