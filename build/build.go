@@ -724,7 +724,11 @@ func correctTarget(margin, p0, m0, p1, m1 float64, lim latencyLimit, logf func(s
 	if p0-p1 > 1e-9 && m0 > m1 && m1 > 0 {
 		b := (m0 - m1) / (p0 - p1)
 		a := m0 - b*p0
-		logf("      measured here: original %s, floor %s (predicted %.4g, %.4g ms): measured ≈ %.3g + %.3g × predicted", lim.format(m0), lim.format(m1), p0, p1, a, b)
+		if lim.fraction {
+			logf("      measured here: the floor at %.3g × the original's (predicted %.4g of %.4g ms): ratio ≈ %.3g + %.3g × predicted ms", m1, p1, p0, a, b)
+		} else {
+			logf("      measured here: original %.4g ms, floor %.4g ms (predicted %.4g, %.4g): measured ≈ %.3g + %.3g × predicted", m0, m1, p0, p1, a, b)
+		}
 		return func(budget float64) float64 { return (budget*margin - a) / (b * margin) }
 	}
 	if p0 > 0 && m0 > 0 {
