@@ -2,8 +2,10 @@
 # Fine-tuned builds of the MNIST models against uniform structured pruning
 # fine-tuned the same way (docs/profiles.md, Measured), ending with one table:
 #   bench/build_mnist_ft.sh PROFILE OUT [MODEL...]   (default lenet5 bncnn)
-# For each MODEL and latency budgets of 50% and 30% of its dense median
-# (1 thread): edgeprune build with --train mnist_train.npz (bncnn's own
+# For each MODEL and latency budgets of 50% and 30% of the original's
+# median (--budget latency_ms=50%: the build judges the built model's median
+# over the original's timed interleaved with it; 1 thread): edgeprune build
+# with --train mnist_train.npz (bncnn's own
 # training recipe: EPOCHS=N epochs, default 3, batch 128, sgd momentum 0.9
 # weight decay 1e-4, one-cycle lr max 0.1, BatchNorm train, seed 1; each
 # candidate choice probed on 1/8 of an epoch first), damage and candidate
@@ -42,15 +44,13 @@ declare -A ulat
 rows=()
 for m in "${models[@]}"; do
 	model=$shared/models/mnist/$m.onnx
-	d1=$(median "$model"); d2=$(median "$model")
-	dense=$(python3 -c "print(min($d1,$d2))")
 	dtop=$(top1 "$model")
-	echo "== $m: dense median $d1 / $d2 ms -> $dense (1 thread); top-1 $dtop"
+	echo "== $m: top-1 $dtop"
 	for frac in 0.5 0.3; do
-		b=$(python3 -c "print(round($dense*$frac, 4))")
+		b=$(python3 -c "print(round($frac*100))")%
 		d="$out/$m-$frac"
 		rm -rf "$d"
-		echo "-- $m: build, budget $frac x $dense = $b ms; load $(cut -d' ' -f1-3 /proc/loadavg)"
+		echo "-- $m: build, budget $b of the original's latency; load $(cut -d' ' -f1-3 /proc/loadavg)"
 		start=$(date +%s)
 		set +e
 		"$lock" "$ep" build "$model" --profile "$prof" --budget "latency_ms=$b" \
@@ -63,11 +63,11 @@ for m in "${models[@]}"; do
 		tail -8 "$d.out"
 		if [ "$code" != 0 ]; then
 			why=$(grep -o 'budgets cannot be met: .*' "$d.log" | head -1)
-			rows+=("| $m ($dtop), $frac × $dense = $b ms | $code: $why | – | – | – | – |")
+			rows+=("| $m ($dtop), $b of the original's | $code: $why | – | – | – | – |")
 			continue
 		fi
 		kept=$(jq1 "$d/build.json" 'next((c["name"]+" "+str(c["kept"]) for c in (r.get("selection") or {}).get("candidates",[]) if c.get("chosen")), "solver")')
-		inb=$(jq1 "$d/build.json" 'r["after"].get("measured_ms",0)')
+		inb=$(jq1 "$d/build.json" '"ratio %.3f (%.4g of %.4g ms)" % (r["after"].get("measured_ratio",0), r["after"].get("measured_ms",0), r["before"].get("measured_ms",0))')
 		t1=$(median "$d/model.onnx"); t2=$(median "$d/model.onnx")
 		t=$(python3 -c "print(min($t1,$t2))")
 		btop=$(top1 "$d/model.onnx")
@@ -83,7 +83,7 @@ for m in "${models[@]}"; do
 		done
 		if [ -z "$best" ]; then
 			echo "   uniform: none up to 0.8 as fast ($(for s in 0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8; do printf '%s:%s ' $s "${ulat[$m-$s]:-}"; done)ms)"
-			rows+=("| $m ($dtop), $frac × $dense = $b ms | 0; $inb in the build, bench $t1 / $t2 | $btop ($kept) | none ≤ 0.8 as fast | – | – |")
+			rows+=("| $m ($dtop), $b of the original's | 0; $inb in the build, bench $t1 / $t2 | $btop ($kept) | none ≤ 0.8 as fast | – | – |")
 			continue
 		fi
 		u="$out/$m-uniform-$best.onnx"
@@ -91,11 +91,11 @@ for m in "${models[@]}"; do
 		utop=$(top1 "$u.ft.onnx")
 		echo "   uniform sparsity $best: median ${ulat[$m-$best]} ms, top-1 $(top1 "$u") before, $utop fine-tuned"
 		delta=$(python3 -c "print(f'{100*($btop-$utop):+.2f}')")
-		rows+=("| $m ($dtop), $frac × $dense = $b ms | 0; $inb in the build, bench $t1 / $t2 | $btop ($kept) | $best: ${ulat[$m-$best]} ms | $utop | $delta |")
+		rows+=("| $m ($dtop), $b of the original's | 0; $inb in the build, bench $t1 / $t2 | $btop ($kept) | $best: ${ulat[$m-$best]} ms | $utop | $delta |")
 	done
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); $(($(date +%s) - t_start)) s in all"
 echo
-echo "| model (dense top-1), latency budget | build: exit; measured ms | build: top-1 (kept candidate, channels per group) | uniform at ≤ that median: sparsity, median | uniform fine-tuned alike: top-1 | build − uniform (points) |"
+echo "| model (dense top-1), latency budget | build: exit; measured ratio to the original (ms) | build: top-1 (kept candidate, channels per group) | uniform at ≤ that median: sparsity, median | uniform fine-tuned alike: top-1 | build − uniform (points) |"
 echo "| --- | --- | --- | --- | --- | --- |"
 printf '%s\n' "${rows[@]}"

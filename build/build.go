@@ -119,6 +119,13 @@ type BudgetRow struct {
 	OK     bool    `json:"ok"`
 	Gap    float64 `json:"gap,omitempty"` // value − budget when not met
 	Note   string  `json:"note,omitempty"`
+	// BudgetMS and ValueMS are, for a latency budget given as a fraction
+	// of the original's (Unit UnitOfOriginal: Budget, Value and Gap are
+	// ratios), the same in milliseconds for information: the fraction of
+	// the original's reading (measured at the start, or predicted) and
+	// the built model's.
+	BudgetMS float64 `json:"budget_ms,omitempty"`
+	ValueMS  float64 `json:"value_ms,omitempty"`
 }
 
 // LayerRow is one weight layer before and after.
@@ -350,7 +357,8 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 
 	t0 = time.Now()
 	logf("[3/5] solve: multiple-choice knapsack (Lagrangian) under the budgets")
-	target := budgetsOf(p)
+	lim := latencyLimitOf(p) // latency.go
+	target := budgetsOf(p, dense.met)
 	// With the target at hand, the solver's latency target is corrected by
 	// the measured/predicted ratio of the original (one scalar), and again
 	// by the chosen model's measured/budget ratio while it misses (≤ 3
@@ -374,11 +382,12 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 		if err := tm.measure(floor.m, &floorMeasured); err != nil {
 			return nil, err
 		}
-		floor.met.MeasuredMS, floor.met.MeasuredStatistic = floorMeasured.MeasuredMS, floorMeasured.MeasuredStatistic
-		toPred = correctTarget(target.margin, dense.met.LatencyMS, denseMeasured.MeasuredMS, floor.met.LatencyMS, floorMeasured.MeasuredMS, logf)
-		target.latency = toPred(p.Budgets.LatencyMS.Max)
+		floor.met.MeasuredMS, floor.met.MeasuredStatistic, floor.met.MeasuredRatio = floorMeasured.MeasuredMS, floorMeasured.MeasuredStatistic, floorMeasured.MeasuredRatio
+		floor.met.SameRunMS, floor.met.OriginalSameRunMS = floorMeasured.SameRunMS, floorMeasured.OriginalSameRunMS
+		toPred = correctTarget(target.margin, dense.met.LatencyMS, lim.original(denseMeasured), floor.met.LatencyMS, lim.measured(floorMeasured), lim, logf)
+		target.latency = toPred(lim.budget)
 	}
-	if miss := floorMisses(p, target, floor.met); len(miss) > 0 {
+	if miss := floorMisses(lim, target, dense.met, floor.met); len(miss) > 0 {
 		logf("      infeasible: even with every group at its smallest level, %v", miss)
 		res.Before, res.After = dense.met, floor.met
 		if opts.Measure {
@@ -414,11 +423,8 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 	}
 	var choice []int
 	var after *evaluated
-	aim := 0.0 // the measured latency the solver aims at
+	aim := lim.budget // the measured latency the solver aims at (ms, or × the original's)
 	start := target.latency
-	if p.Budgets.LatencyMS != nil {
-		aim = p.Budgets.LatencyMS.Max
-	}
 	var accepted *Metrics // the chosen model's measurement that met the budget
 	for round := 0; ; round++ {
 		var rounds int
@@ -435,14 +441,14 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 		if err := tm.measure(after.m, &am); err != nil {
 			return nil, err
 		}
-		budget := p.Budgets.LatencyMS.Max
-		if am.MeasuredMS <= budget {
+		v := lim.measured(am)
+		if v <= lim.budget {
 			accepted = &am
 			break
 		}
-		aim *= budget / am.MeasuredMS
+		aim *= lim.budget / v
 		target.latency = toPred(aim)
-		logf("      measured %.4g ms > %.4g ms: re-solving aiming at %.4g ms measured", am.MeasuredMS, budget, aim)
+		logf("      measured %s > %s: re-solving aiming at %s measured", lim.format(v), lim.format(lim.budget), lim.format(aim))
 	}
 	if calibLabels != nil && len(space.ULayers) == 0 {
 		// The accuracy budget is searched, not only verified: candidates.go
@@ -452,11 +458,11 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 		logf("[3a/5] candidates: verified on the %d labelled calibration samples%s", len(calibLabels), map[bool]string{true: " after a short fine-tune each", false: ""}[opts.Probe != nil])
 		cs := &candidateSearch{ev: ev, groups: res.Groups, dense: dense, target: target, start: start, calib: opts.Calib, probe: opts.Probe, logf: logf}
 		if opts.Measure && target.latency > 0 {
-			cs.limit = p.Budgets.LatencyMS.Max * target.margin
-			cs.measure = func(m *onnxio.Model) (float64, error) {
+			cs.lim, cs.limit = lim, lim.budget*target.margin
+			cs.measure = func(m *onnxio.Model) (Metrics, error) {
 				var met Metrics
 				err := tm.measure(m, &met)
-				return met.MeasuredMS, err
+				return met, err
 			}
 		}
 		solved := after
@@ -558,7 +564,9 @@ type InfeasibleError struct{ Result *Result }
 func (e *InfeasibleError) Error() string {
 	var s []string
 	for _, b := range e.Result.Budgets {
-		if !b.OK {
+		if !b.OK && b.Unit == UnitOfOriginal {
+			s = append(s, fmt.Sprintf("%s %s of the original's, over %s by %s", b.Name, b.Shown(), profile.Percent(b.Budget), profile.Percent(b.Gap)))
+		} else if !b.OK {
 			s = append(s, fmt.Sprintf("%s %.4g %s over %.4g by %.4g", b.Name, b.Value, b.Unit, b.Budget, b.Gap))
 		}
 	}
@@ -572,9 +580,14 @@ type budgets struct {
 	margin                  float64
 }
 
-func budgetsOf(p *profile.Profile) budgets {
+// budgetsOf gives the solver's budgets, in predicted units: a latency
+// budget given as a fraction of the original's is that fraction of the
+// original's predicted latency (dense).
+func budgetsOf(p *profile.Profile, dense Metrics) budgets {
 	b := budgets{margin: p.Search.LatencyMargin}
-	if l := p.Budgets.LatencyMS; l != nil {
+	if l := p.Budgets.LatencyMS; l.IsFraction() {
+		b.latency = l.FractionOfOriginal * dense.LatencyMS
+	} else if l != nil {
 		b.latency = l.Max
 	}
 	if l := p.Budgets.RAMMB; l != nil {
@@ -623,7 +636,9 @@ func budgetTable(p *profile.Profile, before, after Metrics) []BudgetRow {
 		rows = append(rows, r)
 	}
 	b := p.Budgets
-	if b.LatencyMS != nil {
+	if b.LatencyMS.IsFraction() {
+		rows = append(rows, fractionRow(b.LatencyMS.FractionOfOriginal, before, after))
+	} else if b.LatencyMS != nil {
 		v, note := after.LatencyMS, "predicted"
 		if after.MeasuredMS > 0 {
 			v, note = after.MeasuredMS, fmt.Sprintf("measured %s here; predicted %.2f", after.MeasuredStatistic, after.LatencyMS)
@@ -700,16 +715,21 @@ func damages(opts []Option) string {
 }
 
 // correctTarget turns the latency budget (measured units, at the
-// statistic) into the solver's target in predicted units from the
+// statistic: ms, or the ratio to the original for a fraction, where the
+// original's m0 is 1) into the solver's target in predicted units from the
 // original and the floor measured here: an affine map measured ≈ a +
 // b·predicted through the two points when they differ, the ratio of the
 // original's measured to predicted otherwise. The target is such that
 // target × margin maps to budget × margin.
-func correctTarget(margin, p0, m0, p1, m1 float64, logf func(string, ...any)) func(budget float64) float64 {
+func correctTarget(margin, p0, m0, p1, m1 float64, lim latencyLimit, logf func(string, ...any)) func(budget float64) float64 {
 	if p0-p1 > 1e-9 && m0 > m1 && m1 > 0 {
 		b := (m0 - m1) / (p0 - p1)
 		a := m0 - b*p0
-		logf("      measured here: original %.4g ms, floor %.4g ms (predicted %.4g, %.4g): measured ≈ %.3g + %.3g × predicted", m0, m1, p0, p1, a, b)
+		if lim.fraction {
+			logf("      measured here: the floor at %.3g × the original's (predicted %.4g of %.4g ms): ratio ≈ %.3g + %.3g × predicted ms", m1, p1, p0, a, b)
+		} else {
+			logf("      measured here: original %.4g ms, floor %.4g ms (predicted %.4g, %.4g): measured ≈ %.3g + %.3g × predicted", m0, m1, p0, p1, a, b)
+		}
 		return func(budget float64) float64 { return (budget*margin - a) / (b * margin) }
 	}
 	if p0 > 0 && m0 > 0 {
@@ -723,15 +743,19 @@ func correctTarget(margin, p0, m0, p1, m1 float64, logf func(string, ...any)) fu
 // floorMisses lists the cost budgets the floor (every group at its
 // smallest level) misses: latency measured when it was, predicted
 // otherwise (against the solver's target).
-func floorMisses(p *profile.Profile, b budgets, floor Metrics) []string {
+func floorMisses(lim latencyLimit, b budgets, dense, floor Metrics) []string {
 	var miss []string
 	if b.latency > 0 {
 		if floor.MeasuredMS > 0 {
-			if floor.MeasuredMS > p.Budgets.LatencyMS.Max {
-				miss = append(miss, fmt.Sprintf("latency measured %.4g ms > %.4g ms", floor.MeasuredMS, p.Budgets.LatencyMS.Max))
+			if v := lim.measured(floor); v > lim.budget {
+				miss = append(miss, fmt.Sprintf("latency measured %s > %s", lim.format(v), lim.format(lim.budget)))
 			}
 		} else if floor.LatencyMS > b.latency {
-			miss = append(miss, fmt.Sprintf("latency predicted %.4g ms > %.4g ms", floor.LatencyMS, b.latency))
+			if lim.fraction {
+				miss = append(miss, fmt.Sprintf("latency predicted %s > %s", lim.format(lim.predicted(floor, dense)), lim.format(lim.budget)))
+			} else {
+				miss = append(miss, fmt.Sprintf("latency predicted %.4g ms > %.4g ms", floor.LatencyMS, b.latency))
+			}
 		}
 	}
 	if b.ram > 0 && float64(floor.RAMBytes) > b.ram {

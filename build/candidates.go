@@ -24,6 +24,10 @@ type Candidate struct {
 	Kept        []int   `json:"kept"`   // channels kept per group
 	PredictedMS float64 `json:"predicted_ms"`
 	MeasuredMS  float64 `json:"measured_ms,omitempty"`
+	// MeasuredRatio is the measured latency over the original's timed
+	// interleaved with it (what a budget given as a fraction of the
+	// original's judges).
+	MeasuredRatio float64 `json:"measured_ratio,omitempty"`
 	// Excluded says why the candidate was not scored (a cost budget it
 	// misses when measured); empty when it was.
 	Excluded string `json:"excluded,omitempty"`
@@ -103,8 +107,10 @@ type candidateSearch struct {
 	calib  []engine.Batch
 	probe  Finetuner
 	// measure times a model here (nil: not measuring); limit is the
-	// measured latency a candidate must not exceed (budget × margin).
-	measure func(*onnxio.Model) (float64, error)
+	// measured latency a candidate must not exceed (budget × margin), in
+	// lim's unit (ms, or the ratio to the original).
+	measure func(*onnxio.Model) (Metrics, error)
+	lim     latencyLimit
 	limit   float64
 	logf    func(string, ...any)
 }
@@ -122,35 +128,35 @@ func (s *candidateSearch) run(ctx context.Context, solved *evaluated) (*evaluate
 		e *evaluated
 	}
 	var cs []cand
-	add := func(name string, e *evaluated, ms float64) {
+	add := func(name string, e *evaluated, mm Metrics) {
 		for i, c := range cs {
 			if s.same(c.Choice, e.choice) {
 				cs[i].Name += " = " + name
 				return
 			}
 		}
-		cs = append(cs, cand{Candidate{Name: name, Choice: slices.Clone(e.choice), Kept: s.kept(e.choice), PredictedMS: e.met.LatencyMS, MeasuredMS: ms}, e})
+		cs = append(cs, cand{Candidate{Name: name, Choice: slices.Clone(e.choice), Kept: s.kept(e.choice), PredictedMS: e.met.LatencyMS, MeasuredMS: mm.MeasuredMS, MeasuredRatio: mm.MeasuredRatio}, e})
 	}
-	measured := map[string]float64{}
+	measured := map[string]Metrics{}
 	// fits says whether e meets the cost budgets: predicted, and measured
 	// here when measuring (each model timed once).
-	fits := func(e *evaluated) (bool, float64, error) {
+	fits := func(e *evaluated) (bool, Metrics, error) {
 		if !s.target.metExceptLatency(e.met) {
-			return false, 0, nil
+			return false, Metrics{}, nil
 		}
 		if s.measure == nil || s.target.latency == 0 {
-			return s.target.met(e.met), 0, nil
+			return s.target.met(e.met), Metrics{}, nil
 		}
 		k := s.key(e.choice)
-		ms, ok := measured[k]
+		mm, ok := measured[k]
 		if !ok {
 			var err error
-			if ms, err = s.measure(e.m); err != nil {
-				return false, 0, err
+			if mm, err = s.measure(e.m); err != nil {
+				return false, Metrics{}, err
 			}
-			measured[k] = ms
+			measured[k] = mm
 		}
-		return ms <= s.limit, ms, nil
+		return s.lim.measured(mm) <= s.limit, mm, nil
 	}
 	// family walks members from the least pruned and adds the first that fits.
 	family := func(name string, members []*evaluated) error {
@@ -171,8 +177,8 @@ func (s *candidateSearch) run(ctx context.Context, solved *evaluated) (*evaluate
 	if err != nil {
 		return nil, nil, err
 	}
-	if !ok && ms > 0 {
-		s.logf("      the solver's choice measured %.4g ms now (> %.4g)", ms, s.limit)
+	if !ok && ms.MeasuredMS > 0 {
+		s.logf("      the solver's choice measured %s now (> %s)", s.lim.format(s.lim.measured(ms)), s.lim.format(s.limit))
 	}
 	add("solver's choice (knapsack, KL damage)", solved, ms)
 	task := make([]GroupResult, len(s.groups))
@@ -217,8 +223,8 @@ func (s *candidateSearch) run(ctx context.Context, solved *evaluated) (*evaluate
 	best := -1
 	for i := range cs {
 		c := &cs[i]
-		if i == 0 && c.MeasuredMS > s.limit && s.limit > 0 && len(cs) > 1 {
-			c.Excluded = fmt.Sprintf("measured %.4g ms > %.4g ms (budget × margin)", c.MeasuredMS, s.limit)
+		if v := s.lim.measured(Metrics{MeasuredMS: c.MeasuredMS, MeasuredRatio: c.MeasuredRatio}); i == 0 && v > s.limit && s.limit > 0 && len(cs) > 1 {
+			c.Excluded = fmt.Sprintf("measured %s > %s (budget × margin)", s.lim.format(v), s.lim.format(s.limit))
 			s.logf("      candidate %s: %s", c.Name, c.Excluded)
 			continue
 		}
@@ -246,7 +252,7 @@ func (s *candidateSearch) run(ctx context.Context, solved *evaluated) (*evaluate
 				break
 			}
 			var ok bool
-			var ms float64
+			var ms Metrics
 			var e *evaluated
 			for _, choice := range moves {
 				if slices.ContainsFunc(cs, func(c cand) bool { return s.same(c.Choice, choice) }) {
@@ -267,7 +273,7 @@ func (s *candidateSearch) run(ctx context.Context, solved *evaluated) (*evaluate
 				continue
 			}
 			tried++
-			c := cand{Candidate{Name: fmt.Sprintf("grown from %v (round %d)", from.Kept, round+1), Choice: slices.Clone(e.choice), Kept: s.kept(e.choice), PredictedMS: e.met.LatencyMS, MeasuredMS: ms}, e}
+			c := cand{Candidate{Name: fmt.Sprintf("grown from %v (round %d)", from.Kept, round+1), Choice: slices.Clone(e.choice), Kept: s.kept(e.choice), PredictedMS: e.met.LatencyMS, MeasuredMS: ms.MeasuredMS, MeasuredRatio: ms.MeasuredRatio}, e}
 			if err := s.score(ctx, &c.Candidate); err != nil {
 				return nil, nil, err
 			}
@@ -392,7 +398,7 @@ func (s *candidateSearch) score(ctx context.Context, c *Candidate) error {
 		l := taskLoss(got, labelsOf(s.calib))
 		c.Loss = &l
 	}
-	s.logf("      candidate %s %v: predicted %.4g ms%s, calibration top-1 %s, loss %s", c.Name, c.Kept, c.PredictedMS, msNote(c.MeasuredMS), pct(c.Top1), num(c.Loss))
+	s.logf("      candidate %s %v: predicted %.4g ms%s, calibration top-1 %s, loss %s", c.Name, c.Kept, c.PredictedMS, msNote(c.MeasuredMS, c.MeasuredRatio), pct(c.Top1), num(c.Loss))
 	return nil
 }
 
@@ -460,9 +466,12 @@ func num(v *float64) string {
 	return fmt.Sprintf("%.4f", *v)
 }
 
-func msNote(ms float64) string {
+func msNote(ms, ratio float64) string {
 	if ms == 0 {
 		return ""
+	}
+	if ratio > 0 {
+		return fmt.Sprintf(" (measured %.4g: %.3g × the original's)", ms, ratio)
 	}
 	return fmt.Sprintf(" (measured %.4g)", ms)
 }

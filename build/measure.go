@@ -15,9 +15,11 @@ import (
 // timer measures models on this machine against the original. The
 // machine's speed drifts between minutes by more than a budget's margin
 // (docs/profiles.md), so a model is never judged by a lone timing: it is
-// timed interleaved with the original (Interleaved), and its latency is
-// the ratio of the two times the original's reference measurement, taken
-// once when the timer starts.
+// timed interleaved with the original (Interleaved). A budget given as a
+// fraction of the original's latency judges that ratio itself
+// (Metrics.MeasuredRatio); an absolute budget judges the ratio times the
+// original's reference measurement, taken once when the timer starts,
+// which is itself one reading at one minute.
 type timer struct {
 	ctx    context.Context
 	p      *profile.Profile
@@ -106,6 +108,15 @@ func runsFor(per time.Duration, runs int) int {
 // is warmup runs, then at least runs and at least minMeasureTime, and its
 // statistic is stat ("p50", "p90" or "min"). A slow program beside a fast
 // one stays comparable: ratios are per round.
+//
+// A program's ratio is the median over rounds of its ratio to the first
+// program within each round, not the ratio of the two medians over
+// rounds: within a round the timings are taken back to back, so a change
+// of the machine's speed between rounds scales both and cancels in that
+// round's ratio, whereas the ratio of medians can pair the first
+// program's time from a fast round with this one's from a slow round. The
+// median over rounds then discards a round in which a burst of load hit
+// only one of the two.
 func Interleaved(ctx context.Context, progs []*engine.Program, warmup, runs, rounds int, stat string) (*Durations, error) {
 	if len(progs) == 0 || rounds < 1 || runs < 1 {
 		return nil, fmt.Errorf("build: Interleaved: %d programs, %d rounds, %d runs", len(progs), rounds, runs)

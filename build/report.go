@@ -82,7 +82,7 @@ func WriteReport(w io.Writer, r *Result) error {
 			continue
 		}
 		frac := b.Value / b.Budget
-		d.BudgetBars = append(d.BudgetBars, bar{Label: b.Name, Y: 10 + i*26, W2: 300 * math.Min(frac, 1.6), V2: fmt.Sprintf("%.4g / %.4g %s", b.Value, b.Budget, b.Unit),
+		d.BudgetBars = append(d.BudgetBars, bar{Label: b.Name, Y: 10 + i*26, W2: 300 * math.Min(frac, 1.6), V2: b.Shown() + " / " + b.Limit(),
 			Over: !b.OK})
 	}
 	d.BudgetH = 20 + len(r.Budgets)*26
@@ -168,7 +168,7 @@ svg text{font:12px system-ui,sans-serif}.muted{color:#666}
 <h2>Budgets</h2>
 {{if not .R.Budgets}}<p id="no-budgets">No budgets: this report is of a pruning run, not a profile-driven build.</p>{{end}}
 <table id="budgets"><tr><th>budget</th><th>limit</th><th>value</th><th>status</th><th>note</th></tr>
-{{range .R.Budgets}}<tr><td>{{.Name}}</td><td>{{printf "%.4g" .Budget}} {{.Unit}}</td><td>{{printf "%.4g" .Value}}</td><td>{{if .OK}}<span class="ok">ok</span>{{else}}<span class="over">over by {{printf "%.4g" .Gap}}</span>{{end}}</td><td>{{.Note}}</td></tr>
+{{range .R.Budgets}}<tr><td>{{.Name}}</td><td>{{.Limit}}</td><td>{{.Shown}}</td><td>{{if .OK}}<span class="ok">ok</span>{{else}}<span class="over">over by {{.GapShown}}</span>{{end}}</td><td>{{.Note}}</td></tr>
 {{end}}</table>
 <svg id="budget-bars" width="700" height="{{.BudgetH}}" role="img" aria-label="budget bars">
 {{range .BudgetBars}}<text x="0" y="{{add .Y 13}}">{{.Label}}</text><rect x="130" y="{{.Y}}" width="{{printf "%.1f" .W2}}" height="18" fill="{{if .Over}}#d62728{{else}}#2ca02c{{end}}"/><line x1="430" x2="430" y1="{{.Y}}" y2="{{add .Y 18}}" stroke="#000" stroke-dasharray="3 2"/><text x="620" y="{{add .Y 13}}" text-anchor="end">{{.V2}}</text>

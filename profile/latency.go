@@ -21,9 +21,10 @@ func (l *LatencyBudget) String() string {
 	return fmt.Sprintf("%s ≤ %g ms", l.Statistic, l.Max)
 }
 
-// Percent prints a fraction as a percentage: 0.5 → "50%", 0.333 → "33.3%".
+// Percent prints a fraction as a percentage to 0.1: 0.5 → "50%", 0.3333 →
+// "33.3%".
 func Percent(f float64) string {
-	return strconv.FormatFloat(math.Round(f*1e5)/1e3, 'f', -1, 64) + "%"
+	return strconv.FormatFloat(math.Round(f*1e3)/10, 'f', -1, 64) + "%"
 }
 
 // overlay: a file that gives one form of the budget over a base profile
@@ -51,10 +52,10 @@ func (v *validator) latency(l *LatencyBudget) {
 	fracSet = fracSet || l.FractionOfOriginal != 0
 	switch {
 	case maxSet && fracSet:
-		v.add(f, nil, "max (%g ms) and fraction_of_original (%g) both set: give one, an absolute budget or a fraction of the original's latency", l.Max, l.FractionOfOriginal)
+		v.add(f, nil, "max (%g ms) and fraction_of_original (%g) both set; give one, an absolute budget or a fraction of the original's latency", l.Max, l.FractionOfOriginal)
 	case fracSet:
 		if x := l.FractionOfOriginal; !(x > 0 && x <= 1) {
-			v.add(f+".fraction_of_original", x, "must be in (0, 1]: the built model's latency over the original's (0.5 = half; --budget latency_ms=50%%)")
+			v.add(f+".fraction_of_original", x, "must be in (0, 1], the built model's latency over the original's (0.5 = half, --budget latency_ms=50%%)")
 		}
 	case maxSet:
 		v.positive(f+".max", l.Max, true)

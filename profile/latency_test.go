@@ -55,7 +55,7 @@ func TestLatencyFraction(t *testing.T) {
 		name, budgets, want string
 	}{
 		{"both set", "budgets:\n  latency_ms: {max: 20, fraction_of_original: 0.5}\n",
-			"t.yaml:11: budgets.latency_ms: max (20 ms) and fraction_of_original (0.5) both set: give one"},
+			"t.yaml:11: budgets.latency_ms: max (20 ms) and fraction_of_original (0.5) both set; give one"},
 		{"both set, max 0", "budgets:\n  latency_ms: {max: 0, fraction_of_original: 0.5}\n",
 			"t.yaml:11: budgets.latency_ms: max (0 ms) and fraction_of_original (0.5) both set"},
 		{"over 1", "budgets:\n  latency_ms: {fraction_of_original: 1.5}\n",

@@ -66,11 +66,20 @@ profile's budgets:
      on the held-out rest of --data;
   5. write OUTDIR/model.onnx, build.json and report.html, all at once.
 
+A latency budget is milliseconds (budgets.latency_ms.max, --budget
+latency_ms=40) or a fraction of the original model's latency
+(budgets.latency_ms.fraction_of_original: 0.5, --budget latency_ms=50%). A
+fraction is judged, when this machine is the target, by the built model's
+time over the original's timed interleaved with it (the median over rounds
+of the ratio within each round), which the machine's speed drifting
+between minutes does not move; otherwise by the cost model's ratio.
+
 The terminal ends with the budget table. Exit status: 0 built; 1 error; 2
 usage; 3 infeasible budgets (the table shows each budget, the best value
 reached and the gap; nothing is written).`,
 		Example: `  edgeprune build resnet18.onnx --profile configs/raspberry-pi-5.yaml --data calib.npz -o out/
   edgeprune build model.onnx --profile configs/phone-a76.yaml --budget latency_ms=20 --budget file_mb=4 -o out/
+  edgeprune build lenet5.onnx --profile configs/host-amd64.yaml --budget latency_ms=50% --data test.npz -o out/
   edgeprune build ppocr_cls.onnx --shape x=1,3,48,192 --profile configs/phone-a76-ppocr.yaml \
     --data textlines/test.npz --train textlines/train/ --preset ppocr-cls \
     --finetune-epochs 2 --train-batch 64 --lr 0.01 --schedule constant --bn train -o out/`,
@@ -187,7 +196,7 @@ reached and the gap; nothing is written).`,
 	cmd.Flags().IntVar(&verifyN, "verify-images", 0, "samples of --data after the calibration ones that verify (0: all the rest)")
 	cmd.Flags().IntVar(&batch, "batch", 16, "batch size of the sensitivity and verification runs")
 	addThreadsFlag(cmd, &threads)
-	cmd.Flags().StringArrayVar(&budgetOverrides, "budget", nil, "override a budget: latency_ms=40, ram_mb=, activations_mb=, file_mb=, accuracy= (repeatable)")
+	cmd.Flags().StringArrayVar(&budgetOverrides, "budget", nil, "override a budget: latency_ms=40 (ms) or latency_ms=50% (of the original model's latency), ram_mb=, activations_mb=, file_mb=, accuracy= (repeatable)")
 	cmd.Flags().StringVar(&measure, "measure", "auto", "time the models here: auto (when this machine is the profile's target), yes, no")
 	addShapeFlag(cmd, &shapeSpecs, "shape of a model input with dynamic dimensions (planning, cost model, timing; the model written keeps them dynamic)")
 	addBuildTrainFlags(cmd, &tf)
@@ -270,11 +279,16 @@ func printBudgetTable(w io.Writer, r *build.Result) {
 			st = "n/a"
 		}
 		if !b.OK {
-			st = fmt.Sprintf("OVER by %.4g", b.Gap)
+			st = "OVER by " + b.GapShown()
 		}
 		bv := "-"
 		if v, ok := before[b.Name]; ok {
 			bv = fmt.Sprintf("%.4g", v)
+		}
+		if b.Unit == build.UnitOfOriginal {
+			// A fraction of the original's latency: the original is 100%.
+			fmt.Fprintf(w, "%-16s %12s %12s %12s  %-6s %s\n", b.Name, profile.Percent(b.Budget)+" of orig", "100%", b.Shown(), st, b.Note)
+			continue
 		}
 		fmt.Fprintf(w, "%-16s %12.4g %12s %12.4g  %-6s %s\n", b.Name, b.Budget, bv, b.Value, st, b.Note)
 	}

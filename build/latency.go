@@ -1,0 +1,124 @@
+package build
+
+import (
+	"fmt"
+
+	"github.com/edgeprune/edgeprune/profile"
+)
+
+// UnitOfOriginal is the unit of a latency budget given as a fraction of the
+// original's latency (profile budgets.latency_ms.fraction_of_original): the
+// budget row's Budget, Value and Gap are ratios to the original.
+const UnitOfOriginal = "× the original's"
+
+// latencyLimit is the latency budget in the unit build judges it by:
+// milliseconds for an absolute budget; for a fraction of the original's,
+// the built model's latency over the original's — measured here, the
+// median over interleaved rounds of the ratio within each round
+// (measure.go), so that no reading of the original taken at another
+// minute enters; predicted, the cost model's ratio.
+type latencyLimit struct {
+	budget   float64 // ms, or the fraction (0: no latency budget)
+	fraction bool
+}
+
+func latencyLimitOf(p *profile.Profile) latencyLimit {
+	switch l := p.Budgets.LatencyMS; {
+	case l.IsFraction():
+		return latencyLimit{budget: l.FractionOfOriginal, fraction: true}
+	case l != nil:
+		return latencyLimit{budget: l.Max}
+	}
+	return latencyLimit{}
+}
+
+// original is the original model's latency in the budget's unit, given
+// its reference reading.
+func (l latencyLimit) original(ref Metrics) float64 {
+	if l.fraction {
+		return 1
+	}
+	return ref.MeasuredMS
+}
+
+// measured is a model's measured latency (timer.measure) in the budget's
+// unit.
+func (l latencyLimit) measured(m Metrics) float64 {
+	if l.fraction {
+		return m.MeasuredRatio
+	}
+	return m.MeasuredMS
+}
+
+// predicted is a model's predicted latency in the budget's unit: over the
+// original's predicted latency for a fraction.
+func (l latencyLimit) predicted(m, orig Metrics) float64 {
+	if l.fraction {
+		if orig.LatencyMS <= 0 {
+			return 0
+		}
+		return m.LatencyMS / orig.LatencyMS
+	}
+	return m.LatencyMS
+}
+
+// format prints x in the budget's unit: "0.463 × the original's" or
+// "13.55 ms".
+func (l latencyLimit) format(x float64) string {
+	if l.fraction {
+		return fmt.Sprintf("%.3g %s", x, UnitOfOriginal)
+	}
+	return fmt.Sprintf("%.4g ms", x)
+}
+
+// Limit is the row's budget as a person reads it: "50% of the original's"
+// for a latency fraction, else the number and unit.
+func (r BudgetRow) Limit() string {
+	if r.Unit == UnitOfOriginal {
+		return profile.Percent(r.Budget) + " of the original's"
+	}
+	return fmt.Sprintf("%.4g %s", r.Budget, r.Unit)
+}
+
+// Shown is the row's value as the table prints it: a percentage of the
+// original's for a latency fraction.
+func (r BudgetRow) Shown() string {
+	if r.Unit == UnitOfOriginal {
+		return profile.Percent(r.Value)
+	}
+	return fmt.Sprintf("%.4g", r.Value)
+}
+
+// GapShown is the row's gap as the table prints it: a percentage of the
+// original's latency for a latency fraction.
+func (r BudgetRow) GapShown() string {
+	if r.Unit == UnitOfOriginal {
+		return profile.Percent(r.Gap) + " of the original's"
+	}
+	return fmt.Sprintf("%.4g", r.Gap)
+}
+
+// fractionRow judges a latency budget given as the fraction f of the
+// original's latency: measured here, by the built model's ratio to the
+// original timed interleaved with it (Metrics.MeasuredRatio); otherwise by
+// the cost model's ratio. The milliseconds are for information.
+func fractionRow(f float64, before, after Metrics) BudgetRow {
+	r := BudgetRow{Name: "latency_ms", Budget: f, Unit: UnitOfOriginal}
+	pred := 0.0
+	if before.LatencyMS > 0 {
+		pred = after.LatencyMS / before.LatencyMS
+	}
+	if after.MeasuredRatio > 0 {
+		r.Value, r.ValueMS, r.BudgetMS = after.MeasuredRatio, after.MeasuredMS, f*before.MeasuredMS
+		r.Note = fmt.Sprintf("measured %s here: the median over %d interleaved rounds of its time over the original's in the same round (medians %.4g vs %.4g ms); ≈ %.4g ms at the original's %.4g ms read at the start; predicted %.3g (%.4g / %.4g ms)",
+			after.MeasuredStatistic, measureRounds, after.SameRunMS, after.OriginalSameRunMS, after.MeasuredMS, before.MeasuredMS, pred, after.LatencyMS, before.LatencyMS)
+	} else {
+		r.Value, r.ValueMS, r.BudgetMS = pred, after.LatencyMS, f*before.LatencyMS
+		r.Note = fmt.Sprintf("predicted: %.4g / %.4g ms", after.LatencyMS, before.LatencyMS)
+	}
+	r.OK = r.Value <= r.Budget
+	if !r.OK {
+		r.Gap = r.Value - r.Budget
+	}
+	return r
+}
