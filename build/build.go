@@ -343,7 +343,13 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 		}
 	}
 	if len(space.ULayers) > 0 { // unstructured.go
-		if err := ev.unstructuredSensitivity(m, tl, refCalib, origEnergy, opts.Calib, dense, res, logf); err != nil {
+		score := func(got [][]float32) (damage, task float64) {
+			if calibLabels != nil {
+				task = taskLoss(got, calibLabels) - refLoss
+			}
+			return fid.Damage(refCalib, got), task
+		}
+		if err := ev.unstructuredSensitivity(m, tl, refCalib, origEnergy, opts.Calib, dense, res, score, logf); err != nil {
 			return nil, err
 		}
 		if dense, err = ev.packedFiles(dense, res); err != nil {
@@ -450,10 +456,9 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 		target.latency = toPred(aim)
 		logf("      measured %s > %s: re-solving aiming at %s measured", lim.format(v), lim.format(lim.budget), lim.format(aim))
 	}
-	if calibLabels != nil && len(space.ULayers) == 0 {
+	if calibLabels != nil {
 		// The accuracy budget is searched, not only verified: candidates.go
-		// (structured choices only: with unstructured layers the solver's
-		// staged choice is kept).
+		// (with unstructured layers, over the joint space).
 		t1 := time.Now()
 		logf("[3a/5] candidates: verified on the %d labelled calibration samples%s", len(calibLabels), map[bool]string{true: " after a short fine-tune each", false: ""}[opts.Probe != nil])
 		cs := &candidateSearch{ev: ev, groups: res.Groups, dense: dense, target: target, start: start, calib: opts.Calib, probe: opts.Probe, logf: logf}

@@ -37,7 +37,13 @@ type CalibrateOptions struct {
 	// fit beside the uniform widths (another random stream than the
 	// validation variants); default 8.
 	FitVariants int
-	Seed        uint64
+	// SparseVariants are random variants per model with every weight
+	// layer magnitude-pruned (element pattern, 75–97%) on top of a random
+	// structured choice, timed for the sparse class (the nodes the engine
+	// runs on its sparse kernels), and as many again from another stream to
+	// validate it on; default 4, < 0 none.
+	SparseVariants int
+	Seed           uint64
 	// Statistic is what is fitted and validated: "median" (default) or
 	// "min" (the fastest run: robust to a machine shared with other work,
 	// at the price of predicting an unloaded device).
@@ -87,8 +93,11 @@ type CalibrationResult struct {
 	PerModel    map[string]PredictorStats `json:"per_model"`
 	Points      []ValidationPoint         `json:"points"`
 	Samples     int                       `json:"node_samples"`
-	Statistic   string                    `json:"statistic"`
-	Seconds     float64                   `json:"seconds"`
+	// Sparse validates the sparse class on held-out sparse variants,
+	// fitted against the default (nil without sparse variants).
+	Sparse    *SparseValidation `json:"sparse,omitempty"`
+	Statistic string            `json:"statistic"`
+	Seconds   float64           `json:"seconds"`
 	// Timings are the measurements everything was fitted and validated on
 	// (FitTimings refits them).
 	Timings *Timings `json:"-"`
@@ -139,6 +148,10 @@ const (
 	PlanWidth    = "width"
 	PlanFit      = "fit"
 	PlanValidate = "validate"
+	// Sparse variants (CalibrateOptions.SparseVariants): their sparse
+	// nodes fit the sparse class; the validation ones are held out.
+	PlanSparseFit      = "sparse-fit"
+	PlanSparseValidate = "sparse-validate"
 )
 
 // PlanTiming is one variant of a model, timed: every node of its plan
@@ -147,7 +160,10 @@ type PlanTiming struct {
 	Kind   string  `json:"kind"`
 	Keep   float64 `json:"keep,omitempty"`   // uniform width
 	Choice []int   `json:"choice,omitempty"` // keep level per group
-	FLOPs  int64   `json:"flops"`
+	// Sparsity is the unstructured sparsity of every weight layer (sparse
+	// variants).
+	Sparsity float64 `json:"sparsity,omitempty"`
+	FLOPs    int64   `json:"flops"`
 	// Nodes are all nodes of the plan's report (MS 0 for one that did not run).
 	Nodes []profile.NodeSample `json:"nodes"`
 	Run   profile.RunTimes     `json:"run"`
@@ -185,6 +201,9 @@ func (o *CalibrateOptions) defaults(p *profile.Profile) (q float64, err error) {
 	}
 	if o.FitVariants == 0 {
 		o.FitVariants = 8
+	}
+	if o.SparseVariants == 0 {
+		o.SparseVariants = 4
 	}
 	if o.Log == nil {
 		o.Log = func(string, ...any) {}
@@ -254,13 +273,14 @@ func Measure(ctx context.Context, p *profile.Profile, models []NamedModel, opts 
 		}
 		mt := ModelTimings{Model: nm.Name}
 		type job struct {
-			kind   string
-			keep   float64
-			choice []int
+			kind     string
+			keep     float64
+			choice   []int
+			sparsity float64
 		}
 		var jobs []job
 		for _, w := range opts.Widths {
-			jobs = append(jobs, job{PlanWidth, w, s.Uniform(levelOf(s.Keep, w))})
+			jobs = append(jobs, job{kind: PlanWidth, keep: w, choice: s.Uniform(levelOf(s.Keep, w))})
 		}
 		// Two streams of the same seed: the fitting and the validation
 		// variants differ.
@@ -278,6 +298,21 @@ func Measure(ctx context.Context, p *profile.Profile, models []NamedModel, opts 
 				jobs = append(jobs, job{kind: kv.kind, choice: choice})
 			}
 		}
+		if opts.WriteVariants == "" { // ORT is timed on the dense variants only
+			for _, kv := range []struct {
+				kind   string
+				stream uint64
+			}{{PlanSparseFit, 14}, {PlanSparseValidate, 13}} {
+				rng := rand.New(rand.NewPCG(opts.Seed, kv.stream))
+				for v := 0; v < opts.SparseVariants; v++ {
+					choice := make([]int, len(s.Groups))
+					for i := range choice {
+						choice[i] = rng.IntN(len(s.Keep))
+					}
+					jobs = append(jobs, job{kind: kv.kind, choice: choice, sparsity: 0.75 + 0.22*rng.Float64()})
+				}
+			}
+		}
 		// Compile every plan first, then time them round-robin in
 		// opts.Rounds rounds, each plan opts.Runs/Rounds runs per round: a
 		// machine whose speed drifts (other tenants, clocks) then shifts the
@@ -288,6 +323,11 @@ func Measure(ctx context.Context, p *profile.Profile, models []NamedModel, opts 
 			m, _, err := s.Model(j.choice)
 			if err != nil {
 				return nil, fmt.Errorf("build: %s variant %d: %w", nm.Name, i, err)
+			}
+			if j.sparsity > 0 {
+				if err := sparsify(m, j.sparsity); err != nil {
+					return nil, fmt.Errorf("build: %s sparse variant %d: %w", nm.Name, i, err)
+				}
 			}
 			if opts.WriteVariants != "" {
 				name := filepath.Join(opts.WriteVariants, fmt.Sprintf("%s-%s-%02d.onnx", strings.TrimSuffix(nm.Name, ".onnx"), j.kind, i))
@@ -333,7 +373,7 @@ func Measure(ctx context.Context, p *profile.Profile, models []NamedModel, opts 
 			r := plans[i].Report()
 			pt := PlanTiming{Kind: j.kind, Keep: j.keep, FLOPs: r.FLOPs, Run: runs[i]}
 			if j.kind != PlanWidth {
-				pt.Choice = j.choice
+				pt.Choice, pt.Sparsity = j.choice, j.sparsity
 			}
 			for k, n := range r.Nodes {
 				// The node's statistic over the rounds' statistics: the
@@ -412,7 +452,19 @@ func FitTimings(p *profile.Profile, t *Timings, opts CalibrateOptions) (*Calibra
 	for mi := range t.Models {
 		for pi := range t.Models[mi].Plans {
 			pt := &t.Models[mi].Plans[pi]
-			if pt.Kind == PlanValidate {
+			if pt.Kind == PlanSparseFit {
+				// The sparse nodes only: the dense nodes and the whole runs
+				// are the dense variants' to fit.
+				sum := pt.nodeSum()
+				for _, n := range pt.Nodes {
+					if n.MS > 0 && n.Class == profile.Sparse {
+						n.PlanMS = sum
+						samples = append(samples, n)
+					}
+				}
+				continue
+			}
+			if pt.Kind == PlanValidate || pt.Kind == PlanSparseValidate {
 				continue
 			}
 			sum := pt.nodeSum()
@@ -479,6 +531,11 @@ func FitTimings(p *profile.Profile, t *Timings, opts CalibrateOptions) (*Calibra
 			ps.CostModel.MAPE*100, ps.CostModel.Within10Pct*100, ps.FLOPsOnly.MAPE*100, ps.TwoParam.MAPE*100, ps.NodeSum.MAPE*100, ps.NodeSum.Within10Pct*100)
 	}
 	res.Overall = PredictorStats{profile.Stats(all[1], all[0]), profile.Stats(all[2], all[0]), profile.Stats(all[3], all[0]), profile.Stats(all[5], all[4])}
+	res.Sparse = validateSparse(co, t, q)
+	if sp := res.Sparse; sp != nil {
+		logf("sparse class: fitted on %d sparse-node timings of %d variants; on %d held-out sparse variants whole-run MAPE %.1f%% fitted vs %.1f%% default, sparse nodes' sum MAPE %.1f%% vs %.1f%%",
+			sp.FitNodes, sp.FitVariants, sp.Fitted.N, sp.Fitted.MAPE*100, sp.Default.MAPE*100, sp.NodesFitted.MAPE*100, sp.NodesDefault.MAPE*100)
+	}
 	co.RSSOverheadMB = math.Round(t.RSSBaselineMB*10) / 10
 	// RSS − weights − activations − baseline = k · weights, k by least
 	// squares (≥ 0).

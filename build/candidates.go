@@ -19,11 +19,14 @@ import (
 // fine-tuned briefly (Options.Probe) and scored on the calibration
 // samples, and the best by cross-entropy (then top-1) is kept.
 type Candidate struct {
-	Name        string  `json:"name"`   // how it was found
-	Choice      []int   `json:"choice"` // level per group
-	Kept        []int   `json:"kept"`   // channels kept per group
-	PredictedMS float64 `json:"predicted_ms"`
-	MeasuredMS  float64 `json:"measured_ms,omitempty"`
+	Name   string `json:"name"`   // how it was found
+	Choice []int  `json:"choice"` // level per group
+	Kept   []int  `json:"kept"`   // channels kept per group
+	// Layers are the unstructured layers' options (search.unstructured),
+	// in the order of the groups of kind "unstructured".
+	Layers      []string `json:"layers,omitempty"`
+	PredictedMS float64  `json:"predicted_ms"`
+	MeasuredMS  float64  `json:"measured_ms,omitempty"`
 	// MeasuredRatio is the measured latency over the original's timed
 	// interleaved with it (what a budget given as a fraction of the
 	// original's judges).
@@ -135,7 +138,7 @@ func (s *candidateSearch) run(ctx context.Context, solved *evaluated) (*evaluate
 				return
 			}
 		}
-		cs = append(cs, cand{Candidate{Name: name, Choice: slices.Clone(e.choice), Kept: s.kept(e.choice), PredictedMS: e.met.LatencyMS, MeasuredMS: mm.MeasuredMS, MeasuredRatio: mm.MeasuredRatio}, e})
+		cs = append(cs, cand{Candidate{Name: name, Choice: slices.Clone(e.choice), Kept: s.kept(e.choice), Layers: s.layers(e.choice), PredictedMS: e.met.LatencyMS, MeasuredMS: mm.MeasuredMS, MeasuredRatio: mm.MeasuredRatio}, e})
 	}
 	measured := map[string]Metrics{}
 	// fits says whether e meets the cost budgets: predicted, and measured
@@ -273,7 +276,7 @@ func (s *candidateSearch) run(ctx context.Context, solved *evaluated) (*evaluate
 				continue
 			}
 			tried++
-			c := cand{Candidate{Name: fmt.Sprintf("grown from %v (round %d)", from.Kept, round+1), Choice: slices.Clone(e.choice), Kept: s.kept(e.choice), PredictedMS: e.met.LatencyMS, MeasuredMS: ms.MeasuredMS, MeasuredRatio: ms.MeasuredRatio}, e}
+			c := cand{Candidate{Name: fmt.Sprintf("grown from %v (round %d)", from.Kept, round+1), Choice: slices.Clone(e.choice), Kept: s.kept(e.choice), Layers: s.layers(e.choice), PredictedMS: e.met.LatencyMS, MeasuredMS: ms.MeasuredMS, MeasuredRatio: ms.MeasuredRatio}, e}
 			if err := s.score(ctx, &c.Candidate); err != nil {
 				return nil, nil, err
 			}
@@ -354,17 +357,33 @@ func (s *candidateSearch) ladder(groups []GroupResult) ([]*evaluated, error) {
 }
 
 // key identifies a choice by the channels each group keeps (levels that
-// round to the same count are the same model).
-func (s *candidateSearch) key(choice []int) string { return fmt.Sprint(s.kept(choice)) }
+// round to the same count are the same model) and the unstructured
+// layers' options.
+func (s *candidateSearch) key(choice []int) string {
+	_, uc := s.ev.space.splitChoice(choice)
+	return fmt.Sprint(s.kept(choice), uc)
+}
 
 func (s *candidateSearch) same(a, b []int) bool { return s.key(a) == s.key(b) }
 
+// kept is the channels each structured group keeps.
 func (s *candidateSearch) kept(choice []int) []int {
-	k := make([]int, len(choice))
-	for g, l := range choice {
+	sc, _ := s.ev.space.splitChoice(choice)
+	k := make([]int, len(sc))
+	for g, l := range sc {
 		k[g] = s.ev.space.Group(g, l).Kept
 	}
 	return k
+}
+
+// layers names the unstructured layers' options of choice (nil without).
+func (s *candidateSearch) layers(choice []int) []string {
+	_, uc := s.ev.space.splitChoice(choice)
+	var out []string
+	for j, k := range uc {
+		out = append(out, s.ev.space.ULayers[j].Opts[k].String())
+	}
+	return out
 }
 
 // growRounds and growProbes bound the growth from the best candidate.
@@ -398,15 +417,27 @@ func (s *candidateSearch) score(ctx context.Context, c *Candidate) error {
 		l := taskLoss(got, labelsOf(s.calib))
 		c.Loss = &l
 	}
-	s.logf("      candidate %s %v: predicted %.4g ms%s, calibration top-1 %s, loss %s", c.Name, c.Kept, c.PredictedMS, msNote(c.MeasuredMS, c.MeasuredRatio), pct(c.Top1), num(c.Loss))
+	s.logf("      candidate %s %v%s: predicted %.4g ms%s, calibration top-1 %s, loss %s", c.Name, c.Kept, layersNote(c.Layers), c.PredictedMS, msNote(c.MeasuredMS, c.MeasuredRatio), pct(c.Top1), num(c.Loss))
 	return nil
 }
 
 // neighbours lists, per group g that can keep more, the moves to try in
 // order: g one level less pruned alone, then with each other group h one
-// level more pruned (levels that keep the same channels skipped).
+// level more pruned (levels that keep the same channels skipped). An
+// unstructured layer's step is to the next option by packed size (up:
+// larger).
 func (s *candidateSearch) neighbours(choice []int) [][][]int {
+	nG := len(s.ev.space.Groups)
 	step := func(c []int, g, dir int) ([]int, bool) {
+		if g >= nG {
+			l := c[g] + dir
+			if l < 0 || l >= len(s.ev.space.ULayers[g-nG].Opts) {
+				return nil, false
+			}
+			n := slices.Clone(c)
+			n[g] = l
+			return n, true
+		}
 		k := s.ev.space.Group(g, c[g]).Kept
 		for l := c[g] + dir; l >= 0 && l < len(s.ev.space.Keep); l += dir {
 			if s.ev.space.Group(g, l).Kept != k {
@@ -464,6 +495,13 @@ func num(v *float64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.4f", *v)
+}
+
+func layersNote(l []string) string {
+	if len(l) == 0 {
+		return ""
+	}
+	return " [" + strings.Join(l, ", ") + "]"
 }
 
 func msNote(ms, ratio float64) string {

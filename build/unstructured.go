@@ -313,8 +313,12 @@ func tensorPackedBytes(t *onnx.TensorProto, code pack.TensorCode) (int64, error)
 // sorted by packed size, largest first (so that one step further is one
 // step smaller, as the greedy repair assumes). It reorders each layer's
 // options in the space to match.
+//
+// score gives an option's damage and task damage from its outputs on the
+// calibration data (as the structured groups' are: the two kinds'
+// damages are summed by the joint knapsack).
 func (e *evaluator) unstructuredSensitivity(orig *onnxio.Model, tl *tails, refCalib [][]float32, origEnergy map[string]float64,
-	calib []engine.Batch, dense *evaluated, res *Result, logf func(string, ...any)) error {
+	calib []engine.Batch, dense *evaluated, res *Result, score func(got [][]float32) (damage, task float64), logf func(string, ...any)) error {
 	s := e.space
 	for li := range s.ULayers {
 		l := &s.ULayers[li]
@@ -372,7 +376,7 @@ func (e *evaluator) unstructuredSensitivity(orig *onnxio.Model, tl *tails, refCa
 			}
 			res.TotalNodes += len(orig.Graph().GetNode()) * len(models)
 			for i := range models {
-				gr.Options[i+1].Damage = meanKL(refCalib, got[i])
+				gr.Options[i+1].Damage, gr.Options[i+1].TaskDamage = score(got[i])
 			}
 		}
 		// Dense first, then by packed size, largest first.

@@ -20,6 +20,7 @@ func newCalibrateCmd(c *cli) *cobra.Command {
 		profPath, out, report string
 		threads, variants     int
 		runs, fitVariants     int
+		sparseVariants        int
 		rounds                int
 		rssProbePath          string
 		saveTimings           string
@@ -41,7 +42,11 @@ the linear per-op cost model by non-negative least squares, then validates
 it on --variants other random variants (another random stream: none of them
 is fitted on), reporting MAPE, RMSPE and the fraction within ±10%
 (nn-Meter's measures) beside a FLOPs-only and a FLOPs + per-node fit. A
-model's variants are timed round-robin in --rounds rounds.
+model's variants are timed round-robin in --rounds rounds. The sparse op
+class (layers the engine runs on its sparse kernels) is fitted on the
+sparse nodes of --sparse-variants variants whose weight layers are
+magnitude-pruned at 75–97%, and validated on as many others: whole-run
+MAPE with the fitted class against the default one.
 
 It writes the profile again, comments kept, with a calibration block for
 the runtime and thread count (-o; atomic), and the conditions it measured
@@ -80,6 +85,9 @@ adds per node (profiler_us); bench/ort_profile.sh runs it all.`,
 			if fitVariants < 0 || fitVariants > 1000 {
 				return usagef("--fit-variants %d: must be in [0, 1000]", fitVariants)
 			}
+			if sparseVariants < 0 || sparseVariants > 1000 {
+				return usagef("--sparse-variants %d: must be in [0, 1000] (0: none)", sparseVariants)
+			}
 			if runs < 1 || runs > 10000 {
 				return usagef("--runs %d: must be in [1, 10000]", runs)
 			}
@@ -107,6 +115,10 @@ adds per node (profiler_us); bench/ort_profile.sh runs it all.`,
 				Log: func(f string, a ...any) { fmt.Fprintf(c.stderr, f+"\n", a...) }}
 			if fitVariants == 0 {
 				opts.FitVariants = -1
+			}
+			opts.SparseVariants = sparseVariants
+			if sparseVariants == 0 {
+				opts.SparseVariants = -1
 			}
 			var timings *build.Timings
 			if len(fromTimings) > 0 {
@@ -175,6 +187,7 @@ adds per node (profiler_us); bench/ort_profile.sh runs it all.`,
 	cmd.Flags().MarkHidden("rss-probe")
 	cmd.Flags().IntVar(&rounds, "rounds", 4, "split each variant's runs into rounds, all variants of a model timed once per round (a machine whose speed drifts then shifts them alike)")
 	cmd.Flags().IntVar(&fitVariants, "fit-variants", 8, "random structured variants per model timed for the fit, beside the uniform widths (another random stream than the validation variants)")
+	cmd.Flags().IntVar(&sparseVariants, "sparse-variants", 4, "random sparse variants per model (every weight layer magnitude-pruned at 75–97% on a random structured choice) timed to fit the sparse op class, and as many again to validate it; 0: none (the class keeps its default efficiency)")
 	cmd.Flags().StringVar(&saveTimings, "save-timings", "", "write the measurements (JSON) so that --from-timings can refit them")
 	cmd.Flags().StringSliceVar(&fromTimings, "from-timings", nil, "fit and validate from saved measurements (--save-timings), merged: e.g. one file per model, each measured in its own run")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "seed of the validation variants")
@@ -222,6 +235,15 @@ func printCalibration(c *cli, r *build.CalibrationResult, out string) {
 			row(p, r.PerModel[p])
 		}
 		row("all", r.Overall)
+	}
+	if sp := r.Sparse; sp != nil {
+		if sp.FitNodes == 0 {
+			fmt.Fprintf(w, "sparse class: no node of the %d sparse variants ran sparse; the default is kept\n", sp.FitVariants)
+		} else {
+			fmt.Fprintf(w, "sparse class: fitted on %d sparse-node timings of %d variants; %d held-out sparse variants:\n", sp.FitNodes, sp.FitVariants, sp.Fitted.N)
+		}
+		fmt.Fprintf(w, "  whole runs     fitted %5.1f%% MAPE %4.0f%% ±10   default %5.1f%% MAPE %4.0f%% ±10\n", sp.Fitted.MAPE*100, sp.Fitted.Within10Pct*100, sp.Default.MAPE*100, sp.Default.Within10Pct*100)
+		fmt.Fprintf(w, "  sparse nodes   fitted %5.1f%% MAPE %4.0f%% ±10   default %5.1f%% MAPE %4.0f%% ±10\n", sp.NodesFitted.MAPE*100, sp.NodesFitted.Within10Pct*100, sp.NodesDefault.MAPE*100, sp.NodesDefault.Within10Pct*100)
 	}
 	cd := r.Calibration.Conditions
 	fmt.Fprintf(w, "conditions: %d CPUs, %.0f MHz, governor %q, load average %v\n", cd.CPUs, cd.MHz, cd.Governor, cd.LoadAvg)
