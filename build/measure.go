@@ -132,7 +132,6 @@ func Interleaved(ctx context.Context, progs []*engine.Program, warmup, runs, rou
 		n[i] = runsFor(t.Median, runs)
 	}
 	times := make([][]time.Duration, len(progs))
-	ratios := make([][]float64, len(progs))
 	for r := 0; r < rounds; r++ {
 		got := make([]time.Duration, len(progs))
 		for k := range progs {
@@ -152,17 +151,28 @@ func Interleaved(ctx context.Context, progs []*engine.Program, warmup, runs, rou
 		}
 		for i := range progs {
 			times[i] = append(times[i], got[i])
-			ratios[i] = append(ratios[i], float64(got[i])/float64(max(got[0], 1)))
 		}
 	}
+	return summarize(times), nil
+}
+
+// summarize gives, from times[program][round], each program's median time
+// over rounds and the median over rounds of its ratio to program 0's time
+// in the same round.
+func summarize(times [][]time.Duration) *Durations {
 	d := &Durations{}
-	for i := range progs {
-		slices.Sort(times[i])
-		slices.Sort(ratios[i])
-		d.Times = append(d.Times, median(times[i]))
-		d.Ratios = append(d.Ratios, medianF(ratios[i]))
+	for i := range times {
+		ratios := make([]float64, len(times[i]))
+		for r, t := range times[i] {
+			ratios[r] = float64(t) / float64(max(times[0][r], 1))
+		}
+		sorted := slices.Clone(times[i])
+		slices.Sort(sorted)
+		slices.Sort(ratios)
+		d.Times = append(d.Times, median(sorted))
+		d.Ratios = append(d.Ratios, medianF(ratios))
 	}
-	return d, nil
+	return d
 }
 
 func median(s []time.Duration) time.Duration {
