@@ -36,7 +36,7 @@ func newCalibrateCmd(c *cli) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "calibrate MODEL.onnx... --profile P.yaml -o CALIBRATED.yaml",
-		Short: "Fit the latency cost model on this machine and validate it",
+		Short: "Fit the latency and memory cost model on this machine and validate it",
 		Long: `calibrate runs on the device itself. It times every node of each MODEL
 and its whole runs (the thread's CPU time at 1 thread) at the uniform widths
 keep 1, .75, .5, .25 and in --fit-variants random structured variants, fits
@@ -45,6 +45,12 @@ it on --variants other random variants (another random stream: none of them
 is fitted on), reporting MAPE, RMSPE and the fraction within ±10%
 (nn-Meter's measures) beside a FLOPs-only and a FLOPs + per-node fit. A
 model's variants are timed round-robin in --rounds rounds.
+
+Every plan is also read, compiled and run once in a child process of
+edgeprune (median of 3): the memory model, rss_overhead_mb + rss_scale ×
+max(2·file, file + weights held + activations + sparse build), is fitted
+to their peak resident sets on the widths and fitting variants and
+validated on the validation variants (docs/profiles.md, Cost model).
 
 It writes the profile again, comments kept, with a calibration block for
 the runtime and thread count (-o; atomic), and the conditions it measured
