@@ -658,7 +658,7 @@ func budgetTable(p *profile.Profile, before, after Metrics) []BudgetRow {
 		if after.MeasuredRSSMB > 0 {
 			add("ram_mb", b.RAMMB.Max, after.MeasuredRSSMB, "MB", fmt.Sprintf("measured peak RSS here (a child process running it once; the original %.1f MB); predicted %.1f", before.MeasuredRSSMB, float64(after.RAMBytes)/profile.MB))
 		} else {
-			add("ram_mb", b.RAMMB.Max, float64(after.RAMBytes)/profile.MB, "MB", "weights as held + peak activations + runtime")
+			add("ram_mb", b.RAMMB.Max, float64(after.RAMBytes)/profile.MB, "MB", "predicted peak RSS: runtime + scale × max(2·file, file + weights held + activations + sparse build)")
 		}
 	}
 	if b.ActivationsMB != nil {

@@ -48,6 +48,10 @@ type CalibrateOptions struct {
 	// "min" (the fastest run: robust to a machine shared with other work,
 	// at the price of predicting an unloaded device).
 	Statistic string
+	// PeakRSS, when set, measures the peak resident set (MB) of a child
+	// process reading m from a file, compiling and running it once: Measure
+	// then records every plan's (Timings.RSS) for the memory model's fit.
+	PeakRSS func(ctx context.Context, m *onnxio.Model) (float64, error)
 	// WriteVariants, when set, makes Measure write every plan it would time
 	// as DIR/<model>-<kind>-<nn>.onnx and time nothing (for timing them in
 	// another runtime: bench/ort_profile.sh).
@@ -95,9 +99,11 @@ type CalibrationResult struct {
 	Samples     int                       `json:"node_samples"`
 	// Sparse validates the sparse class on held-out sparse variants,
 	// fitted against the default (nil without sparse variants).
-	Sparse    *SparseValidation `json:"sparse,omitempty"`
-	Statistic string            `json:"statistic"`
-	Seconds   float64           `json:"seconds"`
+	Sparse *SparseValidation `json:"sparse,omitempty"`
+	// RAM is the memory model's fit, when peak RSS was measured.
+	RAM       *RAMFit `json:"ram,omitempty"`
+	Statistic string  `json:"statistic"`
+	Seconds   float64 `json:"seconds"`
 	// Timings are the measurements everything was fitted and validated on
 	// (FitTimings refits them).
 	Timings *Timings `json:"-"`
@@ -115,25 +121,39 @@ type Timings struct {
 	BandwidthGBs float64 `json:"bandwidth_gbs"`
 	Threads      int     `json:"threads"`
 	// RSSBaselineMB is the process's resident memory before any model was
-	// read (the binary and the Go runtime): the memory model's runtime
-	// overhead (Coeffs.RSSOverheadMB). 0 when not measured.
+	// read (the binary and the Go runtime), for reports. 0 when not measured.
 	RSSBaselineMB float64 `json:"rss_baseline_mb,omitempty"`
-	// RSS are peak resident sets of processes that loaded and ran a model
-	// (edgeprune bench), for the memory model's RSSPerWeightByte.
+	// RSS are peak resident sets of child processes that read, compiled
+	// and ran one plan each (CalibrateOptions.PeakRSS), for the memory
+	// model's fit (profile.FitRAM).
 	RSS        []RSSPoint         `json:"rss,omitempty"`
 	Statistic  string             `json:"statistic"`
 	Conditions profile.Conditions `json:"conditions"`
 	Models     []ModelTimings     `json:"models"`
 }
 
-// RSSPoint is the peak resident set of a process that loaded and ran one
-// model, beside the model's weights (as the engine holds them) and peak
-// activations.
+// RSSPoint is the peak resident set of a process that read, compiled and
+// ran one plan, beside the memory model's terms of that plan. Kind is the
+// plan's (PlanWidth, PlanFit, PlanValidate): the validation plans are not
+// fitted on.
 type RSSPoint struct {
-	Model           string  `json:"model"`
-	WeightBytes     int64   `json:"weight_bytes"`
-	ActivationBytes int64   `json:"activation_bytes"`
-	PeakRSSMB       float64 `json:"peak_rss_mb"`
+	Model     string           `json:"model"`
+	Kind      string           `json:"kind,omitempty"`
+	Keep      float64          `json:"keep,omitempty"`
+	Terms     profile.RAMTerms `json:"terms"`
+	PeakRSSMB float64          `json:"peak_rss_mb"`
+	// PredictedMB is the fitted model's prediction (FitTimings).
+	PredictedMB float64 `json:"predicted_mb,omitempty"`
+}
+
+// RAMFit is the memory model's fit (profile.FitRAM) on the width and
+// fitting plans' peak RSS, validated on the validation plans'.
+type RAMFit struct {
+	OverheadMB float64            `json:"overhead_mb"`
+	Scale      float64            `json:"scale"`
+	Fit        profile.ErrorStats `json:"fit"`
+	Validation profile.ErrorStats `json:"validation"`
+	Points     []RSSPoint         `json:"points"`
 }
 
 // ModelTimings are the plans timed of one model.
@@ -339,6 +359,13 @@ func Measure(ctx context.Context, p *profile.Profile, models []NamedModel, opts 
 			if plans[i], err = compile(m, opts.Threads); err != nil {
 				return nil, fmt.Errorf("build: %s variant %d: %w", nm.Name, i, err)
 			}
+			if opts.PeakRSS != nil {
+				mb, err := opts.PeakRSS(ctx, m)
+				if err != nil {
+					return nil, fmt.Errorf("build: %s variant %d: peak RSS: %w", nm.Name, i, err)
+				}
+				t.RSS = append(t.RSS, RSSPoint{Model: nm.Name, Kind: j.kind, Keep: j.keep, Terms: profile.RAMTermsOf(m, plans[i]), PeakRSSMB: mb})
+			}
 		}
 		if opts.WriteVariants != "" {
 			continue
@@ -536,18 +563,11 @@ func FitTimings(p *profile.Profile, t *Timings, opts CalibrateOptions) (*Calibra
 		logf("sparse class: fitted on %d sparse-node timings of %d variants; on %d held-out sparse variants whole-run MAPE %.1f%% fitted vs %.1f%% default, sparse nodes' sum MAPE %.1f%% vs %.1f%%",
 			sp.FitNodes, sp.FitVariants, sp.Fitted.N, sp.Fitted.MAPE*100, sp.Default.MAPE*100, sp.NodesFitted.MAPE*100, sp.NodesDefault.MAPE*100)
 	}
-	co.RSSOverheadMB = math.Round(t.RSSBaselineMB*10) / 10
-	// RSS − weights − activations − baseline = k · weights, k by least
-	// squares (≥ 0).
-	var num, den float64
-	for _, r := range t.RSS {
-		w := float64(r.WeightBytes)
-		extra := r.PeakRSSMB*profile.MB - w - float64(r.ActivationBytes) - t.RSSBaselineMB*profile.MB
-		num += w * extra
-		den += w * w
-	}
-	if den > 0 && num > 0 {
-		co.RSSPerWeightByte = math.Round(num/den*1000) / 1000
+	if res.RAM = FitRAM(t.RSS); res.RAM != nil {
+		co.RSSOverheadMB, co.RSSScale = res.RAM.OverheadMB, res.RAM.Scale
+		f, v := res.RAM.Fit, res.RAM.Validation
+		logf("memory: peak RSS = %.1f MB + %.3f × max(2·file, file + held + activations + sparse build); fit on %d plans: MAPE %.1f%%, %.0f%% within ±10%%; validation on %d: MAPE %.1f%%, %.0f%% within ±10%%",
+			co.RSSOverheadMB, co.RSSScale, f.N, f.MAPE*100, f.Within10Pct*100, v.N, v.MAPE*100, v.Within10Pct*100)
 	}
 	cond := t.Conditions
 	cond.Statistic = t.Statistic
@@ -589,4 +609,34 @@ func levelOf(keep []float64, w float64) int {
 		}
 	}
 	return best
+}
+
+// FitRAM fits the memory model (profile.FitRAM) on the width and fitting
+// plans' peak RSS and validates it on the validation plans' (nil when
+// nothing was measured). Points carry the fitted prediction.
+func FitRAM(pts []RSSPoint) *RAMFit {
+	var fit []profile.RAMPoint
+	for _, p := range pts {
+		if p.Kind != PlanValidate {
+			fit = append(fit, profile.RAMPoint{Terms: p.Terms, PeakRSSMB: p.PeakRSSMB})
+		}
+	}
+	o, sc, ok := profile.FitRAM(fit)
+	if !ok {
+		return nil
+	}
+	r := &RAMFit{OverheadMB: math.Round(o*10) / 10, Scale: math.Round(sc*1000) / 1000}
+	co := &profile.Coeffs{RSSOverheadMB: r.OverheadMB, RSSScale: r.Scale}
+	var fp, fm, vp, vm []float64
+	for _, p := range pts {
+		p.PredictedMB = float64(co.RAMBytes(p.Terms)) / profile.MB
+		if p.Kind == PlanValidate {
+			vp, vm = append(vp, p.PredictedMB), append(vm, p.PeakRSSMB)
+		} else {
+			fp, fm = append(fp, p.PredictedMB), append(fm, p.PeakRSSMB)
+		}
+		r.Points = append(r.Points, p)
+	}
+	r.Fit, r.Validation = profile.Stats(fp, fm), profile.Stats(vp, vm)
+	return r
 }

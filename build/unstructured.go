@@ -265,8 +265,7 @@ func (s *Space) unstructuredMetrics(choice []int, m *onnxio.Model, plan *engine.
 	}
 	if denseHeld > 0 {
 		d := r.SparseWeightBytes - denseHeld
-		met.WeightBytes += d
-		met.RAMBytes += d
+		met.WeightBytes += d // RAMBytes counts the plan's held bytes already
 	}
 	if s.PackFiles {
 		_, uc := s.splitChoice(choice)

@@ -26,15 +26,18 @@ type Estimate struct {
 	ByClassMS       map[OpClass]float64 `json:"by_class_ms"`
 	GraphOverheadMS float64             `json:"graph_overhead_ms"`
 	FLOPs           int64               `json:"flops"`
-	// Memory: weights as the engine holds them (float32 after decoding),
-	// peak activations from the engine's buffer plan, runtime overhead
-	// (calibrated: the process's own RSS and RSSPerWeightByte × weights; 0
-	// when uncalibrated).
-	WeightBytes         int64 `json:"weight_bytes"`
-	PeakActivationBytes int64 `json:"peak_activation_bytes"`
-	RuntimeBytes        int64 `json:"runtime_bytes"`
-	RAMBytes            int64 `json:"ram_bytes"`
-	Calibrated          bool  `json:"calibrated"`
+	// Memory: WeightBytes are the model's weights as float32 (int64 for
+	// integers), PeakActivationBytes the engine's buffer plan; RAMBytes is
+	// the predicted peak resident set of a process reading the model's
+	// file, compiling and running it, Coeffs.RAMBytes of RAM (ram.go):
+	// RuntimeBytes (the calibrated overhead: binary and Go runtime, 0
+	// uncalibrated) + the scale × the larger of the load and run phases.
+	WeightBytes         int64    `json:"weight_bytes"`
+	PeakActivationBytes int64    `json:"peak_activation_bytes"`
+	RuntimeBytes        int64    `json:"runtime_bytes"`
+	RAMBytes            int64    `json:"ram_bytes"`
+	RAM                 RAMTerms `json:"ram_terms"`
+	Calibrated          bool     `json:"calibrated"`
 }
 
 // Classify returns the op class of a node of a compiled plan.
@@ -240,8 +243,9 @@ func predictWith(c *Coeffs, calibrated bool, m *onnxio.Model, plan *engine.Progr
 		e.WeightBytes = ResidentWeightBytes(m)
 	}
 	e.PeakActivationBytes = r.PeakActivationBytes
-	e.RuntimeBytes = int64(c.RSSOverheadMB*MB + c.RSSPerWeightByte*float64(e.WeightBytes))
-	e.RAMBytes = e.WeightBytes + e.PeakActivationBytes + e.RuntimeBytes
+	e.RAM = RAMTermsOf(m, plan)
+	e.RuntimeBytes = int64(c.RSSOverheadMB * MB)
+	e.RAMBytes = c.RAMBytes(e.RAM)
 	return e
 }
 

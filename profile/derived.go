@@ -142,7 +142,7 @@ func (p *Profile) Show(w io.Writer) error {
 		fmt.Fprintf(&b, "  latency      %s (build aims at %.1f ms: margin %g)\n", l, d.LatencyTargetMS, p.Search.LatencyMargin)
 	}
 	if bu.RAMMB != nil {
-		fmt.Fprintf(&b, "  ram          ≤ %g MB (%d bytes: weights as held + peak activations + runtime)\n", bu.RAMMB.Max, d.RAMBytes)
+		fmt.Fprintf(&b, "  ram          ≤ %g MB (%d bytes: predicted peak RSS of reading, compiling and running the model)\n", bu.RAMMB.Max, d.RAMBytes)
 	}
 	if bu.ActivationsMB != nil {
 		fmt.Fprintf(&b, "  activations  ≤ %g MB (%d bytes)\n", bu.ActivationsMB.Max, d.ActivationBytes)

@@ -217,10 +217,10 @@ type Coeffs struct {
 	BandwidthGBs    float64 `yaml:"bandwidth_gbs" json:"bandwidth_gbs"`
 	GraphOverheadUS float64 `yaml:"graph_overhead_us" json:"graph_overhead_us"`
 	RSSOverheadMB   float64 `yaml:"rss_overhead_mb,omitempty" json:"rss_overhead_mb,omitempty"`
-	// RSSPerWeightByte is the resident memory beyond the weights, the
-	// activations and RSSOverheadMB per byte of weights: the file's bytes,
-	// the decoded model and the GC's slack, held while the runtime loads.
-	RSSPerWeightByte float64 `yaml:"rss_per_weight_byte,omitempty" json:"rss_per_weight_byte,omitempty"`
+	// RSSScale multiplies the memory model's peak heap (RAMTerms, ram.go)
+	// before RSSOverheadMB is added (0 means 1): the collector's slack and
+	// what the terms miss, fitted to child processes' peak RSS.
+	RSSScale float64 `yaml:"rss_scale,omitempty" json:"rss_scale,omitempty"`
 	// RunScale multiplies the sum of the nodes' predictions (0 means 1):
 	// fitted to whole runs, it absorbs what timing nodes one by one misses
 	// (caches warmed or cooled by the neighbours, the timer itself).

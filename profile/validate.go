@@ -278,7 +278,7 @@ func (v *validator) calibration(c *Calibration) {
 		}
 		v.positive(f+".run_scale", co.RunScale, false)
 		v.positive(f+".rss_overhead_mb", co.RSSOverheadMB, false)
-		v.positive(f+".rss_per_weight_byte", co.RSSPerWeightByte, false)
+		v.positive(f+".rss_scale", co.RSSScale, false)
 		v.positive(f+".dispatch_us", co.DispatchUS, false)
 		v.positive(f+".dispatch_ns_per_out", co.DispatchNSPerOut, false)
 		v.positive(f+".profiler_us", co.ProfilerUS, false)

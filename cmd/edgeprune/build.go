@@ -398,9 +398,5 @@ func modelPeakRSS(ctx context.Context, m *onnxio.Model, threads int) (float64, e
 	if err := f.Close(); err != nil {
 		return 0, err
 	}
-	pts, err := measureRSS(ctx, []string{f.Name()}, threads)
-	if err != nil {
-		return 0, err
-	}
-	return pts[0].PeakRSSMB, nil
+	return measureRSS(ctx, f.Name(), threads)
 }

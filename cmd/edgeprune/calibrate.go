@@ -7,10 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/edgeprune/edgeprune/build"
 	"github.com/edgeprune/edgeprune/engine"
+	"github.com/edgeprune/edgeprune/onnxio"
 	"github.com/edgeprune/edgeprune/profile"
 	"github.com/spf13/cobra"
 )
@@ -34,7 +37,7 @@ func newCalibrateCmd(c *cli) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "calibrate MODEL.onnx... --profile P.yaml -o CALIBRATED.yaml",
-		Short: "Fit the latency cost model on this machine and validate it",
+		Short: "Fit the latency and memory cost model on this machine and validate it",
 		Long: `calibrate runs on the device itself. It times every node of each MODEL
 and its whole runs (the thread's CPU time at 1 thread) at the uniform widths
 keep 1, .75, .5, .25 and in --fit-variants random structured variants, fits
@@ -47,6 +50,12 @@ class (layers the engine runs on its sparse kernels) is fitted on the
 sparse nodes of --sparse-variants variants whose weight layers are
 magnitude-pruned at 75–97%, and validated on as many others: whole-run
 MAPE with the fitted class against the default one.
+
+Every plan is also read, compiled and run once in a child process of
+edgeprune (median of 3): the memory model, rss_overhead_mb + rss_scale ×
+max(2·file, file + weights held + activations + sparse build), is fitted
+to their peak resident sets on the widths and fitting variants and
+validated on the validation variants (docs/profiles.md, Cost model).
 
 It writes the profile again, comments kept, with a calibration block for
 the runtime and thread count (-o; atomic), and the conditions it measured
@@ -143,12 +152,21 @@ adds per node (profiler_us); bench/ort_profile.sh runs it all.`,
 					fmt.Fprintf(c.stdout, "wrote the fitting and validation variants to %s (nothing timed)\n", writeVariants)
 					return nil
 				}
+				rssErr := canMeasureRSS()
+				if rssErr == nil {
+					th := threads
+					if th == 0 {
+						th = p.Run.Threads
+					}
+					opts.PeakRSS = func(ctx context.Context, m *onnxio.Model) (float64, error) {
+						return modelPeakRSS(ctx, m, th)
+					}
+				}
 				timings, err = build.Measure(ctx, p, models, opts)
 				if err == nil {
 					timings.RSSBaselineMB = rss
-					var rerr error
-					if timings.RSS, rerr = measureRSS(ctx, args, timings.Threads); rerr != nil {
-						fmt.Fprintf(c.stderr, "warning: runtime memory not calibrated (rss_per_weight_byte): %v\n", rerr)
+					if len(timings.RSS) == 0 {
+						fmt.Fprintf(c.stderr, "warning: memory model not calibrated (rss_overhead_mb, rss_scale): %v\n", rssErr)
 					}
 				}
 			}
@@ -244,6 +262,10 @@ func printCalibration(c *cli, r *build.CalibrationResult, out string) {
 		}
 		fmt.Fprintf(w, "  whole runs     fitted %5.1f%% MAPE %4.0f%% ±10   default %5.1f%% MAPE %4.0f%% ±10\n", sp.Fitted.MAPE*100, sp.Fitted.Within10Pct*100, sp.Default.MAPE*100, sp.Default.Within10Pct*100)
 		fmt.Fprintf(w, "  sparse nodes   fitted %5.1f%% MAPE %4.0f%% ±10   default %5.1f%% MAPE %4.0f%% ±10\n", sp.NodesFitted.MAPE*100, sp.NodesFitted.Within10Pct*100, sp.NodesDefault.MAPE*100, sp.NodesDefault.Within10Pct*100)
+	}
+	if m := r.RAM; m != nil {
+		fmt.Fprintf(w, "memory: peak RSS = %.1f MB + %.3f × max(2·file, file + held + activations + sparse build): fit on %d plans MAPE %.1f%%, %.0f%% within ±10%%; validation on %d MAPE %.1f%%, %.0f%% within ±10%%\n",
+			m.OverheadMB, m.Scale, m.Fit.N, m.Fit.MAPE*100, m.Fit.Within10Pct*100, m.Validation.N, m.Validation.MAPE*100, m.Validation.Within10Pct*100)
 	}
 	cd := r.Calibration.Conditions
 	fmt.Fprintf(w, "conditions: %d CPUs, %.0f MHz, governor %q, load average %v\n", cd.CPUs, cd.MHz, cd.Governor, cd.LoadAvg)
@@ -364,34 +386,58 @@ var canSelfExec bool
 
 const rssProbeEnv = "EDGEPRUNE_RSS_PROBE"
 
-// measureRSS runs each model in a child process of this binary
+// rssRuns is how many children measureRSS runs per model: the median is
+// taken (the collector's timing moves a run's peak by a few MB).
+const rssRuns = 3
+
+// measureRSS runs the model at path in child processes of this binary
 // (calibrate --rss-probe: read, compile, one run, as edgeprune run does)
-// and returns its peak resident set (VmHWM, which a child does not inherit)
-// beside the model's weights and activations: the memory model's runtime
-// overhead per weight byte. Nothing where the OS does not tell.
-func measureRSS(ctx context.Context, paths []string, threads int) ([]build.RSSPoint, error) {
-	if !canSelfExec || os.Getenv(rssProbeEnv) != "" {
-		return nil, fmt.Errorf("not the edgeprune binary (a test), or already a probe")
+// and returns their median peak resident set in MB (VmHWM, which a child
+// does not inherit). The children run with GOGC=100 and no GOMEMLIMIT,
+// whatever this process has, so that the collector's pacing is the one
+// the memory model is fitted to. An error where the OS does not tell.
+func measureRSS(ctx context.Context, path string, threads int) (float64, error) {
+	if err := canMeasureRSS(); err != nil {
+		return 0, err
 	}
 	self, err := os.Executable()
-	if err != nil || profile.ReadPeakRSSMB() == 0 {
-		return nil, fmt.Errorf("the OS does not show the peak resident set")
+	if err != nil {
+		return 0, err
 	}
-	var out []build.RSSPoint
-	for _, path := range paths {
+	var env []string
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "GOGC=") && !strings.HasPrefix(e, "GOMEMLIMIT=") && !strings.HasPrefix(e, "GODEBUG=") {
+			env = append(env, e)
+		}
+	}
+	env = append(env, rssProbeEnv+"=1", "GOGC=100", "GOMEMLIMIT=off")
+	var mbs []float64
+	for range rssRuns {
 		cmd := exec.CommandContext(ctx, self, "calibrate", "--rss-probe", path, "--threads", fmt.Sprint(threads))
-		cmd.Env = append(os.Environ(), rssProbeEnv+"=1")
+		cmd.Env = env
 		b, err := cmd.Output()
 		if err != nil {
-			return nil, fmt.Errorf("calibrate: memory of %s (a child process running it): %w", path, err)
+			return 0, fmt.Errorf("calibrate: memory of %s (a child process running it): %w", path, err)
 		}
 		var pt build.RSSPoint
 		if err := json.Unmarshal(b, &pt); err != nil || pt.PeakRSSMB == 0 {
-			return nil, fmt.Errorf("calibrate: memory of %s: the child printed %q", path, b)
+			return 0, fmt.Errorf("calibrate: memory of %s: the child printed %q", path, b)
 		}
-		out = append(out, pt)
+		mbs = append(mbs, pt.PeakRSSMB)
 	}
-	return out, nil
+	slices.Sort(mbs)
+	return mbs[len(mbs)/2], nil
+}
+
+// canMeasureRSS says why measureRSS cannot run here (nil when it can).
+func canMeasureRSS() error {
+	if !canSelfExec || os.Getenv(rssProbeEnv) != "" {
+		return fmt.Errorf("not the edgeprune binary (a test), or already a probe")
+	}
+	if profile.ReadPeakRSSMB() == 0 {
+		return fmt.Errorf("the OS does not show the peak resident set")
+	}
+	return nil
 }
 
 // rssProbe reads, compiles and runs the model once and prints its
@@ -408,6 +454,5 @@ func rssProbe(c *cli, ctx context.Context, path string, threads int) error {
 	if _, err := p.Run(ctx, engine.RandomInputs(p)); err != nil {
 		return err
 	}
-	return json.NewEncoder(c.stdout).Encode(build.RSSPoint{Model: filepath.Base(path), WeightBytes: profile.ResidentWeightBytes(m),
-		ActivationBytes: p.Report().PeakActivationBytes, PeakRSSMB: profile.ReadPeakRSSMB()})
+	return json.NewEncoder(c.stdout).Encode(build.RSSPoint{Model: filepath.Base(path), Terms: profile.RAMTermsOf(m, p), PeakRSSMB: profile.ReadPeakRSSMB()})
 }
