@@ -97,12 +97,19 @@ func detectPattern(a *sparse.CSR, groups []int) string {
 		if a.Cols%m != 0 {
 			continue
 		}
+		// cnt[b]: the row's nonzeros in block b, one array for all rows
+		// (reset where the row touched it; a map per row was the largest
+		// transient of compiling an unstructured resnet18: 160 MB).
 		n := 0
+		cnt := make([]int32, a.Cols/m)
 		for row := 0; row < a.Rows; row++ {
-			cnt := make(map[int32]int)
-			for _, j := range a.ColIdx[a.RowPtr[row]:a.RowPtr[row+1]] {
+			cols := a.ColIdx[a.RowPtr[row]:a.RowPtr[row+1]]
+			for _, j := range cols {
 				cnt[j/int32(m)]++
-				n = max(n, cnt[j/int32(m)])
+				n = max(n, int(cnt[j/int32(m)]))
+			}
+			for _, j := range cols {
+				cnt[j/int32(m)] = 0
 			}
 		}
 		if n <= m/2 {
