@@ -489,6 +489,13 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 		if err := finetune(ctx, opts.Finetune, p, after, !opts.Measure, res, logf); err != nil {
 			return nil, err
 		}
+		// The coded layers' values as the package decodes them: what is
+		// verified is what ships.
+		if _, uc := space.splitChoice(after.choice); uc != nil {
+			if err := space.codeValues(after.m, uc); err != nil {
+				return nil, err
+			}
+		}
 		phase("finetune", t0)
 	}
 

@@ -405,6 +405,11 @@ func (s *candidateSearch) score(ctx context.Context, c *Candidate) error {
 			return fmt.Errorf("build: fine-tuning candidate %s briefly: %w", c.Name, err)
 		}
 		c.Probe = r.Summary()
+		if _, uc := s.ev.space.splitChoice(c.Choice); uc != nil {
+			if err := s.ev.space.codeValues(m, uc); err != nil { // scored as it would ship
+				return err
+			}
+		}
 	}
 	got, err := scores(ctx, m, s.calib, s.ev.threads)
 	if err != nil {

@@ -1,9 +1,17 @@
 package build
 
 import (
+	"bytes"
+	"context"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/edgeprune/edgeprune/onnxio"
+	"github.com/edgeprune/edgeprune/pack"
+	"github.com/edgeprune/edgeprune/profile"
 )
 
 // A synthetic sensitivity table: two structured groups (keep 1, 0.5,
@@ -198,6 +206,109 @@ func TestJointKnapsackSum(t *testing.T) {
 	for o := range choices(groups) {
 		if d1, s1 := k.sum(o); d1+dot(w, s1) < d0+dot(w, s0)-1e-12 {
 			t.Fatalf("pick %v (%.5f) is not the argmin: %v has %.5f", c, d0+dot(w, s0), o, d1+dot(w, s1))
+		}
+	}
+}
+
+// A fine-tuned model's coded layers are coded again before verification:
+// what the build verifies and writes as model.onnx is what model.epk
+// decodes to. The "fine-tuning" here moves every weight off its code.
+func TestBuildCodesAfterFinetune(t *testing.T) {
+	const path = "../../shared/models/mnist/lenet300.onnx"
+	if _, err := os.Stat(path); err != nil {
+		t.Skip("../shared/models/mnist/lenet300.onnx not found (the shared reference models)")
+	}
+	m, err := onnxio.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	abs, err := filepath.Abs("../configs/host-amd64.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof := filepath.Join(dir, "t.yaml")
+	if err := os.WriteFile(prof, []byte(`schema: edgeprune/profile/v1
+name: t
+extends: `+abs+`
+budgets:
+  file_mb: {max: 0.1}
+search:
+  structured: {keep: [1, 0.5]}
+  unstructured: {sparsity: [0.75], coding: [exact, codebook:4]}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := profile.Load(prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := 0
+	ft := func(_ context.Context, m *onnxio.Model) (*FinetuneReport, error) {
+		for _, prm := range m.Params() {
+			v, _, err := prm.Float32()
+			if err != nil || len(v) < 1024 {
+				continue
+			}
+			for i := range v {
+				if v[i] != 0 { // pruned zeros are held, as the real loop holds them
+					v[i] += 1e-4 * float32(i%97)
+				}
+			}
+			if err := prm.SetFloat32(v, prm.Shape()); err != nil {
+				return nil, err
+			}
+			moved++
+		}
+		return &FinetuneReport{}, nil
+	}
+	res, err := Build(context.Background(), p, "lenet300", m, Options{Threads: 1, Finetune: ft})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if moved == 0 {
+		t.Fatal("the fine-tuner moved no weight")
+	}
+	built := map[string][]float32{}
+	for _, prm := range res.BuiltModel().Params() {
+		v, _, _ := prm.Float32()
+		built[prm.ID] = v
+	}
+	coded := 0
+	for _, g := range res.Groups {
+		if g.Kind != "unstructured" || g.Options[g.Choice].Unstructured.Coding != "codebook" {
+			continue
+		}
+		coded++
+		distinct := map[float32]bool{}
+		for _, x := range built[g.Roots[0]] {
+			distinct[x] = true
+		}
+		if len(distinct) > 17 { // 16 codes and the zeros
+			t.Errorf("%s: %d distinct values after fine-tuning, want ≤ 16 codes and zero", g.Roots[0], len(distinct))
+		}
+	}
+	if coded == 0 {
+		t.Fatalf("no layer coded codebook:4 under a 0.1 MB budget: %+v", res.Layers)
+	}
+	rd, err := pack.NewReader(bytes.NewReader(res.Packed()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dm, err := rd.ReadModel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, prm := range dm.Params() {
+		d, _, _ := prm.Float32()
+		b := built[prm.ID]
+		if len(d) != len(b) {
+			t.Fatalf("%s: %d values unpacked, %d built", prm.ID, len(d), len(b))
+		}
+		for i := range d {
+			if d[i] != b[i] {
+				t.Fatalf("%s[%d]: unpacked %g, built (verified) %g", prm.ID, i, d[i], b[i])
+			}
 		}
 	}
 }

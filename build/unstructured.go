@@ -192,6 +192,13 @@ func (s *Space) applyUnstructured(m *onnxio.Model, uc []int) error {
 			return fmt.Errorf("build: %s %s: %w", l.ID, o, err)
 		}
 	}
+	return s.codeValues(m, uc)
+}
+
+// codeValues replaces the values of the layers uc codes by what the
+// package will decode (pack.Lossy), in place: once after pruning, and again
+// after fine-tuning moved the weights off their codes.
+func (s *Space) codeValues(m *onnxio.Model, uc []int) error {
 	params := map[string]*onnxio.Param{}
 	for _, p := range m.Params() {
 		params[p.ID] = p
