@@ -10,7 +10,8 @@ package engine
 // constant weights packed at compile time, in one of three ways chosen when
 // the plan is built: im2col and packed B (gemmForward; no im2col for 1×1,
 // stride-1, unpadded convolutions), im2col read in place through row
-// offsets (implicitForward), or the transposed product (swappedForward).
+// offsets (implicitForward; for stride 1, over all the output rows as one
+// row of the padded plane), or the transposed product (swappedForward).
 // Depthwise convolutions (G = C = M) run tap rows over padded planes,
 // parallel over channels.
 type convKernel struct {
@@ -35,6 +36,9 @@ type convKernel struct {
 	// tapOffs (op_conv_implicit.go) instead of forming im2col.
 	implicit bool
 	tapOffs  []int
+	// linear, with implicit, runs the implicit product over the output
+	// positions of the padded plane's rows taken as one row (implicitLinearOK).
+	linear bool
 	// swapped, when set, holds per group the packed Wᵀ of swappedForward
 	// (op_conv_swapped.go), for swapKern; packed is then nil.
 	swapped  []*packedB
@@ -103,11 +107,7 @@ func buildConv(b *buildCtx) (*built, error) {
 		return bt, nil
 	}
 	if !k.depthwise && w.konst != nil {
-		mg, kk := m/group, c/group*g.kh*g.kw
-		kern := activeKernel()
-		for gi := 0; gi < group; gi++ {
-			k.packed = append(k.packed, packAll(kern, false, mg, kk, 1, w.konst.f[gi*mg*kk:], kk, nil))
-		}
+		k.packDense(w.konst.f)
 	}
 	if planeOK(g) && !k.pointwise {
 		k.plane = newPaddedPlane(&k.convGeom)
@@ -116,6 +116,11 @@ func buildConv(b *buildCtx) (*built, error) {
 		bt.scratch = k.flat.scratch()
 	}
 	k.repack = b.c != nil && b.c.train != nil && w.konst == nil && !k.depthwise
+	if k.implicitLinearOK() && k.linearFill() >= linearMinFill && !(k.phased() && k.implicitOK()) {
+		k.implicit, k.linear = true, true
+		bt.scratch = k.setupImplicit(w.konst.f)
+		return bt, nil
+	}
 	if k.swappedOK() {
 		bt.scratch = k.setupSwapped(w.konst.f)
 		k.packed = nil // only Wᵀ is read
@@ -123,13 +128,24 @@ func buildConv(b *buildCtx) (*built, error) {
 	}
 	if k.implicitOK() {
 		k.implicit = true
-		bt.scratch = k.setupImplicit()
+		bt.scratch = k.setupImplicit(w.konst.f)
 		return bt, nil
 	}
 	if !k.depthwise && !k.pointwise {
 		bt.scratch = c / group * g.kh * g.kw * g.oh * g.ow
 	}
 	return bt, nil
+}
+
+// packDense packs the constant weights w per group for the SGEMM
+// micro-kernel (k.packed).
+func (k *convKernel) packDense(w []float32) {
+	mg, kk := k.m/k.group, k.c/k.group*k.kh*k.kw
+	kern := activeKernel()
+	k.packed = nil
+	for gi := 0; gi < k.group; gi++ {
+		k.packed = append(k.packed, packAll(kern, false, mg, kk, 1, w[gi*mg*kk:], kk, nil))
+	}
 }
 
 func (k *convKernel) forward(x *exec, in, out []*data) {
