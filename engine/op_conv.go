@@ -10,7 +10,8 @@ package engine
 // constant weights packed at compile time, in one of three ways chosen when
 // the plan is built: im2col and packed B (gemmForward; no im2col for 1×1,
 // stride-1, unpadded convolutions), im2col read in place through row
-// offsets (implicitForward), or the transposed product (swappedForward).
+// offsets (implicitForward; for stride 1, over all the output rows as one
+// row of the padded plane), or the transposed product (swappedForward).
 // Depthwise convolutions (G = C = M) run tap rows over padded planes,
 // parallel over channels.
 type convKernel struct {
@@ -35,6 +36,9 @@ type convKernel struct {
 	// tapOffs (op_conv_implicit.go) instead of forming im2col.
 	implicit bool
 	tapOffs  []int
+	// linear, with implicit, runs the implicit product over the output
+	// positions of the padded plane's rows taken as one row (implicitLinearOK).
+	linear bool
 	// swapped, when set, holds per group the packed Wᵀ of swappedForward
 	// (op_conv_swapped.go), for swapKern; packed is then nil.
 	swapped  []*packedB
@@ -103,8 +107,9 @@ func buildConv(b *buildCtx) (*built, error) {
 		return bt, nil
 	}
 	// Only the form of the weights the chosen path reads is packed: W for
-	// the GEMM and implicit paths, Wᵀ for the swapped one (packing both
-	// and dropping one held both at once while compiling).
+	// the GEMM path, W in depth blocks for the implicit one, Wᵀ for the
+	// swapped one (packing several and dropping all but one held them all
+	// at once while compiling).
 	var kern *microKernel
 	if !k.depthwise && w.konst != nil {
 		kern = activeKernel()
@@ -116,25 +121,37 @@ func buildConv(b *buildCtx) (*built, error) {
 		bt.scratch = k.flat.scratch()
 	}
 	k.repack = b.c != nil && b.c.train != nil && w.konst == nil && !k.depthwise
+	if k.implicitLinearOK(kern) && k.linearFill(kern) >= linearMinFill && !(k.phased() && k.implicitOK(kern)) {
+		k.implicit, k.linear = true, true
+		bt.scratch = k.setupImplicit(kern, w.konst.f)
+		return bt, nil
+	}
 	if k.swappedOK(kern) {
 		bt.scratch = k.setupSwapped(w.konst.f)
 		return bt, nil
 	}
-	if kern != nil {
-		mg, kk := m/group, c/group*g.kh*g.kw
-		for gi := 0; gi < group; gi++ {
-			k.packed = append(k.packed, packAll(kern, false, mg, kk, 1, w.konst.f[gi*mg*kk:], kk, nil))
-		}
-	}
 	if k.implicitOK(kern) {
 		k.implicit = true
-		bt.scratch = k.setupImplicit()
+		bt.scratch = k.setupImplicit(kern, w.konst.f)
 		return bt, nil
+	}
+	if kern != nil {
+		k.packDense(kern, w.konst.f)
 	}
 	if !k.depthwise && !k.pointwise {
 		bt.scratch = c / group * g.kh * g.kw * g.oh * g.ow
 	}
 	return bt, nil
+}
+
+// packDense packs the constant weights w per group for the SGEMM
+// micro-kernel (k.packed).
+func (k *convKernel) packDense(kern *microKernel, w []float32) {
+	mg, kk := k.m/k.group, k.c/k.group*k.kh*k.kw
+	k.packed = nil
+	for gi := 0; gi < k.group; gi++ {
+		k.packed = append(k.packed, packAll(kern, false, mg, kk, 1, w[gi*mg*kk:], kk, nil))
+	}
 }
 
 func (k *convKernel) forward(x *exec, in, out []*data) {

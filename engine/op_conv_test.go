@@ -11,7 +11,7 @@ import (
 
 // convCase builds a Conv kernel through its builder, as Compile would.
 // With wk not nil the weights are the constant wk, which the builder packs.
-func convCase(t *testing.T, x, w []int, wk []float32, bias bool, attrs map[string][]int64, autoPad string) (*convKernel, []int) {
+func convCase(t testing.TB, x, w []int, wk []float32, bias bool, attrs map[string][]int64, autoPad string) (*convKernel, []int) {
 	t.Helper()
 	b := &buildCtx{opset: 13, nOut: 1, attrs: attrMap(attrs, autoPad)}
 	b.in = []*value{{dt: onnxio.Float, shape: x}, {dt: onnxio.Float, shape: w}}
@@ -60,6 +60,10 @@ func TestConvFastPathsMatchReference(t *testing.T) {
 		{[]int{1, 7, 7, 7}, []int{7, 1, 3, 3}, map[string][]int64{"group": {7}, "pads": {1, 1, 1, 1}}, ""},                                           // depthwise 7², flat
 		{[]int{2, 40, 14, 76}, []int{24, 40, 1, 1}, map[string][]int64{"strides": {2, 2}}, ""},                                                       // 1×1 stride 2: implicit on phase 0
 		{[]int{1, 20, 14, 14}, []int{40, 20, 1, 1}, map[string][]int64{"strides": {2, 2}}, ""},                                                       // 1×1 stride 2 at 7²
+		{[]int{1, 3, 23, 20}, []int{8, 3, 7, 7}, map[string][]int64{"strides": {2, 2}, "pads": {3, 3, 3, 3}}, ""},                                    // 7×7 stride 2 stem: linear in phases
+		{[]int{1, 40, 14, 14}, []int{36, 40, 3, 3}, map[string][]int64{"strides": {2, 2}, "pads": {1, 1, 1, 1}}, ""},                                 // 3×3 stride 2, 2 depth blocks
+		{[]int{1, 5, 9, 12}, []int{6, 5, 3, 2}, map[string][]int64{"strides": {2, 2}, "pads": {0, 1, 2, 0}}, ""},                                     // stride 2, odd side, uneven pads
+		{[]int{1, 4, 10, 11}, []int{5, 4, 4, 4}, map[string][]int64{"strides": {2, 2}, "pads": {2, 1, 1, 2}}, ""},                                    // 4×4 stride 2
 	}
 	for i, c := range cases {
 		for _, v := range []struct{ bias, konst, act bool }{{false, false, false}, {true, false, false}, {false, true, false}, {true, true, false}, {true, true, true}, {true, false, true}} {
@@ -84,46 +88,9 @@ func TestConvFastPathsMatchReference(t *testing.T) {
 				// Errors relative to the scale of the unclamped output.
 				scale := maxAbs(want)
 				k.act.apply(want)
-				// Every GEMM path the weights allow: im2col, implicit and
-				// swapped (when packed).
-				const (
-					im2col = iota
-					implicit
-					swapped
-					dwPlanes
-				)
-				modes := []int{im2col}
-				if k.swapped != nil {
-					modes = append(modes, swapped) // as built: no packed W
-				}
-				if k.packed != nil && !k.depthwise {
-					kern := k.packed[0].kern
-					if kern.runTaps != nil && (k.pointwise || k.plane != nil) {
-						modes = append(modes, implicit)
-					}
-					if kern.partial && kern.mr == 8 {
-						modes = append(modes, swapped)
-					}
-				}
 				flat := k.flat
-				if flat != nil {
-					modes = append(modes, dwPlanes) // the tap rows as well as the flat kernel
-				}
-				for _, mode := range modes {
-					k.implicit, k.tapOffs, k.swapped, k.flat = false, nil, nil, flat
-					scratch := make([]float32, k.c/k.group*k.kh*k.kw*k.oh*k.ow)
-					if k.flat != nil {
-						scratch = make([]float32, max(len(scratch), k.flat.scratch()))
-					}
-					switch mode {
-					case implicit:
-						k.implicit = true
-						scratch = make([]float32, k.setupImplicit())
-					case swapped:
-						scratch = make([]float32, k.setupSwapped(w))
-					case dwPlanes:
-						k.flat = nil
-					}
+				for _, mode := range convPaths(k) {
+					scratch := useConvPath(k, mode, w, flat)
 					var one []float32
 					for _, threads := range []int{1, 3} {
 						got := &data{shape: outShape, f: make([]float32, numel(outShape))}
@@ -155,4 +122,66 @@ func maxAbs(s []float32) float64 {
 		m = math.Max(m, math.Abs(float64(v)))
 	}
 	return m
+}
+
+// Conv paths the tests and BenchmarkConvPaths run a kernel through.
+const (
+	pathIm2col   = iota // gemmForward
+	pathImplicit        // implicitForward
+	pathSwapped         // swappedForward
+	pathDWPlanes        // depthwiseForward without the flat kernel
+	pathLinear          // implicitForward, linear form
+)
+
+var pathNames = []string{"im2col", "implicit", "swapped", "dwplanes", "linear"}
+
+// convPaths lists every path k can take: im2col always; implicit and
+// swapped when the weights are packed for a kernel that has them; the tap
+// rows beside the flat depthwise kernel.
+func convPaths(k *convKernel) []int {
+	modes := []int{pathIm2col}
+	if k.swapped != nil {
+		modes = append(modes, pathSwapped) // as built: no packed W
+	}
+	if (k.packed != nil || k.swapped != nil) && !k.depthwise {
+		kern := activeKernel()
+		if kern.runTaps != nil && (k.pointwise || k.plane != nil) {
+			modes = append(modes, pathImplicit)
+		}
+		if kern.partial && kern.mr == 8 && k.swapped == nil {
+			modes = append(modes, pathSwapped)
+		}
+		if kern.runTaps != nil && k.linearGeom() {
+			modes = append(modes, pathLinear)
+		}
+	}
+	if k.flat != nil {
+		modes = append(modes, pathDWPlanes) // the tap rows as well as the flat kernel
+	}
+	return modes
+}
+
+// useConvPath sets k up to run path mode (one of convPaths(k), with the
+// weights w) and returns the scratch it needs. The flat depthwise kernel
+// flat (k.flat as built) is used for every mode but pathDWPlanes.
+func useConvPath(k *convKernel, mode int, w []float32, flat *dwFlat) []float32 {
+	dense := k.packed != nil || k.swapped != nil
+	k.implicit, k.linear, k.tapOffs, k.swapped, k.flat = false, false, nil, nil, flat
+	scratch := make([]float32, k.c/k.group*k.kh*k.kw*k.oh*k.ow)
+	if k.flat != nil {
+		scratch = make([]float32, max(len(scratch), k.flat.scratch()))
+	}
+	if dense {
+		k.packDense(activeKernel(), w) // as built, for im2col; the implicit path repacks
+	}
+	switch mode {
+	case pathImplicit, pathLinear:
+		k.implicit, k.linear = true, mode == pathLinear
+		scratch = make([]float32, k.setupImplicit(activeKernel(), w))
+	case pathSwapped:
+		scratch = make([]float32, k.setupSwapped(w))
+	case pathDWPlanes:
+		k.flat = nil
+	}
+	return scratch
 }

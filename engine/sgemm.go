@@ -86,6 +86,8 @@ type microKernel struct {
 	// is b[offs[p]:][:nr] (only the columns in ep.mask are read, and the
 	// caller has checked they lie in b). Partial kernels only.
 	runTaps func(kc int, a, b []float32, offs []int, c []float32, ldc int, ep *kernEpi)
+	// tapsKC, when not 0, bounds the kc that runTaps takes.
+	tapsKC int
 }
 
 // accumKernel adapts a micro-kernel that only does C += A·B to the
@@ -144,20 +146,27 @@ type packedA struct {
 	kern *microKernel
 	m, k int
 	mp   int // m rounded up to mr
+	kcb  int // the depth blocks' depth: gemmKC, or packAllKC's
 	data []float32
 }
 
 // packAll packs alpha·op(A) for kern into dst when it holds mp·k floats
 // (mp: m rounded up to kern.mr), else into a new slice.
 func packAll(kern *microKernel, trans bool, m, k int, alpha float32, a []float32, lda int, dst []float32) *packedA {
+	return packAllKC(kern, trans, m, k, gemmKC, alpha, a, lda, dst)
+}
+
+// packAllKC is packAll in depth blocks of kcb instead of gemmKC (for the
+// implicit convolution; gemmPacked takes only gemmKC).
+func packAllKC(kern *microKernel, trans bool, m, k, kcb int, alpha float32, a []float32, lda int, dst []float32) *packedA {
 	mr := kern.mr
 	mp := (m + mr - 1) / mr * mr
 	if len(dst) < mp*k {
 		dst = make([]float32, mp*k)
 	}
-	pa := &packedA{kern: kern, m: m, k: k, mp: mp, data: dst[:mp*k]}
-	for p0 := 0; p0 < k; p0 += gemmKC {
-		kc := min(gemmKC, k-p0)
+	pa := &packedA{kern: kern, m: m, k: k, mp: mp, kcb: kcb, data: dst[:mp*k]}
+	for p0 := 0; p0 < k; p0 += kcb {
+		kc := min(kcb, k-p0)
 		packA(trans, a, lda, 0, m, p0, kc, mr, alpha, pa.data[p0*mp:p0*mp+mp*kc])
 	}
 	return pa
@@ -201,6 +210,9 @@ func gemmPacked(pa *packedA, transB bool, n int, b []float32, ldb int, c []float
 	m, k, kern := pa.m, pa.k, pa.kern
 	if m == 0 || n == 0 {
 		return
+	}
+	if pa.kcb != gemmKC {
+		panic("engine: gemmPacked given A packed in depth blocks other than gemmKC")
 	}
 	if k == 0 {
 		for i := 0; i < m; i++ {

@@ -37,6 +37,7 @@ var neonKernel *microKernel
 func init() {
 	neonKernel = &microKernel{mr: 8, nr: 12, name: "neon-8x12", partial: true, run: neonRun}
 	neonKernel.runTaps = neonTaps
+	neonKernel.tapsKC = gemmKC // its edge blocks' panel is on the stack
 	simdKernel = neonKernel
 	simdKernels = append(simdKernels, neonKernel)
 }
