@@ -611,13 +611,19 @@ func levelOf(keep []float64, w float64) int {
 	return best
 }
 
+// validationPlan reports whether plans of kind are held out of every fit.
+func validationPlan(kind string) bool {
+	return kind == PlanValidate || kind == PlanSparseValidate
+}
+
 // FitRAM fits the memory model (profile.FitRAM) on the width and fitting
-// plans' peak RSS and validates it on the validation plans' (nil when
-// nothing was measured). Points carry the fitted prediction.
+// plans' peak RSS (dense and sparse) and validates it on the validation
+// plans' (nil when nothing was measured). Points carry the fitted
+// prediction.
 func FitRAM(pts []RSSPoint) *RAMFit {
 	var fit []profile.RAMPoint
 	for _, p := range pts {
-		if p.Kind != PlanValidate {
+		if !validationPlan(p.Kind) {
 			fit = append(fit, profile.RAMPoint{Terms: p.Terms, PeakRSSMB: p.PeakRSSMB})
 		}
 	}
@@ -630,7 +636,7 @@ func FitRAM(pts []RSSPoint) *RAMFit {
 	var fp, fm, vp, vm []float64
 	for _, p := range pts {
 		p.PredictedMB = float64(co.RAMBytes(p.Terms)) / profile.MB
-		if p.Kind == PlanValidate {
+		if validationPlan(p.Kind) {
 			vp, vm = append(vp, p.PredictedMB), append(vm, p.PeakRSSMB)
 		} else {
 			fp, fm = append(fp, p.PredictedMB), append(fm, p.PeakRSSMB)

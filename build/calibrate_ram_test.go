@@ -20,7 +20,7 @@ func TestFitRAMHoldsOutValidation(t *testing.T) {
 		return RSSPoint{Model: "m", Kind: kind, Terms: tt, PeakRSSMB: overhead + scale*float64(tt.PeakBytes())/profile.MB + extra}
 	}
 	pts := []RSSPoint{point(PlanWidth, 10, 0), point(PlanFit, 30, 0), point(PlanFit, 50, 0),
-		point(PlanValidate, 20, 0), point(PlanValidate, 40, 500)}
+		point(PlanValidate, 20, 0), point(PlanSparseValidate, 40, 500)}
 	r := FitRAM(pts)
 	if r == nil {
 		t.Fatal("no fit")
@@ -55,14 +55,14 @@ func TestMeasurePeakRSS(t *testing.T) {
 	}
 	p := testProfile(t)
 	calls := 0
-	opts := CalibrateOptions{Threads: 1, Runs: 1, Rounds: 1, Warmup: 1, Widths: []float64{1, 0.5}, FitVariants: 1, Variants: 2, Seed: 1,
+	opts := CalibrateOptions{Threads: 1, Runs: 1, Rounds: 1, Warmup: 1, Widths: []float64{1, 0.5}, FitVariants: 1, Variants: 2, SparseVariants: 1, Seed: 1,
 		PeakRSS: func(ctx context.Context, m *onnxio.Model) (float64, error) { calls++; return float64(10 + calls), nil }}
 	tm, err := Measure(context.Background(), p, []NamedModel{{Name: "demonet.onnx", Model: m}}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(tm.RSS) != 5 || calls != 5 {
-		t.Fatalf("%d points from %d calls, want 5 (2 widths, 1 fit, 2 validation)", len(tm.RSS), calls)
+	if len(tm.RSS) != 7 || calls != 7 {
+		t.Fatalf("%d points from %d calls, want 7 (2 widths, 1 fit, 2 validation, 1 sparse fit, 1 sparse validation)", len(tm.RSS), calls)
 	}
 	kinds := map[string]int{}
 	for i, pt := range tm.RSS {
@@ -71,7 +71,7 @@ func TestMeasurePeakRSS(t *testing.T) {
 			t.Errorf("point %d: %+v", i, pt)
 		}
 	}
-	if kinds[PlanWidth] != 2 || kinds[PlanFit] != 1 || kinds[PlanValidate] != 2 {
+	if kinds[PlanWidth] != 2 || kinds[PlanFit] != 1 || kinds[PlanValidate] != 2 || kinds[PlanSparseFit] != 1 || kinds[PlanSparseValidate] != 1 {
 		t.Errorf("kinds %v", kinds)
 	}
 }
