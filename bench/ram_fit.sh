@@ -3,9 +3,10 @@
 # mobilenet_v2 (the originals, structured pruning at 10–80% global, 25% and
 # 50% per layer, 50% with --round-to 1, unstructured 50% and 90%), each
 # read, compiled and run once in a child process (edgeprune calibrate
-# --rss-probe, as calibrate and build measure it; median of 3), the model fitted on every other variant
-# (bench/ramfit) and validated on the rest: the table, MAPE and the
-# fraction within ±10%, beside the earlier weights + activations prediction.
+# --rss-probe, as calibrate and build measure it; median of 3), the model
+# fitted on every other variant (bench/ramfit) and validated on the rest:
+# the table, MAPE and the fraction within ±10%, beside the earlier
+# weights + activations prediction.
 # Peak RSS does not depend on the machine's load; no priority-run needed.
 #
 #   bench/ram_fit.sh [OUT]        # ~5 minutes quiet, 25 loaded; OUT/fit.json keeps the fit
