@@ -20,7 +20,7 @@ import (
 // samples, and the best by cross-entropy (then top-1) is kept.
 type Candidate struct {
 	Name   string `json:"name"`   // how it was found
-	Choice []int  `json:"choice"` // level per group
+	Choice []int  `json:"choice"` // level per group, then option per unstructured layer
 	Kept   []int  `json:"kept"`   // channels kept per group
 	// Layers are the unstructured layers' options (search.unstructured),
 	// in the order of the groups of kind "unstructured".

@@ -312,3 +312,42 @@ search:
 		}
 	}
 }
+
+// Two exceeded budgets, one multiplier: pricing both pays for file bytes
+// the latency's choice already saves (fp16 on the thinned layer, damage
+// 0.001 for nothing). Trying each subset of the budgets as the priced one
+// keeps the least damage: keep level 1 alone meets both.
+func TestSolveTwoBudgetsNoOvershoot(t *testing.T) {
+	s := func(d, ms float64, file int64) Option { return Option{Damage: d, DeltaMS: ms, DeltaFile: file} }
+	u := func(d float64, file int64) Option {
+		o := s(d, 0, file)
+		o.Unstructured = &UOption{}
+		return o
+	}
+	groups := []GroupResult{
+		{Roots: []string{"A"}, Options: []Option{s(0, 0, 0), s(0.01, -10, -500), s(0.3, -15, -700)}},
+		{Kind: "unstructured", Layer: "a", Options: []Option{u(0, 0), u(0.001, -400), u(0.05, -700)}},
+	}
+	frac := [][][]float64{{{1}, {0.5}, {0.25}}}
+	truth := jointKnapsack(groups, frac)
+	e := &evaluator{frac: frac}
+	e.exact = func(choice []int) (*evaluated, error) {
+		c := make([]int, len(groups))
+		copy(c, choice)
+		_, sum := truth.sum(c)
+		return &evaluated{choice: c, met: Metrics{LatencyMS: 20 + sum[costMS], FileBytes: 1000 + int64(math.Round(sum[costFile]))}}, nil
+	}
+	dense, _ := e.exact(nil)
+	b := budgets{latency: 12, file: 600, margin: 1}
+	choice, ev, _, err := e.solve(groups, dense, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.met(ev.met) {
+		t.Fatalf("%v misses the budgets: %+v", choice, ev.met)
+	}
+	if !slices.Equal(choice, []int{1, 0}) {
+		d, _ := truth.sum(choice)
+		t.Errorf("choice %v (damage %.4f), want [1 0] (damage 0.01)", choice, d)
+	}
+}

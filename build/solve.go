@@ -166,6 +166,29 @@ func plainKnapsack(groups []GroupResult) knapsack {
 	}
 }
 
+// priceDirections lists the price vectors a solve tries: all of price
+// first, then each nonempty proper subset of its nonzero entries (the
+// others at 0).
+func priceDirections(price [4]float64) [][4]float64 {
+	var on []int
+	for i, p := range price {
+		if p > 0 {
+			on = append(on, i)
+		}
+	}
+	out := [][4]float64{price}
+	for mask := 1; mask < 1<<len(on)-1; mask++ {
+		var d [4]float64
+		for j, i := range on {
+			if mask&(1<<j) != 0 {
+				d[i] = price[i]
+			}
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
 func dot(a, b [4]float64) float64 { return a[0]*b[0] + a[1]*b[1] + a[2]*b[2] + a[3]*b[3] }
 
 func add(a, b [4]float64, f float64) [4]float64 {
@@ -189,21 +212,24 @@ func (e *evaluator) solveKnap(k knapsack, dense *evaluated, b budgets) ([]int, *
 	lat0, ram0, act0, file0 := b.violation(dense.met)
 	// Scaled targets for the additive sums (tightened each round).
 	scale := [4]float64{1, 1, 1, 1}
-	weights := func(s float64) [4]float64 {
-		var w [4]float64
-		if lat0 > 0 {
-			w[costMS] = s / (b.latency * b.margin)
-		}
-		if ram0 > 0 {
-			w[costRAM] = s / b.ram
-		}
-		if act0 > 0 {
-			w[costAct] = s / b.act
-		}
-		if file0 > 0 {
-			w[costFile] = s / b.file
-		}
-		return w
+	// The prices of the budgets the dense model exceeds (1/budget each);
+	// a direction prices a subset of them.
+	var price [4]float64
+	if lat0 > 0 {
+		price[costMS] = 1 / (b.latency * b.margin)
+	}
+	if ram0 > 0 {
+		price[costRAM] = 1 / b.ram
+	}
+	if act0 > 0 {
+		price[costAct] = 1 / b.act
+	}
+	if file0 > 0 {
+		price[costFile] = 1 / b.file
+	}
+	directions := priceDirections(price)
+	for i := range directions {
+		directions[i][costAct] = price[costAct] // not checked by fits below: always priced
 	}
 	var best *evaluated
 	rounds := 0
@@ -222,22 +248,43 @@ func (e *evaluator) solveKnap(k knapsack, dense *evaluated, b budgets) ([]int, *
 			}
 			return ok
 		}
-		lo, hi := 0.0, 1e-6
-		for {
-			if fits(k.pick(weights(hi))) || hi > 1e12 {
-				break
+		// One multiplier s over every exceeded budget, found by bisection,
+		// pays for whichever budget is easier to meet beyond its need; so
+		// each subset of the exceeded budgets is tried as the priced one
+		// (the others must still fit) and the least additive damage kept.
+		var choice []int
+		bestD := math.Inf(1)
+		for _, dir := range directions {
+			weights := func(s float64) [4]float64 {
+				var w [4]float64
+				for i := range w {
+					w[i] = s * dir[i]
+				}
+				return w
 			}
-			lo, hi = hi, hi*4
-		}
-		for i := 0; i < 60; i++ {
-			mid := (lo + hi) / 2
-			if fits(k.pick(weights(mid))) {
-				hi = mid
-			} else {
-				lo = mid
+			lo, hi := 0.0, 1e-6
+			for {
+				if fits(k.pick(weights(hi))) || hi > 1e12 {
+					break
+				}
+				lo, hi = hi, hi*4
+			}
+			for i := 0; i < 60; i++ {
+				mid := (lo + hi) / 2
+				if fits(k.pick(weights(mid))) {
+					hi = mid
+				} else {
+					lo = mid
+				}
+			}
+			c := k.pick(weights(hi))
+			if !fits(c) && choice != nil {
+				continue
+			}
+			if d, _ := k.sum(c); d < bestD || choice == nil || (!fits(choice) && fits(c)) {
+				choice, bestD = c, d
 			}
 		}
-		choice := k.pick(weights(hi))
 		ev, err := e.exactModel(choice)
 		if err != nil {
 			return nil, nil, rounds, err

@@ -41,8 +41,9 @@ profile's budgets:
   1. search space: per dependency group, the profile's keep ratios rounded to
      its channel alignment; with the profile's search.unstructured block, also
      per layer magnitude sparsity (element, N:M or block patterns) and a value
-     coding of model.epk (exact, fp16, codebook), solved after the structured
-     choice;
+     coding of model.epk (exact, fp16, codebook), solved in the same knapsack
+     as the structured options (a layer's costs scaled by the channels its
+     group keeps);
   2. sensitivity: each option's damage (KL divergence of the outputs from the
      original's on the first --calib-images samples of --data, or their
      relative MSE when the original's softmax is nearly uniform or saturated
@@ -58,7 +59,8 @@ profile's budgets:
      from the best) are each fine-tuned briefly (--probe-fraction of
      --train) and scored on the calibration samples; the lowest
      cross-entropy is kept (build.json "selection" says which were tried);
-     with --train, the chosen model is fine-tuned (its structure kept) as
+     with --train, the chosen model is fine-tuned (its structure kept, coded
+     layers coded again after it) as
      edgeprune finetune would (--finetune-epochs, --train-batch, --lr,
      --schedule, --bn, --preset and the other image-folder flags ...);
   4. verify: the chosen model's predicted costs (and measured latency when
