@@ -142,6 +142,11 @@ reached and the gap; nothing is written).`,
 			opts := build.Options{Threads: threads, Measure: measure == "yes" || (measure == "auto" && here),
 				Shapes: shapeMap(shapes), Log: func(f string, a ...any) { fmt.Fprintf(c.stderr, f+"\n", a...) }}
 			if opts.Measure && canSelfExec {
+				if rssErr := canMeasureRSS(); rssErr != nil {
+					fmt.Fprintf(c.stderr, "warning: peak RSS not measured: %v\n", rssErr)
+				}
+			}
+			if opts.Measure && canMeasureRSS() == nil {
 				opts.PeakRSS = func(ctx context.Context, m *onnxio.Model) (float64, error) {
 					return modelPeakRSS(ctx, m, p.Run.Threads)
 				}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/edgeprune/edgeprune/build"
@@ -437,8 +438,26 @@ func canMeasureRSS() error {
 	if profile.ReadPeakRSSMB() == 0 {
 		return fmt.Errorf("the OS does not show the peak resident set")
 	}
-	return nil
+	return selfExec()
 }
+
+// selfExec reports whether this binary can start itself as a child (once
+// per process): under an emulator without the kernel's binfmt hook
+// (qemu-user run by hand, as scripts/cross.sh does) the child's exec fails
+// with "exec format error", and the memory is then not measured rather than
+// the whole command failing.
+var selfExec = sync.OnceValue(func() error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(self, "calibrate", "--help")
+	cmd.Env = append(os.Environ(), rssProbeEnv+"=1")
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("cannot start this binary as a child process (%w)", err)
+	}
+	return nil
+})
 
 // rssProbe reads, compiles and runs the model once and prints its
 // build.RSSPoint (the hidden --rss-probe of measureRSS).
