@@ -307,6 +307,9 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 				cut = min(cut, firstChanged(m.Graph(), lm.Graph()))
 			}
 			got, ok, err := tl.run(cut, models)
+			if cerr := ctx.Err(); cerr != nil {
+				return nil, cerr // interrupted: no fallback to whole models
+			}
 			if err != nil {
 				logf("      group %v: running from the cut failed (%v); running whole models", gr.Roots, err)
 				ok = false

@@ -367,6 +367,9 @@ func (e *evaluator) unstructuredSensitivity(orig *onnxio.Model, tl *tails, refCa
 		}
 		if len(models) > 0 {
 			got, ok, err := tl.run(l.Cut, models)
+			if cerr := e.ctx.Err(); cerr != nil {
+				return cerr // interrupted: no fallback to whole models
+			}
 			if err != nil || !ok {
 				logf("      layer %s: running from the cut failed (%v); running whole models", l.ID, err)
 				got = nil

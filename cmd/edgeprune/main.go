@@ -9,7 +9,9 @@ import (
 func main() {
 	canSelfExec = true // the binary is edgeprune itself (not a test binary)
 	ctx, stop := signalContext()
+	endProfile := startCPUProfile(os.Stderr)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	endProfile()
 	stop()
 	os.Exit(code)
 }
