@@ -9,6 +9,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/edgeprune/edgeprune/internal/testmodels"
 	"github.com/edgeprune/edgeprune/onnxio"
 	"github.com/edgeprune/edgeprune/pack"
 	"github.com/edgeprune/edgeprune/profile"
@@ -214,10 +215,7 @@ func TestJointKnapsackSum(t *testing.T) {
 // what the build verifies and writes as model.onnx is what model.epk
 // decodes to. The "fine-tuning" here moves every weight off its code.
 func TestBuildCodesAfterFinetune(t *testing.T) {
-	const path = "../../shared/models/mnist/lenet300.onnx"
-	if _, err := os.Stat(path); err != nil {
-		t.Skip("../shared/models/mnist/lenet300.onnx not found (the shared reference models)")
-	}
+	path := testmodels.Shared(t, "mnist/lenet300.onnx")
 	m, err := onnxio.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/edgeprune/edgeprune/internal/testmodels"
 	"github.com/edgeprune/edgeprune/onnxio"
 	"github.com/edgeprune/edgeprune/profile"
 )
@@ -122,10 +122,7 @@ func TestFractionFloor(t *testing.T) {
 // milliseconds picks, and judges it as a ratio; 1% is infeasible with the
 // gap as a ratio.
 func TestBuildFraction(t *testing.T) {
-	const path = "../../shared/models/mnist/lenet5.onnx"
-	if _, err := os.Stat(path); err != nil {
-		t.Skip("../shared/models/mnist/lenet5.onnx not found (the shared reference models)")
-	}
+	path := testmodels.Shared(t, "mnist/lenet5.onnx")
 	m, err := onnxio.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

@@ -2,9 +2,9 @@ package build
 
 import (
 	"bytes"
-	"os"
 	"testing"
 
+	"github.com/edgeprune/edgeprune/internal/testmodels"
 	"github.com/edgeprune/edgeprune/onnxio"
 	"github.com/edgeprune/edgeprune/pack"
 	"github.com/edgeprune/edgeprune/profile"
@@ -15,10 +15,7 @@ import (
 // values the package will decode, the other layers and the structured part
 // untouched; a choice's package decodes to the chosen model's weights.
 func TestUnstructuredSpace(t *testing.T) {
-	const path = "../../shared/models/mnist/lenet300.onnx"
-	if _, err := os.Stat(path); err != nil {
-		t.Skip("../shared/models/mnist/lenet300.onnx not found (the shared reference models)")
-	}
+	path := testmodels.Shared(t, "mnist/lenet300.onnx")
 	m, err := onnxio.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
