@@ -13,14 +13,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
-	"strings"
 
 	"github.com/edgeprune/edgeprune/build"
 	"github.com/edgeprune/edgeprune/onnxio"
@@ -45,14 +43,10 @@ func main() {
 			fail(err)
 		}
 		weights[filepath.Base(path)] = profile.ResidentWeightBytes(m)
-		var mbs []float64
-		var pt build.RSSPoint
-		for range *runs {
-			pt = probe(*bin, path, *threads)
-			mbs = append(mbs, pt.PeakRSSMB)
+		pt, mbs, err := build.ProbePeakRSS(context.Background(), *bin, path, *threads, *runs)
+		if err != nil {
+			fail(err)
 		}
-		slices.Sort(mbs)
-		pt.PeakRSSMB = mbs[len(mbs)/2]
 		pt.Kind = build.PlanFit
 		if i%2 == 1 {
 			pt.Kind = build.PlanValidate
@@ -98,27 +92,6 @@ func main() {
 			fail(err)
 		}
 	}
-}
-
-// probe runs one child and returns what it printed.
-func probe(bin, path string, threads int) build.RSSPoint {
-	cmd := exec.Command(bin, "calibrate", "--rss-probe", path, "--threads", fmt.Sprint(threads))
-	for _, e := range os.Environ() {
-		if !strings.HasPrefix(e, "GOGC=") && !strings.HasPrefix(e, "GOMEMLIMIT=") && !strings.HasPrefix(e, "GODEBUG=") {
-			cmd.Env = append(cmd.Env, e)
-		}
-	}
-	cmd.Env = append(cmd.Env, "EDGEPRUNE_RSS_PROBE=1", "GOGC=100", "GOMEMLIMIT=off")
-	cmd.Stderr = os.Stderr
-	b, err := cmd.Output()
-	if err != nil {
-		fail(fmt.Errorf("%s: %w", path, err))
-	}
-	var pt build.RSSPoint
-	if err := json.Unmarshal(b, &pt); err != nil || pt.PeakRSSMB == 0 {
-		fail(fmt.Errorf("%s: the child printed %q", path, b))
-	}
-	return pt
 }
 
 func mb(b int64) float64 { return float64(b) / profile.MB }

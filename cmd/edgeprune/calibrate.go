@@ -7,8 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -382,21 +380,16 @@ func calibrateFromORT(c *cli, p *profile.Profile, profPath, out string, files, v
 }
 
 // canSelfExec is set by main: this process is the edgeprune binary, which
-// measureRSS may run again as a child. rssProbeEnv marks such a child.
+// measureRSS may run again as a child (build.ProbePeakRSS).
 var canSelfExec bool
-
-const rssProbeEnv = "EDGEPRUNE_RSS_PROBE"
 
 // rssRuns is how many children measureRSS runs per model: the median is
 // taken (the collector's timing moves a run's peak by a few MB).
 const rssRuns = 3
 
-// measureRSS runs the model at path in child processes of this binary
-// (calibrate --rss-probe: read, compile, one run, as edgeprune run does)
-// and returns their median peak resident set in MB (VmHWM, which a child
-// does not inherit). The children run with GOGC=100 and no GOMEMLIMIT,
-// whatever this process has, so that the collector's pacing is the one
-// the memory model is fitted to. An error where the OS does not tell.
+// measureRSS runs the model at path in child processes of this binary and
+// returns their median peak resident set in MB (build.ProbePeakRSS). An
+// error where the OS does not tell.
 func measureRSS(ctx context.Context, path string, threads int) (float64, error) {
 	if err := canMeasureRSS(); err != nil {
 		return 0, err
@@ -405,34 +398,13 @@ func measureRSS(ctx context.Context, path string, threads int) (float64, error) 
 	if err != nil {
 		return 0, err
 	}
-	var env []string
-	for _, e := range os.Environ() {
-		if !strings.HasPrefix(e, "GOGC=") && !strings.HasPrefix(e, "GOMEMLIMIT=") && !strings.HasPrefix(e, "GODEBUG=") {
-			env = append(env, e)
-		}
-	}
-	env = append(env, rssProbeEnv+"=1", "GOGC=100", "GOMEMLIMIT=off")
-	var mbs []float64
-	for range rssRuns {
-		cmd := exec.CommandContext(ctx, self, "calibrate", "--rss-probe", path, "--threads", fmt.Sprint(threads))
-		cmd.Env = env
-		b, err := cmd.Output()
-		if err != nil {
-			return 0, fmt.Errorf("calibrate: memory of %s (a child process running it): %w", path, err)
-		}
-		var pt build.RSSPoint
-		if err := json.Unmarshal(b, &pt); err != nil || pt.PeakRSSMB == 0 {
-			return 0, fmt.Errorf("calibrate: memory of %s: the child printed %q", path, b)
-		}
-		mbs = append(mbs, pt.PeakRSSMB)
-	}
-	slices.Sort(mbs)
-	return mbs[len(mbs)/2], nil
+	pt, _, err := build.ProbePeakRSS(ctx, self, path, threads, rssRuns)
+	return pt.PeakRSSMB, err
 }
 
 // canMeasureRSS says why measureRSS cannot run here (nil when it can).
 func canMeasureRSS() error {
-	if !canSelfExec || os.Getenv(rssProbeEnv) != "" {
+	if !canSelfExec || os.Getenv(build.RSSProbeEnv) != "" {
 		return fmt.Errorf("not the edgeprune binary (a test), or already a probe")
 	}
 	if profile.ReadPeakRSSMB() == 0 {
@@ -452,7 +424,7 @@ var selfExec = sync.OnceValue(func() error {
 		return err
 	}
 	cmd := exec.Command(self, "calibrate", "--help")
-	cmd.Env = append(os.Environ(), rssProbeEnv+"=1")
+	cmd.Env = append(os.Environ(), build.RSSProbeEnv+"=1")
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("cannot start this binary as a child process (%w)", err)
 	}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+
+	"github.com/edgeprune/edgeprune/build"
 )
 
 // cpuProfileEnv names a file to write a CPU profile of the whole command to
@@ -16,7 +18,7 @@ const cpuProfileEnv = "EDGEPRUNE_CPUPROFILE"
 // returns the function that ends it (a no-op when it is not set).
 func startCPUProfile(stderr io.Writer) func() {
 	path := os.Getenv(cpuProfileEnv)
-	if path == "" || os.Getenv(rssProbeEnv) != "" {
+	if path == "" || os.Getenv(build.RSSProbeEnv) != "" {
 		return func() {}
 	}
 	f, err := os.Create(path)
