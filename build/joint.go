@@ -126,17 +126,7 @@ func jointKnapsack(groups []GroupResult, frac [][][]float64) knapsack {
 			}
 			return d, sum
 		},
-		moves: func(choice []int) [][]int {
-			var out [][]int
-			for i, k := range choice {
-				if k+1 < len(groups[i].Options) {
-					n := slices.Clone(choice)
-					n[i]++
-					out = append(out, n)
-				}
-			}
-			return out
-		},
+		moves: stepMoves(groups),
 	}
 }
 

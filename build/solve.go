@@ -152,17 +152,23 @@ func plainKnapsack(groups []GroupResult) knapsack {
 			}
 			return d, sum
 		},
-		moves: func(choice []int) [][]int {
-			var out [][]int
-			for g, l := range choice {
-				if l+1 < len(groups[g].Options) {
-					n := slices.Clone(choice)
-					n[g]++
-					out = append(out, n)
-				}
+		moves: stepMoves(groups),
+	}
+}
+
+// stepMoves is a knapsack's moves over groups: each choice one option
+// further in one group.
+func stepMoves(groups []GroupResult) func(choice []int) [][]int {
+	return func(choice []int) [][]int {
+		var out [][]int
+		for g, l := range choice {
+			if l+1 < len(groups[g].Options) {
+				n := slices.Clone(choice)
+				n[g]++
+				out = append(out, n)
 			}
-			return out
-		},
+		}
+		return out
 	}
 }
 

@@ -204,12 +204,8 @@ func (k *convKernel) implicitForward(x *exec, src, bias, dst []float32) {
 			base, rows, rlen, rstride := xg, 1, np, 0
 			if k.subsample() {
 				base = x.scratch[:cg*hw]
-				threads := x.threads
-				if len(base) < parallelMinElems {
-					threads = 1
-				}
 				psz := cg * hw / 4
-				parallelFor(cg, threads, func(lo, hi int) {
+				fillChannels(x, len(base), cg, func(lo, hi int) {
 					phaseSplit(base[lo*hw/4:], xg[lo*hw:hi*hw], (hi-lo)*k.h, k.w, psz)
 				})
 				base = base[:psz]
@@ -217,11 +213,7 @@ func (k *convKernel) implicitForward(x *exec, src, bias, dst []float32) {
 				csz := 4 * k.phaseRows() * k.linearRow()
 				base = x.scratch[:cg*csz]
 				clear(base)
-				threads := x.threads
-				if len(base) < parallelMinElems {
-					threads = 1
-				}
-				parallelFor(cg, threads, func(lo, hi int) {
+				fillChannels(x, len(base), cg, func(lo, hi int) {
 					for c := lo; c < hi; c++ {
 						k.fillPhases(base[c*csz:(c+1)*csz], xg[c*hw:(c+1)*hw])
 					}
@@ -229,11 +221,7 @@ func (k *convKernel) implicitForward(x *exec, src, bias, dst []float32) {
 			} else if pp := k.plane; pp != nil && !k.pointwise {
 				base = x.scratch[:cg*pp.planeSz]
 				clear(base)
-				threads := x.threads
-				if len(base) < parallelMinElems {
-					threads = 1
-				}
-				parallelFor(cg, threads, func(lo, hi int) {
+				fillChannels(x, len(base), cg, func(lo, hi int) {
 					for c := lo; c < hi; c++ {
 						pp.fill(base[c*pp.planeSz:(c+1)*pp.planeSz], xg[c*hw:(c+1)*hw])
 					}
@@ -251,6 +239,17 @@ func (k *convKernel) implicitForward(x *exec, src, bias, dst []float32) {
 			k.implicitGEMM(x, k.packed[g], base, rows, rlen, rstride, og, np, 0, bg)
 		}
 	}
+}
+
+// fillChannels runs fill over the cg channels of an input being copied
+// into a scratch of size floats: across x's threads, or on one goroutine
+// when the copy is too small to pay for a parallel region.
+func fillChannels(x *exec, size, cg int, fill func(lo, hi int)) {
+	threads := x.threads
+	if size < parallelMinElems {
+		threads = 1
+	}
+	parallelFor(cg, threads, fill)
 }
 
 // implicitGEMM computes og[m*ldc + r*rlen+j] for m < M, r < rows, j < rlen:
