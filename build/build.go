@@ -391,8 +391,7 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 		if err := tm.measure(floor.m, &floorMeasured); err != nil {
 			return nil, err
 		}
-		floor.met.MeasuredMS, floor.met.MeasuredStatistic, floor.met.MeasuredRatio = floorMeasured.MeasuredMS, floorMeasured.MeasuredStatistic, floorMeasured.MeasuredRatio
-		floor.met.SameRunMS, floor.met.OriginalSameRunMS = floorMeasured.SameRunMS, floorMeasured.OriginalSameRunMS
+		floor.met.takeLatency(floorMeasured)
 		toPred = correctTarget(target.margin, dense.met.LatencyMS, lim.original(denseMeasured), floor.met.LatencyMS, lim.measured(floorMeasured), lim, logf)
 		target.latency = toPred(lim.budget)
 	}
@@ -515,8 +514,7 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 		// only adds its noise, and a model the search accepted just under
 		// the budget could then fail it by chance.
 		if accepted != nil && opts.Finetune == nil {
-			res.After.MeasuredMS, res.After.MeasuredStatistic, res.After.MeasuredRatio = accepted.MeasuredMS, accepted.MeasuredStatistic, accepted.MeasuredRatio
-			res.After.SameRunMS, res.After.OriginalSameRunMS = accepted.SameRunMS, accepted.OriginalSameRunMS
+			res.After.takeLatency(*accepted)
 		} else if err := tm.measure(after.m, &res.After); err != nil {
 			return nil, err
 		}

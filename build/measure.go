@@ -82,6 +82,13 @@ func (t *timer) measure(m *onnxio.Model, met *Metrics) error {
 	return nil
 }
 
+// takeLatency sets m's measured latency (the fields timer.measure sets)
+// from another measurement of the same model.
+func (m *Metrics) takeLatency(from Metrics) {
+	m.MeasuredMS, m.MeasuredStatistic, m.MeasuredRatio = from.MeasuredMS, from.MeasuredStatistic, from.MeasuredRatio
+	m.SameRunMS, m.OriginalSameRunMS = from.SameRunMS, from.OriginalSameRunMS
+}
+
 // Durations are Interleaved's result: per program, the median over rounds
 // of its statistic, and of its ratio to the first program's in the same
 // round.
