@@ -29,17 +29,14 @@ func (p *Profile) Override(kv string) error {
 		// One form replaces the other, as in a profile that extends a base.
 		b.LatencyMS.Max, b.LatencyMS.FractionOfOriginal = ms, frac
 		field := "budgets.latency_ms.max"
-		if strings.HasSuffix(strings.TrimSpace(v), "%") {
+		if strings.HasSuffix(strings.TrimSpace(v), "%") { // "0%" too: its error names the fraction
 			field = "budgets.latency_ms.fraction_of_original"
 		}
 		delete(p.lines, "budgets.latency_ms.max")
 		delete(p.lines, "budgets.latency_ms.fraction_of_original")
 		p.lines["budgets.latency_ms"] = "--budget " + kv
 		p.lines[field] = "--budget " + kv
-		if errs := p.Validate(); len(errs) > 0 {
-			return errs
-		}
-		return nil
+		return p.revalidate()
 	}
 	x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 	if err != nil {
@@ -66,6 +63,11 @@ func (p *Profile) Override(kv string) error {
 	p.lines["budgets."+k] = "--budget " + kv
 	p.lines["budgets."+k+".max"] = "--budget " + kv
 	p.lines["budgets."+k+".value"] = "--budget " + kv
+	return p.revalidate()
+}
+
+// revalidate validates p after an override (nil when it holds).
+func (p *Profile) revalidate() error {
 	if errs := p.Validate(); len(errs) > 0 {
 		return errs
 	}
