@@ -45,19 +45,20 @@ func syntheticTable() ([]GroupResult, [][][]float64) {
 	return groups, frac
 }
 
-// syntheticEvaluator's exact model is the joint table's sum (the "true"
-// costs: thinning a coded layer saves its coded bytes' fraction).
-func syntheticEvaluator(groups []GroupResult, frac [][][]float64, denseFile int64) (*evaluator, *evaluated) {
+// syntheticEvaluator's exact model is the joint table's sum added to the
+// dense model's latency and file size (the "true" costs: thinning a coded
+// layer saves its coded bytes' fraction).
+func syntheticEvaluator(groups []GroupResult, frac [][][]float64, dense Metrics) (*evaluator, *evaluated) {
 	truth := jointKnapsack(groups, frac)
 	e := &evaluator{frac: frac}
 	e.exact = func(choice []int) (*evaluated, error) {
 		c := make([]int, len(groups))
 		copy(c, choice)
 		_, sum := truth.sum(c)
-		return &evaluated{choice: c, met: Metrics{FileBytes: denseFile + int64(math.Round(sum[costFile]))}}, nil
+		return &evaluated{choice: c, met: Metrics{LatencyMS: dense.LatencyMS + sum[costMS], FileBytes: dense.FileBytes + int64(math.Round(sum[costFile]))}}, nil
 	}
-	dense, _ := e.exact(nil)
-	return e, dense
+	d, _ := e.exact(nil)
+	return e, d
 }
 
 // solveStaged is the solver the joint knapsack replaced, kept as the
@@ -120,7 +121,7 @@ func solveStaged(e *evaluator, groups []GroupResult, dense *evaluated, b budgets
 // both meet it, and the joint choice has the lower damage.
 func TestJointBeatsStagedUnderFileBudget(t *testing.T) {
 	groups, frac := syntheticTable()
-	e, dense := syntheticEvaluator(groups, frac, 1400)
+	e, dense := syntheticEvaluator(groups, frac, Metrics{FileBytes: 1400})
 	b := budgets{file: 500, margin: 0.9}
 	k := jointKnapsack(groups, frac)
 
@@ -327,15 +328,7 @@ func TestSolveTwoBudgetsNoOvershoot(t *testing.T) {
 		{Kind: "unstructured", Layer: "a", Options: []Option{u(0, 0), u(0.001, -400), u(0.05, -700)}},
 	}
 	frac := [][][]float64{{{1}, {0.5}, {0.25}}}
-	truth := jointKnapsack(groups, frac)
-	e := &evaluator{frac: frac}
-	e.exact = func(choice []int) (*evaluated, error) {
-		c := make([]int, len(groups))
-		copy(c, choice)
-		_, sum := truth.sum(c)
-		return &evaluated{choice: c, met: Metrics{LatencyMS: 20 + sum[costMS], FileBytes: 1000 + int64(math.Round(sum[costFile]))}}, nil
-	}
-	dense, _ := e.exact(nil)
+	e, dense := syntheticEvaluator(groups, frac, Metrics{LatencyMS: 20, FileBytes: 1000})
 	b := budgets{latency: 12, file: 600, margin: 1}
 	choice, ev, _, err := e.solve(groups, dense, b)
 	if err != nil {
@@ -345,7 +338,7 @@ func TestSolveTwoBudgetsNoOvershoot(t *testing.T) {
 		t.Fatalf("%v misses the budgets: %+v", choice, ev.met)
 	}
 	if !slices.Equal(choice, []int{1, 0}) {
-		d, _ := truth.sum(choice)
+		d, _ := jointKnapsack(groups, frac).sum(choice)
 		t.Errorf("choice %v (damage %.4f), want [1 0] (damage 0.01)", choice, d)
 	}
 }
