@@ -134,7 +134,7 @@ type Timings struct {
 
 // RSSPoint is the peak resident set of a process that read, compiled and
 // ran one plan, beside the memory model's terms of that plan. Kind is the
-// plan's (PlanWidth, PlanFit, PlanValidate): the validation plans are not
+// plan's (PlanWidth, PlanFit, PlanValidate, PlanSparse…): the validation plans are not
 // fitted on.
 type RSSPoint struct {
 	Model     string           `json:"model"`
@@ -491,7 +491,7 @@ func FitTimings(p *profile.Profile, t *Timings, opts CalibrateOptions) (*Calibra
 				}
 				continue
 			}
-			if pt.Kind == PlanValidate || pt.Kind == PlanSparseValidate {
+			if validationPlan(pt.Kind) {
 				continue
 			}
 			sum := pt.nodeSum()
