@@ -82,8 +82,16 @@ func (p *Profile) datasheetCoeffs() *Coeffs {
 	if bw == 0 {
 		bw = p.Device.Memory.BandwidthGBs.Theoretical * 0.6
 	}
-	return &Coeffs{PeakGFLOPS: peak, BandwidthGBs: bw, GraphOverheadUS: 50, Ops: DefaultOps()}
+	return &Coeffs{PeakGFLOPS: peak, BandwidthGBs: bw, GraphOverheadUS: 50, Ops: DefaultOps(), RSSOverheadMB: DefaultRSSOverheadMB}
 }
+
+// DefaultRSSOverheadMB is the uncalibrated memory model's runtime overhead:
+// what the edgeprune binary and the Go runtime hold beside the heap the
+// model's terms count. calibrate fits it per device; the default is the
+// overhead fitted on the amd64 host (20.4 MB over 28 resnet18 and
+// mobilenet_v2 variants, 20.1 MB on squeezenet1_1: docs/profiles.md,
+// "Cost model"), and a run of LeNet-5 (1.7 MB file) peaks at 26 MB there.
+const DefaultRSSOverheadMB = 20
 
 // DefaultOps are the uncalibrated per-class efficiencies and overheads:
 // guesses of the right order (devices.md: depthwise reaches about half the
