@@ -10,7 +10,9 @@
 # given). Run it through bench/priority-run on a shared machine. The engine
 # schedules with this machine's tunables: run `edgeprune tune` first on a
 # quiet machine (else each run measures them at start-up); the table says
-# which it used.
+# which it used. A binary with `tune --model` also measures each model's
+# per-node threads first (the plan's 2-thread choice, engine.CalibrateThreads;
+# EDGEPRUNE_CALIBRATE=off skips it), and bench runs the plan with them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
@@ -40,6 +42,9 @@ echo "$("$corelat" -reps 3 -n 100000)"
 out=$(mktemp)
 while read -r name path input; do
 	[ -f "$path" ] || { echo "$path not found" >&2; exit 1; }
+	if [ "${EDGEPRUNE_CALIBRATE:-}" != off ] && "$ep" tune --help 2>/dev/null | grep -q -- --model; then
+		"$ep" tune --model "$path" --shape "$input" --threads 2 | sed -n 2p | sed "s/^ */$name per-node threads measured: /" >&2
+	fi
 	for r in $(seq "$rounds"); do
 		for t in 1 2; do
 			o=$(node bench/ort_latency.js "$path" "$input" --threads "$t" --runs "$runs")
@@ -64,7 +69,8 @@ for line in open(sys.argv[1]):
     if 'tun' not in globals() and int(t) == 2:
         tun = e['tunables']
         print(f"tunables ({tun['measured']}): fork/join {tun['fork_join_ns']:.0f} ns, "
-              f"{tun['ns_per_mac']:.4f} ns/MAC, {tun['ns_per_elem']:.3f} ns/float, SGEMM column block {tun['gemm_nc']}")
+              f"{tun['ns_per_mac']:.4f} ns/MAC, {tun['ns_per_elem']:.3f} ns/float, SGEMM column block {tun['gemm_nc']}; "
+              f"per-node threads: {e.get('thread_choice', 'cost model')}")
     r = rows.setdefault(name, {'flops': e['flops'], 1: ([], []), 2: ([], [])})
     r[int(t)][0].append(o['median_ms']); r[int(t)][1].append(e['median_ms'])
 med = lambda xs: sorted(xs)[(len(xs) - 1) // 2]

@@ -37,6 +37,9 @@ type benchJSON struct {
 	// Tunables are the machine numbers the plan was scheduled with
 	// (edgeprune tune; measured at start-up when not cached).
 	Tunables engine.Tunables `json:"tunables"`
+	// ThreadChoice says where the per-node threads came from: "measured"
+	// (edgeprune tune --model cached them for this plan) or "cost model".
+	ThreadChoice string `json:"thread_choice"`
 }
 
 // benchNode is one row of `bench --json`'s nodes.
@@ -101,6 +104,14 @@ the peak activation memory of the compiled plan and its FLOPs.`,
 			if err != nil {
 				return err
 			}
+			choice := "cost model"
+			if n := planThreads(threads); n > 1 {
+				key, err := planKey(args[0], given, sparseMode, n)
+				if err != nil {
+					return err
+				}
+				choice = c.useThreadChoice(p, key, n)
+			}
 			feed := engine.RandomInputs(p)
 			t, err := engine.Measure(ctx, p, feed, warmup, runs)
 			if err != nil {
@@ -111,7 +122,7 @@ the peak activation memory of the compiled plan and its FLOPs.`,
 				MedianMS: float64(t.Median.Nanoseconds()) / 1e6, P90MS: float64(t.P90.Nanoseconds()) / 1e6,
 				PeakActivationBytes: rep.PeakActivationBytes, FLOPs: rep.FLOPs, MACs: rep.MACs,
 				WeightBytes: rep.WeightBytes, SparseWeightBytes: rep.SparseWeightBytes, PeakRSSBytes: int64(profile.ReadPeakRSSMB() * profile.MB),
-				Kernels: engine.Kernels(), Tunables: engine.ActiveTunables()}
+				Kernels: engine.Kernels(), Tunables: engine.ActiveTunables(), ThreadChoice: choice}
 			var times []time.Duration
 			if nodes {
 				if times, _, err = p.NodeTimes(ctx, feed, warmup, runs, 0.5); err != nil {
@@ -152,6 +163,7 @@ the peak activation memory of the compiled plan and its FLOPs.`,
 				fmt.Fprintf(c.stdout, "peak RSS         %s (process, load and compile included)\n", humanBytes(out.PeakRSSBytes))
 			}
 			fmt.Fprintf(c.stdout, "kernels          %s\n", engine.KernelSummary())
+			fmt.Fprintf(c.stdout, "threads per node %s\n", choice)
 			if nodes {
 				fmt.Fprintf(c.stdout, "\n%-40s %-10s %-18s %8s %7s %10s\n", "node", "op", "kernel", "density", "threads", "median µs")
 				for _, n := range out.Nodes {

@@ -17,18 +17,35 @@ const tuneEnv = "EDGEPRUNE_TUNE"
 
 func newTuneCmd(c *cli) *cobra.Command {
 	var asJSON bool
-	var out string
+	var out, model, sparseMode string
+	var shapes []string
+	var threads, rounds, runs int
 	cmd := &cobra.Command{
-		Use:   "tune",
+		Use:   "tune [--model MODEL [--shape NAME=1,3,224,224] [--threads N]]",
 		Short: "Measure this machine's engine tunables and cache them",
 		Long: `tune measures the numbers the engine's scheduler and kernels depend on —
 the cost of a parallel region, one core's multiply-add and memory rates,
 the SGEMM column block — on this machine (a few seconds; run it on an idle
 machine), and writes them to the user cache directory, where every later
 edgeprune command reads them. Results do not depend on them, only speed.
-EDGEPRUNE_TUNE=off makes commands ignore the cache and use the defaults.`,
+EDGEPRUNE_TUNE=off makes commands ignore the cache and use the defaults.
+
+With --model, tune measures instead which nodes of that model's plan (for
+the given shapes and threads) run faster on all threads than on one: it
+times every node both ways in alternated rounds, keeps the faster per node,
+checks the whole model (the choice is never kept if one thread was faster),
+and caches the choice, which bench then uses for that plan. Results do not
+depend on it either: every node computes the same bits on any threads.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if model != "" {
+				return c.tunePlan(cmd, model, shapes, sparseMode, threads, rounds, runs, out, asJSON)
+			}
+			for _, f := range []string{"shape", "threads", "sparse", "rounds", "runs"} {
+				if cmd.Flags().Changed(f) {
+					return usagef("--%s: only with --model (tune without it measures the machine, not a plan)", f)
+				}
+			}
 			if out == "" {
 				p, err := engine.TunablesPath()
 				if err != nil {
@@ -54,8 +71,78 @@ EDGEPRUNE_TUNE=off makes commands ignore the cache and use the defaults.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	cmd.Flags().StringVarP(&out, "output", "o", "", "file to write (default: the user cache directory's edgeprune/tunables-GOARCH.json)")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "file to write (default: the user cache directory's edgeprune/tunables-GOARCH.json, or with --model edgeprune/threads/KEY.json)")
+	cmd.Flags().StringVar(&model, "model", "", "measure the per-node threads of this model's plan (ONNX or .epk) instead")
+	addShapeFlag(cmd, &shapes, "with --model: input shape")
+	addThreadsFlag(cmd, &threads)
+	addSparseFlag(cmd, &sparseMode)
+	cmd.Flags().IntVar(&rounds, "rounds", 5, "with --model: alternated rounds per comparison")
+	cmd.Flags().IntVar(&runs, "runs", 10, "with --model: timed runs per round")
 	return cmd
+}
+
+// tunePlan is tune --model: the plan's per-node threads measured
+// (engine.CalibrateThreads) and cached under planKey.
+func (c *cli) tunePlan(cmd *cobra.Command, path string, shapes []string, sparseMode string, threads, rounds, runs int, out string, asJSON bool) error {
+	if err := checkThreads(threads); err != nil {
+		return err
+	}
+	if rounds < 1 || runs < 1 {
+		return usagef("--rounds %d, --runs %d: must be ≥ 1", rounds, runs)
+	}
+	given, err := parseShapes(shapes)
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	m, opts, err := readRunnable(ctx, path, sparseMode)
+	if err != nil {
+		return err
+	}
+	if err := checkShapeInputs(given, m); err != nil {
+		return err
+	}
+	if err := requireShapes(m, given, nil); err != nil {
+		return err
+	}
+	for _, s := range given {
+		opts = append(opts, engine.WithInputShape(s.Name, s.Dims...))
+	}
+	n := planThreads(threads)
+	opts = append(opts, engine.WithThreads(n))
+	if out == "" {
+		key, err := planKey(path, given, sparseMode, n)
+		if err != nil {
+			return err
+		}
+		if out, err = engine.ThreadChoicePath(key); err != nil {
+			return err
+		}
+	}
+	p, err := interruptible(ctx, func() (*engine.Program, error) { return engine.Compile(m, opts...) })
+	if err != nil {
+		return err
+	}
+	tc, err := p.CalibrateThreads(ctx, engine.RandomInputs(p), rounds, runs)
+	if err != nil {
+		return err
+	}
+	if err := engine.SaveThreadChoice(out, tc); err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(c.stdout, tc)
+	}
+	var many int
+	for _, nt := range tc.Nodes {
+		if nt.Threads > 1 {
+			many++
+		}
+	}
+	fmt.Fprintf(c.stdout, "%s at %d threads: %d of %d nodes on %d threads, the rest on 1\n", path, n, many, len(tc.Nodes), n)
+	fmt.Fprintf(c.stdout, "  whole model (median ms): 1 thread %.2f, cost model %.2f, measured choice %.2f\n", tc.OneMS, tc.ModelMS, tc.ChosenMS)
+	_, err = fmt.Fprintf(c.stdout, "written to %s\n", out)
+	return err
 }
 
 // loadTunables gives the engine this machine's cached tunables, if tune

@@ -1,0 +1,303 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/edgeprune/edgeprune/internal/atomicfile"
+	"gorgonia.org/tensor"
+)
+
+// The cost model (schedule.go) predicts a node's time from its size; what
+// it cannot see is where the node's data is. A node that runs on two
+// cores reads the half of its input that the other core wrote (or the
+// whole of it, when its producer ran on that core alone), and on a machine
+// whose cores hand a cache line over in hundreds of nanoseconds that
+// traffic costs more than the second core saves: on the 2-vCPU EPYC of
+// docs/benchmarks.md ("Threads", session 7) every element-wise node, Resize
+// and Concat of PP-OCR det and most of mobilenet_v2's 1×1 projections ran
+// slower on 2 goroutines than on one. CalibrateThreads measures instead of
+// predicting: it times every node with the plan on one goroutine and on
+// the cost model's choice, keeps per node the faster, and checks the
+// result on the whole model, so that a calibrated plan is not slower than
+// its 1-thread plan where it was measured. The choice only moves work
+// between goroutines: outputs are bitwise the same (TestThreadsBitwise).
+
+// ThreadChoice is a plan's per-node thread counts as CalibrateThreads
+// measured them, in the form edgeprune caches: the nodes are named so that
+// a choice is applied only to the plan it was measured on.
+type ThreadChoice struct {
+	CPU     string       `json:"cpu"`
+	GOARCH  string       `json:"goarch"`
+	Threads int          `json:"threads"` // the plan's threads
+	Nodes   []NodeThread `json:"nodes"`   // Report().Nodes order
+	// Medians of the whole model's time in the final check, in ms: on one
+	// goroutine, on the cost model's choice, and on this choice.
+	OneMS    float64 `json:"one_ms"`
+	ModelMS  float64 `json:"model_ms"`
+	ChosenMS float64 `json:"chosen_ms"`
+}
+
+// NodeThread is one node's entry in a ThreadChoice.
+type NodeThread struct {
+	Name    string `json:"name"`
+	Op      string `json:"op"`
+	Threads int    `json:"threads"`
+}
+
+// NodeThreads returns every node's thread count, in Report().Nodes order.
+func (p *Program) NodeThreads() []int {
+	out := make([]int, p.nsteps)
+	p.eachStep(func(s *step) { out[s.id] = s.threads })
+	return out
+}
+
+// SetNodeThreads sets every node's thread count (Report().Nodes order),
+// each in [1, the plan's threads]; an If node keeps the plan's threads
+// (its branch's nodes choose). It must not be called while the plan runs.
+func (p *Program) SetNodeThreads(n []int) error {
+	if len(n) != p.nsteps {
+		return fmt.Errorf("engine: SetNodeThreads: %d counts for %d nodes", len(n), p.nsteps)
+	}
+	for i, t := range n {
+		if t < 1 || t > p.threads {
+			return fmt.Errorf("engine: SetNodeThreads: node %d: %d threads, must be in [1, %d]", i, t, p.threads)
+		}
+	}
+	p.eachStep(func(s *step) {
+		if s.sub == nil {
+			s.threads = n[s.id]
+		}
+	})
+	return nil
+}
+
+func (p *Program) eachStep(f func(s *step)) {
+	var walk func(pr *program)
+	walk = func(pr *program) {
+		for i := range pr.steps {
+			f(&pr.steps[i])
+			for _, sub := range pr.steps[i].sub {
+				walk(sub)
+			}
+		}
+	}
+	walk(p.main)
+}
+
+// ErrThreadChoiceOtherPlan: a ThreadChoice measured on another plan (other
+// nodes, another thread count) or another machine.
+var ErrThreadChoiceOtherPlan = errors.New("engine: thread choice measured on another plan or machine")
+
+// ApplyThreadChoice sets the plan's per-node threads to c's, after checking
+// that c was measured on this machine for a plan with the same nodes
+// (names and ops) and threads.
+func (p *Program) ApplyThreadChoice(c ThreadChoice) error {
+	if c.CPU != cpuModel() || c.GOARCH != runtime.GOARCH {
+		return fmt.Errorf("%w: measured on %s %s, this is %s %s", ErrThreadChoiceOtherPlan, c.CPU, c.GOARCH, cpuModel(), runtime.GOARCH)
+	}
+	if c.Threads != p.threads || len(c.Nodes) != p.nsteps {
+		return fmt.Errorf("%w: %d nodes at %d threads, the plan has %d at %d", ErrThreadChoiceOtherPlan, len(c.Nodes), c.Threads, p.nsteps, p.threads)
+	}
+	n := make([]int, p.nsteps)
+	var err error
+	p.eachStep(func(s *step) {
+		e := c.Nodes[s.id]
+		if err == nil && (e.Name != s.name || e.Op != s.op) {
+			err = fmt.Errorf("%w: node %d is %s %q, the choice has %s %q", ErrThreadChoiceOtherPlan, s.id, s.op, s.name, e.Op, e.Name)
+		}
+		n[s.id] = e.Threads
+	})
+	if err != nil {
+		return err
+	}
+	return p.SetNodeThreads(n)
+}
+
+// CalibrateThreads measures on inputs which nodes pay for running on more
+// than one goroutine, sets the plan's per-node threads to the measured
+// choice and returns it. It alternates rounds of the plan on one goroutine
+// and on the cost model's choice (runs timed runs each, per-node medians),
+// keeps N threads for a node only where they were faster by
+// calibrateMargin in the median round, re-checks the kept nodes in the
+// mixed plan, and last times the three plans on the whole model, keeping
+// the fastest. It takes about 7·rounds·runs runs of the model. A plan of
+// one thread is returned unchanged.
+func (p *Program) CalibrateThreads(ctx context.Context, inputs map[string]*tensor.Dense, rounds, runs int) (ThreadChoice, error) {
+	if rounds < 1 || runs < 1 {
+		return ThreadChoice{}, fmt.Errorf("engine: CalibrateThreads: rounds %d, runs %d: must be ≥ 1", rounds, runs)
+	}
+	c := ThreadChoice{CPU: cpuModel(), GOARCH: runtime.GOARCH, Threads: p.threads}
+	if p.threads > 1 {
+		measure := func(n []int) ([]time.Duration, time.Duration, error) {
+			if err := p.SetNodeThreads(n); err != nil {
+				return nil, 0, err
+			}
+			return p.NodeTimes(ctx, inputs, 1, runs, 0.5)
+		}
+		model := p.NodeThreads()
+		r, err := calibrate(model, rounds, measure)
+		if err != nil {
+			p.SetNodeThreads(model)
+			return ThreadChoice{}, err
+		}
+		if err := p.SetNodeThreads(r.choice); err != nil {
+			return ThreadChoice{}, err
+		}
+		c.OneMS, c.ModelMS, c.ChosenMS = ms(r.one), ms(r.model), ms(r.chosen)
+	}
+	p.eachStep(func(s *step) {
+		c.Nodes = append(c.Nodes, NodeThread{Name: s.name, Op: s.op, Threads: s.threads})
+	})
+	return c, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
+
+// calibrateMargin is how much faster a node must be on N goroutines than
+// on one, in the median round, to be given N: a node that gains less is
+// within the noise of a loaded machine, and one goroutine leaves the
+// other core to the rest of the machine.
+const calibrateMargin = 0.05
+
+// calibration is calibrate's result: the choice and the whole model's
+// median times on one goroutine, the cost model's choice and the choice.
+type calibration struct {
+	choice             []int
+	one, model, chosen time.Duration
+}
+
+// calibrate is CalibrateThreads' decision, apart from the clock: measure
+// runs the plan with the given per-node threads and returns each node's
+// time and the whole run's. model is the cost model's choice; nodes it
+// keeps on one goroutine stay there.
+func calibrate(model []int, rounds int, measure func([]int) ([]time.Duration, time.Duration, error)) (calibration, error) {
+	one := make([]int, len(model))
+	for i := range one {
+		one[i] = 1
+	}
+	// Per node and per plan, the median over rounds of each round's
+	// median; plans alternate so that a change of load hits both.
+	medians := func(plans ...[]int) ([][]time.Duration, []time.Duration, error) {
+		node := make([][][]time.Duration, len(plans)) // plan, node, round
+		total := make([][]time.Duration, len(plans))
+		for i := range plans {
+			node[i] = make([][]time.Duration, len(model))
+		}
+		for range rounds {
+			for i, pl := range plans {
+				t, tot, err := measure(pl)
+				if err != nil {
+					return nil, nil, err
+				}
+				for j := range model {
+					node[i][j] = append(node[i][j], t[j])
+				}
+				total[i] = append(total[i], tot)
+			}
+		}
+		nm := make([][]time.Duration, len(plans))
+		tm := make([]time.Duration, len(plans))
+		for i := range plans {
+			nm[i] = make([]time.Duration, len(model))
+			for j := range model {
+				nm[i][j] = median(node[i][j])
+			}
+			tm[i] = median(total[i])
+		}
+		return nm, tm, nil
+	}
+	faster := func(tn, t1 time.Duration) bool { return float64(tn) < float64(t1)*(1-calibrateMargin) }
+
+	// Per node: the cost model's choice against one goroutine.
+	nm, _, err := medians(one, model)
+	if err != nil {
+		return calibration{}, err
+	}
+	choice := slices.Clone(one)
+	for j, t := range model {
+		untimed := nm[0][j] == 0 && nm[1][j] == 0 // an If branch's node
+		if t > 1 && (untimed || faster(nm[1][j], nm[0][j])) {
+			choice[j] = t
+		}
+	}
+	// Inside the mixed plan a node's neighbours have changed (its input
+	// may now be on the other core): keep N only where it still pays.
+	if !slices.Equal(choice, one) {
+		nm, _, err = medians(one, choice)
+		if err != nil {
+			return calibration{}, err
+		}
+		for j, t := range choice {
+			untimed := nm[0][j] == 0 && nm[1][j] == 0
+			if t > 1 && !untimed && !faster(nm[1][j], nm[0][j]) {
+				choice[j] = 1
+			}
+		}
+	}
+	// The whole model: of one goroutine, the cost model and the choice,
+	// the fastest median.
+	_, tm, err := medians(one, model, choice)
+	if err != nil {
+		return calibration{}, err
+	}
+	r := calibration{choice: choice, one: tm[0], model: tm[1], chosen: tm[2]}
+	switch best := min(tm[0], tm[1], tm[2]); {
+	case tm[2] == best:
+	case tm[0] == best:
+		r.choice = one
+	default:
+		r.choice = slices.Clone(model)
+	}
+	return r, nil
+}
+
+func median(xs []time.Duration) time.Duration {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[(len(s)-1)/2]
+}
+
+// ThreadChoicePath is where edgeprune caches the thread choice of a plan
+// identified by key (a hash of the model, its input shapes and threads):
+// edgeprune/threads/KEY.json under the user cache directory.
+func ThreadChoicePath(key string) (string, error) {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("engine: thread choice cache: %w", err)
+	}
+	return filepath.Join(d, "edgeprune", "threads", key+".json"), nil
+}
+
+// LoadThreadChoice reads a ThreadChoice file (apply it with
+// ApplyThreadChoice, which checks that it fits the plan).
+func LoadThreadChoice(path string) (ThreadChoice, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ThreadChoice{}, err
+	}
+	var c ThreadChoice
+	if err := json.Unmarshal(b, &c); err != nil {
+		return ThreadChoice{}, fmt.Errorf("engine: %s: %w (delete it or run edgeprune tune --model again)", path, err)
+	}
+	return c, nil
+}
+
+// SaveThreadChoice writes c to path atomically, creating its directory.
+func SaveThreadChoice(path string, c ThreadChoice) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("engine: thread choice: %w", err)
+	}
+	return atomicfile.WriteFile(path, append(b, '\n'))
+}

@@ -1,0 +1,186 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/edgeprune/edgeprune/internal/testmodels"
+	"github.com/edgeprune/edgeprune/onnxio"
+)
+
+// fakeMeasure is a plan whose node j takes t1[j] µs on one goroutine and
+// tn[j] on more, plus extra(choice) µs on the whole run; it counts the
+// plans it was asked to time.
+type fakeMeasure struct {
+	t1, tn []float64
+	extra  func(choice []int) float64
+	calls  int
+}
+
+func (f *fakeMeasure) measure(choice []int) ([]time.Duration, time.Duration, error) {
+	f.calls++
+	nodes := make([]time.Duration, len(choice))
+	var total float64
+	for j, t := range choice {
+		us := f.t1[j]
+		if t > 1 {
+			us = f.tn[j]
+		}
+		nodes[j] = time.Duration(us * 1e3)
+		total += us
+	}
+	if f.extra != nil {
+		total += f.extra(choice)
+	}
+	return nodes, time.Duration(total * 1e3), nil
+}
+
+func TestCalibrateKeepsLosersOnOne(t *testing.T) {
+	f := &fakeMeasure{
+		//     faster  slower  model 1  within margin  If branch (untimed)
+		t1: []float64{100, 100, 10, 100, 0},
+		tn: []float64{55, 130, 5, 97, 0},
+	}
+	r, err := calibrate([]int{2, 2, 1, 2, 2}, 3, f.measure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{2, 1, 1, 1, 2}; !slices.Equal(r.choice, want) {
+		t.Errorf("choice %v, want %v (N only where it is faster by the margin; the cost model's 1 stays)", r.choice, want)
+	}
+	if r.chosen >= r.one || r.chosen >= r.model {
+		t.Errorf("whole model: chosen %v, one %v, model %v: the choice should be the fastest", r.chosen, r.one, r.model)
+	}
+	// 3 rounds of 2 plans, 3 of 2 (the mixed plan), 3 of 3 (the check).
+	if f.calls != 21 {
+		t.Errorf("%d plans timed, want 21", f.calls)
+	}
+}
+
+func TestCalibrateFallsBackToOne(t *testing.T) {
+	// Node 0 is faster on 2 goroutines by itself, but any plan with a
+	// node on 2 costs more on the whole run (the other core's cache
+	// handing the data back): the whole-model check keeps one goroutine.
+	f := &fakeMeasure{t1: []float64{100, 100}, tn: []float64{60, 60},
+		extra: func(c []int) float64 {
+			if slices.Max(c) > 1 {
+				return 200
+			}
+			return 0
+		}}
+	r, err := calibrate([]int{2, 2}, 2, f.measure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.choice, []int{1, 1}) {
+		t.Errorf("choice %v, want [1 1]: the plan on one goroutine was the fastest", r.choice)
+	}
+}
+
+func TestCalibrateRechecksInMixedPlan(t *testing.T) {
+	// Node 1 pays on 2 goroutines only after node 0 ran on 2 (its input
+	// then split the same way); once node 0 is back on one it does not.
+	f := &fakeMeasure{t1: []float64{100, 100, 100}, tn: []float64{200, 60, 50}}
+	m := f.measure
+	measure := func(c []int) ([]time.Duration, time.Duration, error) {
+		nodes, total, err := m(c)
+		if c[1] > 1 && c[0] == 1 {
+			nodes[1] = 120 * time.Microsecond
+			total += 60 * time.Microsecond
+		}
+		return nodes, total, err
+	}
+	r, err := calibrate([]int{2, 2, 2}, 1, measure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{1, 1, 2}; !slices.Equal(r.choice, want) {
+		t.Errorf("choice %v, want %v", r.choice, want)
+	}
+}
+
+func TestCalibrateThreads(t *testing.T) {
+	m, err := onnxio.ReadFile(testmodels.OCR(t, "det"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forceParallel(t) // the cost model gives every node 2
+	ctx := context.Background()
+	shape := WithInputShape(m.Info().Inputs[0].Name, 1, 3, 96, 128)
+	p1, err := Compile(m, shape, WithThreads(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := RandomInputs(p1)
+	ref, err := p1.Run(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Compile(m, shape, WithThreads(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := p.CalibrateThreads(ctx, in, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := p.Report().Nodes
+	if len(c.Nodes) != len(nodes) || c.Threads != 2 {
+		t.Fatalf("choice of %d nodes at %d threads, plan has %d at 2", len(c.Nodes), c.Threads, len(nodes))
+	}
+	for i, n := range nodes {
+		if c.Nodes[i].Name != n.Name || c.Nodes[i].Threads != n.Threads || n.Threads < 1 || n.Threads > 2 {
+			t.Fatalf("node %d: choice %+v, plan %s with %d threads", i, c.Nodes[i], n.Name, n.Threads)
+		}
+	}
+	out, err := p.Run(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range ref {
+		if !slices.Equal(r.Data().([]float32), out[name].Data().([]float32)) {
+			t.Errorf("output %s differs from 1 thread's after calibration", name)
+		}
+	}
+
+	// Saved and applied to a fresh plan of the same model and threads.
+	path := filepath.Join(t.TempDir(), "threads", "k.json")
+	if err := SaveThreadChoice(path, c); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := LoadThreadChoice(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := Compile(m, shape, WithThreads(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.ApplyThreadChoice(c2); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(q.NodeThreads(), p.NodeThreads()) {
+		t.Errorf("applied choice %v, calibrated %v", q.NodeThreads(), p.NodeThreads())
+	}
+	// Refused on a plan it was not measured on.
+	bad := c2
+	bad.Nodes = slices.Clone(c2.Nodes)
+	bad.Nodes[3].Name += "x"
+	if err := q.ApplyThreadChoice(bad); !errors.Is(err, ErrThreadChoiceOtherPlan) {
+		t.Errorf("renamed node: %v, want ErrThreadChoiceOtherPlan", err)
+	}
+	q3, err := Compile(m, shape, WithThreads(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q3.ApplyThreadChoice(c2); !errors.Is(err, ErrThreadChoiceOtherPlan) {
+		t.Errorf("3-thread plan: %v, want ErrThreadChoiceOtherPlan", err)
+	}
+	if err := q.SetNodeThreads(make([]int, len(nodes))); err == nil {
+		t.Error("SetNodeThreads with 0 threads: no error")
+	}
+}
