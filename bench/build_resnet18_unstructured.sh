@@ -2,20 +2,22 @@
 # A resnet18 build with search.unstructured on (docs/profiles.md, "Unstructured
 # options"), timed by phase: configs/host-amd64.yaml (latency 20 ms p50, measured
 # here) with a file budget of FILE_MB (default 12) MB of model.epk, the default
-# unstructured block (sparsity 0.5/0.75/0.9, element, coding exact/fp16/codebook:4)
+# unstructured block (sparsity 0.5/0.75/0.9, element, coding exact/fp16/codebook:4,
+# sensitivity SENSITIVITY: composed, the default, or measured)
 # and a fidelity budget that does not bind (the build's time is the point). Data:
 # text-line crops of ../shared/data/textlines/train through the imagenet preset
 # (../shared has no ImageNet images), CALIB (default 128, the issue's target)
 # calibration images and 128 held out, as bench/build_host.sh lays them out. The
 # build runs through bench/priority-run; the issue's target is 5 minutes.
-#   bench/build_resnet18_unstructured.sh [OUT]
+#   [SHARED=/work/shared] bench/build_resnet18_unstructured.sh [OUT]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-/tmp/r18u}
-shared=$(realpath ../shared)
+shared=$(realpath "${SHARED:-../shared}")
 lock=${BENCH_RUN:-bench/priority-run}
 calib=${CALIB:-128}
 file_mb=${FILE_MB:-12}
+sens=${SENSITIVITY:-composed}
 mkdir -p "$out"
 go build -o "$out/edgeprune" ./cmd/edgeprune
 fid="$out/fid"
@@ -34,7 +36,7 @@ budgets:
   file_mb: {max: $file_mb}
   accuracy: {metric: fidelity, goal: max-degradation, value: 1}
 search:
-  unstructured: {}
+  unstructured: {sensitivity: $sens}
 YAML
 echo "host: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'); $(nproc) cores; $(date -u '+%F %T UTC'); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 rm -rf "$out/build"
@@ -51,6 +53,7 @@ grep -E '^phases' "$out/log" "$out/table" || true
 import json, sys
 b = json.load(open(sys.argv[1]))
 print("phases (s):", b["phase_seconds"], "solve rounds", b["solve_rounds"])
+print("layer options run on the calibration data", b.get("unstructured_runs", 0), "composed", b.get("unstructured_composed", 0))
 print("groups", sum(1 for g in b["groups"] if not g.get("kind")), "layers", sum(1 for g in b["groups"] if g.get("kind") == "unstructured"))
 for l in b["layers"]:
     if l.get("coding"):
