@@ -42,11 +42,12 @@ echo "host: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'); $(nproc) co
 rm -rf "$out/build"
 start=$(date +%s)
 set +e
-"$lock" "$out/edgeprune" build "$shared/models/tv/resnet18.onnx" --profile "$out/prof.yaml" --data "$fid/all" --preset imagenet \
+"$lock" /usr/bin/time -f "cpu %U s user + %S s sys in %e s wall" -o "$out/cpu" "$out/edgeprune" build "$shared/models/tv/resnet18.onnx" --profile "$out/prof.yaml" --data "$fid/all" --preset imagenet \
 	--calib-images "$calib" --verify-images 128 --measure yes -o "$out/build" >"$out/table" 2>"$out/log"
 code=$?
 set -e
 echo "exit $code, $(($(date +%s) - start)) s wall (lock wait included); load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+cat "$out/cpu" 2>/dev/null || true
 grep -E '^(latency_ms|file_mb|ram_mb|fidelity_drop|accuracy_drop) ' "$out/table" || true
 grep -E '^phases' "$out/log" "$out/table" || true
 [ -f "$out/build/build.json" ] && python3 - "$out/build/build.json" <<'PY'

@@ -405,7 +405,13 @@ func (e *evaluator) unstructuredSensitivity(orig *onnxio.Model, tl *tails, refCa
 			}
 		}
 		if refCalib != nil {
-			for k := range gr.Options {
+			// The dense options first: a sparse option's dense twin may be composed.
+			order := make([]int, len(gr.Options))
+			for i := range order {
+				order[i] = i
+			}
+			slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(l.Opts[a].Sparsity, l.Opts[b].Sparsity) })
+			for _, k := range order {
 				if !l.composable(k) {
 					continue
 				}
@@ -442,7 +448,7 @@ func (e *evaluator) unstructuredSensitivity(orig *onnxio.Model, tl *tails, refCa
 	}
 	logf("      layers: %d option runs on the calibration data, %d options composed from their twins", res.UnstructuredRuns, res.UnstructuredComposed)
 	if s.UMeasured && cc.n > 0 {
-		logf("      composed vs measured (%d sparse coded options): %s", cc.n, &cc)
+		logf("      composed vs measured (%d options that composing would not run): %s", cc.n, &cc)
 	}
 	return nil
 }
@@ -464,22 +470,45 @@ func (l *uLayer) twins(k int) (exact, dense int) {
 	return exact, dense
 }
 
+// fp16Ref is, for the dense fp16 option, the dense option whose coding
+// prices it (the first dense coding other than exact and fp16), -1 when
+// there is none.
+func (l *uLayer) fp16Ref() int {
+	for j, p := range l.Opts {
+		if p.Sparsity == 0 && p.CodingName() != "exact" && p.CodingName() != "fp16" {
+			return j
+		}
+	}
+	return -1
+}
+
 // composable says whether option k of l (before the sort by size) can be
-// priced from its twins: it is sparse and coded, and both twins exist
-// (and are not themselves composed).
+// priced instead of run: it is sparse and coded, and both twins exist; or
+// it is the dense weight in fp16 and another coding of the dense weight is
+// run (fp16's error, 2⁻¹¹ of each value, is orders of magnitude below a
+// codebook's: its damage is then priced from that coding's).
 func (l *uLayer) composable(k int) bool {
 	o := l.Opts[k]
-	if o.Sparsity == 0 || o.CodingName() == "exact" {
+	if o.CodingName() == "exact" {
 		return false
+	}
+	if o.Sparsity == 0 {
+		return o.CodingName() == "fp16" && l.fp16Ref() >= 0
 	}
 	e, d := l.twins(k)
 	return e >= 0 && d >= 0
 }
 
-// composed prices composable option k from its twins' measured damages
-// and the weights of each option (weights[j] are option j's values as
-// the model holds them, coded): see composeDamage.
+// composed prices composable option k from its twins' damages and the
+// weights of each option (weights[j] are option j's values as the model
+// holds them, coded): see composeDamage. A sparse option's dense twin may
+// itself be composed (dense fp16): it must be priced first.
 func (l *uLayer) composed(k int, opts []Option, weights [][]float32) (damage, task float64) {
+	if l.Opts[k].Sparsity == 0 { // dense fp16, from the reference coding's damage
+		r := l.fp16Ref()
+		eOpt, eRef := sqDiff(weights[k], weights[0]), sqDiff(weights[r], weights[0])
+		return composeDamage(0, opts[r].Damage, eOpt, eRef), composeDamage(0, opts[r].TaskDamage, eOpt, eRef)
+	}
 	e, d := l.twins(k)
 	eOpt := sqDiff(weights[k], weights[e])
 	eDense := sqDiff(weights[d], weights[0])

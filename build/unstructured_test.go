@@ -148,10 +148,12 @@ func TestComposeDamage(t *testing.T) {
 // TestComposedSensitivity: on lenet300 with its weights set to eight
 // values a 4-bit codebook and fp16 both hold exactly (so coding changes
 // nothing, on the dense weight or a sparse one), the composed table equals
-// the measured one option by option, from 4 runs per layer instead of 8;
-// on the original weights, the fp16 options composed are within 1% of
-// their measured damage (fp16's error is tiny and independent of the
-// pruning's).
+// the measured one option by option, from 3 runs per layer instead of 8;
+// on the original weights, the sparse fp16 options composed are within 1%
+// of their measured damage (fp16's error is tiny and independent of the
+// pruning's), and the dense fp16 option, priced from codebook:4's, is
+// within a factor 3 of its own (it is 10⁻⁴ of the other options' damage,
+// or less: see docs/profiles.md).
 func TestComposedSensitivity(t *testing.T) {
 	path := testmodels.Shared(t, "mnist/lenet300.onnx")
 	orig, err := onnxio.ReadFile(path)
@@ -230,9 +232,9 @@ search:
 		t.Fatalf("%d and %d layers, want 2 (fc1, fc2)", len(lm), len(lc))
 	}
 	// 3 sparsities (dense, 0.5, 0.9) × 3 codings = 9 options, 8 run
-	// measured; composed, the 4 sparse coded ones are not.
-	if meas.UnstructuredRuns != 16 || meas.UnstructuredComposed != 0 || comp.UnstructuredRuns != 8 || comp.UnstructuredComposed != 8 {
-		t.Fatalf("runs measured %d (+%d composed), composed %d (+%d composed); want 16+0 and 8+8",
+	// measured; composed, the 4 sparse coded ones and dense fp16 are not.
+	if meas.UnstructuredRuns != 16 || meas.UnstructuredComposed != 0 || comp.UnstructuredRuns != 6 || comp.UnstructuredComposed != 10 {
+		t.Fatalf("runs measured %d (+%d composed), composed %d (+%d composed); want 16+0 and 6+10",
 			meas.UnstructuredRuns, meas.UnstructuredComposed, comp.UnstructuredRuns, comp.UnstructuredComposed)
 	}
 	for i := range lm {
@@ -245,7 +247,7 @@ search:
 				t.Fatalf("%s option %d: %s measured, %s composed", lm[i].Layer, k, om.Unstructured, oc.Unstructured)
 			}
 			sparseCoded := om.Unstructured.Sparsity > 0 && om.Unstructured.CodingName() != "exact"
-			if (oc.Priced == "composed") != sparseCoded {
+			if (oc.Priced == "composed") != (sparseCoded || (om.Unstructured.Sparsity == 0 && om.Unstructured.Coding == "fp16")) {
 				t.Errorf("%s %s: priced %q", lm[i].Layer, oc.Unstructured, oc.Priced)
 			}
 			if math.Abs(om.Damage-oc.Damage) > 1e-9*math.Max(om.Damage, 1e-9) {
@@ -259,10 +261,15 @@ search:
 
 	for _, g := range layers(build(orig, "measured")) {
 		for _, o := range g.Options {
-			if o.Unstructured.Sparsity > 0 && o.Unstructured.Coding == "fp16" {
-				if rel := math.Abs(o.ComposedDamage-o.Damage) / o.Damage; !(rel < 0.01) {
-					t.Errorf("%s %s: composed %g, measured %g (relative error %.3g)", g.Layer, o.Unstructured, o.ComposedDamage, o.Damage, rel)
-				}
+			if o.Unstructured.Coding != "fp16" {
+				continue
+			}
+			t.Logf("%s %s: composed %g, measured %g", g.Layer, o.Unstructured, o.ComposedDamage, o.Damage)
+			if rel := math.Abs(o.ComposedDamage-o.Damage) / o.Damage; o.Unstructured.Sparsity > 0 && !(rel < 0.01) {
+				t.Errorf("%s %s: composed %g, measured %g (relative error %.3g)", g.Layer, o.Unstructured, o.ComposedDamage, o.Damage, rel)
+			}
+			if r := o.ComposedDamage / o.Damage; o.Unstructured.Sparsity == 0 && !(r > 1.0/3 && r < 3) {
+				t.Errorf("%s dense fp16: composed %g, measured %g", g.Layer, o.ComposedDamage, o.Damage)
 			}
 		}
 	}
