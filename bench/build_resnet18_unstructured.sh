@@ -2,20 +2,22 @@
 # A resnet18 build with search.unstructured on (docs/profiles.md, "Unstructured
 # options"), timed by phase: configs/host-amd64.yaml (latency 20 ms p50, measured
 # here) with a file budget of FILE_MB (default 12) MB of model.epk, the default
-# unstructured block (sparsity 0.5/0.75/0.9, element, coding exact/fp16/codebook:4)
+# unstructured block (sparsity 0.5/0.75/0.9, element, coding exact/fp16/codebook:4,
+# sensitivity SENSITIVITY: composed, the default, or measured)
 # and a fidelity budget that does not bind (the build's time is the point). Data:
 # text-line crops of ../shared/data/textlines/train through the imagenet preset
 # (../shared has no ImageNet images), CALIB (default 128, the issue's target)
 # calibration images and 128 held out, as bench/build_host.sh lays them out. The
 # build runs through bench/priority-run; the issue's target is 5 minutes.
-#   bench/build_resnet18_unstructured.sh [OUT]
+#   [SHARED=/work/shared] bench/build_resnet18_unstructured.sh [OUT]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-/tmp/r18u}
-shared=$(realpath ../shared)
+shared=$(realpath "${SHARED:-../shared}")
 lock=${BENCH_RUN:-bench/priority-run}
 calib=${CALIB:-128}
 file_mb=${FILE_MB:-12}
+sens=${SENSITIVITY:-composed}
 mkdir -p "$out"
 go build -o "$out/edgeprune" ./cmd/edgeprune
 fid="$out/fid"
@@ -34,23 +36,25 @@ budgets:
   file_mb: {max: $file_mb}
   accuracy: {metric: fidelity, goal: max-degradation, value: 1}
 search:
-  unstructured: {}
+  unstructured: {sensitivity: $sens}
 YAML
 echo "host: $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'); $(nproc) cores; $(date -u '+%F %T UTC'); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 rm -rf "$out/build"
 start=$(date +%s)
 set +e
-"$lock" "$out/edgeprune" build "$shared/models/tv/resnet18.onnx" --profile "$out/prof.yaml" --data "$fid/all" --preset imagenet \
+"$lock" /usr/bin/time -f "cpu %U s user + %S s sys in %e s wall" -o "$out/cpu" "$out/edgeprune" build "$shared/models/tv/resnet18.onnx" --profile "$out/prof.yaml" --data "$fid/all" --preset imagenet \
 	--calib-images "$calib" --verify-images 128 --measure yes -o "$out/build" >"$out/table" 2>"$out/log"
 code=$?
 set -e
 echo "exit $code, $(($(date +%s) - start)) s wall (lock wait included); load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+cat "$out/cpu" 2>/dev/null || true
 grep -E '^(latency_ms|file_mb|ram_mb|fidelity_drop|accuracy_drop) ' "$out/table" || true
 grep -E '^phases' "$out/log" "$out/table" || true
 [ -f "$out/build/build.json" ] && python3 - "$out/build/build.json" <<'PY'
 import json, sys
 b = json.load(open(sys.argv[1]))
 print("phases (s):", b["phase_seconds"], "solve rounds", b["solve_rounds"])
+print("layer options run on the calibration data", b.get("unstructured_runs", 0), "composed", b.get("unstructured_composed", 0))
 print("groups", sum(1 for g in b["groups"] if not g.get("kind")), "layers", sum(1 for g in b["groups"] if g.get("kind") == "unstructured"))
 for l in b["layers"]:
     if l.get("coding"):

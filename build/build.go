@@ -62,6 +62,13 @@ type Option struct {
 	// TaskDamage is the increase of the task loss (cross-entropy against
 	// the labels) on the calibration data, when it has labels.
 	TaskDamage float64 `json:"task_damage,omitempty"`
+
+	// Priced is "composed" for an unstructured option whose damages were
+	// composed from its twins' instead of measured (unstructured.go);
+	// ComposedDamage is, with search.unstructured.sensitivity: measured,
+	// what composing would have given beside the measured Damage.
+	Priced         string  `json:"priced,omitempty"`
+	ComposedDamage float64 `json:"composed_damage,omitempty"`
 }
 
 // GroupResult is one dependency group: its options and the choice.
@@ -167,9 +174,13 @@ type Result struct {
 	Rounds   int                `json:"solve_rounds"`
 	// CachedNodes of TotalNodes node evaluations per calibration sample in
 	// the sensitivity pass were skipped by starting from cached values.
-	CachedNodes int    `json:"cached_nodes,omitempty"`
-	TotalNodes  int    `json:"total_nodes,omitempty"`
-	Finetune    string `json:"finetune"`
+	CachedNodes int `json:"cached_nodes,omitempty"`
+	TotalNodes  int `json:"total_nodes,omitempty"`
+	// UnstructuredRuns of the layers' options were run on the calibration
+	// data, UnstructuredComposed priced from their twins (unstructured.go).
+	UnstructuredRuns     int    `json:"unstructured_runs,omitempty"`
+	UnstructuredComposed int    `json:"unstructured_composed,omitempty"`
+	Finetune             string `json:"finetune"`
 	// FinetuneRun is the fine-tuning's account (nil when skipped).
 	FinetuneRun *FinetuneReport `json:"finetune_run,omitempty"`
 	Built       time.Time       `json:"built"`

@@ -31,6 +31,10 @@ type Space struct {
 	// ULayers are the per-layer unstructured options (AddUnstructured,
 	// unstructured.go); a choice lists them after the groups.
 	ULayers []uLayer
+	// UMeasured: every unstructured option is run on the calibration data
+	// (search.unstructured.sensitivity: measured); otherwise the sparse
+	// coded options are composed from their twins (unstructured.go).
+	UMeasured bool
 	// PackFiles: metrics give the exact package size as the file size
 	// (set once the solver runs; the sensitivity pass uses cheaper sizes).
 	PackFiles bool

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strings"
@@ -88,6 +89,7 @@ type uLayer struct {
 // prunable weight of the main graph with at least u.MinParams elements,
 // with each pattern that fits it.
 func (s *Space) AddUnstructured(m *onnxio.Model, u *profile.UnstructuredSearch) error {
+	s.UMeasured = u.Sensitivity == "measured"
 	var codings []UOption
 	codings = append(codings, UOption{Coding: "exact"})
 	for _, c := range u.Coding {
@@ -323,13 +325,19 @@ func tensorPackedBytes(t *onnx.TensorProto, code pack.TensorCode) (int64, error)
 // score gives an option's damage and task damage from its outputs on the
 // calibration data (as the structured groups' are: the two kinds'
 // damages are summed by the joint knapsack).
+//
+// Unless s.UMeasured, an option both sparse and coded is not run: its
+// damages are composed from its twins' (composeDamage), which are run.
 func (e *evaluator) unstructuredSensitivity(orig *onnxio.Model, tl *tails, refCalib [][]float32, origEnergy map[string]float64,
 	calib []engine.Batch, dense *evaluated, res *Result, score func(got [][]float32) (damage, task float64), logf func(string, ...any)) error {
 	s := e.space
+	var cc compareComposed
 	for li := range s.ULayers {
 		l := &s.ULayers[li]
 		gr := GroupResult{Kind: "unstructured", Layer: l.Node, Roots: []string{l.ID}, Units: l.Elems}
 		var models []*onnxio.Model
+		var idx []int // option index of each model
+		weights := make([][]float32, len(l.Opts))
 		for k, o := range l.Opts {
 			choice := s.Uniform(0)
 			choice[len(s.Groups)+li] = k
@@ -340,24 +348,31 @@ func (e *evaluator) unstructuredSensitivity(orig *onnxio.Model, tl *tails, refCa
 			}
 			opt.DeltaMS = mm.met.LatencyMS - dense.met.LatencyMS
 			opt.DeltaRAM = mm.met.RAMBytes - dense.met.RAMBytes
-			var t *onnx.TensorProto
-			for _, p := range mm.m.Params() {
-				if p.ID == l.ID {
-					t = p.Tensor
+			var p *onnxio.Param
+			for _, q := range mm.m.Params() {
+				if q.ID == l.ID {
+					p = q
 				}
 			}
-			if t == nil {
+			if p == nil {
 				return fmt.Errorf("build: layer %s: weight not found", l.ID)
 			}
-			size, err := tensorPackedBytes(t, o.code())
+			size, err := tensorPackedBytes(p.Tensor, o.code())
 			if err != nil {
 				return fmt.Errorf("build: layer %s option %s: packing: %w", l.ID, o, err)
 			}
 			opt.DeltaFile = size
 			if refCalib == nil {
 				opt.Damage = weightDamage(origEnergy, mm.m)
-			} else if k > 0 {
-				models = append(models, mm.m)
+			} else {
+				v, _, err := p.Float32()
+				if err != nil {
+					return fmt.Errorf("build: layer %s option %s: %w", l.ID, o, err)
+				}
+				weights[k] = v
+				if k > 0 && (s.UMeasured || !l.composable(k)) {
+					models, idx = append(models, mm.m), append(idx, k)
+				}
 			}
 			gr.Options = append(gr.Options, opt)
 		}
@@ -384,12 +399,34 @@ func (e *evaluator) unstructuredSensitivity(orig *onnxio.Model, tl *tails, refCa
 				res.CachedNodes += l.Cut * len(models)
 			}
 			res.TotalNodes += len(orig.Graph().GetNode()) * len(models)
-			for i := range models {
-				gr.Options[i+1].Damage, gr.Options[i+1].TaskDamage = score(got[i])
+			res.UnstructuredRuns += len(models)
+			for i, k := range idx {
+				gr.Options[k].Damage, gr.Options[k].TaskDamage = score(got[i])
+			}
+		}
+		if refCalib != nil {
+			// The dense options first: a sparse option's dense twin may be composed.
+			order := make([]int, len(gr.Options))
+			for i := range order {
+				order[i] = i
+			}
+			slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(l.Opts[a].Sparsity, l.Opts[b].Sparsity) })
+			for _, k := range order {
+				if !l.composable(k) {
+					continue
+				}
+				d, t := l.composed(k, gr.Options, weights)
+				if s.UMeasured {
+					gr.Options[k].ComposedDamage = d
+					cc.add(gr.Options, k, d)
+					continue
+				}
+				gr.Options[k].Damage, gr.Options[k].TaskDamage, gr.Options[k].Priced = d, t, "composed"
+				res.UnstructuredComposed++
 			}
 		}
 		// Dense first, then by packed size, largest first.
-		idx := make([]int, len(gr.Options))
+		idx = make([]int, len(gr.Options))
 		for i := range idx {
 			idx[i] = i
 		}
@@ -409,7 +446,190 @@ func (e *evaluator) unstructuredSensitivity(orig *onnxio.Model, tl *tails, refCa
 			return err
 		}
 	}
+	logf("      layers: %d option runs on the calibration data, %d options composed from their twins", res.UnstructuredRuns, res.UnstructuredComposed)
+	if s.UMeasured && cc.n > 0 {
+		logf("      composed vs measured (%d options that composing would not run): %s", cc.n, &cc)
+	}
 	return nil
+}
+
+// twins returns, for option k of l, the index of its exact twin (the same
+// sparsity and pattern, exact) and of its dense twin (dense, the same
+// coding), -1 where l has none.
+func (l *uLayer) twins(k int) (exact, dense int) {
+	o := l.Opts[k]
+	exact, dense = -1, -1
+	for j, p := range l.Opts {
+		if p.Sparsity == o.Sparsity && p.Pattern == o.Pattern && p.CodingName() == "exact" {
+			exact = j
+		}
+		if p.Sparsity == 0 && p.CodingName() == o.CodingName() {
+			dense = j
+		}
+	}
+	return exact, dense
+}
+
+// fp16Ref is, for the dense fp16 option, the dense option whose coding
+// prices it (the first dense coding other than exact and fp16), -1 when
+// there is none.
+func (l *uLayer) fp16Ref() int {
+	for j, p := range l.Opts {
+		if p.Sparsity == 0 && p.CodingName() != "exact" && p.CodingName() != "fp16" {
+			return j
+		}
+	}
+	return -1
+}
+
+// composable says whether option k of l (before the sort by size) can be
+// priced instead of run: it is sparse and coded, and both twins exist; or
+// it is the dense weight in fp16 and another coding of the dense weight is
+// run (fp16's error, 2⁻¹¹ of each value, is orders of magnitude below a
+// codebook's: its damage is then priced from that coding's).
+func (l *uLayer) composable(k int) bool {
+	o := l.Opts[k]
+	if o.CodingName() == "exact" {
+		return false
+	}
+	if o.Sparsity == 0 {
+		return o.CodingName() == "fp16" && l.fp16Ref() >= 0
+	}
+	e, d := l.twins(k)
+	return e >= 0 && d >= 0
+}
+
+// composed prices composable option k from its twins' damages and the
+// weights of each option (weights[j] are option j's values as the model
+// holds them, coded): see composeDamage. A sparse option's dense twin may
+// itself be composed (dense fp16): it must be priced first.
+func (l *uLayer) composed(k int, opts []Option, weights [][]float32) (damage, task float64) {
+	if l.Opts[k].Sparsity == 0 { // dense fp16, from the reference coding's damage
+		r := l.fp16Ref()
+		eOpt, eRef := sqDiff(weights[k], weights[0]), sqDiff(weights[r], weights[0])
+		return composeDamage(0, opts[r].Damage, eOpt, eRef), composeDamage(0, opts[r].TaskDamage, eOpt, eRef)
+	}
+	e, d := l.twins(k)
+	eOpt := sqDiff(weights[k], weights[e])
+	eDense := sqDiff(weights[d], weights[0])
+	return composeDamage(opts[e].Damage, opts[d].Damage, eOpt, eDense), composeDamage(opts[e].TaskDamage, opts[d].TaskDamage, eOpt, eDense)
+}
+
+// composeDamage is the damage of a weight both sparsified and coded,
+// from the damage dSparse of the sparsified weight (exact) and dCode of
+// the dense weight coded: dSparse + dCode·eOpt/eDense, where eOpt is the
+// coding's squared error on the sparse weight and eDense on the dense
+// one. Coding touches only the nonzeros (pack codes the nonzeros; a
+// codebook is fitted to them), so its error on the sparse weight is its
+// own, measured in weight space; the scaling takes the damage to be
+// proportional to that error (a small perturbation's KL is quadratic in
+// it) and the two perturbations to be independent (no cross term). With
+// eDense = 0 (the coding is lossless on the dense weight, so on any
+// subset of its values) the damage is dSparse.
+func composeDamage(dSparse, dCode, eOpt, eDense float64) float64 {
+	if eDense == 0 {
+		return dSparse
+	}
+	return dSparse + dCode*eOpt/eDense
+}
+
+func sqDiff(a, b []float32) float64 {
+	var s float64
+	for i := range a {
+		d := float64(a[i]) - float64(b[i])
+		s += d * d
+	}
+	return s
+}
+
+// compareComposed accumulates, with sensitivity: measured, the composed
+// prices beside the measured ones: the relative errors and, per layer, the
+// rank correlation of the layer's table with and without them.
+type compareComposed struct {
+	n       int
+	rel     []float64 // |composed − measured| / measured
+	rho     []float64 // per layer
+	pending []float64 // the current layer's composed prices by option
+	layer   []Option
+}
+
+func (c *compareComposed) add(opts []Option, k int, composed float64) {
+	if c.layer == nil || &c.layer[0] != &opts[0] {
+		c.flush()
+		c.layer, c.pending = opts, make([]float64, len(opts))
+		for i := range opts {
+			c.pending[i] = opts[i].Damage
+		}
+	}
+	c.pending[k] = composed
+	c.n++
+	m := opts[k].Damage
+	c.rel = append(c.rel, math.Abs(composed-m)/math.Max(math.Abs(m), 1e-12))
+}
+
+func (c *compareComposed) flush() {
+	if c.layer == nil {
+		return
+	}
+	measured := make([]float64, len(c.layer))
+	for i := range c.layer {
+		measured[i] = c.layer[i].Damage
+	}
+	c.rho = append(c.rho, spearman(measured, c.pending))
+	c.layer = nil
+}
+
+func (c *compareComposed) String() string {
+	c.flush()
+	rel := slices.Clone(c.rel)
+	slices.Sort(rel)
+	rho := slices.Clone(c.rho)
+	slices.Sort(rho)
+	q := func(x []float64, f float64) float64 { return x[min(len(x)-1, int(f*float64(len(x))))] }
+	return fmt.Sprintf("relative error median %.3g, p90 %.3g, max %.3g; rank correlation of a layer's table min %.3f, median %.3f",
+		q(rel, 0.5), q(rel, 0.9), rel[len(rel)-1], rho[0], q(rho, 0.5))
+}
+
+// spearman is the rank correlation of x and y (ties given their mean rank).
+func spearman(x, y []float64) float64 {
+	rx, ry := ranks(x), ranks(y)
+	var mx, my float64
+	for i := range rx {
+		mx += rx[i]
+		my += ry[i]
+	}
+	mx /= float64(len(rx))
+	my /= float64(len(ry))
+	var sxy, sxx, syy float64
+	for i := range rx {
+		sxy += (rx[i] - mx) * (ry[i] - my)
+		sxx += (rx[i] - mx) * (rx[i] - mx)
+		syy += (ry[i] - my) * (ry[i] - my)
+	}
+	if sxx == 0 || syy == 0 {
+		return 1
+	}
+	return sxy / math.Sqrt(sxx*syy)
+}
+
+func ranks(x []float64) []float64 {
+	idx := make([]int, len(x))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(x[a], x[b]) })
+	r := make([]float64, len(x))
+	for i := 0; i < len(idx); {
+		j := i
+		for j+1 < len(idx) && x[idx[j+1]] == x[idx[i]] {
+			j++
+		}
+		for k := i; k <= j; k++ {
+			r[idx[k]] = float64(i+j)/2 + 1
+		}
+		i = j + 1
+	}
+	return r
 }
 
 // unstructuredLayers fills the sparsity, pattern and coding of each layer

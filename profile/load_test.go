@@ -168,13 +168,13 @@ func TestUnstructuredSearch(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := p.Search.Unstructured
-	if u == nil || len(u.Sparsity) != 3 || len(u.Patterns) != 2 || len(u.Coding) != 3 || u.MinParams != DefaultMinParams {
+	if u == nil || len(u.Sparsity) != 3 || len(u.Patterns) != 2 || len(u.Coding) != 3 || u.MinParams != DefaultMinParams || u.Sensitivity != "composed" {
 		t.Fatalf("defaults not applied: %+v", u)
 	}
 	if p, err := load(""); err != nil || p.Search.Unstructured != nil {
 		t.Fatalf("no block: want nil (off), got %+v, %v", p.Search.Unstructured, err)
 	}
-	_, err = load("search:\n  unstructured:\n    sparsity: [0.5, 1.2]\n    patterns: [element, \"3:2\", block=16x17]\n    coding: [fp16, codebook:9, int8]\n    min_params: -1\n    colour: red\n")
+	_, err = load("search:\n  unstructured:\n    sparsity: [0.5, 1.2]\n    patterns: [element, \"3:2\", block=16x17]\n    coding: [fp16, codebook:9, int8]\n    min_params: -1\n    colour: red\n    sensitivity: guessed\n")
 	if err == nil {
 		t.Fatal("loaded a broken search block")
 	}
@@ -187,6 +187,7 @@ func TestUnstructuredSearch(t *testing.T) {
 		"t.yaml:16: search.unstructured.coding[1]: invalid value codebook:9",
 		"t.yaml:16: search.unstructured.coding[2]: invalid value int8",
 		"t.yaml:17: search.unstructured.min_params: invalid value -1",
+		"t.yaml:19: search.unstructured.sensitivity: invalid value guessed: must be one of measured, composed",
 	} {
 		if !strings.Contains(msg, w) {
 			t.Errorf("errors\n%s\nlack %q", msg, w)

@@ -173,6 +173,14 @@ type UnstructuredSearch struct {
 	Coding []string `yaml:"coding,omitempty" json:"coding"`
 	// MinParams: layers with fewer weights are left alone (default 1024).
 	MinParams int `yaml:"min_params,omitempty" json:"min_params"`
+	// Sensitivity says how the damage of a sparse and coded option is
+	// found: "measured" runs every option on the calibration data;
+	// "composed" (default) runs the sparse options exact and the codings
+	// on the dense weight, and prices each sparse coded option as its
+	// exact twin's damage plus its dense twin's coding damage scaled by
+	// the ratio of their coding errors (docs/profiles.md, "Unstructured
+	// options").
+	Sensitivity string `yaml:"sensitivity,omitempty" json:"sensitivity"`
 }
 
 // StructuredSearch lists the keep ratios tried per group and the channel

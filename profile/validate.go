@@ -23,6 +23,12 @@ var (
 	DefaultCoding               = []string{"exact", "fp16", "codebook:4"}
 )
 
+// DefaultSensitivity is how the unstructured options' damage is found
+// (UnstructuredSearch.Sensitivity, one of sensitivities).
+const DefaultSensitivity = "composed"
+
+var sensitivities = []string{"measured", "composed"}
+
 // DefaultMinParams: layers with fewer weights are not searched.
 const DefaultMinParams = 1024
 
@@ -77,6 +83,9 @@ func (p *Profile) setDefaults() {
 		}
 		if u.MinParams == 0 {
 			u.MinParams = DefaultMinParams
+		}
+		if u.Sensitivity == "" {
+			u.Sensitivity = DefaultSensitivity
 		}
 	}
 	if p.Device.CPU.FP32GFLOPSPeak.Total == 0 {
@@ -247,6 +256,9 @@ func (p *Profile) Validate() ErrorList {
 		}
 		if u.MinParams < 0 {
 			v.add("search.unstructured.min_params", u.MinParams, "must be ≥ 0")
+		}
+		if !slices.Contains(sensitivities, u.Sensitivity) {
+			v.add("search.unstructured.sensitivity", u.Sensitivity, "must be one of %s", strings.Join(sensitivities, ", "))
 		}
 	}
 	if c := p.Calibration; c != nil {
