@@ -1,101 +1,170 @@
 #!/usr/bin/env bash
 # Fine-tuned builds of the MNIST models against uniform structured pruning
-# fine-tuned the same way (docs/profiles.md, Measured), ending with one table:
-#   bench/build_mnist_ft.sh PROFILE OUT [MODEL...]   (default lenet5 bncnn)
-# For each MODEL and latency budgets of 50% and 30% of the original's
-# median (--budget latency_ms=50%: the build judges the built model's median
-# over the original's timed interleaved with it; 1 thread): edgeprune build
-# with --train mnist_train.npz (bncnn's own
-# training recipe: EPOCHS=N epochs, default 3, batch 128, sgd momentum 0.9
-# weight decay 1e-4, one-cycle lr max 0.1, BatchNorm train, seed 1; each
-# candidate choice probed on 1/8 of an epoch first), damage and candidate
-# scores on the first 256 MNIST test images, verification on the next
-# 2,000; then uniform structured pruning (layer scope, rounded to 8) at the
-# least sparsity of 0.1 … 0.8 whose median is ≤ the built model's,
-# fine-tuned by edgeprune finetune with the same settings; both scored on
-# all 10,000 test images. Builds and latency measurements run through
-# bench/priority-run (global lock, nice -15); pruning, fine-tuning of the
-# uniform models and evals at nice 10. About 7 minutes on a quiet 2-core
-# machine (estimated from the loaded run in docs/profiles.md).
+# fine-tuned the same way, over several seeds (docs/profiles.md, "MNIST
+# after fine-tuning, several seeds"), ending with one summary table:
+#   [SHARED=../shared] [SEEDS="1 2 3"] [NICE=10] [FRACS="0.5 0.3"] [EPOCHS=3] [BUILD_ARGS=...] \
+#     bench/build_mnist_ft.sh PROFILE OUT [MODEL...]   (default lenet5 bncnn)
+# For each MODEL, latency budget FRAC of the original's (--budget
+# latency_ms=FRAC: the build judges the built model's latency over the
+# original's timed interleaved with it; 1 thread) and SEED: edgeprune build
+# with --train mnist_train.npz (bncnn's own training recipe: EPOCHS epochs,
+# batch 128, sgd momentum 0.9, weight decay 1e-4, one-cycle lr max 0.1,
+# BatchNorm train, --seed SEED, which also draws the 1/8 epoch each
+# candidate is probed on), damage and candidate scores on the first 256
+# MNIST test images, verification on the next 2,000; BUILD_ARGS are added
+# to every build (e.g. --probe-fraction 0.25).
+# Uniform structured pruning (layer scope, rounded to 8) at 0.1 … 0.9.
+# Then ONE interleaved timing run per model (bench/buildcmp time: the
+# original, every build and every uniform model, 8 rounds, p50 of each,
+# ratio to the original's in the same round, median over rounds): each
+# build is paired with the uniform model of least sparsity whose ratio is
+# ≤ the build's, fine-tuned by edgeprune finetune with the same recipe and
+# the same seed. Everything is scored on all 10,000 test images.
+# Summary per model and budget: mean ± sd over seeds of the top-1 of the
+# builds and of their uniform pairs, of the paired difference, and the
+# ratios; and the ceiling, the original fine-tuned alike per seed
+# (CEILING=0: skipped). Builds and the timing run go through bench/priority-run (global
+# lock, nice -15); pruning, uniform fine-tunes and evals at nice NICE
+# (default 10).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 prof=$(realpath "$1")
 out=$2
 models=("${@:3}")
 [ ${#models[@]} -gt 0 ] || models=(lenet5 bncnn)
-shared=$(realpath ../shared)
+seeds=(${SEEDS:-1 2 3})
+fracs=(${FRACS-0.5 0.3}) # FRACS="" with CEILING=1: the ceiling alone
+extra=(${BUILD_ARGS:-})
+shared=$(realpath "${SHARED:-../shared}") # SHARED: the reference data (../shared beside the main checkout)
 lock=${BENCH_RUN:-bench/priority-run}
 mkdir -p "$out"
 [ -x "$out/edgeprune" ] || go build -o "$out/edgeprune" ./cmd/edgeprune
+[ -x "$out/buildcmp" ] || go build -o "$out/buildcmp" ./bench/buildcmp
 ep="$out/edgeprune"
 epochs=${EPOCHS:-3}
-ft=(--finetune-epochs "$epochs" --train-batch 128 --lr 0.1 --schedule onecycle --weight-decay 1e-4 --bn train --seed 1)
-ftu=(--epochs "$epochs" --batch 128 --lr 0.1 --schedule onecycle --weight-decay 1e-4 --bn train --seed 1)
-median() {
-	"$lock" "$ep" bench "$1" --threads 1 --warmup 20 --runs 300 --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["median_ms"])'
+nice=${NICE:-10} # of the pruning, uniform fine-tunes and evals (NICE=0 on a machine loaded at nice 0)
+recipe() { # the training flags; $1 is the epochs flag's name, $2 the batch's, $3 the seed
+	echo "$1 $epochs $2 128 --lr 0.1 --schedule onecycle --weight-decay 1e-4 --bn train --seed $3"
 }
 top1() {
-	nice -n 10 "$ep" eval "$1" --data "$shared/data/mnist_test.npz" --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["top1"])'
+	nice -n "$nice" "$ep" eval "$1" --data "$shared/data/mnist_test.npz" --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["top1"])'
 }
-jq1() { python3 -c "import json,sys;r=json.load(open(sys.argv[1]));print($2)" "$1"; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
 t_start=$(date +%s)
-echo "host: $(lscpu | sed -n 's/^Model name: *//p'); $(date -u '+%F %T UTC'); load before: $(cut -d' ' -f1-3 /proc/loadavg); EPOCHS=$epochs"
-declare -A ulat
-rows=()
+echo "host: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cpus; $(date -u '+%F %T UTC'); load before: $(load); EPOCHS=$epochs SEEDS=${seeds[*]} FRACS=${fracs[*]} BUILD_ARGS=${extra[*]:-}"
+res="$out/results.jsonl"
+: >"$res"
 for m in "${models[@]}"; do
 	model=$shared/models/mnist/$m.onnx
 	dtop=$(top1 "$model")
 	echo "== $m: top-1 $dtop"
-	for frac in 0.5 0.3; do
+	timed=("$model")
+	for frac in "${fracs[@]}"; do
 		b=$(python3 -c "print(round($frac*100))")%
-		d="$out/$m-$frac"
-		rm -rf "$d"
-		echo "-- $m: build, budget $b of the original's latency; load $(cut -d' ' -f1-3 /proc/loadavg)"
-		start=$(date +%s)
-		set +e
-		"$lock" "$ep" build "$model" --profile "$prof" --budget "latency_ms=$b" \
-			--data "$shared/data/mnist_test.npz" --calib-images 256 --verify-images 2000 \
-			--train "$shared/data/mnist_train.npz" "${ft[@]}" -o "$d" >"$d.out" 2>"$d.log"
-		code=$?
-		set -e
-		echo "   exit $code, wall $(($(date +%s) - start)) s (lock wait included); load $(cut -d' ' -f1-3 /proc/loadavg)"
-		grep -E 'measured|re-solving|infeasible|candidate|kept|\[3b' "$d.log" | grep -v '^probe\|^fine-tune epoch' | head -16 || true
-		tail -8 "$d.out"
-		if [ "$code" != 0 ]; then
-			why=$(grep -o 'budgets cannot be met: .*' "$d.log" | head -1)
-			rows+=("| $m ($dtop), $b of the original's | $code: $why | – | – | – | – |")
-			continue
-		fi
-		kept=$(jq1 "$d/build.json" 'next((c["name"]+" "+str(c["kept"]) for c in (r.get("selection") or {}).get("candidates",[]) if c.get("chosen")), "solver")')
-		inb=$(jq1 "$d/build.json" '"ratio %.3f (%.4g of %.4g ms)" % (r["after"].get("measured_ratio",0), r["after"].get("measured_ms",0), r["before"].get("measured_ms",0))')
-		t1=$(median "$d/model.onnx"); t2=$(median "$d/model.onnx")
-		t=$(python3 -c "print(min($t1,$t2))")
-		btop=$(top1 "$d/model.onnx")
-		echo "   built ($kept): median $t1 / $t2 ms (bench, 1 thread), top-1 $btop"
-		best=""
-		for s in 0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8; do
-			u="$out/$m-uniform-$s.onnx"
-			if [ -z "${ulat[$m-$s]:-}" ]; then
-				nice -n 10 "$ep" prune "$model" -o "$u" --structured --sparsity "$s" --scope layer --round-to 8 >/dev/null
-				ulat[$m-$s]=$(median "$u")
+		for seed in "${seeds[@]}"; do
+			d="$out/$m-$frac-s$seed"
+			rm -rf "$d"
+			start=$(date +%s)
+			set +e
+			# shellcheck disable=SC2046
+			"$lock" "$ep" build "$model" --profile "$prof" --budget "latency_ms=$b" \
+				--data "$shared/data/mnist_test.npz" --calib-images 256 --verify-images 2000 \
+				--train "$shared/data/mnist_train.npz" $(recipe --finetune-epochs --train-batch "$seed") "${extra[@]}" -o "$d" >"$d.out" 2>"$d.log"
+			code=$?
+			set -e
+			kept=""
+			if [ "$code" = 0 ]; then
+				timed+=("$d/model.onnx")
+				kept=$(python3 -c 'import json,sys;r=json.load(open(sys.argv[1]));print(next((c["name"]+" "+str(c["kept"]) for c in (r.get("selection") or {}).get("candidates",[]) if c.get("chosen")), "solver"))' "$d/build.json")
 			fi
-			if python3 -c "import sys;sys.exit(0 if ${ulat[$m-$s]} <= $t else 1)"; then best=$s; break; fi
+			echo "-- $m $b seed $seed: build exit $code, wall $(($(date +%s) - start)) s (lock wait included); load $(load); kept: $kept"
 		done
-		if [ -z "$best" ]; then
-			echo "   uniform: none up to 0.8 as fast ($(for s in 0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8; do printf '%s:%s ' $s "${ulat[$m-$s]:-}"; done)ms)"
-			rows+=("| $m ($dtop), $b of the original's | 0; $inb in the build, bench $t1 / $t2 | $btop ($kept) | none ≤ 0.8 as fast | – | – |")
-			continue
-		fi
-		u="$out/$m-uniform-$best.onnx"
-		[ -f "$u.ft.onnx" ] || nice -n 10 "$ep" finetune "$u" -o "$u.ft.onnx" --data "$shared/data/mnist_train.npz" "${ftu[@]}" >"$u.ft.log" 2>&1
-		utop=$(top1 "$u.ft.onnx")
-		echo "   uniform sparsity $best: median ${ulat[$m-$best]} ms, top-1 $(top1 "$u") before, $utop fine-tuned"
-		delta=$(python3 -c "print(f'{100*($btop-$utop):+.2f}')")
-		rows+=("| $m ($dtop), $b of the original's | 0; $inb in the build, bench $t1 / $t2 | $btop ($kept) | $best: ${ulat[$m-$best]} ms | $utop | $delta |")
+	done
+	for s in 0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8 0.9; do
+		u="$out/$m-uniform-$s.onnx"
+		[ -f "$u" ] || nice -n "$nice" "$ep" prune "$model" -o "$u" --structured --sparsity "$s" --scope layer --round-to 8 >/dev/null
+		timed+=("$u")
+	done
+	if [ ${#fracs[@]} -gt 0 ]; then
+		echo "-- $m: interleaved timing of ${#timed[@]} models; load $(load)"
+		"$lock" "$out/buildcmp" time -threads 1 -runs 15 -rounds 8 "${timed[@]}" >"$out/$m.time"
+	fi
+	# Pair each build with the least pruned uniform model at ≤ its ratio.
+	for frac in "${fracs[@]}"; do
+		for seed in "${seeds[@]}"; do
+			d="$out/$m-$frac-s$seed"
+			if [ ! -f "$d/model.onnx" ]; then
+				echo "{\"model\":\"$m\",\"frac\":$frac,\"seed\":$seed,\"exit\":\"$(grep -o 'budgets cannot be met: .*' "$d.log" | head -1 | tr -d '"')\"}" >>"$res"
+				continue
+			fi
+			us=$(python3 - "$out/$m.time" "$d/model.onnx" <<-'EOF'
+				import json, sys
+				T = {j['model']: j for j in map(json.loads, open(sys.argv[1]))}
+				r = T[sys.argv[2]]['ratio']
+				us = sorted((float(k.rsplit('-', 1)[1][:-5]), k) for k in T if '-uniform-' in k and T[k]['ratio'] <= r)
+				print(us[0][0] if us else '')
+			EOF
+			)
+			btop=$(top1 "$d/model.onnx")
+			utop=null
+			if [ -n "$us" ]; then
+				u="$out/$m-uniform-$us.onnx"
+				# shellcheck disable=SC2046
+				[ -f "$u.s$seed.ft.onnx" ] || nice -n "$nice" "$ep" finetune "$u" -o "$u.s$seed.ft.onnx" --data "$shared/data/mnist_train.npz" $(recipe --epochs --batch "$seed") >"$u.s$seed.ft.log" 2>&1
+				utop=$(top1 "$u.s$seed.ft.onnx")
+			fi
+			python3 - "$out/$m.time" "$d" "$m" "$frac" "$seed" "$btop" "$utop" "${us:-null}" "$dtop" >>"$res" <<-'EOF'
+				import json, sys
+				T = {j['model']: j for j in map(json.loads, open(sys.argv[1]))}
+				d, m, frac, seed, btop, utop, us, dtop = sys.argv[2:]
+				j = json.load(open(d + '/build.json'))
+				kept = next((c for c in (j.get('selection') or {}).get('candidates', []) if c.get('chosen')), None)
+				u = None if us == 'null' else T[d.rsplit('/', 1)[0] + '/' + m + '-uniform-' + us + '.onnx']
+				print(json.dumps({'model': m, 'frac': float(frac), 'seed': int(seed), 'dense_top1': float(dtop),
+					'build_top1': float(btop), 'build_ratio_in_build': j['after'].get('measured_ratio'),
+					'build_ratio': T[d + '/model.onnx']['ratio'], 'kept': kept and kept['name'], 'kept_channels': kept and kept['kept'],
+					'uniform': None if us == 'null' else float(us), 'uniform_ratio': u and u['ratio'],
+					'uniform_top1': None if utop == 'null' else float(utop)}))
+			EOF
+			tail -1 "$res"
+		done
+	done
+	[ "${CEILING:-1}" = 1 ] || continue
+	# The ceiling: the original itself fine-tuned alike, per seed.
+	for seed in "${seeds[@]}"; do
+		c="$out/$m-dense.s$seed.ft.onnx"
+		# shellcheck disable=SC2046
+		[ -f "$c" ] || nice -n "$nice" "$ep" finetune "$model" -o "$c" --data "$shared/data/mnist_train.npz" $(recipe --epochs --batch "$seed") >"$c.log" 2>&1
+		echo "{\"model\":\"$m\",\"seed\":$seed,\"dense_top1\":$dtop,\"ceiling_top1\":$(top1 "$c")}" >>"$res"
+		tail -1 "$res"
 	done
 done
-echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); $(($(date +%s) - t_start)) s in all"
+echo "load after: $(load); $(($(date +%s) - t_start)) s in all"
 echo
-echo "| model (dense top-1), latency budget | build: exit; measured ratio to the original (ms) | build: top-1 (kept candidate, channels per group) | uniform at ≤ that median: sparsity, median | uniform fine-tuned alike: top-1 | build − uniform (points) |"
-echo "| --- | --- | --- | --- | --- | --- |"
-printf '%s\n' "${rows[@]}"
+python3 - "$res" <<-'EOF'
+	import json, statistics as st, sys
+	R = [json.loads(l) for l in open(sys.argv[1])]
+	C = [r for r in R if 'ceiling_top1' in r]
+	R = [r for r in R if 'frac' in r]
+	def ms(xs, k=100):
+	    xs = [k * x for x in xs if x is not None]
+	    if not xs: return '–'
+	    return '%.2f ± %.2f' % (st.mean(xs), st.stdev(xs)) if len(xs) > 1 else '%.2f' % xs[0]
+	print('| model (dense top-1), budget | seeds | build top-1 (%) | build ratio (interleaved) | uniform sparsity paired | uniform ratio | uniform top-1 (%) | build − uniform (points, paired) | kept candidates |')
+	print('| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+	for m in dict.fromkeys(r['model'] for r in R):
+	    for f in dict.fromkeys(r['frac'] for r in R if r['model'] == m):
+	        rs = [r for r in R if r['model'] == m and r['frac'] == f]
+	        ok = [r for r in rs if 'build_top1' in r]
+	        pair = [r for r in ok if r['uniform_top1'] is not None]
+	        rng = lambda k, rr: '%.3f–%.3f' % (min(r[k] for r in rr), max(r[k] for r in rr)) if rr else '–'
+	        kc = '; '.join('%s %s' % (r['kept'], r['kept_channels']) for r in ok)
+	        fails = len(rs) - len(ok)
+	        print('| %s (%.2f%%), %d%% | %d%s | %s | %s | %s | %s | %s | %s | %s |' % (m, 100 * rs[0].get('dense_top1', ok[0]['dense_top1'] if ok else 0), round(100 * f), len(rs),
+	              ' (%d failed)' % fails if fails else '', ms([r['build_top1'] for r in ok]), rng('build_ratio', ok),
+	              ' '.join(str(r['uniform']) for r in ok), rng('uniform_ratio', pair), ms([r['uniform_top1'] for r in pair]),
+	              ms([r['build_top1'] - r['uniform_top1'] for r in pair]) + (' (n=%d)' % len(pair) if len(pair) != len(ok) else ''), kc))
+	for m in dict.fromkeys(r['model'] for r in C):
+	    cs = [r for r in C if r['model'] == m]
+	    print('\nceiling, %s fine-tuned alike (%d seeds): top-1 %s%% (dense %.2f%%)' % (m, len(cs), ms([r['ceiling_top1'] for r in cs]), 100 * cs[0]['dense_top1']))
+EOF

@@ -42,8 +42,9 @@ type Options struct {
 	Finetune Finetuner
 	// Probe, when set, is a short fine-tuning run on each candidate
 	// choice before they are compared on the labelled calibration data
-	// (candidates.go).
-	Probe Finetuner
+	// (candidates.go; its learning rate is scaled down for all when one
+	// diverges).
+	Probe Prober
 	Log   func(format string, args ...any)
 }
 

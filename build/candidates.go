@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -9,7 +10,25 @@ import (
 
 	"github.com/edgeprune/edgeprune/engine"
 	"github.com/edgeprune/edgeprune/onnxio"
+	"github.com/edgeprune/edgeprune/train"
 )
+
+// Prober fine-tunes a candidate briefly before it is scored
+// (Options.Probe): the fine-tuning recipe with its learning rate times
+// lrScale. The search calls it with lrScale 1 first; when a probe diverges
+// (the loss or a gradient is not finite: train.NonFiniteError), every
+// candidate is probed again at half the rate, so that all are ranked
+// after the same recipe, down to minProbeLRScale.
+type Prober func(ctx context.Context, m *onnxio.Model, lrScale float64) (*FinetuneReport, error)
+
+// minProbeLRScale is the least fraction of the learning rate a probe is
+// tried at (three halvings) before the build gives up. A probe is one
+// pass over a fraction of the data with the whole schedule compressed
+// into it: a one-cycle schedule reaches its peak rate after a few dozen
+// steps, which a freshly pruned model does not always survive although
+// the full fine-tuning, with a warm-up ten times as long, does (lenet5,
+// lr 0.1 one-cycle, 1/8 epoch: NaN at step 25–27 for two seeds of three).
+const minProbeLRScale = 0.125
 
 // Candidate is one choice the search verified before keeping one
 // (build.json "candidates"). With labelled calibration data the summed
@@ -49,6 +68,11 @@ type Selection struct {
 	Candidates []Candidate `json:"candidates"`
 	Why        string      `json:"why"`
 	Seconds    float64     `json:"seconds"`
+	// ProbeLRScale is the fraction of the learning rate every candidate
+	// was probed at, when a probe at the full rate diverged (omitted: 1).
+	ProbeLRScale float64 `json:"probe_lr_scale,omitempty"`
+	// Diverged lists the probes that diverged, each with its rate scale.
+	Diverged []string `json:"probe_diverged,omitempty"`
 }
 
 // hasLabels reports whether every batch has labels.
@@ -108,7 +132,8 @@ type candidateSearch struct {
 	target budgets // the solver's, after any measured re-solving
 	start  float64 // the solver's first latency target (predicted units)
 	calib  []engine.Batch
-	probe  Finetuner
+	probe  Prober
+	scale  float64 // the probes' learning-rate scale (0: 1)
 	// measure times a model here (nil: not measuring); limit is the
 	// measured latency a candidate must not exceed (budget × margin), in
 	// lim's unit (ms, or the ratio to the original).
@@ -116,6 +141,12 @@ type candidateSearch struct {
 	lim     latencyLimit
 	limit   float64
 	logf    func(string, ...any)
+}
+
+// candidate is a Candidate with its model.
+type candidate struct {
+	Candidate
+	e *evaluated
 }
 
 // ladderSteps is the most latency targets each knapsack family tries.
@@ -126,11 +157,7 @@ func (s *candidateSearch) run(ctx context.Context, solved *evaluated) (*evaluate
 	if s.probe == nil {
 		sel.Rule = "each candidate meeting the cost budgets is scored on the labelled calibration samples (no fine-tuning); the lowest cross-entropy is kept (ties: the higher top-1)"
 	}
-	type cand struct {
-		Candidate
-		e *evaluated
-	}
-	var cs []cand
+	var cs []candidate
 	add := func(name string, e *evaluated, mm Metrics) {
 		for i, c := range cs {
 			if s.same(c.Choice, e.choice) {
@@ -138,7 +165,7 @@ func (s *candidateSearch) run(ctx context.Context, solved *evaluated) (*evaluate
 				return
 			}
 		}
-		cs = append(cs, cand{Candidate{Name: name, Choice: slices.Clone(e.choice), Kept: s.kept(e.choice), Layers: s.layers(e.choice), PredictedMS: e.met.LatencyMS, MeasuredMS: mm.MeasuredMS, MeasuredRatio: mm.MeasuredRatio}, e})
+		cs = append(cs, candidate{Candidate{Name: name, Choice: slices.Clone(e.choice), Kept: s.kept(e.choice), Layers: s.layers(e.choice), PredictedMS: e.met.LatencyMS, MeasuredMS: mm.MeasuredMS, MeasuredRatio: mm.MeasuredRatio}, e})
 	}
 	measured := map[string]Metrics{}
 	// fits says whether e meets the cost budgets: predicted, and measured
@@ -223,6 +250,60 @@ func (s *candidateSearch) run(ctx context.Context, solved *evaluated) (*evaluate
 			break
 		}
 	}
+	// Score every candidate and grow from the best; when a probe diverges,
+	// start again from the candidates as found, every probe at half the
+	// learning rate.
+	found := slices.Clone(cs)
+	best := -1
+	if s.scale == 0 {
+		s.scale = 1
+	}
+	for {
+		cs = slices.Clone(found)
+		var err error
+		best, cs, err = s.rank(ctx, cs, fits)
+		var nf *train.NonFiniteError
+		if err == nil || s.probe == nil || !errors.As(err, &nf) {
+			if err != nil {
+				return nil, nil, err
+			}
+			break
+		}
+		sel.Diverged = append(sel.Diverged, fmt.Sprintf("%v at %g × the learning rate", err, s.scale))
+		if s.scale/2 < minProbeLRScale {
+			return nil, nil, fmt.Errorf("build: the probes diverge down to %g × the learning rate (--lr): lower --lr, add --clip-norm, or compare the candidates without fine-tuning (--probe-fraction 0): %w", s.scale, err)
+		}
+		s.scale /= 2
+		s.logf("      %v: every candidate is probed again at %g × the learning rate", err, s.scale)
+	}
+	if s.scale != 1 {
+		sel.ProbeLRScale = s.scale
+		sel.Rule += fmt.Sprintf("; every probe at %g × the learning rate, a probe at the full rate having diverged", s.scale)
+	}
+	if best < 0 {
+		best = 0
+		sel.Why = "the only candidate: " + cs[0].Name
+	} else {
+		var lost []string
+		for i, c := range cs {
+			if i != best && c.Excluded == "" {
+				lost = append(lost, fmt.Sprintf("%s %s (top-1 %s)", c.Name, num(c.Loss), pct(c.Top1)))
+			}
+		}
+		sel.Why = fmt.Sprintf("%s: calibration loss %s (top-1 %s) against %s", cs[best].Name, num(cs[best].Loss), pct(cs[best].Top1), strings.Join(lost, ", "))
+	}
+	cs[best].Chosen = true
+	for _, c := range cs {
+		sel.Candidates = append(sel.Candidates, c.Candidate)
+	}
+	return cs[best].e, sel, nil
+}
+
+// rank scores the candidates (the first, the solver's, excluded when it
+// misses the measured limit) and grows from the best, NetAdapt-style:
+// the index of the best (-1 when there was nothing to compare) and the
+// candidates with the grown ones appended.
+func (s *candidateSearch) rank(ctx context.Context, cs []candidate, fits func(*evaluated) (bool, Metrics, error)) (int, []candidate, error) {
 	best := -1
 	for i := range cs {
 		c := &cs[i]
@@ -235,7 +316,7 @@ func (s *candidateSearch) run(ctx context.Context, solved *evaluated) (*evaluate
 			break // nothing to compare: the full fine-tune and verification follow
 		}
 		if err := s.score(ctx, &c.Candidate); err != nil {
-			return nil, nil, err
+			return -1, nil, err
 		}
 		if best < 0 || better(c.Candidate, cs[best].Candidate) {
 			best = i
@@ -258,15 +339,15 @@ func (s *candidateSearch) run(ctx context.Context, solved *evaluated) (*evaluate
 			var ms Metrics
 			var e *evaluated
 			for _, choice := range moves {
-				if slices.ContainsFunc(cs, func(c cand) bool { return s.same(c.Choice, choice) }) {
+				if slices.ContainsFunc(cs, func(c candidate) bool { return s.same(c.Choice, choice) }) {
 					continue
 				}
 				var err error
 				if e, err = s.ev.metricsModel(choice); err != nil {
-					return nil, nil, err
+					return -1, nil, err
 				}
 				if ok, ms, err = fits(e); err != nil {
-					return nil, nil, err
+					return -1, nil, err
 				}
 				if ok {
 					break
@@ -276,9 +357,9 @@ func (s *candidateSearch) run(ctx context.Context, solved *evaluated) (*evaluate
 				continue
 			}
 			tried++
-			c := cand{Candidate{Name: fmt.Sprintf("grown from %v (round %d)", from.Kept, round+1), Choice: slices.Clone(e.choice), Kept: s.kept(e.choice), Layers: s.layers(e.choice), PredictedMS: e.met.LatencyMS, MeasuredMS: ms.MeasuredMS, MeasuredRatio: ms.MeasuredRatio}, e}
+			c := candidate{Candidate{Name: fmt.Sprintf("grown from %v (round %d)", from.Kept, round+1), Choice: slices.Clone(e.choice), Kept: s.kept(e.choice), Layers: s.layers(e.choice), PredictedMS: e.met.LatencyMS, MeasuredMS: ms.MeasuredMS, MeasuredRatio: ms.MeasuredRatio}, e}
 			if err := s.score(ctx, &c.Candidate); err != nil {
-				return nil, nil, err
+				return -1, nil, err
 			}
 			cs = append(cs, c)
 			if better(c.Candidate, cs[best].Candidate) {
@@ -289,23 +370,7 @@ func (s *candidateSearch) run(ctx context.Context, solved *evaluated) (*evaluate
 			break
 		}
 	}
-	if best < 0 {
-		best = 0
-		sel.Why = "the only candidate: " + cs[0].Name
-	} else {
-		var lost []string
-		for i, c := range cs {
-			if i != best && c.Excluded == "" {
-				lost = append(lost, fmt.Sprintf("%s %s (top-1 %s)", c.Name, num(c.Loss), pct(c.Top1)))
-			}
-		}
-		sel.Why = fmt.Sprintf("%s: calibration loss %s (top-1 %s) against %s", cs[best].Name, num(cs[best].Loss), pct(cs[best].Top1), strings.Join(lost, ", "))
-	}
-	cs[best].Chosen = true
-	for _, c := range cs {
-		sel.Candidates = append(sel.Candidates, c.Candidate)
-	}
-	return cs[best].e, sel, nil
+	return best, cs, nil
 }
 
 // ladder solves the knapsack over groups at up to ladderSteps latency
@@ -400,7 +465,7 @@ func (s *candidateSearch) score(ctx context.Context, c *Candidate) error {
 		return err
 	}
 	if s.probe != nil {
-		r, err := s.probe(ctx, m)
+		r, err := s.probe(ctx, m, s.scale)
 		if err != nil {
 			return fmt.Errorf("build: fine-tuning candidate %s briefly: %w", c.Name, err)
 		}

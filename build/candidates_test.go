@@ -1,8 +1,17 @@
 package build
 
 import (
+	"context"
+	"errors"
 	"math"
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/edgeprune/edgeprune/engine"
+	"github.com/edgeprune/edgeprune/internal/testmodels"
+	"github.com/edgeprune/edgeprune/onnxio"
+	"github.com/edgeprune/edgeprune/train"
 )
 
 // taskLoss is the mean cross-entropy of the softmax against the labels;
@@ -28,5 +37,78 @@ func TestTaskLossAndBetter(t *testing.T) {
 	}
 	if better(Candidate{}, Candidate{}) {
 		t.Error("unscored candidates: the first found must stay")
+	}
+}
+
+// TestProbeDivergence: when a candidate's probe diverges, every candidate
+// is probed again at half the learning rate (all ranked after the same
+// recipe) and the build goes on; when the probes diverge down to
+// minProbeLRScale, the build fails saying what to do. LeNet-5 under 50% of
+// its predicted latency, scored on 8 random labelled images; the probe is
+// a fake that leaves the model as it is.
+func TestProbeDivergence(t *testing.T) {
+	m, err := onnxio.ReadFile(testmodels.Shared(t, "mnist/lenet5.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := m.Info().Inputs[0].Name
+	prog, err := engine.Compile(m, engine.WithInputShape(in, 8, 1, 28, 28))
+	if err != nil {
+		t.Fatal(err)
+	}
+	calib := []engine.Batch{{Inputs: engine.RandomInputs(prog), Labels: []int64{0, 1, 2, 3, 4, 5, 6, 7}}}
+	build := func(probe Prober) (*Result, error) {
+		t.Helper()
+		p := hostProfile(t, "latency_ms=50%")
+		p.Search.Structured.Keep = []float64{1, .75, .5, .25} // fewer levels: a shorter test
+		return Build(context.Background(), p, "lenet5", m, Options{Threads: 1, Calib: calib, Probe: probe})
+	}
+	var scales []float64
+	res, err := build(func(_ context.Context, _ *onnxio.Model, s float64) (*FinetuneReport, error) {
+		scales = append(scales, s)
+		if s == 1 && len(scales) == 2 { // the second candidate diverges at the full rate
+			return nil, &train.NonFiniteError{Epoch: 1, Step: 25, GlobalStep: 25, What: "loss", Value: math.NaN()}
+		}
+		return &FinetuneReport{Data: "fake"}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel := res.Selection
+	if sel == nil || sel.ProbeLRScale != 0.5 || len(sel.Diverged) != 1 || !strings.Contains(sel.Diverged[0], "loss is NaN") {
+		t.Fatalf("selection %+v: want probe_lr_scale 0.5 and one divergence", sel)
+	}
+	if len(scales) < 4 || scales[0] != 1 || scales[1] != 1 {
+		t.Fatalf("probe scales %v: want two at 1, then the rest at 0.5", scales)
+	}
+	probed := 0
+	for _, s := range scales[2:] {
+		if s != 0.5 {
+			t.Errorf("probe scales %v: after the divergence every probe at 0.5", scales)
+		}
+	}
+	for _, c := range sel.Candidates {
+		if c.Excluded == "" {
+			if c.Probe == "" || c.Loss == nil {
+				t.Errorf("candidate %s not probed and scored after the divergence: %+v", c.Name, c)
+			}
+			probed++
+		}
+	}
+	if probed < 2 || probed != len(scales)-2 {
+		t.Errorf("%d candidates scored, %d probes at 0.5: want every scored candidate probed again once", probed, len(scales)-2)
+	}
+
+	scales = nil
+	_, err = build(func(_ context.Context, _ *onnxio.Model, s float64) (*FinetuneReport, error) {
+		scales = append(scales, s)
+		return nil, &train.NonFiniteError{What: "loss", Value: math.NaN()}
+	})
+	var nf *train.NonFiniteError
+	if !errors.As(err, &nf) || !strings.Contains(err.Error(), "--probe-fraction 0") {
+		t.Fatalf("always diverging: %v, want a NonFiniteError naming --probe-fraction 0", err)
+	}
+	if !slices.Equal(scales, []float64{1, 0.5, 0.25, 0.125}) {
+		t.Errorf("probe scales %v: want 1, 0.5, 0.25, 0.125", scales)
 	}
 }

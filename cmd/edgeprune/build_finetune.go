@@ -47,9 +47,10 @@ func checkBuildTrainFlags(cmd *cobra.Command, f *trainFlags, threads int) error 
 // buildFinetuner opens the training data (checked against m's inputs now,
 // before the search) and returns the hook that fine-tunes build's chosen
 // model with finetune's loop, the probe that fine-tunes a candidate briefly
-// (one epoch over a fraction probe of --train, drawn by --seed; nil when
-// probe is 0) and the closer of the data.
-func buildFinetuner(cmd *cobra.Command, c *cli, m *onnxio.Model, f *trainFlags, probe float64) (build.Finetuner, build.Finetuner, func(), error) {
+// (one epoch over a fraction probe of --train, drawn by --seed, at the
+// learning rate times the scale build asks for; nil when probe is 0) and
+// the closer of the data.
+func buildFinetuner(cmd *cobra.Command, c *cli, m *onnxio.Model, f *trainFlags, probe float64) (build.Finetuner, build.Prober, func(), error) {
 	teacher, err := readTeacher(cmd.Context(), f.teacher)
 	if err != nil {
 		return nil, nil, nil, err
@@ -69,7 +70,7 @@ func buildFinetuner(cmd *cobra.Command, c *cli, m *onnxio.Model, f *trainFlags, 
 				Batch: r.Batch, Threads: r.Threads, BN: r.BN, Epochs: r.Epochs, Seconds: time.Since(t0).Seconds()}, nil
 		}
 	}
-	var pr build.Finetuner
+	var pr build.Prober
 	if n := int(math.Round(probe * float64(d.train.Len()))); probe > 0 {
 		n = max(n, f.batch)
 		if n > d.train.Len() {
@@ -80,7 +81,12 @@ func buildFinetuner(cmd *cobra.Command, c *cli, m *onnxio.Model, f *trainFlags, 
 		pd := &trainData{train: dataset.Subset(d.train, idx)} // no validation: the candidates are scored on --data
 		pf := *f
 		pf.epochs = 1
-		pr = tune(pd, &pf, "probe ", fmt.Sprintf("%d samples of %s", n, f.data))
+		what := fmt.Sprintf("%d samples of %s", n, f.data)
+		pr = func(ctx context.Context, pm *onnxio.Model, lrScale float64) (*build.FinetuneReport, error) {
+			sf := pf
+			sf.lr *= lrScale
+			return tune(pd, &sf, "probe ", what)(ctx, pm)
+		}
 	}
 	return tune(d, f, "fine-tune ", f.data), pr, d.Close, nil
 }
