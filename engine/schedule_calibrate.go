@@ -43,6 +43,18 @@ type ThreadChoice struct {
 	OneMS    float64 `json:"one_ms"`
 	ModelMS  float64 `json:"model_ms"`
 	ChosenMS float64 `json:"chosen_ms"`
+	// Candidates are every plan timed on the whole model, the 1-thread
+	// plan and the cost model's first.
+	Candidates []ThreadCandidate `json:"candidates,omitempty"`
+}
+
+// ThreadCandidate is one plan CalibrateThreads timed on the whole model.
+type ThreadCandidate struct {
+	// PenaltyUS is the switch penalty the plan was derived with (µs; the
+	// smallest that gives it), -1 for the 1-thread and cost-model plans.
+	PenaltyUS float64 `json:"penalty_us"`
+	OnN       int     `json:"nodes_on_n"` // nodes on more than one goroutine
+	MS        float64 `json:"ms"`         // median of the whole model
 }
 
 // NodeThread is one node's entry in a ThreadChoice.
@@ -157,6 +169,15 @@ func (p *Program) CalibrateThreads(ctx context.Context, inputs map[string]*tenso
 			return ThreadChoice{}, err
 		}
 		c.OneMS, c.ModelMS, c.ChosenMS = ms(r.one), ms(r.model), ms(r.chosen)
+		for i, pl := range r.cands {
+			tc := ThreadCandidate{PenaltyUS: r.penalty[i], MS: ms(r.times[i])}
+			for _, t := range pl {
+				if t > 1 {
+					tc.OnN++
+				}
+			}
+			c.Candidates = append(c.Candidates, tc)
+		}
 	}
 	p.eachStep(func(s *step) {
 		c.Nodes = append(c.Nodes, NodeThread{Name: s.name, Op: s.op, Threads: s.threads})
@@ -178,6 +199,11 @@ var switchPenalties = []float64{0, 10, 30, 100, 300, 1000}
 type calibration struct {
 	choice             []int
 	one, model, chosen time.Duration
+	// Every plan timed on the whole model, the penalty it came from (-1
+	// for the uniform two) and its median.
+	cands   [][]int
+	penalty []float64
+	times   []time.Duration
 }
 
 // calibrate is CalibrateThreads' decision, apart from the clock: measure
@@ -226,10 +252,12 @@ func calibrate(model []int, rounds int, measure func([]int) ([]time.Duration, ti
 	}
 	// The candidates: the two uniform plans, then one per penalty.
 	cands := [][]int{one, slices.Clone(model)}
+	penalty := []float64{-1, -1}
 	for _, pen := range switchPenalties {
 		c := switchPlan(model, nm[0], nm[1], time.Duration(pen*1e3))
 		if !slices.ContainsFunc(cands, func(x []int) bool { return slices.Equal(x, c) }) {
 			cands = append(cands, c)
+			penalty = append(penalty, pen)
 		}
 	}
 	_, tm, err := medians(cands...)
@@ -243,8 +271,8 @@ func calibrate(model []int, rounds int, measure func([]int) ([]time.Duration, ti
 			best = i
 		}
 	}
-	r := calibration{choice: cands[best], one: tm[0], model: tm[1], chosen: tm[best]}
-	return r, nil
+	return calibration{choice: cands[best], one: tm[0], model: tm[1], chosen: tm[best],
+		cands: cands, penalty: penalty, times: tm}, nil
 }
 
 // switchPlan is the plan that minimises, over the steps in order, the sum
