@@ -43,6 +43,18 @@ type ThreadChoice struct {
 	OneMS    float64 `json:"one_ms"`
 	ModelMS  float64 `json:"model_ms"`
 	ChosenMS float64 `json:"chosen_ms"`
+	// Candidates are every plan timed on the whole model, the 1-thread
+	// plan and the cost model's first.
+	Candidates []ThreadCandidate `json:"candidates,omitempty"`
+}
+
+// ThreadCandidate is one plan CalibrateThreads timed on the whole model.
+type ThreadCandidate struct {
+	// PenaltyUS is the switch penalty the plan was derived with (µs; the
+	// smallest that gives it), -1 for the 1-thread and cost-model plans.
+	PenaltyUS float64 `json:"penalty_us"`
+	OnN       int     `json:"nodes_on_n"` // nodes on more than one goroutine
+	MS        float64 `json:"ms"`         // median of the whole model
 }
 
 // NodeThread is one node's entry in a ThreadChoice.
@@ -123,13 +135,18 @@ func (p *Program) ApplyThreadChoice(c ThreadChoice) error {
 
 // CalibrateThreads measures on inputs which nodes pay for running on more
 // than one goroutine, sets the plan's per-node threads to the measured
-// choice and returns it. It alternates rounds of the plan on one goroutine
-// and on the cost model's choice (runs timed runs each, per-node medians),
-// keeps N threads for a node only where they were faster by
-// calibrateMargin in the median round, re-checks the kept nodes in the
-// mixed plan, and last times the three plans on the whole model, keeping
-// the fastest. It takes about 7·rounds·runs runs of the model. A plan of
-// one thread is returned unchanged.
+// choice and returns it. Choosing per node alone is not enough: where a
+// node on one goroutine sits between nodes on N, its input comes from both
+// cores and its output goes back to both, and the helper may have parked
+// in between (measured on PP-OCR det: such a mixed plan ran 20% slower
+// than both uniform ones). So it times every node in the plan on one
+// goroutine and on the cost model's choice (alternated rounds of runs
+// timed runs, per-node medians), derives from these one plan per switch
+// penalty (switchPenalties: the fastest per-node plan that pays the
+// penalty for every change between 1 and N along the run), and times these
+// plans, the 1-thread plan and the cost model's on the whole model,
+// keeping the fastest median. It takes about (2 + candidates)·rounds·runs
+// runs of the model. A plan of one thread is returned unchanged.
 func (p *Program) CalibrateThreads(ctx context.Context, inputs map[string]*tensor.Dense, rounds, runs int) (ThreadChoice, error) {
 	if rounds < 1 || runs < 1 {
 		return ThreadChoice{}, fmt.Errorf("engine: CalibrateThreads: rounds %d, runs %d: must be ≥ 1", rounds, runs)
@@ -152,6 +169,15 @@ func (p *Program) CalibrateThreads(ctx context.Context, inputs map[string]*tenso
 			return ThreadChoice{}, err
 		}
 		c.OneMS, c.ModelMS, c.ChosenMS = ms(r.one), ms(r.model), ms(r.chosen)
+		for i, pl := range r.cands {
+			tc := ThreadCandidate{PenaltyUS: r.penalty[i], MS: ms(r.times[i])}
+			for _, t := range pl {
+				if t > 1 {
+					tc.OnN++
+				}
+			}
+			c.Candidates = append(c.Candidates, tc)
+		}
 	}
 	p.eachStep(func(s *step) {
 		c.Nodes = append(c.Nodes, NodeThread{Name: s.name, Op: s.op, Threads: s.threads})
@@ -161,17 +187,23 @@ func (p *Program) CalibrateThreads(ctx context.Context, inputs map[string]*tenso
 
 func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
 
-// calibrateMargin is how much faster a node must be on N goroutines than
-// on one, in the median round, to be given N: a node that gains less is
-// within the noise of a loaded machine, and one goroutine leaves the
-// other core to the rest of the machine.
-const calibrateMargin = 0.05
+// switchPenalties are the costs, in µs, charged per change between one
+// goroutine and N along a plan's steps when the candidate plans are
+// derived from the per-node times (switchPlan); the whole-model timing
+// picks among them. 0 is the per-node best; a penalty above any node's
+// saving gives a uniform plan.
+var switchPenalties = []float64{0, 10, 30, 100, 300, 1000}
 
 // calibration is calibrate's result: the choice and the whole model's
 // median times on one goroutine, the cost model's choice and the choice.
 type calibration struct {
 	choice             []int
 	one, model, chosen time.Duration
+	// Every plan timed on the whole model, the penalty it came from (-1
+	// for the uniform two) and its median.
+	cands   [][]int
+	penalty []float64
+	times   []time.Duration
 }
 
 // calibrate is CalibrateThreads' decision, apart from the clock: measure
@@ -184,7 +216,7 @@ func calibrate(model []int, rounds int, measure func([]int) ([]time.Duration, ti
 		one[i] = 1
 	}
 	// Per node and per plan, the median over rounds of each round's
-	// median; plans alternate so that a change of load hits both.
+	// median; plans alternate so that a change of load hits all alike.
 	medians := func(plans ...[]int) ([][]time.Duration, []time.Duration, error) {
 		node := make([][][]time.Duration, len(plans)) // plan, node, round
 		total := make([][]time.Duration, len(plans))
@@ -214,49 +246,81 @@ func calibrate(model []int, rounds int, measure func([]int) ([]time.Duration, ti
 		}
 		return nm, tm, nil
 	}
-	faster := func(tn, t1 time.Duration) bool { return float64(tn) < float64(t1)*(1-calibrateMargin) }
-
-	// Per node: the cost model's choice against one goroutine.
 	nm, _, err := medians(one, model)
 	if err != nil {
 		return calibration{}, err
 	}
-	choice := slices.Clone(one)
-	for j, t := range model {
-		untimed := nm[0][j] == 0 && nm[1][j] == 0 // an If branch's node
-		if t > 1 && (untimed || faster(nm[1][j], nm[0][j])) {
-			choice[j] = t
+	// The candidates: the two uniform plans, then one per penalty.
+	cands := [][]int{one, slices.Clone(model)}
+	penalty := []float64{-1, -1}
+	for _, pen := range switchPenalties {
+		c := switchPlan(model, nm[0], nm[1], time.Duration(pen*1e3))
+		if !slices.ContainsFunc(cands, func(x []int) bool { return slices.Equal(x, c) }) {
+			cands = append(cands, c)
+			penalty = append(penalty, pen)
 		}
 	}
-	// Inside the mixed plan a node's neighbours have changed (its input
-	// may now be on the other core): keep N only where it still pays.
-	if !slices.Equal(choice, one) {
-		nm, _, err = medians(one, choice)
-		if err != nil {
-			return calibration{}, err
-		}
-		for j, t := range choice {
-			untimed := nm[0][j] == 0 && nm[1][j] == 0
-			if t > 1 && !untimed && !faster(nm[1][j], nm[0][j]) {
-				choice[j] = 1
-			}
-		}
-	}
-	// The whole model: of one goroutine, the cost model and the choice,
-	// the fastest median.
-	_, tm, err := medians(one, model, choice)
+	_, tm, err := medians(cands...)
 	if err != nil {
 		return calibration{}, err
 	}
-	r := calibration{choice: choice, one: tm[0], model: tm[1], chosen: tm[2]}
-	switch best := min(tm[0], tm[1], tm[2]); {
-	case tm[2] == best:
-	case tm[0] == best:
-		r.choice = one
-	default:
-		r.choice = slices.Clone(model)
+	// The fastest median; the 1-thread plan on a tie.
+	best := 0
+	for i := range cands {
+		if tm[i] < tm[best] {
+			best = i
+		}
 	}
-	return r, nil
+	return calibration{choice: cands[best], one: tm[0], model: tm[1], chosen: tm[best],
+		cands: cands, penalty: penalty, times: tm}, nil
+}
+
+// switchPlan is the plan that minimises, over the steps in order, the sum
+// of each node's time — t1 on one goroutine, tn on model's N — plus pen
+// for every change between 1 and N (a dynamic programme over the two
+// states). Nodes the cost model keeps on one goroutine, and nodes not
+// timed (an If branch's), keep the model's choice and do not count as a
+// change: they are short, and run in whichever state is around them.
+func switchPlan(model []int, t1, tn []time.Duration, pen time.Duration) []int {
+	type state struct {
+		cost time.Duration
+		ones []int // the free nodes put on one goroutine so far
+	}
+	// st[0]: the last free node on one goroutine, st[1]: on N. The first
+	// free node starts either way at no charge.
+	var st [2]state
+	first := true
+	for j := range model {
+		if model[j] <= 1 || t1[j] == 0 && tn[j] == 0 {
+			continue
+		}
+		var next [2]state
+		for s, t := range [2]time.Duration{t1[j], tn[j]} {
+			prev := s
+			if !first && st[1-s].cost+pen < st[s].cost {
+				prev = 1 - s
+			}
+			c := st[prev].cost + t
+			if prev != s {
+				c += pen
+			}
+			ones := st[prev].ones
+			if s == 0 {
+				ones = append(slices.Clone(ones), j)
+			}
+			next[s] = state{c, ones}
+		}
+		st, first = next, false
+	}
+	end := st[0]
+	if st[1].cost < st[0].cost {
+		end = st[1]
+	}
+	plan := slices.Clone(model)
+	for _, j := range end.ones {
+		plan[j] = 1
+	}
+	return plan
 }
 
 func median(xs []time.Duration) time.Duration {

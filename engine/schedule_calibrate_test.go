@@ -49,15 +49,16 @@ func TestCalibrateKeepsLosersOnOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []int{2, 1, 1, 1, 2}; !slices.Equal(r.choice, want) {
-		t.Errorf("choice %v, want %v (N only where it is faster by the margin; the cost model's 1 stays)", r.choice, want)
+	if want := []int{2, 1, 1, 2, 2}; !slices.Equal(r.choice, want) {
+		t.Errorf("choice %v, want %v (N only where it is faster; the cost model's 1 stays)", r.choice, want)
 	}
 	if r.chosen >= r.one || r.chosen >= r.model {
 		t.Errorf("whole model: chosen %v, one %v, model %v: the choice should be the fastest", r.chosen, r.one, r.model)
 	}
-	// 3 rounds of 2 plans, 3 of 2 (the mixed plan), 3 of 3 (the check).
-	if f.calls != 21 {
-		t.Errorf("%d plans timed, want 21", f.calls)
+	// 3 rounds of 2 plans (per node), 3 of 4 candidates: the uniform
+	// ones, the per-node best, and N,1,1,1 (penalty 10 µs).
+	if f.calls != 18 {
+		t.Errorf("%d plans timed, want 18", f.calls)
 	}
 }
 
@@ -81,25 +82,55 @@ func TestCalibrateFallsBackToOne(t *testing.T) {
 	}
 }
 
-func TestCalibrateRechecksInMixedPlan(t *testing.T) {
-	// Node 1 pays on 2 goroutines only after node 0 ran on 2 (its input
-	// then split the same way); once node 0 is back on one it does not.
-	f := &fakeMeasure{t1: []float64{100, 100, 100}, tn: []float64{200, 60, 50}}
-	m := f.measure
-	measure := func(c []int) ([]time.Duration, time.Duration, error) {
-		nodes, total, err := m(c)
-		if c[1] > 1 && c[0] == 1 {
-			nodes[1] = 120 * time.Microsecond
-			total += 60 * time.Microsecond
-		}
-		return nodes, total, err
-	}
-	r, err := calibrate([]int{2, 2, 2}, 1, measure)
+func TestCalibrateSwitchPenalty(t *testing.T) {
+	// Every change between 1 and N along the plan costs 40 µs (the data
+	// changes cores, the helper parks and wakes). The per-node best
+	// (N,1,N,1,1) pays two: 480 µs; all on N 465, all on one 500; the
+	// fastest, N,N,N,1,1 (445), is the plan of a 30 µs penalty.
+	f := &fakeMeasure{t1: []float64{100, 100, 100, 100, 100}, tn: []float64{50, 105, 50, 130, 130},
+		extra: func(c []int) float64 {
+			n := 0
+			for j := 1; j < len(c); j++ {
+				if c[j] != c[j-1] {
+					n++
+				}
+			}
+			return 40 * float64(n)
+		}}
+	r, err := calibrate([]int{2, 2, 2, 2, 2}, 1, f.measure)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []int{1, 1, 2}; !slices.Equal(r.choice, want) {
+	if want := []int{2, 2, 2, 1, 1}; !slices.Equal(r.choice, want) {
 		t.Errorf("choice %v, want %v", r.choice, want)
+	}
+	if r.chosen != 445*time.Microsecond {
+		t.Errorf("chosen plan's time %v, want 445µs", r.chosen)
+	}
+}
+
+func TestSwitchPlan(t *testing.T) {
+	us := func(xs ...float64) []time.Duration {
+		d := make([]time.Duration, len(xs))
+		for i, x := range xs {
+			d[i] = time.Duration(x * 1e3)
+		}
+		return d
+	}
+	model := []int{2, 1, 2, 2, 2, 2}
+	t1 := us(100, 5, 100, 100, 0, 100)
+	tn := us(60, 5, 110, 60, 0, 120)
+	for _, c := range []struct {
+		pen  float64
+		want []int
+	}{
+		{0, []int{2, 1, 1, 2, 2, 1}},    // each node its faster; the untimed If keeps 2
+		{15, []int{2, 1, 2, 2, 2, 1}},   // a 10 µs loss on node 2 beats two changes
+		{1000, []int{2, 1, 2, 2, 2, 2}}, // uniform: N sums 350 against 400
+	} {
+		if got := switchPlan(model, t1, tn, time.Duration(c.pen*1e3)); !slices.Equal(got, c.want) {
+			t.Errorf("penalty %v µs: %v, want %v", c.pen, got, c.want)
+		}
 	}
 }
 
