@@ -457,6 +457,7 @@ func Compile(m *onnxio.Model, opts ...Option) (*Program, error) {
 		return nil, err
 	}
 	p.mainNames = sc.names
+	p.adviseWeights()
 	return p, nil
 }
 
