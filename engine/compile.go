@@ -457,7 +457,6 @@ func Compile(m *onnxio.Model, opts ...Option) (*Program, error) {
 		return nil, err
 	}
 	p.mainNames = sc.names
-	p.adviseWeights()
 	return p, nil
 }
 

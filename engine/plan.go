@@ -267,7 +267,6 @@ type workspace struct {
 
 func (p *Program) newWorkspace() *workspace {
 	w := &workspace{f: make([]float32, p.fsize), i: make([]int64, p.isize), scratch: make([]float32, p.scratch)}
-	hugePages(w.f)
 	w.vals = make([]*data, len(p.values))
 	for id, v := range p.values {
 		switch {
