@@ -16,7 +16,10 @@ ep=${1:?usage: bench/process_modes.sh BINARY [PROCS] [THREADS] [RUNS] [MODEL] [S
 procs=${2:-12}
 threads=${3:-2}
 runs=${4:-40}
-model=${5:-../shared/models/tv/resnet18.onnx}
+# ../shared beside the repository; from a git worktree, beside the main one.
+shared=../shared
+[ -d "$shared" ] || shared=$(dirname "$(git rev-parse --path-format=absolute --git-common-dir)")/../shared
+model=${5:-$shared/models/tv/resnet18.onnx}
 shape=${6:-input=1,3,224,224}
 [ -f "$model" ] || { echo "$model not found: give MODEL (and SHAPE)" >&2; exit 1; }
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
