@@ -42,7 +42,7 @@ echo "$("$corelat" -reps 3 -n 100000)"
 out=$(mktemp)
 while read -r name path input; do
 	[ -f "$path" ] || { echo "$path not found" >&2; exit 1; }
-	if [ "${EDGEPRUNE_CALIBRATE:-}" != off ] && "$ep" tune --help 2>/dev/null | grep -q -- --model; then
+	if [ "${EDGEPRUNE_CALIBRATE:-}" != off ] && grep -q -- --model <<<"$("$ep" tune --help 2>/dev/null)"; then
 		"$ep" tune --model "$path" --shape "$input" --threads 2 | sed -n 2p | sed "s/^ */$name per-node threads measured: /" >&2
 	fi
 	for r in $(seq "$rounds"); do

@@ -145,7 +145,8 @@ func (p *Program) ApplyThreadChoice(c ThreadChoice) error {
 // penalty (switchPenalties: the fastest per-node plan that pays the
 // penalty for every change between 1 and N along the run), and times these
 // plans, the 1-thread plan and the cost model's on the whole model,
-// keeping the fastest median. It takes about (2 + candidates)·rounds·runs
+// keeping the fastest median (the 1-thread plan unless another is at least
+// keepMargin faster). It takes about (2 + candidates)·rounds·runs
 // runs of the model. A plan of one thread is returned unchanged.
 func (p *Program) CalibrateThreads(ctx context.Context, inputs map[string]*tensor.Dense, rounds, runs int) (ThreadChoice, error) {
 	if rounds < 1 || runs < 1 {
@@ -193,6 +194,12 @@ func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
 // picks among them. 0 is the per-node best; a penalty above any node's
 // saving gives a uniform plan.
 var switchPenalties = []float64{0, 10, 30, 100, 300, 1000}
+
+// keepMargin is how much faster than the 1-thread plan, on the whole
+// model, another plan must be to be kept: less is within the noise of a
+// loaded machine, and one goroutine leaves the other core to the rest of
+// it.
+const keepMargin = 0.03
 
 // calibration is calibrate's result: the choice and the whole model's
 // median times on one goroutine, the cost model's choice and the choice.
@@ -264,10 +271,11 @@ func calibrate(model []int, rounds int, measure func([]int) ([]time.Duration, ti
 	if err != nil {
 		return calibration{}, err
 	}
-	// The fastest median; the 1-thread plan on a tie.
+	// The fastest median; the 1-thread plan unless another beats it by
+	// keepMargin.
 	best := 0
 	for i := range cands {
-		if tm[i] < tm[best] {
+		if float64(tm[i]) < float64(tm[0])*(1-keepMargin) && tm[i] < tm[best] {
 			best = i
 		}
 	}

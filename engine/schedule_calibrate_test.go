@@ -80,6 +80,14 @@ func TestCalibrateFallsBackToOne(t *testing.T) {
 	if !slices.Equal(r.choice, []int{1, 1}) {
 		t.Errorf("choice %v, want [1 1]: the plan on one goroutine was the fastest", r.choice)
 	}
+	// 2 threads 2% faster on the whole model: within keepMargin, one stays.
+	f = &fakeMeasure{t1: []float64{100, 100}, tn: []float64{98, 98}}
+	if r, err = calibrate([]int{2, 2}, 2, f.measure); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.choice, []int{1, 1}) {
+		t.Errorf("choice %v, want [1 1]: 2%% is within keepMargin", r.choice)
+	}
 }
 
 func TestCalibrateSwitchPenalty(t *testing.T) {
