@@ -79,23 +79,10 @@ the peak activation memory of the compiled plan and its FLOPs.`,
 			if warmup < 0 {
 				return usagef("--warmup %d: must be ≥ 0", warmup)
 			}
-			given, err := parseShapes(shapes)
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			m, opts, err := readRunnable(ctx, args[0], sparseMode)
+			m, given, opts, err := readShaped(ctx, args[0], sparseMode, shapes)
 			if err != nil {
 				return err
-			}
-			if err := checkShapeInputs(given, m); err != nil {
-				return err
-			}
-			if err := requireShapes(m, given, nil); err != nil {
-				return err
-			}
-			for _, s := range given {
-				opts = append(opts, engine.WithInputShape(s.Name, s.Dims...))
 			}
 			if threads > 0 {
 				opts = append(opts, engine.WithThreads(threads))

@@ -11,6 +11,30 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// readShaped reads MODEL as readRunnable does for bench and tune --model,
+// with every input's shape known: the --shape values (parsed, checked
+// against the model's inputs) become compile options.
+func readShaped(ctx context.Context, path, sparseMode string, shapes []string) (*onnxio.Model, []inputShape, []engine.Option, error) {
+	given, err := parseShapes(shapes)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	m, opts, err := readRunnable(ctx, path, sparseMode)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := checkShapeInputs(given, m); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := requireShapes(m, given, nil); err != nil {
+		return nil, nil, nil, err
+	}
+	for _, s := range given {
+		opts = append(opts, engine.WithInputShape(s.Name, s.Dims...))
+	}
+	return m, given, opts, nil
+}
+
 // readRunnable reads MODEL for run, eval and bench: an ONNX file, or an
 // .epk pack compiled as it is (no unpack step): the weights the pack
 // stores sparse stay sparse matrices, and the returned options hand them

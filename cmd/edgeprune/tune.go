@@ -90,23 +90,10 @@ func (c *cli) tunePlan(cmd *cobra.Command, path string, shapes []string, sparseM
 	if rounds < 1 || runs < 1 {
 		return usagef("--rounds %d, --runs %d: must be ≥ 1", rounds, runs)
 	}
-	given, err := parseShapes(shapes)
-	if err != nil {
-		return err
-	}
 	ctx := cmd.Context()
-	m, opts, err := readRunnable(ctx, path, sparseMode)
+	m, given, opts, err := readShaped(ctx, path, sparseMode, shapes)
 	if err != nil {
 		return err
-	}
-	if err := checkShapeInputs(given, m); err != nil {
-		return err
-	}
-	if err := requireShapes(m, given, nil); err != nil {
-		return err
-	}
-	for _, s := range given {
-		opts = append(opts, engine.WithInputShape(s.Name, s.Dims...))
 	}
 	n := planThreads(threads)
 	opts = append(opts, engine.WithThreads(n))
