@@ -338,10 +338,21 @@ func (e *evaluator) unstructuredSensitivity(orig *onnxio.Model, tl *tails, refCa
 		var models []*onnxio.Model
 		var idx []int // option index of each model
 		weights := make([][]float32, len(l.Opts))
+		tensors := make([]*onnx.TensorProto, len(l.Opts))
 		for k, o := range l.Opts {
+			opt := Option{Keep: 1, Kept: l.Elems, Unstructured: &l.Opts[k]}
+			if refCalib != nil && !s.UMeasured && l.composable(k) {
+				// Not run: no model is built. Its weight is the exact
+				// twin's, coded (as codeValues codes it); its latency and
+				// memory are the twin's (the engine decodes to float32).
+				if err := l.codedTwin(k, &opt, gr.Options, weights, tensors); err != nil {
+					return err
+				}
+				gr.Options = append(gr.Options, opt)
+				continue
+			}
 			choice := s.Uniform(0)
 			choice[len(s.Groups)+li] = k
-			opt := Option{Keep: 1, Kept: l.Elems, Unstructured: &l.Opts[k]}
 			mm, err := e.metricsModel(choice)
 			if err != nil {
 				return fmt.Errorf("build: layer %s option %s: %w", l.ID, o, err)
@@ -369,7 +380,7 @@ func (e *evaluator) unstructuredSensitivity(orig *onnxio.Model, tl *tails, refCa
 				if err != nil {
 					return fmt.Errorf("build: layer %s option %s: %w", l.ID, o, err)
 				}
-				weights[k] = v
+				weights[k], tensors[k] = v, p.Tensor
 				if k > 0 && (s.UMeasured || !l.composable(k)) {
 					models, idx = append(models, mm.m), append(idx, k)
 				}
@@ -468,6 +479,39 @@ func (l *uLayer) twins(k int) (exact, dense int) {
 		}
 	}
 	return exact, dense
+}
+
+// codedTwin fills option k's costs without building its model: k is
+// composable and not run, its weight is its exact twin's (earlier in
+// l.Opts: each sparsity's codings come exact first) coded as codeValues
+// codes it, packed alone for the file delta, and its latency and memory
+// deltas are the twin's — the engine decodes every coding to float32, so
+// the plans differ only where coding turns a value into a zero (fp16
+// below 2⁻²⁴), which the sparse kernels' choice does not see.
+func (l *uLayer) codedTwin(k int, opt *Option, opts []Option, weights [][]float32, tensors []*onnx.TensorProto) error {
+	o := l.Opts[k]
+	e := k
+	if o.Sparsity == 0 {
+		e = 0 // dense fp16: the dense exact weight
+	} else {
+		e, _ = l.twins(k)
+	}
+	if e < 0 || e >= k || tensors[e] == nil {
+		return fmt.Errorf("build: layer %s option %s: its exact twin was not measured first", l.ID, o)
+	}
+	c := o.code()
+	v := pack.Lossy(weights[e], c.Values, c.Bits)
+	t := proto.Clone(tensors[e]).(*onnx.TensorProto)
+	if err := onnxio.SetFloat32s(t, v, t.GetDims()); err != nil {
+		return fmt.Errorf("build: layer %s option %s: %w", l.ID, o, err)
+	}
+	size, err := tensorPackedBytes(t, c)
+	if err != nil {
+		return fmt.Errorf("build: layer %s option %s: packing: %w", l.ID, o, err)
+	}
+	opt.DeltaFile, opt.DeltaMS, opt.DeltaRAM = size, opts[e].DeltaMS, opts[e].DeltaRAM
+	weights[k], tensors[k] = v, t
+	return nil
 }
 
 // fp16Ref is, for the dense fp16 option, the dense option whose coding

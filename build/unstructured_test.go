@@ -253,13 +253,29 @@ search:
 			if math.Abs(om.Damage-oc.Damage) > 1e-9*math.Max(om.Damage, 1e-9) {
 				t.Errorf("%s %s: measured damage %g, composed %g", lm[i].Layer, om.Unstructured, om.Damage, oc.Damage)
 			}
+			if om.DeltaFile != oc.DeltaFile || om.DeltaMS != oc.DeltaMS || om.DeltaRAM != oc.DeltaRAM {
+				t.Errorf("%s %s: costs measured (file %d, %g ms, ram %d), composed (file %d, %g ms, ram %d)", lm[i].Layer, om.Unstructured,
+					om.DeltaFile, om.DeltaMS, om.DeltaRAM, oc.DeltaFile, oc.DeltaMS, oc.DeltaRAM)
+			}
 			if sparseCoded && om.Damage == 0 {
 				t.Errorf("%s %s: zero damage measured for a sparse option", lm[i].Layer, om.Unstructured)
 			}
 		}
 	}
 
-	for _, g := range layers(build(orig, "measured")) {
+	// On the real weights too, an option composed without building its
+	// model (codedTwin) costs what the built model costs.
+	realMeas := layers(build(orig, "measured"))
+	for i, g := range layers(build(orig, "composed")) {
+		for k, oc := range g.Options {
+			om := realMeas[i].Options[k]
+			if om.DeltaFile != oc.DeltaFile || om.DeltaMS != oc.DeltaMS || om.DeltaRAM != oc.DeltaRAM {
+				t.Errorf("real weights, %s %s: costs measured (file %d, %g ms, ram %d), composed (file %d, %g ms, ram %d)", g.Layer, om.Unstructured,
+					om.DeltaFile, om.DeltaMS, om.DeltaRAM, oc.DeltaFile, oc.DeltaMS, oc.DeltaRAM)
+			}
+		}
+	}
+	for _, g := range realMeas {
 		for _, o := range g.Options {
 			if o.Unstructured.Coding != "fp16" {
 				continue
