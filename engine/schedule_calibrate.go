@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"time"
 
-	"github.com/edgeprune/edgeprune/internal/atomicfile"
 	"gorgonia.org/tensor"
 )
 
@@ -341,11 +339,7 @@ func median(xs []time.Duration) time.Duration {
 // identified by key (a hash of the model, its input shapes and threads):
 // edgeprune/threads/KEY.json under the user cache directory.
 func ThreadChoicePath(key string) (string, error) {
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("engine: thread choice cache: %w", err)
-	}
-	return filepath.Join(d, "edgeprune", "threads", key+".json"), nil
+	return userCachePath("thread choice", "threads", key+".json")
 }
 
 // LoadThreadChoice reads a ThreadChoice file (apply it with
@@ -364,12 +358,5 @@ func LoadThreadChoice(path string) (ThreadChoice, error) {
 
 // SaveThreadChoice writes c to path atomically, creating its directory.
 func SaveThreadChoice(path string, c ThreadChoice) error {
-	b, err := json.MarshalIndent(c, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("engine: thread choice: %w", err)
-	}
-	return atomicfile.WriteFile(path, append(b, '\n'))
+	return saveJSON(path, "thread choice", c)
 }

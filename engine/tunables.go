@@ -7,15 +7,12 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/edgeprune/edgeprune/internal/atomicfile"
 )
 
 // Tunables is the one table of the engine's machine-dependent numbers:
@@ -264,11 +261,7 @@ func gemmOperands(m, n, k int) (a, b, c []float32) {
 // TunablesPath is where edgeprune tune caches this machine's tunables:
 // edgeprune/tunables-GOARCH.json under the user cache directory.
 func TunablesPath() (string, error) {
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("engine: tunables cache: %w", err)
-	}
-	return filepath.Join(d, "edgeprune", "tunables-"+runtime.GOARCH+".json"), nil
+	return userCachePath("tunables", "tunables-"+runtime.GOARCH+".json")
 }
 
 // ErrTunablesOtherMachine: a tunables file measured on another CPU.
@@ -302,14 +295,7 @@ func SaveTunables(path string, t Tunables) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(t, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("engine: tunables: %w", err)
-	}
-	return atomicfile.WriteFile(path, append(b, '\n'))
+	return saveJSON(path, "tunables", t)
 }
 
 // cpuModel is the CPU's model name from /proc/cpuinfo ("model name" on
