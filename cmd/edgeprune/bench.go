@@ -93,11 +93,9 @@ the peak activation memory of the compiled plan and its FLOPs.`,
 			}
 			choice := "cost model"
 			if n := planThreads(threads); n > 1 {
-				key, err := planKey(args[0], given, sparseMode, n)
-				if err != nil {
+				if choice, err = c.useThreadChoice(p, args[0], given, sparseMode, n); err != nil {
 					return err
 				}
-				choice = c.useThreadChoice(p, key, n)
 			}
 			feed := engine.RandomInputs(p)
 			t, err := engine.Measure(ctx, p, feed, warmup, runs)

@@ -45,17 +45,23 @@ func planThreads(n int) int {
 	return runtime.GOMAXPROCS(0)
 }
 
-// useThreadChoice gives p the per-node threads that `edgeprune tune
-// --model` measured for this plan, if it did, and says which choice the
-// plan runs with: "measured" or "cost model". EDGEPRUNE_TUNE=off, a plan of
-// one thread, or no cache entry leave the cost model's choice.
-func (c *cli) useThreadChoice(p *engine.Program, key string, threads int) string {
+// useThreadChoice gives p, compiled from the model file at model, the
+// per-node threads that `edgeprune tune --model` measured for this plan
+// (planKey), if it did, and says which choice the plan runs with:
+// "measured" or "cost model". EDGEPRUNE_TUNE=off (the file is then not
+// hashed), a plan of one thread, or no cache entry leave the cost model's
+// choice.
+func (c *cli) useThreadChoice(p *engine.Program, model string, shapes []inputShape, sparseMode string, threads int) (string, error) {
 	if threads <= 1 || os.Getenv(tuneEnv) == "off" {
-		return "cost model"
+		return "cost model", nil
+	}
+	key, err := planKey(model, shapes, sparseMode, threads)
+	if err != nil {
+		return "", err
 	}
 	path, err := engine.ThreadChoicePath(key)
 	if err != nil {
-		return "cost model"
+		return "cost model", nil
 	}
 	tc, err := engine.LoadThreadChoice(path)
 	if err == nil {
@@ -64,10 +70,10 @@ func (c *cli) useThreadChoice(p *engine.Program, key string, threads int) string
 	switch {
 	case err == nil:
 		c.log.Debug("per-node threads as measured", "file", path)
-		return "measured"
+		return "measured", nil
 	case errors.Is(err, fs.ErrNotExist):
 	default:
 		c.log.Warn("measured per-node threads not used (run edgeprune tune --model again)", "file", path, "err", err)
 	}
-	return "cost model"
+	return "cost model", nil
 }
