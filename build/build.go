@@ -282,37 +282,50 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 			return nil, fmt.Errorf("build: calibration data: %w", err)
 		}
 	}
-	for g := range space.Groups {
-		gr := GroupResult{Roots: space.Group(g, 0).Roots, Units: space.Group(g, 0).Units}
-		var models []*onnxio.Model
-		var idx []int // option index of each model
+	// Building and costing a group's levels (one core) overlaps the tail
+	// runs of the group before (sensitivity.go).
+	prepGroup := func(g int) (*groupPrep, error) {
+		gp := &groupPrep{gr: GroupResult{Roots: space.Group(g, 0).Roots, Units: space.Group(g, 0).Units}}
+		gr := &gp.gr
 		for l, k := range space.Keep {
-			gp := space.Group(g, l)
-			opt := Option{Keep: k, Kept: gp.Kept}
-			if l > 0 && gp.Kept != gr.Options[l-1].Kept {
+			gl := space.Group(g, l)
+			opt := Option{Keep: k, Kept: gl.Kept}
+			if l > 0 && gl.Kept != gr.Options[l-1].Kept {
 				choice := space.Uniform(0)
 				choice[g] = l
 				mm, err := ev.metricsModel(choice)
 				if err != nil {
 					return nil, fmt.Errorf("build: group %v keep %.3g: %w", gr.Roots, k, err)
 				}
-				ev.recordFrac(g, l, mm) // joint.go
+				gp.frac = append(gp.frac, &evaluated{m: mm.m}) // recordFrac reads its weights only: the plan is let go
 				opt.DeltaMS = mm.met.LatencyMS - dense.met.LatencyMS
 				opt.DeltaRAM = mm.met.RAMBytes - dense.met.RAMBytes
 				opt.DeltaFile = mm.met.FileBytes - dense.met.FileBytes
 				if refCalib == nil {
 					opt.Damage = weightDamage(origEnergy, mm.m)
 				} else {
-					models, idx = append(models, mm.m), append(idx, l)
+					gp.models, gp.idx = append(gp.models, mm.m), append(gp.idx, l)
 				}
 			} else {
-				ev.recordFrac(g, l, nil) // joint.go: dense, or as the level before
+				gp.frac = append(gp.frac, nil) // dense, or as the level before
 				if l > 0 {
 					opt.Kept = -1 // copied below, after the damage is known
 				}
 			}
 			gr.Options = append(gr.Options, opt)
 		}
+		return gp, nil
+	}
+	groupPreps := ahead(len(space.Groups), prepGroup)
+	for g := range space.Groups {
+		gp, err := groupPreps.next(g)
+		if err != nil {
+			return nil, err
+		}
+		for l, mm := range gp.frac {
+			ev.recordFrac(g, l, mm) // joint.go
+		}
+		gr, models, idx := gp.gr, gp.models, gp.idx
 		if len(models) > 0 {
 			cut := len(m.Graph().GetNode())
 			for _, lm := range models {

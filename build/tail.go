@@ -159,6 +159,16 @@ type tails struct {
 	threads int
 	types   map[string]onnxio.DataType // of every value of the original
 	outName string                     // the graph's first output
+
+	// The original's values at the last cut, per batch (cutValues): the
+	// next cut at or after it runs the original's nodes from there, not
+	// from the graph inputs. fromInputs turns that off (tests: the plain
+	// path the cache must match).
+	at         int // node index of the cut held, -1 for none
+	atCut      []string
+	atVals     []map[string]*tensor.Dense
+	fromInputs bool
+	headNodes  int // the original's nodes run for the heads (tests)
 }
 
 func newTails(ctx context.Context, orig *onnxio.Model, batches []engine.Batch, threads int) (*tails, error) {
@@ -173,7 +183,7 @@ func newTails(ctx context.Context, orig *onnxio.Model, batches []engine.Batch, t
 	if err != nil {
 		return nil, err
 	}
-	t := &tails{ctx: ctx, orig: orig, batches: batches, threads: threads, types: map[string]onnxio.DataType{}, outName: p.Outputs()[0].Name}
+	t := &tails{ctx: ctx, orig: orig, batches: batches, threads: threads, types: map[string]onnxio.DataType{}, outName: p.Outputs()[0].Name, at: -1, fromInputs: plainSensitivity}
 	for _, v := range p.Report().Values {
 		t.types[v.Name] = v.DType
 	}
@@ -197,25 +207,9 @@ func (t *tails) run(k int, levels []*onnxio.Model) (out [][][]float32, ok bool, 
 			return nil, false, nil
 		}
 	}
-	var head *onnxio.Model
-	var headOut []string
-	inputs := map[string]bool{}
-	for _, vi := range t.orig.Graph().GetInput() {
-		inputs[vi.GetName()] = true
-	}
-	for _, c := range cut {
-		if !inputs[c] {
-			headOut = append(headOut, c)
-		}
-	}
-	if len(headOut) > 0 {
-		var graphIn []string
-		for _, vi := range t.orig.Graph().GetInput() {
-			graphIn = append(graphIn, vi.GetName())
-		}
-		if head, _, err = subModel(t.orig, 0, k, graphIn, t.types, headOut); err != nil {
-			return nil, false, err
-		}
+	vals, err := t.cutValues(k, cut)
+	if err != nil {
+		return nil, false, err
 	}
 	tailModels := make([]*onnxio.Model, len(levels))
 	var tailIn []string
@@ -225,25 +219,12 @@ func (t *tails) run(k int, levels []*onnxio.Model) (out [][][]float32, ok bool, 
 		}
 	}
 	out = make([][][]float32, len(levels))
-	headPlans := map[string]*engine.Program{}
 	tailPlans := make([]map[string]*engine.Program, len(levels))
 	for i := range tailPlans {
 		tailPlans[i] = map[string]*engine.Program{}
 	}
-	for _, b := range t.batches {
-		vals := map[string]*tensor.Dense{}
-		for n, x := range b.Inputs {
-			vals[n] = x
-		}
-		if head != nil {
-			res, err := runCached(t.ctx, head, b.Inputs, nil, headPlans, t.threads)
-			if err != nil {
-				return nil, false, fmt.Errorf("build: the original up to node %d: %w", k, err)
-			}
-			for n, x := range res {
-				vals[n] = x
-			}
-		}
+	for bi := range t.batches {
+		vals := vals[bi]
 		feed := map[string]*tensor.Dense{}
 		var konst []string
 		for _, n := range tailIn {
@@ -276,6 +257,103 @@ func (t *tails) run(k int, levels []*onnxio.Model) (out [][][]float32, ok bool, 
 		}
 	}
 	return out, true, nil
+}
+
+// cutValues returns, per calibration batch, the original's values of cut
+// (the values produced before node k that nodes from k on read, as
+// cutGraph gives them; Constant outputs may be absent: subModel moves those
+// nodes in). It runs the original's nodes from the cut it holds, when that
+// is at or before k, else from the graph inputs, and then holds cut k:
+// the sensitivity pass visits the groups and the layers in node order, so
+// the original's nodes run about once per pass instead of once per group.
+// Each node computes what it computes in the whole original, from the same
+// inputs, so the values are the ones a run from the graph inputs gives.
+func (t *tails) cutValues(k int, cut []string) ([]map[string]*tensor.Dense, error) {
+	g := t.orig.Graph()
+	src, srcVals := 0, make([]map[string]*tensor.Dense, len(t.batches))
+	var srcNames []string
+	if t.atVals != nil && t.at <= k && !t.fromInputs {
+		src, srcVals, srcNames = t.at, t.atVals, t.atCut
+	} else {
+		for i, b := range t.batches {
+			srcVals[i] = b.Inputs
+		}
+		inits := map[string]bool{}
+		for _, in := range g.GetInitializer() {
+			inits[in.GetName()] = true
+		}
+		for _, vi := range g.GetInput() {
+			if !inits[vi.GetName()] {
+				srcNames = append(srcNames, vi.GetName())
+			}
+		}
+	}
+	produced, read := map[string]bool{}, map[string]bool{}
+	for _, n := range g.GetNode()[src:k] {
+		for _, o := range n.GetOutput() {
+			produced[o] = true
+		}
+		for _, in := range n.GetInput() {
+			read[in] = true
+		}
+	}
+	var segOut, segIn []string
+	for _, c := range cut {
+		if produced[c] {
+			segOut = append(segOut, c)
+		}
+	}
+	for _, c := range srcNames {
+		if read[c] {
+			segIn = append(segIn, c)
+		}
+	}
+	out := make([]map[string]*tensor.Dense, len(t.batches))
+	var seg *onnxio.Model
+	var feedNames []string
+	if len(segOut) > 0 {
+		var err error
+		if seg, feedNames, err = subModel(t.orig, src, k, segIn, t.types, segOut); err != nil {
+			return nil, err
+		}
+		t.headNodes += (k - src) * len(t.batches)
+	}
+	plans := map[string]*engine.Program{}
+	for i := range t.batches {
+		vals := map[string]*tensor.Dense{}
+		for _, c := range cut {
+			if x, ok := srcVals[i][c]; ok {
+				vals[c] = x
+			}
+		}
+		if seg != nil {
+			feed := map[string]*tensor.Dense{}
+			var konst []string
+			for _, n := range feedNames {
+				x, ok := srcVals[i][n]
+				if !ok {
+					return nil, fmt.Errorf("build: the original's value %q at node %d is not held", n, src)
+				}
+				feed[n] = x
+				if src > 0 && t.types[n] != onnxio.DataType(onnx.TensorProto_FLOAT) {
+					konst = append(konst, n) // as the tails take them
+				}
+			}
+			res, err := runCached(t.ctx, seg, feed, konst, plans, t.threads)
+			if err != nil {
+				return nil, fmt.Errorf("build: the original from node %d to node %d: %w", src, k, err)
+			}
+			for n, x := range res {
+				vals[n] = x
+			}
+		}
+		out[i] = vals
+		if err := t.ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	t.at, t.atCut, t.atVals = k, cut, out
+	return out, nil
 }
 
 // runCached runs m on inputs with a plan compiled for their shapes (and,

@@ -332,13 +332,13 @@ func (e *evaluator) unstructuredSensitivity(orig *onnxio.Model, tl *tails, refCa
 	calib []engine.Batch, dense *evaluated, res *Result, score func(got [][]float32) (damage, task float64), logf func(string, ...any)) error {
 	s := e.space
 	var cc compareComposed
-	for li := range s.ULayers {
+	// A layer's options are built and costed (one core) while the tails of
+	// the layer before run (sensitivity.go).
+	prepLayer := func(li int) (*layerPrep, error) {
 		l := &s.ULayers[li]
-		gr := GroupResult{Kind: "unstructured", Layer: l.Node, Roots: []string{l.ID}, Units: l.Elems}
-		var models []*onnxio.Model
-		var idx []int // option index of each model
-		weights := make([][]float32, len(l.Opts))
-		tensors := make([]*onnx.TensorProto, len(l.Opts))
+		lp := &layerPrep{gr: GroupResult{Kind: "unstructured", Layer: l.Node, Roots: []string{l.ID}, Units: l.Elems},
+			weights: make([][]float32, len(l.Opts)), tensors: make([]*onnx.TensorProto, len(l.Opts))}
+		gr, weights, tensors := &lp.gr, lp.weights, lp.tensors
 		for k, o := range l.Opts {
 			opt := Option{Keep: 1, Kept: l.Elems, Unstructured: &l.Opts[k]}
 			if refCalib != nil && !s.UMeasured && l.composable(k) {
@@ -346,7 +346,7 @@ func (e *evaluator) unstructuredSensitivity(orig *onnxio.Model, tl *tails, refCa
 				// twin's, coded (as codeValues codes it); its latency and
 				// memory are the twin's (the engine decodes to float32).
 				if err := l.codedTwin(k, &opt, gr.Options, weights, tensors); err != nil {
-					return err
+					return nil, err
 				}
 				gr.Options = append(gr.Options, opt)
 				continue
@@ -355,7 +355,7 @@ func (e *evaluator) unstructuredSensitivity(orig *onnxio.Model, tl *tails, refCa
 			choice[len(s.Groups)+li] = k
 			mm, err := e.metricsModel(choice)
 			if err != nil {
-				return fmt.Errorf("build: layer %s option %s: %w", l.ID, o, err)
+				return nil, fmt.Errorf("build: layer %s option %s: %w", l.ID, o, err)
 			}
 			opt.DeltaMS = mm.met.LatencyMS - dense.met.LatencyMS
 			opt.DeltaRAM = mm.met.RAMBytes - dense.met.RAMBytes
@@ -366,11 +366,11 @@ func (e *evaluator) unstructuredSensitivity(orig *onnxio.Model, tl *tails, refCa
 				}
 			}
 			if p == nil {
-				return fmt.Errorf("build: layer %s: weight not found", l.ID)
+				return nil, fmt.Errorf("build: layer %s: weight not found", l.ID)
 			}
 			size, err := tensorPackedBytes(p.Tensor, o.code())
 			if err != nil {
-				return fmt.Errorf("build: layer %s option %s: packing: %w", l.ID, o, err)
+				return nil, fmt.Errorf("build: layer %s option %s: packing: %w", l.ID, o, err)
 			}
 			opt.DeltaFile = size
 			if refCalib == nil {
@@ -378,15 +378,28 @@ func (e *evaluator) unstructuredSensitivity(orig *onnxio.Model, tl *tails, refCa
 			} else {
 				v, _, err := p.Float32()
 				if err != nil {
-					return fmt.Errorf("build: layer %s option %s: %w", l.ID, o, err)
+					return nil, fmt.Errorf("build: layer %s option %s: %w", l.ID, o, err)
 				}
 				weights[k], tensors[k] = v, p.Tensor
 				if k > 0 && (s.UMeasured || !l.composable(k)) {
-					models, idx = append(models, mm.m), append(idx, k)
+					lp.models, lp.idx = append(lp.models, mm.m), append(lp.idx, k)
 				}
 			}
 			gr.Options = append(gr.Options, opt)
 		}
+		return lp, nil
+	}
+	// Each layer's options are put in size order once every layer is
+	// prepared: a preparation reads the other layers' option lists.
+	sorted := make([][]UOption, len(s.ULayers))
+	layerPreps := ahead(len(s.ULayers), prepLayer)
+	for li := range s.ULayers {
+		l := &s.ULayers[li]
+		lp, err := layerPreps.next(li)
+		if err != nil {
+			return err
+		}
+		gr, models, idx, weights := lp.gr, lp.models, lp.idx, lp.weights
 		base := gr.Options[0].DeltaFile
 		for k := range gr.Options {
 			gr.Options[k].DeltaFile -= base
@@ -446,9 +459,9 @@ func (e *evaluator) unstructuredSensitivity(orig *onnxio.Model, tl *tails, refCa
 		for i, j := range idx {
 			opts[i], uopts[i] = gr.Options[j], l.Opts[j]
 		}
-		l.Opts = uopts
+		sorted[li] = uopts
 		for i := range opts {
-			opts[i].Unstructured = &l.Opts[i]
+			opts[i].Unstructured = &uopts[i]
 		}
 		gr.Options = opts
 		res.Groups = append(res.Groups, gr)
@@ -456,6 +469,9 @@ func (e *evaluator) unstructuredSensitivity(orig *onnxio.Model, tl *tails, refCa
 		if err := e.ctx.Err(); err != nil {
 			return err
 		}
+	}
+	for li := range s.ULayers {
+		s.ULayers[li].Opts = sorted[li] // the options of res.Groups point into these
 	}
 	logf("      layers: %d option runs on the calibration data, %d options composed from their twins", res.UnstructuredRuns, res.UnstructuredComposed)
 	if s.UMeasured && cc.n > 0 {
