@@ -24,8 +24,8 @@
 # builds and of their uniform pairs, of the paired difference, and the
 # ratios; and the ceiling, the original fine-tuned alike per seed
 # (CEILING=0: skipped). Builds and the timing run go through bench/priority-run (global
-# lock, nice -15); pruning, uniform fine-tunes and evals at nice NICE
-# (default 10).
+# lock, nice -15); pruning, uniform fine-tunes and evals at SCHED_IDLE or nice NICE
+# (default: SCHED_IDLE, chrt -i 0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 prof=$(realpath "$1")
@@ -42,12 +42,15 @@ mkdir -p "$out"
 [ -x "$out/buildcmp" ] || go build -o "$out/buildcmp" ./bench/buildcmp
 ep="$out/edgeprune"
 epochs=${EPOCHS:-3}
-nice=${NICE:-10} # of the pruning, uniform fine-tunes and evals (NICE=0 on a machine loaded at nice 0)
+# The pruning, uniform fine-tunes and evals run at SCHED_IDLE (chrt -i 0:
+# they yield the CPU to any timing run), or at nice NICE when NICE is set.
+lowpri=(chrt -i 0)
+[ -z "${NICE:-}" ] || lowpri=(nice -n "$NICE")
 recipe() { # the training flags; $1 is the epochs flag's name, $2 the batch's, $3 the seed
 	echo "$1 $epochs $2 128 --lr 0.1 --schedule onecycle --weight-decay 1e-4 --bn train --seed $3"
 }
 top1() {
-	nice -n "$nice" "$ep" eval "$1" --data "$shared/data/mnist_test.npz" --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["top1"])'
+	"${lowpri[@]}" "$ep" eval "$1" --data "$shared/data/mnist_test.npz" --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["top1"])'
 }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 t_start=$(date +%s)
@@ -82,7 +85,7 @@ for m in "${models[@]}"; do
 	done
 	for s in 0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8 0.9; do
 		u="$out/$m-uniform-$s.onnx"
-		[ -f "$u" ] || nice -n "$nice" "$ep" prune "$model" -o "$u" --structured --sparsity "$s" --scope layer --round-to 8 >/dev/null
+		[ -f "$u" ] || "${lowpri[@]}" "$ep" prune "$model" -o "$u" --structured --sparsity "$s" --scope layer --round-to 8 >/dev/null
 		timed+=("$u")
 	done
 	if [ ${#fracs[@]} -gt 0 ]; then
@@ -110,7 +113,7 @@ for m in "${models[@]}"; do
 			if [ -n "$us" ]; then
 				u="$out/$m-uniform-$us.onnx"
 				# shellcheck disable=SC2046
-				[ -f "$u.s$seed.ft.onnx" ] || nice -n "$nice" "$ep" finetune "$u" -o "$u.s$seed.ft.onnx" --data "$shared/data/mnist_train.npz" $(recipe --epochs --batch "$seed") >"$u.s$seed.ft.log" 2>&1
+				[ -f "$u.s$seed.ft.onnx" ] || "${lowpri[@]}" "$ep" finetune "$u" -o "$u.s$seed.ft.onnx" --data "$shared/data/mnist_train.npz" $(recipe --epochs --batch "$seed") >"$u.s$seed.ft.log" 2>&1
 				utop=$(top1 "$u.s$seed.ft.onnx")
 			fi
 			python3 - "$out/$m.time" "$d" "$m" "$frac" "$seed" "$btop" "$utop" "${us:-null}" "$dtop" >>"$res" <<-'EOF'
@@ -134,7 +137,7 @@ for m in "${models[@]}"; do
 	for seed in "${seeds[@]}"; do
 		c="$out/$m-dense.s$seed.ft.onnx"
 		# shellcheck disable=SC2046
-		[ -f "$c" ] || nice -n "$nice" "$ep" finetune "$model" -o "$c" --data "$shared/data/mnist_train.npz" $(recipe --epochs --batch "$seed") >"$c.log" 2>&1
+		[ -f "$c" ] || "${lowpri[@]}" "$ep" finetune "$model" -o "$c" --data "$shared/data/mnist_train.npz" $(recipe --epochs --batch "$seed") >"$c.log" 2>&1
 		echo "{\"model\":\"$m\",\"seed\":$seed,\"dense_top1\":$dtop,\"ceiling_top1\":$(top1 "$c")}" >>"$res"
 		tail -1 "$res"
 	done

@@ -45,7 +45,12 @@ type Options struct {
 	// (candidates.go; its learning rate is scaled down for all when one
 	// diverges).
 	Probe Prober
-	Log   func(format string, args ...any)
+	// AdaptiveBN: re-estimate a pruned variant's BatchNormalization
+	// statistics on the calibration samples before scoring it (bn.go):
+	// "" or "auto" (when the model has BatchNormalization nodes), "on",
+	// "off".
+	AdaptiveBN string
+	Log        func(format string, args ...any)
 }
 
 // Option is one entry of the sensitivity table.
@@ -163,16 +168,19 @@ type Result struct {
 	Damage     string `json:"damage"` // what the sensitivity measured
 	// Fidelity is the output metric chosen from the original's outputs on
 	// the calibration data, with the reason (nil without data).
-	Fidelity *Fidelity          `json:"fidelity,omitempty"`
-	Warnings []string           `json:"warnings,omitempty"`
-	Groups   []GroupResult      `json:"groups"`
-	Layers   []LayerRow         `json:"layers"`
-	Before   Metrics            `json:"before"`
-	After    Metrics            `json:"after"`
-	Budgets  []BudgetRow        `json:"budgets"`
-	Feasible bool               `json:"feasible"`
-	Phases   map[string]float64 `json:"phase_seconds"`
-	Rounds   int                `json:"solve_rounds"`
+	Fidelity *Fidelity `json:"fidelity,omitempty"`
+	// AdaptiveBN says whether pruned variants were scored with their
+	// BatchNormalization statistics re-estimated (bn.go).
+	AdaptiveBN *AdaptiveBN        `json:"adaptive_bn,omitempty"`
+	Warnings   []string           `json:"warnings,omitempty"`
+	Groups     []GroupResult      `json:"groups"`
+	Layers     []LayerRow         `json:"layers"`
+	Before     Metrics            `json:"before"`
+	After      Metrics            `json:"after"`
+	Budgets    []BudgetRow        `json:"budgets"`
+	Feasible   bool               `json:"feasible"`
+	Phases     map[string]float64 `json:"phase_seconds"`
+	Rounds     int                `json:"solve_rounds"`
 	// CachedNodes of TotalNodes node evaluations per calibration sample in
 	// the sensitivity pass were skipped by starting from cached values.
 	CachedNodes int `json:"cached_nodes,omitempty"`
@@ -277,10 +285,17 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 		}
 	}
 	var tl *tails
+	var abn *adaptiveBN
 	if refCalib != nil {
 		if tl, err = newTails(ctx, m, opts.Calib, opts.Threads); err != nil {
 			return nil, fmt.Errorf("build: calibration data: %w", err)
 		}
+		if abn, res.AdaptiveBN, err = newAdaptiveBN(ctx, m, opts.AdaptiveBN, opts.Calib); err != nil {
+			return nil, err
+		}
+		logf("      adaptive BN: %s", res.AdaptiveBN.Reason)
+	} else if opts.AdaptiveBN == AdaptiveBNOn {
+		return nil, fmt.Errorf("build: adaptive BN on: no calibration data (--data)")
 	}
 	// Building and costing a group's levels (one core) overlaps the tail
 	// runs of the group before (sensitivity.go).
@@ -330,6 +345,11 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 			cut := len(m.Graph().GetNode())
 			for _, lm := range models {
 				cut = min(cut, firstChanged(m.Graph(), lm.Graph()))
+				if abn != nil { // bn.go: only statistics from the cut on change
+					if err := abn.recalibrate(ctx, lm); err != nil {
+						return nil, err
+					}
+				}
 			}
 			got, ok, err := tl.run(cut, models)
 			if cerr := ctx.Err(); cerr != nil {
@@ -488,7 +508,7 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 		// (with unstructured layers, over the joint space).
 		t1 := time.Now()
 		logf("[3a/5] candidates: verified on the %d labelled calibration samples%s", len(calibLabels), map[bool]string{true: " after a short fine-tune each", false: ""}[opts.Probe != nil])
-		cs := &candidateSearch{ev: ev, groups: res.Groups, dense: dense, target: target, start: start, calib: opts.Calib, probe: opts.Probe, logf: logf}
+		cs := &candidateSearch{ev: ev, groups: res.Groups, dense: dense, target: target, start: start, calib: opts.Calib, probe: opts.Probe, bn: abn, logf: logf}
 		if opts.Measure && target.latency > 0 {
 			cs.lim, cs.limit = lim, lim.budget*target.margin
 			cs.measure = func(m *onnxio.Model) (Metrics, error) {
@@ -511,6 +531,13 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 	phase("solve", t0)
 
 	res.Finetune = "skipped: no training data (--train)"
+	if abn != nil && opts.Finetune == nil {
+		// What was scored ships: the chosen model with its statistics
+		// re-estimated (fine-tuning re-estimates them itself).
+		if err := abn.recalibrate(ctx, after.m); err != nil {
+			return nil, err
+		}
+	}
 	if opts.Finetune != nil {
 		t0 = time.Now()
 		if err := finetune(ctx, opts.Finetune, p, after, !opts.Measure, res, logf); err != nil {

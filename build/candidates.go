@@ -133,7 +133,11 @@ type candidateSearch struct {
 	start  float64 // the solver's first latency target (predicted units)
 	calib  []engine.Batch
 	probe  Prober
-	scale  float64 // the probes' learning-rate scale (0: 1)
+	// bn re-estimates an unprobed candidate's BatchNormalization
+	// statistics before it is scored (nil: off; bn.go). A probe trains
+	// with them in training mode, which re-estimates them.
+	bn    *adaptiveBN
+	scale float64 // the probes' learning-rate scale (0: 1)
 	// measure times a model here (nil: not measuring); limit is the
 	// measured latency a candidate must not exceed (budget × margin), in
 	// lim's unit (ms, or the ratio to the original).
@@ -474,6 +478,10 @@ func (s *candidateSearch) score(ctx context.Context, c *Candidate) error {
 			if err := s.ev.space.codeValues(m, uc); err != nil { // scored as it would ship
 				return err
 			}
+		}
+	} else if s.bn != nil {
+		if err := s.bn.recalibrate(ctx, m); err != nil {
+			return err
 		}
 	}
 	got, err := scores(ctx, m, s.calib, s.ev.threads)

@@ -28,7 +28,7 @@ func newBuildCmd(c *cli) *cobra.Command {
 		profPath, dataPath, out         string
 		budgetOverrides, shapeSpecs     []string
 		calibN, verifyN, batch, threads int
-		measure                         string
+		measure, adaptiveBN             string
 		probe                           float64
 		tf                              trainFlags // --train and the fine-tuning flags (build_finetune.go)
 	)
@@ -50,7 +50,10 @@ profile's budgets:
      or its outputs do not depend on the input: build.json "fidelity" says
      which and why; without data, the fraction of weight energy removed, and
      accuracy is not measured) and
-     its latency, memory and size from the profile's cost model;
+     its latency, memory and size from the profile's cost model; a model
+     with BatchNormalization nodes has each pruned variant's statistics
+     downstream of its pruning re-estimated on the calibration samples
+     before it is scored (--adaptive-bn; build.json "adaptive_bn");
   3. solve: a multiple-choice knapsack (Lagrangian) minimising the damage
      under the budgets, re-solved on the exact model, then greedy repair;
      with labelled --data, candidates meeting the cost budgets (the solver's,
@@ -127,6 +130,9 @@ reached and the gap; nothing is written).`,
 			if measure != "auto" && measure != "yes" && measure != "no" {
 				return usagef("--measure %q: want auto, yes or no", measure)
 			}
+			if adaptiveBN != build.AdaptiveBNAuto && adaptiveBN != build.AdaptiveBNOn && adaptiveBN != build.AdaptiveBNOff {
+				return usagef("--adaptive-bn %q: want auto, on or off", adaptiveBN)
+			}
 			here := p.Device.Target.GOOS == runtime.GOOS && p.Device.Target.GOARCH == runtime.GOARCH && p.Run.Runtime == "edgeprune"
 			ctx := cmd.Context()
 			m, err := readModel(ctx, args[0])
@@ -139,7 +145,7 @@ reached and the gap; nothing is written).`,
 			if err := requireShapes(m, shapes, nil); err != nil {
 				return err
 			}
-			opts := build.Options{Threads: threads, Measure: measure == "yes" || (measure == "auto" && here),
+			opts := build.Options{Threads: threads, Measure: measure == "yes" || (measure == "auto" && here), AdaptiveBN: adaptiveBN,
 				Shapes: shapeMap(shapes), Log: func(f string, a ...any) { fmt.Fprintf(c.stderr, f+"\n", a...) }}
 			if opts.Measure && canSelfExec {
 				if rssErr := canMeasureRSS(); rssErr != nil {
@@ -208,6 +214,7 @@ reached and the gap; nothing is written).`,
 	addShapeFlag(cmd, &shapeSpecs, "shape of a model input with dynamic dimensions (planning, cost model, timing; the model written keeps them dynamic)")
 	addBuildTrainFlags(cmd, &tf)
 	cmd.Flags().Float64Var(&probe, "probe-fraction", 0.125, "--train: each candidate choice is fine-tuned for one epoch over this fraction of --train before they are compared (0: compared without fine-tuning)")
+	cmd.Flags().StringVar(&adaptiveBN, "adaptive-bn", "auto", "score pruned variants with their BatchNormalization statistics re-estimated on the calibration samples: auto (when the model has BatchNormalization nodes), on, off")
 	return cmd
 }
 

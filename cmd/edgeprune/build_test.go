@@ -30,6 +30,16 @@ func TestBuildCLI(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "--budget latency_ms=-1") {
 		t.Fatalf("bad --budget: exit %d %s", code, stderr)
 	}
+	// --adaptive-bn takes auto, on or off; on needs calibration data and
+	// BatchNormalization nodes.
+	code, _, stderr = runCLI(t, "build", lenet5, "--profile", "../../configs/host-amd64.yaml", "--adaptive-bn", "yes", "-o", out)
+	if code != 2 || !strings.Contains(stderr, `--adaptive-bn "yes"`) {
+		t.Fatalf("bad --adaptive-bn: exit %d %s", code, stderr)
+	}
+	code, _, stderr = runCLI(t, "build", lenet5, "--profile", "../../configs/host-amd64.yaml", "--measure", "no", "--adaptive-bn", "on", "-o", out)
+	if code != 1 || !strings.Contains(stderr, "adaptive BN on: no calibration data") {
+		t.Fatalf("--adaptive-bn on without --data: exit %d %s", code, stderr)
+	}
 	// Feasible without data: weight-based, warns, writes all three files.
 	out = filepath.Join(dir, "ok")
 	code, stdout, stderr = runCLI(t, "build", lenet5, "--profile", "../../configs/host-amd64.yaml", "--measure", "no",
