@@ -11,10 +11,11 @@ import (
 // up to threads−1 workers take in turn from a shared counter, so a worker
 // that starts late (its core busy with something else) takes less or
 // nothing, and the region never waits for a chunk nobody has started.
-// Workers that finish spin for a short while (workerSpin) before parking,
-// so the next region, usually the next node of the same run, finds them
-// awake: waking a parked worker costs the OS a thread wake-up, tens of
-// microseconds, the time of a whole small layer.
+// Workers that run out of chunks spin while the region is still running
+// and for a short while after (workerSpin) before parking, so the next
+// region, usually the next node of the same run, finds them awake: waking
+// a parked worker costs the OS a thread wake-up, tens of microseconds, the
+// time of a whole small layer.
 //
 // Every element of a kernel's output is computed by one chunk, in the same
 // order whichever goroutine runs it, so results do not depend on the
@@ -92,6 +93,7 @@ func ensureWorkers(n int) {
 }
 
 func worker() {
+	var prev *region // the last region this worker took chunks of
 	for {
 		var r *region
 		select {
@@ -102,12 +104,25 @@ func worker() {
 				select {
 				case r = <-pool.regions:
 				default:
-					if i%64 == 63 && time.Now().After(deadline) {
+					if i%64 != 63 {
+						break
+					}
+					if prev != nil && prev.done.Load() != prev.nchunks {
+						// The caller is still in its last chunks of
+						// prev (a chunk of a large convolution takes
+						// longer than workerSpin): the next region
+						// follows, so the spin starts when prev ends.
+						deadline = time.Now().Add(workerSpin)
+						continue
+					}
+					prev = nil // not kept alive while parked
+					if time.Now().After(deadline) {
 						r = <-pool.regions
 					}
 				}
 			}
 		}
+		prev = r
 		if r.work() && r.waiting.Load() {
 			select {
 			case r.wake <- struct{}{}:
