@@ -212,17 +212,17 @@ func (k *convKernel) implicitForward(x *exec, src, bias, dst []float32) {
 			} else if k.linear && k.phased() {
 				csz := 4 * k.phaseRows() * k.linearRow()
 				base = x.scratch[:cg*csz]
-				clear(base)
 				fillChannels(x, len(base), cg, func(lo, hi int) {
 					for c := lo; c < hi; c++ {
+						clear(base[c*csz : (c+1)*csz])
 						k.fillPhases(base[c*csz:(c+1)*csz], xg[c*hw:(c+1)*hw])
 					}
 				})
 			} else if pp := k.plane; pp != nil && !k.pointwise {
 				base = x.scratch[:cg*pp.planeSz]
-				clear(base)
 				fillChannels(x, len(base), cg, func(lo, hi int) {
 					for c := lo; c < hi; c++ {
+						clear(base[c*pp.planeSz : (c+1)*pp.planeSz])
 						pp.fill(base[c*pp.planeSz:(c+1)*pp.planeSz], xg[c*hw:(c+1)*hw])
 					}
 				})

@@ -95,6 +95,9 @@ func TestThreadsBitwise(t *testing.T) {
 	}{
 		{"lenet5", func(t testing.TB) string { return testmodels.Shared(t, "mnist/lenet5.onnx") }, nil},
 		{"mobilenet_v3_small", func(t testing.TB) string { return testmodels.Shared(t, "tv/mobilenet_v3_small.onnx") }, nil},
+		// Every implicit path of resnet18 (rows, linear, phased, subsample),
+		// whose fills and units of work are cut per thread.
+		{"resnet18", func(t testing.TB) string { return testmodels.Shared(t, "tv/resnet18.onnx") }, nil},
 		{"ppocr_cls", func(t testing.TB) string { return testmodels.OCR(t, "cls") }, []int{1, 3, 48, 192}},
 		{"ppocr_det", func(t testing.TB) string { return testmodels.OCR(t, "det") }, []int{1, 3, 96, 128}},
 	}
