@@ -19,6 +19,7 @@ type unaryKernel struct {
 	// op, alpha and beta are what the backward needs (op_unary_grad.go).
 	op          string
 	alpha, beta float32
+	plane       int // planeOf the input: how it splits between goroutines
 }
 
 func (k *unaryKernel) forward(x *exec, in, out []*data) {
@@ -34,7 +35,7 @@ func (k *unaryKernel) forward(x *exec, in, out []*data) {
 	if len(src) < parallelMinElems {
 		threads = 1
 	}
-	parallelFor(len(src), threads, func(lo, hi int) {
+	planeFor(len(src), k.plane, threads, func(lo, hi int) {
 		s, d := src[lo:hi], dst[lo:hi]
 		switch {
 		case k.relu:
@@ -204,6 +205,7 @@ func unary(b *buildCtx, k *unaryKernel) (*built, error) {
 	}
 	k.intData = x.isInt()
 	k.op = b.node.GetOpType()
+	k.plane = planeOf(x.shape)
 	return &built{k: k, out: one(x.dt, x.shape), alias: -1, flops: int64(numel(x.shape))}, nil
 }
 
