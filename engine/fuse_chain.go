@@ -14,7 +14,6 @@ import (
 type chainKernel struct {
 	xIdx   int
 	stages []chainStage
-	plane  int // planeOf the output: how it splits between goroutines
 }
 
 type chainStageKind int
@@ -42,15 +41,6 @@ func (k *chainKernel) forward(x *exec, in, out []*data) {
 	threads := x.threads
 	if n < parallelMinElems {
 		threads = 1
-	}
-	if k.plane > 0 && threads > 1 {
-		planeFor(n, k.plane, threads, func(lo, hi int) {
-			for i0 := lo; i0 < hi; i0 += chainBlock {
-				i1 := min(i0+chainBlock, hi)
-				k.run(dst[i0:i1], src[i0:i1])
-			}
-		})
-		return
 	}
 	nb := (n + chainBlock - 1) / chainBlock
 	parallelFor(nb, threads, func(lo, hi int) {
@@ -163,7 +153,7 @@ func (c *compiler) fuseChain(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []
 	if !ok || inIDs[vi] < 0 || c.values[inIDs[vi]].konst != nil {
 		return bt
 	}
-	return &built{k: &chainKernel{xIdx: vi, stages: []chainStage{st}, plane: planeOf(bt.out[0].shape)}, out: bt.out, alias: -1, flops: bt.flops, scratch: bt.scratch}
+	return &built{k: &chainKernel{xIdx: vi, stages: []chainStage{st}}, out: bt.out, alias: -1, flops: bt.flops, scratch: bt.scratch}
 }
 
 // root is the value whose storage id shares (itself unless a view).

@@ -62,7 +62,6 @@ type binaryKernel struct {
 	intIn  bool // operands stored as int64
 	fmod   bool // Mod with fmod=1
 	outInt bool
-	plane  int // planeOf the output: the split of the one coalesced row
 }
 
 func buildBinary(op binOp) opBuilder {
@@ -88,7 +87,7 @@ func buildBinary(op binOp) opBuilder {
 		if op.isCompare() {
 			dt = onnxio.Bool
 		}
-		k := &binaryKernel{op: op, bc: newBcast(shape, x.shape, y.shape), intIn: x.isInt(), fmod: b.attrInt("fmod", 0) == 1, outInt: isIntType(dt), plane: planeOf(shape)}
+		k := &binaryKernel{op: op, bc: newBcast(shape, x.shape, y.shape), intIn: x.isInt(), fmod: b.attrInt("fmod", 0) == 1, outInt: isIntType(dt)}
 		return &built{k: k, out: one(dt, shape), alias: -1, flops: int64(numel(shape))}, nil
 	}
 }
@@ -98,7 +97,7 @@ func (k *binaryKernel) forward(x *exec, in, out []*data) {
 	if bc := k.bc; !k.intIn && !k.outInt && len(bc.dims) == 1 && x.threads > 1 && bc.n >= parallelMinElems {
 		// One coalesced row (same shapes, or a scalar operand): split it.
 		sa, sb := bc.strides[0][0], bc.strides[1][0]
-		planeFor(bc.n, k.plane, x.threads, func(lo, hi int) {
+		parallelFor(bc.n, x.threads, func(lo, hi int) {
 			binRow(k.op, o.f[lo:hi], a.f[lo*sa:], b.f[lo*sb:], sa, sb, k.fmod)
 		})
 		return

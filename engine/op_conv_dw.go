@@ -36,12 +36,11 @@ type dwFlat struct {
 }
 
 // dwFlatRun is the assembly kernel (vec_amd64.go) or nil, in which case
-// depthwise convolutions take depthwiseForward's tap rows. It computes the
-// output positions j0 ≤ j < j1 (j0 a multiple of 16) of nch channels. phaseSplit
+// depthwise convolutions take depthwiseForward's tap rows. phaseSplit
 // splits rows (even count) of w floats (w even) into four phase planes psz
 // floats apart: x[r, q] goes to plane (r%2)·2+q%2 at [r/2, q/2].
 var (
-	dwFlatRun  func(d *dwFlat, out, x, w []float32, nch, j0, j1 int, ep *kernEpi)
+	dwFlatRun  func(d *dwFlat, out, x, w []float32, nch int, ep *kernEpi)
 	phaseSplit func(dst, src []float32, rows, w, psz int)
 )
 
@@ -97,12 +96,11 @@ func (d *dwFlat) scratch() int {
 	return 0
 }
 
-// dwFlatGo is the reference loop of the flat kernel (see dwFlat), over the
-// output positions j0 ≤ j < j1.
-func dwFlatGo(d *dwFlat, out, x, w []float32, nch, j0, j1 int, ep *kernEpi) {
+// dwFlatGo is the reference loop of the flat kernel (see dwFlat).
+func dwFlatGo(d *dwFlat, out, x, w []float32, nch int, ep *kernEpi) {
 	nt := len(d.disp)
 	for c := 0; c < nch; c++ {
-		for j := j0; j < j1; j++ {
+		for j := 0; j < d.np; j++ {
 			var s float32
 			if ep.flags&epBias != 0 {
 				s = ep.biasS[c]
@@ -120,12 +118,8 @@ func dwFlatGo(d *dwFlat, out, x, w []float32, nch, j0, j1 int, ep *kernEpi) {
 	}
 }
 
-// depthwiseFlat runs the flat kernel. Stride 1 splits the positions of
-// every channel plane between the goroutines (dwSplit): the core that
-// computed the first positions of the 1×1 convolution before (its GEMM's
-// column blocks, in the same order) computes the same positions here, on
-// input in its own cache, and so does the 1×1 projection after. Stride 2
-// (the input split into phases first) splits runs of channels.
+// depthwiseFlat runs the flat kernel over the channels, parallel over runs
+// of them (each run splits its own channels into phases first).
 func (k *convKernel) depthwiseFlat(x *exec, src, w, bias, dst []float32) {
 	d := k.flat
 	threads := x.threads
@@ -133,30 +127,9 @@ func (k *convKernel) depthwiseFlat(x *exec, src, w, bias, dst []float32) {
 		threads = 1
 	}
 	hw := k.h * k.w
-	nt := len(d.disp)
-	epi := func(lo, hi int) kernEpi {
-		var ep kernEpi
-		if k.act != nil {
-			ep.flags, ep.lo, ep.hi = epClamp, k.act.lo, k.act.hi
-		}
-		if bias != nil {
-			ep.flags |= epBias
-			ep.bias, ep.biasS = &bias[lo], bias[lo:hi]
-		}
-		return ep
-	}
 	for n := 0; n < k.n; n++ {
 		xs := src[n*k.c*hw : (n+1)*k.c*hw]
 		os := dst[n*k.c*d.np : (n+1)*k.c*d.np]
-		if !d.phases && threads > 1 && d.nblk >= dwSplitMinBlocks*threads {
-			// Two chunks per goroutine: whole runs of blocks per channel
-			// (the kernel's 8-block loop), one to take over from a late one.
-			parallelForChunks(d.nblk, threads, 2*threads, func(lo, hi int) {
-				ep := epi(0, k.c)
-				dwFlatRun(d, os, xs, w, k.c, lo*16, min(hi*16, d.np), &ep)
-			})
-			continue
-		}
 		in := xs
 		if d.phases {
 			in = x.scratch[:4*d.psz]
@@ -165,19 +138,20 @@ func (k *convKernel) depthwiseFlat(x *exec, src, w, bias, dst []float32) {
 			if d.phases {
 				phaseSplit(in[lo*d.hw:], xs[lo*hw:hi*hw], (hi-lo)*k.h, k.w, d.psz)
 			}
-			ep := epi(lo, hi)
+			var ep kernEpi
+			if k.act != nil {
+				ep.flags, ep.lo, ep.hi = epClamp, k.act.lo, k.act.hi
+			}
+			if bias != nil {
+				ep.flags |= epBias
+				ep.bias, ep.biasS = &bias[lo], bias[lo:hi]
+			}
+			nt := len(d.disp)
 			x := in[lo*d.hw:]
 			if !d.phases {
 				x = in[lo*d.hw : hi*d.hw]
 			}
-			dwFlatRun(d, os[lo*d.np:hi*d.np], x, w[lo*nt:hi*nt], hi-lo, 0, d.np, &ep)
+			dwFlatRun(d, os[lo*d.np:hi*d.np], x, w[lo*nt:hi*nt], hi-lo, &ep)
 		})
 	}
 }
-
-// dwSplitMinBlocks is the fewest blocks of 16 positions per goroutine for
-// which a stride-1 depthwise layer splits its planes rather than its
-// channels: below it (7² planes) a chunk would be one or two blocks per
-// channel call, and the channels split.
-const dwSplitMinBlocks = 4
-

@@ -49,21 +49,13 @@ func (k *batchNormKernel) forward(x *exec, in, out []*data) {
 	if k.n*k.c*k.inner < parallelMinElems {
 		threads = 1
 	}
-	plane := 0
-	if k.inner >= planeSplitMin && k.c > 1 {
-		plane = k.inner
-	}
-	planeFor(k.n*k.c*k.inner, plane, threads, func(lo, hi int) {
-		// Whole planes (flat split: a channel range) or a range of
-		// positions of one plane (plane split).
-		for lo < hi {
-			p := lo / k.inner
-			end := min(hi, (p+1)*k.inner)
+	parallelFor(k.n*k.c, threads, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
 			c := p % k.c
 			a := scale[c] / float32(math.Sqrt(float64(variance[c])+float64(k.eps)))
 			bb := bias[c] - mean[c]*a
-			vecScaleShift(dst[lo:end], src[lo:end], a, bb) // v*a + bb
-			lo = end
+			off := p * k.inner
+			vecScaleShift(dst[off:off+k.inner], src[off:off+k.inner], a, bb) // v*a + bb
 		}
 	})
 }

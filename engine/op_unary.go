@@ -19,7 +19,6 @@ type unaryKernel struct {
 	// op, alpha and beta are what the backward needs (op_unary_grad.go).
 	op          string
 	alpha, beta float32
-	plane       int // planeOf the input: how it splits between goroutines
 }
 
 func (k *unaryKernel) forward(x *exec, in, out []*data) {
@@ -35,7 +34,7 @@ func (k *unaryKernel) forward(x *exec, in, out []*data) {
 	if len(src) < parallelMinElems {
 		threads = 1
 	}
-	planeFor(len(src), k.plane, threads, func(lo, hi int) {
+	parallelFor(len(src), threads, func(lo, hi int) {
 		s, d := src[lo:hi], dst[lo:hi]
 		switch {
 		case k.relu:
@@ -205,7 +204,6 @@ func unary(b *buildCtx, k *unaryKernel) (*built, error) {
 	}
 	k.intData = x.isInt()
 	k.op = b.node.GetOpType()
-	k.plane = planeOf(x.shape)
 	return &built{k: k, out: one(x.dt, x.shape), alias: -1, flops: int64(numel(x.shape))}, nil
 }
 

@@ -71,22 +71,19 @@ var sigmoidConsts = [14]float32{
 }
 
 //go:noescape
-func dwFlatContigAVX512(out, x *float32, nch, np, hw int, disp *int, w *float32, ntaps int, mask *uint16, mstride int, ep *kernEpi, cnt int)
+func dwFlatContigAVX512(out, x *float32, nch, np, hw int, disp *int, w *float32, ntaps int, mask *uint16, mstride int, ep *kernEpi)
 
 //go:noescape
 func phaseSplitAVX512(dst, src *float32, rows, w, psz int, idx *uint32)
 
 // dwFlatAVX512 checks the bounds the flat depthwise kernel relies on (every
 // unmasked lane reads inside its channel: newDWFlat's masks say so).
-func dwFlatAVX512(d *dwFlat, out, x, w []float32, nch, j0, j1 int, ep *kernEpi) {
+func dwFlatAVX512(d *dwFlat, out, x, w []float32, nch int, ep *kernEpi) {
 	nt := len(d.disp)
-	if nch == 0 || j0 >= j1 {
+	if nch == 0 || d.np == 0 {
 		return
 	}
-	if j0%16 != 0 || j1 > d.np {
-		panic("engine: dwFlatAVX512: positions not whole blocks of the plane")
-	}
-	_, _ = out[(nch-1)*d.np+j1-1], w[nch*nt-1]
+	_, _ = out[nch*d.np-1], w[nch*nt-1]
 	if d.phases {
 		_ = x[3*d.psz+nch*d.hw-1] // x from the channel's phase 0 on
 	} else {
@@ -96,7 +93,7 @@ func dwFlatAVX512(d *dwFlat, out, x, w []float32, nch, j0, j1 int, ep *kernEpi) 
 	if ep.flags&epBias != 0 {
 		_ = ep.biasS[nch-1]
 	}
-	dwFlatContigAVX512(&out[j0], &x[j0], nch, d.np, d.hw, &d.disp[0], &w[0], nt, &d.mask[j0/16], 2*d.nblk, ep, j1-j0)
+	dwFlatContigAVX512(&out[0], &x[0], nch, d.np, d.hw, &d.disp[0], &w[0], nt, &d.mask[0], 2*d.nblk, ep)
 }
 
 //go:noescape

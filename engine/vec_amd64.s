@@ -978,16 +978,16 @@ pack8done:
 	VZEROUPPER
 	RET
 
-// func dwFlatContigAVX512(out, x *float32, nch, np, hw int, disp *int, w *float32, ntaps int, mask *uint16, mstride int, ep *kernEpi, cnt int)
+// func dwFlatContigAVX512(out, x *float32, nch, np, hw int, disp *int, w *float32, ntaps int, mask *uint16, mstride int, ep *kernEpi)
 //
 // The flat depthwise kernel (op_conv_dw.go, dwFlatGo), stride 1 with OW = W:
-// for c < nch, j < cnt: out[c*np+j] = clamp(bias[c] + Σ_{t<ntaps}
+// for c < nch, j < np: out[c*np+j] = clamp(bias[c] + Σ_{t<ntaps}
 // w[c*ntaps+t]·x[c*hw+j+disp[t]]), the product taken only where bit j%16 of
 // mask[t*mstride/2 + j/16] is set (mstride: bytes between taps' masks);
 // bias and clamp as ep says (ep.bias is channel 0's). Masked-off lanes are
 // not read. Z30 holds the bias, Z28/Z29 the clamp, Z0–Z7 eight blocks
 // (then four, then one), Z31 the tap's weight.
-TEXT ·dwFlatContigAVX512(SB), NOSPLIT, $0-96
+TEXT ·dwFlatContigAVX512(SB), NOSPLIT, $0-88
 	MOVQ out+0(FP), DI
 	MOVQ x+8(FP), SI
 	MOVQ w+48(FP), DX
@@ -1007,7 +1007,7 @@ dwcchan:
 	VBROADCASTSS (R12), Z30
 	ADDQ $4, R12
 dwcnob:
-	MOVQ cnt+88(FP), CX
+	MOVQ np+24(FP), CX
 	XORQ R13, R13
 	MOVQ mask+64(FP), R9
 dwc8:
