@@ -45,19 +45,29 @@ type region struct {
 	fn      func(lo, hi int)
 	n       int          // items
 	nchunks int64        // chunk c is items [c·n/nchunks, (c+1)·n/nchunks)
-	next    atomic.Int64 // next chunk to take
+	taken   atomic.Int64 // chunks claimed, from either end
+	front   atomic.Int64 // chunks the caller took, from the first one up
+	back    atomic.Int64 // chunks the workers took, from the last one down
 	done    atomic.Int64 // chunks finished
 	waiting atomic.Bool  // the caller is parked on wake
 	wake    chan struct{}
 }
 
 // work runs chunks until none are left and reports whether it finished
-// the region's last chunk.
-func (r *region) work() bool {
+// the region's last chunk. The caller takes chunks from the first one up,
+// the workers from the last one down (a claim on taken first, so the two
+// ends never hand out the same chunk): with two goroutines on time, the
+// caller computes the first half of every region and its helper the
+// second, the same halves from one node and one run to the next, so a node
+// whose split matches the one before reads mostly what its own core wrote.
+// Taking chunks in turn from one counter gave each goroutine a different
+// mix in every region. A late helper still leaves the caller to take
+// the rest, as before.
+func (r *region) work(caller bool) bool {
 	last := false
 	for {
-		c := r.next.Add(1) - 1
-		if c >= r.nchunks {
+		c, ok := r.claim(caller)
+		if !ok {
 			return last
 		}
 		r.fn(int(c)*r.n/int(r.nchunks), int(c+1)*r.n/int(r.nchunks))
@@ -65,6 +75,18 @@ func (r *region) work() bool {
 			last = true
 		}
 	}
+}
+
+// claim hands out the next chunk for the caller (from the first one up) or
+// a worker (from the last one down), or reports that none is left.
+func (r *region) claim(caller bool) (int64, bool) {
+	if r.taken.Add(1) > r.nchunks {
+		return 0, false
+	}
+	if caller {
+		return r.front.Add(1) - 1, true
+	}
+	return r.nchunks - r.back.Add(1), true
 }
 
 var pool struct {
@@ -121,7 +143,7 @@ func worker() {
 			}
 		}
 		prev = r
-		if r.work() && r.waiting.Load() {
+		if r.work(false) && r.waiting.Load() {
 			select {
 			case r.wake <- struct{}{}:
 			default:
@@ -159,7 +181,7 @@ func parallelForChunks(n, threads, chunks int, fn func(lo, hi int)) {
 		default: // every slot taken: run with fewer helpers
 		}
 	}
-	r.work()
+	r.work(true)
 	if r.done.Load() == r.nchunks {
 		return
 	}

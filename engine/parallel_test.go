@@ -83,6 +83,48 @@ func TestParallelForCoversOnce(t *testing.T) {
 	}
 }
 
+// TestRegionClaimEnds checks the chunk hand-out of a region: the caller's
+// claims come from the first chunk up and the workers' from the last one
+// down, whatever the interleaving, every chunk once, none past the end.
+func TestRegionClaimEnds(t *testing.T) {
+	for _, n := range []int64{1, 2, 7, 8} {
+		for _, pattern := range []string{"cw", "ccw", "wwwc", "c", "w"} {
+			r := &region{nchunks: n}
+			var got []int64
+			var caller, worker []int64
+			for i := 0; ; i++ {
+				isCaller := pattern[i%len(pattern)] == 'c'
+				c, ok := r.claim(isCaller)
+				if !ok {
+					break
+				}
+				got = append(got, c)
+				if isCaller {
+					caller = append(caller, c)
+				} else {
+					worker = append(worker, c)
+				}
+			}
+			if int64(len(got)) != n {
+				t.Fatalf("n %d, %q: %d chunks handed out, want %d", n, pattern, len(got), n)
+			}
+			for i, c := range caller {
+				if c != int64(i) {
+					t.Fatalf("n %d, %q: caller's chunks %v, want 0, 1, 2, …", n, pattern, caller)
+				}
+			}
+			for i, c := range worker {
+				if c != n-1-int64(i) {
+					t.Fatalf("n %d, %q: workers' chunks %v, want %d, %d, …", n, pattern, worker, n-1, n-2)
+				}
+			}
+			if _, ok := r.claim(true); ok {
+				t.Fatalf("n %d, %q: a claim after the last chunk succeeded", n, pattern)
+			}
+		}
+	}
+}
+
 // TestThreadsBitwise runs real models on 1, 2 and 3 threads and requires
 // the same outputs bit for bit: every kernel computes each output element
 // in one order whatever the split (parallel.go). It covers the portable
