@@ -43,8 +43,9 @@ type Tunables struct {
 	// NsPerMAC is one goroutine's time per multiply-add of the SGEMM
 	// micro-kernel on a mid-sized product (conv-like shapes).
 	NsPerMAC float64 `json:"ns_per_mac"`
-	// NsPerElem is one goroutine's time per float of an element-wise pass
-	// (read two, write one), from memory that does not fit in L1.
+	// NsPerElem is one goroutine's time per float an element-wise pass
+	// moves (y = x + z: two read, one written, the engine's vector kernel),
+	// from memory that does not fit in L2.
 	NsPerElem float64 `json:"ns_per_elem"`
 	// GemmNC is the width (columns of B and C) of the SGEMM column block
 	// that one packed copy of B covers (sgemm.go).
@@ -54,7 +55,7 @@ type Tunables struct {
 // DefaultTunables returns the built-in values (see Tunables).
 func DefaultTunables() Tunables {
 	return Tunables{CPU: cpuModel(), GOARCH: runtime.GOARCH, Measured: "default",
-		ForkJoinNs: 1500, NsPerMAC: 0.015, NsPerElem: 0.3, GemmNC: defaultGemmNC}
+		ForkJoinNs: 1500, NsPerMAC: 0.015, NsPerElem: 0.05, GemmNC: defaultGemmNC}
 }
 
 const defaultGemmNC = 512
@@ -192,15 +193,19 @@ func measureSchedule(t Tunables, reps int) Tunables {
 		sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n, 1)
 		return float64(time.Since(t0).Nanoseconds()) / (m * n * k)
 	})
-	// Element-wise: y = x + z over 2¹⁷ floats (1.5 MiB in all).
-	const e = 1 << 17
+	// Element-wise: y = x + z over 2¹⁸ floats (3 MiB in all, past L2) with
+	// the engine's own vector kernel, per float moved (read or written):
+	// the unit scheduleThreads counts a node's elements in (its inputs and
+	// outputs). Session 7 timed a scalar Go loop per output float, 6–10×
+	// the fused AVX-512 kernels' real time, and sent nodes of a few µs to
+	// two goroutines.
+	const e = 1 << 18
 	x, z, y := make([]float32, e), make([]float32, e), make([]float32, e)
+	vecAdd(y, x, z)
 	t.NsPerElem = fastest(func() float64 {
 		t0 := time.Now()
-		for i := range y {
-			y[i] = x[i] + z[i]
-		}
-		return float64(time.Since(t0).Nanoseconds()) / e
+		vecAdd(y, x, z)
+		return float64(time.Since(t0).Nanoseconds()) / (3 * e)
 	})
 	return t
 }
