@@ -45,14 +45,14 @@ def epmap(name):
     return 'other'
 def ort(t):
     runs=[]
-    for f in sorted(glob.glob(f'{d}/ort{t}-*.json')):
+    for f in sorted(glob.glob(f'{d}/ort{t}-[0-9].json')):
         j=json.load(open(f)); agg={}
         for k,v in j['nodes'].items(): agg[ortmap(k)]=agg.get(ortmap(k),0)+v['med_us']
         runs.append((j['median_ms'],agg))
     return runs
 def ep():
     runs=[]
-    for f in sorted(glob.glob(f'{d}/ep-*.txt')):
+    for f in sorted(glob.glob(f'{d}/ep-[0-9].txt')):
         a1={};a2={}; tot=None
         for line in open(f):
             if line.startswith('/work'):
