@@ -222,8 +222,9 @@ func (k *convKernel) implicitForward(x *exec, src, bias, dst []float32) {
 				base = x.scratch[:cg*pp.planeSz]
 				fillChannels(x, len(base), cg, func(lo, hi int) {
 					for c := lo; c < hi; c++ {
-						clear(base[c*pp.planeSz : (c+1)*pp.planeSz])
-						pp.fill(base[c*pp.planeSz:(c+1)*pp.planeSz], xg[c*hw:(c+1)*hw])
+						plane := base[c*pp.planeSz : (c+1)*pp.planeSz]
+						pp.clearPad(plane)
+						pp.fill(plane, xg[c*hw:(c+1)*hw])
 					}
 				})
 				rows, rlen, rstride = k.oh, k.ow, k.sh*pp.pw

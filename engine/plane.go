@@ -52,6 +52,28 @@ func (pp *paddedPlane) row(plane []float32, oy int) []float32 {
 	return plane[oy*pp.g.sh*pp.pw:]
 }
 
+// clearPad zeroes what fill does not write: the rows above and below the
+// input and the columns beside it. With fill, it sets the whole plane.
+func (pp *paddedPlane) clearPad(plane []float32) {
+	g := pp.g
+	clear(plane[:g.pt*pp.pw])
+	clear(plane[(g.pt+g.h)*pp.pw : pp.ph*pp.pw])
+	for iy := g.pt; iy < g.pt+g.h; iy++ {
+		prow := plane[iy*pp.pw : (iy+1)*pp.pw]
+		if g.sw == 1 {
+			clear(prow[:g.pl])
+			clear(prow[g.pl+g.w:])
+			continue
+		}
+		for c := 0; c < g.pl; c++ {
+			prow[pp.col(c)] = 0
+		}
+		for c := g.pl + g.w; c < pp.pw; c++ {
+			prow[pp.col(c)] = 0
+		}
+	}
+}
+
 // fill copies the h×w plane x into the interior of plane; the padding is
 // left as it is (set once per buffer with setPad).
 func (pp *paddedPlane) fill(plane, x []float32) {
