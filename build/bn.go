@@ -120,23 +120,33 @@ func newAdaptiveBN(ctx context.Context, m *onnxio.Model, mode string, calib []en
 
 // recalibrate re-estimates, in place, the running statistics of v's
 // BatchNormalization nodes that read values its pruning changed
-// (affectedBN), and keeps the original's for the others.
+// (unaffectedBNStats), and keeps the original's for the others (held in
+// initializers or in Constant nodes).
 func (a *adaptiveBN) recalibrate(ctx context.Context, v *onnxio.Model) error {
 	t0 := time.Now()
 	keep := unaffectedBNStats(a.orig.Graph(), v.Graph())
-	saved := map[string]*onnx.TensorProto{}
-	for _, t := range v.Graph().GetInitializer() {
-		if keep[t.GetName()] {
-			saved[t.GetName()] = proto.Clone(t).(*onnx.TensorProto)
-		}
-	}
 	if _, err := train.RecalibrateBN(ctx, v, a.data, a.batches, a.batch, 1); err != nil {
 		return fmt.Errorf("build: adaptive BN: %w", err)
 	}
-	for _, t := range v.Graph().GetInitializer() {
-		if s, ok := saved[t.GetName()]; ok {
-			proto.Reset(t)
-			proto.Merge(t, s)
+	if len(keep) > 0 {
+		orig := map[string]*onnxio.Param{}
+		for _, p := range a.orig.Params() {
+			if keep[p.ID] {
+				orig[p.ID] = p
+			}
+		}
+		for _, p := range v.Params() {
+			o := orig[p.ID]
+			if o == nil {
+				continue
+			}
+			f, _, err := o.Float32()
+			if err != nil {
+				return fmt.Errorf("build: adaptive BN: %w", err)
+			}
+			if err := p.SetFloat32(f, o.Shape()); err != nil {
+				return fmt.Errorf("build: adaptive BN: %w", err)
+			}
 		}
 	}
 	a.rec.Variants++

@@ -10,7 +10,9 @@ import (
 	"github.com/edgeprune/edgeprune/engine"
 	"github.com/edgeprune/edgeprune/internal/testmodels"
 	"github.com/edgeprune/edgeprune/onnxio"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 	"github.com/edgeprune/edgeprune/train"
+	"google.golang.org/protobuf/proto"
 )
 
 // mnistCalib is the first n MNIST test images with their labels, in
@@ -64,12 +66,56 @@ func bnStats(t *testing.T, m *onnxio.Model) map[string][]float32 {
 // train.RecalibrateBN gives the same variant on the calibration samples;
 // a variant pruned in its last group keeps the original's statistics
 // upstream of the pruning and has RecalibrateBN's downstream.
+// The same with the statistics held in Constant nodes (as PaddlePaddle
+// exports them: PP-OCR).
 func TestAdaptiveBNRecalibrate(t *testing.T) {
-	ctx := context.Background()
-	m, err := onnxio.ReadFile(testmodels.Shared(t, "mnist/bncnn.onnx"))
-	if err != nil {
-		t.Fatal(err)
+	for _, constants := range []bool{false, true} {
+		m, err := onnxio.ReadFile(testmodels.Shared(t, "mnist/bncnn.onnx"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if constants {
+			statsToConstants(t, m)
+		}
+		t.Run(map[bool]string{false: "initializers", true: "constants"}[constants], func(t *testing.T) { adaptiveBNRecalibrate(t, m) })
 	}
+}
+
+// statsToConstants moves m's BatchNormalization running statistics from
+// initializers into Constant nodes at the head of the graph.
+func statsToConstants(t *testing.T, m *onnxio.Model) {
+	t.Helper()
+	names := map[string]bool{}
+	for _, n := range m.Graph().GetNode() {
+		if n.GetOpType() == "BatchNormalization" {
+			names[n.GetInput()[3]], names[n.GetInput()[4]] = true, true
+		}
+	}
+	g := m.Graph()
+	var inits []*onnx.TensorProto
+	var consts []*onnx.NodeProto
+	for _, tp := range g.GetInitializer() {
+		if !names[tp.GetName()] {
+			inits = append(inits, tp)
+			continue
+		}
+		consts = append(consts, &onnx.NodeProto{OpType: proto.String("Constant"), Name: proto.String(tp.GetName() + "_const"), Output: []string{tp.GetName()},
+			Attribute: []*onnx.AttributeProto{{Name: proto.String("value"), Type: onnx.AttributeProto_TENSOR.Enum(), T: tp}}})
+	}
+	if len(consts) != len(names) {
+		t.Fatalf("%d statistics moved, %d named", len(consts), len(names))
+	}
+	var inputs []*onnx.ValueInfoProto
+	for _, vi := range g.GetInput() {
+		if !names[vi.GetName()] {
+			inputs = append(inputs, vi)
+		}
+	}
+	g.Initializer, g.Input, g.Node = inits, inputs, append(consts, g.GetNode()...)
+}
+
+func adaptiveBNRecalibrate(t *testing.T, m *onnxio.Model) {
+	ctx := context.Background()
 	calib := mnistCalib(t, 128, 32)
 	a, rec, err := newAdaptiveBN(ctx, m, "", calib)
 	if err != nil || a == nil || !rec.Enabled || rec.Samples != 128 || rec.Batch != 64 || rec.Nodes != 5 {
