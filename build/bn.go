@@ -61,6 +61,7 @@ type adaptiveBN struct {
 	data    dataset.Dataset
 	batches int
 	batch   int
+	shapes  []engine.Option // the calibration samples' shapes (a model may declare dynamic dims)
 	rec     *AdaptiveBN
 }
 
@@ -99,6 +100,9 @@ func newAdaptiveBN(ctx context.Context, m *onnxio.Model, mode string, calib []en
 	}
 	b := min(bnBatch, data.Len())
 	a := &adaptiveBN{orig: m, data: data, batch: b, batches: data.Len() / b, rec: rec}
+	for _, name := range data.names {
+		a.shapes = append(a.shapes, engine.WithInputShape(name, append([]int{b}, data.shape[name]...)...))
+	}
 	rec.Samples, rec.Batch = a.batches*b, b
 	// The original itself: a model the trainer cannot run in BatchNorm
 	// training mode is scored as before (auto) or refused (on).
@@ -106,7 +110,7 @@ func newAdaptiveBN(ctx context.Context, m *onnxio.Model, mode string, calib []en
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := train.RecalibrateBN(ctx, probe, data, 1, b, 1); err != nil {
+	if _, err := train.RecalibrateBN(ctx, probe, data, 1, b, 1, a.shapes...); err != nil {
 		if mode == AdaptiveBNOn {
 			return nil, nil, fmt.Errorf("build: adaptive BN on: %w", err)
 		}
@@ -125,7 +129,7 @@ func newAdaptiveBN(ctx context.Context, m *onnxio.Model, mode string, calib []en
 func (a *adaptiveBN) recalibrate(ctx context.Context, v *onnxio.Model) error {
 	t0 := time.Now()
 	keep := unaffectedBNStats(a.orig.Graph(), v.Graph())
-	if _, err := train.RecalibrateBN(ctx, v, a.data, a.batches, a.batch, 1); err != nil {
+	if _, err := train.RecalibrateBN(ctx, v, a.data, a.batches, a.batch, 1, a.shapes...); err != nil {
 		return fmt.Errorf("build: adaptive BN: %w", err)
 	}
 	if len(keep) > 0 {

@@ -274,3 +274,50 @@ func TestBuildAdaptiveBN(t *testing.T) {
 		}
 	}
 }
+
+// TestAdaptiveBNDynamicDims: a model whose input declares dynamic batch,
+// height and width (PP-OCR's classifier: x [?,3,?,?]) gets adaptive BN
+// with the calibration samples' shape, and its statistics come out as the
+// same model's with the dims declared. (Built with the declared dims, 1
+// each, the 5×5 convolutions had no output and adaptive BN went off.)
+func TestAdaptiveBNDynamicDims(t *testing.T) {
+	ctx := context.Background()
+	calib := mnistCalib(t, 128, 32)
+	var stats []map[string][]float32
+	for _, dynamic := range []bool{false, true} {
+		m, err := onnxio.ReadFile(testmodels.Shared(t, "mnist/bncnn.onnx"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dynamic {
+			dims := m.Graph().GetInput()[0].GetType().GetTensorType().GetShape().GetDim()
+			if len(dims) != 4 {
+				t.Fatalf("bncnn input has %d dims, want 4", len(dims))
+			}
+			for i, name := range map[int]string{0: "N", 2: "H", 3: "W"} {
+				dims[i].Value = &onnx.TensorShapeProto_Dimension_DimParam{DimParam: name}
+			}
+		}
+		a, rec, err := newAdaptiveBN(ctx, m, "", calib)
+		if err != nil || a == nil || !rec.Enabled {
+			t.Fatalf("dynamic %v: newAdaptiveBN: %+v, %v: want enabled", dynamic, rec, err)
+		}
+		// Every statistic re-estimated as a variant's are.
+		v, err := cloneModel(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := train.RecalibrateBN(ctx, v, a.data, a.batches, a.batch, 1, a.shapes...); err != nil {
+			t.Fatalf("dynamic %v: %v", dynamic, err)
+		}
+		stats = append(stats, bnStats(t, v))
+	}
+	if len(stats[0]) == 0 {
+		t.Fatal("no statistics")
+	}
+	for name, want := range stats[0] {
+		if !slices.Equal(stats[1][name], want) {
+			t.Errorf("%s: dynamic dims recalibrated differently", name)
+		}
+	}
+}

@@ -17,7 +17,10 @@ import (
 // is the cheapest recovery after structured pruning
 // (shared/design/training.md §3). It returns the number of
 // BatchNormalization statistics re-estimated (tensors, mean and var each).
-func RecalibrateBN(ctx context.Context, m *onnxio.Model, data Dataset, batches, batch int, seed int64) (int, error) {
+// opts go to the engine after the batch shapes: a model with dynamic
+// input dimensions needs engine.WithInputShape with the data's sample
+// shape (the declared dims are taken as 1 otherwise, see ShardShapes).
+func RecalibrateBN(ctx context.Context, m *onnxio.Model, data Dataset, batches, batch int, seed int64, opts ...engine.Option) (int, error) {
 	if batches < 1 || batch < 1 {
 		return 0, fmt.Errorf("%w: recalibrate on %d batches of %d", ErrInvalid, batches, batch)
 	}
@@ -28,6 +31,7 @@ func RecalibrateBN(ctx context.Context, m *onnxio.Model, data Dataset, batches, 
 	if err != nil {
 		return 0, err
 	}
+	shapes = append(shapes, opts...)
 	t, err := engine.CompileTrainable(m, append(shapes, engine.WithBatchNorm(engine.BNTrain),
 		engine.WithTrainable(func(string) bool { return false }))...)
 	if err != nil {
