@@ -329,6 +329,15 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 			}
 			gr.Options = append(gr.Options, opt)
 		}
+		gp.cut = len(m.Graph().GetNode())
+		for _, lm := range gp.models {
+			gp.cut = min(gp.cut, firstChanged(m.Graph(), lm.Graph()))
+			if abn != nil { // bn.go: only statistics from the cut on change
+				if err := abn.recalibrate(ctx, lm); err != nil {
+					return nil, err
+				}
+			}
+		}
 		return gp, nil
 	}
 	groupPreps := ahead(len(space.Groups), prepGroup)
@@ -340,17 +349,8 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 		for l, mm := range gp.frac {
 			ev.recordFrac(g, l, mm) // joint.go
 		}
-		gr, models, idx := gp.gr, gp.models, gp.idx
+		gr, models, idx, cut := gp.gr, gp.models, gp.idx, gp.cut
 		if len(models) > 0 {
-			cut := len(m.Graph().GetNode())
-			for _, lm := range models {
-				cut = min(cut, firstChanged(m.Graph(), lm.Graph()))
-				if abn != nil { // bn.go: only statistics from the cut on change
-					if err := abn.recalibrate(ctx, lm); err != nil {
-						return nil, err
-					}
-				}
-			}
 			got, ok, err := tl.run(cut, models)
 			if cerr := ctx.Err(); cerr != nil {
 				return nil, cerr // interrupted: no fallback to whole models

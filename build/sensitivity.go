@@ -7,8 +7,9 @@ import (
 
 // The sensitivity pass has two kinds of work per group or layer: building
 // and costing its options' models (decoding, pruning, compiling, costing,
-// packing: one goroutine) and running their tails on the calibration data
-// (the engine's threads). ahead prepares the next group while the current
+// packing, re-estimating BatchNormalization statistics with adaptive BN:
+// one goroutine) and running their tails on the calibration data (the
+// engine's threads). ahead prepares the next group while the current
 // one runs, so that the preparation takes the core the tails leave idle
 // rather than adding to the wall time. It changes no value: each
 // preparation is the same computation, on data nobody else writes.
@@ -25,6 +26,9 @@ type groupPrep struct {
 	models []*onnxio.Model // the levels to run on the calibration data
 	idx    []int           // option index of each model
 	frac   []*evaluated    // per level: recordFrac's argument
+	// cut is the first node any of models changes, found before adaptive
+	// BN (when on) re-estimated their statistics downstream of it.
+	cut int
 }
 
 // prepared runs prep(i) for i = 0, 1, ... one ahead of its consumer: next(i)
