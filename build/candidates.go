@@ -153,6 +153,12 @@ type candidate struct {
 	e *evaluated
 }
 
+// candidate describes e, named name, with its measured latency from mm.
+func (s *candidateSearch) candidate(name string, e *evaluated, mm Metrics) candidate {
+	return candidate{Candidate{Name: name, Choice: slices.Clone(e.choice), Kept: s.kept(e.choice), Layers: s.layers(e.choice),
+		PredictedMS: e.met.LatencyMS, MeasuredMS: mm.MeasuredMS, MeasuredRatio: mm.MeasuredRatio}, e}
+}
+
 // ladderSteps is the most latency targets each knapsack family tries.
 const ladderSteps = 12
 
@@ -169,7 +175,7 @@ func (s *candidateSearch) run(ctx context.Context, solved *evaluated) (*evaluate
 				return
 			}
 		}
-		cs = append(cs, candidate{Candidate{Name: name, Choice: slices.Clone(e.choice), Kept: s.kept(e.choice), Layers: s.layers(e.choice), PredictedMS: e.met.LatencyMS, MeasuredMS: mm.MeasuredMS, MeasuredRatio: mm.MeasuredRatio}, e})
+		cs = append(cs, s.candidate(name, e, mm))
 	}
 	measured := map[string]Metrics{}
 	// fits says whether e meets the cost budgets: predicted, and measured
@@ -361,7 +367,7 @@ func (s *candidateSearch) rank(ctx context.Context, cs []candidate, fits func(*e
 				continue
 			}
 			tried++
-			c := candidate{Candidate{Name: fmt.Sprintf("grown from %v (round %d)", from.Kept, round+1), Choice: slices.Clone(e.choice), Kept: s.kept(e.choice), Layers: s.layers(e.choice), PredictedMS: e.met.LatencyMS, MeasuredMS: ms.MeasuredMS, MeasuredRatio: ms.MeasuredRatio}, e}
+			c := s.candidate(fmt.Sprintf("grown from %v (round %d)", from.Kept, round+1), e, ms)
 			if err := s.score(ctx, &c.Candidate); err != nil {
 				return -1, nil, err
 			}
