@@ -75,7 +75,7 @@ func (pp *paddedPlane) clearPad(plane []float32) {
 }
 
 // fill copies the h×w plane x into the interior of plane; the padding is
-// left as it is (set once per buffer with setPad).
+// left as it is (set by getPlane, or zeroed by clearPad).
 func (pp *paddedPlane) fill(plane, x []float32) {
 	g := pp.g
 	for iy := 0; iy < g.h; iy++ {
