@@ -17,12 +17,13 @@ import (
 // group ahead) change no value of the table: a build with them gives bit
 // for bit the damages and costs of every option, and the same chosen
 // model, as the plain pass (plainSensitivity), with structured groups and
-// unstructured layers, on two threads.
+// unstructured layers, on two threads; on bncnn with adaptive BN
+// re-estimating the statistics in the preparation.
 func TestSensitivityShortcutsKeepTable(t *testing.T) {
-	for _, path := range []string{"../testdata/demo/demonet.onnx", "lenet5"} {
+	for _, path := range []string{"../testdata/demo/demonet.onnx", "lenet5", "bncnn"} {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			if path == "lenet5" {
-				path = testmodels.Shared(t, "mnist/lenet5.onnx")
+			if path == "lenet5" || path == "bncnn" {
+				path = testmodels.Shared(t, "mnist/"+path+".onnx")
 			}
 			abs, err := filepath.Abs("../configs/host-amd64.yaml")
 			if err != nil {
@@ -59,6 +60,9 @@ search:
 				return res
 			}
 			want, got := build(true), build(false)
+			if filepath.Base(path) == "bncnn.onnx" && (got.AdaptiveBN == nil || !got.AdaptiveBN.Enabled || got.AdaptiveBN.Variants == 0) {
+				t.Fatalf("bncnn: adaptive BN %+v: want it on", got.AdaptiveBN)
+			}
 			t.Logf("phases: plain %v, with the shortcuts %v", want.Phases, got.Phases)
 			if len(got.Groups) != len(want.Groups) {
 				t.Fatalf("%d groups and layers, plain %d", len(got.Groups), len(want.Groups))
