@@ -100,8 +100,9 @@ for t in "${TARGETS[@]}"; do
 		fail=1
 	fi
 done
-# calibrate's mechanics on the targets (timings under qemu mean nothing):
-# it runs, fits, validates and writes a profile that the amd64 binary loads.
+# calibrate's and build's mechanics on the targets (timings under qemu mean
+# nothing): calibrate runs, fits, validates and writes a profile that the
+# amd64 binary loads; build runs on that profile and writes a model.
 for t in "linux arm64 - edgeprune-linux-arm64 qemu-aarch64-static raspberry-pi-5" "linux arm 7 edgeprune-linux-armv7 qemu-arm-static pi-zero-2w-armv7"; do
 	read -r _ _ _ bin qemu prof <<<"$t"
 	if "$qemu" "dist/$bin" calibrate ../shared/models/mnist/lenet5.onnx --profile "configs/$prof.yaml" -o "$out/$prof.yaml" \
@@ -111,6 +112,21 @@ for t in "linux arm64 - edgeprune-linux-arm64 qemu-aarch64-static raspberry-pi-5
 	else
 		cat "$out/cal.$bin.log" >&2
 		echo "cross: FAIL: $bin calibrate under $qemu" >&2
+		fail=1
+		continue
+	fi
+	# build's mechanics on the target, on the profile its calibrate just wrote:
+	# sensitivity on MNIST, the knapsack at half the original's predicted
+	# latency, verification; exit 0 and a build.json the amd64 binary renders.
+	rm -rf "$out/build.$bin"
+	if "$qemu" "dist/$bin" build ../shared/models/mnist/lenet5.onnx --profile "$out/$prof.yaml" --budget latency_ms=50% \
+		--data ../shared/data/mnist_test.npz --calib-images 16 --verify-images 64 --measure no -o "$out/build.$bin" >"$out/build.$bin.log" 2>&1 &&
+		[[ -f "$out/build.$bin/model.onnx" ]] &&
+		dist/edgeprune-linux-amd64 report "$out/build.$bin/build.json" -o "$out/build.$bin.html" >/dev/null; then
+		echo "cross: ok   $bin build lenet5 --budget latency_ms=50% on that profile: $(grep -m1 '^latency_ms ' "$out/build.$bin.log" | tr -s ' ')"
+	else
+		cat "$out/build.$bin.log" >&2
+		echo "cross: FAIL: $bin build under $qemu" >&2
 		fail=1
 	fi
 done
