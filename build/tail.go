@@ -337,8 +337,14 @@ func (t *tails) cutValues(k int, cut []string) ([]map[string]*tensor.Dense, erro
 		}
 		t.headNodes += (k - src) * len(t.batches)
 	}
+	// The batches side by side, as the tails (run).
+	workers, threads := 1, t.threads
+	if !t.sequential && t.threads > 1 && seg != nil {
+		workers = min(t.threads, len(t.batches))
+		threads = max(1, t.threads/workers)
+	}
 	plans := &planCache{}
-	for i := range t.batches {
+	err := sideBySide(workers, len(t.batches), func(i int) error {
 		vals := map[string]*tensor.Dense{}
 		for _, c := range cut {
 			if x, ok := srcVals[i][c]; ok {
@@ -351,25 +357,26 @@ func (t *tails) cutValues(k int, cut []string) ([]map[string]*tensor.Dense, erro
 			for _, n := range feedNames {
 				x, ok := srcVals[i][n]
 				if !ok {
-					return nil, fmt.Errorf("build: the original's value %q at node %d is not held", n, src)
+					return fmt.Errorf("build: the original's value %q at node %d is not held", n, src)
 				}
 				feed[n] = x
 				if src > 0 && t.types[n] != onnxio.DataType(onnx.TensorProto_FLOAT) {
 					konst = append(konst, n) // as the tails take them
 				}
 			}
-			res, err := runCached(t.ctx, seg, feed, konst, plans, t.threads)
+			res, err := runCached(t.ctx, seg, feed, konst, plans, threads)
 			if err != nil {
-				return nil, fmt.Errorf("build: the original from node %d to node %d: %w", src, k, err)
+				return fmt.Errorf("build: the original from node %d to node %d: %w", src, k, err)
 			}
 			for n, x := range res {
 				vals[n] = x
 			}
 		}
 		out[i] = vals
-		if err := t.ctx.Err(); err != nil {
-			return nil, err
-		}
+		return t.ctx.Err()
+	})
+	if err != nil {
+		return nil, err
 	}
 	t.at, t.atCut, t.atVals = k, cut, out
 	return out, nil
