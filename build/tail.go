@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/edgeprune/edgeprune/engine"
 	"github.com/edgeprune/edgeprune/onnxio"
@@ -169,6 +171,10 @@ type tails struct {
 	atVals     []map[string]*tensor.Dense
 	fromInputs bool
 	headNodes  int // the original's nodes run for the heads (tests)
+
+	// sequential runs the levels one after the other on all the threads,
+	// not side by side (sideBySide; tests: the path it must match).
+	sequential bool
 }
 
 func newTails(ctx context.Context, orig *onnxio.Model, batches []engine.Batch, threads int) (*tails, error) {
@@ -183,7 +189,7 @@ func newTails(ctx context.Context, orig *onnxio.Model, batches []engine.Batch, t
 	if err != nil {
 		return nil, err
 	}
-	t := &tails{ctx: ctx, orig: orig, batches: batches, threads: threads, types: map[string]onnxio.DataType{}, outName: p.Outputs()[0].Name, at: -1, fromInputs: plainSensitivity}
+	t := &tails{ctx: ctx, orig: orig, batches: batches, threads: threads, types: map[string]onnxio.DataType{}, outName: p.Outputs()[0].Name, at: -1, fromInputs: plainSensitivity, sequential: plainSensitivity}
 	for _, v := range p.Report().Values {
 		t.types[v.Name] = v.DType
 	}
@@ -218,42 +224,55 @@ func (t *tails) run(k int, levels []*onnxio.Model) (out [][][]float32, ok bool, 
 			return nil, false, err
 		}
 	}
-	out = make([][][]float32, len(levels))
-	tailPlans := make([]map[string]*engine.Program, len(levels))
-	for i := range tailPlans {
-		tailPlans[i] = map[string]*engine.Program{}
+	// The feed of each batch: the cut's values, the non-float ones
+	// (shapes and indices) as compile-time values.
+	feeds := make([]map[string]*tensor.Dense, len(t.batches))
+	var konst []string
+	for _, n := range tailIn {
+		if t.types[n] != onnxio.DataType(onnx.TensorProto_FLOAT) {
+			konst = append(konst, n)
+		}
 	}
 	for bi := range t.batches {
-		vals := vals[bi]
-		feed := map[string]*tensor.Dense{}
-		var konst []string
+		feeds[bi] = map[string]*tensor.Dense{}
 		for _, n := range tailIn {
-			feed[n] = vals[n]
-			if t.types[n] != onnxio.DataType(onnx.TensorProto_FLOAT) {
-				konst = append(konst, n) // shapes and indices: compile-time values
+			feeds[bi][n] = vals[bi][n]
+		}
+	}
+	// One item per level and batch, batch-major. Run side by side
+	// (sideBySide), each on its share of the threads; else one after the
+	// other on all of them.
+	workers, threads := 1, t.threads
+	if !t.sequential && t.threads > 1 {
+		workers = min(t.threads, len(levels)*len(t.batches))
+		threads = max(1, t.threads/workers)
+	}
+	res := make([][][][]float32, len(levels)) // per level, per batch: the samples' outputs
+	plans := make([]planCache, len(levels))
+	for i := range levels {
+		res[i] = make([][][]float32, len(t.batches))
+	}
+	item := func(j int) error {
+		i, bi := j%len(levels), j/len(levels)
+		p, in, err := plans[i].get(tailModels[i], feeds[bi], konst, threads)
+		if err == nil {
+			var r map[string]*tensor.Dense
+			if r, err = p.Run(t.ctx, in); err == nil {
+				res[i][bi], err = samples(r[t.outName], t.outName)
 			}
 		}
-		for i, tm := range tailModels {
-			res, err := runCached(t.ctx, tm, feed, konst, tailPlans[i], t.threads)
-			if err != nil {
-				return nil, false, fmt.Errorf("build: level %d from node %d: %w", i, k, err)
-			}
-			y := res[t.outName]
-			f, isF := y.Data().([]float32)
-			if !isF {
-				return nil, false, fmt.Errorf("build: output %q is not float scores", t.outName)
-			}
-			n := 1
-			if s := y.Shape(); len(s) > 0 {
-				n = s[0]
-			}
-			per := len(f) / max(n, 1)
-			for j := 0; j < n; j++ {
-				out[i] = append(out[i], slices.Clone(f[j*per:(j+1)*per]))
-			}
+		if err != nil {
+			return fmt.Errorf("build: level %d from node %d: %w", i, k, err)
 		}
-		if err := t.ctx.Err(); err != nil {
-			return nil, false, err
+		return t.ctx.Err()
+	}
+	if err := sideBySide(workers, len(levels)*len(t.batches), item); err != nil {
+		return nil, false, err
+	}
+	out = make([][][]float32, len(levels))
+	for i := range levels {
+		for _, b := range res[i] {
+			out[i] = append(out[i], b...)
 		}
 	}
 	return out, true, nil
@@ -318,8 +337,14 @@ func (t *tails) cutValues(k int, cut []string) ([]map[string]*tensor.Dense, erro
 		}
 		t.headNodes += (k - src) * len(t.batches)
 	}
-	plans := map[string]*engine.Program{}
-	for i := range t.batches {
+	// The batches side by side, as the tails (run).
+	workers, threads := 1, t.threads
+	if !t.sequential && t.threads > 1 && seg != nil {
+		workers = min(t.threads, len(t.batches))
+		threads = max(1, t.threads/workers)
+	}
+	plans := &planCache{}
+	err := sideBySide(workers, len(t.batches), func(i int) error {
 		vals := map[string]*tensor.Dense{}
 		for _, c := range cut {
 			if x, ok := srcVals[i][c]; ok {
@@ -332,33 +357,107 @@ func (t *tails) cutValues(k int, cut []string) ([]map[string]*tensor.Dense, erro
 			for _, n := range feedNames {
 				x, ok := srcVals[i][n]
 				if !ok {
-					return nil, fmt.Errorf("build: the original's value %q at node %d is not held", n, src)
+					return fmt.Errorf("build: the original's value %q at node %d is not held", n, src)
 				}
 				feed[n] = x
 				if src > 0 && t.types[n] != onnxio.DataType(onnx.TensorProto_FLOAT) {
 					konst = append(konst, n) // as the tails take them
 				}
 			}
-			res, err := runCached(t.ctx, seg, feed, konst, plans, t.threads)
+			res, err := runCached(t.ctx, seg, feed, konst, plans, threads)
 			if err != nil {
-				return nil, fmt.Errorf("build: the original from node %d to node %d: %w", src, k, err)
+				return fmt.Errorf("build: the original from node %d to node %d: %w", src, k, err)
 			}
 			for n, x := range res {
 				vals[n] = x
 			}
 		}
 		out[i] = vals
-		if err := t.ctx.Err(); err != nil {
-			return nil, err
-		}
+		return t.ctx.Err()
+	})
+	if err != nil {
+		return nil, err
 	}
 	t.at, t.atCut, t.atVals = k, cut, out
 	return out, nil
 }
 
-// runCached runs m on inputs with a plan compiled for their shapes (and,
-// for the names in konst, their values), kept in plans.
-func runCached(ctx context.Context, m *onnxio.Model, inputs map[string]*tensor.Dense, konst []string, plans map[string]*engine.Program, threads int) (map[string]*tensor.Dense, error) {
+// sideBySide runs item(0), …, item(n−1) on workers goroutines (in the
+// caller's when workers is 1), each taking the next item as it finishes
+// one, and returns the first error (items not yet started are then skipped).
+// Running two tail models side by side on one thread each keeps both cores
+// busy where the engine's two threads on one model leave them waiting on
+// each other (small nodes, the barrier after each node); the engine's
+// results do not depend on the thread count (each output element is
+// reduced by one thread in a fixed order), so the values are the same:
+// TestSensitivityShortcutsKeepTable and TestTailsHeldCutMatchesPlain
+// compare them with the sequential path's bit for bit.
+func sideBySide(workers, n int, item func(int) error) error {
+	if workers <= 1 {
+		for j := range n {
+			if err := item(j); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var next atomic.Int64
+	var mu sync.Mutex
+	var first error
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				j := int(next.Add(1)) - 1
+				if j >= n {
+					return
+				}
+				if err := item(j); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					next.Store(int64(n)) // start no more
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+// samples splits y (batch first) into one float slice per sample.
+func samples(y *tensor.Dense, name string) ([][]float32, error) {
+	f, isF := y.Data().([]float32)
+	if !isF {
+		return nil, fmt.Errorf("build: output %q is not float scores", name)
+	}
+	n := 1
+	if s := y.Shape(); len(s) > 0 {
+		n = s[0]
+	}
+	per := len(f) / max(n, 1)
+	out := make([][]float32, n)
+	for j := range out {
+		out[j] = slices.Clone(f[j*per : (j+1)*per])
+	}
+	return out, nil
+}
+
+// planCache holds one model's plans by input shapes (and compile-time
+// values); get may be called from several goroutines.
+type planCache struct {
+	mu    sync.Mutex
+	plans map[string]*engine.Program
+}
+
+// get returns m's plan for inputs (compiled for their shapes and, for the
+// names in konst, their values) and the inputs to run it on.
+func (c *planCache) get(m *onnxio.Model, inputs map[string]*tensor.Dense, konst []string, threads int) (*engine.Program, map[string]*tensor.Dense, error) {
 	var opts []engine.Option
 	key := ""
 	run := map[string]*tensor.Dense{}
@@ -378,13 +477,28 @@ func runCached(ctx context.Context, m *onnxio.Model, inputs map[string]*tensor.D
 		key += fmt.Sprint(n, x.Shape())
 		run[n] = x
 	}
-	p := plans[key]
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.plans == nil {
+		c.plans = map[string]*engine.Program{}
+	}
+	p := c.plans[key]
 	if p == nil {
 		var err error
 		if p, err = engine.Compile(m, append(opts, engine.WithThreads(threads))...); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		plans[key] = p
+		c.plans[key] = p
+	}
+	return p, run, nil
+}
+
+// runCached runs m on inputs with a plan compiled for their shapes (and,
+// for the names in konst, their values), kept in plans.
+func runCached(ctx context.Context, m *onnxio.Model, inputs map[string]*tensor.Dense, konst []string, plans *planCache, threads int) (map[string]*tensor.Dense, error) {
+	p, run, err := plans.get(m, inputs, konst, threads)
+	if err != nil {
+		return nil, err
 	}
 	return p.Run(ctx, run)
 }

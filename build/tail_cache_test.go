@@ -42,7 +42,7 @@ func TestTailsHeldCutMatchesPlain(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			plain.fromInputs = true
+			plain.fromInputs, plain.sequential = true, true
 			var order []int
 			for g := range space.Groups {
 				order = append(order, g)
