@@ -43,6 +43,9 @@ type convKernel struct {
 	// (op_conv_swapped.go), for swapKern; packed is then nil.
 	swapped  []*packedB
 	swapKern *microKernel
+	// swt, when set, runs the swapped implicit product (op_conv_swtaps.go)
+	// over the linear path's tap offsets; packed is then nil.
+	swt *swTaps
 	// repack: run-time weights (a Trainable's parameter) are packed once
 	// per forward into packBuf instead of once per image (op_conv_grad.go).
 	repack  bool
@@ -121,6 +124,10 @@ func buildConv(b *buildCtx) (*built, error) {
 		bt.scratch = k.flat.scratch()
 	}
 	k.repack = b.c != nil && b.c.train != nil && w.konst == nil && !k.depthwise
+	if k.swTapsOK(kern) && k.swTapsBetter(kern) {
+		bt.scratch = k.setupSwTaps(w.konst.f)
+		return bt, nil
+	}
 	if k.implicitLinearOK(kern) && k.linearFill(kern) >= linearMinFill && !(k.phased() && k.implicitOK(kern)) {
 		k.implicit, k.linear = true, true
 		bt.scratch = k.setupImplicit(kern, w.konst.f)
@@ -165,6 +172,8 @@ func (k *convKernel) forward(x *exec, in, out []*data) {
 	switch {
 	case k.sp != nil:
 		k.gemmForward(x, in[0].f, nil, bias, out[0].f) // im2col, then k.sp's sparse product (no dense weight)
+	case k.swt != nil:
+		k.swTapsForward(x, in[0].f, bias, out[0].f)
 	case k.swapped != nil:
 		k.swappedForward(x, in[0].f, bias, out[0].f)
 	case k.implicit:

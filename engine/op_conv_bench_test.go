@@ -87,6 +87,8 @@ func BenchmarkConvPaths(b *testing.B) {
 // builtPath is the path buildConv chose for k.
 func builtPath(k *convKernel) int {
 	switch {
+	case k.swt != nil:
+		return pathSwTaps
 	case k.swapped != nil:
 		return pathSwapped
 	case k.linear:

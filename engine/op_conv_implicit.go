@@ -65,6 +65,13 @@ func (k *convKernel) setupImplicit(kern *microKernel, w []float32) int {
 			k.packed[g] = packAllKC(kern, false, mg, kk, kcb, 1, w[g*mg*kk:], kk, nil)
 		}
 	}
+	return k.setupLinearTaps()
+}
+
+// setupLinearTaps fills the tap offset table of the implicit paths and
+// returns the scratch (floats) they fill: the padded planes (or phases) of
+// one group.
+func (k *convKernel) setupLinearTaps() int {
 	cg := k.c / k.group
 	if k.pointwise {
 		hw := k.h * k.w
@@ -79,7 +86,7 @@ func (k *convKernel) setupImplicit(kern *microKernel, w []float32) int {
 		}
 		return cg * k.h * k.w // the four phases
 	}
-	if k.linear && k.phased() {
+	if (k.linear || k.swt != nil) && k.phased() { // the swapped implicit path reads the linear one's phases
 		ph, L := k.phaseRows(), k.linearRow()
 		for c := 0; c < cg; c++ {
 			for ky := 0; ky < k.kh; ky++ {

@@ -51,7 +51,7 @@ func TestConvFastPathsMatchReference(t *testing.T) {
 		{[]int{1, 4, 6, 70}, []int{10, 4, 3, 3}, map[string][]int64{"pads": {1, 2, 1, 0}}, ""},                                                       // wide rows
 		{[]int{1, 6, 15, 17}, []int{6, 1, 3, 3}, map[string][]int64{"group": {6}, "strides": {2, 2}, "dilations": {2, 3}, "pads": {2, 3, 1, 2}}, ""}, // depthwise, dilated, stride 2
 		{[]int{1, 3, 15, 40}, []int{5, 3, 3, 2}, map[string][]int64{"strides": {2, 2}, "dilations": {2, 3}, "pads": {1, 2, 2, 1}}, ""},               // dilated, stride 2
-		{[]int{1, 64, 7, 7}, []int{32, 64, 3, 3}, map[string][]int64{"pads": {1, 1, 1, 1}}, ""},                                                      // swapped as built
+		{[]int{1, 64, 7, 7}, []int{32, 64, 3, 3}, map[string][]int64{"pads": {1, 1, 1, 1}}, ""},                                                      // swapped implicit as built
 		{[]int{1, 80, 7, 7}, []int{100, 80, 3, 3}, map[string][]int64{"pads": {1, 1, 1, 1}}, ""},                                                     // swapped, 4 channel blocks per unit, 3 depth blocks
 		{[]int{1, 40, 20, 20}, []int{30, 40, 3, 3}, map[string][]int64{"pads": {1, 1, 1, 1}}, ""},                                                    // 2 depth blocks, partial tiles
 		{[]int{1, 300, 9, 8}, []int{26, 300, 1, 1}, nil, ""},                                                                                         // pointwise, 2 depth blocks
@@ -131,9 +131,10 @@ const (
 	pathSwapped         // swappedForward
 	pathDWPlanes        // depthwiseForward without the flat kernel
 	pathLinear          // implicitForward, linear form
+	pathSwTaps          // swTapsForward
 )
 
-var pathNames = []string{"im2col", "implicit", "swapped", "dwplanes", "linear"}
+var pathNames = []string{"im2col", "implicit", "swapped", "dwplanes", "linear", "swtaps"}
 
 // convPaths lists every path k can take: im2col always; implicit and
 // swapped when the weights are packed for a kernel that has them; the tap
@@ -143,7 +144,10 @@ func convPaths(k *convKernel) []int {
 	if k.swapped != nil {
 		modes = append(modes, pathSwapped) // as built: no packed W
 	}
-	if (k.packed != nil || k.swapped != nil) && !k.depthwise {
+	if k.swt != nil {
+		modes = append(modes, pathSwTaps) // as built: no packed W
+	}
+	if (k.packed != nil || k.swapped != nil || k.swt != nil) && !k.depthwise {
 		kern := activeKernel()
 		if kern.runTaps != nil && (k.pointwise || k.plane != nil) {
 			modes = append(modes, pathImplicit)
@@ -153,6 +157,9 @@ func convPaths(k *convKernel) []int {
 		}
 		if kern.runTaps != nil && k.linearGeom() {
 			modes = append(modes, pathLinear)
+		}
+		if k.swt == nil && k.swTapsOK(kern) {
+			modes = append(modes, pathSwTaps)
 		}
 	}
 	if k.flat != nil {
@@ -165,8 +172,8 @@ func convPaths(k *convKernel) []int {
 // weights w) and returns the scratch it needs. The flat depthwise kernel
 // flat (k.flat as built) is used for every mode but pathDWPlanes.
 func useConvPath(k *convKernel, mode int, w []float32, flat *dwFlat) []float32 {
-	dense := k.packed != nil || k.swapped != nil
-	k.implicit, k.linear, k.tapOffs, k.swapped, k.flat = false, false, nil, nil, flat
+	dense := k.packed != nil || k.swapped != nil || k.swt != nil
+	k.implicit, k.linear, k.tapOffs, k.swapped, k.swt, k.flat = false, false, nil, nil, nil, flat
 	scratch := make([]float32, k.c/k.group*k.kh*k.kw*k.oh*k.ow)
 	if k.flat != nil {
 		scratch = make([]float32, max(len(scratch), k.flat.scratch()))
@@ -180,6 +187,8 @@ func useConvPath(k *convKernel, mode int, w []float32, flat *dwFlat) []float32 {
 		scratch = make([]float32, k.setupImplicit(activeKernel(), w))
 	case pathSwapped:
 		scratch = make([]float32, k.setupSwapped(w))
+	case pathSwTaps:
+		scratch = make([]float32, k.setupSwTaps(w))
 	case pathDWPlanes:
 		k.flat = nil
 	}

@@ -252,6 +252,11 @@ func (p *Program) weightBytes() (total, sparseBytes int64) {
 				for _, pb := range ck.swapped {
 					addF(pb.data)
 				}
+				if ck.swt != nil {
+					for _, w := range ck.swt.w {
+						addF(w)
+					}
+				}
 			}
 			for _, sub := range s.sub {
 				walk(sub)

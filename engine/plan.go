@@ -166,7 +166,7 @@ func (p *Program) releasePackedWeights() {
 	walk = func(pr *program) {
 		for _, s := range pr.steps {
 			ck, ok := s.k.(*convKernel)
-			ok = ok && (ck.packed != nil || ck.swapped != nil)
+			ok = ok && (ck.packed != nil || ck.swapped != nil || ck.swt != nil)
 			if sk, isSp := s.k.(sparseKernel); isSp {
 				ws, _ := sk.sparseWeights()
 				ok = ok || ws != nil

@@ -31,6 +31,13 @@ func kernel8x32AVX512(kc int, a, b, c *float32, ldc int, ep *kernEpi)
 //go:noescape
 func kernel8x32TapsAVX512(kc int, a, base *float32, offs *int, c *float32, ldc int, ep *kernEpi)
 
+// kernel8x32SwTapsAVX512 is swTapsRef's loop (op_conv_swtaps.go), with
+// the rows past ep.rows and the columns outside ep.mask computed but not
+// stored.
+//
+//go:noescape
+func kernel8x32SwTapsAVX512(kc int, pos *int, base *float32, offs *int, b, c *float32, ldc int, ep *kernEpi)
+
 // The assembly reads kernEpi's flags, bias, lo, hi, rows and mask at
 // offsets 0, 8, 16, 20, 24 and 28: these fail to compile if the layout
 // changes.
@@ -77,5 +84,12 @@ func init() {
 		}
 		simdKernel = avx512Kernel
 		simdKernels = append(simdKernels, avx512Kernel)
+		swTapsKernel = func(kc int, pos []int, base []float32, offs []int, b, c []float32, ldc int, ep *kernEpi) {
+			// Bounds the assembly relies on (base is checked by the caller
+			// for every offset it is given).
+			_, _, _ = pos[7], offs[kc-1], b[32*kc-1]
+			_ = c[int(ep.rows-1)*ldc+bits.Len32(ep.mask)-1]
+			kernel8x32SwTapsAVX512(kc, &pos[0], &base[0], &offs[0], &b[0], &c[0], ldc, ep)
+		}
 	}
 }

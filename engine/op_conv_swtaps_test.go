@@ -1,0 +1,55 @@
+package engine
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestSwTapsKernel checks the swapped implicit path's kernel against its
+// reference loop, for every rows/columns limit and with and without epAccum,
+// and that it writes nothing outside its rows and columns.
+func TestSwTapsKernel(t *testing.T) {
+	if swTapsKernel == nil {
+		t.Skip("no swapped implicit kernel on this CPU (AVX-512 only)")
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	base := randSlice(r, 500)
+	for _, kc := range []int{1, 7, 64, 193} {
+		for _, c := range []struct {
+			rows int32
+			mask uint32
+			acc  bool
+		}{{8, 1<<32 - 1, false}, {8, 1<<32 - 1, true}, {3, 1<<32 - 1, false}, {8, 1<<5 - 1, true}, {1, 1<<20 - 1, true}, {5, 1<<17 - 1, false}} {
+			t.Run(fmt.Sprintf("kc=%d/rows=%d/mask=%x/acc=%v", kc, c.rows, c.mask, c.acc), func(t *testing.T) {
+				pos := make([]int, 8)
+				for i := range pos {
+					pos[i] = r.IntN(200)
+				}
+				offs := make([]int, kc)
+				for i := range offs {
+					offs[i] = r.IntN(300)
+				}
+				b := randSlice(r, 32*kc)
+				const ldc = 37
+				got := randSlice(r, 8*ldc)
+				want := append([]float32(nil), got...)
+				ep := kernEpi{rows: c.rows, mask: c.mask}
+				if c.acc {
+					ep.flags = epAccum
+				}
+				swTapsRef(kc, pos, base, offs, b, want, ldc, &ep)
+				swTapsKernel(kc, pos, base, offs, b, got, ldc, &ep)
+				for i := range got {
+					d := got[i] - want[i]
+					if d < 0 {
+						d = -d
+					}
+					if d > 1e-4*float32(kc+1) {
+						t.Fatalf("C[%d,%d] = %v, want %v", i/ldc, i%ldc, got[i], want[i])
+					}
+				}
+			})
+		}
+	}
+}
