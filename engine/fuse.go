@@ -26,17 +26,22 @@ func countUses(g *onnx.GraphProto, uses map[string]int) {
 // fuse folds a Relu or Clip into the Conv just before it when the Conv's
 // output has no other reader: the Conv clamps its output as it writes it,
 // and the activation becomes a view of that output (no pass over memory,
-// no buffer).
+// no buffer). Before that, a residual Add of the Conv's output and another
+// tensor of the same shape folds into the Conv the same way (fuseResidual),
+// so Conv → Add → Relu is one pass.
 //
 // Otherwise elementwise ops join a chain (fuse_chain.go).
 func (c *compiler) fuse(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []int, prog *program) *built {
+	if f := c.fuseResidual(n, b, bt, inIDs, prog); f != nil {
+		return f
+	}
 	uk, ok := bt.k.(*unaryKernel)
 	if !ok || !(uk.relu || uk.clip) || uk.intData || len(inIDs) == 0 || inIDs[0] < 0 || len(prog.steps) == 0 {
 		return c.fuseChain(n, b, bt, inIDs, prog)
 	}
 	last := &prog.steps[len(prog.steps)-1]
 	conv, ok := last.k.(*convKernel)
-	if !ok || conv.act != nil || len(last.out) != 1 || last.out[0] != inIDs[0] || c.uses[n.GetInput()[0]] != 1 {
+	if !ok || conv.act != nil || len(last.out) != 1 || last.out[0] != c.root(inIDs[0]) || c.uses[n.GetInput()[0]] != 1 {
 		return c.fuseChain(n, b, bt, inIDs, prog)
 	}
 	act := &clampAct{lo: uk.lo, hi: uk.hi}
@@ -47,4 +52,39 @@ func (c *compiler) fuse(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []int, 
 	last.op += "+" + n.GetOpType()
 	last.flops += bt.flops
 	return &built{out: bt.out, alias: 0}
+}
+
+// fuseResidual folds an Add of the output of the Conv just before it and
+// another tensor r into that Conv, when the Conv's output has no other
+// reader, both operands have exactly the output's shape (no broadcast),
+// the Conv has no activation yet and its path takes a residual
+// (residualOK): the Conv then adds r after its bias, as the Add would have
+// ((conv + bias) + r, the same bits), and the Add becomes a view of its
+// output. It returns nil when it does not apply.
+func (c *compiler) fuseResidual(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []int, prog *program) *built {
+	bk, ok := bt.k.(*binaryKernel)
+	if !ok || bk.op != binAdd || bk.intIn || bk.outInt || len(inIDs) != 2 || len(b.in) != 2 || len(prog.steps) == 0 {
+		return nil
+	}
+	for _, id := range inIDs {
+		if id < 0 || c.values[id].konst != nil || c.values[id].dt != onnxio.Float || !sameShape(c.values[id].shape, bt.out[0].shape) {
+			return nil
+		}
+	}
+	last := &prog.steps[len(prog.steps)-1]
+	conv, ok := last.k.(*convKernel)
+	if !ok || conv.act != nil || conv.residIn != 0 || !conv.residualOK() || len(last.out) != 1 {
+		return nil
+	}
+	for vi := 0; vi < 2; vi++ {
+		if c.root(inIDs[vi]) != last.out[0] || c.root(inIDs[1-vi]) == last.out[0] || c.uses[n.GetInput()[vi]] != 1 {
+			continue
+		}
+		conv.residIn = len(last.in)
+		last.in = append(last.in, inIDs[1-vi])
+		last.op += "+" + n.GetOpType()
+		last.flops += bt.flops
+		return &built{out: bt.out, alias: vi}
+	}
+	return nil
 }

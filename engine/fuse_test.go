@@ -2,10 +2,16 @@ package engine
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/edgeprune/edgeprune/internal/onnxbuild"
+	"github.com/edgeprune/edgeprune/internal/testmodels"
+	"github.com/edgeprune/edgeprune/onnxio"
+	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
+	"google.golang.org/protobuf/proto"
 	"gorgonia.org/tensor"
 )
 
@@ -138,5 +144,189 @@ func TestChainEqualsUnfused(t *testing.T) {
 	}
 	if ends == 0 {
 		t.Error("no value reached the ends of the Clip")
+	}
+}
+
+// TestFusedResidualEqualsUnfused: Conv → Add(residual) → Relu, and Conv →
+// Add without an activation (mobilenet_v2's blocks), run as one Conv step
+// whose epilogue adds the residual, bit for bit equal to the same graph
+// with the Conv output also returned (which keeps the three apart), with
+// the residual as either operand of the Add, on 1 and 3 threads, for a
+// 3×3 convolution (implicit, linear), a 1×1 (pointwise) and a 7² map
+// (swapped). A residual that broadcasts, or an Add after a Relu already
+// fused, stays a step of its own.
+func TestFusedResidualEqualsUnfused(t *testing.T) {
+	type graph struct {
+		c, hw      int64
+		k          int64
+		relu       bool
+		residFirst bool
+	}
+	build := func(g graph, expose bool, threads int) *Program {
+		b := onnxbuild.New(13)
+		b.Input("x", onnxbuild.Float, 1, g.c, g.hw, g.hw)
+		n := int(g.c * g.c * g.k * g.k)
+		w1 := b.Init("w1", []int64{g.c, g.c, 1, 1}, onnxbuild.Rand(2, int(g.c*g.c), 0.5))
+		w := b.Init("w", []int64{g.c, g.c, g.k, g.k}, onnxbuild.Rand(1, n, 0.5))
+		bias := b.Init("bias", []int64{g.c}, onnxbuild.Rand(3, int(g.c), 0.5))
+		p := (g.k - 1) / 2
+		// The residual: a 1×1 convolution of x (so that it is not a
+		// graph input either).
+		b.Node("Conv", []string{"x", w1}, []string{"r"})
+		b.Node("Conv", []string{"r", w, bias}, []string{"c"}, onnxbuild.AttrInts("pads", p, p, p, p))
+		ins := []string{"c", "r"}
+		if g.residFirst {
+			ins = []string{"r", "c"}
+		}
+		out := "y"
+		if g.relu {
+			out = "s"
+		}
+		b.Node("Add", ins, []string{out})
+		if g.relu {
+			b.Node("Relu", []string{"s"}, []string{"y"})
+		}
+		b.Output("y", onnxbuild.Float, 1, g.c, g.hw, g.hw)
+		if expose {
+			b.Output("c", onnxbuild.Float, 1, g.c, g.hw, g.hw)
+		}
+		pr, err := Compile(decode(t, b), WithThreads(threads))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pr
+	}
+	for _, g := range []graph{
+		{c: 16, hw: 12, k: 3, relu: true},
+		{c: 16, hw: 12, k: 3, relu: true, residFirst: true},
+		{c: 24, hw: 10, k: 1},
+		{c: 64, hw: 7, k: 3, relu: true},
+	} {
+		for _, threads := range []int{1, 3} {
+			fused, plain := build(g, false, threads), build(g, true, threads)
+			want := "Conv+Add"
+			if g.relu {
+				want += "+Relu"
+			}
+			if n := fused.Report().Nodes; len(n) != 2 || n[1].Op != want {
+				t.Fatalf("%+v: fused plan runs %v, want Conv, %s", g, n, want)
+			}
+			if n := plain.Report().Nodes; len(n) < 3 || n[1].Op != "Conv" {
+				t.Fatalf("%+v: plan with the conv output exposed runs %v, want the Add apart", g, n)
+			}
+			sz := int(g.c * g.hw * g.hw)
+			x := randSlice(rand.New(rand.NewPCG(3, 4)), sz)
+			in := map[string]*tensor.Dense{"x": dense([]int{1, int(g.c), int(g.hw), int(g.hw)}, x)}
+			a, err := fused.Run(context.Background(), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := plain.Run(context.Background(), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ya, yb := a["y"].Data().([]float32), b["y"].Data().([]float32)
+			zeros := 0
+			for i := range ya {
+				if math.Float32bits(ya[i]) != math.Float32bits(yb[i]) {
+					t.Fatalf("%+v threads %d: y[%d]: fused %v, unfused %v", g, threads, i, ya[i], yb[i])
+				}
+				if ya[i] == 0 {
+					zeros++
+				}
+			}
+			if g.relu && zeros == 0 {
+				t.Errorf("%+v: nothing clamped: the test does not exercise the Relu", g)
+			}
+		}
+	}
+
+	// Not fused: a residual that broadcasts, and an Add after Conv+Relu.
+	for _, c := range []struct {
+		name    string
+		rShape  []int64
+		reluFst bool
+	}{{"broadcast", []int64{1, 8, 1, 1}, false}, {"after relu", []int64{1, 8, 6, 6}, true}} {
+		b := onnxbuild.New(13)
+		b.Input("x", onnxbuild.Float, 1, 8, 6, 6)
+		b.Input("r", onnxbuild.Float, c.rShape...)
+		w := b.Init("w", []int64{8, 8, 3, 3}, onnxbuild.Rand(1, 8*8*9, 0.5))
+		b.Node("Conv", []string{"x", w}, []string{"c"}, onnxbuild.AttrInts("pads", 1, 1, 1, 1))
+		sum := "c"
+		if c.reluFst {
+			b.Node("Relu", []string{"c"}, []string{"cr"})
+			sum = "cr"
+		}
+		b.Node("Add", []string{sum, "r"}, []string{"y"})
+		b.Output("y", onnxbuild.Float, 1, 8, 6, 6)
+		p, err := Compile(decode(t, b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := p.Report().Nodes; len(n) != 2 || n[1].Op != "Add" {
+			t.Errorf("%s: plan runs %v, want the Add apart", c.name, n)
+		}
+	}
+}
+
+// TestFusedResidualRealModels: resnet18 (Conv → Add → Relu in every block)
+// and mobilenet_v2 (Conv → Add) with the residual Adds fused give the
+// bits of the same models with every Add's operands also returned (which
+// keeps each Add apart), on 1 and 2 threads.
+func TestFusedResidualRealModels(t *testing.T) {
+	for _, name := range []string{"resnet18", "mobilenet_v2"} {
+		t.Run(name, func(t *testing.T) {
+			path := testmodels.Shared(t, "tv/"+name+".onnx")
+			shape := []int{1, 3, 224, 224}
+			x := randSlice(rand.New(rand.NewPCG(9, 10)), numel(shape))
+			for _, threads := range []int{1, 2} {
+				var outs [2][]float32
+				for i, expose := range []bool{false, true} {
+					m, err := onnxio.ReadFile(path)
+					if err != nil {
+						t.Fatal(err)
+					}
+					g := m.Graph()
+					adds := 0
+					if expose {
+						for _, n := range g.GetNode() {
+							if n.GetOpType() == "Add" {
+								adds++
+								for _, in := range n.GetInput() {
+									g.Output = append(g.Output, &onnx.ValueInfoProto{Name: proto.String(in)})
+								}
+							}
+						}
+						if adds == 0 {
+							t.Fatal("no Add in the model")
+						}
+					}
+					in0 := m.Info().Inputs[0]
+					p, err := Compile(m, WithInputShape(in0.Name, shape...), WithThreads(threads))
+					if err != nil {
+						t.Fatal(err)
+					}
+					fusedAdds := 0
+					for _, n := range p.Report().Nodes {
+						if strings.HasPrefix(n.Op, "Conv+Add") {
+							fusedAdds++
+						}
+					}
+					if expose != (fusedAdds == 0) {
+						t.Fatalf("expose %v: %d residual Adds fused", expose, fusedAdds)
+					}
+					out, err := p.Run(context.Background(), map[string]*tensor.Dense{in0.Name: dense(shape, x)})
+					if err != nil {
+						t.Fatal(err)
+					}
+					outs[i] = out[g.GetOutput()[0].GetName()].Data().([]float32)
+				}
+				for j := range outs[0] {
+					if math.Float32bits(outs[0][j]) != math.Float32bits(outs[1][j]) {
+						t.Fatalf("threads %d: output[%d] fused %v, unfused %v", threads, j, outs[0][j], outs[1][j])
+					}
+				}
+			}
+		})
 	}
 }

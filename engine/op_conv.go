@@ -23,6 +23,11 @@ type convKernel struct {
 	// act, when set, clamps the output to [lo, hi] as it is produced: a
 	// following Relu or Clip fused in by the compiler (fuse.go).
 	act *clampAct
+	// residIn, when not 0, is the index among the step's inputs of a
+	// tensor of the output's shape added to the output after the bias and
+	// before act: a following residual Add fused in (fuse.go), as
+	// (conv + bias) + r, the unfused graph's rounding.
+	residIn int
 	// packed holds, per group, the constant weights packed for the SGEMM
 	// micro-kernel once at compile time (nil when the weights are computed
 	// at run time).
@@ -53,6 +58,13 @@ type convKernel struct {
 	// sp, when set, holds per group the constant weights run sparse
 	// (op_sparse_conv.go); packed is then nil.
 	sp []*spWeight
+}
+
+// residualOK reports whether k's path adds a residual (residIn) to its
+// output: every dense path but the swapped taps (swt: its kernel has no
+// residual yet); not the depthwise or sparse ones.
+func (k *convKernel) residualOK() bool {
+	return !k.depthwise && k.flat == nil && k.sp == nil && k.swt == nil
 }
 
 // clampAct is an activation out = min(max(x, lo), hi) fused into the op
@@ -165,25 +177,28 @@ func (k *convKernel) forward(x *exec, in, out []*data) {
 	if k.repack {
 		k.packWeights(in[1].f)
 	}
-	var bias []float32
+	var bias, res []float32
 	if k.hasBias {
 		bias = in[2].f
 	}
+	if k.residIn > 0 {
+		res = in[k.residIn].f
+	}
 	switch {
 	case k.sp != nil:
-		k.gemmForward(x, in[0].f, nil, bias, out[0].f) // im2col, then k.sp's sparse product (no dense weight)
+		k.gemmForward(x, in[0].f, nil, bias, nil, out[0].f) // im2col, then k.sp's sparse product (no dense weight)
 	case k.swt != nil:
 		k.swTapsForward(x, in[0].f, bias, out[0].f)
 	case k.swapped != nil:
-		k.swappedForward(x, in[0].f, bias, out[0].f)
+		k.swappedForward(x, in[0].f, bias, res, out[0].f)
 	case k.implicit:
-		k.implicitForward(x, in[0].f, bias, out[0].f)
+		k.implicitForward(x, in[0].f, bias, res, out[0].f)
 	case k.flat != nil:
 		k.depthwiseFlat(x, in[0].f, in[1].f, bias, out[0].f)
 	case k.depthwise:
 		k.depthwiseForward(x, in[0].f, in[1].f, bias, out[0].f)
 	default:
-		k.gemmForward(x, in[0].f, in[1].f, bias, out[0].f)
+		k.gemmForward(x, in[0].f, in[1].f, bias, res, out[0].f)
 	}
 }
 
@@ -223,8 +238,9 @@ func (k *convKernel) convRef(src, w, bias, dst []float32) {
 
 // gemmForward is im2col (none for 1×1) and one product per group: the
 // sparse weights k.sp when the layer runs sparse (w is then nil), else the
-// prepacked weights, else SGEMM on w.
-func (k *convKernel) gemmForward(x *exec, src, w, bias, dst []float32) {
+// prepacked weights, else SGEMM on w. res, when not nil, is added after
+// the bias (not with k.sp: residualOK).
+func (k *convKernel) gemmForward(x *exec, src, w, bias, res, dst []float32) {
 	cg, mg := k.c/k.group, k.m/k.group
 	kk := cg * k.kh * k.kw
 	np := k.oh * k.ow
@@ -232,6 +248,10 @@ func (k *convKernel) gemmForward(x *exec, src, w, bias, dst []float32) {
 		for g := 0; g < k.group; g++ {
 			xg := src[(n*k.c+g*cg)*k.h*k.w:]
 			og := dst[(n*k.m+g*mg)*np : (n*k.m+(g+1)*mg)*np]
+			var rg []float32
+			if res != nil {
+				rg = res[(n*k.m+g*mg)*np : (n*k.m+(g+1)*mg)*np]
+			}
 			col := xg
 			if !k.pointwise {
 				col = x.scratch[:kk*np]
@@ -245,7 +265,7 @@ func (k *convKernel) gemmForward(x *exec, src, w, bias, dst []float32) {
 				if k.sp != nil { // sparse weights (op_sparse_conv.go)
 					k.sp[g].spmm(og, np, col, np, np, bg, false, k.act, x.threads)
 				} else {
-					gemmPacked(k.packed[g], false, np, col, np, og, np, false, bg, k.act, x.threads)
+					gemmPacked(k.packed[g], false, np, col, np, og, np, false, bg, rg, k.act, x.threads)
 				}
 				continue
 			}
@@ -257,6 +277,9 @@ func (k *convKernel) gemmForward(x *exec, src, w, bias, dst []float32) {
 				beta = 1
 			}
 			sgemm(false, false, mg, np, kk, 1, w[g*mg*kk:], kk, col, np, beta, og, np, x.threads)
+			if rg != nil {
+				vecAdd(og, og, rg)
+			}
 			k.act.apply(og)
 		}
 	}

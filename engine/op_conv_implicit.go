@@ -200,7 +200,7 @@ func (k *convKernel) linearFill(kern *microKernel) float64 {
 // up to the last one, OW per row of linearRow.
 func (k *convKernel) linearLen() int { return (k.oh-1)*k.linearRow() + k.ow }
 
-func (k *convKernel) implicitForward(x *exec, src, bias, dst []float32) {
+func (k *convKernel) implicitForward(x *exec, src, bias, res, dst []float32) {
 	cg, mg := k.c/k.group, k.m/k.group
 	hw, np := k.h*k.w, k.oh*k.ow
 	for n := 0; n < k.n; n++ {
@@ -236,15 +236,18 @@ func (k *convKernel) implicitForward(x *exec, src, bias, dst []float32) {
 				})
 				rows, rlen, rstride = k.oh, k.ow, k.sh*pp.pw
 			}
-			var bg []float32
+			var bg, rg []float32
 			if bias != nil {
 				bg = bias[g*mg : (g+1)*mg]
 			}
+			if res != nil {
+				rg = res[(n*k.m+g*mg)*np : (n*k.m+(g+1)*mg)*np]
+			}
 			if k.linear {
-				k.implicitGEMM(x, k.packed[g], base, 1, k.linearLen(), 0, og, np, k.linearRow(), bg)
+				k.implicitGEMM(x, k.packed[g], base, 1, k.linearLen(), 0, og, np, k.linearRow(), bg, rg)
 				continue
 			}
-			k.implicitGEMM(x, k.packed[g], base, rows, rlen, rstride, og, np, 0, bg)
+			k.implicitGEMM(x, k.packed[g], base, rows, rlen, rstride, og, np, 0, bg, rg)
 		}
 	}
 }
@@ -261,7 +264,8 @@ func fillChannels(x *exec, size, cg int, fill func(lo, hi int)) {
 }
 
 // implicitGEMM computes og[m*ldc + r*rlen+j] for m < M, r < rows, j < rlen:
-// Σ_p A[m,p]·base[r*rstride+tapOffs[p]+j], plus bias, clamped by k.act.
+// Σ_p A[m,p]·base[r*rstride+tapOffs[p]+j], plus bias, plus res (laid out
+// as og) when not nil, clamped by k.act.
 // With lrow > 0 (the linear path: rows = 1, ldc = OH·OW) column j of the
 // one row is output position (j/lrow, j%lrow), stored only when j%lrow <
 // OW: each unit of work runs into a block of its own (linTile) and stores
@@ -278,7 +282,7 @@ func fillChannels(x *exec, size, cg int, fill func(lo, hi int)) {
 // the weights are megabytes and the panels few). Every output sums its
 // depth blocks in the same order whatever the split, so the bits do not
 // depend on the threads.
-func (k *convKernel) implicitGEMM(x *exec, pa *packedA, base []float32, rows, rlen, rstride int, og []float32, ldc, lrow int, bias []float32) {
+func (k *convKernel) implicitGEMM(x *exec, pa *packedA, base []float32, rows, rlen, rstride int, og []float32, ldc, lrow int, bias, res []float32) {
 	kern := pa.kern
 	mr, nr := kern.mr, kern.nr
 	m, kk := pa.m, pa.k
@@ -345,19 +349,38 @@ func (k *convKernel) implicitGEMM(x *exec, pa *packedA, base []float32, rows, rl
 						ep.flags |= epClamp
 						ep.lo, ep.hi = k.act.lo, k.act.hi
 					}
+					if res != nil && p0+kc == kk {
+						ep.flags |= epResid
+					}
+					fl := ep.flags
 					for v := u0; v < u1; v++ {
 						r, j0 := v/nch, v%nch*nr
 						ep.mask = 1<<min(nr, rlen-j0) - 1
 						if lrow > 0 {
 							if oy := j0 / lrow; j0+nr <= oy*lrow+k.ow {
 								// The panel lies in one output row.
-								kern.runTaps(kc, apan, base[j0:], offs, og[i0*ldc+oy*k.ow+j0-oy*lrow:], ldc, &ep)
+								o := i0*ldc + oy*k.ow + j0 - oy*lrow
+								if fl&epResid != 0 {
+									ep.residS = res[o:]
+								}
+								kern.runTaps(kc, apan, base[j0:], offs, og[o:], ldc, &ep)
 								continue
 							}
+							// Into the block: the residual and the clamp
+							// are applied as it is stored (below).
+							ep.flags = fl
+							if fl&epResid != 0 {
+								ep.flags &^= epResid | epClamp
+							}
 							kern.runTaps(kc, apan, base[j0:], offs, (*tp)[(i0-ia)*tw+(v-u0)*nr:], tw, &ep)
+							ep.flags = fl
 							continue
 						}
-						kern.runTaps(kc, apan, base[r*rstride+j0:], offs, og[i0*ldc+r*rlen+j0:], ldc, &ep)
+						o := i0*ldc + r*rlen + j0
+						if fl&epResid != 0 {
+							ep.residS = res[o:]
+						}
+						kern.runTaps(kc, apan, base[r*rstride+j0:], offs, og[o:], ldc, &ep)
 					}
 				}
 			}
@@ -375,9 +398,16 @@ func (k *convKernel) implicitGEMM(x *exec, pa *packedA, base []float32, rows, rl
 						t := (*tp)[(i-ia)*tw+(v-u0)*nr : (i-ia)*tw+(v-u0+1)*nr]
 						for oy := j0 / lrow; oy*lrow < c1; oy++ {
 							a, b := max(j0, oy*lrow), min(c1, oy*lrow+ow)
-							if a < b {
-								copy(og[i*ldc+oy*ow+a-oy*lrow:i*ldc+oy*ow+b-oy*lrow], t[a-j0:b-j0])
+							if a >= b {
+								continue
 							}
+							o := og[i*ldc+oy*ow+a-oy*lrow : i*ldc+oy*ow+b-oy*lrow]
+							if res == nil {
+								copy(o, t[a-j0:b-j0])
+								continue
+							}
+							vecAdd(o, t[a-j0:b-j0], res[i*ldc+oy*ow+a-oy*lrow:i*ldc+oy*ow+b-oy*lrow])
+							k.act.apply(o)
 						}
 					}
 				}

@@ -106,7 +106,7 @@ const swappedCtMax = 1 << 15
 // ctPool holds the per-goroutine blocks of Cᵀ (positions × nr each).
 var ctPool = sync.Pool{New: func() any { return new([]float32) }}
 
-func (k *convKernel) swappedForward(x *exec, src, bias, dst []float32) {
+func (k *convKernel) swappedForward(x *exec, src, bias, res, dst []float32) {
 	kern := k.swapKern
 	mr, nr := kern.mr, kern.nr
 	cg, mg := k.c/k.group, k.m/k.group
@@ -202,6 +202,10 @@ func (k *convKernel) swappedForward(x *exec, src, bias, dst []float32) {
 							orow := og[(j0+q)*np+ilo : (j0+q)*np+ihi]
 							for i := range orow {
 								orow[i] = ct[(ilo+i)*nr+q] + b
+							}
+							if res != nil {
+								o := (n*k.m + g*mg + j0 + q) * np
+								vecAdd(orow, orow, res[o+ilo:o+ihi])
 							}
 							k.act.apply(orow)
 						}

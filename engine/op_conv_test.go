@@ -194,3 +194,77 @@ func useConvPath(k *convKernel, mode int, w []float32, flat *dwFlat) []float32 {
 	}
 	return scratch
 }
+
+// TestConvResidualEqualsUnfused: a residual added in the convolution's
+// epilogue (residIn, before the clamp) gives the same bits as the
+// convolution without it followed by the Add and the clamp done apart, on
+// every path each geometry can take, on 1 and 3 threads.
+func TestConvResidualEqualsUnfused(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	cases := []struct {
+		x, w  []int
+		attrs map[string][]int64
+	}{
+		{[]int{1, 3, 9, 9}, []int{4, 3, 3, 3}, map[string][]int64{"pads": {1, 1, 1, 1}}}, // implicit rows, linear
+		{[]int{2, 4, 8, 7}, []int{6, 2, 3, 2}, map[string][]int64{"group": {2}, "strides": {2, 1}, "pads": {0, 1, 2, 0}}},
+		{[]int{1, 5, 6, 6}, []int{7, 5, 1, 1}, nil},                                                           // pointwise
+		{[]int{1, 300, 9, 8}, []int{26, 300, 1, 1}, nil},                                                      // pointwise, 2 depth blocks
+		{[]int{1, 64, 7, 7}, []int{32, 64, 3, 3}, map[string][]int64{"pads": {1, 1, 1, 1}}},                   // swapped as built
+		{[]int{1, 80, 7, 7}, []int{100, 80, 3, 3}, map[string][]int64{"pads": {1, 1, 1, 1}}},                  // swapped, 3 depth blocks
+		{[]int{1, 40, 20, 20}, []int{30, 40, 3, 3}, map[string][]int64{"pads": {1, 1, 1, 1}}},                 // 2 depth blocks, partial tiles
+		{[]int{1, 4, 6, 70}, []int{10, 4, 3, 3}, map[string][]int64{"pads": {1, 2, 1, 0}}},                    // wide rows
+		{[]int{2, 40, 14, 76}, []int{24, 40, 1, 1}, map[string][]int64{"strides": {2, 2}}},                    // 1×1 stride 2: phase 0
+		{[]int{1, 3, 23, 20}, []int{8, 3, 7, 7}, map[string][]int64{"strides": {2, 2}, "pads": {3, 3, 3, 3}}}, // stem: linear in phases
+		{[]int{1, 40, 14, 14}, []int{36, 40, 3, 3}, map[string][]int64{"strides": {2, 2}, "pads": {1, 1, 1, 1}}},
+		{[]int{1, 3, 14, 13}, []int{5, 3, 5, 3}, map[string][]int64{"dilations": {2, 1}, "strides": {3, 2}}}, // im2col, strided
+	}
+	acts := []*clampAct{nil, {lo: 0, hi: float32(math.Inf(1))}, {lo: -0.25, hi: 0.5}}
+	paths := 0
+	for i, c := range cases {
+		for _, v := range []struct{ bias, konst bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+			for ai, act := range acts {
+				t.Run(fmt.Sprintf("%d/bias=%v/konst=%v/act=%d", i, v.bias, v.konst, ai), func(t *testing.T) {
+					x, w := randSlice(r, numel(c.x)), randSlice(r, numel(c.w))
+					var wk []float32
+					if v.konst {
+						wk = w
+					}
+					k, outShape := convCase(t, c.x, c.w, wk, v.bias, c.attrs, "")
+					if !k.residualOK() {
+						t.Fatal("not a residual path")
+					}
+					in := []*data{{shape: c.x, f: x}, {shape: c.w, f: w}}
+					if v.bias {
+						in = append(in, &data{f: randSlice(r, c.w[0])})
+					}
+					res := &data{shape: outShape, f: randSlice(r, numel(outShape))}
+					flat := k.flat
+					for _, mode := range convPaths(k) {
+						paths++
+						scratch := useConvPath(k, mode, w, flat)
+						for _, threads := range []int{1, 3} {
+							x := &exec{threads: threads, scratch: scratch}
+							want := &data{shape: outShape, f: make([]float32, numel(outShape))}
+							k.act, k.residIn = nil, 0
+							k.forward(x, in, []*data{want})
+							vecAddGo(want.f, want.f, res.f)
+							act.apply(want.f)
+							got := &data{shape: outShape, f: make([]float32, numel(outShape))}
+							fill(got.f, 1e9)
+							k.act, k.residIn = act, len(in)
+							k.forward(x, append(in[:len(in):len(in)], res), []*data{got})
+							for j := range want.f {
+								if math.Float32bits(got.f[j]) != math.Float32bits(want.f[j]) {
+									t.Fatalf("%s, threads %d: output[%d] = %v, unfused %v", pathNames[mode], threads, j, got.f[j], want.f[j])
+								}
+							}
+						}
+					}
+				})
+			}
+		}
+	}
+	if paths == 0 {
+		t.Fatal("no path ran")
+	}
+}

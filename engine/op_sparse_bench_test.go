@@ -48,7 +48,7 @@ func BenchmarkSparseKernels(b *testing.B) {
 		b.Run(fmt.Sprintf("dense/%dx%dx%d", rows, cols, n), func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
-				gemmPacked(pa, false, n, x, n, dst, n, false, nil, nil, 1)
+				gemmPacked(pa, false, n, x, n, dst, n, false, nil, nil, nil, 1)
 			}
 			b.ReportMetric(float64(rows*cols*n)*float64(b.N)/float64(b.Elapsed().Nanoseconds()), "MAC/ns")
 		})
@@ -98,7 +98,7 @@ func BenchmarkSparse1x1(b *testing.B) {
 		b.Run(fmt.Sprintf("dense/%dx%dx%d", rows, cols, n), func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
-				gemmPacked(pa, false, n, x, n, dst, n, false, nil, nil, 1)
+				gemmPacked(pa, false, n, x, n, dst, n, false, nil, nil, nil, 1)
 			}
 			b.ReportMetric(float64(rows*cols*n)*float64(b.N)/float64(b.Elapsed().Nanoseconds()), "MAC/ns")
 		})

@@ -56,11 +56,14 @@ const (
 	epAccum = 1 << iota // add the block to C (else overwrite C)
 	epBias              // add bias[r] to row r
 	epClamp             // clamp to [lo, hi]
+	epResid             // add the block of R at resid (row stride ldc) before the clamp
 )
 
 // kernEpi is what a micro-kernel does as it stores its block: C = clamp(
-// A·B [+ C] [+ bias]). The layout of the fields before biasS is read by the
-// assembly kernels (sgemm_amd64.go checks it).
+// A·B [+ C] [+ bias] [+ R]), added in that order (a residual Add fused into
+// a convolution: the unfused graph's (conv + bias) + r, bit for bit). The
+// layout of the fields before biasS is read by the assembly kernels
+// (sgemm_amd64.go, sgemm_arm64.go check it).
 type kernEpi struct {
 	flags  int
 	bias   *float32 // bias of the block's first row (epBias), for assembly
@@ -69,7 +72,10 @@ type kernEpi struct {
 	// microKernel) reads and writes of C.
 	rows  int32
 	mask  uint32
+	resid *float32  // R's element at the block's top left (epResid), for assembly; set by the kernel's Go wrapper from residS
 	biasS []float32 // the bias rows, for Go
+	// residS is R from the block's top left on, rows ldc apart (epResid).
+	residS []float32
 }
 
 // microKernel stores the product of a packed mr×kc panel of A (a[p*mr+r])
@@ -100,7 +106,7 @@ func accumKernel(mr, nr int, name string, acc func(kc int, a, b, c []float32, ld
 			}
 		}
 		acc(kc, a, b, c, ldc)
-		if ep.flags&(epBias|epClamp) != 0 {
+		if ep.flags&(epBias|epClamp|epResid) != 0 {
 			for r := 0; r < mr; r++ {
 				row := c[r*ldc : r*ldc+nr]
 				if ep.flags&epBias != 0 {
@@ -108,6 +114,9 @@ func accumKernel(mr, nr int, name string, acc func(kc int, a, b, c []float32, ld
 					for q := range row {
 						row[q] += bv
 					}
+				}
+				if ep.flags&epResid != 0 {
+					vecAdd(row, row, ep.residS[r*ldc:r*ldc+nr])
 				}
 				if ep.flags&epClamp != 0 {
 					clampRange(row, row, ep.lo, ep.hi)
@@ -199,14 +208,15 @@ func sgemmWith(kern *microKernel, transA, transB bool, m, n, k int, alpha float3
 		*bufp = make([]float32, mp*k)
 	}
 	pa := packAll(kern, transA, m, k, alpha, a, lda, *bufp)
-	gemmPacked(pa, transB, n, b, ldb, c, ldc, beta != 0, nil, nil, threads)
+	gemmPacked(pa, transB, n, b, ldb, c, ldc, beta != 0, nil, nil, nil, threads)
 	packPool.Put(bufp)
 }
 
 // gemmPacked stores into C (m×n, row stride ldc) the product of the packed
 // A and op(B) (k×n), plus C itself when accum, plus bias[i] on row i when
-// bias is not nil, clamped by act when not nil.
-func gemmPacked(pa *packedA, transB bool, n int, b []float32, ldb int, c []float32, ldc int, accum bool, bias []float32, act *clampAct, threads int) {
+// bias is not nil, plus res (laid out as C) when not nil, clamped by act
+// when not nil.
+func gemmPacked(pa *packedA, transB bool, n int, b []float32, ldb int, c []float32, ldc int, accum bool, bias, res []float32, act *clampAct, threads int) {
 	m, k, kern := pa.m, pa.k, pa.kern
 	if m == 0 || n == 0 {
 		return
@@ -224,6 +234,9 @@ func gemmPacked(pa *packedA, transB bool, n int, b []float32, ldb int, c []float
 				for j := range row {
 					row[j] += bias[i]
 				}
+			}
+			if res != nil {
+				vecAdd(row, row, res[i*ldc:i*ldc+n])
 			}
 			act.apply(row)
 		}
@@ -261,7 +274,7 @@ func gemmPacked(pa *packedA, transB bool, n int, b []float32, ldb int, c []float
 			j0 := jb * ncol
 			j1 := min(j0+ncol, n)
 			i0, i1 := ib*prb*mr, min((ib+1)*prb*mr, m)
-			gemmBlock(pa, transB, i0, i1, j0, j1, b, ldb, c, ldc, accum, bias, act, buf)
+			gemmBlock(pa, transB, i0, i1, j0, j1, b, ldb, c, ldc, accum, bias, res, act, buf)
 		}
 		packPool.Put(bufp)
 	})
@@ -269,7 +282,7 @@ func gemmPacked(pa *packedA, transB bool, n int, b []float32, ldb int, c []float
 
 // gemmBlock does gemmPacked's work for the rows ia..ib (ia a multiple of
 // mr) and the columns j0..j1 of C.
-func gemmBlock(pa *packedA, transB bool, ia, ib, j0, j1 int, b []float32, ldb int, c []float32, ldc int, accum bool, bias []float32, act *clampAct, buf []float32) {
+func gemmBlock(pa *packedA, transB bool, ia, ib, j0, j1 int, b []float32, ldb int, c []float32, ldc int, accum bool, bias, res []float32, act *clampAct, buf []float32) {
 	kern := pa.kern
 	m, k, mr, nr := pa.m, pa.k, kern.mr, kern.nr
 	nw := j1 - j0
@@ -293,6 +306,9 @@ func gemmBlock(pa *packedA, transB bool, ia, ib, j0, j1 int, b []float32, ldb in
 			flags |= epClamp
 			ep.lo, ep.hi = act.lo, act.hi
 		}
+		if res != nil && last {
+			flags |= epResid
+		}
 		for i0 := ia; i0 < ib; i0 += mr {
 			rows := min(mr, m-i0)
 			apan := ablk[i0*kc : i0*kc+mr*kc]
@@ -304,6 +320,9 @@ func gemmBlock(pa *packedA, transB bool, ia, ib, j0, j1 int, b []float32, ldb in
 				cols := min(nr, nw-jp)
 				bpan := bp[jp*kc : jp*kc+nr*kc]
 				off := i0*ldc + j0 + jp
+				if flags&epResid != 0 {
+					ep.residS = res[off:]
+				}
 				if rows == mr && cols == nr {
 					ep.rows, ep.mask = int32(mr), 1<<nr-1
 					kern.run(kc, apan, bpan, c[off:], ldc, &ep)
@@ -341,6 +360,9 @@ func storeEdge(c []float32, ldc int, t []float32, ldt, rows, cols int, ep *kernE
 			for q := range trow {
 				trow[q] += bv
 			}
+		}
+		if ep.flags&epResid != 0 {
+			vecAdd(trow, trow, ep.residS[r*ldc:r*ldc+cols])
 		}
 		if ep.flags&epClamp != 0 {
 			clampRange(crow, trow, ep.lo, ep.hi)

@@ -38,10 +38,11 @@ func kernel8x32TapsAVX512(kc int, a, base *float32, offs *int, c *float32, ldc i
 //go:noescape
 func kernel8x32SwTapsAVX512(kc int, pos *int, base *float32, offs *int, b, c *float32, ldc int, ep *kernEpi)
 
-// The assembly reads kernEpi's flags, bias, lo, hi, rows and mask at
-// offsets 0, 8, 16, 20, 24 and 28: these fail to compile if the layout
-// changes.
+// The assembly reads kernEpi's flags, bias, lo, hi, rows, mask and resid
+// at offsets 0, 8, 16, 20, 24, 28 and 32: these fail to compile if the
+// layout changes.
 var (
+	_ = [1]struct{}{}[unsafe.Offsetof(kernEpi{}.resid)-32]
 	_ = [1]struct{}{}[unsafe.Offsetof(kernEpi{}.bias)-8]
 	_ = [1]struct{}{}[unsafe.Offsetof(kernEpi{}.lo)-16]
 	_ = [1]struct{}{}[unsafe.Offsetof(kernEpi{}.hi)-20]
@@ -58,6 +59,7 @@ func avx512Partial(mr int, name string, f func(kc int, a, b, c *float32, ldc int
 		if ep.flags&epBias != 0 {
 			_ = ep.biasS[ep.rows-1]
 		}
+		residPtr(ldc, ep)
 		f(kc, &a[0], &b[0], &c[0], ldc, ep)
 	}}
 }
@@ -80,6 +82,7 @@ func init() {
 			if ep.flags&epBias != 0 {
 				_ = ep.biasS[ep.rows-1]
 			}
+			residPtr(ldc, ep)
 			kernel8x32TapsAVX512(kc, &a[0], &b[0], &offs[0], &c[0], ldc, ep)
 		}
 		simdKernel = avx512Kernel
@@ -91,5 +94,14 @@ func init() {
 			_ = c[int(ep.rows-1)*ldc+bits.Len32(ep.mask)-1]
 			kernel8x32SwTapsAVX512(kc, &pos[0], &base[0], &offs[0], &b[0], &c[0], ldc, ep)
 		}
+	}
+}
+
+// residPtr sets ep.resid for the assembly from ep.residS, after checking
+// that the block's rows and columns of R lie in it (epResid).
+func residPtr(ldc int, ep *kernEpi) {
+	if ep.flags&epResid != 0 {
+		_ = ep.residS[int(ep.rows-1)*ldc+bits.Len32(ep.mask)-1]
+		ep.resid = &ep.residS[0]
 	}
 }

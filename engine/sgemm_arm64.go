@@ -22,9 +22,10 @@ func kernel8x12NEON(kc int, a, b, c *float32, ldc int, ep *kernEpi)
 //go:noescape
 func kernel8x12TapsNEON(kc int, a, base *float32, offs *int, c *float32, ldc int, ep *kernEpi)
 
-// The assembly reads kernEpi's flags, bias, lo and hi at offsets 0, 8, 16
-// and 20: these fail to compile if the layout changes.
+// The assembly reads kernEpi's flags, bias, lo, hi and resid at offsets 0,
+// 8, 16, 20 and 32: these fail to compile if the layout changes.
 var (
+	_ = [1]struct{}{}[unsafe.Offsetof(kernEpi{}.resid)-32]
 	_ = [1]struct{}{}[unsafe.Offsetof(kernEpi{}.bias)-8]
 	_ = [1]struct{}{}[unsafe.Offsetof(kernEpi{}.lo)-16]
 	_ = [1]struct{}{}[unsafe.Offsetof(kernEpi{}.hi)-20]
@@ -55,7 +56,11 @@ func neonRun(kc int, a, b, c []float32, ldc int, ep *kernEpi) {
 	if ep.flags&epBias != 0 {
 		_ = ep.biasS[rows-1]
 	}
+	if ep.flags&epResid != 0 {
+		_ = ep.residS[(rows-1)*ldc+cols-1]
+	}
 	if rows == 8 && cols == 12 {
+		ep.resid = residHead(ep)
 		kernel8x12NEON(kc, &a[0], &b[0], &c[0], ldc, ep)
 		return
 	}
@@ -78,7 +83,11 @@ func neonTaps(kc int, a, b []float32, offs []int, c []float32, ldc int, ep *kern
 	if ep.flags&epBias != 0 {
 		_ = ep.biasS[rows-1]
 	}
+	if ep.flags&epResid != 0 {
+		_ = ep.residS[(rows-1)*ldc+cols-1]
+	}
 	if rows == 8 && cols == 12 {
+		ep.resid = residHead(ep)
 		// The caller has checked that b[offs[p]:][:12] lies in b.
 		kernel8x12TapsNEON(kc, &a[0], &b[0], &offs[0], &c[0], ldc, ep)
 		return
@@ -93,4 +102,12 @@ func neonTaps(kc int, a, b []float32, offs []int, c []float32, ldc int, ep *kern
 	}
 	kernel8x12NEON(kc, &a[0], &pan[0], &t[0], 12, &none)
 	storeEdge(c, ldc, t[:], 12, rows, cols, ep)
+}
+
+// residHead is ep.resid for the assembly: R's first element (epResid), else nil.
+func residHead(ep *kernEpi) *float32 {
+	if ep.flags&epResid != 0 {
+		return &ep.residS[0]
+	}
+	return nil
 }

@@ -5,8 +5,8 @@
 
 // func kernel8x12NEON(kc int, a, b, c *float32, ldc int, ep *kernEpi)
 //
-// The NEON micro-kernel: C[0:8, 0:12] = clamp(A·B [+ C] [+ bias]) as
-// ep.flags says, A a packed 8×kc panel (a[p*8+r]), B a packed kc×12 panel
+// The NEON micro-kernel: C[0:8, 0:12] = clamp(A·B [+ C] [+ bias] [+ R])
+// as ep.flags says (R: the block at ep.resid, row stride ldc), A a packed 8×kc panel (a[p*8+r]), B a packed kc×12 panel
 // (b[p*12+q]), C row stride ldc floats.
 //
 // Registers: the 8×12 block of C lives in V8..V31, row r in V(8+3r),
@@ -158,6 +158,49 @@ noaccum:
 	VFADD4(31, 31, 5)
 
 nobias:
+	TBZ	$3, R6, nores // epResid: add R (ep.resid, row stride ldc)
+	MOVD	32(R5), R7
+	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
+	VFADD4(8, 8, 2)
+	VFADD4(9, 9, 3)
+	VFADD4(10, 10, 4)
+	ADD	R4, R7
+	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
+	VFADD4(11, 11, 2)
+	VFADD4(12, 12, 3)
+	VFADD4(13, 13, 4)
+	ADD	R4, R7
+	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
+	VFADD4(14, 14, 2)
+	VFADD4(15, 15, 3)
+	VFADD4(16, 16, 4)
+	ADD	R4, R7
+	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
+	VFADD4(17, 17, 2)
+	VFADD4(18, 18, 3)
+	VFADD4(19, 19, 4)
+	ADD	R4, R7
+	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
+	VFADD4(20, 20, 2)
+	VFADD4(21, 21, 3)
+	VFADD4(22, 22, 4)
+	ADD	R4, R7
+	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
+	VFADD4(23, 23, 2)
+	VFADD4(24, 24, 3)
+	VFADD4(25, 25, 4)
+	ADD	R4, R7
+	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
+	VFADD4(26, 26, 2)
+	VFADD4(27, 27, 3)
+	VFADD4(28, 28, 4)
+	ADD	R4, R7
+	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
+	VFADD4(29, 29, 2)
+	VFADD4(30, 30, 3)
+	VFADD4(31, 31, 4)
+
+nores:
 	TBZ	$2, R6, store // epClamp: clamp to [lo, hi]
 	FMOVS	16(R5), F6
 	FMOVS	20(R5), F7
@@ -383,6 +426,49 @@ noaccum:
 	VFADD4(31, 31, 5)
 
 nobias:
+	TBZ	$3, R6, nores // epResid: add R (ep.resid, row stride ldc)
+	MOVD	32(R5), R7
+	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
+	VFADD4(8, 8, 2)
+	VFADD4(9, 9, 3)
+	VFADD4(10, 10, 4)
+	ADD	R4, R7
+	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
+	VFADD4(11, 11, 2)
+	VFADD4(12, 12, 3)
+	VFADD4(13, 13, 4)
+	ADD	R4, R7
+	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
+	VFADD4(14, 14, 2)
+	VFADD4(15, 15, 3)
+	VFADD4(16, 16, 4)
+	ADD	R4, R7
+	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
+	VFADD4(17, 17, 2)
+	VFADD4(18, 18, 3)
+	VFADD4(19, 19, 4)
+	ADD	R4, R7
+	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
+	VFADD4(20, 20, 2)
+	VFADD4(21, 21, 3)
+	VFADD4(22, 22, 4)
+	ADD	R4, R7
+	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
+	VFADD4(23, 23, 2)
+	VFADD4(24, 24, 3)
+	VFADD4(25, 25, 4)
+	ADD	R4, R7
+	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
+	VFADD4(26, 26, 2)
+	VFADD4(27, 27, 3)
+	VFADD4(28, 28, 4)
+	ADD	R4, R7
+	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
+	VFADD4(29, 29, 2)
+	VFADD4(30, 30, 3)
+	VFADD4(31, 31, 4)
+
+nores:
 	TBZ	$2, R6, store // epClamp: clamp to [lo, hi]
 	FMOVS	16(R5), F6
 	FMOVS	20(R5), F7

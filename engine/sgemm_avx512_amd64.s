@@ -8,9 +8,11 @@
 // C at c (row stride ldc floats) receive A·B, where a is a packed 8×kc
 // panel (a[p*8+r]) and b a packed kc×32 panel (b[p*32+q]), followed by
 // the epilogue ep (kernEpi): C is added (epAccum), else overwritten;
-// bias[r] is added to row r (epBias); the result is clamped to [lo, hi]
-// (epClamp; a NaN stays NaN, as in min(max(v, lo), hi)). Nothing outside
-// those rows and columns is read or written.
+// bias[r] is added to row r (epBias); the block of R at ep.resid (row
+// stride ldc) is added (epResid; BX holds resid − c, so R's row follows
+// C's); the result is clamped to [lo, hi] (epClamp; a NaN stays NaN, as in
+// min(max(v, lo), hi)). Nothing outside those rows and columns is read or
+// written.
 // Z0–Z15 hold the block (two registers per row), Z16/Z17 a row
 // of B, Z26–Z31 broadcast elements of A and the epilogue's operands.
 TEXT ·kernel8x32AVX512(SB), NOSPLIT, $0-48
@@ -77,6 +79,8 @@ loop:
 epilogue:
 	MOVQ  0(R9), R10
 	MOVQ  8(R9), R11
+	MOVQ  32(R9), BX
+	SUBQ  DX, BX
 	VBROADCASTSS 16(R9), Z28
 	VBROADCASTSS 20(R9), Z29
 	MOVL  24(R9), R12
@@ -97,6 +101,13 @@ noacc0:
 	VADDPS Z26, Z0, Z0
 	VADDPS Z26, Z1, Z1
 nobias0:
+	TESTQ $8, R10
+	JE    nores0
+	VMOVUPS.Z (DX)(BX*1), K1, Z26
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z27
+	VADDPS Z26, Z0, Z0
+	VADDPS Z27, Z1, Z1
+nores0:
 	TESTQ $4, R10
 	JE    noclamp0
 	VMAXPS Z0, Z28, Z0
@@ -122,6 +133,13 @@ noacc1:
 	VADDPS Z26, Z2, Z2
 	VADDPS Z26, Z3, Z3
 nobias1:
+	TESTQ $8, R10
+	JE    nores1
+	VMOVUPS.Z (DX)(BX*1), K1, Z26
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z27
+	VADDPS Z26, Z2, Z2
+	VADDPS Z27, Z3, Z3
+nores1:
 	TESTQ $4, R10
 	JE    noclamp1
 	VMAXPS Z2, Z28, Z2
@@ -147,6 +165,13 @@ noacc2:
 	VADDPS Z26, Z4, Z4
 	VADDPS Z26, Z5, Z5
 nobias2:
+	TESTQ $8, R10
+	JE    nores2
+	VMOVUPS.Z (DX)(BX*1), K1, Z26
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z27
+	VADDPS Z26, Z4, Z4
+	VADDPS Z27, Z5, Z5
+nores2:
 	TESTQ $4, R10
 	JE    noclamp2
 	VMAXPS Z4, Z28, Z4
@@ -172,6 +197,13 @@ noacc3:
 	VADDPS Z26, Z6, Z6
 	VADDPS Z26, Z7, Z7
 nobias3:
+	TESTQ $8, R10
+	JE    nores3
+	VMOVUPS.Z (DX)(BX*1), K1, Z26
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z27
+	VADDPS Z26, Z6, Z6
+	VADDPS Z27, Z7, Z7
+nores3:
 	TESTQ $4, R10
 	JE    noclamp3
 	VMAXPS Z6, Z28, Z6
@@ -197,6 +229,13 @@ noacc4:
 	VADDPS Z26, Z8, Z8
 	VADDPS Z26, Z9, Z9
 nobias4:
+	TESTQ $8, R10
+	JE    nores4
+	VMOVUPS.Z (DX)(BX*1), K1, Z26
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z27
+	VADDPS Z26, Z8, Z8
+	VADDPS Z27, Z9, Z9
+nores4:
 	TESTQ $4, R10
 	JE    noclamp4
 	VMAXPS Z8, Z28, Z8
@@ -222,6 +261,13 @@ noacc5:
 	VADDPS Z26, Z10, Z10
 	VADDPS Z26, Z11, Z11
 nobias5:
+	TESTQ $8, R10
+	JE    nores5
+	VMOVUPS.Z (DX)(BX*1), K1, Z26
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z27
+	VADDPS Z26, Z10, Z10
+	VADDPS Z27, Z11, Z11
+nores5:
 	TESTQ $4, R10
 	JE    noclamp5
 	VMAXPS Z10, Z28, Z10
@@ -247,6 +293,13 @@ noacc6:
 	VADDPS Z26, Z12, Z12
 	VADDPS Z26, Z13, Z13
 nobias6:
+	TESTQ $8, R10
+	JE    nores6
+	VMOVUPS.Z (DX)(BX*1), K1, Z26
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z27
+	VADDPS Z26, Z12, Z12
+	VADDPS Z27, Z13, Z13
+nores6:
 	TESTQ $4, R10
 	JE    noclamp6
 	VMAXPS Z12, Z28, Z12
@@ -272,6 +325,13 @@ noacc7:
 	VADDPS Z26, Z14, Z14
 	VADDPS Z26, Z15, Z15
 nobias7:
+	TESTQ $8, R10
+	JE    nores7
+	VMOVUPS.Z (DX)(BX*1), K1, Z26
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z27
+	VADDPS Z26, Z14, Z14
+	VADDPS Z27, Z15, Z15
+nores7:
 	TESTQ $4, R10
 	JE    noclamp7
 	VMAXPS Z14, Z28, Z14
@@ -357,6 +417,8 @@ tloop:
 tepilogue:
 	MOVQ  0(R9), R10
 	MOVQ  8(R9), R11
+	MOVQ  32(R9), BX
+	SUBQ  DX, BX
 	VBROADCASTSS 16(R9), Z28
 	VBROADCASTSS 20(R9), Z29
 	MOVL  24(R9), R12
@@ -373,6 +435,13 @@ tnoacc0:
 	VADDPS Z26, Z0, Z0
 	VADDPS Z26, Z1, Z1
 tnobias0:
+	TESTQ $8, R10
+	JE    tnores0
+	VMOVUPS.Z (DX)(BX*1), K1, Z26
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z27
+	VADDPS Z26, Z0, Z0
+	VADDPS Z27, Z1, Z1
+tnores0:
 	TESTQ $4, R10
 	JE    tnoclamp0
 	VMAXPS Z0, Z28, Z0
@@ -398,6 +467,13 @@ tnoacc1:
 	VADDPS Z26, Z2, Z2
 	VADDPS Z26, Z3, Z3
 tnobias1:
+	TESTQ $8, R10
+	JE    tnores1
+	VMOVUPS.Z (DX)(BX*1), K1, Z26
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z27
+	VADDPS Z26, Z2, Z2
+	VADDPS Z27, Z3, Z3
+tnores1:
 	TESTQ $4, R10
 	JE    tnoclamp1
 	VMAXPS Z2, Z28, Z2
@@ -423,6 +499,13 @@ tnoacc2:
 	VADDPS Z26, Z4, Z4
 	VADDPS Z26, Z5, Z5
 tnobias2:
+	TESTQ $8, R10
+	JE    tnores2
+	VMOVUPS.Z (DX)(BX*1), K1, Z26
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z27
+	VADDPS Z26, Z4, Z4
+	VADDPS Z27, Z5, Z5
+tnores2:
 	TESTQ $4, R10
 	JE    tnoclamp2
 	VMAXPS Z4, Z28, Z4
@@ -448,6 +531,13 @@ tnoacc3:
 	VADDPS Z26, Z6, Z6
 	VADDPS Z26, Z7, Z7
 tnobias3:
+	TESTQ $8, R10
+	JE    tnores3
+	VMOVUPS.Z (DX)(BX*1), K1, Z26
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z27
+	VADDPS Z26, Z6, Z6
+	VADDPS Z27, Z7, Z7
+tnores3:
 	TESTQ $4, R10
 	JE    tnoclamp3
 	VMAXPS Z6, Z28, Z6
@@ -473,6 +563,13 @@ tnoacc4:
 	VADDPS Z26, Z8, Z8
 	VADDPS Z26, Z9, Z9
 tnobias4:
+	TESTQ $8, R10
+	JE    tnores4
+	VMOVUPS.Z (DX)(BX*1), K1, Z26
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z27
+	VADDPS Z26, Z8, Z8
+	VADDPS Z27, Z9, Z9
+tnores4:
 	TESTQ $4, R10
 	JE    tnoclamp4
 	VMAXPS Z8, Z28, Z8
@@ -498,6 +595,13 @@ tnoacc5:
 	VADDPS Z26, Z10, Z10
 	VADDPS Z26, Z11, Z11
 tnobias5:
+	TESTQ $8, R10
+	JE    tnores5
+	VMOVUPS.Z (DX)(BX*1), K1, Z26
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z27
+	VADDPS Z26, Z10, Z10
+	VADDPS Z27, Z11, Z11
+tnores5:
 	TESTQ $4, R10
 	JE    tnoclamp5
 	VMAXPS Z10, Z28, Z10
@@ -523,6 +627,13 @@ tnoacc6:
 	VADDPS Z26, Z12, Z12
 	VADDPS Z26, Z13, Z13
 tnobias6:
+	TESTQ $8, R10
+	JE    tnores6
+	VMOVUPS.Z (DX)(BX*1), K1, Z26
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z27
+	VADDPS Z26, Z12, Z12
+	VADDPS Z27, Z13, Z13
+tnores6:
 	TESTQ $4, R10
 	JE    tnoclamp6
 	VMAXPS Z12, Z28, Z12
@@ -548,6 +659,13 @@ tnoacc7:
 	VADDPS Z26, Z14, Z14
 	VADDPS Z26, Z15, Z15
 tnobias7:
+	TESTQ $8, R10
+	JE    tnores7
+	VMOVUPS.Z (DX)(BX*1), K1, Z26
+	VMOVUPS.Z 64(DX)(BX*1), K2, Z27
+	VADDPS Z26, Z14, Z14
+	VADDPS Z27, Z15, Z15
+tnores7:
 	TESTQ $4, R10
 	JE    tnoclamp7
 	VMAXPS Z14, Z28, Z14
