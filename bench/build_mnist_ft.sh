@@ -24,8 +24,9 @@
 # builds and of their uniform pairs, of the paired difference, and the
 # ratios; and the ceiling, the original fine-tuned alike per seed
 # (CEILING=0: skipped). Builds and the timing run go through bench/priority-run (global
-# lock, nice -15); pruning, uniform fine-tunes and evals at SCHED_IDLE or nice NICE
-# (default: SCHED_IDLE, chrt -i 0).
+# lock, nice -15; BUILD_RUN="chrt -i 0" runs the builds, fine-tuning included, at
+# SCHED_IDLE instead and keeps only the timing under the lock); pruning, uniform
+# fine-tunes and evals at SCHED_IDLE or nice NICE (default: SCHED_IDLE, chrt -i 0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 prof=$(realpath "$1")
@@ -37,6 +38,7 @@ fracs=(${FRACS-0.5 0.3}) # FRACS="" with CEILING=1: the ceiling alone
 extra=(${BUILD_ARGS:-})
 shared=$(realpath "${SHARED:-../shared}") # SHARED: the reference data (../shared beside the main checkout)
 lock=${BENCH_RUN:-bench/priority-run}
+read -ra build_run <<<"${BUILD_RUN:-$lock}"
 mkdir -p "$out"
 [ -x "$out/edgeprune" ] || go build -o "$out/edgeprune" ./cmd/edgeprune
 [ -x "$out/buildcmp" ] || go build -o "$out/buildcmp" ./bench/buildcmp
@@ -70,7 +72,7 @@ for m in "${models[@]}"; do
 			start=$(date +%s)
 			set +e
 			# shellcheck disable=SC2046
-			"$lock" "$ep" build "$model" --profile "$prof" --budget "latency_ms=$b" \
+			"${build_run[@]}" "$ep" build "$model" --profile "$prof" --budget "latency_ms=$b" \
 				--data "$shared/data/mnist_test.npz" --calib-images 256 --verify-images 2000 \
 				--train "$shared/data/mnist_train.npz" $(recipe --finetune-epochs --train-batch "$seed") "${extra[@]}" -o "$d" >"$d.out" 2>"$d.log"
 			code=$?
