@@ -327,7 +327,8 @@ func TestAdaptiveBNDynamicDims(t *testing.T) {
 // damage (a layer's weight 90% zeroed) is, with adaptive BN, the KL of the
 // variant whose statistics downstream of that layer train.RecalibrateBN
 // re-estimated (the ones upstream kept), and with --adaptive-bn off the
-// stale variant's; on the first convolution the two differ.
+// stale variant's; on the first layer searched (c2; c1 has too few
+// weights) the two differ.
 func TestBuildAdaptiveBNUnstructured(t *testing.T) {
 	ctx := context.Background()
 	calib := mnistCalib(t, 128, 64)
