@@ -26,7 +26,8 @@ import (
 // variant, the statistics of every BatchNormalization node downstream of
 // a pruned node on the calibration samples (train.RecalibrateBN); the
 // nodes upstream keep the original's statistics, as their inputs are the
-// original's.
+// original's. The same holds for an unstructured option's layer (its
+// weight sparsified or coded): the nodes downstream of it are re-estimated.
 
 // AdaptiveBN values of Options.AdaptiveBN.
 const (
@@ -125,10 +126,12 @@ func newAdaptiveBN(ctx context.Context, m *onnxio.Model, mode string, calib []en
 // recalibrate re-estimates, in place, the running statistics of v's
 // BatchNormalization nodes that read values its pruning changed
 // (unaffectedBNStats), and keeps the original's for the others (held in
-// initializers or in Constant nodes).
-func (a *adaptiveBN) recalibrate(ctx context.Context, v *onnxio.Model) error {
+// initializers or in Constant nodes). changed names the initializers whose
+// values differ from the original's with the same dims (an unstructured
+// option's sparsified or coded weight), which the graph alone does not show.
+func (a *adaptiveBN) recalibrate(ctx context.Context, v *onnxio.Model, changed ...string) error {
 	t0 := time.Now()
-	keep := unaffectedBNStats(a.orig.Graph(), v.Graph())
+	keep := unaffectedBNStats(a.orig.Graph(), v.Graph(), changed...)
 	if _, err := train.RecalibrateBN(ctx, v, a.data, a.batches, a.batch, 1, a.shapes...); err != nil {
 		return fmt.Errorf("build: adaptive BN: %w", err)
 	}
@@ -161,26 +164,30 @@ func (a *adaptiveBN) recalibrate(ctx context.Context, v *onnxio.Model) error {
 // unaffectedBNStats names the running-statistic initializers (inputs 3
 // and 4) of the BatchNormalization nodes of pruned whose inputs pruning
 // did not change: no node upstream of them differs from orig's (its proto,
-// or the dims of an initializer it reads). Structured pruning keeps the
-// node list and its order.
-func unaffectedBNStats(orig, pruned *onnx.GraphProto) map[string]bool {
+// the dims of an initializer it reads, or it reads a value named in
+// changed). Structured and unstructured pruning keep the node list and its
+// order.
+func unaffectedBNStats(orig, pruned *onnx.GraphProto, changed ...string) map[string]bool {
 	on, pn := orig.GetNode(), pruned.GetNode()
 	out := map[string]bool{}
 	if len(on) != len(pn) {
 		return out
 	}
 	odims, pdims := initDims(orig), initDims(pruned)
-	changed := map[string]bool{}
+	diffs := map[string]bool{}
+	for _, c := range changed {
+		diffs[c] = true
+	}
 	for i, n := range pn {
 		diff := !proto.Equal(on[i], n)
 		for _, in := range n.GetInput() {
-			if changed[in] || !slices.Equal(odims[in], pdims[in]) {
+			if diffs[in] || !slices.Equal(odims[in], pdims[in]) {
 				diff = true
 			}
 		}
 		if diff {
 			for _, o := range n.GetOutput() {
-				changed[o] = true
+				diffs[o] = true
 			}
 			continue
 		}

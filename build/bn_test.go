@@ -11,6 +11,7 @@ import (
 	"github.com/edgeprune/edgeprune/internal/testmodels"
 	"github.com/edgeprune/edgeprune/onnxio"
 	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
+	"github.com/edgeprune/edgeprune/profile"
 	"github.com/edgeprune/edgeprune/train"
 	"google.golang.org/protobuf/proto"
 )
@@ -318,6 +319,111 @@ func TestAdaptiveBNDynamicDims(t *testing.T) {
 	for name, want := range stats[0] {
 		if !slices.Equal(stats[1][name], want) {
 			t.Errorf("%s: dynamic dims recalibrated differently", name)
+		}
+	}
+}
+
+// TestBuildAdaptiveBNUnstructured: on bncnn an unstructured option's
+// damage (a layer's weight 90% zeroed) is, with adaptive BN, the KL of the
+// variant whose statistics downstream of that layer train.RecalibrateBN
+// re-estimated (the ones upstream kept), and with --adaptive-bn off the
+// stale variant's; on the first layer searched (c2; c1 has too few
+// weights) the two differ.
+func TestBuildAdaptiveBNUnstructured(t *testing.T) {
+	ctx := context.Background()
+	calib := mnistCalib(t, 128, 64)
+	m, err := onnxio.ReadFile(testmodels.Shared(t, "mnist/bncnn.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &profile.UnstructuredSearch{Sparsity: []float64{0.9}, Patterns: []string{"element"}, Coding: []string{"exact"}, MinParams: 1}
+	run := func(mode string) *Result {
+		t.Helper()
+		p := hostProfile(t, "latency_ms=50%")
+		p.Search.Structured.Keep = []float64{1, .5}
+		p.Search.Unstructured = u
+		res, err := Build(ctx, p, "bncnn", m, Options{Threads: 1, Calib: calib, AdaptiveBN: mode})
+		if res == nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		return res
+	}
+	auto, off := run(""), run(AdaptiveBNOff)
+	if !auto.AdaptiveBN.Enabled {
+		t.Fatalf("adaptive_bn %+v: want it on", auto.AdaptiveBN)
+	}
+	space, err := NewSpace(m, []float64{1, .5}, 8, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := space.AddUnstructured(m, u); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := scores(ctx, m, calib, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := newBatchData(calib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	option := func(res *Result, id string) Option {
+		t.Helper()
+		for _, g := range res.Groups {
+			if g.Kind != "unstructured" || g.Roots[0] != id {
+				continue
+			}
+			for _, o := range g.Options {
+				if o.Unstructured != nil && o.Unstructured.Sparsity == 0.9 {
+					return o
+				}
+			}
+		}
+		t.Fatalf("layer %s: no 0.9 option in the table", id)
+		return Option{}
+	}
+	if len(space.ULayers) < 2 {
+		t.Fatalf("%d layers searched: want several", len(space.ULayers))
+	}
+	for li, l := range space.ULayers {
+		k := slices.IndexFunc(l.Opts, func(o UOption) bool { return o.Sparsity == 0.9 })
+		choice := space.Uniform(0)
+		choice[len(space.Groups)+li] = k
+		v, _, err := space.Model(choice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stale, err := scores(ctx, v, calib, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keep := unaffectedBNStats(m.Graph(), v.Graph(), l.Name)
+		origStats := bnStats(t, m)
+		if _, err := train.RecalibrateBN(ctx, v, data, 2, 64, 1); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range v.Params() {
+			if keep[p.ID] {
+				if err := p.SetFloat32(origStats[p.ID], p.Shape()); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		fresh, err := scores(ctx, v, calib, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, old := meanKL(ref, fresh), meanKL(ref, stale)
+		got, gotOff := option(auto, l.ID).Damage, option(off, l.ID).Damage
+		t.Logf("layer %s: damage %.4g with adaptive BN (want %.4g), %.4g off (stale %.4g)", l.ID, got, want, gotOff, old)
+		if math.Abs(got-want) > 1e-3*(1+want) {
+			t.Errorf("layer %s: damage %g, want %g (recalibrated downstream; stale %g)", l.ID, got, want, old)
+		}
+		if math.Abs(gotOff-old) > 1e-3*(1+old) {
+			t.Errorf("layer %s, off: damage %g, want the stale %g", l.ID, gotOff, old)
+		}
+		if li == 0 && !(math.Abs(old-want) > 0.1*want) {
+			t.Errorf("first layer 90%% zeroed: stale damage %g, recalibrated %g: want them to differ", old, want)
 		}
 	}
 }

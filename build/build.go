@@ -397,7 +397,7 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 			}
 			return fid.Damage(refCalib, got), task
 		}
-		if err := ev.unstructuredSensitivity(m, tl, refCalib, origEnergy, opts.Calib, dense, res, score, logf); err != nil {
+		if err := ev.unstructuredSensitivity(m, tl, abn, refCalib, origEnergy, opts.Calib, dense, res, score, logf); err != nil {
 			return nil, err
 		}
 		if dense, err = ev.packedFiles(dense, res); err != nil {
@@ -534,7 +534,7 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 	if abn != nil && opts.Finetune == nil {
 		// What was scored ships: the chosen model with its statistics
 		// re-estimated (fine-tuning re-estimates them itself).
-		if err := abn.recalibrate(ctx, after.m); err != nil {
+		if err := abn.recalibrate(ctx, after.m, space.changedLayers(after.choice)...); err != nil {
 			return nil, err
 		}
 	}

@@ -486,7 +486,7 @@ func (s *candidateSearch) score(ctx context.Context, c *Candidate) error {
 			}
 		}
 	} else if s.bn != nil {
-		if err := s.bn.recalibrate(ctx, m); err != nil {
+		if err := s.bn.recalibrate(ctx, m, s.ev.space.changedLayers(c.Choice)...); err != nil {
 			return err
 		}
 	}

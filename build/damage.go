@@ -10,41 +10,35 @@ import (
 )
 
 // scores runs m on every batch and returns the first output per sample.
+// With more than one thread the batches run side by side, one thread each
+// (sideBySide, tail.go: the same values).
 func scores(ctx context.Context, m *onnxio.Model, batches []engine.Batch, threads int) ([][]float32, error) {
-	var out [][]float32
-	plans := map[string]*engine.Program{}
-	for _, b := range batches {
-		var opts []engine.Option
-		key := ""
-		for n, t := range b.Inputs {
-			opts = append(opts, engine.WithInputShape(n, t.Shape()...))
-			key += fmt.Sprint(n, t.Shape())
-		}
-		p := plans[key]
-		if p == nil {
-			var err error
-			if p, err = engine.Compile(m, append(opts, engine.WithThreads(threads))...); err != nil {
-				return nil, err
-			}
-			plans[key] = p
-		}
-		res, err := p.Run(ctx, b.Inputs)
+	workers := 1
+	if threads > 1 && !plainSensitivity {
+		workers = min(threads, len(batches))
+		threads = max(1, threads/workers)
+	}
+	per := make([][][]float32, len(batches))
+	var plans planCache
+	err := sideBySide(workers, len(batches), func(bi int) error {
+		p, in, err := plans.get(m, batches[bi].Inputs, nil, threads)
 		if err != nil {
-			return nil, err
+			return err
+		}
+		res, err := p.Run(ctx, in)
+		if err != nil {
+			return err
 		}
 		first := p.Outputs()[0]
-		f, ok := res[first.Name].Data().([]float32)
-		if !ok {
-			return nil, fmt.Errorf("build: output %q is not float scores", first.Name)
-		}
-		n := 1
-		if len(first.Shape) > 0 {
-			n = first.Shape[0]
-		}
-		per := len(f) / max(n, 1)
-		for i := 0; i < n; i++ {
-			out = append(out, f[i*per:(i+1)*per])
-		}
+		per[bi], err = samples(res[first.Name], first.Name)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out [][]float32
+	for _, s := range per {
+		out = append(out, s...)
 	}
 	return out, nil
 }

@@ -78,6 +78,7 @@ func (o UOption) String() string {
 // uLayer is one weight searched for unstructured options.
 type uLayer struct {
 	ID    string // the parameter's ID
+	Name  string // the value the nodes read (an initializer's name)
 	Node  string // the node using it as a weight
 	Op    string
 	Cut   int // index of the first main-graph node reading it
@@ -126,7 +127,7 @@ func (s *Space) AddUnstructured(m *onnxio.Model, u *profile.UnstructuredSearch) 
 		if !ok {
 			continue
 		}
-		l := uLayer{ID: t.ID(), Node: t.Node, Op: t.Op, Cut: cut, Elems: t.NumElements()}
+		l := uLayer{ID: t.ID(), Name: c.Param.Name, Node: t.Node, Op: t.Op, Cut: cut, Elems: t.NumElements()}
 		sparsities := []UOption{{}}
 		for _, pat := range pats {
 			levels := u.Sparsity
@@ -223,6 +224,20 @@ func (s *Space) codeValues(m *onnxio.Model, uc []int) error {
 		}
 	}
 	return nil
+}
+
+// changedLayers names the weights whose values choice's unstructured
+// options change (every layer not at its dense exact option, Opts[0]):
+// for adaptive BN, which the graph alone does not tell (bn.go).
+func (s *Space) changedLayers(choice []int) []string {
+	_, uc := s.splitChoice(choice)
+	var out []string
+	for i, k := range uc {
+		if k != 0 {
+			out = append(out, s.ULayers[i].Name)
+		}
+	}
+	return out
 }
 
 // codes are the value codes of the layers uc codes (for pack.WithTensorValues).
@@ -328,7 +343,11 @@ func tensorPackedBytes(t *onnx.TensorProto, code pack.TensorCode) (int64, error)
 //
 // Unless s.UMeasured, an option both sparse and coded is not run: its
 // damages are composed from its twins' (composeDamage), which are run.
-func (e *evaluator) unstructuredSensitivity(orig *onnxio.Model, tl *tails, refCalib [][]float32, origEnergy map[string]float64,
+//
+// With adaptive BN (abn not nil) each option run has the statistics of
+// the BatchNormalization nodes downstream of its layer re-estimated first,
+// as the structured levels have (bn.go).
+func (e *evaluator) unstructuredSensitivity(orig *onnxio.Model, tl *tails, abn *adaptiveBN, refCalib [][]float32, origEnergy map[string]float64,
 	calib []engine.Batch, dense *evaluated, res *Result, score func(got [][]float32) (damage, task float64), logf func(string, ...any)) error {
 	s := e.space
 	var cc compareComposed
@@ -382,6 +401,11 @@ func (e *evaluator) unstructuredSensitivity(orig *onnxio.Model, tl *tails, refCa
 				}
 				weights[k], tensors[k] = v, p.Tensor
 				if k > 0 && (s.UMeasured || !l.composable(k)) {
+					if abn != nil {
+						if err := abn.recalibrate(e.ctx, mm.m, l.Name); err != nil {
+							return nil, err
+						}
+					}
 					lp.models, lp.idx = append(lp.models, mm.m), append(lp.idx, k)
 				}
 			}
