@@ -61,10 +61,9 @@ type convKernel struct {
 }
 
 // residualOK reports whether k's path adds a residual (residIn) to its
-// output: every dense path but the swapped taps (swt: its kernel has no
-// residual yet); not the depthwise or sparse ones.
+// output: every dense path; not the depthwise or sparse ones.
 func (k *convKernel) residualOK() bool {
-	return !k.depthwise && k.flat == nil && k.sp == nil && k.swt == nil
+	return !k.depthwise && k.flat == nil && k.sp == nil
 }
 
 // clampAct is an activation out = min(max(x, lo), hi) fused into the op
@@ -188,7 +187,7 @@ func (k *convKernel) forward(x *exec, in, out []*data) {
 	case k.sp != nil:
 		k.gemmForward(x, in[0].f, nil, bias, nil, out[0].f) // im2col, then k.sp's sparse product (no dense weight)
 	case k.swt != nil:
-		k.swTapsForward(x, in[0].f, bias, out[0].f)
+		k.swTapsForward(x, in[0].f, bias, res, out[0].f)
 	case k.swapped != nil:
 		k.swappedForward(x, in[0].f, bias, res, out[0].f)
 	case k.implicit:

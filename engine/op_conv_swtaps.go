@@ -125,7 +125,7 @@ func (k *convKernel) setupSwTaps(w []float32) int {
 	return k.setupLinearTaps()
 }
 
-func (k *convKernel) swTapsForward(x *exec, src, bias, dst []float32) {
+func (k *convKernel) swTapsForward(x *exec, src, bias, res, dst []float32) {
 	cg, mg := k.c/k.group, k.m/k.group
 	hw, np := k.h*k.w, k.oh*k.ow
 	for n := 0; n < k.n; n++ {
@@ -133,11 +133,14 @@ func (k *convKernel) swTapsForward(x *exec, src, bias, dst []float32) {
 			xg := src[(n*k.c+g*cg)*hw : (n*k.c+(g+1)*cg)*hw]
 			og := dst[(n*k.m+g*mg)*np : (n*k.m+(g+1)*mg)*np]
 			base := k.fillLinear(x, xg)
-			var bg []float32
+			var bg, rg []float32
 			if bias != nil {
 				bg = bias[g*mg : (g+1)*mg]
 			}
-			k.swTapsGEMM(x, k.swt.w[g], base, og, bg)
+			if res != nil {
+				rg = res[(n*k.m+g*mg)*np : (n*k.m+(g+1)*mg)*np]
+			}
+			k.swTapsGEMM(x, k.swt.w[g], base, og, bg, rg)
 		}
 	}
 }
@@ -171,14 +174,15 @@ func (k *convKernel) fillLinear(x *exec, xg []float32) []float32 {
 }
 
 // swTapsGEMM stores into og (M/G planes of OH·OW) Cᵀ = im2col(x)ᵀ·Wᵀ read
-// through the offsets, plus bias, clamped by k.act. A unit of work is a
+// through the offsets, plus bias, plus res (laid out as og) when not nil,
+// clamped by k.act. A unit of work is a
 // piece of swTapsTiles blocks of 8 positions times a range of the 32-wide
 // channel panels (all of them unless the threads need more units); it runs
 // depth block by depth block, channel panels inside, position blocks
 // innermost, into a Cᵀ block of its own, then transposes that into the
 // output planes. Every output sums its depth blocks in the same order
 // whatever the split, so the bits do not depend on the threads.
-func (k *convKernel) swTapsGEMM(x *exec, wp []float32, base, og, bias []float32) {
+func (k *convKernel) swTapsGEMM(x *exec, wp []float32, base, og, bias, res []float32) {
 	st := k.swt
 	mg := k.m / k.group
 	kk := k.c / k.group * k.kh * k.kw
@@ -245,6 +249,9 @@ func (k *convKernel) swTapsGEMM(x *exec, wp []float32, base, og, bias []float32)
 					orow := og[(jb*32+q)*np+i0 : (jb*32+q)*np+i1]
 					for i := range orow {
 						orow[i] = cb[i*32+q] + b
+					}
+					if res != nil {
+						vecAdd(orow, orow, res[(jb*32+q)*np+i0:(jb*32+q)*np+i1])
 					}
 					k.act.apply(orow)
 				}
