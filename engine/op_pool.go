@@ -20,7 +20,9 @@ type poolKernel struct {
 	kind       poolKind
 	nc         int
 	includePad bool
-	plane      *paddedPlane // MaxPool with horizontal stride 1 or 2
+	// row, for MaxPool with a horizontal stride of 1 or 2, lays out one
+	// row of the window maxima down the columns (maxRows).
+	row *paddedPlane
 }
 
 func buildPool(kind poolKind) opBuilder {
@@ -48,7 +50,9 @@ func buildPool(kind poolKind) opBuilder {
 		}
 		k := &poolKernel{convGeom: *g, kind: kind, nc: x.shape[0] * x.shape[1], includePad: b.attrInt("count_include_pad", 0) != 0}
 		if kind == poolMax && planeOK(g) {
-			k.plane = newPaddedPlane(&k.convGeom)
+			rg := *g // one row: the vertical taps are taken before (maxRows)
+			rg.h, rg.oh, rg.kh, rg.sh, rg.dh, rg.pt, rg.pb = 1, 1, 1, 1, 1, 0, 0
+			k.row = newPaddedPlane(&rg)
 		}
 		out := append([]int{x.shape[0], x.shape[1]}, g.outSpatial()...)
 		return &built{k: k, out: one(x.dt, out), alias: -1, flops: int64(numel(out) * g.kh * g.kw)}, nil
@@ -56,30 +60,65 @@ func buildPool(kind poolKind) opBuilder {
 }
 
 func (k *poolKernel) forward(x *exec, in, out []*data) {
-	if k.plane != nil {
-		k.maxPlanes(x, in[0].f, out[0].f)
+	if k.row != nil {
+		k.maxRows(x, in[0].f, out[0].f)
 		return
 	}
 	k.forwardRef(x, in[0].f, out[0].f)
 }
 
-// maxPlanes is MaxPool over paddedPlanes padded with −∞ (which never wins,
-// as skipping the position would), each output row a tapMaxRow.
-func (k *poolKernel) maxPlanes(x *exec, src, dst []float32) {
+// maxRows is MaxPool taken apart: for each output row, the maximum down
+// the columns over the window's input rows inside the input (tapMaxRow
+// over whole rows), written into a row padded with −∞ (which never wins,
+// as skipping the position would) and, for a horizontal stride of 2,
+// split into its even and odd columns; then the maximum across the
+// window's columns, each a contiguous run of that row (tapMaxRow again).
+// An output row whose window has no input row is −∞, as in the reference.
+// The maximum is taken in another order than forwardRef's, which only
+// the sign of a zero or which NaN comes out can tell.
+func (k *poolKernel) maxRows(x *exec, src, dst []float32) {
 	hw, ohw := k.h*k.w, k.oh*k.ow
 	threads := x.threads
 	if k.nc*ohw*k.kh*k.kw < parallelMinElems {
 		threads = 1
 	}
-	pp := k.plane
+	rp := k.row
+	ninf := float32(math.Inf(-1))
 	parallelFor(k.nc, threads, func(lo, hi int) {
-		bufp, plane := pp.getPlane(float32(math.Inf(-1)))
-		for nc := lo; nc < hi; nc++ {
-			pp.fill(plane, src[nc*hw:(nc+1)*hw])
-			oc := dst[nc*ohw : (nc+1)*ohw]
-			for oy := 0; oy < k.oh; oy++ {
-				tapMaxRow(oc[oy*k.ow:(oy+1)*k.ow], pp.row(plane, oy), pp.offs)
+		bufp, prow := rp.getPlane(ninf)
+		cols := prow[k.pl : k.pl+k.w] // stride 1: the input's columns in place
+		var colsp *[]float32
+		if k.sw != 1 {
+			colsp = planePool.Get().(*[]float32)
+			if len(*colsp) < k.w {
+				*colsp = make([]float32, k.w)
 			}
+			cols = (*colsp)[:k.w]
+		}
+		offs := make([]int, 0, k.kh)
+		for nc := lo; nc < hi; nc++ {
+			xc, oc := src[nc*hw:(nc+1)*hw], dst[nc*ohw:(nc+1)*ohw]
+			for oy := 0; oy < k.oh; oy++ {
+				orow := oc[oy*k.ow : (oy+1)*k.ow]
+				offs = offs[:0]
+				for ky := 0; ky < k.kh; ky++ {
+					if iy := oy*k.sh - k.pt + ky*k.dh; iy >= 0 && iy < k.h {
+						offs = append(offs, iy*k.w)
+					}
+				}
+				if len(offs) == 0 {
+					fill(orow, ninf)
+					continue
+				}
+				tapMaxRow(cols, xc, offs)
+				if k.sw != 1 {
+					rp.fill(prow, cols)
+				}
+				tapMaxRow(orow, prow, rp.offs)
+			}
+		}
+		if colsp != nil {
+			planePool.Put(colsp)
 		}
 		planePool.Put(bufp)
 	})
