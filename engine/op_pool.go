@@ -84,16 +84,23 @@ func (k *poolKernel) maxRows(x *exec, src, dst []float32) {
 	}
 	rp := k.row
 	ninf := float32(math.Inf(-1))
+	// With a stride of 2, where the input's even and odd columns go in
+	// the padded row (paddedPlane.fill's runs, without its per-row work).
+	e0, o0, pairs, last := rp.col(k.pl), rp.col(k.pl+1), k.w/2, -1
+	if k.w%2 == 1 {
+		last = rp.col(k.pl + k.w - 1)
+	}
 	parallelFor(k.nc, threads, func(lo, hi int) {
-		bufp, prow := rp.getPlane(ninf)
+		// One buffer of this goroutine's own, with a cache line of margin
+		// around each part: both are written for every output row, and a
+		// line shared with another core's buffer would go back and forth.
+		const gap = 16
+		buf := make([]float32, gap+rp.planeSz+gap+k.w+gap)
+		prow := buf[gap : gap+rp.planeSz]
+		fill(prow, ninf)
 		cols := prow[k.pl : k.pl+k.w] // stride 1: the input's columns in place
-		var colsp *[]float32
 		if k.sw != 1 {
-			colsp = planePool.Get().(*[]float32)
-			if len(*colsp) < k.w {
-				*colsp = make([]float32, k.w)
-			}
-			cols = (*colsp)[:k.w]
+			cols = buf[2*gap+rp.planeSz : 2*gap+rp.planeSz+k.w]
 		}
 		offs := make([]int, 0, k.kh)
 		for nc := lo; nc < hi; nc++ {
@@ -112,15 +119,16 @@ func (k *poolKernel) maxRows(x *exec, src, dst []float32) {
 				}
 				tapMaxRow(cols, xc, offs)
 				if k.sw != 1 {
-					rp.fill(prow, cols)
+					if pairs > 0 {
+						deinterleave(prow[e0:e0+pairs], prow[o0:o0+pairs], cols)
+					}
+					if last >= 0 {
+						prow[last] = cols[k.w-1]
+					}
 				}
 				tapMaxRow(orow, prow, rp.offs)
 			}
 		}
-		if colsp != nil {
-			planePool.Put(colsp)
-		}
-		planePool.Put(bufp)
 	})
 }
 
