@@ -60,11 +60,76 @@ func buildPool(kind poolKind) opBuilder {
 }
 
 func (k *poolKernel) forward(x *exec, in, out []*data) {
+	if k.is3x3s2() {
+		k.max3x3s2(x, in[0].f, out[0].f)
+		return
+	}
 	if k.row != nil {
 		k.maxRows(x, in[0].f, out[0].f)
 		return
 	}
 	k.forwardRef(x, in[0].f, out[0].f)
+}
+
+// is3x3s2 reports whether k is the 3×3, stride-2 MaxPool with a padding
+// of 1 above and to the left of an input of even sides whose windows all
+// end inside it (resnet18's pool of its stem): max3x3s2.
+func (k *poolKernel) is3x3s2() bool {
+	return k.kind == poolMax && k.row != nil && k.kh == 3 && k.kw == 3 && k.sh == 2 && k.sw == 2 && k.dh == 1 && k.dw == 1 &&
+		k.pt == 1 && k.pl == 1 && k.h%2 == 0 && k.w%2 == 0 && k.oh == k.h/2 && k.ow == k.w/2
+}
+
+// max3x3s2 is maxRows for is3x3s2, a channel in a few whole-plane passes
+// instead of a few calls per output row: the channel's even and odd
+// columns e and o (one deinterleave); the row maxima max(o[j−1], e[j],
+// o[j]) over the plane as one run (the first column, whose window starts
+// in the padding, redone as max(e, o)), below a row of −∞; the column
+// maxima of three such rows, for every output row at once (rows 2·oy−1,
+// 2·oy, 2·oy+1 of the input: one run that also computes the odd rows,
+// which are dropped); then the output rows copied out.
+func (k *poolKernel) max3x3s2(x *exec, src, dst []float32) {
+	h, w, oh, ow := k.h, k.w, k.oh, k.ow
+	hw, ohw := h*w, oh*ow
+	threads := x.threads
+	if k.nc*ohw*9 < parallelMinElems {
+		threads = 1
+	}
+	ninf := float32(math.Inf(-1))
+	nv := (oh-1)*2*ow + ow // the column maxima's run
+	parallelFor(k.nc, threads, func(lo, hi int) {
+		const gap = 16 // a cache line around each part (see maxRows)
+		bufp := planePool.Get().(*[]float32)
+		if n := gap + h*ow + gap + h*ow + gap + (h+1)*ow + gap + nv + gap; len(*bufp) < n {
+			*bufp = make([]float32, n)
+		}
+		buf := *bufp
+		eo := gap
+		oo := eo + h*ow + gap
+		ho := oo + h*ow + gap
+		vo := ho + (h+1)*ow + gap
+		e, o := buf[eo:eo+h*ow], buf[oo:oo+h*ow]
+		hm, vm := buf[ho:ho+(h+1)*ow], buf[vo:vo+nv]
+		fill(hm[:ow], ninf)
+		hoffs := []int{oo - 1, eo, oo}
+		voffs := []int{0, ow, 2 * ow}
+		for nc := lo; nc < hi; nc++ {
+			xc, oc := src[nc*hw:(nc+1)*hw], dst[nc*ohw:(nc+1)*ohw]
+			deinterleave(e, o, xc)
+			tapMaxRow(hm[ow:], buf, hoffs)
+			for r := 0; r < h; r++ {
+				m, v := e[r*ow], o[r*ow]
+				if v > m || v != v {
+					m = v
+				}
+				hm[(r+1)*ow] = m
+			}
+			tapMaxRow(vm, hm, voffs)
+			for oy := 0; oy < oh; oy++ {
+				copy(oc[oy*ow:(oy+1)*ow], vm[oy*2*ow:])
+			}
+		}
+		planePool.Put(bufp)
+	})
 }
 
 // maxRows is MaxPool taken apart: for each output row, the maximum down
