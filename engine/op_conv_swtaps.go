@@ -174,15 +174,15 @@ func (k *convKernel) fillLinear(x *exec, xg []float32) []float32 {
 }
 
 // swTapsGEMM stores into og (M/G planes of OH·OW) Cᵀ = im2col(x)ᵀ·Wᵀ read
-// through the offsets, plus bias, plus the residual rg (laid out as og)
-// when not nil, clamped by k.act. A unit of work is a
+// through the offsets, plus bias, plus res (laid out as og) when not nil,
+// clamped by k.act. A unit of work is a
 // piece of swTapsTiles blocks of 8 positions times a range of the 32-wide
 // channel panels (all of them unless the threads need more units); it runs
 // depth block by depth block, channel panels inside, position blocks
 // innermost, into a Cᵀ block of its own, then transposes that into the
 // output planes. Every output sums its depth blocks in the same order
 // whatever the split, so the bits do not depend on the threads.
-func (k *convKernel) swTapsGEMM(x *exec, wp []float32, base, og, bias, rg []float32) {
+func (k *convKernel) swTapsGEMM(x *exec, wp []float32, base, og, bias, res []float32) {
 	st := k.swt
 	mg := k.m / k.group
 	kk := k.c / k.group * k.kh * k.kw
@@ -247,15 +247,11 @@ func (k *convKernel) swTapsGEMM(x *exec, wp []float32, base, og, bias, rg []floa
 						b = bias[jb*32+q]
 					}
 					orow := og[(jb*32+q)*np+i0 : (jb*32+q)*np+i1]
-					if rg != nil {
-						rrow := rg[(jb*32+q)*np+i0 : (jb*32+q)*np+i1]
-						for i := range orow {
-							orow[i] = (cb[i*32+q] + b) + rrow[i]
-						}
-					} else {
-						for i := range orow {
-							orow[i] = cb[i*32+q] + b
-						}
+					for i := range orow {
+						orow[i] = cb[i*32+q] + b
+					}
+					if res != nil {
+						vecAdd(orow, orow, res[(jb*32+q)*np+i0:(jb*32+q)*np+i1])
 					}
 					k.act.apply(orow)
 				}

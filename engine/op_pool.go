@@ -20,7 +20,9 @@ type poolKernel struct {
 	kind       poolKind
 	nc         int
 	includePad bool
-	plane      *paddedPlane // MaxPool with horizontal stride 1 or 2
+	// row, for MaxPool with a horizontal stride of 1 or 2, lays out one
+	// row of the window maxima down the columns (maxRows).
+	row *paddedPlane
 }
 
 func buildPool(kind poolKind) opBuilder {
@@ -48,7 +50,9 @@ func buildPool(kind poolKind) opBuilder {
 		}
 		k := &poolKernel{convGeom: *g, kind: kind, nc: x.shape[0] * x.shape[1], includePad: b.attrInt("count_include_pad", 0) != 0}
 		if kind == poolMax && planeOK(g) {
-			k.plane = newPaddedPlane(&k.convGeom)
+			rg := *g // one row: the vertical taps are taken before (maxRows)
+			rg.h, rg.oh, rg.kh, rg.sh, rg.dh, rg.pt, rg.pb = 1, 1, 1, 1, 1, 0, 0
+			k.row = newPaddedPlane(&rg)
 		}
 		out := append([]int{x.shape[0], x.shape[1]}, g.outSpatial()...)
 		return &built{k: k, out: one(x.dt, out), alias: -1, flops: int64(numel(out) * g.kh * g.kw)}, nil
@@ -56,32 +60,140 @@ func buildPool(kind poolKind) opBuilder {
 }
 
 func (k *poolKernel) forward(x *exec, in, out []*data) {
-	if k.plane != nil {
-		k.maxPlanes(x, in[0].f, out[0].f)
+	if k.is3x3s2() {
+		k.max3x3s2(x, in[0].f, out[0].f)
+		return
+	}
+	if k.row != nil {
+		k.maxRows(x, in[0].f, out[0].f)
 		return
 	}
 	k.forwardRef(x, in[0].f, out[0].f)
 }
 
-// maxPlanes is MaxPool over paddedPlanes padded with −∞ (which never wins,
-// as skipping the position would), each output row a tapMaxRow.
-func (k *poolKernel) maxPlanes(x *exec, src, dst []float32) {
+// is3x3s2 reports whether k is the 3×3, stride-2 MaxPool with a padding
+// of 1 above and to the left of an input of even sides whose windows all
+// end inside it (resnet18's pool of its stem): max3x3s2.
+func (k *poolKernel) is3x3s2() bool {
+	return k.kind == poolMax && k.row != nil && k.kh == 3 && k.kw == 3 && k.sh == 2 && k.sw == 2 && k.dh == 1 && k.dw == 1 &&
+		k.pt == 1 && k.pl == 1 && k.h%2 == 0 && k.w%2 == 0 && k.oh == k.h/2 && k.ow == k.w/2
+}
+
+// max3x3s2 is maxRows for is3x3s2, a channel in a few whole-plane passes
+// instead of a few calls per output row: the channel's even and odd
+// columns e and o (one deinterleave); the row maxima max(o[j−1], e[j],
+// o[j]) over the plane as one run (the first column, whose window starts
+// in the padding, redone as max(e, o)), below a row of −∞; the column
+// maxima of three such rows, for every output row at once (rows 2·oy−1,
+// 2·oy, 2·oy+1 of the input: one run that also computes the odd rows,
+// which are dropped); then the output rows copied out.
+func (k *poolKernel) max3x3s2(x *exec, src, dst []float32) {
+	h, w, oh, ow := k.h, k.w, k.oh, k.ow
+	hw, ohw := h*w, oh*ow
+	threads := x.threads
+	if k.nc*ohw*9 < parallelMinElems {
+		threads = 1
+	}
+	ninf := float32(math.Inf(-1))
+	nv := (oh-1)*2*ow + ow // the column maxima's run
+	parallelFor(k.nc, threads, func(lo, hi int) {
+		const gap = 16 // a cache line around each part (see maxRows)
+		bufp := planePool.Get().(*[]float32)
+		if n := gap + h*ow + gap + h*ow + gap + (h+1)*ow + gap + nv + gap; len(*bufp) < n {
+			*bufp = make([]float32, n)
+		}
+		buf := *bufp
+		eo := gap
+		oo := eo + h*ow + gap
+		ho := oo + h*ow + gap
+		vo := ho + (h+1)*ow + gap
+		e, o := buf[eo:eo+h*ow], buf[oo:oo+h*ow]
+		hm, vm := buf[ho:ho+(h+1)*ow], buf[vo:vo+nv]
+		fill(hm[:ow], ninf)
+		hoffs := []int{oo - 1, eo, oo}
+		voffs := []int{0, ow, 2 * ow}
+		for nc := lo; nc < hi; nc++ {
+			xc, oc := src[nc*hw:(nc+1)*hw], dst[nc*ohw:(nc+1)*ohw]
+			deinterleave(e, o, xc)
+			tapMaxRow(hm[ow:], buf, hoffs)
+			for r := 0; r < h; r++ {
+				m, v := e[r*ow], o[r*ow]
+				if v > m || v != v {
+					m = v
+				}
+				hm[(r+1)*ow] = m
+			}
+			tapMaxRow(vm, hm, voffs)
+			for oy := 0; oy < oh; oy++ {
+				copy(oc[oy*ow:(oy+1)*ow], vm[oy*2*ow:])
+			}
+		}
+		planePool.Put(bufp)
+	})
+}
+
+// maxRows is MaxPool taken apart: for each output row, the maximum down
+// the columns over the window's input rows inside the input (tapMaxRow
+// over whole rows), written into a row padded with −∞ (which never wins,
+// as skipping the position would) and, for a horizontal stride of 2,
+// split into its even and odd columns; then the maximum across the
+// window's columns, each a contiguous run of that row (tapMaxRow again).
+// An output row whose window has no input row is −∞, as in the reference.
+// The maximum is taken in another order than forwardRef's, which only
+// the sign of a zero or which NaN comes out can tell.
+func (k *poolKernel) maxRows(x *exec, src, dst []float32) {
 	hw, ohw := k.h*k.w, k.oh*k.ow
 	threads := x.threads
 	if k.nc*ohw*k.kh*k.kw < parallelMinElems {
 		threads = 1
 	}
-	pp := k.plane
+	rp := k.row
+	ninf := float32(math.Inf(-1))
+	// With a stride of 2, where the input's even and odd columns go in
+	// the padded row (paddedPlane.fill's runs, without its per-row work).
+	e0, o0, pairs, last := rp.col(k.pl), rp.col(k.pl+1), k.w/2, -1
+	if k.w%2 == 1 {
+		last = rp.col(k.pl + k.w - 1)
+	}
 	parallelFor(k.nc, threads, func(lo, hi int) {
-		bufp, plane := pp.getPlane(float32(math.Inf(-1)))
+		// One buffer of this goroutine's own, with a cache line of margin
+		// around each part: both are written for every output row, and a
+		// line shared with another core's buffer would go back and forth.
+		const gap = 16
+		buf := make([]float32, gap+rp.planeSz+gap+k.w+gap)
+		prow := buf[gap : gap+rp.planeSz]
+		fill(prow, ninf)
+		cols := prow[k.pl : k.pl+k.w] // stride 1: the input's columns in place
+		if k.sw != 1 {
+			cols = buf[2*gap+rp.planeSz : 2*gap+rp.planeSz+k.w]
+		}
+		offs := make([]int, 0, k.kh)
 		for nc := lo; nc < hi; nc++ {
-			pp.fill(plane, src[nc*hw:(nc+1)*hw])
-			oc := dst[nc*ohw : (nc+1)*ohw]
+			xc, oc := src[nc*hw:(nc+1)*hw], dst[nc*ohw:(nc+1)*ohw]
 			for oy := 0; oy < k.oh; oy++ {
-				tapMaxRow(oc[oy*k.ow:(oy+1)*k.ow], pp.row(plane, oy), pp.offs)
+				orow := oc[oy*k.ow : (oy+1)*k.ow]
+				offs = offs[:0]
+				for ky := 0; ky < k.kh; ky++ {
+					if iy := oy*k.sh - k.pt + ky*k.dh; iy >= 0 && iy < k.h {
+						offs = append(offs, iy*k.w)
+					}
+				}
+				if len(offs) == 0 {
+					fill(orow, ninf)
+					continue
+				}
+				tapMaxRow(cols, xc, offs)
+				if k.sw != 1 {
+					if pairs > 0 {
+						deinterleave(prow[e0:e0+pairs], prow[o0:o0+pairs], cols)
+					}
+					if last >= 0 {
+						prow[last] = cols[k.w-1]
+					}
+				}
+				tapMaxRow(orow, prow, rp.offs)
 			}
 		}
-		planePool.Put(bufp)
 	})
 }
 

@@ -26,6 +26,14 @@ func TestMaxPoolPlanesMatchReference(t *testing.T) {
 		{[]int{1, 2, 8, 20}, map[string][]int64{"kernel_shape": {5, 5}, "strides": {1, 2}, "pads": {2, 2, 2, 2}}, true},
 		{[]int{1, 3, 17}, map[string][]int64{"kernel_shape": {3}, "strides": {2}, "pads": {1, 1}}, false},
 		{[]int{1, 2, 12, 13}, map[string][]int64{"kernel_shape": {3, 3}, "strides": {2, 2}, "dilations": {2, 2}, "pads": {2, 2, 1, 1}}, true},
+		{[]int{1, 3, 113, 111}, map[string][]int64{"kernel_shape": {3, 3}, "strides": {2, 2}, "pads": {1, 1, 1, 1}}, false},                   // odd sides, resnet's pool
+		{[]int{2, 3, 11, 37}, map[string][]int64{"kernel_shape": {3, 2}, "strides": {3, 2}, "pads": {1, 0, 2, 1}}, true},                      // vertical stride 3
+		{[]int{1, 2, 7, 9}, map[string][]int64{"kernel_shape": {2, 2}, "strides": {3, 1}, "pads": {2, 1, 2, 1}}, true},                        // windows with no input row
+		{[]int{1, 4, 9, 50}, map[string][]int64{"kernel_shape": {4, 5}, "strides": {1, 2}, "dilations": {2, 3}, "pads": {3, 4, 2, 5}}, false}, // dilated, wide
+		{[]int{1, 2, 6, 6}, map[string][]int64{"kernel_shape": {2, 2}, "strides": {2, 2}}, false},                                             // 2×2 stride 2
+		{[]int{1, 2, 1, 1}, map[string][]int64{"kernel_shape": {3, 3}, "strides": {1, 1}, "pads": {1, 1, 1, 1}}, false},                       // 1×1 input
+		{[]int{2, 3, 10, 14}, map[string][]int64{"kernel_shape": {3, 3}, "strides": {2, 2}, "pads": {1, 1, 0, 0}}, true},                      // max3x3s2, no pad below
+		{[]int{1, 2, 2, 2}, map[string][]int64{"kernel_shape": {3, 3}, "strides": {2, 2}, "pads": {1, 1, 1, 1}}, false},                       // max3x3s2, one output
 	} {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			b := &buildCtx{opset: 13, nOut: 1, attrs: attrMap(c.attrs, "")}
@@ -38,11 +46,17 @@ func TestMaxPoolPlanesMatchReference(t *testing.T) {
 				t.Fatal(err)
 			}
 			k := bt.k.(*poolKernel)
-			if k.plane == nil {
-				t.Fatal("no plane path")
+			if k.row == nil {
+				t.Fatal("no row path")
+			}
+			if i == 0 && !k.is3x3s2() {
+				t.Fatal("resnet18's pool does not take max3x3s2")
 			}
 			x := randSlice(r, numel(c.x))
 			x[len(x)/3] = float32(math.NaN())
+			if i := 3 * k.w; i < len(x) && len(c.x) == 4 {
+				x[i] = float32(math.NaN()) // the first column of a row
+			}
 			want, got := make([]float32, numel(bt.out[0].shape)), make([]float32, numel(bt.out[0].shape))
 			k.forwardRef(&exec{threads: 1}, x, want)
 			nans := 0

@@ -137,13 +137,14 @@ done
 # The engine's kernels (NEON on arm64, portable Go on armv7) on 1, 2 and 3
 # threads give the same bits (TestThreadsBitwise: lenet5, mobilenet_v3_small, PP-OCR cls and det at a
 # small input; TestConvFastPathsMatchReference: every Conv path against the
-# reference loop, and 3 threads against 1 bit for bit), under qemu.
+# reference loop, and 3 threads against 1 bit for bit; the residual Add in
+# each path's epilogue against the unfused ops, bit for bit), under qemu.
 for t in "${TARGETS[@]}"; do
 	read -r os arch goarm bin qemu <<<"$t"
 	[[ "$os" == linux && "$qemu" != - ]] || continue
 	[[ "$goarm" == - ]] && goarm=
 	CGO_ENABLED=0 GOOS="$os" GOARCH="$arch" GOARM="$goarm" go test -c -o "$out/engine.$bin.test" ./engine
-	if (cd engine && "$qemu" "$out/engine.$bin.test" -test.run '^(TestThreadsBitwise|TestElementwiseThreads|TestConvFastPathsMatchReference|TestNodeThreads|TestScheduleThreads|TestTunablesFile)$' -test.count=1 -test.v >"$out/engine.$bin.log" 2>&1) &&
+	if (cd engine && "$qemu" "$out/engine.$bin.test" -test.run '^(TestThreadsBitwise|TestElementwiseThreads|TestConvFastPathsMatchReference|TestConvResidualEqualsUnfused|TestGemmPackedResidual|TestFusedResidualEqualsUnfused|TestNodeThreads|TestScheduleThreads|TestTunablesFile)$' -test.count=1 -test.v >"$out/engine.$bin.log" 2>&1) &&
 		grep -q '^PASS' "$out/engine.$bin.log" && ! grep -q -- '--- SKIP' "$out/engine.$bin.log"; then
 		echo "cross: ok   $bin engine outputs on 1, 2 and 3 threads equal bit for bit"
 	else
