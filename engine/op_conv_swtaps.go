@@ -13,21 +13,29 @@ package engine
 // no computed column is dropped, where the linear path computes the
 // linearRow − OW columns past each output row and pads its last panel
 // (resnet18's 7² fills 77% of its panels, its 14² 88%; here 88% and 98%,
-// and 100% from 28² up). Wᵀ is packed at compile time in depth blocks; the
-// Cᵀ blocks are transposed into the output planes with the bias and the
-// activation.
+// and 100% from 28² up). Wᵀ is packed at compile time in depth blocks. The
+// kernel stores the full 8×32 blocks of the last depth block transposed
+// into the output planes, with the bias and the activation (epSwT); the
+// other blocks (partial, or of earlier depth blocks) go to a Cᵀ block of
+// the unit's own, and the partial ones from there into the output.
 
 // swTapsKernel, when not nil, is the micro-kernel of the swapped implicit
 // path (AVX-512: kernel8x32SwTapsAVX512). It computes what swTapsRef does.
-var swTapsKernel func(kc int, pos []int, base []float32, offs []int, b, c []float32, ldc int, ep *kernEpi)
+var swTapsKernel func(kc int, pos []int, base []float32, offs []int, b, c []float32, ldc int, ep *kernEpi, o []float32, ldo int)
+
+// epSwT is a flag of swTapsKernel's epilogue (beside epAccum, epBias and
+// epClamp): store the block transposed into o.
+const epSwT = 1 << 8
 
 // swTapsRef is the reference of swTapsKernel: the first ep.rows rows and
 // the columns in ep.mask of the 8×32 block at c (row stride ldc) receive
 //
 //	C[r,q] = Σ_{p<kc} base[pos[r]+offs[p]] · b[p·32+q]   (+ C[r,q] with epAccum)
 //
-// (ep's other flags are not taken).
-func swTapsRef(kc int, pos []int, base []float32, offs []int, b, c []float32, ldc int, ep *kernEpi) {
+// (ep's bias and clamp are not taken). With epSwT (a full block) C is
+// read, not written, and o[q·ldo+r] receives clamp(C[r,q] + bias[q])
+// (the bias with epBias, the clamp with epClamp).
+func swTapsRef(kc int, pos []int, base []float32, offs []int, b, c []float32, ldc int, ep *kernEpi, o []float32, ldo int) {
 	for r := 0; r < int(ep.rows); r++ {
 		for q := 0; q < 32; q++ {
 			if ep.mask>>q&1 == 0 {
@@ -40,7 +48,17 @@ func swTapsRef(kc int, pos []int, base []float32, offs []int, b, c []float32, ld
 			if ep.flags&epAccum != 0 {
 				s += c[r*ldc+q]
 			}
-			c[r*ldc+q] = s
+			if ep.flags&epSwT == 0 {
+				c[r*ldc+q] = s
+				continue
+			}
+			if ep.flags&epBias != 0 {
+				s += ep.biasS[q]
+			}
+			if ep.flags&epClamp != 0 {
+				s = min(max(s, ep.lo), ep.hi)
+			}
+			o[q*ldo+r] = s
 		}
 	}
 }
@@ -68,21 +86,14 @@ func (k *convKernel) swTapsOK(kern *microKernel) bool {
 	return swTapsKernel != nil && kern != nil && k.linearGeom()
 }
 
-// swTapsMaxPositions bounds the layers that take the swapped implicit path:
-// its transposition of Cᵀ into the output planes is a scalar pass over the
-// output. Measured on resnet18's layers (BenchmarkConvPaths, AVX-512, Zen
-// 5; docs/benchmarks.md, "Threads", session 9): at 14² and 7² outputs it
-// was 7–17% faster than the linear path at 1 and 2 threads; at 28² as fast
-// at 1 thread and up to 16% slower at 2; at 56² and 112² slower.
-const swTapsMaxPositions = 256
-
 // swTapsBetter reports whether k, which swTapsOK, should take the swapped
-// implicit path: few enough output positions, and its panels filled better
-// than the implicit paths' (linear or by rows) would be.
+// implicit path: when it fills the micro-kernel's blocks at least as well
+// as the implicit paths (linear or by rows) would. Measured on resnet18's
+// layers (BenchmarkConvPaths, AVX-512, Zen 5; docs/benchmarks.md,
+// "Threads", session 9) it was faster than the linear path on every 3×3
+// layer and the 7×7 stem at 1 thread, by 4–15%, where it fills 100% of
+// them against 77–96%.
 func (k *convKernel) swTapsBetter(kern *microKernel) bool {
-	if k.oh*k.ow > swTapsMaxPositions {
-		return false
-	}
 	other := 0.0
 	if k.implicitLinearOK(kern) {
 		other = k.linearFill(kern)
@@ -91,7 +102,9 @@ func (k *convKernel) swTapsBetter(kern *microKernel) bool {
 		nr := kern.nr
 		other = max(other, float64(k.ow)/float64((k.ow+nr-1)/nr*nr))
 	}
-	return k.swTapsFill() > other
+	mg, mr := k.m/k.group, kern.mr
+	other *= float64(mg) / float64((mg+mr-1)/mr*mr)
+	return k.swTapsFill() >= other
 }
 
 // swTapsFill is the share of the kernel's work that computes outputs: its
@@ -223,32 +236,53 @@ func (k *convKernel) swTapsGEMM(x *exec, wp []float32, base, og, bias, res []flo
 			for p0 := 0; p0 < kk; p0 += st.kcb {
 				kc := min(st.kcb, kk-p0)
 				offs := k.tapOffs[p0 : p0+kc]
-				ep.flags = 0
+				flags := 0
 				if p0 > 0 {
-					ep.flags = epAccum
+					flags = epAccum
 				}
+				last := p0+kc == kk
 				for jb := b0; jb < b1; jb++ {
 					bpan := wp[p0*st.mp+jb*32*kc : p0*st.mp+(jb+1)*32*kc]
 					ep.mask = 1<<min(32, mg-jb*32) - 1
 					cb := ct[(jb-b0)*rows*32:]
 					for t := t0; t < t1; t++ {
 						ep.rows = int32(min(8, np-t*8))
-						swTapsKernel(kc, st.pos[t*8:t*8+8], base, offs, bpan, cb[(t-t0)*8*32:], 32, &ep)
+						ep.flags = flags
+						if !last || ep.rows < 8 || ep.mask != 1<<32-1 {
+							swTapsKernel(kc, st.pos[t*8:t*8+8], base, offs, bpan, cb[(t-t0)*8*32:], 32, &ep, nil, 0)
+							continue
+						}
+						// A full block, in its last depth block: stored
+						// transposed into the output planes.
+						ep.flags |= epSwT
+						if bias != nil {
+							ep.flags |= epBias
+							ep.bias, ep.biasS = &bias[jb*32], bias[jb*32:jb*32+32]
+						}
+						if k.act != nil {
+							ep.flags |= epClamp
+							ep.lo, ep.hi = k.act.lo, k.act.hi
+						}
+						swTapsKernel(kc, st.pos[t*8:t*8+8], base, offs, bpan, cb[(t-t0)*8*32:], 32, &ep, og[jb*32*np+t*8:], np)
 					}
 				}
 			}
-			// The blocks into the output planes.
-			i0, i1 := t0*8, min(t1*8, np)
+			// The other blocks into the output planes: a partial panel of
+			// channels, the positions of a partial last block.
 			for jb := b0; jb < b1; jb++ {
 				cb := ct[(jb-b0)*rows*32:]
-				for q := 0; q < min(32, mg-jb*32); q++ {
+				i0, i1 := t0*8, min(t1*8, np)
+				if mg-jb*32 >= 32 {
+					i0 = max(i0, np/8*8)
+				}
+				for q := 0; q < min(32, mg-jb*32) && i0 < i1; q++ {
 					var b float32
 					if bias != nil {
 						b = bias[jb*32+q]
 					}
 					orow := og[(jb*32+q)*np+i0 : (jb*32+q)*np+i1]
 					for i := range orow {
-						orow[i] = cb[i*32+q] + b
+						orow[i] = cb[(i0-t0*8+i)*32+q] + b
 					}
 					if res != nil {
 						vecAdd(orow, orow, res[(jb*32+q)*np+i0:(jb*32+q)*np+i1])

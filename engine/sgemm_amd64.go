@@ -36,7 +36,7 @@ func kernel8x32TapsAVX512(kc int, a, base *float32, offs *int, c *float32, ldc i
 // stored.
 //
 //go:noescape
-func kernel8x32SwTapsAVX512(kc int, pos *int, base *float32, offs *int, b, c *float32, ldc int, ep *kernEpi)
+func kernel8x32SwTapsAVX512(kc int, pos *int, base *float32, offs *int, b, c *float32, ldc int, ep *kernEpi, o *float32, ldo int)
 
 // The assembly reads kernEpi's flags, bias, lo, hi, rows, mask and resid
 // at offsets 0, 8, 16, 20, 24, 28 and 32: these fail to compile if the
@@ -87,12 +87,23 @@ func init() {
 		}
 		simdKernel = avx512Kernel
 		simdKernels = append(simdKernels, avx512Kernel)
-		swTapsKernel = func(kc int, pos []int, base []float32, offs []int, b, c []float32, ldc int, ep *kernEpi) {
+		swTapsKernel = func(kc int, pos []int, base []float32, offs []int, b, c []float32, ldc int, ep *kernEpi, o []float32, ldo int) {
 			// Bounds the assembly relies on (base is checked by the caller
 			// for every offset it is given).
 			_, _, _ = pos[7], offs[kc-1], b[32*kc-1]
 			_ = c[int(ep.rows-1)*ldc+bits.Len32(ep.mask)-1]
-			kernel8x32SwTapsAVX512(kc, &pos[0], &base[0], &offs[0], &b[0], &c[0], ldc, ep)
+			op := &c[0]
+			if ep.flags&epSwT != 0 {
+				if ep.rows != 8 || ep.mask != 1<<32-1 {
+					panic("engine: transposed store of a partial block")
+				}
+				_ = o[31*ldo+7]
+				if ep.flags&epBias != 0 {
+					_ = ep.biasS[31]
+				}
+				op = &o[0]
+			}
+			kernel8x32SwTapsAVX512(kc, &pos[0], &base[0], &offs[0], &b[0], &c[0], ldc, ep, op, ldo)
 		}
 	}
 }
