@@ -248,7 +248,7 @@ func (k *convKernel) swTapsGEMM(x *exec, wp []float32, base, og, bias, res []flo
 					for t := t0; t < t1; t++ {
 						ep.rows = int32(min(8, np-t*8))
 						ep.flags = flags
-						if !last || ep.rows < 8 || ep.mask != 1<<32-1 {
+						if !last || ep.rows < 8 || ep.mask != 1<<32-1 || res != nil {
 							swTapsKernel(kc, st.pos[t*8:t*8+8], base, offs, bpan, cb[(t-t0)*8*32:], 32, &ep, nil, 0)
 							continue
 						}
@@ -268,11 +268,12 @@ func (k *convKernel) swTapsGEMM(x *exec, wp []float32, base, og, bias, res []flo
 				}
 			}
 			// The other blocks into the output planes: a partial panel of
-			// channels, the positions of a partial last block.
+			// channels, the positions of a partial last block; every block
+			// when a residual is added (epSwT does not add one).
 			for jb := b0; jb < b1; jb++ {
 				cb := ct[(jb-b0)*rows*32:]
 				i0, i1 := t0*8, min(t1*8, np)
-				if mg-jb*32 >= 32 {
+				if mg-jb*32 >= 32 && res == nil {
 					i0 = max(i0, np/8*8)
 				}
 				for q := 0; q < min(32, mg-jb*32) && i0 < i1; q++ {
