@@ -33,8 +33,9 @@ const epSwT = 1 << 8
 //	C[r,q] = Σ_{p<kc} base[pos[r]+offs[p]] · b[p·32+q]   (+ C[r,q] with epAccum)
 //
 // (ep's bias and clamp are not taken). With epSwT (a full block) C is
-// read, not written, and o[q·ldo+r] receives clamp(C[r,q] + bias[q])
-// (the bias with epBias, the clamp with epClamp).
+// read, not written, and o[q·ldo+r] receives clamp((C[r,q] + bias[q]) +
+// R[q·ldo+r]) (the bias with epBias, R = ep.residS with epResid, the clamp
+// with epClamp).
 func swTapsRef(kc int, pos []int, base []float32, offs []int, b, c []float32, ldc int, ep *kernEpi, o []float32, ldo int) {
 	for r := 0; r < int(ep.rows); r++ {
 		for q := 0; q < 32; q++ {
@@ -54,6 +55,9 @@ func swTapsRef(kc int, pos []int, base []float32, offs []int, b, c []float32, ld
 			}
 			if ep.flags&epBias != 0 {
 				s += ep.biasS[q]
+			}
+			if ep.flags&epResid != 0 {
+				s += ep.residS[q*ldo+r]
 			}
 			if ep.flags&epClamp != 0 {
 				s = min(max(s, ep.lo), ep.hi)
@@ -248,7 +252,7 @@ func (k *convKernel) swTapsGEMM(x *exec, wp []float32, base, og, bias, res []flo
 					for t := t0; t < t1; t++ {
 						ep.rows = int32(min(8, np-t*8))
 						ep.flags = flags
-						if !last || ep.rows < 8 || ep.mask != 1<<32-1 || res != nil {
+						if !last || ep.rows < 8 || ep.mask != 1<<32-1 {
 							swTapsKernel(kc, st.pos[t*8:t*8+8], base, offs, bpan, cb[(t-t0)*8*32:], 32, &ep, nil, 0)
 							continue
 						}
@@ -259,6 +263,10 @@ func (k *convKernel) swTapsGEMM(x *exec, wp []float32, base, og, bias, res []flo
 							ep.flags |= epBias
 							ep.bias, ep.biasS = &bias[jb*32], bias[jb*32:jb*32+32]
 						}
+						if res != nil {
+							ep.flags |= epResid
+							ep.residS = res[jb*32*np+t*8:]
+						}
 						if k.act != nil {
 							ep.flags |= epClamp
 							ep.lo, ep.hi = k.act.lo, k.act.hi
@@ -268,12 +276,11 @@ func (k *convKernel) swTapsGEMM(x *exec, wp []float32, base, og, bias, res []flo
 				}
 			}
 			// The other blocks into the output planes: a partial panel of
-			// channels, the positions of a partial last block; every block
-			// when a residual is added (epSwT does not add one).
+			// channels, the positions of a partial last block.
 			for jb := b0; jb < b1; jb++ {
 				cb := ct[(jb-b0)*rows*32:]
 				i0, i1 := t0*8, min(t1*8, np)
-				if mg-jb*32 >= 32 && res == nil {
+				if mg-jb*32 >= 32 {
 					i0 = max(i0, np/8*8)
 				}
 				for q := 0; q < min(32, mg-jb*32) && i0 < i1; q++ {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -65,7 +66,7 @@ func TestSwTapsKernelTransposed(t *testing.T) {
 	base := randSlice(r, 500)
 	bias := randSlice(r, 32)
 	for _, kc := range []int{1, 9, 150} {
-		for fl := 0; fl < 8; fl++ {
+		for fl := 0; fl < 16; fl++ { // epAccum, epBias, epClamp, epResid
 			t.Run(fmt.Sprintf("kc=%d/flags=%d", kc, fl), func(t *testing.T) {
 				pos := make([]int, 8)
 				for i := range pos {
@@ -83,6 +84,9 @@ func TestSwTapsKernelTransposed(t *testing.T) {
 				want := append([]float32(nil), got...)
 				ep := kernEpi{flags: fl | epSwT, rows: 8, mask: 1<<32 - 1, lo: -0.5, hi: 0.75}
 				ep.bias, ep.biasS = &bias[0], bias
+				resid := randSlice(r, 32*ldo)
+				resid[3*ldo+5] = float32(math.NaN()) // stays NaN through the clamp
+				ep.residS = resid
 				swTapsRef(kc, pos, base, offs, b, c, ldc, &ep, want, ldo)
 				swTapsKernel(kc, pos, base, offs, b, c, ldc, &ep, got, ldo)
 				for i := range c {
@@ -91,6 +95,9 @@ func TestSwTapsKernelTransposed(t *testing.T) {
 					}
 				}
 				for i := range got {
+					if math.IsNaN(float64(got[i])) != math.IsNaN(float64(want[i])) {
+						t.Fatalf("o[%d,%d] = %v, want %v", i/ldo, i%ldo, got[i], want[i])
+					}
 					d := got[i] - want[i]
 					if d < 0 {
 						d = -d

@@ -101,6 +101,10 @@ func init() {
 				if ep.flags&epBias != 0 {
 					_ = ep.biasS[31]
 				}
+				if ep.flags&epResid != 0 {
+					_ = ep.residS[31*ldo+7]
+					ep.resid = &ep.residS[0]
+				}
 				op = &o[0]
 			}
 			kernel8x32SwTapsAVX512(kc, &pos[0], &base[0], &offs[0], &b[0], &c[0], ldc, ep, op, ldo)

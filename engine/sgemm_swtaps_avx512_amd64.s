@@ -2,6 +2,62 @@
 
 #include "textflag.h"
 
+// RESIDCLAMP adds R to the transposed rows in Z24–Z31 and clamps them
+// (epResid, with epClamp): Z(24+i) holds output rows i (low half) and
+// i+4 (high half), Z(28+i) rows 8+i and 12+i, rows 4 apart from AX, BX,
+// CX and DX; R's rows sit at the same addresses plus ep.resid − o. Uses
+// SI, DI, R8, R13 and Z16–Z19 (free after the transposition's shuffles).
+#define RESIDROWS(off, za, zb) \
+	VMOVUPS off(DI), Y16 \
+	VINSERTF32X8 $1, off(R8), Z16, Z16 \
+	VADDPS Z16, za, za \
+	VMOVUPS off(R13), Y17 \
+	VINSERTF32X8 $1, off(SI), Z17, Z17 \
+	VADDPS Z17, zb, zb
+
+#define CLAMP2(za, zb) \
+	VMAXPS za, Z18, za \
+	VMINPS za, Z19, za \
+	VMAXPS zb, Z18, zb \
+	VMINPS zb, Z19, zb
+
+#define RESIDCLAMP(done) \
+	MOVQ  0(R9), SI \
+	TESTQ $8, SI \
+	JE    done \
+	MOVQ  32(R9), SI \
+	SUBQ  o+64(FP), SI \
+	LEAQ  (AX)(SI*1), DI \
+	LEAQ  (BX)(SI*1), R8 \
+	LEAQ  (CX)(SI*1), R13 \
+	LEAQ  (DX)(SI*1), SI \
+	RESIDROWS(0, Z24, Z28) \
+	ADDQ  R10, DI \
+	ADDQ  R10, R8 \
+	ADDQ  R10, R13 \
+	ADDQ  R10, SI \
+	RESIDROWS(0, Z25, Z29) \
+	ADDQ  R10, DI \
+	ADDQ  R10, R8 \
+	ADDQ  R10, R13 \
+	ADDQ  R10, SI \
+	RESIDROWS(0, Z26, Z30) \
+	ADDQ  R10, DI \
+	ADDQ  R10, R8 \
+	ADDQ  R10, R13 \
+	ADDQ  R10, SI \
+	RESIDROWS(0, Z27, Z31) \
+	MOVQ  0(R9), SI \
+	TESTQ $4, SI \
+	JE    done \
+	VBROADCASTSS 16(R9), Z18 \
+	VBROADCASTSS 20(R9), Z19 \
+	CLAMP2(Z24, Z28) \
+	CLAMP2(Z25, Z29) \
+	CLAMP2(Z26, Z30) \
+	CLAMP2(Z27, Z31) \
+done:
+
 // func kernel8x32SwTapsAVX512(kc int, pos *int, base *float32, offs *int, b, c *float32, ldc int, ep *kernEpi, o *float32, ldo int)
 //
 // The 8×32 block of the swapped implicit convolution (op_conv_swtaps.go):
@@ -14,7 +70,8 @@
 // With epSwT (a full block: 8 rows, every column) the block is not stored
 // at c: its transpose is, at o (row stride ldo floats: row q holds the 8
 // rows' column q), after adding C (epAccum), the bias of column q at
-// ep.bias[q] (epBias) and clamping (epClamp).
+// ep.bias[q] (epBias), R laid out as o at ep.resid (epResid: after the
+// transposition, RESIDCLAMP) and clamping (epClamp).
 // Z0–Z15 hold the block, Z16/Z17 a row of B, Z26–Z29 broadcasts; AX, BX,
 // DX, R8, R9, R10, R12, R13 point at the eight positions.
 TEXT ·kernel8x32SwTapsAVX512(SB), NOSPLIT, $0-80
@@ -251,6 +308,8 @@ tnoacc:
 	VADDPS Z26, Z14, Z14
 	VADDPS Z27, Z15, Z15
 tnobias:
+	TESTQ $8, R10
+	JNE   tnoclamp // epResid: the residual is added after the transposition, then the clamp
 	TESTQ $4, R10
 	JE    tnoclamp
 	VBROADCASTSS 16(R9), Z28
@@ -329,6 +388,7 @@ tnoclamp:
 	VSHUFF32X4 $0xD8, Z22, Z22, Z30
 	VSHUFF32X4 $0xD8, Z19, Z19, Z27
 	VSHUFF32X4 $0xD8, Z23, Z23, Z31
+	RESIDCLAMP(rdoneA)
 	VMOVUPS Y24, (AX)
 	VEXTRACTF32X8 $1, Z24, (BX)
 	VMOVUPS Y28, (CX)
@@ -381,6 +441,7 @@ tnoclamp:
 	VSHUFF32X4 $0xD8, Z22, Z22, Z30
 	VSHUFF32X4 $0xD8, Z19, Z19, Z27
 	VSHUFF32X4 $0xD8, Z23, Z23, Z31
+	RESIDCLAMP(rdoneB)
 	VMOVUPS Y24, (AX)
 	VEXTRACTF32X8 $1, Z24, (BX)
 	VMOVUPS Y28, (CX)
