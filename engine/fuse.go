@@ -58,7 +58,7 @@ func (c *compiler) fuse(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []int, 
 // another tensor r into that Conv, when the Conv's output has no other
 // reader, both operands have exactly the output's shape (no broadcast),
 // the Conv has no activation yet and its path takes a residual
-// (residualOK): the Conv then adds r after its bias, as the Add would have
+// (residualOK) well (not the linear one): the Conv then adds r after its bias, as the Add would have
 // ((conv + bias) + r, the same bits), and the Add becomes a view of its
 // output. It returns nil when it does not apply.
 func (c *compiler) fuseResidual(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []int, prog *program) *built {
@@ -73,7 +73,12 @@ func (c *compiler) fuseResidual(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs
 	}
 	last := &prog.steps[len(prog.steps)-1]
 	conv, ok := last.k.(*convKernel)
-	if !ok || conv.act != nil || conv.residIn != 0 || !conv.residualOK() || len(last.out) != 1 {
+	// Not on the linear path: there most panels run across output rows
+	// into a block of their own and its residual and clamp are applied in
+	// Go as the block is copied out, which cost resnet18's 56² convolutions
+	// about 300 µs more than the Add and Relu as passes of their own (bench
+	// and bench/nodescale, alternated: session 9 in docs/benchmarks.md).
+	if !ok || conv.act != nil || conv.residIn != 0 || !conv.residualOK() || conv.linear || len(last.out) != 1 {
 		return nil
 	}
 	for vi := 0; vi < 2; vi++ {
