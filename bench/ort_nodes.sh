@@ -5,7 +5,10 @@
 # bench/nodescale (every node at 1 thread, then at 2; medians of 40 runs);
 # then per ORT node (ORT fuses conv2 + residual Add + Relu into one node, so
 # edgeprune's three are summed) the medians of the rounds, sorted by what
-# edgeprune loses at 2 threads.
+# edgeprune loses at 2 threads. Since session 9 edgeprune folds the
+# residual Add (and its Relu) into the convolution just before it: in a
+# block with a downsample that is the downsample, so its row holds the Add
+# and Relu that ORT counts in conv2's (compare block sums, not those rows).
 #
 #   go build -o /tmp/nodescale ./bench/nodescale
 #   bench/priority-run bench/ort_nodes.sh /tmp/nodescale [OUTDIR]
@@ -55,10 +58,11 @@ def ep():
     for f in sorted(glob.glob(f'{d}/ep-[0-9].txt')):
         a1={};a2={}; tot=None
         for line in open(f):
-            if line.startswith('/work'):
-                m=re.search(r'total (\d+) → (\d+)',line); tot=(int(m.group(1))/1000,int(m.group(2))/1000)
+            m=re.search(r': total (\d+) → (\d+) µs',line)
+            if m:  # nodescale's summary line (the model's path, whatever it is)
+                tot=(int(m.group(1))/1000,int(m.group(2))/1000); continue
             p=line.split()
-            if len(p)>=8 and p[0].startswith('/') and not p[0].startswith('/work'):
+            if len(p)>=8 and p[0].startswith('/'):
                 k=epmap(p[0]); a1[k]=a1.get(k,0)+float(p[-4]); a2[k]=a2.get(k,0)+float(p[-3])
         runs.append((tot,a1,a2))
     return runs
