@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -41,7 +42,7 @@ func newTimer(ctx context.Context, m *onnxio.Model, p *profile.Profile, shapes [
 	if err != nil {
 		return nil, err
 	}
-	t.ref.MeasuredMS, t.ref.MeasuredStatistic = float64(d.Times[0])/1e6, t.stat()
+	t.ref.MeasuredMS, t.ref.MeasuredStatistic = float64(d.Times[0])/1e6, d.statistic(t.stat())
 	return t, nil
 }
 
@@ -75,7 +76,7 @@ func (t *timer) measure(m *onnxio.Model, met *Metrics) error {
 	if err != nil {
 		return err
 	}
-	met.MeasuredStatistic = t.stat()
+	met.MeasuredStatistic = d.statistic(t.stat())
 	met.MeasuredRatio = d.Ratios[1]
 	met.MeasuredMS = d.Ratios[1] * t.ref.MeasuredMS
 	met.SameRunMS, met.OriginalSameRunMS = float64(d.Times[1])/1e6, float64(d.Times[0])/1e6
@@ -91,10 +92,20 @@ func (m *Metrics) takeLatency(from Metrics) {
 
 // Durations are Interleaved's result: per program, the median over rounds
 // of its statistic, and of its ratio to the first program's in the same
-// round.
+// round. CPU says the runs were timed by the thread's CPU time.
 type Durations struct {
 	Times  []time.Duration
 	Ratios []float64
+	CPU    bool
+}
+
+// statistic names what d measured: stat, and the clock when it was the
+// thread's CPU time.
+func (d *Durations) statistic(stat string) string {
+	if d.CPU {
+		return stat + " (thread CPU time)"
+	}
+	return stat
 }
 
 // minMeasureTime is the least time one timing of one program spans.
@@ -114,7 +125,11 @@ func runsFor(per time.Duration, runs int) int {
 // round, so the machine's drift and other load hit them alike. A timing
 // is warmup runs, then at least runs and at least minMeasureTime, and its
 // statistic is stat ("p50", "p90" or "min"). A slow program beside a fast
-// one stays comparable: ratios are per round.
+// one stays comparable: ratios are per round. When every program runs on
+// one thread and the OS tells a thread's CPU time, the runs are timed by
+// it (profile.MeasureRuns, as calibrate times them): what a run takes on
+// an idle core, however often a shared machine preempted it; by the clock
+// a build on a loaded machine read the original at 40× its time.
 //
 // A program's ratio is the median over rounds of its ratio to the first
 // program within each round, not the ratio of the two medians over
@@ -138,29 +153,49 @@ func Interleaved(ctx context.Context, progs []*engine.Program, warmup, runs, rou
 		}
 		n[i] = runsFor(t.Median, runs)
 	}
+	cpu := true
+	for _, p := range progs {
+		cpu = cpu && p.Threads() == 1
+	}
 	times := make([][]time.Duration, len(progs))
 	for r := 0; r < rounds; r++ {
 		got := make([]time.Duration, len(progs))
 		for k := range progs {
 			i := (k + r) % len(progs)
-			t, err := engine.Measure(ctx, progs[i], ins[i], min(warmup, 2), n[i])
+			rt, err := profile.MeasureRuns(ctx, progs[i], ins[i], progs[i].Threads(), min(warmup, 2), n[i])
 			if err != nil {
 				return nil, err
 			}
-			switch stat {
-			case "p50":
-				got[i] = t.Median
-			case "min":
-				got[i] = t.Min
-			default:
-				got[i] = t.P90
+			ms := rt.Wall
+			if cpu && len(rt.CPU) == len(rt.Wall) {
+				ms = rt.CPU
+			} else {
+				cpu = false
 			}
+			got[i] = runStatistic(ms, stat)
 		}
 		for i := range progs {
 			times[i] = append(times[i], got[i])
 		}
 	}
-	return summarize(times), nil
+	d := summarize(times)
+	d.CPU = cpu
+	return d, nil
+}
+
+// runStatistic is stat of the sorted run times ms (milliseconds): "p50" the
+// median, "min", else the 90th percentile (engine.Measure's picks).
+func runStatistic(ms []float64, stat string) time.Duration {
+	var v float64
+	switch stat {
+	case "p50":
+		v = ms[(len(ms)-1)/2]
+	case "min":
+		v = ms[0]
+	default:
+		v = ms[min(len(ms)-1, int(math.Ceil(0.9*float64(len(ms))))-1)]
+	}
+	return time.Duration(v * 1e6)
 }
 
 // summarize gives, from times[program][round], each program's median time

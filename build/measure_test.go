@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"math"
+	"runtime"
 	"testing"
 	"time"
 
@@ -40,6 +41,32 @@ func TestInterleaved(t *testing.T) {
 	}
 	if _, err := Interleaved(context.Background(), nil, 1, 5, 3, "p50"); err == nil {
 		t.Error("no programs: want an error")
+	}
+	// One thread on Linux: timed by the thread's CPU time, and named so;
+	// a program on two threads makes the whole comparison wall-clock.
+	if runtime.GOOS == "linux" && (!d.CPU || d.statistic("p50") != "p50 (thread CPU time)") {
+		t.Errorf("1-thread programs on linux: CPU %v, statistic %q; want thread CPU time", d.CPU, d.statistic("p50"))
+	}
+	p2, err := engine.Compile(m, engine.WithThreads(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2, err := Interleaved(context.Background(), []*engine.Program{progs[0], p2}, 1, 5, 2, "p90")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d2.CPU || d2.statistic("p90") != "p90" {
+		t.Errorf("a 2-thread program: CPU %v, statistic %q; want the wall clock", d2.CPU, d2.statistic("p90"))
+	}
+}
+
+// TestRunStatistic: the picks of engine.Measure on sorted run times.
+func TestRunStatistic(t *testing.T) {
+	ms := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	for stat, want := range map[string]time.Duration{"p50": 5 * time.Millisecond, "min": time.Millisecond, "p90": 9 * time.Millisecond} {
+		if got := runStatistic(ms, stat); got != want {
+			t.Errorf("%s of 1..10 ms: %v, want %v", stat, got, want)
+		}
 	}
 }
 

@@ -199,6 +199,9 @@ func (p *Program) releasePackedWeights() {
 // Inputs describes the plan's inputs with their bound shapes.
 func (p *Program) Inputs() []Value { return p.infos(p.inputs) }
 
+// Threads is the number of threads p runs on (WithThreads).
+func (p *Program) Threads() int { return p.threads }
+
 // Outputs describes the plan's outputs with their inferred shapes.
 func (p *Program) Outputs() []Value { return p.infos(p.outputs) }
 
