@@ -217,14 +217,7 @@ func (k *convKernel) implicitForward(x *exec, src, bias, res, dst []float32) {
 				})
 				base = base[:psz]
 			} else if k.linear && k.phased() {
-				csz := 4 * k.phaseRows() * k.linearRow()
-				base = x.scratch[:cg*csz]
-				fillChannels(x, len(base), cg, func(lo, hi int) {
-					for c := lo; c < hi; c++ {
-						clear(base[c*csz : (c+1)*csz])
-						k.fillPhases(base[c*csz:(c+1)*csz], xg[c*hw:(c+1)*hw])
-					}
-				})
+				base = k.fillLinear(x, xg) // the four phases of each channel
 			} else if pp := k.plane; pp != nil && !k.pointwise {
 				base = x.scratch[:cg*pp.planeSz]
 				fillChannels(x, len(base), cg, func(lo, hi int) {
