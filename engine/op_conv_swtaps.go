@@ -80,8 +80,42 @@ type swTaps struct {
 // positions of a unit of work.
 var swTapsKC = 256
 
-// swTapsTiles is how many blocks of 8 positions a unit of work takes.
+// swTapsTiles is how many blocks of 8 positions a unit of work takes
+// when the weights are small (see swTapsSplit).
 var swTapsTiles = 8
+
+// swTapsBigW is the size in bytes of a group's packed Wᵀ from which the
+// swapped implicit path runs all the positions in one piece (see
+// swTapsSplit): half a core's L2 on Zen 4 and 5 (1 MiB), which also holds
+// the input planes and the Cᵀ blocks.
+var swTapsBigW = 512 << 10
+
+// swTapsSplit cuts the work of swTapsGEMM (nt blocks of 8 positions, nb
+// panels of 32 channels, wBytes of packed weights) for the threads into
+// pieces of tpp position blocks times cs sets of bps channel panels.
+//
+// A unit of work streams its panels' weights once per piece, so small
+// pieces (swTapsTiles blocks, a Cᵀ block that stays in L1/L2) suit small
+// weights, and weights larger than L2 would be re-read from L3 or memory
+// by every piece: resnet18's 14² layers (2.4 MB a layer) ran 4 pieces,
+// its 28² layers (0.6–1.2 MB) 13. From swTapsBigW up the positions are
+// split only as far as the threads need units (the panels come first),
+// so each weight is read once per run.
+func swTapsSplit(nt, nb, wBytes, threads int) (tpp, cs, bps int) {
+	tpp = min(nt, swTapsTiles)
+	if wBytes >= swTapsBigW {
+		pieces := (threads + nb - 1) / nb
+		tpp = (nt + pieces - 1) / pieces
+	}
+	pieces := (nt + tpp - 1) / tpp
+	cs = 1 // channel-panel sets
+	if threads > 1 && pieces < chunksPerThread*threads {
+		cs = min(nb, (chunksPerThread*threads+pieces-1)/pieces)
+	}
+	bps = (nb + cs - 1) / cs // channel panels per set
+	cs = (nb + bps - 1) / bps
+	return tpp, cs, bps
+}
 
 // swTapsOK reports whether the swapped implicit path can run k: the
 // kernel, constant weights to be packed (kern not nil), and the linear
@@ -215,16 +249,9 @@ func (k *convKernel) swTapsGEMM(x *exec, wp []float32, base, og, bias, res []flo
 	if mg*np*kk < parallelMinMACs {
 		threads = 1
 	}
-	nt := len(st.pos) / 8
-	tpp := min(nt, swTapsTiles)
+	tpp, cs, bps := swTapsSplit(len(st.pos)/8, st.mp/32, 4*len(wp), threads)
+	nt, nb := len(st.pos)/8, st.mp/32
 	pieces := (nt + tpp - 1) / tpp
-	nb := st.mp / 32
-	cs := 1 // channel-panel sets
-	if threads > 1 && pieces < chunksPerThread*threads {
-		cs = min(nb, (chunksPerThread*threads+pieces-1)/pieces)
-	}
-	bps := (nb + cs - 1) / cs // channel panels per set
-	cs = (nb + bps - 1) / bps
 	parallelForChunks(pieces*cs, threads, min(pieces*cs, chunksPerThread*threads), func(lo, hi int) {
 		ctp := ctPool.Get().(*[]float32)
 		if need := bps * tpp * 8 * 32; len(*ctp) < need {
