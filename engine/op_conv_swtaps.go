@@ -21,7 +21,7 @@ package engine
 
 // swTapsKernel, when not nil, is the micro-kernel of the swapped implicit
 // path (AVX-512: kernel8x32SwTapsAVX512). It computes what swTapsRef does.
-var swTapsKernel func(kc int, pos []int, base []float32, offs []int, b, c []float32, ldc int, ep *kernEpi, o []float32, ldo int)
+var swTapsKernel func(kc int, pos []int, base []float32, offs []int, b, c []float32, ldc int, ep *kernEpi, o []float32, ldo int, pf []float32)
 
 // epSwT is a flag of swTapsKernel's epilogue (beside epAccum, epBias and
 // epClamp): store the block transposed into o.
@@ -36,7 +36,7 @@ const epSwT = 1 << 8
 // read, not written, and o[q·ldo+r] receives clamp((C[r,q] + bias[q]) +
 // R[q·ldo+r]) (the bias with epBias, R = ep.residS with epResid, the clamp
 // with epClamp).
-func swTapsRef(kc int, pos []int, base []float32, offs []int, b, c []float32, ldc int, ep *kernEpi, o []float32, ldo int) {
+func swTapsRef(kc int, pos []int, base []float32, offs []int, b, c []float32, ldc int, ep *kernEpi, o []float32, ldo int, _ []float32) {
 	for r := 0; r < int(ep.rows); r++ {
 		for q := 0; q < 32; q++ {
 			if ep.mask>>q&1 == 0 {
@@ -89,6 +89,15 @@ var swTapsTiles = 8
 // swTapsSplit): half a core's L2 on Zen 4 and 5 (1 MiB), which also holds
 // the input planes and the Cᵀ blocks.
 var swTapsBigW = 512 << 10
+
+// swTapsPrefetchW is the size in bytes of a group's packed Wᵀ from which
+// the swapped implicit path prefetches into L2 the next panel of weights
+// its unit of work reads, while it computes the current one. Weights that
+// do not stay in the caches (resnet18's 7² layers: 9.4 MB each, read once
+// a run) otherwise arrive at the first block of each panel, a fetch from
+// memory the computation waits for: 1650 → 1400 µs a 7² layer at 1 thread
+// (docs/benchmarks.md, "Threads", session 10).
+var swTapsPrefetchW = 512 << 10
 
 // swTapsSplit cuts the work of swTapsGEMM (nt blocks of 8 positions, nb
 // panels of 32 channels, wBytes of packed weights) for the threads into
@@ -250,6 +259,7 @@ func (k *convKernel) swTapsGEMM(x *exec, wp []float32, base, og, bias, res []flo
 		threads = 1
 	}
 	tpp, cs, bps := swTapsSplit(len(st.pos)/8, st.mp/32, 4*len(wp), threads)
+	prefetch := 4*len(wp) >= swTapsPrefetchW
 	nt, nb := len(st.pos)/8, st.mp/32
 	pieces := (nt + tpp - 1) / tpp
 	parallelForChunks(pieces*cs, threads, min(pieces*cs, chunksPerThread*threads), func(lo, hi int) {
@@ -276,11 +286,27 @@ func (k *convKernel) swTapsGEMM(x *exec, wp []float32, base, og, bias, res []flo
 					bpan := wp[p0*st.mp+jb*32*kc : p0*st.mp+(jb+1)*32*kc]
 					ep.mask = 1<<min(32, mg-jb*32) - 1
 					cb := ct[(jb-b0)*rows*32:]
+					// The panel this unit reads next, prefetched half a
+					// panel a block (the halves in turn) while this one
+					// computes.
+					var next []float32
+					if prefetch {
+						switch {
+						case jb+1 < b1:
+							next = wp[p0*st.mp+(jb+1)*32*kc:]
+						case p0+kc < kk:
+							next = wp[(p0+kc)*st.mp+b0*32*min(st.kcb, kk-p0-kc):]
+						}
+					}
 					for t := t0; t < t1; t++ {
+						var pf []float32
+						if next != nil {
+							pf = next[(t-t0)%2*min(16*kc, len(next)-1):]
+						}
 						ep.rows = int32(min(8, np-t*8))
 						ep.flags = flags
 						if !last || ep.rows < 8 || ep.mask != 1<<32-1 {
-							swTapsKernel(kc, st.pos[t*8:t*8+8], base, offs, bpan, cb[(t-t0)*8*32:], 32, &ep, nil, 0)
+							swTapsKernel(kc, st.pos[t*8:t*8+8], base, offs, bpan, cb[(t-t0)*8*32:], 32, &ep, nil, 0, pf)
 							continue
 						}
 						// A full block, in its last depth block: stored
@@ -298,7 +324,7 @@ func (k *convKernel) swTapsGEMM(x *exec, wp []float32, base, og, bias, res []flo
 							ep.flags |= epClamp
 							ep.lo, ep.hi = k.act.lo, k.act.hi
 						}
-						swTapsKernel(kc, st.pos[t*8:t*8+8], base, offs, bpan, cb[(t-t0)*8*32:], 32, &ep, og[jb*32*np+t*8:], np)
+						swTapsKernel(kc, st.pos[t*8:t*8+8], base, offs, bpan, cb[(t-t0)*8*32:], 32, &ep, og[jb*32*np+t*8:], np, pf)
 					}
 				}
 			}

@@ -39,8 +39,14 @@ func TestSwTapsKernel(t *testing.T) {
 				if c.acc {
 					ep.flags = epAccum
 				}
-				swTapsRef(kc, pos, base, offs, b, want, ldc, &ep, nil, 0)
-				swTapsKernel(kc, pos, base, offs, b, got, ldc, &ep, nil, 0)
+				// Odd kc: the loop that prefetches (pf, here a buffer
+				// of the weights' size) as well.
+				var pf []float32
+				if kc%2 == 1 {
+					pf = randSlice(r, 32*kc)
+				}
+				swTapsRef(kc, pos, base, offs, b, want, ldc, &ep, nil, 0, nil)
+				swTapsKernel(kc, pos, base, offs, b, got, ldc, &ep, nil, 0, pf)
 				for i := range got {
 					d := got[i] - want[i]
 					if d < 0 {
@@ -87,8 +93,12 @@ func TestSwTapsKernelTransposed(t *testing.T) {
 				resid := randSlice(r, 32*ldo)
 				resid[3*ldo+5] = float32(math.NaN()) // stays NaN through the clamp
 				ep.residS = resid
-				swTapsRef(kc, pos, base, offs, b, c, ldc, &ep, want, ldo)
-				swTapsKernel(kc, pos, base, offs, b, c, ldc, &ep, got, ldo)
+				var pf []float32 // kc 1 and 150: the loop that prefetches
+				if kc != 9 {
+					pf = b
+				}
+				swTapsRef(kc, pos, base, offs, b, c, ldc, &ep, want, ldo, nil)
+				swTapsKernel(kc, pos, base, offs, b, c, ldc, &ep, got, ldo, pf)
 				for i := range c {
 					if c[i] != c0[i] {
 						t.Fatalf("C[%d] written", i)
@@ -145,8 +155,8 @@ func TestSwTapsSplit(t *testing.T) {
 }
 
 // TestSwTapsBigWeightsSplit runs the swapped implicit path with the split
-// of large weights (swTapsBigW lowered to 0) against the default one and
-// the reference: with a bias, a residual and a clamp, on 1, 2 and 3
+// and the prefetch of large weights (swTapsBigW and swTapsPrefetchW
+// lowered to 0) against the default ones and the reference: with a bias, a residual and a clamp, on 1, 2 and 3
 // threads, the same bits as the default split on 1 thread.
 func TestSwTapsBigWeightsSplit(t *testing.T) {
 	if swTapsKernel == nil {
@@ -180,8 +190,8 @@ func TestSwTapsBigWeightsSplit(t *testing.T) {
 		if e := relErr(want, one) * maxAbs(want) / scale; e > 1e-5 || math.IsNaN(e) {
 			t.Fatalf("case %d: differs from the reference by %.3g", i, e)
 		}
-		defer func(v int) { swTapsBigW = v }(swTapsBigW)
-		swTapsBigW = 0
+		defer func(v, p int) { swTapsBigW, swTapsPrefetchW = v, p }(swTapsBigW, swTapsPrefetchW)
+		swTapsBigW, swTapsPrefetchW = 0, 0
 		for _, threads := range []int{1, 2, 3} {
 			got := run(threads)
 			for j := range one {
@@ -190,6 +200,6 @@ func TestSwTapsBigWeightsSplit(t *testing.T) {
 				}
 			}
 		}
-		swTapsBigW = 512 << 10
+		swTapsBigW, swTapsPrefetchW = 512<<10, 512<<10
 	}
 }
