@@ -202,14 +202,22 @@ func (p *Program) CalibrateThreads(ctx context.Context, inputs map[string]*tenso
 			c.Candidates = append(c.Candidates, tc)
 		}
 	}
+	c.Nodes = p.recordNodes()
+	return c, nil
+}
+
+// recordNodes is every node of the plan as a tune record holds it: name,
+// op, threads and Conv path.
+func (p *Program) recordNodes() []NodeThread {
+	var out []NodeThread
 	p.eachStep(func(s *step) {
 		nt := NodeThread{Name: s.name, Op: s.op, Threads: s.threads}
 		if ck, ok := s.k.(*convKernel); ok {
 			nt.Path = ck.path()
 		}
-		c.Nodes = append(c.Nodes, nt)
+		out = append(out, nt)
 	})
-	return c, nil
+	return out
 }
 
 func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
