@@ -262,9 +262,13 @@ func TestChoosePaths(t *testing.T) {
 	if nodes[2].Chosen != PathImplicit || nodes[2].Rule != PathIm2col || nodes[2].US[PathIm2col] != 50 || len(nodes[2].US) != 2 {
 		t.Errorf("c: %+v", nodes[2])
 	}
-	// Within the margin the rules stay.
+	// Within the margin, or saving less than pathMinSave, the rules stay.
 	plans[2][2].t = us(48)
 	if choice, _ := choosePaths(plans, forced); choice["c"] != PathIm2col {
 		t.Errorf("c at 48 µs against 50: %s, want the rules' im2col", choice["c"])
+	}
+	plans[0][2].t, plans[2][2].t = us(3), us(1.5)
+	if choice, _ := choosePaths(plans, forced); choice["c"] != PathIm2col {
+		t.Errorf("c at 1.5 µs against 3: %s, want the rules' im2col (saves less than pathMinSave)", choice["c"])
 	}
 }

@@ -49,6 +49,11 @@ type ConvPathNode struct {
 // time on a loaded machine.
 const pathMargin = 0.05
 
+// pathMinSave is the least time, per run, another path must save on a
+// node to be chosen: below it (nodes of a few µs, where a path's gain is
+// a few hundred ns) the choice would follow the noise and buy nothing.
+const pathMinSave = 2 * time.Microsecond
+
 // withAllPaths asks every Conv for path p (those that cannot take it keep
 // the rules').
 func withAllPaths(p string) Option {
@@ -178,7 +183,8 @@ func (p *Program) pathSteps() []pathStep {
 // not in every plan (fused into it on another path: a path's fusion is
 // part of its cost). Per Conv of plans[0] with a path, the candidates are
 // the rules' path (timed on plans[0]) and forced[i] where plans[i] ran it
-// there; the fastest is chosen if it beats the rules' by pathMargin. It
+// there; the fastest is chosen if it beats the rules' by pathMargin and
+// pathMinSave. It
 // returns the chosen path of every such Conv and what it compared.
 func choosePaths(plans [][]pathStep, forced []string) (map[string]string, []ConvPathNode) {
 	common := map[string]int{}
@@ -220,7 +226,7 @@ func choosePaths(plans [][]pathStep, forced []string) (map[string]string, []Conv
 				best, bt = forced[i], t
 			}
 		}
-		if best != s.path && float64(bt) <= float64(units[0][s.name])*(1-pathMargin) {
+		if t0 := units[0][s.name]; best != s.path && float64(bt) <= float64(t0)*(1-pathMargin) && t0-bt >= pathMinSave {
 			n.Chosen = best
 		}
 		choice[s.name] = n.Chosen
