@@ -63,6 +63,10 @@ type compiler struct {
 	// sparse and sparseW: WithSparse and WithSparseWeights.
 	sparse  SparseMode
 	sparseW map[*onnx.TensorProto]*sparse.CSR
+	// paths: the Conv paths asked for by node (WithTuneRecord), or for
+	// every Conv (CalibrateConvPaths' variants); op_conv_path.go.
+	paths    map[string]string
+	pathsAll string
 }
 
 // now is the index of the top-level step being compiled: nested programs
@@ -217,7 +221,7 @@ func (c *compiler) compileGraph(g *onnx.GraphProto, sc *scope, prog *program) er
 }
 
 func (c *compiler) compileNode(n *onnx.NodeProto, index int, sc *scope, prog *program) error {
-	b := &buildCtx{node: n, opset: c.opset, nOut: len(n.GetOutput()), attrs: map[string]*onnx.AttributeProto{}, c: c, scope: sc}
+	b := &buildCtx{node: n, index: index, opset: c.opset, nOut: len(n.GetOutput()), attrs: map[string]*onnx.AttributeProto{}, c: c, scope: sc}
 	for _, a := range n.GetAttribute() {
 		b.attrs[a.GetName()] = a
 	}
@@ -448,6 +452,11 @@ func Compile(m *onnxio.Model, opts ...Option) (*Program, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.record != nil {
+		if err := cfg.record.checkMachine(cfg.threads); err != nil {
+			return nil, err
+		}
+	}
 	c, sc, inputs, err := compileMain(m, g, cfg, nil)
 	if err != nil {
 		return nil, err
@@ -457,6 +466,11 @@ func Compile(m *onnxio.Model, opts ...Option) (*Program, error) {
 		return nil, err
 	}
 	p.mainNames = sc.names
+	if cfg.record != nil {
+		if err := p.ApplyThreadChoice(*cfg.record); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
 }
 
@@ -489,7 +503,7 @@ func compileMain(m *onnxio.Model, g *onnx.GraphProto, cfg *config, train *trainS
 		opset = 1
 	}
 	c := &compiler{opset: opset, main: &program{}, lastUse: map[int]int{}, uses: map[string]int{}, train: train,
-		sparse: cfg.sparse, sparseW: cfg.sparseW}
+		sparse: cfg.sparse, sparseW: cfg.sparseW, paths: cfg.convPaths, pathsAll: cfg.pathsAll}
 	countUses(g, c.uses)
 	sc := &scope{names: map[string]int{}}
 	inputs, err := c.bindInputs(g, sc, cfg)

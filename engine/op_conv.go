@@ -131,34 +131,17 @@ func buildConv(b *buildCtx) (*built, error) {
 	if planeOK(g) && !k.pointwise {
 		k.plane = newPaddedPlane(&k.convGeom)
 	}
-	if k.flat = newDWFlat(k); k.flat != nil {
-		bt.scratch = k.flat.scratch()
-	}
+	k.flat = newDWFlat(k)
 	k.repack = b.c != nil && b.c.train != nil && w.konst == nil && !k.depthwise
-	if k.swTapsOK(kern) && k.swTapsBetter(kern) {
-		bt.scratch = k.setupSwTaps(w.konst.f)
-		return bt, nil
+	var wf []float32
+	if w.konst != nil {
+		wf = w.konst.f
 	}
-	if k.implicitLinearOK(kern) && k.linearFill(kern) >= linearMinFill && !(k.phased() && k.implicitOK(kern)) {
-		k.implicit, k.linear = true, true
-		bt.scratch = k.setupImplicit(kern, w.konst.f)
-		return bt, nil
+	p := k.rulePath(kern)
+	if want := b.convPath(); want != "" && want != p && k.pathOK(want, kern) {
+		p = want
 	}
-	if k.swappedOK(kern) {
-		bt.scratch = k.setupSwapped(w.konst.f)
-		return bt, nil
-	}
-	if k.implicitOK(kern) {
-		k.implicit = true
-		bt.scratch = k.setupImplicit(kern, w.konst.f)
-		return bt, nil
-	}
-	if kern != nil {
-		k.packDense(kern, w.konst.f)
-	}
-	if !k.depthwise && !k.pointwise {
-		bt.scratch = c / group * g.kh * g.kw * g.oh * g.ow
-	}
+	bt.scratch = k.setupPath(p, kern, wf)
 	return bt, nil
 }
 

@@ -50,13 +50,10 @@ const (
 // panels are filled, plus the data it moves. kern is the micro-kernel the
 // constant weights would be packed for (nil when they are not constant).
 func (k *convKernel) swappedOK(kern *microKernel) bool {
+	if !k.swappedFits(kern) {
+		return false
+	}
 	np := k.oh * k.ow
-	if k.depthwise || kern == nil || np > swappedMaxPositions {
-		return false
-	}
-	if !kern.partial || kern.mr != 8 { // packA8
-		return false
-	}
 	mr, nr := kern.mr, kern.nr
 	mg, kk := k.m/k.group, k.c/k.group*k.kh*k.kw
 	fill := func(n, w int) float64 { return float64(n) / float64((n+w-1)/w*w) }
@@ -78,6 +75,13 @@ func (k *convKernel) swappedOK(kern *microKernel) bool {
 		swapped += copyCost * moved // im2col
 	}
 	return swapped < normal
+}
+
+// swappedFits reports whether the swapped path can run k: constant
+// weights packed for a partial 8-row kernel (packA8), at most
+// swappedMaxPositions output positions.
+func (k *convKernel) swappedFits(kern *microKernel) bool {
+	return !k.depthwise && kern != nil && kern.partial && kern.mr == 8 && k.oh*k.ow <= swappedMaxPositions
 }
 
 // setupSwapped packs Wᵀ per group and returns the scratch (floats) the

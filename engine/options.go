@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"runtime"
+	"slices"
 
 	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 	"github.com/edgeprune/edgeprune/sparse"
@@ -21,6 +22,13 @@ type config struct {
 	// Sparse weights (op_sparse_build.go).
 	sparse  SparseMode
 	sparseW map[*onnx.TensorProto]*sparse.CSR
+
+	// A tune record (WithTuneRecord): its Conv paths by node name, and
+	// the record, checked against the plan and applied after compiling.
+	// pathsAll asks every Conv for one path (CalibrateConvPaths).
+	record    *ThreadChoice
+	convPaths map[string]string
+	pathsAll  string
 
 	// Training (CompileTrainable only; trainable.go).
 	trainable func(id string) bool
@@ -74,6 +82,32 @@ func WithInputValue(name string, t *tensor.Dense) Option {
 			return fmt.Errorf("engine: WithInputValue(%q): nil tensor", name)
 		}
 		c.values[name] = t
+		return nil
+	}
+}
+
+// WithTuneRecord compiles the plan with what `edgeprune tune --model`
+// measured for it (CalibrateConvPaths, CalibrateThreads): each Conv on its
+// recorded path, each node on its recorded threads. Compile fails with
+// ErrThreadChoiceOtherPlan, before building anything, when r was measured
+// on another CPU or GOARCH or for another thread count, and after building
+// when the plan's nodes (names, ops) or a Conv's path differ from r's (the
+// model changed, or r's path cannot run that node): the caller then
+// compiles without it. Results do not depend on r beyond the rounding of
+// the Conv paths' sums (op_conv_path.go).
+func WithTuneRecord(r ThreadChoice) Option {
+	return func(c *config) error {
+		c.record = &r
+		c.convPaths = map[string]string{}
+		for _, n := range r.Nodes {
+			if n.Path == "" {
+				continue
+			}
+			if !slices.Contains(ConvPaths, n.Path) {
+				return fmt.Errorf("engine: WithTuneRecord: node %q: unknown Conv path %q (one of %v)", n.Name, n.Path, ConvPaths)
+			}
+			c.convPaths[n.Name] = n.Path
+		}
 		return nil
 	}
 }

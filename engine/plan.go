@@ -49,6 +49,9 @@ type NodeCost struct {
 	// threads, or 1 where the scheduler's cost model predicts that a
 	// second one would not pay for its hand-over (schedule.go).
 	Threads int
+	// Path is a dense Conv's path (ConvPaths: im2col, implicit, linear,
+	// swapped, swtaps, dwflat, dwrows), else empty.
+	Path string `json:",omitempty"`
 }
 
 // Report summarises a plan for device budgets.
@@ -223,6 +226,9 @@ func (p *Program) Report() Report {
 		for _, s := range pr.steps {
 			nc := NodeCost{Name: s.name, Op: s.op, FLOPs: s.flops, MACs: s.macs, Threads: s.threads}
 			nc.Kernel, nc.Density = sparseNodeInfo(s.k)
+			if ck, ok := s.k.(*convKernel); ok {
+				nc.Path = ck.path()
+			}
 			for _, id := range s.in {
 				var shape []int
 				if id >= 0 {

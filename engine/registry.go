@@ -51,6 +51,7 @@ type outSpec struct {
 // buildCtx is what an op builder sees of one node.
 type buildCtx struct {
 	node  *onnx.NodeProto
+	index int // the node's index in its graph (onnxio.NodeLabel)
 	opset int64
 	in    []*value // nil for an omitted optional input
 	nOut  int      // number of outputs the node names

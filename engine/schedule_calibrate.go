@@ -44,6 +44,9 @@ type ThreadChoice struct {
 	// Candidates are every plan timed on the whole model, the 1-thread
 	// plan and the cost model's first.
 	Candidates []ThreadCandidate `json:"candidates,omitempty"`
+	// ConvPaths, when the record's Conv paths were measured, is that
+	// measurement (CalibrateConvPaths).
+	ConvPaths *ConvPathReport `json:"conv_paths,omitempty"`
 }
 
 // ThreadCandidate is one plan CalibrateThreads timed on the whole model.
@@ -60,6 +63,10 @@ type NodeThread struct {
 	Name    string `json:"name"`
 	Op      string `json:"op"`
 	Threads int    `json:"threads"`
+	// Path is a Conv's path (ConvPaths) in the plan measured; "" for
+	// other nodes and Convs whose path is not chosen (sparse, weights
+	// computed at run time). WithTuneRecord compiles each Conv on it.
+	Path string `json:"path,omitempty"`
 }
 
 // NodeThreads returns every node's thread count, in Report().Nodes order.
@@ -102,26 +109,43 @@ func (p *Program) eachStep(f func(s *step)) {
 	walk(p.main)
 }
 
-// ErrThreadChoiceOtherPlan: a ThreadChoice measured on another plan (other
-// nodes, another thread count) or another machine.
-var ErrThreadChoiceOtherPlan = errors.New("engine: thread choice measured on another plan or machine")
+// ErrThreadChoiceOtherPlan: a ThreadChoice (tune record) measured on
+// another plan (other nodes, another thread count, other Conv paths) or
+// another machine.
+var ErrThreadChoiceOtherPlan = errors.New("engine: tune record measured on another plan or machine")
 
-// ApplyThreadChoice sets the plan's per-node threads to c's, after checking
-// that c was measured on this machine for a plan with the same nodes
-// (names and ops) and threads.
-func (p *Program) ApplyThreadChoice(c ThreadChoice) error {
+// checkMachine reports a record measured on another machine, or for a
+// plan of other threads than threads.
+func (c *ThreadChoice) checkMachine(threads int) error {
 	if c.CPU != cpuModel() || c.GOARCH != runtime.GOARCH {
 		return fmt.Errorf("%w: measured on %s %s, this is %s %s", ErrThreadChoiceOtherPlan, c.CPU, c.GOARCH, cpuModel(), runtime.GOARCH)
 	}
-	if c.Threads != p.threads || len(c.Nodes) != p.nsteps {
-		return fmt.Errorf("%w: %d nodes at %d threads, the plan has %d at %d", ErrThreadChoiceOtherPlan, len(c.Nodes), c.Threads, p.nsteps, p.threads)
+	if c.Threads != threads {
+		return fmt.Errorf("%w: measured at %d threads, the plan has %d", ErrThreadChoiceOtherPlan, c.Threads, threads)
+	}
+	return nil
+}
+
+// ApplyThreadChoice sets the plan's per-node threads to c's, after checking
+// that c was measured on this machine for a plan with the same nodes
+// (names and ops), threads and Conv paths (a plan compiled with
+// WithTuneRecord(c) has them; Compile calls this).
+func (p *Program) ApplyThreadChoice(c ThreadChoice) error {
+	if err := c.checkMachine(p.threads); err != nil {
+		return err
+	}
+	if len(c.Nodes) != p.nsteps {
+		return fmt.Errorf("%w: %d nodes, the plan has %d (the model or its compilation changed)", ErrThreadChoiceOtherPlan, len(c.Nodes), p.nsteps)
 	}
 	n := make([]int, p.nsteps)
 	var err error
 	p.eachStep(func(s *step) {
 		e := c.Nodes[s.id]
 		if err == nil && (e.Name != s.name || e.Op != s.op) {
-			err = fmt.Errorf("%w: node %d is %s %q, the choice has %s %q", ErrThreadChoiceOtherPlan, s.id, s.op, s.name, e.Op, e.Name)
+			err = fmt.Errorf("%w: node %d is %s %q, the record has %s %q", ErrThreadChoiceOtherPlan, s.id, s.op, s.name, e.Op, e.Name)
+		}
+		if ck, ok := s.k.(*convKernel); ok && err == nil && e.Path != "" && ck.path() != e.Path {
+			err = fmt.Errorf("%w: Conv %q runs on path %q, the record has %q (compile with WithTuneRecord; a path the node cannot take is not used)", ErrThreadChoiceOtherPlan, s.name, ck.path(), e.Path)
 		}
 		n[s.id] = e.Threads
 	})
@@ -178,10 +202,22 @@ func (p *Program) CalibrateThreads(ctx context.Context, inputs map[string]*tenso
 			c.Candidates = append(c.Candidates, tc)
 		}
 	}
-	p.eachStep(func(s *step) {
-		c.Nodes = append(c.Nodes, NodeThread{Name: s.name, Op: s.op, Threads: s.threads})
-	})
+	c.Nodes = p.recordNodes()
 	return c, nil
+}
+
+// recordNodes is every node of the plan as a tune record holds it: name,
+// op, threads and Conv path.
+func (p *Program) recordNodes() []NodeThread {
+	var out []NodeThread
+	p.eachStep(func(s *step) {
+		nt := NodeThread{Name: s.name, Op: s.op, Threads: s.threads}
+		if ck, ok := s.k.(*convKernel); ok {
+			nt.Path = ck.path()
+		}
+		out = append(out, nt)
+	})
+	return out
 }
 
 func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }

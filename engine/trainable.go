@@ -264,6 +264,9 @@ func CompileTrainable(m *onnxio.Model, opts ...Option) (*Trainable, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.record != nil {
+		return nil, fmt.Errorf("engine: CompileTrainable: WithTuneRecord is for inference plans (training takes the rule-based Conv paths)")
+	}
 	g, err := supportedGraph(m)
 	if err != nil {
 		return nil, err

@@ -37,8 +37,9 @@ type benchJSON struct {
 	// Tunables are the machine numbers the plan was scheduled with
 	// (edgeprune tune; measured at start-up when not cached).
 	Tunables engine.Tunables `json:"tunables"`
-	// ThreadChoice says where the per-node threads came from: "measured"
-	// (edgeprune tune --model cached them for this plan) or "cost model".
+	// ThreadChoice says where the Conv paths and per-node threads came
+	// from: "measured" (edgeprune tune --model cached them for this plan,
+	// or --tuned gave them) or "cost model" (the rules and the cost model).
 	ThreadChoice string `json:"thread_choice"`
 }
 
@@ -47,6 +48,7 @@ type benchNode struct {
 	Name     string  `json:"name"`
 	Op       string  `json:"op"`
 	Kernel   string  `json:"kernel"`
+	Path     string  `json:"path,omitempty"` // a dense Conv's path (engine.ConvPaths)
 	Density  float64 `json:"density,omitempty"`
 	MACs     int64   `json:"macs"`
 	Threads  int     `json:"threads"` // goroutines the scheduler gave it
@@ -58,6 +60,7 @@ func newBenchCmd(c *cli) *cobra.Command {
 	var sparseMode string
 	var threads, runs, warmup int
 	var asJSON, nodes bool
+	var tuned string
 	cmd := &cobra.Command{
 		Use:   "bench MODEL [--shape NAME=1,3,224,224] [--threads N]",
 		Short: "Measure latency, peak activation memory and FLOPs in the pure-Go engine",
@@ -87,15 +90,9 @@ the peak activation memory of the compiled plan and its FLOPs.`,
 			if threads > 0 {
 				opts = append(opts, engine.WithThreads(threads))
 			}
-			p, err := interruptible(ctx, func() (*engine.Program, error) { return engine.Compile(m, opts...) })
+			p, choice, err := c.compileTuned(ctx, m, opts, args[0], given, sparseMode, planThreads(threads), tuned)
 			if err != nil {
 				return err
-			}
-			choice := "cost model"
-			if n := planThreads(threads); n > 1 {
-				if choice, err = c.useThreadChoice(p, args[0], given, sparseMode, n); err != nil {
-					return err
-				}
 			}
 			feed := engine.RandomInputs(p)
 			t, err := engine.Measure(ctx, p, feed, warmup, runs)
@@ -119,7 +116,7 @@ the peak activation memory of the compiled plan and its FLOPs.`,
 				if n.MACs == 0 || (n.Op != "Gemm" && n.Op != "MatMul" && !strings.HasPrefix(n.Op, "Conv")) {
 					continue
 				}
-				bn := benchNode{Name: n.Name, Op: n.Op, Kernel: "dense", Density: n.Density, MACs: n.MACs, Threads: n.Threads}
+				bn := benchNode{Name: n.Name, Op: n.Op, Kernel: "dense", Path: n.Path, Density: n.Density, MACs: n.MACs, Threads: n.Threads}
 				if n.Kernel != "" {
 					bn.Kernel = n.Kernel
 					nsparse++
@@ -148,15 +145,17 @@ the peak activation memory of the compiled plan and its FLOPs.`,
 				fmt.Fprintf(c.stdout, "peak RSS         %s (process, load and compile included)\n", humanBytes(out.PeakRSSBytes))
 			}
 			fmt.Fprintf(c.stdout, "kernels          %s\n", engine.KernelSummary())
-			fmt.Fprintf(c.stdout, "threads per node %s\n", choice)
+			fmt.Fprintf(c.stdout, "paths, threads   %s\n", choice)
 			if nodes {
 				fmt.Fprintf(c.stdout, "\n%-40s %-10s %-18s %8s %7s %10s\n", "node", "op", "kernel", "density", "threads", "median µs")
 				for _, n := range out.Nodes {
-					d := "-"
+					d, kern := "-", n.Kernel
 					if n.Kernel != "dense" {
 						d = fmt.Sprintf("%.3f", n.Density)
+					} else if n.Path != "" {
+						kern += "/" + n.Path
 					}
-					fmt.Fprintf(c.stdout, "%-40.40s %-10.10s %-18s %8s %7d %10.1f\n", n.Name, n.Op, n.Kernel, d, n.Threads, n.MedianUS)
+					fmt.Fprintf(c.stdout, "%-40.40s %-10.10s %-18s %8s %7d %10.1f\n", n.Name, n.Op, kern, d, n.Threads, n.MedianUS)
 				}
 			}
 			return nil
@@ -165,6 +164,7 @@ the peak activation memory of the compiled plan and its FLOPs.`,
 	addShapeFlag(cmd, &shapes, "input shape")
 	addThreadsFlag(cmd, &threads)
 	addSparseFlag(cmd, &sparseMode)
+	cmd.Flags().StringVar(&tuned, "tuned", "", "compile with this tune record (edgeprune tune --model -o FILE) instead of the cached one")
 	cmd.Flags().IntVar(&runs, "runs", 20, "timed runs")
 	cmd.Flags().BoolVar(&nodes, "nodes", false, "also time every Conv/Gemm/MatMul node and list its kernel (dense or sparse)")
 	cmd.Flags().IntVar(&warmup, "warmup", 3, "untimed runs first")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/edgeprune/edgeprune/engine"
+	"github.com/edgeprune/edgeprune/onnxio"
 )
 
 // planKey names a plan in the thread-choice cache (engine.ThreadChoicePath):
@@ -45,35 +47,48 @@ func planThreads(n int) int {
 	return runtime.GOMAXPROCS(0)
 }
 
-// useThreadChoice gives p, compiled from the model file at model, the
-// per-node threads that `edgeprune tune --model` measured for this plan
-// (planKey), if it did, and says which choice the plan runs with:
-// "measured" or "cost model". EDGEPRUNE_TUNE=off (the file is then not
-// hashed), a plan of one thread, or no cache entry leave the cost model's
-// choice.
-func (c *cli) useThreadChoice(p *engine.Program, model string, shapes []inputShape, sparseMode string, threads int) (string, error) {
-	if threads <= 1 || os.Getenv(tuneEnv) == "off" {
-		return "cost model", nil
+// compileTuned compiles m (read from the model file at model) with opts
+// for a plan of threads goroutines, with what `edgeprune tune --model`
+// measured for this plan (planKey) if it did, or with the record in the
+// file record when not "": each Conv on its measured path, each node on
+// its measured threads (engine.WithTuneRecord). It says which choice the
+// plan runs with: "measured" or "cost model". EDGEPRUNE_TUNE=off (the
+// file is then not hashed) or no cache entry leave the rules and the cost
+// model; a record that does not fit the plan (measured on another plan or
+// machine) is said on the log and not used.
+func (c *cli) compileTuned(ctx context.Context, m *onnxio.Model, opts []engine.Option, model string, shapes []inputShape, sparseMode string, threads int, record string) (*engine.Program, string, error) {
+	compile := func(opts []engine.Option) (*engine.Program, error) {
+		return interruptible(ctx, func() (*engine.Program, error) { return engine.Compile(m, opts...) })
 	}
-	key, err := planKey(model, shapes, sparseMode, threads)
-	if err != nil {
-		return "", err
+	path := record
+	if path == "" && os.Getenv(tuneEnv) != "off" {
+		key, err := planKey(model, shapes, sparseMode, threads)
+		if err != nil {
+			return nil, "", err
+		}
+		if path, err = engine.ThreadChoicePath(key); err != nil {
+			path = ""
+		}
 	}
-	path, err := engine.ThreadChoicePath(key)
-	if err != nil {
-		return "cost model", nil
+	if path != "" {
+		tc, err := engine.LoadThreadChoice(path)
+		var p *engine.Program
+		if err == nil {
+			p, err = compile(append(slices.Clip(opts), engine.WithTuneRecord(tc)))
+		}
+		switch {
+		case err == nil:
+			c.log.Debug("Conv paths and per-node threads as measured", "file", path)
+			return p, "measured", nil
+		case record != "":
+			return nil, "", fmt.Errorf("--tuned %s: %w", record, err)
+		case errors.Is(err, fs.ErrNotExist):
+		case ctx.Err() != nil:
+			return nil, "", err
+		default: // another plan or machine, an unreadable file; a model that does not compile fails below
+			c.log.Warn("measured Conv paths and per-node threads not used (run edgeprune tune --model again)", "file", path, "err", err)
+		}
 	}
-	tc, err := engine.LoadThreadChoice(path)
-	if err == nil {
-		err = p.ApplyThreadChoice(tc)
-	}
-	switch {
-	case err == nil:
-		c.log.Debug("per-node threads as measured", "file", path)
-		return "measured", nil
-	case errors.Is(err, fs.ErrNotExist):
-	default:
-		c.log.Warn("measured per-node threads not used (run edgeprune tune --model again)", "file", path, "err", err)
-	}
-	return "cost model", nil
+	p, err := compile(opts)
+	return p, "cost model", err
 }

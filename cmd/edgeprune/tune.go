@@ -16,7 +16,7 @@ import (
 const tuneEnv = "EDGEPRUNE_TUNE"
 
 func newTuneCmd(c *cli) *cobra.Command {
-	var asJSON bool
+	var asJSON, convPaths bool
 	var out, model, sparseMode string
 	var shapes []string
 	var threads, rounds, runs int
@@ -30,18 +30,25 @@ machine), and writes them to the user cache directory, where every later
 edgeprune command reads them. Results do not depend on them, only speed.
 EDGEPRUNE_TUNE=off makes commands ignore the cache and use the defaults.
 
-With --model, tune measures instead which nodes of that model's plan (for
-the given shapes and threads) run faster on all threads than on one: it
-times every node both ways in alternated rounds, keeps the faster per node,
-checks the whole model (the choice is never kept if one thread was faster),
-and caches the choice, which bench then uses for that plan. Results do not
-depend on it either: every node computes the same bits on any threads.`,
+With --model, tune measures instead that model's plan (for the given
+shapes and threads). First each Conv's path: the plan is compiled once per
+path (im2col, implicit, linear, swapped, swtaps; dwflat, dwrows for
+depthwise) with every Conv that can take it on it, every node is timed in
+alternated rounds, and per Conv the fastest path is kept where it beats
+the rules' choice by 5% (the whole model is checked: the rules' paths stay
+if the choice was not faster). Then which nodes run faster on all threads
+than on one: every node is timed both ways, the faster kept per node, the
+whole model checked (the choice is never kept if one thread was faster).
+The record is cached, and bench then compiles that plan with it. Threads
+do not change results; a Conv's path changes only the rounding of its
+sums (the paths agree within 1e-5 of the output's scale).
+--conv-paths=false keeps the rules' paths.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if model != "" {
-				return c.tunePlan(cmd, model, shapes, sparseMode, threads, rounds, runs, out, asJSON)
+				return c.tunePlan(cmd, model, shapes, sparseMode, threads, rounds, runs, convPaths, out, asJSON)
 			}
-			for _, f := range []string{"shape", "threads", "sparse", "rounds", "runs"} {
+			for _, f := range []string{"shape", "threads", "sparse", "rounds", "runs", "conv-paths"} {
 				if cmd.Flags().Changed(f) {
 					return usagef("--%s: only with --model (tune without it measures the machine, not a plan)", f)
 				}
@@ -72,18 +79,20 @@ depend on it either: every node computes the same bits on any threads.`,
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "file to write (default: the user cache directory's edgeprune/tunables-GOARCH.json, or with --model edgeprune/threads/KEY.json)")
-	cmd.Flags().StringVar(&model, "model", "", "measure the per-node threads of this model's plan (ONNX or .epk) instead")
+	cmd.Flags().StringVar(&model, "model", "", "measure the Conv paths and per-node threads of this model's plan (ONNX or .epk) instead")
 	addShapeFlag(cmd, &shapes, "with --model: input shape")
 	addThreadsFlag(cmd, &threads)
 	addSparseFlag(cmd, &sparseMode)
 	cmd.Flags().IntVar(&rounds, "rounds", 5, "with --model: alternated rounds per comparison")
 	cmd.Flags().IntVar(&runs, "runs", 10, "with --model: timed runs per round")
+	cmd.Flags().BoolVar(&convPaths, "conv-paths", true, "with --model: measure each Conv's path (false: the rules' paths)")
 	return cmd
 }
 
-// tunePlan is tune --model: the plan's per-node threads measured
-// (engine.CalibrateThreads) and cached under planKey.
-func (c *cli) tunePlan(cmd *cobra.Command, path string, shapes []string, sparseMode string, threads, rounds, runs int, out string, asJSON bool) error {
+// tunePlan is tune --model: the plan's Conv paths
+// (engine.CalibrateConvPaths, unless convPaths is false) and per-node
+// threads (engine.CalibrateThreads) measured, and cached under planKey.
+func (c *cli) tunePlan(cmd *cobra.Command, path string, shapes []string, sparseMode string, threads, rounds, runs int, convPaths bool, out string, asJSON bool) error {
 	if err := checkThreads(threads); err != nil {
 		return err
 	}
@@ -106,13 +115,22 @@ func (c *cli) tunePlan(cmd *cobra.Command, path string, shapes []string, sparseM
 			return err
 		}
 	}
-	p, err := interruptible(ctx, func() (*engine.Program, error) { return engine.Compile(m, opts...) })
+	var p *engine.Program
+	var paths engine.ConvPathReport
+	if convPaths {
+		p, paths, err = engine.CalibrateConvPaths(ctx, m, opts, nil, rounds, runs)
+	} else {
+		p, err = interruptible(ctx, func() (*engine.Program, error) { return engine.Compile(m, opts...) })
+	}
 	if err != nil {
 		return err
 	}
 	tc, err := p.CalibrateThreads(ctx, engine.RandomInputs(p), rounds, runs)
 	if err != nil {
 		return err
+	}
+	if convPaths {
+		tc.ConvPaths = &paths
 	}
 	if err := engine.SaveThreadChoice(out, tc); err != nil {
 		return err
@@ -126,10 +144,31 @@ func (c *cli) tunePlan(cmd *cobra.Command, path string, shapes []string, sparseM
 			many++
 		}
 	}
-	fmt.Fprintf(c.stdout, "%s at %d threads: %d of %d nodes on %d threads, the rest on 1\n", path, n, many, len(tc.Nodes), n)
-	fmt.Fprintf(c.stdout, "  whole model (median ms): 1 thread %.2f, cost model %.2f, measured choice %.2f\n", tc.OneMS, tc.ModelMS, tc.ChosenMS)
-	for _, k := range tc.Candidates[min(2, len(tc.Candidates)):] {
-		fmt.Fprintf(c.stdout, "  switch penalty %4.0f µs: %3d nodes on %d threads, %.2f ms\n", k.PenaltyUS, k.OnN, n, k.MS)
+	if convPaths {
+		changed := 0
+		for _, nd := range paths.Nodes {
+			if nd.Chosen != nd.Rule {
+				changed++
+			}
+		}
+		kept := "kept"
+		if !paths.Kept {
+			kept = "not kept: the rules' paths stay"
+		}
+		fmt.Fprintf(c.stdout, "%s: %d of %d Convs measured faster on another path than the rules'\n", path, changed, len(paths.Nodes))
+		fmt.Fprintf(c.stdout, "  whole model (median ms): rules' paths %.2f, measured paths %.2f (%s)\n", paths.RuleMS, paths.ChosenMS, kept)
+		for _, nd := range paths.Nodes {
+			if nd.Chosen != nd.Rule {
+				fmt.Fprintf(c.stdout, "  %-40s %s %.0f µs → %s %.0f µs\n", nd.Name, nd.Rule, nd.US[nd.Rule], nd.Chosen, nd.US[nd.Chosen])
+			}
+		}
+	}
+	if n > 1 {
+		fmt.Fprintf(c.stdout, "%s at %d threads: %d of %d nodes on %d threads, the rest on 1\n", path, n, many, len(tc.Nodes), n)
+		fmt.Fprintf(c.stdout, "  whole model (median ms): 1 thread %.2f, cost model %.2f, measured choice %.2f\n", tc.OneMS, tc.ModelMS, tc.ChosenMS)
+		for _, k := range tc.Candidates[min(2, len(tc.Candidates)):] {
+			fmt.Fprintf(c.stdout, "  switch penalty %4.0f µs: %3d nodes on %d threads, %.2f ms\n", k.PenaltyUS, k.OnN, n, k.MS)
+		}
 	}
 	_, err = fmt.Fprintf(c.stdout, "written to %s\n", out)
 	return err

@@ -74,3 +74,89 @@ func TestTuneModelThreadChoice(t *testing.T) {
 		t.Errorf("tune --threads without --model: exit %d, want 2", code)
 	}
 }
+
+// TestTuneModelConvPaths runs `edgeprune tune --model` at 1 thread: the
+// record names every dense Conv's path and holds the measurement; bench
+// compiles with it ("measured", every Conv on the record's path); a record
+// that no longer fits the plan (a node renamed, as when the model changed)
+// is said on the log and not used; --tuned with such a file fails.
+func TestTuneModelConvPaths(t *testing.T) {
+	model := testmodels.OCR(t, "det")
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv(tuneEnv, "")
+	shape := "x=1,3,64,64"
+	file := filepath.Join(t.TempDir(), "rec.json")
+	code, out, errs := runCLI(t, "tune", "--model", model, "--shape", shape, "--threads", "1",
+		"--rounds", "1", "--runs", "1", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var tc engine.ThreadChoice
+	if err := json.Unmarshal([]byte(out), &tc); err != nil {
+		t.Fatalf("--json output %q: %v", out, err)
+	}
+	paths := map[string]string{}
+	for _, n := range tc.Nodes {
+		if n.Op == "Conv" || strings.HasPrefix(n.Op, "Conv+") {
+			if n.Path == "" {
+				t.Fatalf("Conv %s without a path in the record", n.Name)
+			}
+			paths[n.Name] = n.Path
+		}
+	}
+	if tc.Threads != 1 || tc.ConvPaths == nil || len(tc.ConvPaths.Nodes) != len(paths) || tc.ConvPaths.RuleMS <= 0 {
+		t.Fatalf("record: threads %d, %d Convs, measurement %+v", tc.Threads, len(paths), tc.ConvPaths)
+	}
+	for _, n := range tc.ConvPaths.Nodes {
+		if paths[n.Name] != n.Chosen && tc.ConvPaths.Kept || n.US[n.Rule] <= 0 {
+			t.Fatalf("Conv %s: measured %+v, the record has %s", n.Name, n, paths[n.Name])
+		}
+	}
+	bench := func(args ...string) (benchJSON, string) {
+		t.Helper()
+		code, out, errs := runCLI(t, append([]string{"bench", model, "--shape", shape, "--threads", "1", "--runs", "1", "--warmup", "0", "--json"}, args...)...)
+		if code != 0 {
+			t.Fatalf("bench %v: exit %d: %s", args, code, errs)
+		}
+		var b benchJSON
+		if err := json.Unmarshal([]byte(out), &b); err != nil {
+			t.Fatal(err)
+		}
+		return b, errs
+	}
+	b, _ := bench()
+	if b.ThreadChoice != "measured" {
+		t.Fatalf("bench with the cached record: %q, want measured", b.ThreadChoice)
+	}
+	for _, n := range b.Nodes {
+		if p, ok := paths[n.Name]; ok && n.Path != p {
+			t.Errorf("bench: Conv %s on %s, the record has %s", n.Name, n.Path, p)
+		}
+	}
+	// The cached record, edited as if the model had changed.
+	key, err := planKey(model, []inputShape{{Name: "x", Dims: []int{1, 3, 64, 64}}}, "auto", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached, err := engine.ThreadChoicePath(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(cached); err != nil {
+		t.Fatalf("no record cached where bench looks: %v", err)
+	}
+	tc.Nodes[0].Name += "-renamed"
+	if err := engine.SaveThreadChoice(cached, tc); err != nil {
+		t.Fatal(err)
+	}
+	b, errs = bench()
+	if b.ThreadChoice != "cost model" || !strings.Contains(errs, "not used") || !strings.Contains(errs, "-renamed") {
+		t.Errorf("stale record: thread_choice %q, log %q: want the rules and a warning naming the node", b.ThreadChoice, errs)
+	}
+	if err := engine.SaveThreadChoice(file, tc); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := runCLI(t, "bench", model, "--shape", shape, "--threads", "1", "--runs", "1", "--tuned", file); code != 1 || !strings.Contains(errs, "-renamed") {
+		t.Errorf("bench --tuned with a stale record: exit %d, %q; want 1 naming the node", code, errs)
+	}
+}
