@@ -32,16 +32,16 @@ type blockKernel struct {
 	phases    bool
 	// ex, pj: the 1×1 weights packed for gemmPacked (nil when the block has
 	// no such stage), with their biases (nil when none) and clamps.
-	ex, pj         *packedA
-	exB, pjB       []float32
-	exAct, pjAct   *clampAct
-	dwW, dwB       []float32
-	dwAct          *clampAct
-	residIn        int // index among the step's inputs of r, or 0
-	strips         []blockStrip
-	rows           int // output rows per strip (the last may have fewer)
-	hlMax          int // rows of e held per strip, at most
-	geom           convGeom
+	ex, pj       *packedA
+	exB, pjB     []float32
+	exAct, pjAct *clampAct
+	dwW, dwB     []float32
+	dwAct        *clampAct
+	residIn      int // index among the step's inputs of r, or 0
+	strips       []blockStrip
+	rows         int // output rows per strip (the last may have fewer)
+	hlMax        int // rows of e held per strip, at most
+	geom         convGeom
 }
 
 // blockStrip is one strip: output rows oy0..oy1, the depthwise reading

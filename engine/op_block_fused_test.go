@@ -17,7 +17,7 @@ import (
 // expand), Clip, depthwise k×k with stride s, Clip, 1×1 projection ce→co
 // (when project), residual Add (when resid).
 type blockCase struct {
-	c, ce, co, h, w, k, s int
+	c, ce, co, h, w, k, s  int
 	expand, project, resid bool
 	bias                   bool
 }
