@@ -79,6 +79,11 @@ func (k *poolKernel) is3x3s2() bool {
 		k.pt == 1 && k.pl == 1 && k.h%2 == 0 && k.w%2 == 0 && k.oh == k.h/2 && k.ow == k.w/2
 }
 
+// max3x3s2Plane, when not nil, is max3x3s2's work on one plane of h×w
+// (both even) in one pass (AVX-512: max3x3s2PlaneAVX512): the same
+// maxima, a NaN in a window giving NaN.
+var max3x3s2Plane func(out, in []float32, h, w int)
+
 // max3x3s2 is maxRows for is3x3s2, a channel in a few whole-plane passes
 // instead of a few calls per output row: the channel's even and odd
 // columns e and o (one deinterleave); the row maxima max(o[j−1], e[j],
@@ -93,6 +98,14 @@ func (k *poolKernel) max3x3s2(x *exec, src, dst []float32) {
 	threads := x.threads
 	if k.nc*ohw*9 < parallelMinElems {
 		threads = 1
+	}
+	if max3x3s2Plane != nil {
+		parallelFor(k.nc, threads, func(lo, hi int) {
+			for nc := lo; nc < hi; nc++ {
+				max3x3s2Plane(dst[nc*ohw:(nc+1)*ohw], src[nc*hw:(nc+1)*hw], h, w)
+			}
+		})
+		return
 	}
 	ninf := float32(math.Inf(-1))
 	nv := (oh-1)*2*ow + ow // the column maxima's run

@@ -34,6 +34,9 @@ func TestMaxPoolPlanesMatchReference(t *testing.T) {
 		{[]int{1, 2, 1, 1}, map[string][]int64{"kernel_shape": {3, 3}, "strides": {1, 1}, "pads": {1, 1, 1, 1}}, false},                       // 1×1 input
 		{[]int{2, 3, 10, 14}, map[string][]int64{"kernel_shape": {3, 3}, "strides": {2, 2}, "pads": {1, 1, 0, 0}}, true},                      // max3x3s2, no pad below
 		{[]int{1, 2, 2, 2}, map[string][]int64{"kernel_shape": {3, 3}, "strides": {2, 2}, "pads": {1, 1, 1, 1}}, false},                       // max3x3s2, one output
+		{[]int{1, 3, 6, 64}, map[string][]int64{"kernel_shape": {3, 3}, "strides": {2, 2}, "pads": {1, 1, 1, 1}}, false},                      // max3x3s2, whole chunks of 32 columns
+		{[]int{2, 2, 8, 34}, map[string][]int64{"kernel_shape": {3, 3}, "strides": {2, 2}, "pads": {1, 1, 1, 1}}, false},                      // max3x3s2, a tail of 2 columns
+		{[]int{1, 2, 4, 126}, map[string][]int64{"kernel_shape": {3, 3}, "strides": {2, 2}, "pads": {1, 1, 1, 1}}, false},                     // max3x3s2, a tail of 30
 	} {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			b := &buildCtx{opset: 13, nOut: 1, attrs: attrMap(c.attrs, "")}
@@ -60,14 +63,27 @@ func TestMaxPoolPlanesMatchReference(t *testing.T) {
 			want, got := make([]float32, numel(bt.out[0].shape)), make([]float32, numel(bt.out[0].shape))
 			k.forwardRef(&exec{threads: 1}, x, want)
 			nans := 0
-			for _, threads := range []int{1, 3} {
+			// max3x3s2 also without its one-pass plane kernel.
+			plane := max3x3s2Plane
+			defer func() { max3x3s2Plane = plane }()
+			for _, run := range []struct {
+				threads int
+				plane   bool
+			}{{1, true}, {3, true}, {1, false}, {3, false}} {
+				threads := run.threads
+				if run.plane {
+					max3x3s2Plane = plane
+				} else if max3x3s2Plane = nil; plane == nil {
+					continue
+				}
+				fill(got, 1e9)
 				k.forward(&exec{threads: threads}, []*data{{f: x}}, []*data{{f: got}})
 				for j := range want {
 					if math.IsNaN(float64(want[j])) {
 						nans++
 					}
 					if got[j] != want[j] && !(math.IsNaN(float64(got[j])) && math.IsNaN(float64(want[j]))) {
-						t.Fatalf("threads %d: [%d] = %v, reference %v", threads, j, got[j], want[j])
+						t.Fatalf("threads %d, plane kernel %v: [%d] = %v, reference %v", threads, run.plane, j, got[j], want[j])
 					}
 				}
 			}
