@@ -152,7 +152,10 @@ func (c *cli) tunePlan(cmd *cobra.Command, path string, shapes []string, sparseM
 			}
 		}
 		kept := "kept"
-		if !paths.Kept {
+		switch {
+		case changed == 0:
+			kept = "the rules' paths"
+		case !paths.Kept:
 			kept = "not kept: the rules' paths stay"
 		}
 		fmt.Fprintf(c.stdout, "%s: %d of %d Convs measured faster on another path than the rules'\n", path, changed, len(paths.Nodes))
