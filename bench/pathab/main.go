@@ -2,7 +2,8 @@
 // tune --model -o FILE; see bench/conv_paths_ab.sh) in one process,
 // alternated: rounds of runs timed runs of each plan in turn, on the same
 // random inputs, and prints per plan the median over rounds of each
-// round's median, the spread, and the ratio b/a; it also checks that the
+// round's median run (by the thread's CPU time at 1 thread, else by the
+// clock), the spread, and the ratio b/a; it also checks that the
 // two plans' outputs agree within 1e-4 of their scale (Conv paths change
 // only the rounding of sums). Compile it first, time it through the lock:
 //
@@ -18,10 +19,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/edgeprune/edgeprune/engine"
 	"github.com/edgeprune/edgeprune/onnxio"
+	"github.com/edgeprune/edgeprune/profile"
 )
 
 func main() {
@@ -94,32 +95,38 @@ func run(path, shape, fa, fb string, threads, rounds, runs int) error {
 			return fmt.Errorf("output %s: the plans differ by %.3g (scale %.3g)", name, diff, scale)
 		}
 	}
-	med := make([][]time.Duration, 2)
+	// Per round and plan, the median run: by the thread's CPU time with
+	// one thread (what the run takes on an idle core, however often the
+	// shared machine preempted it: profile.MeasureRuns), else by the clock.
+	med := make([][]float64, 2)
 	for range rounds {
 		for i, p := range plans {
-			t, err := engine.Measure(ctx, p, in, 2, runs)
+			r, err := profile.MeasureRuns(ctx, p, in, threads, 2, runs)
 			if err != nil {
 				return err
 			}
-			med[i] = append(med[i], t.Median)
+			med[i] = append(med[i], r.Quantile(0.5))
 		}
 	}
-	ms := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
-	var mid [2]time.Duration
+	clock := "wall clock"
+	if threads == 1 {
+		clock = "thread CPU time"
+	}
+	var mid [2]float64
 	for i, name := range []string{"a", "b"} {
 		s := slices.Clone(med[i])
 		slices.Sort(s)
 		mid[i] = s[len(s)/2]
-		fmt.Printf("%s %s: median %.2f ms (rounds' medians %.2f–%.2f, quartiles %.2f–%.2f)\n", name, []string{fa, fb}[i],
-			ms(mid[i]), ms(s[0]), ms(s[len(s)-1]), ms(s[len(s)/4]), ms(s[3*len(s)/4]))
+		fmt.Printf("%s %s: median %.2f ms by %s (rounds' medians %.2f–%.2f, quartiles %.2f–%.2f)\n", name, []string{fa, fb}[i],
+			mid[i], clock, s[0], s[len(s)-1], s[len(s)/4], s[3*len(s)/4])
 	}
 	// Paired: per round, b's median over a's.
 	var ratios []float64
 	for r := range med[0] {
-		ratios = append(ratios, float64(med[1][r])/float64(med[0][r]))
+		ratios = append(ratios, med[1][r]/med[0][r])
 	}
 	slices.Sort(ratios)
-	fmt.Printf("b/a: %.3f (median of %d rounds' ratios %.3f; their quartiles %.3f–%.3f)\n", float64(mid[1])/float64(mid[0]), len(ratios),
+	fmt.Printf("b/a: %.3f (median of %d rounds' ratios %.3f; their quartiles %.3f–%.3f)\n", mid[1]/mid[0], len(ratios),
 		ratios[len(ratios)/2], ratios[len(ratios)/4], ratios[3*len(ratios)/4])
 	return nil
 }
