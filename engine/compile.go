@@ -336,6 +336,10 @@ func (c *compiler) compileNode(n *onnx.NodeProto, index int, sc *scope, prog *pr
 	if bt.scratch > c.scratch {
 		c.scratch = bt.scratch
 	}
+	name, op := onnxio.NodeLabel(n, index), n.GetOpType()
+	if f := bt.fused; f != nil {
+		inIDs, name, op = f.in, f.name, f.op
+	}
 	for _, id := range inIDs {
 		c.use(id)
 	}
@@ -345,7 +349,7 @@ func (c *compiler) compileNode(n *onnx.NodeProto, index int, sc *scope, prog *pr
 			outIDs[j] = c.newValue(&value{name: "", dt: bt.out[j].dt, shape: bt.out[j].shape, producer: c.now()})
 		}
 	}
-	prog.steps = append(prog.steps, step{k: bt.k, in: inIDs, out: outIDs, name: onnxio.NodeLabel(n, index), op: n.GetOpType(),
+	prog.steps = append(prog.steps, step{k: bt.k, in: inIDs, out: outIDs, name: name, op: op,
 		flops: bt.flops, macs: bt.macs, sub: bt.sub})
 	return nil
 }

@@ -32,6 +32,9 @@ func countUses(g *onnx.GraphProto, uses map[string]int) {
 //
 // Otherwise elementwise ops join a chain (fuse_chain.go).
 func (c *compiler) fuse(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []int, prog *program) *built {
+	if f := c.fuseBlock(n, b, bt, inIDs, prog); f != nil {
+		return f
+	}
 	if f := c.fuseResidual(n, b, bt, inIDs, prog); f != nil {
 		return f
 	}
@@ -40,15 +43,30 @@ func (c *compiler) fuse(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []int, 
 		return c.fuseChain(n, b, bt, inIDs, prog)
 	}
 	last := &prog.steps[len(prog.steps)-1]
-	conv, ok := last.k.(*convKernel)
-	if !ok || conv.act != nil || len(last.out) != 1 || last.out[0] != c.root(inIDs[0]) || c.uses[n.GetInput()[0]] != 1 {
+	if len(last.out) != 1 || last.out[0] != c.root(inIDs[0]) || c.uses[n.GetInput()[0]] != 1 {
+		return c.fuseChain(n, b, bt, inIDs, prog)
+	}
+	// The clamp of the op that wrote its input: a Conv's, or the last stage
+	// of a fused block's (the depthwise's or the projection's, after its
+	// residual).
+	var slot **clampAct
+	switch k := last.k.(type) {
+	case *convKernel:
+		slot = &k.act
+	case *blockKernel:
+		slot = &k.dwAct
+		if k.pj != nil {
+			slot = &k.pjAct
+		}
+	}
+	if slot == nil || *slot != nil {
 		return c.fuseChain(n, b, bt, inIDs, prog)
 	}
 	act := &clampAct{lo: uk.lo, hi: uk.hi}
 	if uk.relu {
 		act = &clampAct{lo: 0, hi: float32(math.Inf(1))}
 	}
-	conv.act = act
+	*slot = act
 	last.op += "+" + n.GetOpType()
 	last.flops += bt.flops
 	return &built{out: bt.out, alias: 0}
@@ -72,6 +90,23 @@ func (c *compiler) fuseResidual(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs
 		}
 	}
 	last := &prog.steps[len(prog.steps)-1]
+	if bk, ok := last.k.(*blockKernel); ok {
+		// A fused block's projection takes r as a Conv does.
+		if bk.pj == nil || bk.residIn != 0 || bk.pjAct != nil || len(last.out) != 1 {
+			return nil
+		}
+		for vi := 0; vi < 2; vi++ {
+			if c.root(inIDs[vi]) != last.out[0] || c.root(inIDs[1-vi]) == last.out[0] || c.uses[n.GetInput()[vi]] != 1 {
+				continue
+			}
+			bk.residIn = len(last.in)
+			last.in = append(last.in, inIDs[1-vi])
+			last.op += "+" + n.GetOpType()
+			last.flops += bt.flops
+			return &built{out: bt.out, alias: vi}
+		}
+		return nil
+	}
 	conv, ok := last.k.(*convKernel)
 	// Not on the linear path: there most panels run across output rows
 	// into a block of their own and its residual and clamp are applied in

@@ -50,6 +50,12 @@ func newDWFlat(k *convKernel) *dwFlat {
 	if dwFlatRun == nil || !k.depthwise || k.n == 0 {
 		return nil
 	}
+	return newDWFlatTables(k)
+}
+
+// newDWFlatTables builds the flat kernel's tables for k's geometry (which
+// dwFlatGo runs too), or returns nil when it does not fit.
+func newDWFlatTables(k *convKernel) *dwFlat {
 	np := k.oh * k.ow
 	d := &dwFlat{np: np, hw: k.h * k.w, nblk: (np + 15) / 16}
 	switch {
@@ -114,6 +120,18 @@ func dwFlatGo(d *dwFlat, out, x, w []float32, nch int, ep *kernEpi) {
 				s = min(max(s, ep.lo), ep.hi)
 			}
 			out[c*d.np+j] = s
+		}
+	}
+}
+
+// phaseSplitGo is phaseSplit in Go: x[r, q] of rows (even count) of w
+// floats (w even) goes to plane (r%2)·2+q%2 at [r/2, q/2], planes psz
+// floats apart.
+func phaseSplitGo(dst, src []float32, rows, w, psz int) {
+	hw := w / 2
+	for r := 0; r < rows; r++ {
+		for q := 0; q < w; q++ {
+			dst[(r%2*2+q%2)*psz+r/2*hw+q/2] = src[r*w+q]
 		}
 	}
 }

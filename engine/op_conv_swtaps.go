@@ -21,7 +21,7 @@ package engine
 
 // swTapsKernel, when not nil, is the micro-kernel of the swapped implicit
 // path (AVX-512: kernel8x32SwTapsAVX512). It computes what swTapsRef does.
-var swTapsKernel func(kc int, pos []int, base []float32, offs []int, b, c []float32, ldc int, ep *kernEpi, o []float32, ldo int)
+var swTapsKernel func(kc int, pos []int, base []float32, offs []int, b, c []float32, ldc int, ep *kernEpi, o []float32, ldo int, pf []float32)
 
 // epSwT is a flag of swTapsKernel's epilogue (beside epAccum, epBias and
 // epClamp): store the block transposed into o.
@@ -36,7 +36,7 @@ const epSwT = 1 << 8
 // read, not written, and o[q·ldo+r] receives clamp((C[r,q] + bias[q]) +
 // R[q·ldo+r]) (the bias with epBias, R = ep.residS with epResid, the clamp
 // with epClamp).
-func swTapsRef(kc int, pos []int, base []float32, offs []int, b, c []float32, ldc int, ep *kernEpi, o []float32, ldo int) {
+func swTapsRef(kc int, pos []int, base []float32, offs []int, b, c []float32, ldc int, ep *kernEpi, o []float32, ldo int, _ []float32) {
 	for r := 0; r < int(ep.rows); r++ {
 		for q := 0; q < 32; q++ {
 			if ep.mask>>q&1 == 0 {
@@ -80,8 +80,51 @@ type swTaps struct {
 // positions of a unit of work.
 var swTapsKC = 256
 
-// swTapsTiles is how many blocks of 8 positions a unit of work takes.
+// swTapsTiles is how many blocks of 8 positions a unit of work takes
+// when the weights are small (see swTapsSplit).
 var swTapsTiles = 8
+
+// swTapsBigW is the size in bytes of a group's packed Wᵀ from which the
+// swapped implicit path runs all the positions in one piece (see
+// swTapsSplit): half a core's L2 on Zen 4 and 5 (1 MiB), which also holds
+// the input planes and the Cᵀ blocks.
+var swTapsBigW = 512 << 10
+
+// swTapsPrefetchW is the size in bytes of a group's packed Wᵀ from which
+// the swapped implicit path prefetches into L2 the next panel of weights
+// its unit of work reads, while it computes the current one. Weights that
+// do not stay in the caches (resnet18's 7² layers: 9.4 MB each, read once
+// a run) otherwise arrive at the first block of each panel, a fetch from
+// memory the computation waits for: 1650 → 1400 µs a 7² layer at 1 thread
+// (docs/benchmarks.md, "Threads", session 10).
+var swTapsPrefetchW = 512 << 10
+
+// swTapsSplit cuts the work of swTapsGEMM (nt blocks of 8 positions, nb
+// panels of 32 channels, wBytes of packed weights) for the threads into
+// pieces of tpp position blocks times cs sets of bps channel panels.
+//
+// A unit of work streams its panels' weights once per piece, so small
+// pieces (swTapsTiles blocks, a Cᵀ block that stays in L1/L2) suit small
+// weights, and weights larger than L2 would be re-read from L3 or memory
+// by every piece: resnet18's 14² layers (2.4 MB a layer) ran 4 pieces,
+// its 28² layers (0.6–1.2 MB) 13. From swTapsBigW up the positions are
+// split only as far as the threads need units (the panels come first),
+// so each weight is read once per run.
+func swTapsSplit(nt, nb, wBytes, threads int) (tpp, cs, bps int) {
+	tpp = min(nt, swTapsTiles)
+	if wBytes >= swTapsBigW {
+		pieces := (threads + nb - 1) / nb
+		tpp = (nt + pieces - 1) / pieces
+	}
+	pieces := (nt + tpp - 1) / tpp
+	cs = 1 // channel-panel sets
+	if threads > 1 && pieces < chunksPerThread*threads {
+		cs = min(nb, (chunksPerThread*threads+pieces-1)/pieces)
+	}
+	bps = (nb + cs - 1) / cs // channel panels per set
+	cs = (nb + bps - 1) / bps
+	return tpp, cs, bps
+}
 
 // swTapsOK reports whether the swapped implicit path can run k: the
 // kernel, constant weights to be packed (kern not nil), and the linear
@@ -215,16 +258,10 @@ func (k *convKernel) swTapsGEMM(x *exec, wp []float32, base, og, bias, res []flo
 	if mg*np*kk < parallelMinMACs {
 		threads = 1
 	}
-	nt := len(st.pos) / 8
-	tpp := min(nt, swTapsTiles)
+	tpp, cs, bps := swTapsSplit(len(st.pos)/8, st.mp/32, 4*len(wp), threads)
+	prefetch := 4*len(wp) >= swTapsPrefetchW
+	nt, nb := len(st.pos)/8, st.mp/32
 	pieces := (nt + tpp - 1) / tpp
-	nb := st.mp / 32
-	cs := 1 // channel-panel sets
-	if threads > 1 && pieces < chunksPerThread*threads {
-		cs = min(nb, (chunksPerThread*threads+pieces-1)/pieces)
-	}
-	bps := (nb + cs - 1) / cs // channel panels per set
-	cs = (nb + bps - 1) / bps
 	parallelForChunks(pieces*cs, threads, min(pieces*cs, chunksPerThread*threads), func(lo, hi int) {
 		ctp := ctPool.Get().(*[]float32)
 		if need := bps * tpp * 8 * 32; len(*ctp) < need {
@@ -249,11 +286,27 @@ func (k *convKernel) swTapsGEMM(x *exec, wp []float32, base, og, bias, res []flo
 					bpan := wp[p0*st.mp+jb*32*kc : p0*st.mp+(jb+1)*32*kc]
 					ep.mask = 1<<min(32, mg-jb*32) - 1
 					cb := ct[(jb-b0)*rows*32:]
+					// The panel this unit reads next, prefetched half a
+					// panel a block (the halves in turn) while this one
+					// computes.
+					var next []float32
+					if prefetch {
+						switch {
+						case jb+1 < b1:
+							next = wp[p0*st.mp+(jb+1)*32*kc:]
+						case p0+kc < kk:
+							next = wp[(p0+kc)*st.mp+b0*32*min(st.kcb, kk-p0-kc):]
+						}
+					}
 					for t := t0; t < t1; t++ {
+						var pf []float32
+						if next != nil {
+							pf = next[(t-t0)%2*min(16*kc, len(next)-1):]
+						}
 						ep.rows = int32(min(8, np-t*8))
 						ep.flags = flags
 						if !last || ep.rows < 8 || ep.mask != 1<<32-1 {
-							swTapsKernel(kc, st.pos[t*8:t*8+8], base, offs, bpan, cb[(t-t0)*8*32:], 32, &ep, nil, 0)
+							swTapsKernel(kc, st.pos[t*8:t*8+8], base, offs, bpan, cb[(t-t0)*8*32:], 32, &ep, nil, 0, pf)
 							continue
 						}
 						// A full block, in its last depth block: stored
@@ -271,7 +324,7 @@ func (k *convKernel) swTapsGEMM(x *exec, wp []float32, base, og, bias, res []flo
 							ep.flags |= epClamp
 							ep.lo, ep.hi = k.act.lo, k.act.hi
 						}
-						swTapsKernel(kc, st.pos[t*8:t*8+8], base, offs, bpan, cb[(t-t0)*8*32:], 32, &ep, og[jb*32*np+t*8:], np)
+						swTapsKernel(kc, st.pos[t*8:t*8+8], base, offs, bpan, cb[(t-t0)*8*32:], 32, &ep, og[jb*32*np+t*8:], np, pf)
 					}
 				}
 			}

@@ -134,7 +134,7 @@ func newPlan(c *compiler, inputs []int, g *onnx.GraphProto, cfg *config) (*Progr
 			}
 			continue
 		}
-		if v.konst != nil || v.input {
+		if v.konst != nil || v.input || v.elided {
 			continue
 		}
 		e, ok := c.lastUse[id]
@@ -288,7 +288,7 @@ func (p *Program) newWorkspace() *workspace {
 			} else {
 				w.vals[id] = &data{shape: v.shape, f: w.f[off : off+n : off+n]}
 			}
-		case v.input || v.alias >= 0:
+		case v.input || v.alias >= 0 || v.elided:
 			w.vals[id] = &data{shape: v.shape}
 		}
 	}

@@ -40,6 +40,16 @@ type built struct {
 	macs    int64
 	// sub holds the compiled branches of control-flow ops (If).
 	sub []*program
+	// fused, when set, is a step that replaces the node and the steps the
+	// fusion popped (fuse_block.go): its inputs, label and op instead of the
+	// node's.
+	fused *fusedStep
+}
+
+// fusedStep is what a fusion across steps gives the step it builds.
+type fusedStep struct {
+	in       []int
+	name, op string
 }
 
 // outSpec is the type and shape of one node output.

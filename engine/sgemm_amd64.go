@@ -33,10 +33,11 @@ func kernel8x32TapsAVX512(kc int, a, base *float32, offs *int, c *float32, ldc i
 
 // kernel8x32SwTapsAVX512 is swTapsRef's loop (op_conv_swtaps.go), with
 // the rows past ep.rows and the columns outside ep.mask computed but not
-// stored.
+// stored; when pf is not nil it also prefetches kc cache lines from pf on
+// into L2 (a hint: they need not be in bounds).
 //
 //go:noescape
-func kernel8x32SwTapsAVX512(kc int, pos *int, base *float32, offs *int, b, c *float32, ldc int, ep *kernEpi, o *float32, ldo int)
+func kernel8x32SwTapsAVX512(kc int, pos *int, base *float32, offs *int, b, c *float32, ldc int, ep *kernEpi, o *float32, ldo int, pf *float32)
 
 // The assembly reads kernEpi's flags, bias, lo, hi, rows, mask and resid
 // at offsets 0, 8, 16, 20, 24, 28 and 32: these fail to compile if the
@@ -87,7 +88,7 @@ func init() {
 		}
 		simdKernel = avx512Kernel
 		simdKernels = append(simdKernels, avx512Kernel)
-		swTapsKernel = func(kc int, pos []int, base []float32, offs []int, b, c []float32, ldc int, ep *kernEpi, o []float32, ldo int) {
+		swTapsKernel = func(kc int, pos []int, base []float32, offs []int, b, c []float32, ldc int, ep *kernEpi, o []float32, ldo int, pf []float32) {
 			// Bounds the assembly relies on (base is checked by the caller
 			// for every offset it is given).
 			_, _, _ = pos[7], offs[kc-1], b[32*kc-1]
@@ -107,7 +108,11 @@ func init() {
 				}
 				op = &o[0]
 			}
-			kernel8x32SwTapsAVX512(kc, &pos[0], &base[0], &offs[0], &b[0], &c[0], ldc, ep, op, ldo)
+			var pp *float32
+			if len(pf) > 0 {
+				pp = &pf[0]
+			}
+			kernel8x32SwTapsAVX512(kc, &pos[0], &base[0], &offs[0], &b[0], &c[0], ldc, ep, op, ldo, pp)
 		}
 	}
 }

@@ -77,201 +77,7 @@ loop:
 	BNE	loop
 
 epilogue:
-	MOVD	(R5), R6 // ep.flags
-	LSL	$2, R4   // ldc in bytes
-	TBZ	$0, R6, noaccum // epAccum: add C
-	MOVD	R3, R7
-	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
-	VFADD4(8, 8, 2)
-	VFADD4(9, 9, 3)
-	VFADD4(10, 10, 4)
-	ADD	R4, R7
-	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
-	VFADD4(11, 11, 2)
-	VFADD4(12, 12, 3)
-	VFADD4(13, 13, 4)
-	ADD	R4, R7
-	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
-	VFADD4(14, 14, 2)
-	VFADD4(15, 15, 3)
-	VFADD4(16, 16, 4)
-	ADD	R4, R7
-	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
-	VFADD4(17, 17, 2)
-	VFADD4(18, 18, 3)
-	VFADD4(19, 19, 4)
-	ADD	R4, R7
-	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
-	VFADD4(20, 20, 2)
-	VFADD4(21, 21, 3)
-	VFADD4(22, 22, 4)
-	ADD	R4, R7
-	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
-	VFADD4(23, 23, 2)
-	VFADD4(24, 24, 3)
-	VFADD4(25, 25, 4)
-	ADD	R4, R7
-	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
-	VFADD4(26, 26, 2)
-	VFADD4(27, 27, 3)
-	VFADD4(28, 28, 4)
-	ADD	R4, R7
-	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
-	VFADD4(29, 29, 2)
-	VFADD4(30, 30, 3)
-	VFADD4(31, 31, 4)
-
-noaccum:
-	TBZ	$1, R6, nobias // epBias: add bias[r] to row r
-	MOVD	8(R5), R7
-	VLD1R.P	4(R7), [V5.S4]
-	VFADD4(8, 8, 5)
-	VFADD4(9, 9, 5)
-	VFADD4(10, 10, 5)
-	VLD1R.P	4(R7), [V5.S4]
-	VFADD4(11, 11, 5)
-	VFADD4(12, 12, 5)
-	VFADD4(13, 13, 5)
-	VLD1R.P	4(R7), [V5.S4]
-	VFADD4(14, 14, 5)
-	VFADD4(15, 15, 5)
-	VFADD4(16, 16, 5)
-	VLD1R.P	4(R7), [V5.S4]
-	VFADD4(17, 17, 5)
-	VFADD4(18, 18, 5)
-	VFADD4(19, 19, 5)
-	VLD1R.P	4(R7), [V5.S4]
-	VFADD4(20, 20, 5)
-	VFADD4(21, 21, 5)
-	VFADD4(22, 22, 5)
-	VLD1R.P	4(R7), [V5.S4]
-	VFADD4(23, 23, 5)
-	VFADD4(24, 24, 5)
-	VFADD4(25, 25, 5)
-	VLD1R.P	4(R7), [V5.S4]
-	VFADD4(26, 26, 5)
-	VFADD4(27, 27, 5)
-	VFADD4(28, 28, 5)
-	VLD1R.P	4(R7), [V5.S4]
-	VFADD4(29, 29, 5)
-	VFADD4(30, 30, 5)
-	VFADD4(31, 31, 5)
-
-nobias:
-	TBZ	$3, R6, nores // epResid: add R (ep.resid, row stride ldc)
-	MOVD	32(R5), R7
-	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
-	VFADD4(8, 8, 2)
-	VFADD4(9, 9, 3)
-	VFADD4(10, 10, 4)
-	ADD	R4, R7
-	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
-	VFADD4(11, 11, 2)
-	VFADD4(12, 12, 3)
-	VFADD4(13, 13, 4)
-	ADD	R4, R7
-	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
-	VFADD4(14, 14, 2)
-	VFADD4(15, 15, 3)
-	VFADD4(16, 16, 4)
-	ADD	R4, R7
-	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
-	VFADD4(17, 17, 2)
-	VFADD4(18, 18, 3)
-	VFADD4(19, 19, 4)
-	ADD	R4, R7
-	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
-	VFADD4(20, 20, 2)
-	VFADD4(21, 21, 3)
-	VFADD4(22, 22, 4)
-	ADD	R4, R7
-	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
-	VFADD4(23, 23, 2)
-	VFADD4(24, 24, 3)
-	VFADD4(25, 25, 4)
-	ADD	R4, R7
-	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
-	VFADD4(26, 26, 2)
-	VFADD4(27, 27, 3)
-	VFADD4(28, 28, 4)
-	ADD	R4, R7
-	VLD1	(R7), [V2.S4, V3.S4, V4.S4]
-	VFADD4(29, 29, 2)
-	VFADD4(30, 30, 3)
-	VFADD4(31, 31, 4)
-
-nores:
-	TBZ	$2, R6, store // epClamp: clamp to [lo, hi]
-	FMOVS	16(R5), F6
-	FMOVS	20(R5), F7
-	VDUP	V6.S[0], V6.S4
-	VDUP	V7.S[0], V7.S4
-	VFMAX4(8, 8, 6)
-	VFMIN4(8, 8, 7)
-	VFMAX4(9, 9, 6)
-	VFMIN4(9, 9, 7)
-	VFMAX4(10, 10, 6)
-	VFMIN4(10, 10, 7)
-	VFMAX4(11, 11, 6)
-	VFMIN4(11, 11, 7)
-	VFMAX4(12, 12, 6)
-	VFMIN4(12, 12, 7)
-	VFMAX4(13, 13, 6)
-	VFMIN4(13, 13, 7)
-	VFMAX4(14, 14, 6)
-	VFMIN4(14, 14, 7)
-	VFMAX4(15, 15, 6)
-	VFMIN4(15, 15, 7)
-	VFMAX4(16, 16, 6)
-	VFMIN4(16, 16, 7)
-	VFMAX4(17, 17, 6)
-	VFMIN4(17, 17, 7)
-	VFMAX4(18, 18, 6)
-	VFMIN4(18, 18, 7)
-	VFMAX4(19, 19, 6)
-	VFMIN4(19, 19, 7)
-	VFMAX4(20, 20, 6)
-	VFMIN4(20, 20, 7)
-	VFMAX4(21, 21, 6)
-	VFMIN4(21, 21, 7)
-	VFMAX4(22, 22, 6)
-	VFMIN4(22, 22, 7)
-	VFMAX4(23, 23, 6)
-	VFMIN4(23, 23, 7)
-	VFMAX4(24, 24, 6)
-	VFMIN4(24, 24, 7)
-	VFMAX4(25, 25, 6)
-	VFMIN4(25, 25, 7)
-	VFMAX4(26, 26, 6)
-	VFMIN4(26, 26, 7)
-	VFMAX4(27, 27, 6)
-	VFMIN4(27, 27, 7)
-	VFMAX4(28, 28, 6)
-	VFMIN4(28, 28, 7)
-	VFMAX4(29, 29, 6)
-	VFMIN4(29, 29, 7)
-	VFMAX4(30, 30, 6)
-	VFMIN4(30, 30, 7)
-	VFMAX4(31, 31, 6)
-	VFMIN4(31, 31, 7)
-
-store:
-	VST1	[V8.S4, V9.S4, V10.S4], (R3)
-	ADD	R4, R3
-	VST1	[V11.S4, V12.S4, V13.S4], (R3)
-	ADD	R4, R3
-	VST1	[V14.S4, V15.S4, V16.S4], (R3)
-	ADD	R4, R3
-	VST1	[V17.S4, V18.S4, V19.S4], (R3)
-	ADD	R4, R3
-	VST1	[V20.S4, V21.S4, V22.S4], (R3)
-	ADD	R4, R3
-	VST1	[V23.S4, V24.S4, V25.S4], (R3)
-	ADD	R4, R3
-	VST1	[V26.S4, V27.S4, V28.S4], (R3)
-	ADD	R4, R3
-	VST1	[V29.S4, V30.S4, V31.S4], (R3)
-	RET
+	JMP	epilogue8x12NEON<>(SB)
 
 // func kernel8x12TapsNEON(kc int, a, base *float32, offs *int, c *float32, ldc int, ep *kernEpi)
 //
@@ -345,6 +151,14 @@ loop:
 	BNE	loop
 
 epilogue:
+	JMP	epilogue8x12NEON<>(SB)
+
+// epilogue8x12NEON<> is the two kernels' common end, reached by a tail
+// jump with the 8×12 block in V8..V31, R3 = c, R4 = ldc (floats), R5 = ep;
+// it applies ep.flags (accumulate C, bias, residual R, clamp) and stores
+// the block, returning to the kernel's caller (the kernels are leaves
+// without a frame, so LR still holds that return address).
+TEXT epilogue8x12NEON<>(SB), NOSPLIT|NOFRAME, $0-0
 	MOVD	(R5), R6 // ep.flags
 	LSL	$2, R4   // ldc in bytes
 	TBZ	$0, R6, noaccum // epAccum: add C

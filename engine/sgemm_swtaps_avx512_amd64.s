@@ -58,7 +58,38 @@
 	CLAMP2(Z27, Z31) \
 done:
 
-// func kernel8x32SwTapsAVX512(kc int, pos *int, base *float32, offs *int, b, c *float32, ldc int, ep *kernEpi, o *float32, ldo int)
+// TAPSTEP is one tap of the block: row p of B (Z16/Z17) times the eight
+// positions' inputs at offs[p], into Z0–Z15.
+#define TAPSTEP \
+	MOVQ (SI), R11 \
+	VMOVUPS (DI), Z16 \
+	VMOVUPS 64(DI), Z17 \
+	VBROADCASTSS (AX)(R11*4), Z26 \
+	VFMADD231PS  Z16, Z26, Z0 \
+	VFMADD231PS  Z17, Z26, Z1 \
+	VBROADCASTSS (BX)(R11*4), Z27 \
+	VFMADD231PS  Z16, Z27, Z2 \
+	VFMADD231PS  Z17, Z27, Z3 \
+	VBROADCASTSS (DX)(R11*4), Z28 \
+	VFMADD231PS  Z16, Z28, Z4 \
+	VFMADD231PS  Z17, Z28, Z5 \
+	VBROADCASTSS (R8)(R11*4), Z29 \
+	VFMADD231PS  Z16, Z29, Z6 \
+	VFMADD231PS  Z17, Z29, Z7 \
+	VBROADCASTSS (R9)(R11*4), Z26 \
+	VFMADD231PS  Z16, Z26, Z8 \
+	VFMADD231PS  Z17, Z26, Z9 \
+	VBROADCASTSS (R10)(R11*4), Z27 \
+	VFMADD231PS  Z16, Z27, Z10 \
+	VFMADD231PS  Z17, Z27, Z11 \
+	VBROADCASTSS (R13)(R11*4), Z28 \
+	VFMADD231PS  Z16, Z28, Z12 \
+	VFMADD231PS  Z17, Z28, Z13 \
+	VBROADCASTSS (R12)(R11*4), Z29 \
+	VFMADD231PS  Z16, Z29, Z14 \
+	VFMADD231PS  Z17, Z29, Z15
+
+// func kernel8x32SwTapsAVX512(kc int, pos *int, base *float32, offs *int, b, c *float32, ldc int, ep *kernEpi, o *float32, ldo int, pf *float32)
 //
 // The 8×32 block of the swapped implicit convolution (op_conv_swtaps.go):
 // row r of the packed-A panel of kernel8x32AVX512 is read in place, its
@@ -74,7 +105,7 @@ done:
 // transposition, RESIDCLAMP) and clamping (epClamp).
 // Z0–Z15 hold the block, Z16/Z17 a row of B, Z26–Z29 broadcasts; AX, BX,
 // DX, R8, R9, R10, R12, R13 point at the eight positions.
-TEXT ·kernel8x32SwTapsAVX512(SB), NOSPLIT, $0-80
+TEXT ·kernel8x32SwTapsAVX512(SB), NOSPLIT, $0-88
 	MOVQ kc+0(FP), CX
 	MOVQ pos+8(FP), R11
 	MOVQ base+16(FP), R12
@@ -114,38 +145,26 @@ TEXT ·kernel8x32SwTapsAVX512(SB), NOSPLIT, $0-80
 	VPXORD Z15, Z15, Z15
 	TESTQ CX, CX
 	JE    sepilogue
+	MOVQ pf+80(FP), R14
+	TESTQ R14, R14
+	JNE   sloopPF
 sloop:
-	MOVQ (SI), R11
-	VMOVUPS (DI), Z16
-	VMOVUPS 64(DI), Z17
-	VBROADCASTSS (AX)(R11*4), Z26
-	VFMADD231PS  Z16, Z26, Z0
-	VFMADD231PS  Z17, Z26, Z1
-	VBROADCASTSS (BX)(R11*4), Z27
-	VFMADD231PS  Z16, Z27, Z2
-	VFMADD231PS  Z17, Z27, Z3
-	VBROADCASTSS (DX)(R11*4), Z28
-	VFMADD231PS  Z16, Z28, Z4
-	VFMADD231PS  Z17, Z28, Z5
-	VBROADCASTSS (R8)(R11*4), Z29
-	VFMADD231PS  Z16, Z29, Z6
-	VFMADD231PS  Z17, Z29, Z7
-	VBROADCASTSS (R9)(R11*4), Z26
-	VFMADD231PS  Z16, Z26, Z8
-	VFMADD231PS  Z17, Z26, Z9
-	VBROADCASTSS (R10)(R11*4), Z27
-	VFMADD231PS  Z16, Z27, Z10
-	VFMADD231PS  Z17, Z27, Z11
-	VBROADCASTSS (R13)(R11*4), Z28
-	VFMADD231PS  Z16, Z28, Z12
-	VFMADD231PS  Z17, Z28, Z13
-	VBROADCASTSS (R12)(R11*4), Z29
-	VFMADD231PS  Z16, Z29, Z14
-	VFMADD231PS  Z17, Z29, Z15
+	TAPSTEP
 	ADDQ $8, SI
 	ADDQ $128, DI
 	DECQ CX
 	JNE  sloop
+	JMP  sepilogue
+sloopPF:
+	// The same, and one line from pf into L2 per tap (the weights a later
+	// call reads, fetched from memory while this one computes).
+	PREFETCHT1 (R14)
+	TAPSTEP
+	ADDQ $64, R14
+	ADDQ $8, SI
+	ADDQ $128, DI
+	DECQ CX
+	JNE  sloopPF
 sepilogue:
 	MOVQ c+40(FP), DX
 	MOVQ ldc+48(FP), R8

@@ -51,6 +51,8 @@ type value struct {
 	producer int
 	input    bool // a graph input
 	folded   bool // a node output computed at compile time
+	// elided: computed inside a fused step and never stored (fuse_block.go).
+	elided bool
 }
 
 func (v *value) isInt() bool { return isIntType(v.dt) }

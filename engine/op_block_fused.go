@@ -1,0 +1,252 @@
+package engine
+
+import "sync"
+
+// blockKernel runs an inverted-residual block of mobilenet_v2 (and the
+// depthwise–pointwise pair of other backbones) as one step:
+//
+//	e = clamp(We·x + be)            1×1 expansion (optional)
+//	d = clamp(depthwise(e) + bd)    depthwise k×k, stride 1 or 2
+//	y = clamp(Wp·d + bp [+ r])      1×1 projection (optional), residual r
+//
+// computed in strips of output rows: for each strip the expansion computes
+// only the rows of e the strip's depthwise reads, into a buffer of its own
+// that stays in the core's L2, the depthwise runs on that buffer with the
+// flat kernel's tables for the strip's geometry (dwFlat), and the
+// projection writes the strip's rows of y. e and d never exist whole: on
+// mobilenet_v2's 112² and 56² blocks they are 1.2–4.8 MB each, which the
+// unfused graph writes and reads back through L3. A goroutine takes a run
+// of consecutive strips and carries the rows of e two strips share from
+// one to the next (the first strip of a run computes them).
+//
+// The reference is the unfused graph: each stage is the same product and
+// the same depthwise sum as the node it replaces (gemmPacked over the
+// strip's columns, the flat kernel's tap order), so every output element is
+// the same sum in the same order whatever the strips and the thread count
+// (TestBlockFusedEqualsUnfused). Compiled only for inference (fuse.go).
+type blockKernel struct {
+	c, ce, co int // input, expanded (depthwise) and output channels
+	h, w      int // input of the depthwise (= of the block)
+	oh, ow    int // output
+	n         int // batch
+	phases    bool
+	// ex, pj: the 1×1 weights packed for gemmPacked (nil when the block has
+	// no such stage), with their biases (nil when none) and clamps.
+	ex, pj       *packedA
+	exB, pjB     []float32
+	exAct, pjAct *clampAct
+	dwW, dwB     []float32
+	dwAct        *clampAct
+	residIn      int // index among the step's inputs of r, or 0
+	strips       []blockStrip
+	rows         int // output rows per strip (the last may have fewer)
+	hlMax        int // rows of e held per strip, at most
+	geom         convGeom
+}
+
+// blockStrip is one strip: output rows oy0..oy1, the depthwise reading
+// rows iy0..iy1 of e (clipped to the image) from a buffer of hl rows per
+// channel (iy1−iy0, one more when the phase split needs an even count; that
+// row is zero and no tap reads it), through d's tables.
+type blockStrip struct {
+	oy0, oy1, iy0, iy1, hl int
+	d                      *dwFlat
+}
+
+// blockFusion enables the fusion at compile time (fuse.go); blockMinBytes
+// is the size of e below which a block is left unfused (it fits the L2
+// anyway, and a strip of a 7² or 14² map is too small to split);
+// blockStripBytes bounds a strip's buffers (e's rows, their phases, d's rows).
+var (
+	blockFusion     = dwFlatRun != nil
+	blockMinBytes   = 512 << 10
+	blockStripBytes = 192 << 10
+)
+
+var blockPool = sync.Pool{New: func() any { return new([]float32) }}
+
+// newBlockKernel lays out the strips of a block whose depthwise convolution
+// is dw (with its bias and clamp in dwB, dw.act), or returns nil when the
+// geometry does not fit the flat kernel.
+func newBlockKernel(dw *convKernel, dwW, dwB []float32) *blockKernel {
+	g := dw.convGeom
+	if !dw.depthwise || g.spatial != 2 || dw.n < 1 {
+		return nil
+	}
+	bk := &blockKernel{c: dw.c, ce: dw.c, co: dw.c, h: g.h, w: g.w, oh: g.oh, ow: g.ow, n: dw.n,
+		dwW: dwW, dwB: dwB, dwAct: dw.act, geom: g}
+	switch {
+	case g.sh == 1 && g.sw == 1 && g.ow == g.w:
+	case g.sh == 2 && g.sw == 2 && g.w%2 == 0 && g.ow == g.w/2:
+		bk.phases = true
+	default:
+		return nil
+	}
+	span := (g.kh-1)*g.dh + 1
+	// Rows per strip: the buffers of one strip (e's rows, their phases,
+	// d's rows) within blockStripBytes, at least one row.
+	perRow := func(r int) int {
+		hl := (r-1)*g.sh + span
+		f := bk.ce * hl * g.w
+		if bk.phases {
+			f *= 2
+		}
+		return 4 * (f + bk.ce*r*g.ow)
+	}
+	r := 1
+	for r < g.oh && perRow(r+1) <= blockStripBytes {
+		r++
+	}
+	bk.rows = r
+	cache := map[[3]int]*dwFlat{}
+	for oy0 := 0; oy0 < g.oh; oy0 += r {
+		oy1 := min(oy0+r, g.oh)
+		a := oy0*g.sh - g.pt
+		b := (oy1-1)*g.sh - g.pt + span
+		st := blockStrip{oy0: oy0, oy1: oy1, iy0: max(a, 0), iy1: min(b, g.h)}
+		st.hl = st.iy1 - st.iy0
+		if bk.phases && st.hl%2 != 0 {
+			st.hl++
+		}
+		key := [3]int{st.hl, st.iy0 - a, oy1 - oy0}
+		d, ok := cache[key]
+		if !ok {
+			sk := &convKernel{convGeom: g, n: 1, c: bk.ce, m: bk.ce, group: bk.ce, depthwise: true}
+			sk.h, sk.pt, sk.oh = st.hl, st.iy0-a, oy1-oy0
+			sk.pb = 0
+			if d = newDWFlatTables(sk); d == nil {
+				return nil
+			}
+			cache[key] = d
+		}
+		st.d = d
+		bk.hlMax = max(bk.hlMax, st.hl)
+		bk.strips = append(bk.strips, st)
+	}
+	if !bk.phases {
+		// Without phases the kernel reads e in place: channels hlMax rows apart.
+		for _, d := range cache {
+			d.hw = bk.hlMax * g.w
+		}
+	}
+	return bk
+}
+
+// bufFloats is the floats of one goroutine's buffers: e's rows (hlMax per
+// channel), their phases, d's rows.
+func (k *blockKernel) bufFloats() (e, p, d int) {
+	e = k.ce * k.hlMax * k.w
+	if k.phases {
+		p = e
+	}
+	return e, p, k.ce * k.rows * k.ow
+}
+
+func (k *blockKernel) forward(x *exec, in, out []*data) {
+	src, dst := in[0].f, out[0].f
+	var res []float32
+	if k.residIn > 0 {
+		res = in[k.residIn].f
+	}
+	threads := x.threads
+	ne, np, nd := k.bufFloats()
+	hw, ohw := k.h*k.w, k.oh*k.ow
+	for n := 0; n < k.n; n++ {
+		xs := src[n*k.c*hw : (n+1)*k.c*hw]
+		ys := dst[n*k.co*ohw : (n+1)*k.co*ohw]
+		var rs []float32
+		if res != nil {
+			rs = res[n*k.co*ohw : (n+1)*k.co*ohw]
+		}
+		parallelFor(len(k.strips), threads, func(lo, hi int) {
+			bufp := blockPool.Get().(*[]float32)
+			if len(*bufp) < ne+np+nd {
+				*bufp = make([]float32, ne+np+nd)
+			}
+			buf := *bufp
+			eb, pb, db := buf[:ne], buf[ne:ne+np], buf[ne+np:ne+np+nd]
+			var prev *blockStrip
+			for s := lo; s < hi; s++ {
+				k.strip(&k.strips[s], prev, xs, ys, rs, eb, pb, db)
+				prev = &k.strips[s]
+			}
+			blockPool.Put(bufp)
+		})
+	}
+}
+
+// strip computes one strip. With prev (the strip this goroutine computed
+// just before), eb holds prev's rows of e, and those this strip reads too
+// move up instead of being computed again.
+func (k *blockKernel) strip(st, prev *blockStrip, xs, ys, rs, eb, pb, db []float32) {
+	W, hw := k.w, k.h*k.w
+	S := k.hlMax * W // e's channel stride in eb
+	// The previous strip's rows of e sit at the top of each channel; the
+	// ones this strip reads too move up, the rest are computed.
+	done := 0
+	if prev != nil && prev.iy1 > st.iy0 {
+		done = prev.iy1 - st.iy0
+		from := st.iy0 - prev.iy0
+		for c := 0; c < k.ce; c++ {
+			ch := eb[c*S : c*S+S]
+			copy(ch[:done*W], ch[from*W:(from+done)*W])
+		}
+	}
+	rows := st.iy1 - st.iy0
+	if done < rows {
+		n := (rows - done) * W
+		off := (st.iy0 + done) * W
+		if k.ex != nil {
+			gemmPacked(k.ex, false, n, xs[off:], hw, eb[done*W:], S, false, k.exB, nil, k.exAct, 1)
+		} else {
+			for c := 0; c < k.ce; c++ {
+				copy(eb[c*S+done*W:c*S+rows*W], xs[c*hw+off:c*hw+off+n])
+			}
+		}
+	}
+	if st.hl > rows { // the phase split's even row: read by no tap
+		for c := 0; c < k.ce; c++ {
+			clear(eb[c*S+rows*W : c*S+st.hl*W])
+		}
+	}
+	d := st.d
+	var ep kernEpi
+	if k.dwAct != nil {
+		ep.flags, ep.lo, ep.hi = epClamp, k.dwAct.lo, k.dwAct.hi
+	}
+	if k.dwB != nil {
+		ep.flags |= epBias
+		ep.bias, ep.biasS = &k.dwB[0], k.dwB
+	}
+	npos := (st.oy1 - st.oy0) * k.ow
+	dout := db[:k.ce*npos]
+	run := dwFlatRun
+	if run == nil {
+		run = dwFlatGo
+	}
+	if k.phases {
+		split := phaseSplit
+		if split == nil {
+			split = phaseSplitGo
+		}
+		for c := 0; c < k.ce; c++ {
+			split(pb[c*d.hw:], eb[c*S:c*S+st.hl*W], st.hl, W, d.psz)
+		}
+		run(d, dout, pb, k.dwW, k.ce, &ep)
+	} else {
+		run(d, dout, eb, k.dwW, k.ce, &ep)
+	}
+	o0 := st.oy0 * k.ow
+	ohw := k.oh * k.ow
+	if k.pj == nil {
+		for c := 0; c < k.ce; c++ {
+			copy(ys[c*ohw+o0:c*ohw+o0+npos], dout[c*npos:(c+1)*npos])
+		}
+		return
+	}
+	var r []float32
+	if rs != nil {
+		r = rs[o0:]
+	}
+	gemmPacked(k.pj, false, npos, dout, npos, ys[o0:], ohw, false, k.pjB, r, k.pjAct, 1)
+}

@@ -1,0 +1,226 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/edgeprune/edgeprune/internal/onnxbuild"
+	"github.com/edgeprune/edgeprune/internal/testmodels"
+	"github.com/edgeprune/edgeprune/onnxio"
+	"gorgonia.org/tensor"
+)
+
+// blockCase is an inverted-residual block: 1×1 expansion c→ce (when
+// expand), Clip, depthwise k×k with stride s, Clip, 1×1 projection ce→co
+// (when project), residual Add (when resid).
+type blockCase struct {
+	c, ce, co, h, w, k, s  int
+	expand, project, resid bool
+	bias                   bool
+}
+
+func (bc blockCase) String() string {
+	return fmt.Sprintf("c%d-e%d-o%d-%dx%d-k%d-s%d-ex%v-pj%v-res%v-bias%v", bc.c, bc.ce, bc.co, bc.h, bc.w, bc.k, bc.s, bc.expand, bc.project, bc.resid, bc.bias)
+}
+
+// build returns the block's model and its output shape.
+func (bc blockCase) build(t *testing.T, seed uint64) (*onnxbuild.Builder, []int) {
+	b := onnxbuild.New(13)
+	b.Input("x", onnxbuild.Float, 1, int64(bc.c), int64(bc.h), int64(bc.w))
+	lo := b.Const("lo", nil, []float32{0})
+	hi := b.Const("hi", nil, []float32{6})
+	ce := bc.ce
+	if !bc.expand {
+		ce = bc.c
+	}
+	seq := uint64(0)
+	rnd := func(n int, scale float32) []float32 {
+		seq++
+		return onnxbuild.Rand(int64(seed*100+seq), n, scale)
+	}
+	conv := func(in, out string, m, cin, k, s, group int) {
+		w := b.Init(out+"_w", []int64{int64(m), int64(cin / group), int64(k), int64(k)}, rnd(m*cin/group*k*k, 0.5))
+		ins := []string{in, w}
+		if bc.bias {
+			ins = append(ins, b.Init(out+"_b", []int64{int64(m)}, rnd(m, 0.5)))
+		}
+		p := int64(k / 2)
+		b.Node("Conv", ins, []string{out}, onnxbuild.AttrInts("pads", p, p, p, p), onnxbuild.AttrInts("strides", int64(s), int64(s)), onnxbuild.AttrInt("group", int64(group)))
+	}
+	cur := "x"
+	if bc.expand {
+		conv(cur, "e", ce, bc.c, 1, 1, 1)
+		b.Node("Clip", []string{"e", lo, hi}, []string{"ec"})
+		cur = "ec"
+	}
+	conv(cur, "d", ce, ce, bc.k, bc.s, ce)
+	b.Node("Clip", []string{"d", lo, hi}, []string{"dc"})
+	cur = "dc"
+	oh, ow := (bc.h+2*(bc.k/2)-bc.k)/bc.s+1, (bc.w+2*(bc.k/2)-bc.k)/bc.s+1
+	co := ce
+	if bc.project {
+		co = bc.co
+		conv(cur, "p", co, ce, 1, 1, 1)
+		cur = "p"
+		if bc.resid {
+			b.Node("Add", []string{"p", "x"}, []string{"y"})
+			cur = "y"
+		}
+	}
+	b.Node("Identity", []string{cur}, []string{"out"})
+	b.Output("out", onnxbuild.Float, 1, int64(co), int64(oh), int64(ow))
+	return b, []int{1, co, oh, ow}
+}
+
+// withBlockFusion runs f with the fusion on or off and small strips (so
+// that the small test maps are cut into many strips).
+func withBlockFusion(on bool, stripBytes int, f func()) {
+	saved, savedMin, savedStrip := blockFusion, blockMinBytes, blockStripBytes
+	defer func() { blockFusion, blockMinBytes, blockStripBytes = saved, savedMin, savedStrip }()
+	blockFusion, blockMinBytes, blockStripBytes = on, 0, stripBytes
+	f()
+}
+
+// TestBlockFusedEqualsUnfused: a block compiled as one fused step gives,
+// bit for bit, the output of the same graph compiled node by node, for
+// strides 1 and 2, with and without expansion, projection, residual and
+// biases, odd and even sizes, strips of one row to the whole map, at 1 and 3
+// threads; and the fused plan holds one step where the unfused holds three.
+func TestBlockFusedEqualsUnfused(t *testing.T) {
+	cases := []blockCase{
+		{c: 4, ce: 24, co: 4, h: 12, w: 12, k: 3, s: 1, expand: true, project: true, resid: true, bias: true},
+		{c: 5, ce: 17, co: 7, h: 13, w: 11, k: 3, s: 1, expand: true, project: true, bias: true},
+		{c: 3, ce: 16, co: 6, h: 14, w: 10, k: 3, s: 2, expand: true, project: true, bias: true},
+		{c: 3, ce: 16, co: 6, h: 15, w: 10, k: 3, s: 2, expand: true, project: true},
+		{c: 8, ce: 8, co: 5, h: 9, w: 9, k: 3, s: 1, project: true, bias: true},
+		{c: 6, ce: 6, co: 9, h: 10, w: 8, k: 5, s: 2, project: true, bias: true},
+		{c: 4, ce: 20, h: 9, w: 7, k: 3, s: 1, expand: true, bias: true},
+		{c: 4, ce: 20, h: 8, w: 8, k: 3, s: 2, expand: true},
+		{c: 3, ce: 300, co: 3, h: 6, w: 6, k: 3, s: 1, expand: true, project: true, resid: true, bias: true},
+	}
+	for i, bc := range cases {
+		t.Run(bc.String(), func(t *testing.T) {
+			b, oshape := bc.build(t, uint64(i+1))
+			m := decode(t, b)
+			x := randSlice(rand.New(rand.NewPCG(uint64(i), 9)), bc.c*bc.h*bc.w)
+			for j := range x {
+				x[j] *= 3 // some values past the Clip's 6 and below 0
+			}
+			in := map[string]*tensor.Dense{"x": dense([]int{1, bc.c, bc.h, bc.w}, x)}
+			run := func(on bool, stripBytes, threads int) ([]float32, []NodeCost) {
+				var y []float32
+				var nodes []NodeCost
+				withBlockFusion(on, stripBytes, func() {
+					p, err := Compile(m, WithThreads(threads))
+					if err != nil {
+						t.Fatal(err)
+					}
+					out, err := p.Run(context.Background(), in)
+					if err != nil {
+						t.Fatal(err)
+					}
+					y, nodes = out["out"].Data().([]float32), p.Report().Nodes
+				})
+				if len(y) != oshape[1]*oshape[2]*oshape[3] {
+					t.Fatalf("output has %d floats, want %v", len(y), oshape)
+				}
+				return y, nodes
+			}
+			want, plain := run(false, 0, 1)
+			for _, n := range plain {
+				if strings.Count(n.Op, "Conv") > 1 {
+					t.Fatalf("unfused plan has a step %s", n.Op)
+				}
+			}
+			clipped := 0
+			for _, v := range want {
+				if v == 0 || v == 6 {
+					clipped++
+				}
+			}
+			if clipped == 0 && !bc.project {
+				t.Error("no output was clipped: the test does not exercise the clamp")
+			}
+			for _, sb := range []int{1, 4 << 10, 1 << 30} {
+				for _, threads := range []int{1, 3} {
+					got, nodes := run(true, sb, threads)
+					convs := 0
+					for _, n := range nodes {
+						convs = max(convs, strings.Count(n.Op, "Conv"))
+					}
+					if wantConvs := 1 + btoi(bc.expand) + btoi(bc.project); convs != wantConvs {
+						t.Fatalf("strips %d B, %d threads: fused plan's steps %v, want one with %d Convs", sb, threads, nodes, wantConvs)
+					}
+					for j := range want {
+						if got[j] != want[j] {
+							t.Fatalf("strips %d B, %d threads: y[%d] = %v fused, %v unfused", sb, threads, j, got[j], want[j])
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TestBlockFusedMobileNetV2: mobilenet_v2 with its large blocks fused gives
+// the bits of the model compiled node by node, on 1 and 2 threads, and the
+// blocks from 112² to 28² are fused (with the default sizes).
+func TestBlockFusedMobileNetV2(t *testing.T) {
+	path := testmodels.Shared(t, "tv/mobilenet_v2.onnx")
+	m, err := onnxio.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape := []int{1, 3, 224, 224}
+	in0 := m.Info().Inputs[0]
+	x := randSlice(rand.New(rand.NewPCG(11, 12)), numel(shape))
+	out0 := m.Graph().GetOutput()[0].GetName()
+	var want []float32
+	for _, on := range []bool{false, true} {
+		for _, threads := range []int{1, 2} {
+			saved := blockFusion
+			blockFusion = on
+			p, err := Compile(m, WithInputShape(in0.Name, shape...), WithThreads(threads))
+			blockFusion = saved
+			if err != nil {
+				t.Fatal(err)
+			}
+			var blocks []string
+			for _, n := range p.Report().Nodes {
+				if strings.Count(n.Op, "Conv") > 1 {
+					blocks = append(blocks, fmt.Sprintf("%s %v", n.Op, n.Outputs[0]))
+				}
+			}
+			if on && len(blocks) < 7 || !on && len(blocks) > 0 {
+				t.Fatalf("fusion %v: fused blocks %v", on, blocks)
+			}
+			if on && threads == 1 {
+				t.Logf("fused: %s", strings.Join(blocks, "; "))
+			}
+			out, err := p.Run(context.Background(), map[string]*tensor.Dense{in0.Name: dense(shape, x)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			y := out[out0].Data().([]float32)
+			if want == nil {
+				want = y
+				continue
+			}
+			for j := range want {
+				if y[j] != want[j] {
+					t.Fatalf("fusion %v, %d threads: output[%d] = %v, want %v (unfused, 1 thread)", on, threads, j, y[j], want[j])
+				}
+			}
+		}
+	}
+}
