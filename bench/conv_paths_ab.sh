@@ -3,14 +3,15 @@
 # and thread count, `edgeprune tune --model` writes two records, one with
 # the Conv paths measured (engine.CalibrateConvPaths) and one with the
 # rules' paths (--conv-paths=false), each with its per-node threads
-# measured; then ROUNDS rounds of `bench --tuned` on each, alternated (RUNS
-# timed runs each). Every timing runs through bench/priority-run, one
-# command at a time. Results go in docs/benchmarks.md, "Threads".
+# measured; then the two plans, compiled with them, are timed in one process
+# (bench/pathab), ROUNDS alternated rounds of RUNS runs each. Every timing
+# runs through bench/priority-run, one command at a time. KEEP=DIR keeps the
+# records and tune's output. Results go in docs/benchmarks.md, "Threads".
 #
 # Usage: bench/conv_paths_ab.sh [ROUNDS] [RUNS] [TUNE_ROUNDS] [EDGEPRUNE_BINARY]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=${1:-5}
+rounds=${1:-15}
 runs=${2:-20}
 trounds=${3:-3}
 ep=${4:-}
@@ -40,27 +41,17 @@ while read -r name path input; do
 	done
 done <<<"$models"
 echo "load before the alternated runs: $(cut -d' ' -f1-3 /proc/loadavg)"
-for r in $(seq "$rounds"); do
-	while read -r name path input; do
-		for t in 1 2; do
-			for mode in measured rules; do
-				ms=$($pr "$ep" bench "$path" --shape "$input" --threads $t --runs "$runs" --tuned "$tmp/$name-$t-$mode.json" --json |
-					python3 -c 'import json,sys; print(json.load(sys.stdin)["median_ms"])')
-				echo "$name $t $mode $ms" >>"$tmp/ab.txt"
-			done
-		done
-	done <<<"$models"
-done
+# The two plans of each model and thread count in one process (bench/pathab),
+# ROUNDS alternated rounds of RUNS runs each.
+go build -o "$tmp/pathab" ./bench/pathab
+while read -r name path input; do
+	for t in 1 2; do
+		echo "== $name, $t thread(s): a = rules' paths, b = measured paths; load $(cut -d' ' -f1-3 /proc/loadavg)"
+		$pr "$tmp/pathab" -m "$path" -shape "$input" -threads $t -rounds "$rounds" -runs "$runs" \
+			-a "$tmp/$name-$t-rules.json" -b "$tmp/$name-$t-measured.json" | sed "s#$tmp/##g"
+	done
+done <<<"$models"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
-python3 - "$tmp/ab.txt" <<'PY'
-import sys, statistics as st
-d = {}
-for line in open(sys.argv[1]):
-    n, t, m, ms = line.split()
-    d.setdefault((n, int(t)), {}).setdefault(m, []).append(float(ms))
-print("| model | threads | rules' paths ms (median of rounds; min–max) | measured paths ms | measured / rules |")
-print("|---|---:|---:|---:|---:|")
-for (n, t), v in d.items():
-    r, m = v["rules"], v["measured"]
-    print("| %s | %d | %.2f (%.2f–%.2f) | %.2f (%.2f–%.2f) | %.3f |" % (n, t, st.median(r), min(r), max(r), st.median(m), min(m), max(m), st.median(m) / st.median(r)))
-PY
+if [ -n "${KEEP:-}" ]; then
+	mkdir -p "$KEEP" && cp "$tmp"/*.json "$tmp"/*.txt "$KEEP"/
+fi

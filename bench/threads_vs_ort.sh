@@ -11,8 +11,9 @@
 # schedules with this machine's tunables: run `edgeprune tune` first on a
 # quiet machine (else each run measures them at start-up); the table says
 # which it used. A binary with `tune --model` also measures each model's
-# per-node threads first (the plan's 2-thread choice, engine.CalibrateThreads;
-# EDGEPRUNE_CALIBRATE=off skips it), and bench runs the plan with them.
+# plans first, at 1 and 2 threads (each Conv's path, engine.CalibrateConvPaths,
+# then the per-node threads, engine.CalibrateThreads; EDGEPRUNE_CALIBRATE=off
+# skips it), and bench runs the plans with them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
@@ -43,7 +44,9 @@ out=$(mktemp)
 while read -r name path input; do
 	[ -f "$path" ] || { echo "$path not found" >&2; exit 1; }
 	if [ "${EDGEPRUNE_CALIBRATE:-}" != off ] && grep -q -- --model <<<"$("$ep" tune --help 2>/dev/null)"; then
-		"$ep" tune --model "$path" --shape "$input" --threads 2 | sed -n 2p | sed "s/^ */$name per-node threads measured: /" >&2
+		for t in 1 2; do
+			"$ep" tune --model "$path" --shape "$input" --threads $t | grep -E 'Convs measured|whole model|nodes on' | sed "s/^ */$name, $t thread(s), measured: /" >&2
+		done
 	fi
 	for r in $(seq "$rounds"); do
 		for t in 1 2; do

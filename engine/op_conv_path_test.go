@@ -178,7 +178,9 @@ func TestTuneRecord(t *testing.T) {
 				refused(t, m, shape, threads, back)
 			})
 		}
-		if changed == 0 {
+		// With the portable kernel (purego) every dense Conv has im2col
+		// alone and every depthwise one its tap rows: nothing to change.
+		if changed == 0 && activeKernel().runTaps != nil {
 			t.Errorf("threads %d: no path asked for changed a Conv's path", threads)
 		}
 	}

@@ -73,7 +73,9 @@ func withPaths(paths map[string]string) Option {
 // not faster on the whole model) and the measurement. The plan's per-node
 // threads are the cost model's; CalibrateThreads may then measure them on
 // it. A tune record made from that plan (CalibrateThreads' ThreadChoice)
-// holds every Conv's path, for WithTuneRecord.
+// holds every Conv's path, for WithTuneRecord. It holds every plan it
+// times at once (up to one per path and the rules', each with its packed
+// weights): on a device short of memory, measure the threads alone.
 func CalibrateConvPaths(ctx context.Context, m *onnxio.Model, opts []Option, inputs map[string]*tensor.Dense, rounds, runs int) (*Program, ConvPathReport, error) {
 	rep := ConvPathReport{Rounds: rounds, Runs: runs}
 	if rounds < 1 || runs < 1 {

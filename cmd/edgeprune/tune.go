@@ -42,7 +42,8 @@ whole model checked (the choice is never kept if one thread was faster).
 The record is cached, and bench then compiles that plan with it. Threads
 do not change results; a Conv's path changes only the rounding of its
 sums (the paths agree within 1e-5 of the output's scale).
---conv-paths=false keeps the rules' paths.`,
+--conv-paths=false keeps the rules' paths (measuring them holds up to seven
+compiled copies of the model at once: use it on a device short of memory).`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if model != "" {
@@ -152,7 +153,10 @@ func (c *cli) tunePlan(cmd *cobra.Command, path string, shapes []string, sparseM
 			}
 		}
 		kept := "kept"
-		if !paths.Kept {
+		switch {
+		case changed == 0:
+			kept = "the rules' paths"
+		case !paths.Kept:
 			kept = "not kept: the rules' paths stay"
 		}
 		fmt.Fprintf(c.stdout, "%s: %d of %d Convs measured faster on another path than the rules'\n", path, changed, len(paths.Nodes))
