@@ -39,15 +39,15 @@ type blockKernel struct {
 	// the unfused implicit path does (implicitGEMM, no packing of B): exT
 	// with the input's channel offsets, pjT per strip with d's (strip
 	// positions apart); nil otherwise.
-	exT *convKernel
-	pjT []*convKernel
-	dwW, dwB     []float32
-	dwAct        *clampAct
-	residIn      int // index among the step's inputs of r, or 0
-	strips       []blockStrip
-	rows         int // output rows per strip (the last may have fewer)
-	hlMax        int // rows of e held per strip, at most
-	geom         convGeom
+	exT      *convKernel
+	pjT      []*convKernel
+	dwW, dwB []float32
+	dwAct    *clampAct
+	residIn  int // index among the step's inputs of r, or 0
+	strips   []blockStrip
+	rows     int // output rows per strip (the last may have fewer)
+	hlMax    int // rows of e held per strip, at most
+	geom     convGeom
 }
 
 // blockStrip is one strip: output rows oy0..oy1, the depthwise reading
