@@ -50,6 +50,7 @@ func (c *compiler) fuse(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []int, 
 	// of a fused block's (the depthwise's or the projection's, after its
 	// residual).
 	var slot **clampAct
+	bk, isBlock := last.k.(*blockKernel)
 	switch k := last.k.(type) {
 	case *convKernel:
 		slot = &k.act
@@ -67,6 +68,9 @@ func (c *compiler) fuse(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []int, 
 		act = &clampAct{lo: 0, hi: float32(math.Inf(1))}
 	}
 	*slot = act
+	if isBlock {
+		bk.implicitStages()
+	}
 	last.op += "+" + n.GetOpType()
 	last.flops += bt.flops
 	return &built{out: bt.out, alias: 0}

@@ -21,7 +21,7 @@ import (
 // when it does not apply.
 func (c *compiler) fuseBlock(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []int, prog *program) *built {
 	k, ok := bt.k.(*convKernel)
-	if !blockFusion || !ok || prog != c.main || len(prog.steps) == 0 || len(inIDs) < 2 || inIDs[0] < 0 {
+	if !blockFusion || dwFlatRun == nil && !blockFusionGo || !ok || prog != c.main || len(prog.steps) == 0 || len(inIDs) < 2 || inIDs[0] < 0 {
 		return nil
 	}
 	last := &prog.steps[len(prog.steps)-1]
@@ -44,7 +44,7 @@ func (c *compiler) fuseBlock(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []
 		switch {
 		case k.depthwise && pw(lk) && lk.m == k.c:
 			bk := newBlockKernel(k, w, bias)
-			if bk == nil || 4*bk.ce*bk.h*bk.w < blockMinBytes {
+			if bk == nil || 4*bk.ce*bk.h*bk.w < blockMinBytes || bk.w < blockMinWidth {
 				return nil
 			}
 			bk.c = lk.c
@@ -52,7 +52,7 @@ func (c *compiler) fuseBlock(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []
 			return c.popFused(bk, last, n, bt, []int{last.in[0]}, prog)
 		case pw(k) && lk.depthwise && lk.sp == nil && lk.residIn == 0 && lk.m == k.c:
 			bk := newBlockKernel(lk, lw, lb)
-			if bk == nil || 4*bk.ce*bk.h*bk.w < blockMinBytes {
+			if bk == nil || 4*bk.ce*bk.h*bk.w < blockMinBytes || bk.w < blockMinWidth {
 				return nil
 			}
 			bk.setProjection(k, w, bias)
@@ -94,6 +94,7 @@ func (c *compiler) constWB(ids []int) (w, bias []float32, ok bool) {
 // (built as bt) extends: the step's output becomes n's, the last step's
 // output is elided, and the step reads in.
 func (c *compiler) popFused(bk *blockKernel, last *step, n *onnx.NodeProto, bt *built, in []int, prog *program) *built {
+	bk.implicitStages()
 	c.values[last.out[0]].elided = true
 	f := &fusedStep{in: append([]int(nil), in...), name: last.name, op: last.op + "+" + n.GetOpType()}
 	out := &built{k: bk, out: bt.out, alias: -1, flops: last.flops + bt.flops, macs: last.macs + bt.macs, fused: f}

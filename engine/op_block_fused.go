@@ -35,13 +35,19 @@ type blockKernel struct {
 	ex, pj       *packedA
 	exB, pjB     []float32
 	exAct, pjAct *clampAct
-	dwW, dwB     []float32
-	dwAct        *clampAct
-	residIn      int // index among the step's inputs of r, or 0
-	strips       []blockStrip
-	rows         int // output rows per strip (the last may have fewer)
-	hlMax        int // rows of e held per strip, at most
-	geom         convGeom
+	// With a kernel that reads B in place (runTaps), the 1×1 stages run as
+	// the unfused implicit path does (implicitGEMM, no packing of B): exT
+	// with the input's channel offsets, pjT per strip with d's (strip
+	// positions apart); nil otherwise.
+	exT      *convKernel
+	pjT      []*convKernel
+	dwW, dwB []float32
+	dwAct    *clampAct
+	residIn  int // index among the step's inputs of r, or 0
+	strips   []blockStrip
+	rows     int // output rows per strip (the last may have fewer)
+	hlMax    int // rows of e held per strip, at most
+	geom     convGeom
 }
 
 // blockStrip is one strip: output rows oy0..oy1, the depthwise reading
@@ -53,15 +59,23 @@ type blockStrip struct {
 	d                      *dwFlat
 }
 
-// blockFusion enables the fusion at compile time (fuse.go); blockMinBytes
-// is the size of e below which a block is left unfused (it fits the L2
-// anyway, and a strip of a 7² or 14² map is too small to split);
-// blockStripBytes bounds a strip's buffers (e's rows, their phases, d's rows).
+// blockFusion enables the fusion at compile time (fuse.go) where the flat
+// depthwise kernel is native (dwFlatRun), or everywhere with blockFusionGo
+// (tests: the Go kernels then run it); blockMinBytes is the size of e
+// below which a block is left unfused (it fits the L2 anyway, and a 7² or
+// 14² map is too small to split in strips); blockStripBytes bounds a
+// strip's buffers (e's rows, their phases, d's rows).
 var (
-	blockFusion     = dwFlatRun != nil
+	blockFusion     = true
+	blockFusionGo   = false
 	blockMinBytes   = 512 << 10
-	blockStripBytes = 192 << 10
+	blockStripBytes = 1536 << 10
+	blockMinStrips  = 8
+	blockMinWidth   = 112
 )
+
+// oneThread runs a strip's stages on the goroutine that took the strip.
+var oneThread = exec{threads: 1}
 
 var blockPool = sync.Pool{New: func() any { return new([]float32) }}
 
@@ -97,6 +111,8 @@ func newBlockKernel(dw *convKernel, dwW, dwB []float32) *blockKernel {
 	for r < g.oh && perRow(r+1) <= blockStripBytes {
 		r++
 	}
+	// At least blockMinStrips strips, for the threads to share.
+	r = max(1, min(r, (g.oh+blockMinStrips-1)/blockMinStrips))
 	bk.rows = r
 	cache := map[[3]int]*dwFlat{}
 	for oy0 := 0; oy0 < g.oh; oy0 += r {
@@ -158,7 +174,9 @@ func (k *blockKernel) forward(x *exec, in, out []*data) {
 		if res != nil {
 			rs = res[n*k.co*ohw : (n+1)*k.co*ohw]
 		}
-		parallelFor(len(k.strips), threads, func(lo, hi int) {
+		// Two runs of strips a thread: a run computes the rows of e its
+		// strips share once, and a thread done early takes a second run.
+		parallelForChunks(len(k.strips), threads, 2*threads, func(lo, hi int) {
 			bufp := blockPool.Get().(*[]float32)
 			if len(*bufp) < ne+np+nd {
 				*bufp = make([]float32, ne+np+nd)
@@ -167,7 +185,7 @@ func (k *blockKernel) forward(x *exec, in, out []*data) {
 			eb, pb, db := buf[:ne], buf[ne:ne+np], buf[ne+np:ne+np+nd]
 			var prev *blockStrip
 			for s := lo; s < hi; s++ {
-				k.strip(&k.strips[s], prev, xs, ys, rs, eb, pb, db)
+				k.strip(s, prev, xs, ys, rs, eb, pb, db)
 				prev = &k.strips[s]
 			}
 			blockPool.Put(bufp)
@@ -178,7 +196,8 @@ func (k *blockKernel) forward(x *exec, in, out []*data) {
 // strip computes one strip. With prev (the strip this goroutine computed
 // just before), eb holds prev's rows of e, and those this strip reads too
 // move up instead of being computed again.
-func (k *blockKernel) strip(st, prev *blockStrip, xs, ys, rs, eb, pb, db []float32) {
+func (k *blockKernel) strip(si int, prev *blockStrip, xs, ys, rs, eb, pb, db []float32) {
+	st := &k.strips[si]
 	W, hw := k.w, k.h*k.w
 	S := k.hlMax * W // e's channel stride in eb
 	// The previous strip's rows of e sit at the top of each channel; the
@@ -196,9 +215,12 @@ func (k *blockKernel) strip(st, prev *blockStrip, xs, ys, rs, eb, pb, db []float
 	if done < rows {
 		n := (rows - done) * W
 		off := (st.iy0 + done) * W
-		if k.ex != nil {
+		switch {
+		case k.exT != nil:
+			k.exT.implicitGEMM(&oneThread, k.ex, xs[off:], 1, n, 0, eb[done*W:], S, 0, k.exB, nil)
+		case k.ex != nil:
 			gemmPacked(k.ex, false, n, xs[off:], hw, eb[done*W:], S, false, k.exB, nil, k.exAct, 1)
-		} else {
+		default:
 			for c := 0; c < k.ce; c++ {
 				copy(eb[c*S+done*W:c*S+rows*W], xs[c*hw+off:c*hw+off+n])
 			}
@@ -248,5 +270,40 @@ func (k *blockKernel) strip(st, prev *blockStrip, xs, ys, rs, eb, pb, db []float
 	if rs != nil {
 		r = rs[o0:]
 	}
+	if t := k.pjT; t != nil {
+		t[si].implicitGEMM(&oneThread, k.pj, dout, 1, npos, 0, ys[o0:], ohw, 0, k.pjB, r)
+		return
+	}
 	gemmPacked(k.pj, false, npos, dout, npos, ys[o0:], ohw, false, k.pjB, r, k.pjAct, 1)
+}
+
+// implicitStages sets exT and pjT when the kernel the 1×1 weights are
+// packed for reads B in place; fuse calls it whenever a stage or a clamp
+// changes.
+func (k *blockKernel) implicitStages() {
+	kern := activeKernel()
+	k.exT, k.pjT = nil, nil
+	if kern.runTaps == nil {
+		return
+	}
+	stage := func(pa *packedA, act *clampAct, stride int) *convKernel {
+		t := &convKernel{n: 1, c: pa.k, m: pa.m, group: 1, pointwise: true, implicit: true, act: act}
+		for c := 0; c < pa.k; c++ {
+			t.tapOffs = append(t.tapOffs, c*stride)
+		}
+		return t
+	}
+	if k.ex != nil {
+		k.exT = stage(k.ex, k.exAct, k.h*k.w)
+	}
+	if k.pj != nil {
+		byPos := map[int]*convKernel{}
+		for _, st := range k.strips {
+			npos := (st.oy1 - st.oy0) * k.ow
+			if byPos[npos] == nil {
+				byPos[npos] = stage(k.pj, k.pjAct, npos)
+			}
+			k.pjT = append(k.pjT, byPos[npos])
+		}
+	}
 }
