@@ -27,6 +27,8 @@
 # lock, nice -15; BUILD_RUN="chrt -i 0" runs the builds, fine-tuning included, at
 # SCHED_IDLE instead and keeps only the timing under the lock); pruning, uniform
 # fine-tunes and evals at SCHED_IDLE or nice NICE (default: SCHED_IDLE, chrt -i 0).
+# REUSE=1 keeps the builds already in OUT (OUT/MODEL-FRAC-sSEED with its
+# build.json, e.g. from a run stopped after them) and goes on from there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 prof=$(realpath "$1")
@@ -68,6 +70,11 @@ for m in "${models[@]}"; do
 		b=$(python3 -c "print(round($frac*100))")%
 		for seed in "${seeds[@]}"; do
 			d="$out/$m-$frac-s$seed"
+			if [ -n "${REUSE:-}" ] && [ -f "$d/build.json" ]; then
+				timed+=("$d/model.onnx")
+				echo "-- $m $b seed $seed: build reused from $d (REUSE)"
+				continue
+			fi
 			rm -rf "$d"
 			start=$(date +%s)
 			set +e

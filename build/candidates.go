@@ -260,6 +260,36 @@ func (s *candidateSearch) run(ctx context.Context, solved *evaluated) (*evaluate
 			break
 		}
 	}
+	// The frontier at the latency target (frontier.go).
+	known := func(choice []int) bool {
+		return slices.ContainsFunc(cs, func(c candidate) bool { return s.same(c.Choice, choice) })
+	}
+	aim := s.target.latency * s.target.margin // the solver's, in predicted ms
+	if s.measure != nil {
+		aim *= frontierMeasuredSlack
+	}
+	front, err := s.frontier(ctx, aim, known)
+	if err != nil {
+		return nil, nil, err
+	}
+	kept := 0
+	for _, fc := range front {
+		if kept == frontierKeep {
+			break
+		}
+		ok, ms, err := fits(fc.e)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !ok && ms.MeasuredMS > 0 {
+			s.logf("      frontier %v: measured %s (> %s)", s.kept(fc.e.choice), s.lim.format(s.lim.measured(ms)), s.lim.format(s.limit))
+		}
+		if !ok {
+			continue
+		}
+		add(frontierName(kept, fc), fc.e, ms)
+		kept++
+	}
 	// Score every candidate and grow from the best; when a probe diverges,
 	// start again from the candidates as found, every probe at half the
 	// learning rate.
@@ -490,6 +520,15 @@ func (s *candidateSearch) score(ctx context.Context, c *Candidate) error {
 			return err
 		}
 	}
+	if err := s.scoreModel(ctx, m, c); err != nil {
+		return err
+	}
+	s.logf("      candidate %s %v%s: predicted %.4g ms%s, calibration top-1 %s, loss %s", c.Name, c.Kept, layersNote(c.Layers), c.PredictedMS, msNote(c.MeasuredMS, c.MeasuredRatio), pct(c.Top1), num(c.Loss))
+	return nil
+}
+
+// scoreModel sets c's calibration top-1 and loss from m's outputs.
+func (s *candidateSearch) scoreModel(ctx context.Context, m *onnxio.Model, c *Candidate) error {
 	got, err := scores(ctx, m, s.calib, s.ev.threads)
 	if err != nil {
 		return err
@@ -501,7 +540,6 @@ func (s *candidateSearch) score(ctx context.Context, c *Candidate) error {
 		l := taskLoss(got, labelsOf(s.calib))
 		c.Loss = &l
 	}
-	s.logf("      candidate %s %v%s: predicted %.4g ms%s, calibration top-1 %s, loss %s", c.Name, c.Kept, layersNote(c.Layers), c.PredictedMS, msNote(c.MeasuredMS, c.MeasuredRatio), pct(c.Top1), num(c.Loss))
 	return nil
 }
 

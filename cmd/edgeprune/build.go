@@ -58,7 +58,9 @@ profile's budgets:
      under the budgets, re-solved on the exact model, then greedy repair;
      with labelled --data, candidates meeting the cost budgets (the solver's,
      the knapsack on KL and on task-loss damage at a ladder of latency
-     targets, the least pruned uniform level, then NetAdapt-style growth
+     targets, the least pruned uniform level, the frontier — the few
+     structured choices at the latency target whose composed model scores
+     best, when the space has at most 4,096 — then NetAdapt-style growth
      from the best) are each fine-tuned briefly (--probe-fraction of
      --train) and scored on the calibration samples; the lowest
      cross-entropy is kept (build.json "selection" says which were tried);
