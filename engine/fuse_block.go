@@ -44,7 +44,7 @@ func (c *compiler) fuseBlock(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []
 		switch {
 		case k.depthwise && pw(lk) && lk.m == k.c:
 			bk := newBlockKernel(k, w, bias)
-			if bk == nil || 4*bk.ce*bk.h*bk.w < blockMinBytes || bk.w < blockMinWidth {
+			if bk == nil || 4*bk.ce*bk.h*bk.w < blockMinBytes {
 				return nil
 			}
 			bk.c = lk.c
@@ -52,7 +52,7 @@ func (c *compiler) fuseBlock(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []
 			return c.popFused(bk, last, n, bt, inIDs, prog)
 		case pw(k) && lk.depthwise && lk.sp == nil && lk.residIn == 0 && lk.m == k.c:
 			bk := newBlockKernel(lk, lw, lb)
-			if bk == nil || 4*bk.ce*bk.h*bk.w < blockMinBytes || bk.w < blockMinWidth {
+			if bk == nil || 4*bk.ce*bk.h*bk.w < blockMinBytes {
 				return nil
 			}
 			bk.setProjection(k, w, bias)

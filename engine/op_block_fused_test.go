@@ -79,11 +79,11 @@ func (bc blockCase) build(t *testing.T, seed uint64) (*onnxbuild.Builder, []int)
 // withBlockFusion runs f with the fusion on or off and small strips (so
 // that the small test maps are cut into many strips).
 func withBlockFusion(on bool, stripBytes int, f func()) {
-	saved, savedGo, savedMin, savedStrip, savedW, savedN := blockFusion, blockFusionGo, blockMinBytes, blockStripBytes, blockMinWidth, blockMinStrips
+	saved, savedGo, savedMin, savedStrip, savedN := blockFusion, blockFusionGo, blockMinBytes, blockStripBytes, blockMinStrips
 	defer func() {
-		blockFusion, blockFusionGo, blockMinBytes, blockStripBytes, blockMinWidth, blockMinStrips = saved, savedGo, savedMin, savedStrip, savedW, savedN
+		blockFusion, blockFusionGo, blockMinBytes, blockStripBytes, blockMinStrips = saved, savedGo, savedMin, savedStrip, savedN
 	}()
-	blockFusion, blockFusionGo, blockMinBytes, blockStripBytes, blockMinWidth, blockMinStrips = on, on, 0, stripBytes, 0, 1
+	blockFusion, blockFusionGo, blockMinBytes, blockStripBytes, blockMinStrips = on, on, 0, stripBytes, 1
 	f()
 }
 
@@ -196,7 +196,7 @@ func btoi(b bool) int {
 
 // TestBlockFusedMobileNetV2: mobilenet_v2 with its blocks fused gives the
 // bits of the model compiled node by node, on 1 and 2 threads: with the
-// default sizes (its two blocks at 112² fused) and with every size (its 17
+// default sizes (its block with a 112² expansion fused) and with every size (its 17
 // blocks, 7² to 112²; bit for bit on 1 and 2 threads, and equal to the
 // unfused model within rounding).
 func TestBlockFusedMobileNetV2(t *testing.T) {
@@ -215,7 +215,7 @@ func TestBlockFusedMobileNetV2(t *testing.T) {
 			var p *Program
 			var err error
 			compile := func() { p, err = Compile(m, WithInputShape(in0.Name, shape...), WithThreads(threads)) }
-			nblocks := map[string]int{"off": 0, "default": 2, "all": 17}[mode]
+			nblocks := map[string]int{"off": 0, "default": 1, "all": 17}[mode]
 			switch mode {
 			case "off":
 				saved := blockFusion
