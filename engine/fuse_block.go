@@ -16,12 +16,12 @@ import (
 // fold in afterwards (fuse, fuseResidual), as they do into a Conv. The
 // replaced step is popped and the values between the stages are elided
 // (no storage). Only where e, the depthwise's input, is at least
-// blockMinBytes (the 112² and 56² blocks of mobilenet_v2); never when
-// compiling for training (compileNode does not fuse then). It returns nil
-// when it does not apply.
+// blockMinBytes (mobilenet_v2's 112² expansion), in plans of at most
+// blockMaxThreads threads; never when compiling for training (compileNode
+// does not fuse then). It returns nil when it does not apply.
 func (c *compiler) fuseBlock(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []int, prog *program) *built {
 	k, ok := bt.k.(*convKernel)
-	if !blockFusion || dwFlatRun == nil && !blockFusionGo || !ok || prog != c.main || len(prog.steps) == 0 || len(inIDs) < 2 || inIDs[0] < 0 {
+	if !blockFusion || dwFlatRun == nil && !blockFusionGo || c.threads > blockMaxThreads || !ok || prog != c.main || len(prog.steps) == 0 || len(inIDs) < 2 || inIDs[0] < 0 {
 		return nil
 	}
 	last := &prog.steps[len(prog.steps)-1]

@@ -69,13 +69,18 @@ type blockStrip struct {
 // nothing (the L3 moves them at copy speed) and lost to the strips' calls.
 // blockStripBytes bounds a strip's buffers (e's rows, their phases, d's
 // rows), within a core's 1 MB L2; at least blockMinStrips strips, for the
-// threads to share.
+// threads to share. blockMaxThreads: the plans fused. On 2 threads the
+// measurements disagreed from one window to the next on the loaded 2-vCPU
+// VM (the block 42% faster, or 4% slower with the unfused nodes after it
+// 50–120 µs slower), so 2-thread plans stay unfused until a quiet window
+// settles it.
 var (
 	blockFusion     = true
 	blockFusionGo   = false
 	blockMinBytes   = 2 << 20
 	blockStripBytes = 1536 << 10
 	blockMinStrips  = 8
+	blockMaxThreads = 1
 )
 
 // oneThread runs a strip's stages on the goroutine that took the strip.

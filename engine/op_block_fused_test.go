@@ -79,11 +79,11 @@ func (bc blockCase) build(t *testing.T, seed uint64) (*onnxbuild.Builder, []int)
 // withBlockFusion runs f with the fusion on or off and small strips (so
 // that the small test maps are cut into many strips).
 func withBlockFusion(on bool, stripBytes int, f func()) {
-	saved, savedGo, savedMin, savedStrip, savedN := blockFusion, blockFusionGo, blockMinBytes, blockStripBytes, blockMinStrips
+	saved, savedGo, savedMin, savedStrip, savedN, savedT := blockFusion, blockFusionGo, blockMinBytes, blockStripBytes, blockMinStrips, blockMaxThreads
 	defer func() {
-		blockFusion, blockFusionGo, blockMinBytes, blockStripBytes, blockMinStrips = saved, savedGo, savedMin, savedStrip, savedN
+		blockFusion, blockFusionGo, blockMinBytes, blockStripBytes, blockMinStrips, blockMaxThreads = saved, savedGo, savedMin, savedStrip, savedN, savedT
 	}()
-	blockFusion, blockFusionGo, blockMinBytes, blockStripBytes, blockMinStrips = on, on, 0, stripBytes, 1
+	blockFusion, blockFusionGo, blockMinBytes, blockStripBytes, blockMinStrips, blockMaxThreads = on, on, 0, stripBytes, 1, 64
 	f()
 }
 
@@ -196,7 +196,7 @@ func btoi(b bool) int {
 
 // TestBlockFusedMobileNetV2: mobilenet_v2 with its blocks fused gives the
 // bits of the model compiled node by node, on 1 and 2 threads: with the
-// default sizes (its block with a 112² expansion fused) and with every size (its 17
+// default sizes (its block with a 112² expansion fused on 1 thread) and with every size (its 17
 // blocks, 7² to 112²; bit for bit on 1 and 2 threads, and equal to the
 // unfused model within rounding).
 func TestBlockFusedMobileNetV2(t *testing.T) {
@@ -216,6 +216,9 @@ func TestBlockFusedMobileNetV2(t *testing.T) {
 			var err error
 			compile := func() { p, err = Compile(m, WithInputShape(in0.Name, shape...), WithThreads(threads)) }
 			nblocks := map[string]int{"off": 0, "default": 1, "all": 17}[mode]
+			if mode == "default" && threads > blockMaxThreads {
+				nblocks = 0
+			}
 			switch mode {
 			case "off":
 				saved := blockFusion
@@ -278,7 +281,8 @@ func TestBlockFusedMobileNetV2(t *testing.T) {
 }
 
 // BenchmarkBlockFused times mobilenet_v2's large blocks as one fused step
-// against the same graph unfused, on one thread (random weights).
+// (two strip sizes) against the same graph unfused, on 1 and 2 threads
+// (random weights).
 func BenchmarkBlockFused(b *testing.B) {
 	cases := []struct {
 		name string
@@ -297,14 +301,15 @@ func BenchmarkBlockFused(b *testing.B) {
 		}
 		x := randSlice(rand.New(rand.NewPCG(1, 2)), c.bc.c*c.bc.h*c.bc.w)
 		in := map[string]*tensor.Dense{"x": dense([]int{1, c.bc.c, c.bc.h, c.bc.w}, x)}
-		for _, sb := range []int{0, 384 << 10, 1536 << 10} {
-			name := fmt.Sprintf("%s/strip%dK", c.name, sb>>10)
+		for _, cfg := range [][2]int{{0, 1}, {768 << 10, 1}, {1536 << 10, 1}, {0, 2}, {768 << 10, 2}, {1536 << 10, 2}} {
+			sb, threads := cfg[0], cfg[1]
+			name := fmt.Sprintf("%s/strip%dK/threads%d", c.name, sb>>10, threads)
 			if sb == 0 {
-				name = c.name + "/unfused"
+				name = fmt.Sprintf("%s/unfused/threads%d", c.name, threads)
 			}
 			b.Run(name, func(b *testing.B) {
 				var p *Program
-				withBlockFusion(sb > 0, sb, func() { p, err = Compile(m, WithThreads(1)) })
+				withBlockFusion(sb > 0, sb, func() { blockMinStrips = 8; p, err = Compile(m, WithThreads(threads)) })
 				if err != nil {
 					b.Fatal(err)
 				}
