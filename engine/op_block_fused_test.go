@@ -21,16 +21,19 @@ type blockCase struct {
 	c, ce, co, h, w, k, s  int
 	expand, project, resid bool
 	bias                   bool
+	batch                  int // 1 when 0
 }
 
+func (bc blockCase) n() int { return max(bc.batch, 1) }
+
 func (bc blockCase) String() string {
-	return fmt.Sprintf("c%d-e%d-o%d-%dx%d-k%d-s%d-ex%v-pj%v-res%v-bias%v", bc.c, bc.ce, bc.co, bc.h, bc.w, bc.k, bc.s, bc.expand, bc.project, bc.resid, bc.bias)
+	return fmt.Sprintf("n%d-c%d-e%d-o%d-%dx%d-k%d-s%d-ex%v-pj%v-res%v-bias%v", bc.n(), bc.c, bc.ce, bc.co, bc.h, bc.w, bc.k, bc.s, bc.expand, bc.project, bc.resid, bc.bias)
 }
 
 // build returns the block's model and its output shape.
 func (bc blockCase) build(t *testing.T, seed uint64) (*onnxbuild.Builder, []int) {
 	b := onnxbuild.New(13)
-	b.Input("x", onnxbuild.Float, 1, int64(bc.c), int64(bc.h), int64(bc.w))
+	b.Input("x", onnxbuild.Float, int64(bc.n()), int64(bc.c), int64(bc.h), int64(bc.w))
 	lo := b.Const("lo", nil, []float32{0})
 	hi := b.Const("hi", nil, []float32{6})
 	ce := bc.ce
@@ -72,8 +75,8 @@ func (bc blockCase) build(t *testing.T, seed uint64) (*onnxbuild.Builder, []int)
 		}
 	}
 	b.Node("Identity", []string{cur}, []string{"out"})
-	b.Output("out", onnxbuild.Float, 1, int64(co), int64(oh), int64(ow))
-	return b, []int{1, co, oh, ow}
+	b.Output("out", onnxbuild.Float, int64(bc.n()), int64(co), int64(oh), int64(ow))
+	return b, []int{bc.n(), co, oh, ow}
 }
 
 // withBlockFusion runs f with the fusion on or off and small strips (so
@@ -103,16 +106,18 @@ func TestBlockFusedEqualsUnfused(t *testing.T) {
 		{c: 4, ce: 20, h: 9, w: 7, k: 3, s: 1, expand: true, bias: true},
 		{c: 4, ce: 20, h: 8, w: 8, k: 3, s: 2, expand: true},
 		{c: 3, ce: 300, co: 3, h: 6, w: 6, k: 3, s: 1, expand: true, project: true, resid: true, bias: true},
+		{c: 4, ce: 12, co: 4, h: 10, w: 9, k: 3, s: 1, expand: true, project: true, resid: true, bias: true, batch: 2},
+		{c: 3, ce: 10, co: 5, h: 12, w: 8, k: 3, s: 2, expand: true, project: true, bias: true, batch: 3},
 	}
 	for i, bc := range cases {
 		t.Run(bc.String(), func(t *testing.T) {
 			b, oshape := bc.build(t, uint64(i+1))
 			m := decode(t, b)
-			x := randSlice(rand.New(rand.NewPCG(uint64(i), 9)), bc.c*bc.h*bc.w)
+			x := randSlice(rand.New(rand.NewPCG(uint64(i), 9)), bc.n()*bc.c*bc.h*bc.w)
 			for j := range x {
 				x[j] *= 3 // some values past the Clip's 6 and below 0
 			}
-			in := map[string]*tensor.Dense{"x": dense([]int{1, bc.c, bc.h, bc.w}, x)}
+			in := map[string]*tensor.Dense{"x": dense([]int{bc.n(), bc.c, bc.h, bc.w}, x)}
 			run := func(on bool, stripBytes, threads int) ([]float32, []NodeCost) {
 				var y []float32
 				var nodes []NodeCost
@@ -127,7 +132,7 @@ func TestBlockFusedEqualsUnfused(t *testing.T) {
 					}
 					y, nodes = out["out"].Data().([]float32), p.Report().Nodes
 				})
-				if len(y) != oshape[1]*oshape[2]*oshape[3] {
+				if len(y) != numel(oshape) {
 					t.Fatalf("output has %d floats, want %v", len(y), oshape)
 				}
 				return y, nodes
