@@ -60,6 +60,9 @@ type compiler struct {
 	// train, when set, compiles for training (trainable.go): trainable
 	// parameters become run-time values and nothing is fused.
 	train *trainSpec
+	// threads is the plan's thread count (WithThreads): fuse_block.go
+	// fuses only 1-thread plans.
+	threads int
 	// sparse and sparseW: WithSparse and WithSparseWeights.
 	sparse  SparseMode
 	sparseW map[*onnx.TensorProto]*sparse.CSR
@@ -507,7 +510,7 @@ func compileMain(m *onnxio.Model, g *onnx.GraphProto, cfg *config, train *trainS
 		opset = 1
 	}
 	c := &compiler{opset: opset, main: &program{}, lastUse: map[int]int{}, uses: map[string]int{}, train: train,
-		sparse: cfg.sparse, sparseW: cfg.sparseW, paths: cfg.convPaths, pathsAll: cfg.pathsAll}
+		sparse: cfg.sparse, sparseW: cfg.sparseW, paths: cfg.convPaths, pathsAll: cfg.pathsAll, threads: cfg.threads}
 	countUses(g, c.uses)
 	sc := &scope{names: map[string]int{}}
 	inputs, err := c.bindInputs(g, sc, cfg)

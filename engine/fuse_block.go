@@ -16,12 +16,12 @@ import (
 // fold in afterwards (fuse, fuseResidual), as they do into a Conv. The
 // replaced step is popped and the values between the stages are elided
 // (no storage). Only where e, the depthwise's input, is at least
-// blockMinBytes (the 112² and 56² blocks of mobilenet_v2); never when
-// compiling for training (compileNode does not fuse then). It returns nil
-// when it does not apply.
+// blockMinBytes (mobilenet_v2's 112² expansion), in plans of at most
+// blockMaxThreads threads; never when compiling for training (compileNode
+// does not fuse then). It returns nil when it does not apply.
 func (c *compiler) fuseBlock(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []int, prog *program) *built {
 	k, ok := bt.k.(*convKernel)
-	if !blockFusion || dwFlatRun == nil && !blockFusionGo || !ok || prog != c.main || len(prog.steps) == 0 || len(inIDs) < 2 || inIDs[0] < 0 {
+	if !blockFusion || dwFlatRun == nil && !blockFusionGo || c.threads > blockMaxThreads || !ok || prog != c.main || len(prog.steps) == 0 || len(inIDs) < 2 || inIDs[0] < 0 {
 		return nil
 	}
 	last := &prog.steps[len(prog.steps)-1]
@@ -44,24 +44,24 @@ func (c *compiler) fuseBlock(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []
 		switch {
 		case k.depthwise && pw(lk) && lk.m == k.c:
 			bk := newBlockKernel(k, w, bias)
-			if bk == nil || 4*bk.ce*bk.h*bk.w < blockMinBytes || bk.w < blockMinWidth {
+			if bk == nil || 4*bk.ce*bk.h*bk.w < blockMinBytes {
 				return nil
 			}
 			bk.c = lk.c
 			bk.ex, bk.exB, bk.exAct = packAll(activeKernel(), false, lk.m, lk.c, 1, lw, lk.c, nil), lb, lk.act
-			return c.popFused(bk, last, n, bt, []int{last.in[0]}, prog)
+			return c.popFused(bk, last, n, bt, inIDs, prog)
 		case pw(k) && lk.depthwise && lk.sp == nil && lk.residIn == 0 && lk.m == k.c:
 			bk := newBlockKernel(lk, lw, lb)
-			if bk == nil || 4*bk.ce*bk.h*bk.w < blockMinBytes || bk.w < blockMinWidth {
+			if bk == nil || 4*bk.ce*bk.h*bk.w < blockMinBytes {
 				return nil
 			}
 			bk.setProjection(k, w, bias)
-			return c.popFused(bk, last, n, bt, []int{last.in[0]}, prog)
+			return c.popFused(bk, last, n, bt, inIDs, prog)
 		}
 	case *blockKernel:
 		if pw(k) && lk.pj == nil && k.c == lk.ce && k.n == lk.n {
 			lk.setProjection(k, w, bias)
-			return c.popFused(lk, last, n, bt, last.in, prog)
+			return c.popFused(lk, last, n, bt, inIDs, prog)
 		}
 	}
 	return nil
@@ -91,12 +91,16 @@ func (c *compiler) constWB(ids []int) (w, bias []float32, ok bool) {
 }
 
 // popFused replaces the last step of prog with the block bk, which node n
-// (built as bt) extends: the step's output becomes n's, the last step's
-// output is elided, and the step reads in.
-func (c *compiler) popFused(bk *blockKernel, last *step, n *onnx.NodeProto, bt *built, in []int, prog *program) *built {
+// (built as bt, reading inIDs) extends: the step's output becomes n's, the
+// last step's output is elided, and the step lists what the two read but
+// that output: the block's input first (the kernel reads it and a fused
+// residual; the weights it holds packed are listed for the report, whose
+// cost model classes a step by its first two inputs).
+func (c *compiler) popFused(bk *blockKernel, last *step, n *onnx.NodeProto, bt *built, inIDs []int, prog *program) *built {
 	bk.implicitStages()
 	c.values[last.out[0]].elided = true
-	f := &fusedStep{in: append([]int(nil), in...), name: last.name, op: last.op + "+" + n.GetOpType()}
+	in := append(append([]int(nil), last.in...), inIDs[1:]...)
+	f := &fusedStep{in: in, name: last.name, op: last.op + "+" + n.GetOpType()}
 	out := &built{k: bk, out: bt.out, alias: -1, flops: last.flops + bt.flops, macs: last.macs + bt.macs, fused: f}
 	prog.steps = prog.steps[:len(prog.steps)-1]
 	return out

@@ -59,19 +59,28 @@ type blockStrip struct {
 	d                      *dwFlat
 }
 
-// blockFusion enables the fusion at compile time (fuse.go) where the flat
-// depthwise kernel is native (dwFlatRun), or everywhere with blockFusionGo
-// (tests: the Go kernels then run it); blockMinBytes is the size of e
-// below which a block is left unfused (it fits the L2 anyway, and a 7² or
-// 14² map is too small to split in strips); blockStripBytes bounds a
-// strip's buffers (e's rows, their phases, d's rows).
+// blockFusion enables the fusion at compile time (fuse_block.go) where
+// the flat depthwise kernel is native (dwFlatRun), or everywhere with
+// blockFusionGo (tests: the Go kernels then run it). blockMinBytes is the
+// size of e (the depthwise's input) below which a block is left unfused:
+// measured on mobilenet_v2 (docs/benchmarks.md, Threads, session 10), the
+// 4.8 MB e of its 112² block ran 35–45% faster fused at 1 and 2 threads,
+// while its 1.6 MB no-expansion block and its 1.8 MB blocks at 56² gained
+// nothing (the L3 moves them at copy speed) and lost to the strips' calls.
+// blockStripBytes bounds a strip's buffers (e's rows, their phases, d's
+// rows), within a core's 1 MB L2; at least blockMinStrips strips, for the
+// threads to share. blockMaxThreads: the plans fused. On 2 threads the
+// measurements disagreed from one window to the next on the loaded 2-vCPU
+// VM (the block 42% faster, or 4% slower with the unfused nodes after it
+// 50–120 µs slower), so 2-thread plans stay unfused until a quiet window
+// settles it.
 var (
 	blockFusion     = true
 	blockFusionGo   = false
-	blockMinBytes   = 512 << 10
+	blockMinBytes   = 2 << 20
 	blockStripBytes = 1536 << 10
 	blockMinStrips  = 8
-	blockMinWidth   = 112
+	blockMaxThreads = 1
 )
 
 // oneThread runs a strip's stages on the goroutine that took the strip.

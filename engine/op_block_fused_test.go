@@ -21,16 +21,19 @@ type blockCase struct {
 	c, ce, co, h, w, k, s  int
 	expand, project, resid bool
 	bias                   bool
+	batch                  int // 1 when 0
 }
 
+func (bc blockCase) n() int { return max(bc.batch, 1) }
+
 func (bc blockCase) String() string {
-	return fmt.Sprintf("c%d-e%d-o%d-%dx%d-k%d-s%d-ex%v-pj%v-res%v-bias%v", bc.c, bc.ce, bc.co, bc.h, bc.w, bc.k, bc.s, bc.expand, bc.project, bc.resid, bc.bias)
+	return fmt.Sprintf("n%d-c%d-e%d-o%d-%dx%d-k%d-s%d-ex%v-pj%v-res%v-bias%v", bc.n(), bc.c, bc.ce, bc.co, bc.h, bc.w, bc.k, bc.s, bc.expand, bc.project, bc.resid, bc.bias)
 }
 
 // build returns the block's model and its output shape.
 func (bc blockCase) build(t *testing.T, seed uint64) (*onnxbuild.Builder, []int) {
 	b := onnxbuild.New(13)
-	b.Input("x", onnxbuild.Float, 1, int64(bc.c), int64(bc.h), int64(bc.w))
+	b.Input("x", onnxbuild.Float, int64(bc.n()), int64(bc.c), int64(bc.h), int64(bc.w))
 	lo := b.Const("lo", nil, []float32{0})
 	hi := b.Const("hi", nil, []float32{6})
 	ce := bc.ce
@@ -72,18 +75,18 @@ func (bc blockCase) build(t *testing.T, seed uint64) (*onnxbuild.Builder, []int)
 		}
 	}
 	b.Node("Identity", []string{cur}, []string{"out"})
-	b.Output("out", onnxbuild.Float, 1, int64(co), int64(oh), int64(ow))
-	return b, []int{1, co, oh, ow}
+	b.Output("out", onnxbuild.Float, int64(bc.n()), int64(co), int64(oh), int64(ow))
+	return b, []int{bc.n(), co, oh, ow}
 }
 
 // withBlockFusion runs f with the fusion on or off and small strips (so
 // that the small test maps are cut into many strips).
 func withBlockFusion(on bool, stripBytes int, f func()) {
-	saved, savedGo, savedMin, savedStrip, savedW, savedN := blockFusion, blockFusionGo, blockMinBytes, blockStripBytes, blockMinWidth, blockMinStrips
+	saved, savedGo, savedMin, savedStrip, savedN, savedT := blockFusion, blockFusionGo, blockMinBytes, blockStripBytes, blockMinStrips, blockMaxThreads
 	defer func() {
-		blockFusion, blockFusionGo, blockMinBytes, blockStripBytes, blockMinWidth, blockMinStrips = saved, savedGo, savedMin, savedStrip, savedW, savedN
+		blockFusion, blockFusionGo, blockMinBytes, blockStripBytes, blockMinStrips, blockMaxThreads = saved, savedGo, savedMin, savedStrip, savedN, savedT
 	}()
-	blockFusion, blockFusionGo, blockMinBytes, blockStripBytes, blockMinWidth, blockMinStrips = on, on, 0, stripBytes, 0, 1
+	blockFusion, blockFusionGo, blockMinBytes, blockStripBytes, blockMinStrips, blockMaxThreads = on, on, 0, stripBytes, 1, 64
 	f()
 }
 
@@ -103,16 +106,18 @@ func TestBlockFusedEqualsUnfused(t *testing.T) {
 		{c: 4, ce: 20, h: 9, w: 7, k: 3, s: 1, expand: true, bias: true},
 		{c: 4, ce: 20, h: 8, w: 8, k: 3, s: 2, expand: true},
 		{c: 3, ce: 300, co: 3, h: 6, w: 6, k: 3, s: 1, expand: true, project: true, resid: true, bias: true},
+		{c: 4, ce: 12, co: 4, h: 10, w: 9, k: 3, s: 1, expand: true, project: true, resid: true, bias: true, batch: 2},
+		{c: 3, ce: 10, co: 5, h: 12, w: 8, k: 3, s: 2, expand: true, project: true, bias: true, batch: 3},
 	}
 	for i, bc := range cases {
 		t.Run(bc.String(), func(t *testing.T) {
 			b, oshape := bc.build(t, uint64(i+1))
 			m := decode(t, b)
-			x := randSlice(rand.New(rand.NewPCG(uint64(i), 9)), bc.c*bc.h*bc.w)
+			x := randSlice(rand.New(rand.NewPCG(uint64(i), 9)), bc.n()*bc.c*bc.h*bc.w)
 			for j := range x {
 				x[j] *= 3 // some values past the Clip's 6 and below 0
 			}
-			in := map[string]*tensor.Dense{"x": dense([]int{1, bc.c, bc.h, bc.w}, x)}
+			in := map[string]*tensor.Dense{"x": dense([]int{bc.n(), bc.c, bc.h, bc.w}, x)}
 			run := func(on bool, stripBytes, threads int) ([]float32, []NodeCost) {
 				var y []float32
 				var nodes []NodeCost
@@ -127,7 +132,7 @@ func TestBlockFusedEqualsUnfused(t *testing.T) {
 					}
 					y, nodes = out["out"].Data().([]float32), p.Report().Nodes
 				})
-				if len(y) != oshape[1]*oshape[2]*oshape[3] {
+				if len(y) != numel(oshape) {
 					t.Fatalf("output has %d floats, want %v", len(y), oshape)
 				}
 				return y, nodes
@@ -196,7 +201,7 @@ func btoi(b bool) int {
 
 // TestBlockFusedMobileNetV2: mobilenet_v2 with its blocks fused gives the
 // bits of the model compiled node by node, on 1 and 2 threads: with the
-// default sizes (its two blocks at 112² fused) and with every size (its 17
+// default sizes (its block with a 112² expansion fused on 1 thread) and with every size (its 17
 // blocks, 7² to 112²; bit for bit on 1 and 2 threads, and equal to the
 // unfused model within rounding).
 func TestBlockFusedMobileNetV2(t *testing.T) {
@@ -215,7 +220,10 @@ func TestBlockFusedMobileNetV2(t *testing.T) {
 			var p *Program
 			var err error
 			compile := func() { p, err = Compile(m, WithInputShape(in0.Name, shape...), WithThreads(threads)) }
-			nblocks := map[string]int{"off": 0, "default": 2, "all": 17}[mode]
+			nblocks := map[string]int{"off": 0, "default": 1, "all": 17}[mode]
+			if mode == "default" && threads > blockMaxThreads {
+				nblocks = 0
+			}
 			switch mode {
 			case "off":
 				saved := blockFusion
@@ -278,7 +286,8 @@ func TestBlockFusedMobileNetV2(t *testing.T) {
 }
 
 // BenchmarkBlockFused times mobilenet_v2's large blocks as one fused step
-// against the same graph unfused, on one thread (random weights).
+// (two strip sizes) against the same graph unfused, on 1 and 2 threads
+// (random weights).
 func BenchmarkBlockFused(b *testing.B) {
 	cases := []struct {
 		name string
@@ -297,14 +306,15 @@ func BenchmarkBlockFused(b *testing.B) {
 		}
 		x := randSlice(rand.New(rand.NewPCG(1, 2)), c.bc.c*c.bc.h*c.bc.w)
 		in := map[string]*tensor.Dense{"x": dense([]int{1, c.bc.c, c.bc.h, c.bc.w}, x)}
-		for _, sb := range []int{0, 384 << 10, 1536 << 10} {
-			name := fmt.Sprintf("%s/strip%dK", c.name, sb>>10)
+		for _, cfg := range [][2]int{{0, 1}, {768 << 10, 1}, {1536 << 10, 1}, {0, 2}, {768 << 10, 2}, {1536 << 10, 2}} {
+			sb, threads := cfg[0], cfg[1]
+			name := fmt.Sprintf("%s/strip%dK/threads%d", c.name, sb>>10, threads)
 			if sb == 0 {
-				name = c.name + "/unfused"
+				name = fmt.Sprintf("%s/unfused/threads%d", c.name, threads)
 			}
 			b.Run(name, func(b *testing.B) {
 				var p *Program
-				withBlockFusion(sb > 0, sb, func() { p, err = Compile(m, WithThreads(1)) })
+				withBlockFusion(sb > 0, sb, func() { blockMinStrips = 8; p, err = Compile(m, WithThreads(threads)) })
 				if err != nil {
 					b.Fatal(err)
 				}
