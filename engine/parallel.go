@@ -70,7 +70,11 @@ func (r *region) work(caller bool) bool {
 		if !ok {
 			return last
 		}
-		r.fn(int(c)*r.n/int(r.nchunks), int(c+1)*r.n/int(r.nchunks))
+		lo, hi := int(c)*r.n/int(r.nchunks), int(c+1)*r.n/int(r.nchunks)
+		if poolStatsOn {
+			countChunk(caller, hi-lo)
+		}
+		r.fn(lo, hi)
 		if r.done.Add(1) == r.nchunks {
 			last = true
 		}
@@ -106,14 +110,16 @@ func ensureWorkers(n int) {
 	}
 	pool.mu.Lock()
 	for int(pool.workers.Load()) < n {
-		pool.workers.Add(1)
-		go worker()
+		i := int(pool.workers.Add(1)) - 1
+		go worker(i)
 	}
 	pool.mu.Unlock()
 }
 
-func worker() {
+func worker(i int) {
+	pinWorker(i)
 	var prev *region // the last region this worker took chunks of
+	tid := 0         // EDGEPRUNE_POOL_STATS: the OS thread of the last region
 	for {
 		var r *region
 		select {
@@ -137,12 +143,24 @@ func worker() {
 					}
 					prev = nil // not kept alive while parked
 					if time.Now().After(deadline) {
+						if poolStatsOn {
+							poolCounters.workerParks.Add(1)
+						}
 						r = <-pool.regions
 					}
 				}
 			}
 		}
 		prev = r
+		if poolStatsOn {
+			if t := gettid(); t != tid {
+				if tid != 0 {
+					poolCounters.workerTIDChanges.Add(1)
+				}
+				tid = t
+				poolCounters.workerTID.Store(int64(t))
+			}
+		}
 		if r.work(false) && r.waiting.Load() {
 			select {
 			case r.wake <- struct{}{}:
@@ -175,6 +193,17 @@ func parallelForChunks(n, threads, chunks int, fn func(lo, hi int)) {
 	// one goroutine and 6 on the other.)
 	r := &region{fn: fn, n: n, nchunks: int64(min(chunks, n))}
 	ensureWorkers(threads - 1)
+	if poolPin == pinAffinity {
+		if unpin := pinCaller(threads); unpin != nil {
+			defer unpin()
+		}
+	}
+	if poolStatsOn {
+		poolCounters.regions.Add(1)
+		if t := int64(gettid()); callerTID.Swap(t) != t {
+			poolCounters.callerTIDChanges.Add(1)
+		}
+	}
 	for i := 0; i < threads-1; i++ {
 		select {
 		case pool.regions <- r:
@@ -191,6 +220,9 @@ func parallelForChunks(n, threads, chunks int, fn func(lo, hi int)) {
 		if i%64 == 63 && time.Now().After(deadline) {
 			r.wake = make(chan struct{}, 1)
 			r.waiting.Store(true)
+			if poolStatsOn {
+				poolCounters.callerParks.Add(1)
+			}
 			for r.done.Load() != r.nchunks {
 				<-r.wake
 			}
