@@ -104,3 +104,13 @@ func TestPoolPinChild(t *testing.T) {
 		t.Error("EDGEPRUNE_POOL_PIN=affinity pinned no thread")
 	}
 }
+
+// BenchmarkForkJoin is one region of 8 empty chunks on 2 threads: the
+// hand-out, the shared counters and the join, nothing else (docs/
+// benchmarks.md, Threads, s10-modes: read it beside bench/corelat).
+func BenchmarkForkJoin(b *testing.B) {
+	var sink atomic.Int64
+	for b.Loop() {
+		parallelForChunks(8, 2, 8, func(lo, hi int) { sink.Add(0) })
+	}
+}
