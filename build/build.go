@@ -50,7 +50,12 @@ type Options struct {
 	// "" or "auto" (when the model has BatchNormalization nodes), "on",
 	// "off".
 	AdaptiveBN string
-	Log        func(format string, args ...any)
+	// Frontier adds the frontier at the latency target to the candidates
+	// (frontier.go). Off by default: on bncnn and lenet5 at 50%, fine-tuned
+	// over three seeds, it kept no better models than the search without it
+	// (docs/profiles.md, "Session 10 (s10-build)").
+	Frontier bool
+	Log      func(format string, args ...any)
 }
 
 // Option is one entry of the sensitivity table.
@@ -508,7 +513,7 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 		// (with unstructured layers, over the joint space).
 		t1 := time.Now()
 		logf("[3a/5] candidates: verified on the %d labelled calibration samples%s", len(calibLabels), map[bool]string{true: " after a short fine-tune each", false: ""}[opts.Probe != nil])
-		cs := &candidateSearch{ev: ev, groups: res.Groups, dense: dense, target: target, start: start, calib: opts.Calib, probe: opts.Probe, bn: abn, logf: logf}
+		cs := &candidateSearch{ev: ev, groups: res.Groups, dense: dense, target: target, start: start, calib: opts.Calib, probe: opts.Probe, bn: abn, frontierOn: opts.Frontier, logf: logf}
 		if opts.Measure && target.latency > 0 {
 			cs.lim, cs.limit = lim, lim.budget*target.margin
 			cs.measure = func(m *onnxio.Model) (Metrics, error) {

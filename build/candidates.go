@@ -138,6 +138,8 @@ type candidateSearch struct {
 	// with them in training mode, which re-estimates them.
 	bn    *adaptiveBN
 	scale float64 // the probes' learning-rate scale (0: 1)
+	// frontierOn adds the frontier at the latency target (Options.Frontier).
+	frontierOn bool
 	// measure times a model here (nil: not measuring); limit is the
 	// measured latency a candidate must not exceed (budget × margin), in
 	// lim's unit (ms, or the ratio to the original).
@@ -267,6 +269,9 @@ func (s *candidateSearch) run(ctx context.Context, solved *evaluated) (*evaluate
 	aim := s.target.latency * s.target.margin // the solver's, in predicted ms
 	if s.measure != nil {
 		aim *= frontierMeasuredSlack
+	}
+	if !s.frontierOn {
+		aim = 0 // frontier returns nothing
 	}
 	front, err := s.frontier(ctx, aim, known)
 	if err != nil {

@@ -18,7 +18,8 @@ import (
 // (adaptive BN), then the calibration loss — recomputed here from the
 // model with train.RecalibrateBN. The shortlist is the frontierShortlist
 // least summed damages of the in-band choices, found here by brute force.
-// And Build adds the fitting ones as candidates, named "frontier".
+// And Build adds the fitting ones as candidates, named "frontier",
+// only with Options.Frontier.
 func TestFrontier(t *testing.T) {
 	ctx := context.Background()
 	m, err := onnxio.ReadFile(testmodels.Shared(t, "mnist/bncnn.onnx"))
@@ -27,9 +28,18 @@ func TestFrontier(t *testing.T) {
 	}
 	calib := mnistCalib(t, 128, 64)
 	p := hostProfile(t, "latency_ms=75%") // uncalibrated: the floor is predicted at 61%
-	res, err := Build(ctx, p, "bncnn", m, Options{Threads: 1, Calib: calib})
+	res, err := Build(ctx, p, "bncnn", m, Options{Threads: 1, Calib: calib, Frontier: true})
 	if err != nil {
 		t.Fatal(err)
+	}
+	off, err := Build(ctx, p, "bncnn", m, Options{Threads: 1, Calib: calib})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range off.Selection.Candidates {
+		if strings.Contains(c.Name, "frontier") {
+			t.Errorf("without Options.Frontier: candidate %s", c.Name)
+		}
 	}
 	var front []Candidate
 	for _, c := range res.Selection.Candidates {

@@ -30,6 +30,7 @@ func newBuildCmd(c *cli) *cobra.Command {
 		calibN, verifyN, batch, threads int
 		measure, adaptiveBN             string
 		probe                           float64
+		frontier                        bool
 		tf                              trainFlags // --train and the fine-tuning flags (build_finetune.go)
 	)
 	cmd := &cobra.Command{
@@ -58,9 +59,9 @@ profile's budgets:
      under the budgets, re-solved on the exact model, then greedy repair;
      with labelled --data, candidates meeting the cost budgets (the solver's,
      the knapsack on KL and on task-loss damage at a ladder of latency
-     targets, the least pruned uniform level, the frontier — the few
+     targets, the least pruned uniform level, with --frontier the few
      structured choices at the latency target whose composed model scores
-     best, when the space has at most 4,096 — then NetAdapt-style growth
+     best, then NetAdapt-style growth
      from the best) are each fine-tuned briefly (--probe-fraction of
      --train) and scored on the calibration samples; the lowest
      cross-entropy is kept (build.json "selection" says which were tried);
@@ -147,7 +148,7 @@ reached and the gap; nothing is written).`,
 			if err := requireShapes(m, shapes, nil); err != nil {
 				return err
 			}
-			opts := build.Options{Threads: threads, Measure: measure == "yes" || (measure == "auto" && here), AdaptiveBN: adaptiveBN,
+			opts := build.Options{Threads: threads, Measure: measure == "yes" || (measure == "auto" && here), AdaptiveBN: adaptiveBN, Frontier: frontier,
 				Shapes: shapeMap(shapes), Log: func(f string, a ...any) { fmt.Fprintf(c.stderr, f+"\n", a...) }}
 			if opts.Measure && canSelfExec {
 				if rssErr := canMeasureRSS(); rssErr != nil {
@@ -216,6 +217,7 @@ reached and the gap; nothing is written).`,
 	addShapeFlag(cmd, &shapeSpecs, "shape of a model input with dynamic dimensions (planning, cost model, timing; the model written keeps them dynamic)")
 	addBuildTrainFlags(cmd, &tf)
 	cmd.Flags().Float64Var(&probe, "probe-fraction", 0.125, "--train: each candidate choice is fine-tuned for one epoch over this fraction of --train before they are compared (0: compared without fine-tuning)")
+	cmd.Flags().BoolVar(&frontier, "frontier", false, "with labelled --data: also try the few structured choices at the latency target whose composed model scores best (spaces of at most 4,096 choices; off by default: no better than without on the MNIST benches, docs/profiles.md)")
 	cmd.Flags().StringVar(&adaptiveBN, "adaptive-bn", "auto", "score pruned variants with their BatchNormalization statistics re-estimated on the calibration samples: auto (when the model has BatchNormalization nodes), on, off")
 	return cmd
 }
