@@ -258,9 +258,9 @@ func (k *convKernel) swTapsGEMM(x *exec, wp []float32, base, og, bias, res []flo
 	if mg*np*kk < parallelMinMACs {
 		threads = 1
 	}
-	tpp, cs, bps := swTapsSplit(len(st.pos)/8, st.mp/32, 4*len(wp), threads)
-	prefetch := 4*len(wp) >= swTapsPrefetchW
 	nt, nb := len(st.pos)/8, st.mp/32
+	tpp, cs, bps := swTapsSplit(nt, nb, 4*len(wp), threads)
+	prefetch := 4*len(wp) >= swTapsPrefetchW
 	pieces := (nt + tpp - 1) / tpp
 	parallelForChunks(pieces*cs, threads, min(pieces*cs, chunksPerThread*threads), func(lo, hi int) {
 		ctp := ctPool.Get().(*[]float32)
