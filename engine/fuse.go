@@ -50,12 +50,12 @@ func (c *compiler) fuse(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []int, 
 	// of a fused block's (the depthwise's or the projection's, after its
 	// residual).
 	var slot **clampAct
-	bk, isBlock := last.k.(*blockKernel)
+	var bk *blockKernel
 	switch k := last.k.(type) {
 	case *convKernel:
 		slot = &k.act
 	case *blockKernel:
-		slot = &k.dwAct
+		bk, slot = k, &k.dwAct
 		if k.pj != nil {
 			slot = &k.pjAct
 		}
@@ -68,7 +68,7 @@ func (c *compiler) fuse(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []int, 
 		act = &clampAct{lo: 0, hi: float32(math.Inf(1))}
 	}
 	*slot = act
-	if isBlock {
+	if bk != nil {
 		bk.implicitStages()
 	}
 	last.op += "+" + n.GetOpType()
