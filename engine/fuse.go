@@ -94,37 +94,33 @@ func (c *compiler) fuseResidual(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs
 		}
 	}
 	last := &prog.steps[len(prog.steps)-1]
-	if bk, ok := last.k.(*blockKernel); ok {
-		// A fused block's projection takes r as a Conv does.
-		if bk.pj == nil || bk.residIn != 0 || bk.pjAct != nil || len(last.out) != 1 {
-			return nil
+	// Where r goes: a Conv's residual input, or a fused block's (its
+	// projection takes r as a Conv does).
+	var residIn *int
+	switch k := last.k.(type) {
+	case *blockKernel:
+		if k.pj != nil && k.residIn == 0 && k.pjAct == nil {
+			residIn = &k.residIn
 		}
-		for vi := 0; vi < 2; vi++ {
-			if c.root(inIDs[vi]) != last.out[0] || c.root(inIDs[1-vi]) == last.out[0] || c.uses[n.GetInput()[vi]] != 1 {
-				continue
-			}
-			bk.residIn = len(last.in)
-			last.in = append(last.in, inIDs[1-vi])
-			last.op += "+" + n.GetOpType()
-			last.flops += bt.flops
-			return &built{out: bt.out, alias: vi}
+	case *convKernel:
+		// Not on the linear path: there most panels run across output
+		// rows into a block of their own and its residual and clamp are
+		// applied in Go as the block is copied out, which cost resnet18's
+		// 56² convolutions about 300 µs more than the Add and Relu as
+		// passes of their own (bench and bench/nodescale, alternated:
+		// session 9 in docs/benchmarks.md).
+		if k.act == nil && k.residIn == 0 && k.residualOK() && !k.linear {
+			residIn = &k.residIn
 		}
-		return nil
 	}
-	conv, ok := last.k.(*convKernel)
-	// Not on the linear path: there most panels run across output rows
-	// into a block of their own and its residual and clamp are applied in
-	// Go as the block is copied out, which cost resnet18's 56² convolutions
-	// about 300 µs more than the Add and Relu as passes of their own (bench
-	// and bench/nodescale, alternated: session 9 in docs/benchmarks.md).
-	if !ok || conv.act != nil || conv.residIn != 0 || !conv.residualOK() || conv.linear || len(last.out) != 1 {
+	if residIn == nil || len(last.out) != 1 {
 		return nil
 	}
 	for vi := 0; vi < 2; vi++ {
 		if c.root(inIDs[vi]) != last.out[0] || c.root(inIDs[1-vi]) == last.out[0] || c.uses[n.GetInput()[vi]] != 1 {
 			continue
 		}
-		conv.residIn = len(last.in)
+		*residIn = len(last.in)
 		last.in = append(last.in, inIDs[1-vi])
 		last.op += "+" + n.GetOpType()
 		last.flops += bt.flops
