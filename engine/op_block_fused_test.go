@@ -250,6 +250,19 @@ func TestBlockFusedMobileNetV2(t *testing.T) {
 			if len(blocks) != nblocks {
 				t.Fatalf("fusion %s: fused blocks %v, want %d", mode, blocks, nblocks)
 			}
+			// mobilenet_v2 has 10 blocks with a residual Add; fused, each
+			// takes its Add into the projection's epilogue (no Add node left).
+			if mode == "all" {
+				var resid int
+				for _, b := range blocks {
+					if strings.Contains(b, "+Add") {
+						resid++
+					}
+				}
+				if resid != 10 {
+					t.Fatalf("fusion all: %d fused blocks took their residual Add, want 10: %v", resid, blocks)
+				}
+			}
 			out, err := p.Run(context.Background(), map[string]*tensor.Dense{in0.Name: dense(shape, x)})
 			if err != nil {
 				t.Fatal(err)
