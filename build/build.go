@@ -107,6 +107,10 @@ type Metrics struct {
 	MeasuredRatio     float64 `json:"measured_ratio,omitempty"`
 	SameRunMS         float64 `json:"same_run_ms,omitempty"`
 	OriginalSameRunMS float64 `json:"original_same_run_ms,omitempty"`
+	// ratioRounds are the measurement's per-round ratios to the original
+	// (MeasuredRatio is their median); near the budget a candidate is
+	// judged by them (latencyLimit.upper).
+	ratioRounds []float64
 	// MeasuredRSSMB is the peak resident set of a process running the
 	// model once, measured here (Options.PeakRSS).
 	MeasuredRSSMB       float64            `json:"measured_rss_mb,omitempty"`
@@ -515,12 +519,13 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 		logf("[3a/5] candidates: verified on the %d labelled calibration samples%s", len(calibLabels), map[bool]string{true: " after a short fine-tune each", false: ""}[opts.Probe != nil])
 		cs := &candidateSearch{ev: ev, groups: res.Groups, dense: dense, target: target, start: start, calib: opts.Calib, probe: opts.Probe, bn: abn, frontierOn: opts.Frontier, logf: logf}
 		if opts.Measure && target.latency > 0 {
-			cs.lim, cs.limit = lim, lim.budget*target.margin
+			cs.lim, cs.limit, cs.budget = lim, lim.budget*target.margin, lim.budget
 			cs.measure = func(m *onnxio.Model) (Metrics, error) {
 				var met Metrics
 				err := tm.measure(m, &met)
 				return met, err
 			}
+			cs.more = func(m *onnxio.Model, met *Metrics, rounds int) error { return tm.measureMore(m, met, rounds) }
 		}
 		solved := after
 		if after, res.Selection, err = cs.run(ctx, after); err != nil {

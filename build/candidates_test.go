@@ -112,3 +112,87 @@ func TestProbeDivergence(t *testing.T) {
 		t.Errorf("probe scales %v: want 1, 0.5, 0.25, 0.125", scales)
 	}
 }
+
+// TestFitsNearBudget: a measured candidate fits on one timing at or under
+// budget × margin; between that and the budget it is timed again to
+// nearLimitRounds rounds in all and fits only when every round read it
+// within the budget; over the budget it does not fit and is not timed
+// again. Each choice is timed once (the pooled rounds are kept). The
+// timings are given (a fake timer), so the verdicts are exact.
+func TestFitsNearBudget(t *testing.T) {
+	m, err := onnxio.ReadFile("../testdata/demo/demonet.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := NewSpace(m, []float64{1, .75, .5, .25}, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sp.Groups) == 0 {
+		t.Fatal("demonet has no dependency group")
+	}
+	type timing struct{ first, more []float64 } // per-round ratios
+	for _, tc := range []struct {
+		name      string
+		tm        timing
+		noMore    bool // the search without a timer for more rounds: the margin alone
+		fit       bool
+		rounds    int     // rounds in the measurement returned
+		wantRatio float64 // its median
+	}{
+		{"under the margin", timing{first: []float64{.44, .43, .45, .44}}, false, true, 4, .44},
+		{"near, every round within", timing{[]float64{.47, .46, .48, .47}, []float64{.49, .47, .46, .48}}, false, true, 8, .47},
+		{"near, one round over", timing{[]float64{.47, .46, .48, .47}, []float64{.49, .51, .46, .48}}, false, false, 8, .475},
+		{"over the budget", timing{first: []float64{.52, .51, .53, .49}}, false, false, 4, .515},
+		{"near, margin only", timing{first: []float64{.47, .46, .48, .47}}, true, false, 4, .47},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var measures, mores int
+			s := &candidateSearch{ev: &evaluator{space: sp}, target: budgets{latency: 1, margin: .9},
+				lim: latencyLimit{budget: .5, fraction: true}, limit: .45, budget: .5, logf: t.Logf}
+			pool := func(met *Metrics, rs []float64) {
+				met.ratioRounds = append(met.ratioRounds, rs...)
+				sorted := slices.Clone(met.ratioRounds)
+				slices.Sort(sorted)
+				met.MeasuredRatio = medianF(sorted)
+				met.MeasuredMS = met.MeasuredRatio * 10
+			}
+			s.measure = func(*onnxio.Model) (Metrics, error) {
+				measures++
+				var met Metrics
+				pool(&met, tc.tm.first)
+				return met, nil
+			}
+			if !tc.noMore {
+				s.more = func(_ *onnxio.Model, met *Metrics, rounds int) error {
+					mores++
+					if rounds != nearLimitRounds-len(tc.tm.first) {
+						t.Errorf("more timed %d rounds, want %d", rounds, nearLimitRounds-len(tc.tm.first))
+					}
+					pool(met, tc.tm.more)
+					return nil
+				}
+			}
+			e := &evaluated{choice: sp.Uniform(1), m: m}
+			for range 2 { // the second call reuses the first's measurement
+				ok, mm, err := s.fits(e)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ok != tc.fit || len(mm.ratioRounds) != tc.rounds || math.Abs(mm.MeasuredRatio-tc.wantRatio) > 1e-12 {
+					t.Errorf("fits %v with %d rounds, ratio %.4g; want %v, %d, %.4g", ok, len(mm.ratioRounds), mm.MeasuredRatio, tc.fit, tc.rounds, tc.wantRatio)
+				}
+			}
+			if wantMore := tc.rounds - len(tc.tm.first); measures != 1 || mores != min(wantMore, 1) {
+				t.Errorf("timed %d times and %d more: want once, and more only for a near candidate (%d rounds added)", measures, mores, wantMore)
+			}
+			all := slices.Clone(tc.tm.first)
+			if tc.rounds > len(all) {
+				all = append(all, tc.tm.more...)
+			}
+			if c := s.candidate("x", e, s.timed[s.key(e.choice)]); c.MeasuredRounds != tc.rounds || c.MeasuredRatioMax != slices.Max(all) {
+				t.Errorf("candidate %+v: want %d rounds and their largest ratio", c.Candidate, tc.rounds)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package build
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/edgeprune/edgeprune/profile"
 )
@@ -48,6 +49,21 @@ func (l latencyLimit) measured(m Metrics) float64 {
 		return m.MeasuredRatio
 	}
 	return m.MeasuredMS
+}
+
+// upper is the slowest reading of a model's measurement in the budget's
+// unit: the largest of its per-round ratios to the original (for an
+// absolute budget, times the original's reference time); the median
+// (measured) when the rounds are not known.
+func (l latencyLimit) upper(m Metrics) float64 {
+	if len(m.ratioRounds) == 0 || m.MeasuredRatio <= 0 {
+		return l.measured(m)
+	}
+	mx := slices.Max(m.ratioRounds)
+	if l.fraction {
+		return mx
+	}
+	return mx * m.MeasuredMS / m.MeasuredRatio
 }
 
 // predicted is a model's predicted latency in the budget's unit: over the

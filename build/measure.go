@@ -68,17 +68,29 @@ func (t *timer) stat() string {
 // latency: the ratio to the original in the same run times the original's
 // reference time.
 func (t *timer) measure(m *onnxio.Model, met *Metrics) error {
+	met.ratioRounds = nil
+	return t.measureMore(m, met, measureRounds)
+}
+
+// measureMore times m in rounds more interleaved rounds with the original
+// and pools them with the rounds met already holds (none after measure's
+// reset): the measured ratio is then the median over all of them, the
+// times the medians of the last run.
+func (t *timer) measureMore(m *onnxio.Model, met *Metrics, rounds int) error {
 	plan, err := t.compile(m)
 	if err != nil {
 		return err
 	}
-	d, err := Interleaved(t.ctx, []*engine.Program{t.orig, plan}, t.p.Run.Warmup, t.p.Run.Runs, measureRounds, t.stat())
+	d, err := Interleaved(t.ctx, []*engine.Program{t.orig, plan}, t.p.Run.Warmup, t.p.Run.Runs, rounds, t.stat())
 	if err != nil {
 		return err
 	}
+	met.ratioRounds = append(slices.Clone(met.ratioRounds), d.RoundRatios[1]...)
+	sorted := slices.Clone(met.ratioRounds)
+	slices.Sort(sorted)
 	met.MeasuredStatistic = d.statistic(t.stat())
-	met.MeasuredRatio = d.Ratios[1]
-	met.MeasuredMS = d.Ratios[1] * t.ref.MeasuredMS
+	met.MeasuredRatio = medianF(sorted)
+	met.MeasuredMS = met.MeasuredRatio * t.ref.MeasuredMS
 	met.SameRunMS, met.OriginalSameRunMS = float64(d.Times[1])/1e6, float64(d.Times[0])/1e6
 	return nil
 }
@@ -88,15 +100,18 @@ func (t *timer) measure(m *onnxio.Model, met *Metrics) error {
 func (m *Metrics) takeLatency(from Metrics) {
 	m.MeasuredMS, m.MeasuredStatistic, m.MeasuredRatio = from.MeasuredMS, from.MeasuredStatistic, from.MeasuredRatio
 	m.SameRunMS, m.OriginalSameRunMS = from.SameRunMS, from.OriginalSameRunMS
+	m.ratioRounds = slices.Clone(from.ratioRounds)
 }
 
 // Durations are Interleaved's result: per program, the median over rounds
 // of its statistic, and of its ratio to the first program's in the same
-// round. CPU says the runs were timed by the thread's CPU time.
+// round (RoundRatios: each round's, in the order of the rounds). CPU says
+// the runs were timed by the thread's CPU time.
 type Durations struct {
-	Times  []time.Duration
-	Ratios []float64
-	CPU    bool
+	Times       []time.Duration
+	Ratios      []float64
+	RoundRatios [][]float64
+	CPU         bool
 }
 
 // statistic names what d measured: stat, and the clock when it was the
@@ -208,6 +223,7 @@ func summarize(times [][]time.Duration) *Durations {
 		for r, t := range times[i] {
 			ratios[r] = float64(t) / float64(max(times[0][r], 1))
 		}
+		d.RoundRatios = append(d.RoundRatios, slices.Clone(ratios))
 		sorted := slices.Clone(times[i])
 		slices.Sort(sorted)
 		slices.Sort(ratios)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -90,6 +91,9 @@ func TestSummarize(t *testing.T) {
 	}
 	if d.Times[0] != 20*time.Millisecond || d.Times[1] != 12500*time.Microsecond {
 		t.Errorf("median times %v, want 20 ms and 12.5 ms", d.Times)
+	}
+	if !slices.Equal(d.RoundRatios[1], []float64{.5, .5, .5, 3}) || !slices.Equal(d.RoundRatios[0], []float64{1, 1, 1, 1}) {
+		t.Errorf("round ratios %v, want each round's ratio in the order of the rounds", d.RoundRatios)
 	}
 	// The ratio of the medians, 12.5/20, is off by a quarter.
 	if r := float64(d.Times[1]) / float64(d.Times[0]); math.Abs(r-0.625) > 1e-12 {
