@@ -51,10 +51,11 @@ type Candidate struct {
 	// original's judges).
 	MeasuredRatio float64 `json:"measured_ratio,omitempty"`
 	// MeasuredRounds is how many interleaved rounds timed it (more for a
-	// candidate near the budget: nearLimitRounds), MeasuredRatioMax the
-	// largest of their ratios (what judged a candidate near the budget).
-	MeasuredRounds   int     `json:"measured_rounds,omitempty"`
-	MeasuredRatioMax float64 `json:"measured_ratio_max,omitempty"`
+	// candidate near the budget: nearLimitRounds), MeasuredRatioUpper the
+	// 90% upper confidence bound of their median ratio (what judged a
+	// candidate near the budget; latencyLimit.upper).
+	MeasuredRounds     int     `json:"measured_rounds,omitempty"`
+	MeasuredRatioUpper float64 `json:"measured_ratio_upper,omitempty"`
 	// Excluded says why the candidate was not scored (a cost budget it
 	// misses when measured); empty when it was.
 	Excluded string `json:"excluded,omitempty"`
@@ -149,8 +150,8 @@ type candidateSearch struct {
 	// measured latency (lim's unit: ms, or the ratio to the original) is
 	// at most limit (budget × margin) fits on its first timing; one
 	// between limit and budget is near the budget: more times it again to
-	// nearLimitRounds rounds in all, and it fits when every round read it
-	// within the budget (fitsMeasured). Without more (or budget 0), limit
+	// nearLimitRounds rounds in all, and it fits when the upper confidence
+	// bound of its median ratio is within the budget (fitsMeasured). Without more (or budget 0), limit
 	// alone decides.
 	measure func(*onnxio.Model) (Metrics, error)
 	more    func(m *onnxio.Model, met *Metrics, rounds int) error
@@ -188,8 +189,8 @@ func (s *candidateSearch) fits(e *evaluated) (bool, Metrics, error) {
 }
 
 // nearLimitRounds is how many interleaved rounds in all time a candidate
-// measured between budget × margin and the budget: its slowest round is
-// then about the 90th percentile of what a round reads it at.
+// measured between budget × margin and the budget: enough that the 90%
+// upper bound of their median is not the slowest round (latencyLimit.upper).
 const nearLimitRounds = 8
 
 // fitsMeasured judges a measured latency against the budget (see
@@ -209,7 +210,7 @@ func (s *candidateSearch) fitsMeasured(e *evaluated, mm Metrics) (bool, Metrics,
 		}
 	}
 	u := s.lim.upper(mm)
-	s.logf("      near the budget: %v measured %s over %d rounds, the slowest %s: %s", s.kept(e.choice), s.lim.format(s.lim.measured(mm)),
+	s.logf("      near the budget: %v measured %s over %d rounds, its 90%% upper bound %s: %s", s.kept(e.choice), s.lim.format(s.lim.measured(mm)),
 		len(mm.ratioRounds), s.lim.format(u), map[bool]string{true: "within the budget", false: "over the budget"}[u <= s.budget])
 	return u <= s.budget, mm, nil
 }
@@ -218,7 +219,7 @@ func (s *candidateSearch) fitsMeasured(e *evaluated, mm Metrics) (bool, Metrics,
 func (s *candidateSearch) missNote(mm Metrics) string {
 	v := s.lim.measured(mm)
 	if v <= s.budget && s.more != nil {
-		return fmt.Sprintf("measured %s, but its slowest of %d rounds %s > %s (the budget)", s.lim.format(v), len(mm.ratioRounds), s.lim.format(s.lim.upper(mm)), s.lim.format(s.budget))
+		return fmt.Sprintf("measured %s, but the 90%% upper bound of that median over %d rounds %s > %s (the budget)", s.lim.format(v), len(mm.ratioRounds), s.lim.format(s.lim.upper(mm)), s.lim.format(s.budget))
 	}
 	return fmt.Sprintf("measured %s > %s (budget × margin)", s.lim.format(v), s.lim.format(s.limit))
 }
@@ -236,7 +237,7 @@ func (s *candidateSearch) candidate(name string, e *evaluated, mm Metrics) candi
 	c := candidate{Candidate: Candidate{Name: name, Choice: slices.Clone(e.choice), Kept: s.kept(e.choice), Layers: s.layers(e.choice),
 		PredictedMS: e.met.LatencyMS, MeasuredMS: mm.MeasuredMS, MeasuredRatio: mm.MeasuredRatio, MeasuredRounds: len(mm.ratioRounds)}, e: e}
 	if len(mm.ratioRounds) > 0 {
-		c.MeasuredRatioMax = slices.Max(mm.ratioRounds)
+		c.MeasuredRatioUpper = medianUpperBound(mm.ratioRounds, medianConfidence)
 	}
 	return c
 }

@@ -2,6 +2,7 @@ package build
 
 import (
 	"fmt"
+	"math"
 	"slices"
 
 	"github.com/edgeprune/edgeprune/profile"
@@ -51,19 +52,45 @@ func (l latencyLimit) measured(m Metrics) float64 {
 	return m.MeasuredMS
 }
 
-// upper is the slowest reading of a model's measurement in the budget's
-// unit: the largest of its per-round ratios to the original (for an
-// absolute budget, times the original's reference time); the median
-// (measured) when the rounds are not known.
+// upper is an upper confidence bound of a model's measured latency in
+// the budget's unit: of the median of its per-round ratios to the original
+// (for an absolute budget, times the original's reference time), at
+// medianConfidence (medianUpperBound); the median itself (measured) when
+// the rounds are not known.
 func (l latencyLimit) upper(m Metrics) float64 {
 	if len(m.ratioRounds) == 0 || m.MeasuredRatio <= 0 {
 		return l.measured(m)
 	}
-	mx := slices.Max(m.ratioRounds)
+	u := medianUpperBound(m.ratioRounds, medianConfidence)
 	if l.fraction {
-		return mx
+		return u
 	}
-	return mx * m.MeasuredMS / m.MeasuredRatio
+	return u * m.MeasuredMS / m.MeasuredRatio
+}
+
+// medianConfidence is the confidence of the bound upper gives.
+const medianConfidence = 0.9
+
+// medianUpperBound is the distribution-free upper confidence bound of the
+// median of whatever xs are independent draws of: the k-th smallest of the
+// n values, k the least with P(Binomial(n, ½) ≤ k−1) ≥ conf (the true
+// median lies below the k-th value unless k or more of the n fall above
+// it). Of 8 rounds at 0.9 that is the second largest (0.965); of 4 or
+// fewer, the largest (4: 0.9375). One outlying round does not decide
+// unless there are too few rounds to discard it.
+func medianUpperBound(xs []float64, conf float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	cdf, term := 0.0, math.Pow(0.5, float64(n)) // P(B = 0)
+	for k := 1; k <= n; k++ {
+		cdf += term // P(B ≤ k−1)
+		if cdf >= conf {
+			return s[k-1]
+		}
+		term *= float64(n-k+1) / float64(k) // P(B = k)
+	}
+	return s[n-1]
 }
 
 // predicted is a model's predicted latency in the budget's unit: over the
@@ -127,7 +154,7 @@ func fractionRow(f float64, before, after Metrics) BudgetRow {
 	if after.MeasuredRatio > 0 {
 		r.Value, r.ValueMS, r.BudgetMS = after.MeasuredRatio, after.MeasuredMS, f*before.MeasuredMS
 		r.Note = fmt.Sprintf("measured %s here: the median over %d interleaved rounds of its time over the original's in the same round (medians %.4g vs %.4g ms); ≈ %.4g ms at the original's %.4g ms read at the start; predicted %.3g (%.4g / %.4g ms)",
-			after.MeasuredStatistic, measureRounds, after.SameRunMS, after.OriginalSameRunMS, after.MeasuredMS, before.MeasuredMS, pred, after.LatencyMS, before.LatencyMS)
+			after.MeasuredStatistic, max(len(after.ratioRounds), measureRounds), after.SameRunMS, after.OriginalSameRunMS, after.MeasuredMS, before.MeasuredMS, pred, after.LatencyMS, before.LatencyMS)
 	} else {
 		r.Value, r.ValueMS, r.BudgetMS = pred, after.LatencyMS, f*before.LatencyMS
 		r.Note = fmt.Sprintf("predicted: %.4g / %.4g ms", after.LatencyMS, before.LatencyMS)
