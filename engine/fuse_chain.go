@@ -73,9 +73,28 @@ func (k *chainKernel) forward(x *exec, in, out []*data) {
 // chainX holds the blocks a chain with stSetX copies its new x into.
 var chainX = sync.Pool{New: func() any { return new([chainBlock]float32) }}
 
+// chainBlocks, when the CPU has it (chain_amd64.go), runs the stages over
+// the longest prefix of dst it takes (whole blocks of its own), each
+// element through every stage in registers, and returns that prefix's
+// length; run does the rest.
+var chainBlocks func(dst, src []float32, st []chainStage) int
+
 // run applies the stages to xs into v; xb holds the block's x after a
-// stSetX (nil when the chain has none).
+// stSetX (nil when the chain has none). The loop below, one vec kernel per
+// stage over the block, is the reference; chainBlocks computes the same
+// bits (TestChainBlocksMatchStages).
 func (k *chainKernel) run(v, xs []float32, xb *[chainBlock]float32) {
+	if chainBlocks != nil {
+		n := chainBlocks(v, xs, k.stages)
+		v, xs = v[n:], xs[n:]
+		if len(v) == 0 {
+			return
+		}
+	}
+	k.runStages(v, xs, xb)
+}
+
+func (k *chainKernel) runStages(v, xs []float32, xb *[chainBlock]float32) {
 	cur := xs // the first stage reads x, the others v
 	for _, s := range k.stages {
 		switch s.kind {
