@@ -2,6 +2,8 @@ package engine
 
 import (
 	"math"
+	"slices"
+	"sync"
 
 	onnx "github.com/edgeprune/edgeprune/onnxio/onnxpb"
 )
@@ -11,9 +13,17 @@ import (
 // replaces, in blocks that stay in L1 (HardSwish written out as Add, Clip,
 // Mul, Div, or a scalar affine y = a·x + b, become one pass instead of one
 // per op). Reference: the ops applied one after another (TestChainEqualsUnfused).
+//
+// A stSetX stage makes the value so far the x of the stages after it: two
+// chains, the second of which reads the first's output both as its input
+// and as its x (PP-OCR's scale-and-shift before each HardSwish), run as one
+// (mergeChains), and the first's output is never stored.
 type chainKernel struct {
 	xIdx   int
 	stages []chainStage
+	// xv is, while compiling, the value the chain's x holds after its last
+	// stSetX (the first chain's output, elided), or -1: the input xIdx.
+	xv int
 }
 
 type chainStageKind int
@@ -25,6 +35,7 @@ const (
 	stClamp                       // min(max(v, lo), hi)
 	stMulX                        // v · x
 	stAddX                        // v + x
+	stSetX                        // x = v (v unchanged)
 )
 
 type chainStage struct {
@@ -43,16 +54,47 @@ func (k *chainKernel) forward(x *exec, in, out []*data) {
 		threads = 1
 	}
 	nb := (n + chainBlock - 1) / chainBlock
+	setX := slices.ContainsFunc(k.stages, func(s chainStage) bool { return s.kind == stSetX })
 	parallelFor(nb, threads, func(lo, hi int) {
+		var xb *[chainBlock]float32
+		if setX {
+			xb = chainX.Get().(*[chainBlock]float32)
+		}
 		for blk := lo; blk < hi; blk++ {
 			i0, i1 := blk*chainBlock, min((blk+1)*chainBlock, n)
-			k.run(dst[i0:i1], src[i0:i1])
+			k.run(dst[i0:i1], src[i0:i1], xb)
+		}
+		if xb != nil {
+			chainX.Put(xb)
 		}
 	})
 }
 
-// run applies the stages to xs into v.
-func (k *chainKernel) run(v, xs []float32) {
+// chainX holds the blocks a chain with stSetX copies its new x into.
+var chainX = sync.Pool{New: func() any { return new([chainBlock]float32) }}
+
+// chainBlocks, when the CPU has it (chain_amd64.go), runs the stages over
+// the longest prefix of dst it takes (whole blocks of its own), each
+// element through every stage in registers, and returns that prefix's
+// length; run does the rest.
+var chainBlocks func(dst, src []float32, st []chainStage) int
+
+// run applies the stages to xs into v; xb holds the block's x after a
+// stSetX (nil when the chain has none). The loop below, one vec kernel per
+// stage over the block, is the reference; chainBlocks computes the same
+// bits (TestChainBlocksMatchStages).
+func (k *chainKernel) run(v, xs []float32, xb *[chainBlock]float32) {
+	if chainBlocks != nil {
+		n := chainBlocks(v, xs, k.stages)
+		v, xs = v[n:], xs[n:]
+		if len(v) == 0 {
+			return
+		}
+	}
+	k.runStages(v, xs, xb)
+}
+
+func (k *chainKernel) runStages(v, xs []float32, xb *[chainBlock]float32) {
 	cur := xs // the first stage reads x, the others v
 	for _, s := range k.stages {
 		switch s.kind {
@@ -68,6 +110,15 @@ func (k *chainKernel) run(v, xs []float32) {
 			vecMul(v, cur, xs)
 		case stAddX:
 			vecAdd(v, cur, xs)
+		case stSetX:
+			if len(cur) == 0 {
+				continue
+			}
+			if &cur[0] != &v[0] {
+				copy(v, cur)
+			}
+			xs = xb[:len(v)]
+			copy(xs, v)
 		}
 		cur = v
 	}
@@ -140,11 +191,17 @@ func (c *compiler) fuseChain(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []
 		last := &prog.steps[len(prog.steps)-1]
 		if ch, ok := last.k.(*chainKernel); ok && len(last.out) == 1 {
 			x := last.in[ch.xIdx]
+			if ch.xv >= 0 {
+				x = ch.xv
+			}
 			st, vi, ok := chainStageOf(b, bt, c.roots(inIDs), c.root(x))
 			if ok && c.root(inIDs[vi]) == last.out[0] && c.uses[n.GetInput()[vi]] == 1 {
 				ch.stages = append(ch.stages, st)
 				last.op += "+" + n.GetOpType()
 				last.flops += bt.flops
+				if st.kind == stMulX || st.kind == stAddX {
+					c.mergeChains(prog)
+				}
 				return &built{out: bt.out, alias: vi}
 			}
 		}
@@ -153,7 +210,58 @@ func (c *compiler) fuseChain(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []
 	if !ok || inIDs[vi] < 0 || c.values[inIDs[vi]].konst != nil {
 		return bt
 	}
-	return &built{k: &chainKernel{xIdx: vi, stages: []chainStage{st}}, out: bt.out, alias: -1, flops: bt.flops, scratch: bt.scratch}
+	return &built{k: &chainKernel{xIdx: vi, stages: []chainStage{st}, xv: -1}, out: bt.out, alias: -1, flops: bt.flops, scratch: bt.scratch}
+}
+
+// mergeChains runs the last two steps of the main program as one chain
+// when both are chains, the last one's input (and x) is the other's
+// output t, and every reader of t is a stage of the last one (its first
+// stage and its stages that combine with x): the first chain's stages,
+// then stSetX, then the second's, from the first's input. t is then never
+// stored (elided), and the step before the two moves into the place of
+// the first (the steps after it, values they produce and last uses move
+// down one). Nothing changes when it does not apply.
+func (c *compiler) mergeChains(prog *program) {
+	ns := len(prog.steps)
+	if prog != c.main || ns < 2 {
+		return
+	}
+	s1, s2 := &prog.steps[ns-2], &prog.steps[ns-1]
+	k1, ok1 := s1.k.(*chainKernel)
+	k2, ok2 := s2.k.(*chainKernel)
+	if !ok1 || !ok2 || k2.xv >= 0 || len(s1.out) != 1 || len(s2.out) != 1 || c.root(s2.in[k2.xIdx]) != s1.out[0] {
+		return
+	}
+	// t is stored as s1's output; the chain's intermediate values are
+	// views of it, each read only by the next stage (fuseChain), but the
+	// last, xt, which s2 reads.
+	t, xt := s1.out[0], s2.in[k2.xIdx]
+	reads := 1 // s2's first stage
+	for _, st := range k2.stages {
+		if st.kind == stMulX || st.kind == stAddX {
+			reads++
+		}
+	}
+	if c.uses[c.values[xt].name] != reads {
+		return
+	}
+	k := &chainKernel{xIdx: k1.xIdx, xv: t, stages: append(append(slices.Clone(k1.stages), chainStage{kind: stSetX}), k2.stages...)}
+	merged := *s1
+	merged.k, merged.out, merged.op, merged.flops = k, s2.out, s1.op+"+"+s2.op, s1.flops+s2.flops
+	c.values[t].elided = true
+	i := ns - 2
+	prog.steps[i] = merged
+	prog.steps = prog.steps[:ns-1]
+	for _, v := range c.values {
+		if v.producer > i {
+			v.producer--
+		}
+	}
+	for id, e := range c.lastUse {
+		if e > i {
+			c.lastUse[id] = e - 1
+		}
+	}
 }
 
 // root is the value whose storage id shares (itself unless a view).

@@ -71,12 +71,14 @@ func TestFusedActivationEqualsUnfused(t *testing.T) {
 
 // TestChainEqualsUnfused: a scalar affine followed by HardSwish written out
 // as ops (Add, Clip, Mul by the chain's input, Div) and more scalar ops run
-// as two chain steps, bit for bit equal to the same graph with every
+// as one chain step (two chains merged: the affine's output is the
+// HardSwish's x), bit for bit equal to the same graph with every
 // intermediate returned (which keeps the ops apart) and to the ops done one
-// by one in Go.
+// by one in Go, on 1 and 3 threads, for a map of one partial block and one
+// of several. With the affine's output also returned, the two chains stay
+// two steps.
 func TestChainEqualsUnfused(t *testing.T) {
-	shape := []int64{1, 3, 8, 8}
-	build := func(expose bool) *Program {
+	build := func(shape []int64, expose []string, threads int) *Program {
 		b := onnxbuild.New(13)
 		b.Input("x", onnxbuild.Float, shape...)
 		sc := b.Const("sc", nil, []float32{0.75})
@@ -94,56 +96,68 @@ func TestChainEqualsUnfused(t *testing.T) {
 		b.Node("Sub", []string{"y1", q}, []string{"y2"})
 		b.Node("Relu", []string{"y2"}, []string{"y"})
 		b.Output("y", onnxbuild.Float, shape...)
-		if expose {
-			for _, o := range []string{"s", "u", "v", "w", "y1", "y2"} {
-				b.Output(o, onnxbuild.Float, shape...)
-			}
+		for _, o := range expose {
+			b.Output(o, onnxbuild.Float, shape...)
 		}
-		p, err := Compile(decode(t, b))
+		p, err := Compile(decode(t, b), WithThreads(threads))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return p
 	}
-	fused, plain := build(false), build(true)
-	var ops []string
-	for _, n := range fused.Report().Nodes {
-		ops = append(ops, n.Op)
-	}
-	if len(ops) != 2 || ops[0] != "Mul+Add" || ops[1] != "Add+Clip+Mul+Div+Sub+Relu" {
-		t.Fatalf("fused plan runs %v, want Mul+Add, Add+Clip+Mul+Div+Sub+Relu", ops)
-	}
-	if n := plain.Report().Nodes; len(n) != 8 {
-		t.Fatalf("plan with every intermediate exposed runs %d nodes, want 8", len(n))
-	}
-	x := randSlice(rand.New(rand.NewPCG(5, 6)), 3*64)
-	for i := range x {
-		x[i] *= 8 // reach both ends of the Clip
-	}
-	in := map[string]*tensor.Dense{"x": dense([]int{1, 3, 8, 8}, x)}
-	a, err := fused.Run(context.Background(), in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := plain.Run(context.Background(), in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ya, yb := a["y"].Data().([]float32), b["y"].Data().([]float32)
-	ends := 0
-	for i, xv := range x {
-		tv := float32(0.5) + float32(xv*0.75)
-		v := min(max(tv+3, 0), 6)
-		y := max(float32(float32(tv*v)/6)-0.25, 0)
-		if ya[i] != yb[i] || ya[i] != y {
-			t.Fatalf("y[%d]: fused %v, unfused %v, Go %v", i, ya[i], yb[i], y)
+	ops := func(p *Program) (s []string) {
+		for _, n := range p.Report().Nodes {
+			s = append(s, n.Op)
 		}
-		if v == 0 || v == 6 {
-			ends++
-		}
+		return s
 	}
-	if ends == 0 {
-		t.Error("no value reached the ends of the Clip")
+	for _, shape := range [][]int64{{1, 3, 8, 8}, {1, 5, 33, 31}} {
+		for _, threads := range []int{1, 3} {
+			fused, plain := build(shape, nil, threads), build(shape, []string{"s", "u", "v", "w", "y1", "y2"}, threads)
+			if o := ops(fused); len(o) != 1 || o[0] != "Mul+Add+Add+Clip+Mul+Div+Sub+Relu" {
+				t.Fatalf("fused plan runs %v, want Mul+Add+Add+Clip+Mul+Div+Sub+Relu", o)
+			}
+			if n := plain.Report().Nodes; len(n) != 8 {
+				t.Fatalf("plan with every intermediate exposed runs %d nodes, want 8", len(n))
+			}
+			if o := ops(build(shape, []string{"t"}, threads)); len(o) != 2 || o[0] != "Mul+Add" || o[1] != "Add+Clip+Mul+Div+Sub+Relu" {
+				t.Fatalf("plan returning t runs %v, want Mul+Add, Add+Clip+Mul+Div+Sub+Relu", o)
+			}
+			n := 1
+			for _, d := range shape {
+				n *= int(d)
+			}
+			x := randSlice(rand.New(rand.NewPCG(5, 6)), n)
+			for i := range x {
+				x[i] *= 8 // reach both ends of the Clip
+			}
+			dims := []int{int(shape[0]), int(shape[1]), int(shape[2]), int(shape[3])}
+			in := map[string]*tensor.Dense{"x": dense(dims, x)}
+			a, err := fused.Run(context.Background(), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := plain.Run(context.Background(), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ya, yb := a["y"].Data().([]float32), b["y"].Data().([]float32)
+			ends := 0
+			for i, xv := range x {
+				tv := float32(0.5) + float32(xv*0.75)
+				v := min(max(tv+3, 0), 6)
+				y := max(float32(float32(tv*v)/6)-0.25, 0)
+				if ya[i] != yb[i] || ya[i] != y {
+					t.Fatalf("%v, %d threads: y[%d]: fused %v, unfused %v, Go %v", shape, threads, i, ya[i], yb[i], y)
+				}
+				if v == 0 || v == 6 {
+					ends++
+				}
+			}
+			if ends == 0 {
+				t.Error("no value reached the ends of the Clip")
+			}
+		}
 	}
 }
 

@@ -242,10 +242,28 @@ func (k *resizeKernel) planarPlanes(src, dst []float32, lo, hi int, ta, tb []flo
 	h, w, oh, ow := k.in[r-2], k.in[r-1], k.out[r-2], k.out[r-1]
 	y0, y1, wy := k.i0[r-2], k.i1[r-2], k.w[r-2]
 	x0, x1, wx := k.i0[r-1], k.i1[r-1], k.w[r-1]
+	rep := k.repeatX()
 	// row interpolates source row sy along x into d.
 	row := func(d []float32, sy int, sp []float32) {
 		s := sp[sy*w : (sy+1)*w]
 		d = d[:len(x0)]
+		switch rep {
+		case 2: // PP-OCR's 2× nearest upsampling
+			d = d[:2*len(s)]
+			for i, v := range s {
+				d[2*i], d[2*i+1] = v, v
+			}
+			return
+		case 1:
+			copy(d, s)
+			return
+		}
+		if !k.linear {
+			for ox, i := range x0 {
+				d[ox] = s[i]
+			}
+			return
+		}
 		for ox, i := range x0 {
 			a := s[i]
 			if k.linear && wx[ox] != 0 && x1[ox] != i {
@@ -274,6 +292,23 @@ func (k *resizeKernel) planarPlanes(src, dst []float32, lo, hi int, ta, tb []flo
 			}
 		}
 	}
+}
+
+// repeatX is f when every source column is repeated f times, in order,
+// along the last axis (nearest, x0[ox] = ox/f; 1 or 2 only), else 0.
+func (k *resizeKernel) repeatX() int {
+	r := len(k.out)
+	w, ow := k.in[r-1], k.out[r-1]
+	if k.linear || (ow != w && ow != 2*w) {
+		return 0
+	}
+	f := ow / w
+	for ox, i := range k.i0[r-1] {
+		if i != ox/f {
+			return 0
+		}
+	}
+	return f
 }
 
 // forwardRef is the reference loop: every output element is the n-linear

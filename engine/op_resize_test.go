@@ -20,6 +20,9 @@ func TestResizePlanarMatchesReference(t *testing.T) {
 		{[]int{2, 2, 6, 4}, []int{2, 2, 3, 9}, true},
 		{[]int{4, 9}, []int{8, 5}, true},
 		{[]int{2, 1, 3, 3}, []int{2, 1, 7, 2}, false},
+		// Nearest with each column repeated twice or once (repeatX).
+		{[]int{1, 4, 20, 20}, []int{1, 4, 40, 40}, false},
+		{[]int{1, 2, 4, 6}, []int{1, 2, 9, 6}, false},
 	} {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			k := &resizeKernel{in: c.in, out: c.out, linear: c.linear}
