@@ -1,0 +1,93 @@
+package engine
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/edgeprune/edgeprune/internal/testmodels"
+	"github.com/edgeprune/edgeprune/onnxio"
+)
+
+// TestMarkWindowRows checks the read model of a 3×3, stride 1, pad 1
+// convolution against its geometry: outputs rows [0, 3) written by thread
+// 0 read input rows [0, 4) of every channel, rows [3, 6) read [2, 6).
+func TestMarkWindowRows(t *testing.T) {
+	g := convGeom{h: 6, w: 5, kh: 3, kw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pt: 1, pl: 1, pb: 1, pr: 1, oh: 6, ow: 5, spatial: 2}
+	const c, m = 2, 3
+	out := make([]int8, m*g.oh*g.ow)
+	for i := range out {
+		if i%(g.oh*g.ow) >= 3*g.ow {
+			out[i] = 1
+		}
+	}
+	for th, want := range [][2]int{{0, 4}, {2, 6}} {
+		mask := make([]bool, c*g.h*g.w)
+		g.markWindow(mask, out, int8(th), 1, c, m, 1, false)
+		for i, got := range mask {
+			row := i % (g.h * g.w) / g.w
+			if exp := row >= want[0] && row < want[1]; got != exp {
+				t.Fatalf("thread %d: input %d (row %d) read = %v, want %v", th, i, row, got, exp)
+			}
+		}
+	}
+}
+
+// crossingOf compiles the model at path for 2 threads, every node on both,
+// and counts its crossing.
+func crossingOf(t *testing.T, path string, shape []int) (*Program, *CrossingReport) {
+	t.Helper()
+	forceParallel(t)
+	m, err := onnxio.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in0 := m.Info().Inputs[0]
+	p, err := Compile(m, WithInputShape(in0.Name, shape...), WithThreads(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := p.Crossing(context.Background(), RandomInputs(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, r
+}
+
+// TestCrossingMobilenetV2 checks the count on mobilenet_v2's plan: every
+// output element is credited to exactly one thread, both threads write
+// part of every large node, and a pointwise convolution reading another
+// pointwise convolution's output (both split over the plane the same way)
+// reads nothing across.
+func TestCrossingMobilenetV2(t *testing.T) {
+	p, r := crossingOf(t, testmodels.Shared(t, "tv/mobilenet_v2.onnx"), []int{1, 3, 224, 224})
+	if len(r.Nodes) != len(p.main.steps) {
+		t.Fatalf("%d nodes counted, the plan has %d", len(r.Nodes), len(p.main.steps))
+	}
+	pw := map[int]bool{} // values written by a pointwise convolution's step
+	for i, n := range r.Nodes {
+		s := &p.main.steps[i]
+		var sum int64
+		for _, b := range n.OutByThread {
+			sum += b
+		}
+		if sum != n.OutBytes {
+			t.Errorf("%s: threads wrote %d of %d output bytes", n.Name, sum, n.OutBytes)
+		}
+		if n.OutBytes >= 1<<18 && (n.OutByThread[0] == 0 || n.OutByThread[1] == 0) {
+			t.Errorf("%s: %d output bytes on 2 threads, written %v", n.Name, n.OutBytes, n.OutByThread)
+		}
+		ck, ok := s.k.(*convKernel)
+		if !ok || !ck.pointwise || ck.path() != PathImplicit {
+			continue
+		}
+		if pw[s.in[0]] && n.CrossBytes != 0 {
+			t.Errorf("%s: a pointwise convolution after another reads %d bytes across", n.Name, n.CrossBytes)
+		}
+		pw[s.out[0]] = true
+	}
+	if r.CrossBytes <= 0 || r.CrossBytes >= r.ReadBytes {
+		t.Errorf("crossing %d of %d bytes read", r.CrossBytes, r.ReadBytes)
+	}
+	t.Logf("%s", r.String()[strings.LastIndex(strings.TrimSuffix(r.String(), "\n"), "\n")+1:])
+}
