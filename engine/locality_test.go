@@ -58,13 +58,17 @@ func crossingOf(t *testing.T, path string, shape []int) (*Program, *CrossingRepo
 // output element is credited to exactly one thread, both threads write
 // part of every large node, and a pointwise convolution reading another
 // pointwise convolution's output (both split over the plane the same way)
-// reads nothing across.
+// reads nothing across. Where the flat depthwise kernel splits its planes
+// as the pointwise convolutions do (dwFlatSpan, planes of 28² and more), a
+// depthwise layer reads across at most its window's rows and one unit of
+// positions per channel, and the pointwise convolution after it nothing;
+// split over channels, each read half its input across.
 func TestCrossingMobilenetV2(t *testing.T) {
 	p, r := crossingOf(t, testmodels.Shared(t, "tv/mobilenet_v2.onnx"), []int{1, 3, 224, 224})
 	if len(r.Nodes) != len(p.main.steps) {
 		t.Fatalf("%d nodes counted, the plan has %d", len(r.Nodes), len(p.main.steps))
 	}
-	pw := map[int]bool{} // values written by a pointwise convolution's step
+	pw := map[int]bool{} // values written split over the plane: by a pointwise convolution, a depthwise one in spans
 	for i, n := range r.Nodes {
 		s := &p.main.steps[i]
 		var sum int64
@@ -78,11 +82,17 @@ func TestCrossingMobilenetV2(t *testing.T) {
 			t.Errorf("%s: %d output bytes on 2 threads, written %v", n.Name, n.OutBytes, n.OutByThread)
 		}
 		ck, ok := s.k.(*convKernel)
+		if ok && ck.path() == PathDWFlat && dwFlatSpan != nil && ck.h*ck.w >= 28*28 {
+			if bound := int64(4 * ck.c * (ck.kh*ck.w + spatialUnit)); n.CrossBytes > bound {
+				t.Errorf("%s: a depthwise layer reads %d bytes across, more than its window's rows (%d)", n.Name, n.CrossBytes, bound)
+			}
+			pw[s.out[0]] = ck.oh*ck.ow >= 28*28
+		}
 		if !ok || !ck.pointwise || ck.path() != PathImplicit {
 			continue
 		}
 		if pw[s.in[0]] && n.CrossBytes != 0 {
-			t.Errorf("%s: a pointwise convolution after another reads %d bytes across", n.Name, n.CrossBytes)
+			t.Errorf("%s: a pointwise convolution after one split the same way reads %d bytes across", n.Name, n.CrossBytes)
 		}
 		pw[s.out[0]] = true
 	}
