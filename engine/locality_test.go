@@ -101,3 +101,60 @@ func TestCrossingMobilenetV2(t *testing.T) {
 	}
 	t.Logf("%s", r.String()[strings.LastIndex(strings.TrimSuffix(r.String(), "\n"), "\n")+1:])
 }
+
+// TestCrossingDet checks the element-wise split on PP-OCRv4 det's plan,
+// whose convolutions are followed by chains of element-wise ops (batch
+// norm as Mul+Add, hard-swish): an element-wise node over planes of 32²
+// or more reads nothing across from a pointwise convolution before it,
+// and a pointwise convolution nothing from an element-wise node before it
+// (both split over the plane, planeSpans). Split over the flat tensor,
+// each read half across.
+func TestCrossingDet(t *testing.T) {
+	p, r := crossingOf(t, testmodels.OCR(t, "det"), []int{1, 3, 320, 320})
+	kind := map[int]string{} // value → "pw" or "ew": written split over the plane by its kind
+	in := func(s *step, j int) string {
+		id := s.in[j]
+		if a := p.values[id].alias; a >= 0 {
+			id = a
+		}
+		return kind[id]
+	}
+	checked := 0
+	for i, n := range r.Nodes {
+		s := &p.main.steps[i]
+		out := p.values[s.out[0]].shape
+		big := len(out) == 4 && out[2]*out[3] >= 32*32
+		switch k := s.k.(type) {
+		case *convKernel:
+			if k.pointwise && k.path() == PathImplicit {
+				if in(s, 0) == "ew" {
+					checked++
+					if n.CrossBytes != 0 {
+						t.Errorf("%s: a pointwise convolution after an element-wise node reads %d bytes across", n.Name, n.CrossBytes)
+					}
+				}
+				if big {
+					kind[s.out[0]] = "pw"
+				}
+			}
+		case *chainKernel, *unaryKernel:
+			x := 0
+			if ch, ok := k.(*chainKernel); ok {
+				x = ch.xIdx
+			}
+			if in(s, x) != "" {
+				checked++
+				if n.CrossBytes != 0 {
+					t.Errorf("%s: an element-wise node after one split over the plane reads %d bytes across", n.Name, n.CrossBytes)
+				}
+			}
+			if big {
+				kind[s.out[0]] = "ew"
+			}
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("only %d nodes checked", checked)
+	}
+	t.Logf("%d nodes checked; %s", checked, r.String()[strings.LastIndex(strings.TrimSuffix(r.String(), "\n"), "\n")+1:])
+}
