@@ -53,6 +53,14 @@ func (k *chainKernel) forward(x *exec, in, out []*data) {
 	if n < parallelMinElems {
 		threads = 1
 	}
+	if planeSpans(out[0].shape, threads, func(lo, hi int) { // over the planes, as the convolutions split them
+		for i0 := lo; i0 < hi; i0 += chainBlock {
+			i1 := min(i0+chainBlock, hi)
+			k.run(dst[i0:i1], src[i0:i1])
+		}
+	}) {
+		return
+	}
 	nb := (n + chainBlock - 1) / chainBlock
 	setX := slices.ContainsFunc(k.stages, func(s chainStage) bool { return s.kind == stSetX })
 	parallelFor(nb, threads, func(lo, hi int) {

@@ -97,9 +97,13 @@ func (k *binaryKernel) forward(x *exec, in, out []*data) {
 	if bc := k.bc; !k.intIn && !k.outInt && len(bc.dims) == 1 && x.threads > 1 && bc.n >= parallelMinElems {
 		// One coalesced row (same shapes, or a scalar operand): split it.
 		sa, sb := bc.strides[0][0], bc.strides[1][0]
-		parallelFor(bc.n, x.threads, func(lo, hi int) {
+		run := func(lo, hi int) {
 			binRow(k.op, o.f[lo:hi], a.f[lo*sa:], b.f[lo*sb:], sa, sb, k.fmod)
-		})
+		}
+		if planeSpans(o.shape, x.threads, run) { // over the planes, as the convolutions split them
+			return
+		}
+		parallelFor(bc.n, x.threads, run)
 		return
 	}
 	row := func(off int, offs []int, n int, step []int) {
@@ -111,7 +115,9 @@ func (k *binaryKernel) forward(x *exec, in, out []*data) {
 			binRow(k.op, o.f[off:off+n], a.f[offs[0]:], b.f[offs[1]:], step[0], step[1], k.fmod)
 		}
 	}
-	if nr := k.bc.nrows(); x.threads > 1 && nr > 1 && k.bc.n >= parallelMinElems {
+	if nr := k.bc.nrows(); x.threads > 1 && nr > 1 && k.bc.n >= parallelMinElems && k.planeRows(x, o.shape, row) {
+		return
+	} else if x.threads > 1 && nr > 1 && k.bc.n >= parallelMinElems {
 		// Broadcast rows (a per-channel scale or bias over the planes, an
 		// attention map over the channels): split the rows.
 		parallelFor(nr, x.threads, func(lo, hi int) { k.bc.rowRange(lo, hi, row) })
@@ -430,6 +436,30 @@ func (k *whereKernel) forward(_ *exec, in, out []*data) {
 					o.f[off+j] = b.f[offs[2]+j*s[2]]
 				}
 			}
+		}
+	})
+}
+
+// planeRows runs the broadcast rows of an NCHW output whose rows are its
+// planes (a per-channel scale or bias) split over the planes as the
+// convolutions split theirs (planeSpans), and reports true; false when
+// the rows are not the planes or planeSpans does not apply.
+func (k *binaryKernel) planeRows(x *exec, shape []int, row func(off int, offs []int, n int, step []int)) bool {
+	nr := k.bc.nrows()
+	if len(shape) != 4 || k.bc.n/nr != shape[2]*shape[3] || len(k.bc.dims) != 2 {
+		return false
+	}
+	return planeSpanChunks(shape, x.threads, func(p0, p1, np, planes int) {
+		offs := make([]int, len(k.bc.strides))
+		step := make([]int, len(k.bc.strides))
+		for i, st := range k.bc.strides {
+			step[i] = st[1]
+		}
+		for q := 0; q < planes; q++ {
+			for i, st := range k.bc.strides {
+				offs[i] = q*st[0] + p0*st[1]
+			}
+			row(q*np+p0, offs, p1-p0, step)
 		}
 	})
 }

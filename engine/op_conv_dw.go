@@ -39,8 +39,12 @@ type dwFlat struct {
 // depthwise convolutions take depthwiseForward's tap rows. phaseSplit
 // splits rows (even count) of w floats (w even) into four phase planes psz
 // floats apart: x[r, q] goes to plane (r%2)·2+q%2 at [r/2, q/2].
+// dwFlatSpan runs the flat kernel over output positions [j0, j1) (j0 a
+// multiple of 16) of channels [0, nch), as dwFlatRun runs all of them
+// (dwFlatSpanGo); nil where dwFlatRun is.
 var (
 	dwFlatRun  func(d *dwFlat, out, x, w []float32, nch int, ep *kernEpi)
+	dwFlatSpan func(d *dwFlat, out, x, w []float32, nch, j0, j1 int, ep *kernEpi)
 	phaseSplit func(dst, src []float32, rows, w, psz int)
 )
 
@@ -124,6 +128,29 @@ func dwFlatGo(d *dwFlat, out, x, w []float32, nch int, ep *kernEpi) {
 	}
 }
 
+// dwFlatSpanGo is the reference loop of dwFlatSpan: dwFlatGo's sum for
+// positions j0 ≤ j < j1.
+func dwFlatSpanGo(d *dwFlat, out, x, w []float32, nch, j0, j1 int, ep *kernEpi) {
+	nt := len(d.disp)
+	for c := 0; c < nch; c++ {
+		for j := j0; j < j1; j++ {
+			var s float32
+			if ep.flags&epBias != 0 {
+				s = ep.biasS[c]
+			}
+			for t, o := range d.disp {
+				if d.mask[t*d.nblk+j/16]>>(j%16)&1 != 0 {
+					s += w[c*nt+t] * x[c*d.hw+j+o]
+				}
+			}
+			if ep.flags&epClamp != 0 {
+				s = min(max(s, ep.lo), ep.hi)
+			}
+			out[c*d.np+j] = s
+		}
+	}
+}
+
 // phaseSplitGo is phaseSplit in Go: x[r, q] of rows (even count) of w
 // floats (w even) goes to plane (r%2)·2+q%2 at [r/2, q/2], planes psz
 // floats apart.
@@ -137,12 +164,17 @@ func phaseSplitGo(dst, src []float32, rows, w, psz int) {
 }
 
 // depthwiseFlat runs the flat kernel over the channels, parallel over runs
-// of them (each run splits its own channels into phases first).
+// of them (each run splits its own channels into phases first), or on
+// several threads over spans of positions (depthwiseFlatSpans).
 func (k *convKernel) depthwiseFlat(x *exec, src, w, bias, dst []float32) {
 	d := k.flat
 	threads := x.threads
 	if k.c*d.np*len(d.disp) < parallelMinElems {
 		threads = 1
+	}
+	if threads > 1 && dwFlatSpan != nil && d.np >= 2*spatialUnit {
+		k.depthwiseFlatSpans(x, src, w, bias, dst, threads)
+		return
 	}
 	hw := k.h * k.w
 	for n := 0; n < k.n; n++ {
@@ -170,6 +202,46 @@ func (k *convKernel) depthwiseFlat(x *exec, src, w, bias, dst []float32) {
 				x = in[lo*d.hw : hi*d.hw]
 			}
 			dwFlatRun(d, os[lo*d.np:hi*d.np], x, w[lo*nt:hi*nt], hi-lo, &ep)
+		})
+	}
+}
+
+// depthwiseFlatSpans is depthwiseFlat on several threads split over the
+// output plane instead of the channels: each chunk computes a span of
+// positions (whole spatialUnits) of every channel, the spans cut as the
+// pointwise convolutions before and after cut theirs (spatialChunks), so a
+// thread reads mostly the rows its own core wrote and writes the rows its
+// core's next pointwise reads (locality.go counts it). With stride 2 the
+// phase split runs first, by pairs of input rows cut the same way, in a
+// region of its own (a span's taps read a row of the other span's phases).
+// Each output is the same sum as on one thread.
+func (k *convKernel) depthwiseFlatSpans(x *exec, src, w, bias, dst []float32, threads int) {
+	d := k.flat
+	hw := k.h * k.w
+	units := (d.np + spatialUnit - 1) / spatialUnit
+	var ep kernEpi
+	if k.act != nil {
+		ep.flags, ep.lo, ep.hi = epClamp, k.act.lo, k.act.hi
+	}
+	if bias != nil {
+		ep.flags |= epBias
+		ep.bias, ep.biasS = &bias[0], bias
+	}
+	for n := 0; n < k.n; n++ {
+		xs := src[n*k.c*hw : (n+1)*k.c*hw]
+		os := dst[n*k.c*d.np : (n+1)*k.c*d.np]
+		in := xs
+		if d.phases {
+			in = x.scratch[:4*d.psz]
+			pairs := k.h / 2
+			parallelForChunks(pairs, threads, spatialChunks(pairs, threads), func(lo, hi int) {
+				for c := 0; c < k.c; c++ {
+					phaseSplit(in[c*d.hw+lo*k.w/2:], xs[c*hw+2*lo*k.w:c*hw+2*hi*k.w], 2*(hi-lo), k.w, d.psz)
+				}
+			})
+		}
+		parallelForChunks(units, threads, spatialChunks(units, threads), func(lo, hi int) {
+			dwFlatSpan(d, os, in, w, k.c, lo*spatialUnit, min(hi*spatialUnit, d.np), &ep)
 		})
 	}
 }

@@ -34,7 +34,7 @@ func (k *unaryKernel) forward(x *exec, in, out []*data) {
 	if len(src) < parallelMinElems {
 		threads = 1
 	}
-	parallelFor(len(src), threads, func(lo, hi int) {
+	run := func(lo, hi int) {
 		s, d := src[lo:hi], dst[lo:hi]
 		switch {
 		case k.relu:
@@ -49,7 +49,11 @@ func (k *unaryKernel) forward(x *exec, in, out []*data) {
 				d[j] = f(v)
 			}
 		}
-	})
+	}
+	if len(src) == len(dst) && planeSpans(out[0].shape, threads, run) {
+		return // over the planes, as the convolutions around split them
+	}
+	parallelFor(len(src), threads, run)
 }
 
 func f64(f func(float64) float64) func(float32) float32 {

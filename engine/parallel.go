@@ -93,6 +93,11 @@ func (r *region) claim(caller bool) (int64, bool) {
 	return r.nchunks - r.back.Add(1), true
 }
 
+// regionHook, when set, runs every region in the pool's place: Crossing
+// (locality.go) runs the chunks in order on the calling goroutine and notes
+// which thread each would have gone to. Nil in every other run.
+var regionHook atomic.Pointer[func(n, nchunks, threads int, fn func(lo, hi int))]
+
 var pool struct {
 	mu      sync.Mutex
 	workers atomic.Int32
@@ -185,6 +190,10 @@ func parallelForChunks(n, threads, chunks int, fn func(lo, hi int)) {
 		if n > 0 {
 			fn(0, n)
 		}
+		return
+	}
+	if h := regionHook.Load(); h != nil {
+		(*h)(n, min(chunks, n), threads, fn)
 		return
 	}
 	// Chunks of ⌊n/chunks⌋ or ⌈n/chunks⌉ items. (Chunks of ⌈n/chunks⌉
