@@ -187,10 +187,10 @@ func (p *Program) resetAdapt() {
 
 // AdaptStats is what the adaptor did (Program.AdaptStats).
 type AdaptStats struct {
-	On       bool // the plan adapts (WithAdaptiveThreads, and a node on N)
-	Serial   bool // runs now take the serial arm
-	Switches int  // changes of arm
-	Explored int  // runs of the other arm, to compare
+	On       bool `json:"on"`       // the plan adapts (WithAdaptiveThreads, and a node on N)
+	Serial   bool `json:"serial"`   // runs now take the serial arm
+	Switches int  `json:"switches"` // changes of arm
+	Explored int  `json:"explored"` // runs of the other arm, to compare
 }
 
 // AdaptStats reports the adaptor's state.
