@@ -30,6 +30,8 @@ type config struct {
 	convPaths map[string]string
 	pathsAll  string
 
+	adapt bool // WithAdaptiveThreads
+
 	// Training (CompileTrainable only; trainable.go).
 	trainable func(id string) bool
 	bn        BNMode
@@ -37,7 +39,7 @@ type config struct {
 }
 
 func newConfig(opts []Option) (*config, error) {
-	c := &config{shapes: map[string][]int{}, values: map[string]*tensor.Dense{}, threads: runtime.GOMAXPROCS(0)}
+	c := &config{shapes: map[string][]int{}, values: map[string]*tensor.Dense{}, threads: runtime.GOMAXPROCS(0), adapt: adaptDefault()}
 	for _, o := range opts {
 		if err := o(c); err != nil {
 			return nil, err
@@ -68,6 +70,17 @@ func WithThreads(n int) Option {
 			return fmt.Errorf("engine: WithThreads(%d): must be in [1, 4096]", n)
 		}
 		c.threads = n
+		return nil
+	}
+}
+
+// WithAdaptiveThreads turns on or off the choice, run by run, between the
+// plan's per-node threads and one goroutine (adapt.go). It is on by
+// default unless the environment has EDGEPRUNE_ADAPT=off; it does nothing
+// in a plan of one thread. Results do not depend on it.
+func WithAdaptiveThreads(on bool) Option {
+	return func(c *config) error {
+		c.adapt = on
 		return nil
 	}
 }

@@ -20,6 +20,11 @@ type Program struct {
 	outputs []int
 	threads int
 	nsteps  int
+	// adapt chooses per run between the per-node threads and one
+	// goroutine (adapt.go); nil when off or when no node runs on more
+	// than one.
+	adapt   *adaptor
+	adaptOn bool
 
 	// Activation arenas: offsets[id] is a value's offset in the float32 or
 	// int64 arena, -1 when it lives elsewhere (constant, input, view).
@@ -124,6 +129,8 @@ func newPlan(c *compiler, inputs []int, g *onnx.GraphProto, cfg *config) (*Progr
 	}
 	number(p.main)
 	scheduleThreads(p.main, c.values, cfg.threads, activeTunables(cfg.threads))
+	p.adaptOn = cfg.adapt
+	p.resetAdapt()
 	p.offsets = make([]int, len(c.values))
 	var fItems, iItems []arenaItem
 	for id, v := range c.values {
@@ -331,6 +338,9 @@ func (w *workspace) runProgram(ctx context.Context, x *exec, pr *program) error 
 		s := &pr.steps[i]
 		a := w.args[s.id]
 		x.threads = s.threads
+		if x.serial {
+			x.threads = 1
+		}
 		if s.sub != nil {
 			if err := s.k.(*ifKernel).run(ctx, w, x, a[0], a[1]); err != nil {
 				return err
@@ -363,7 +373,15 @@ func (p *Program) Run(ctx context.Context, inputs map[string]*tensor.Dense) (map
 		w.vals[id].f, w.vals[id].i = r.f, r.i
 	}
 	x := &exec{threads: p.threads, scratch: w.scratch}
-	if err := w.runProgram(ctx, x, p.main); err != nil {
+	if a := p.adapt; a != nil {
+		arm, t0 := a.begin()
+		x.serial = arm == armSerial
+		if err := w.runProgram(ctx, x, p.main); err != nil {
+			a.cancel(arm)
+			return nil, err
+		}
+		a.end(arm, t0)
+	} else if err := w.runProgram(ctx, x, p.main); err != nil {
 		return nil, err
 	}
 	out := make(map[string]*tensor.Dense, len(p.outputs))

@@ -22,6 +22,7 @@ type kernel interface {
 type exec struct {
 	threads int
 	scratch []float32
+	serial  bool // every node on the calling goroutine (adapt.go)
 }
 
 // built is what an op builder returns for one node.

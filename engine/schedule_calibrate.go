@@ -93,6 +93,7 @@ func (p *Program) SetNodeThreads(n []int) error {
 			s.threads = n[s.id]
 		}
 	})
+	p.resetAdapt()
 	return nil
 }
 

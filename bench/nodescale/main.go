@@ -28,6 +28,7 @@ func main() {
 	threads := flag.Int("threads", 2, "the N compared with 1 thread")
 	q := flag.Float64("q", 0.25, "quantile of the runs per node (0 fastest, 0.5 median)")
 	top := flag.Int("top", 15, "nodes listed")
+	all := flag.Bool("all", false, "every node on N threads (not the scheduler's per-node choice)")
 	flag.Parse()
 	if flag.NArg() < 1 {
 		fmt.Fprintln(os.Stderr, "usage: nodescale [-runs N] [-threads N] [-q Q] [-top K] MODEL.onnx [INPUT=D0,D1,...]...")
@@ -52,11 +53,18 @@ func main() {
 	ctx := context.Background()
 	var times [2][]time.Duration
 	var totals [2]time.Duration
-	var rep engine.Report
+	var reps [2]engine.Report
 	for i, t := range []int{1, *threads} {
 		p, err := engine.Compile(m, append(slices.Clone(shapes), engine.WithThreads(t))...)
 		check(err)
-		rep = p.Report()
+		if *all && t > 1 {
+			n := p.NodeThreads()
+			for j := range n {
+				n[j] = t
+			}
+			check(p.SetNodeThreads(n))
+		}
+		reps[i] = p.Report()
 		times[i], totals[i], err = p.NodeTimes(ctx, engine.RandomInputs(p), 5, *runs, *q)
 		check(err)
 	}
@@ -70,8 +78,18 @@ func main() {
 	ops := map[string]*row{}
 	var s1, sn, single float64
 	nsingle := 0
-	for i, nc := range rep.Nodes {
-		t1, tn := us(times[0][i]), us(times[1][i])
+	// The two plans may differ (a fusion taken at one thread count only):
+	// nodes are matched by name, and one missing from the 1-thread plan
+	// counts 0 there.
+	one := map[string]time.Duration{}
+	for i, nc := range reps[0].Nodes {
+		one[nc.Name] = times[0][i]
+	}
+	if len(reps[0].Nodes) != len(reps[1].Nodes) {
+		fmt.Printf("the plans differ: %d nodes at 1 thread, %d at %d\n", len(reps[0].Nodes), len(reps[1].Nodes), *threads)
+	}
+	for i, nc := range reps[1].Nodes {
+		t1, tn := us(one[nc.Name]), us(times[1][i])
 		if t1 == 0 && tn == 0 {
 			continue
 		}

@@ -41,6 +41,10 @@ type benchJSON struct {
 	// from: "measured" (edgeprune tune --model cached them for this plan,
 	// or --tuned gave them) or "cost model" (the rules and the cost model).
 	ThreadChoice string `json:"thread_choice"`
+	// Adapt is what the plan's choice between its per-node threads and
+	// one goroutine did over the runs (engine.AdaptStats); absent when
+	// off (one thread, EDGEPRUNE_ADAPT=off).
+	Adapt *engine.AdaptStats `json:"adapt,omitempty"`
 }
 
 // benchNode is one row of `bench --json`'s nodes.
@@ -105,6 +109,9 @@ the peak activation memory of the compiled plan and its FLOPs.`,
 				PeakActivationBytes: rep.PeakActivationBytes, FLOPs: rep.FLOPs, MACs: rep.MACs,
 				WeightBytes: rep.WeightBytes, SparseWeightBytes: rep.SparseWeightBytes, PeakRSSBytes: int64(profile.ReadPeakRSSMB() * profile.MB),
 				Kernels: engine.Kernels(), Tunables: engine.ActiveTunables(), ThreadChoice: choice}
+			if st := p.AdaptStats(); st.On {
+				out.Adapt = &st
+			}
 			var times []time.Duration
 			if nodes {
 				if times, _, err = p.NodeTimes(ctx, feed, warmup, runs, 0.5); err != nil {
@@ -146,6 +153,13 @@ the peak activation memory of the compiled plan and its FLOPs.`,
 			}
 			fmt.Fprintf(c.stdout, "kernels          %s\n", engine.KernelSummary())
 			fmt.Fprintf(c.stdout, "paths, threads   %s\n", choice)
+			if a := out.Adapt; a != nil {
+				arm := "per-node threads"
+				if a.Serial {
+					arm = "one goroutine"
+				}
+				fmt.Fprintf(c.stdout, "adaptive threads %d switches, %d of %d runs on the other arm, now %s\n", a.Switches, a.Explored, warmup+runs, arm)
+			}
 			if nodes {
 				fmt.Fprintf(c.stdout, "\n%-40s %-10s %-18s %8s %7s %10s\n", "node", "op", "kernel", "density", "threads", "median µs")
 				for _, n := range out.Nodes {

@@ -69,6 +69,11 @@ func TestTuneModelThreadChoice(t *testing.T) {
 		if b.ThreadChoice != c.want {
 			t.Errorf("bench --threads %s: thread_choice %q, want %q", c.threads, b.ThreadChoice, c.want)
 		}
+		// The run-time choice of threads (engine adapt.go): none at one
+		// thread; on at 3, where the cost model puts det's large Convs on N.
+		if on := b.Adapt != nil && b.Adapt.On; on != (c.threads == "3") && c.threads != "2" {
+			t.Errorf("bench --threads %s: adapt %+v, want on %v", c.threads, b.Adapt, c.threads == "3")
+		}
 	}
 	if code, _, _ := runCLI(t, "tune", "--threads", "2"); code != 2 {
 		t.Errorf("tune --threads without --model: exit %d, want 2", code)
