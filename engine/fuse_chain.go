@@ -53,29 +53,26 @@ func (k *chainKernel) forward(x *exec, in, out []*data) {
 	if n < parallelMinElems {
 		threads = 1
 	}
-	if planeSpans(out[0].shape, threads, func(lo, hi int) { // over the planes, as the convolutions split them
-		for i0 := lo; i0 < hi; i0 += chainBlock {
-			i1 := min(i0+chainBlock, hi)
-			k.run(dst[i0:i1], src[i0:i1])
-		}
-	}) {
-		return
-	}
-	nb := (n + chainBlock - 1) / chainBlock
 	setX := slices.ContainsFunc(k.stages, func(s chainStage) bool { return s.kind == stSetX })
-	parallelFor(nb, threads, func(lo, hi int) {
+	// elems runs the chain over dst[lo:hi] a block at a time.
+	elems := func(lo, hi int) {
 		var xb *[chainBlock]float32
 		if setX {
 			xb = chainX.Get().(*[chainBlock]float32)
 		}
-		for blk := lo; blk < hi; blk++ {
-			i0, i1 := blk*chainBlock, min((blk+1)*chainBlock, n)
+		for i0 := lo; i0 < hi; i0 += chainBlock {
+			i1 := min(i0+chainBlock, hi)
 			k.run(dst[i0:i1], src[i0:i1], xb)
 		}
 		if xb != nil {
 			chainX.Put(xb)
 		}
-	})
+	}
+	if planeSpans(out[0].shape, threads, elems) { // over the planes, as the convolutions split them
+		return
+	}
+	nb := (n + chainBlock - 1) / chainBlock
+	parallelFor(nb, threads, func(lo, hi int) { elems(lo*chainBlock, min(hi*chainBlock, n)) })
 }
 
 // chainX holds the blocks a chain with stSetX copies its new x into.
