@@ -488,6 +488,9 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 	aim := lim.budget // the measured latency the solver aims at (ms, or × the original's)
 	start := target.latency
 	var accepted *Metrics // the chosen model's measurement that met the budget
+	// searched is the kept structure's measurement in the candidate
+	// search (nil when it was not timed there).
+	var searched *Metrics
 	for round := 0; ; round++ {
 		var rounds int
 		// One knapsack: with unstructured layers, joint (joint.go).
@@ -534,6 +537,9 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 		if after != solved {
 			accepted = nil // that measurement was the solver's choice's: verify times the kept one
 		}
+		if mm, ok := cs.timed[cs.key(after.choice)]; ok && len(mm.ratioRounds) > 0 {
+			searched = &mm
+		}
 		choice = after.choice
 		res.Selection.Seconds = math.Round(time.Since(t1).Seconds()*100) / 100
 		logf("      kept %s", res.Selection.Why)
@@ -577,16 +583,8 @@ func Build(ctx context.Context, p *profile.Profile, name string, m *onnxio.Model
 		// the budget could then fail it by chance.
 		if accepted != nil && opts.Finetune == nil {
 			res.After.takeLatency(*accepted)
-		} else if err := tm.measure(after.m, &res.After); err != nil {
+		} else if err := verifyLatency(tm, lim, after.m, searched, &res.After, logf); err != nil {
 			return nil, err
-		} else if v := lim.measured(res.After); lim.budget > 0 && v > lim.budget && len(res.After.ratioRounds) < nearLimitRounds {
-			// Over the budget on 4 rounds, as a model the search kept near
-			// it can read by chance: its median over nearLimitRounds
-			// rounds judges it (the budget row says how many).
-			logf("      measured %s > %s over %d rounds: timing %d rounds more", lim.format(v), lim.format(lim.budget), len(res.After.ratioRounds), nearLimitRounds-len(res.After.ratioRounds))
-			if err := tm.measureMore(after.m, &res.After, nearLimitRounds-len(res.After.ratioRounds)); err != nil {
-				return nil, err
-			}
 		}
 		if opts.PeakRSS != nil {
 			for _, x := range []struct {

@@ -62,8 +62,10 @@ profile's budgets:
      targets, the least pruned uniform level, with --frontier the few
      structured choices at the latency target whose composed model scores
      best, then NetAdapt-style growth
-     from the best) are each fine-tuned briefly (--probe-fraction of
-     --train) and scored on the calibration samples; the lowest
+     from the best; measured here, a candidate between budget × margin and
+     the budget is timed to 8 rounds and fits when the 90% upper bound of
+     its median ratio is within the budget) are each fine-tuned briefly
+     (--probe-fraction of --train) and scored on the calibration samples; the lowest
      cross-entropy is kept (build.json "selection" says which were tried);
      with --train, the chosen model is fine-tuned (its structure kept, coded
      layers coded again after it) as
