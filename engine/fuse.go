@@ -28,7 +28,8 @@ func countUses(g *onnx.GraphProto, uses map[string]int) {
 // and the activation becomes a view of that output (no pass over memory,
 // no buffer). Before that, a residual Add of the Conv's output and another
 // tensor of the same shape folds into the Conv the same way (fuseResidual),
-// so Conv → Add → Relu is one pass.
+// so Conv → Add → Relu is one pass; and an Add of x and x·s (s one value
+// per channel) folds into that Mul (fuseScaleAdd, fuse_scaleadd.go).
 //
 // Otherwise elementwise ops join a chain (fuse_chain.go).
 func (c *compiler) fuse(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []int, prog *program) *built {
@@ -36,6 +37,9 @@ func (c *compiler) fuse(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []int, 
 		return f
 	}
 	if f := c.fuseResidual(n, b, bt, inIDs, prog); f != nil {
+		return f
+	}
+	if f := c.fuseScaleAdd(n, b, bt, inIDs, prog); f != nil {
 		return f
 	}
 	uk, ok := bt.k.(*unaryKernel)
