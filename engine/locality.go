@@ -456,6 +456,13 @@ func (r *CrossingReport) String() string {
 // plane are the pointwise convolutions' halves.
 const spatialUnit = 64
 
+// spansOK reports whether planes of np positions are split in spans: at
+// least two units, and planes of whole 64-byte lines (14² is not: split
+// in spans, every plane's last line would be written by both threads).
+func spansOK(np int) bool {
+	return np >= 2*spatialUnit && np%16 == 0
+}
+
 // spatialChunks is the chunks a region of units spans over a plane is cut
 // into: as implicitGEMM cuts its units of work.
 func spatialChunks(units, threads int) int {
@@ -485,7 +492,7 @@ func planeSpanChunks(shape []int, threads int, chunk func(p0, p1, np, planes int
 		return false
 	}
 	np := shape[2] * shape[3]
-	if np < 2*spatialUnit {
+	if !spansOK(np) {
 		return false
 	}
 	planes := shape[0] * shape[1]

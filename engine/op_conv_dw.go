@@ -33,6 +33,10 @@ type dwFlat struct {
 	// phases: x is split with phaseSplit, the phases psz floats apart.
 	phases bool
 	psz    int
+	// one, with phases, is the tables for one channel's phases (psz =
+	// hw): depthwiseFlatSpans splits a channel at a time into a buffer of
+	// its own.
+	one *dwFlat
 }
 
 // dwFlatRun is the assembly kernel (vec_amd64.go) or nil, in which case
@@ -54,7 +58,13 @@ func newDWFlat(k *convKernel) *dwFlat {
 	if dwFlatRun == nil || !k.depthwise || k.n == 0 {
 		return nil
 	}
-	return newDWFlatTables(k)
+	d := newDWFlatTables(k)
+	if d != nil && d.phases {
+		k1 := *k
+		k1.c = 1
+		d.one = newDWFlatTables(&k1)
+	}
+	return d
 }
 
 // newDWFlatTables builds the flat kernel's tables for k's geometry (which
@@ -172,7 +182,7 @@ func (k *convKernel) depthwiseFlat(x *exec, src, w, bias, dst []float32) {
 	if k.c*d.np*len(d.disp) < parallelMinElems {
 		threads = 1
 	}
-	if threads > 1 && dwFlatSpan != nil && d.np >= 2*spatialUnit {
+	if threads > 1 && dwFlatSpan != nil && spansOK(d.np) {
 		k.depthwiseFlatSpans(x, src, w, bias, dst, threads)
 		return
 	}
@@ -211,37 +221,55 @@ func (k *convKernel) depthwiseFlat(x *exec, src, w, bias, dst []float32) {
 // positions (whole spatialUnits) of every channel, the spans cut as the
 // pointwise convolutions before and after cut theirs (spatialChunks), so a
 // thread reads mostly the rows its own core wrote and writes the rows its
-// core's next pointwise reads (locality.go counts it). With stride 2 the
-// phase split runs first, by pairs of input rows cut the same way, in a
-// region of its own (a span's taps read a row of the other span's phases).
-// Each output is the same sum as on one thread.
+// core's next pointwise reads (locality.go counts it). With stride 2 a
+// chunk splits into phases, channel by channel, only the input rows its
+// span reads, into a buffer of its own (one channel's phases, in L1 or
+// L2), and runs the channel from it (d.one's tables). Each output is the
+// same sum as on one thread.
 func (k *convKernel) depthwiseFlatSpans(x *exec, src, w, bias, dst []float32, threads int) {
 	d := k.flat
 	hw := k.h * k.w
+	nt := len(d.disp)
 	units := (d.np + spatialUnit - 1) / spatialUnit
-	var ep kernEpi
-	if k.act != nil {
-		ep.flags, ep.lo, ep.hi = epClamp, k.act.lo, k.act.hi
-	}
-	if bias != nil {
-		ep.flags |= epBias
-		ep.bias, ep.biasS = &bias[0], bias
-	}
 	for n := 0; n < k.n; n++ {
 		xs := src[n*k.c*hw : (n+1)*k.c*hw]
 		os := dst[n*k.c*d.np : (n+1)*k.c*d.np]
-		in := xs
-		if d.phases {
-			in = x.scratch[:4*d.psz]
-			pairs := k.h / 2
-			parallelForChunks(pairs, threads, spatialChunks(pairs, threads), func(lo, hi int) {
-				for c := 0; c < k.c; c++ {
-					phaseSplit(in[c*d.hw+lo*k.w/2:], xs[c*hw+2*lo*k.w:c*hw+2*hi*k.w], 2*(hi-lo), k.w, d.psz)
-				}
-			})
-		}
 		parallelForChunks(units, threads, spatialChunks(units, threads), func(lo, hi int) {
-			dwFlatSpan(d, os, in, w, k.c, lo*spatialUnit, min(hi*spatialUnit, d.np), &ep)
+			j0, j1 := lo*spatialUnit, min(hi*spatialUnit, d.np)
+			var ep kernEpi
+			if k.act != nil {
+				ep.flags, ep.lo, ep.hi = epClamp, k.act.lo, k.act.hi
+			}
+			if bias != nil {
+				ep.flags |= epBias
+				ep.bias, ep.biasS = &bias[0], bias
+			}
+			if !d.phases {
+				dwFlatSpan(d, os, xs, w, k.c, j0, j1, &ep)
+				return
+			}
+			// The input rows the span's taps read, widened to even.
+			r0 := max(0, (j0/k.ow)*k.sh-k.pt) &^ 1
+			r1 := min(k.h, ((j1-1)/k.ow)*k.sh-k.pt+(k.kh-1)*k.dh+1)
+			r1 += r1 & 1
+			bufp, buf := dwPhaseBuf(4 * d.one.hw)
+			for c := 0; c < k.c; c++ {
+				phaseSplit(buf[r0/2*(k.w/2):], xs[c*hw+r0*k.w:c*hw+r1*k.w], r1-r0, k.w, d.one.hw)
+				if bias != nil {
+					ep.biasS = bias[c : c+1]
+				}
+				dwFlatSpan(d.one, os[c*d.np:(c+1)*d.np], buf, w[c*nt:(c+1)*nt], 1, j0, j1, &ep)
+			}
+			planePool.Put(bufp)
 		})
 	}
+}
+
+// dwPhaseBuf returns a buffer of at least n floats from planePool.
+func dwPhaseBuf(n int) (*[]float32, []float32) {
+	bufp := planePool.Get().(*[]float32)
+	if cap(*bufp) < n {
+		*bufp = make([]float32, n)
+	}
+	return bufp, (*bufp)[:n]
 }

@@ -52,3 +52,42 @@ func TestDWFlatSpans(t *testing.T) {
 		}
 	}
 }
+
+// TestDepthwiseFlatSpansBitwise checks depthwiseFlat on 2 and 3 threads
+// (spans of the plane, the stride-2 phases split per span and channel)
+// against 1 thread (runs of channels), bit for bit.
+func TestDepthwiseFlatSpansBitwise(t *testing.T) {
+	if dwFlatSpan == nil {
+		t.Skip("no native flat depthwise kernel here (dwFlatSpan is nil)")
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, tc := range []struct{ c, h, w, k, s int }{{16, 24, 24, 3, 1}, {32, 30, 28, 3, 2}, {8, 20, 20, 5, 1}, {16, 26, 26, 5, 2}, {16, 17, 19, 3, 1}} {
+		pad := tc.k / 2
+		g := convGeom{h: tc.h, w: tc.w, kh: tc.k, kw: tc.k, sh: tc.s, sw: tc.s, dh: 1, dw: 1, pt: pad, pl: pad, pb: pad, pr: pad, spatial: 2}
+		g.oh, g.ow = (tc.h+2*pad-tc.k)/tc.s+1, (tc.w+2*pad-tc.k)/tc.s+1
+		k := &convKernel{convGeom: g, n: 2, c: tc.c, m: tc.c, group: tc.c, depthwise: true, act: &clampAct{-0.5, 0.75}}
+		k.flat = newDWFlat(k)
+		if k.flat == nil {
+			t.Fatalf("%+v: no flat tables", tc)
+		}
+		if k.flat.np < 2*spatialUnit || tc.c*k.flat.np*tc.k*tc.k < parallelMinElems {
+			t.Fatalf("%+v: %d positions, too few for spans", tc, k.flat.np)
+		}
+		x := randSlice(r, k.n*tc.c*tc.h*tc.w)
+		w, bias := randSlice(r, tc.c*tc.k*tc.k), randSlice(r, tc.c)
+		var ref []float32
+		for _, threads := range []int{1, 2, 3} {
+			out := make([]float32, k.n*tc.c*k.flat.np)
+			k.depthwiseFlat(&exec{threads: threads, scratch: make([]float32, k.flat.scratch())}, x, w, bias, out)
+			if threads == 1 {
+				ref = out
+				continue
+			}
+			for i := range out {
+				if math.Float32bits(out[i]) != math.Float32bits(ref[i]) {
+					t.Fatalf("%+v, %d threads: [%d] = %v, 1 thread %v", tc, threads, i, out[i], ref[i])
+				}
+			}
+		}
+	}
+}
