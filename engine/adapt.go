@@ -62,6 +62,7 @@ type adaptor struct {
 	burst   []int64 // the other arm's times in the running exploration
 	inBurst int     // runs of the burst handed out and not yet recorded
 	next    int     // runs of arm until the next exploration
+	warm    bool    // the first run is done (and not counted)
 
 	switches int // arm changes, ever (tests, Program.AdaptStats)
 	explored int // exploration runs, ever
@@ -104,10 +105,14 @@ func (a *adaptor) end(arm int, t0 int64) {
 		}
 		return
 	}
+	a.next--
+	if !a.warm {
+		a.warm = true // the plan's first run sets up its workspace and workers
+		return
+	}
 	a.hist[a.nh%adaptWindow] = d
 	a.nh++
 	a.since++
-	a.next--
 	if a.next > 0 && a.other > 0 && a.since >= adaptWindow &&
 		float64(medianNs(a.hist)) > (1-adaptMargin)*float64(a.other) {
 		a.next = 0 // no better than the other arm was: look at it now
@@ -126,6 +131,7 @@ func (a *adaptor) cancel(arm int) {
 // decide ends an exploration: switch when the other arm's median is below
 // the current one's by adaptMargin; then set the runs to the next one.
 func (a *adaptor) decide() {
+	arm := a.arm
 	other := medianNs(a.burst)
 	cur := medianNs(a.hist[:min(a.nh, adaptWindow)])
 	if a.nh == 0 || float64(other) < (1-adaptMargin)*float64(cur) {
@@ -138,6 +144,11 @@ func (a *adaptor) decide() {
 	a.other = other
 	a.since = 0
 	a.next = exploreGap(a.arm, cur, other)
+	if a.arm != arm {
+		// A switch is confirmed soon: one burst on a loaded machine
+		// can mislead, and the budget's gap would keep a wrong arm long.
+		a.next = minGap
+	}
 	a.burst = a.burst[:0]
 }
 

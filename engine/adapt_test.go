@@ -59,6 +59,23 @@ func TestAdaptorSwitches(t *testing.T) {
 	}
 }
 
+// A switch made on a passing slowdown (load on the other core) is taken
+// back within a few runs, not after the budget's long gap.
+func TestAdaptorWrongSwitch(t *testing.T) {
+	a := newAdaptor()
+	fast := [2]int64{10e6, 18e6}
+	runAdaptor(a, 1000, fast)
+	for i := 0; i < 2*(adaptWindow+adaptBurst) && a.arm == armPlan; i++ {
+		runAdaptor(a, 1, [2]int64{30e6, 18e6}) // until it switches
+	}
+	if a.arm != armSerial {
+		t.Fatalf("plan 30 ms, serial 18: arm %d", a.arm)
+	}
+	if r := runAdaptor(a, minGap+2*adaptBurst, fast); a.arm != armPlan {
+		t.Errorf("plan fast again: arm %d after %v runs, want back on the plan", a.arm, r)
+	}
+}
+
 // A run that fails (cancelled) leaves no burst waiting for it.
 func TestAdaptorCancel(t *testing.T) {
 	a := newAdaptor()
