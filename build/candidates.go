@@ -199,6 +199,9 @@ const nearLimitRounds = 8
 func (s *candidateSearch) fitsMeasured(e *evaluated, mm Metrics) (bool, Metrics, error) {
 	v := s.lim.measured(mm)
 	switch {
+	case len(mm.ratioRounds) >= nearLimitRounds && s.more != nil && s.budget > 0:
+		// judged near the budget before (the same choice found again):
+		// by the same rule, not by the pooled median against the margin
 	case v <= s.limit:
 		return true, mm, nil
 	case s.more == nil || s.budget <= 0 || v > s.budget:

@@ -145,6 +145,9 @@ func TestFitsNearBudget(t *testing.T) {
 		{"near, every round within", timing{[]float64{.47, .46, .48, .47}, []float64{.49, .47, .46, .48}}, false, true, 8, .47},
 		{"near, one round over", timing{[]float64{.47, .46, .48, .47}, []float64{.49, .56, .46, .48}}, false, true, 8, .475},
 		{"near, two rounds over", timing{[]float64{.47, .46, .48, .51}, []float64{.49, .56, .46, .48}}, false, false, 8, .48},
+		// Near on 4 rounds (0.465), over on 8 (bound 0.56), though their
+		// median (0.45) is at the margin: found again, it still does not fit.
+		{"near, pooled median at the margin", timing{[]float64{.44, .46, .47, .56}, []float64{.40, .41, .42, .56}}, false, false, 8, .45},
 		{"over the budget", timing{first: []float64{.52, .51, .53, .49}}, false, false, 4, .515},
 		{"near, margin only", timing{first: []float64{.47, .46, .48, .47}}, true, false, 4, .47},
 	} {

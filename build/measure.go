@@ -247,6 +247,11 @@ func medianF(s []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
+// roundTimer times a model more rounds (timer.measureMore).
+type roundTimer interface {
+	measureMore(m *onnxio.Model, met *Metrics, rounds int) error
+}
+
 // verifyLatency times the chosen model for the verdict: measureRounds
 // rounds pooled with the rounds the candidate search timed the same
 // structure at (searched, nil when it was not timed there: the structure,
@@ -256,7 +261,7 @@ func medianF(s []float64) float64 {
 // near the budget, judged on 4 fresh rounds alone, fails it by chance as
 // often as it passes; by its time at another minute it can fail it by the
 // machine's drift, which more rounds of the same minute do not undo.
-func verifyLatency(tm *timer, lim latencyLimit, m *onnxio.Model, searched *Metrics, met *Metrics, logf func(string, ...any)) error {
+func verifyLatency(tm roundTimer, lim latencyLimit, m *onnxio.Model, searched *Metrics, met *Metrics, logf func(string, ...any)) error {
 	met.ratioRounds = nil
 	if searched != nil {
 		met.ratioRounds = slices.Clone(searched.ratioRounds)

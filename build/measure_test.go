@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"runtime"
 	"slices"
@@ -98,5 +99,62 @@ func TestSummarize(t *testing.T) {
 	// The ratio of the medians, 12.5/20, is off by a quarter.
 	if r := float64(d.Times[1]) / float64(d.Times[0]); math.Abs(r-0.625) > 1e-12 {
 		t.Errorf("ratio of medians %g, want 0.625 (what the per-round ratio avoids)", r)
+	}
+}
+
+// fakeRounds hands out given per-round ratios, measureRounds at a time.
+type fakeRounds struct {
+	next  [][]float64
+	calls int
+}
+
+func (f *fakeRounds) measureMore(_ *onnxio.Model, met *Metrics, rounds int) error {
+	rs := f.next[f.calls]
+	f.calls++
+	if len(rs) != rounds {
+		return fmt.Errorf("asked for %d rounds, have %d", rounds, len(rs))
+	}
+	met.ratioRounds = append(met.ratioRounds, rs...)
+	s := slices.Clone(met.ratioRounds)
+	slices.Sort(s)
+	met.MeasuredRatio = medianF(s)
+	return nil
+}
+
+// TestVerifyLatency: the verdict's median pools the search's rounds of the
+// same structure with 4 fresh ones, and times 4 more only when that median
+// is over the budget; without the search's rounds, the fresh ones alone.
+func TestVerifyLatency(t *testing.T) {
+	lim := latencyLimit{budget: .5, fraction: true}
+	for _, tc := range []struct {
+		name     string
+		searched []float64
+		fresh    [][]float64
+		calls    int
+		rounds   int
+		ratio    float64
+	}{
+		// 4 fresh rounds alone read 0.51; with the search's 8 the median is 0.49.
+		{"pooled with the search", []float64{.48, .47, .49, .48, .49, .48, .5, .47}, [][]float64{{.51, .52, .5, .53}}, 1, 12, .49},
+		{"over: 4 more", nil, [][]float64{{.51, .52, .5, .53}, {.47, .46, .48, .47}}, 2, 8, .49},
+		{"within on 4", nil, [][]float64{{.41, .42, .4, .43}}, 1, 4, .415},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeRounds{next: tc.fresh}
+			var searched *Metrics
+			if tc.searched != nil {
+				searched = &Metrics{ratioRounds: tc.searched}
+			}
+			met := Metrics{ratioRounds: []float64{9}} // a stale measurement: dropped
+			if err := verifyLatency(f, lim, nil, searched, &met, t.Logf); err != nil {
+				t.Fatal(err)
+			}
+			if f.calls != tc.calls || len(met.ratioRounds) != tc.rounds || math.Abs(met.MeasuredRatio-tc.ratio) > 1e-12 {
+				t.Errorf("%d timings, %d rounds, median %.4g; want %d, %d, %.4g", f.calls, len(met.ratioRounds), met.MeasuredRatio, tc.calls, tc.rounds, tc.ratio)
+			}
+			if tc.searched != nil && !slices.Equal(searched.ratioRounds, tc.searched) {
+				t.Error("the search's measurement was changed")
+			}
+		})
 	}
 }
