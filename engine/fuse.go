@@ -29,7 +29,8 @@ func countUses(g *onnx.GraphProto, uses map[string]int) {
 // no buffer). Before that, a residual Add of the Conv's output and another
 // tensor of the same shape folds into the Conv the same way (fuseResidual),
 // so Conv → Add → Relu is one pass; and an Add of x and x·s (s one value
-// per channel) folds into that Mul (fuseScaleAdd, fuse_scaleadd.go).
+// per channel) folds into that Mul (fuseScaleAdd, fuse_scaleadd.go), an Add
+// of a Resize's output into the Resize (fuseResizeAdd, fuse_resize.go).
 //
 // Otherwise elementwise ops join a chain (fuse_chain.go).
 func (c *compiler) fuse(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []int, prog *program) *built {
@@ -40,6 +41,9 @@ func (c *compiler) fuse(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []int, 
 		return f
 	}
 	if f := c.fuseScaleAdd(n, b, bt, inIDs, prog); f != nil {
+		return f
+	}
+	if f := c.fuseResizeAdd(n, b, bt, inIDs, prog); f != nil {
 		return f
 	}
 	uk, ok := bt.k.(*unaryKernel)

@@ -23,6 +23,10 @@ type resizeKernel struct {
 	// planar: only the last two axes change (NCHW images), which
 	// forwardPlanar resizes plane by plane.
 	planar bool
+	// addIdx, when not 0, is the input of a tensor of the output's shape
+	// added to each output row as it is made (an Add after the Resize,
+	// fuseResizeAdd; planar only): out = a + resize(x), the Add's bits.
+	addIdx int
 }
 
 // isPlanar reports whether every axis but the last two maps each index to
@@ -194,7 +198,11 @@ func buildResize(b *buildCtx) (*built, error) {
 
 func (k *resizeKernel) forward(x *exec, in, out []*data) {
 	if k.planar {
-		k.forwardPlanar(x, in[0].f, out[0].f, x.scratch)
+		var add []float32
+		if k.addIdx > 0 {
+			add = in[k.addIdx].f
+		}
+		k.forwardPlanar(x, in[0].f, out[0].f, add, x.scratch)
 		return
 	}
 	k.forwardRef(in[0].f, out[0].f)
@@ -206,8 +214,8 @@ func (k *resizeKernel) forward(x *exec, in, out []*data) {
 // one's is copied), then blended along y.
 // scratch holds two output rows (built.scratch). Planes are split between
 // threads; the chunk holding plane 0 uses scratch, the others rows from
-// resizeRows.
-func (k *resizeKernel) forwardPlanar(x *exec, src, dst, scratch []float32) {
+// resizeRows. add, when not nil, is added to the output (addIdx).
+func (k *resizeKernel) forwardPlanar(x *exec, src, dst, add, scratch []float32) {
 	r := len(k.out)
 	ow := k.out[r-1]
 	planes := numel(k.out[:r-2])
@@ -217,18 +225,18 @@ func (k *resizeKernel) forwardPlanar(x *exec, src, dst, scratch []float32) {
 	}
 	parallelFor(planes, threads, func(lo, hi int) {
 		if !k.linear {
-			k.planarPlanes(src, dst, lo, hi, nil, nil)
+			k.planarPlanes(src, dst, add, lo, hi, nil, nil)
 			return
 		}
 		if lo == 0 {
-			k.planarPlanes(src, dst, lo, hi, scratch[:ow], scratch[ow:2*ow])
+			k.planarPlanes(src, dst, add, lo, hi, scratch[:ow], scratch[ow:2*ow])
 			return
 		}
 		bufp := resizeRows.Get().(*[]float32)
 		if len(*bufp) < 2*ow {
 			*bufp = make([]float32, 2*ow)
 		}
-		k.planarPlanes(src, dst, lo, hi, (*bufp)[:ow], (*bufp)[ow:2*ow])
+		k.planarPlanes(src, dst, add, lo, hi, (*bufp)[:ow], (*bufp)[ow:2*ow])
 		resizeRows.Put(bufp)
 	})
 }
@@ -236,8 +244,8 @@ func (k *resizeKernel) forwardPlanar(x *exec, src, dst, scratch []float32) {
 var resizeRows = sync.Pool{New: func() any { return new([]float32) }}
 
 // planarPlanes is forwardPlanar for planes lo..hi, with ta and tb two rows
-// of scratch (linear modes).
-func (k *resizeKernel) planarPlanes(src, dst []float32, lo, hi int, ta, tb []float32) {
+// of scratch (linear modes); add, when not nil, is added to each row.
+func (k *resizeKernel) planarPlanes(src, dst, add []float32, lo, hi int, ta, tb []float32) {
 	r := len(k.out)
 	h, w, oh, ow := k.in[r-2], k.in[r-1], k.out[r-2], k.out[r-1]
 	y0, y1, wy := k.i0[r-2], k.i1[r-2], k.w[r-2]
@@ -277,18 +285,21 @@ func (k *resizeKernel) planarPlanes(src, dst []float32, lo, hi int, ta, tb []flo
 		dp := dst[p*oh*ow : (p+1)*oh*ow]
 		for oy := 0; oy < oh; oy++ {
 			drow := dp[oy*ow : (oy+1)*ow]
-			if oy > 0 && y0[oy] == y0[oy-1] && y1[oy] == y1[oy-1] && wy[oy] == wy[oy-1] {
+			switch {
+			case add == nil && oy > 0 && y0[oy] == y0[oy-1] && y1[oy] == y1[oy-1] && wy[oy] == wy[oy-1]:
 				copy(drow, dp[(oy-1)*ow:oy*ow])
-				continue
-			}
-			if !k.linear || wy[oy] == 0 || y1[oy] == y0[oy] {
+			case !k.linear || wy[oy] == 0 || y1[oy] == y0[oy]:
 				row(drow, y0[oy], sp)
-				continue
+			default:
+				row(ta, y0[oy], sp)
+				row(tb, y1[oy], sp)
+				for ox := range drow {
+					drow[ox] = ta[ox] + wy[oy]*(tb[ox]-ta[ox])
+				}
 			}
-			row(ta, y0[oy], sp)
-			row(tb, y1[oy], sp)
-			for ox := range drow {
-				drow[ox] = ta[ox] + wy[oy]*(tb[ox]-ta[ox])
+			if add != nil {
+				o := (p*oh + oy) * ow
+				vecAdd(drow, add[o:o+ow], drow)
 			}
 		}
 	}

@@ -2,13 +2,14 @@ package engine
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
 
 // TestResizePlanarMatchesReference builds planar resizes (identity on the
 // leading axes, arbitrary tables on the last two) and compares the planar
-// path with the reference loop.
+// path with the reference loop, alone and with a tensor added to its output.
 func TestResizePlanarMatchesReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	for i, c := range []struct {
@@ -49,11 +50,19 @@ func TestResizePlanarMatchesReference(t *testing.T) {
 			src := randSlice(r, numel(c.in))
 			want, got := make([]float32, numel(c.out)), make([]float32, numel(c.out))
 			k.forwardRef(src, want)
+			// With a tensor added to the output (fuseResizeAdd): a + r.
+			add := randSlice(r, len(want))
 			for _, threads := range []int{1, 3} {
-				k.forwardPlanar(&exec{threads: threads}, src, got, make([]float32, 2*c.out[len(c.out)-1]))
-				for j := range want {
-					if got[j] != want[j] {
-						t.Fatalf("threads %d: [%d] = %v, reference %v", threads, j, got[j], want[j])
+				for _, a := range [][]float32{nil, add} {
+					k.forwardPlanar(&exec{threads: threads}, src, got, a, make([]float32, 2*c.out[len(c.out)-1]))
+					for j := range want {
+						w := want[j]
+						if a != nil {
+							w = a[j] + w
+						}
+						if math.Float32bits(got[j]) != math.Float32bits(w) {
+							t.Fatalf("threads %d, add %v: [%d] = %v, reference %v", threads, a != nil, j, got[j], w)
+						}
 					}
 				}
 			}
