@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 	"sync"
 
 	"gorgonia.org/tensor"
@@ -456,11 +457,22 @@ func (r *CrossingReport) String() string {
 // plane are the pointwise convolutions' halves.
 const spatialUnit = 64
 
-// spansOK reports whether planes of np positions are split in spans: at
-// least two units, and planes of whole 64-byte lines (14² is not: split
-// in spans, every plane's last line would be written by both threads).
+// planeSplits switches the plane splits on (EDGEPRUNE_PLANE_SPLITS=1; off
+// by default): the flat depthwise kernel (depthwiseFlatSpans) and the
+// element-wise passes (planeSpans) split their planes as the pointwise
+// convolutions do, instead of the channels or the flat tensor. They cut
+// the bytes read across threads (mobilenet_v2 12.3 → 3.9 MB a run, det
+// 26.3 → 19.1 MB, Crossing) but did not make the 2-thread runs faster in
+// either placement of the vCPUs (docs/benchmarks.md, Threads, session 11):
+// mobilenet_v2 3% faster in the last window measured, det 3–14% slower.
+var planeSplits = os.Getenv("EDGEPRUNE_PLANE_SPLITS") == "1"
+
+// spansOK reports whether planes of np positions are split in spans: the
+// switch on, at least two units, and planes of whole 64-byte lines (14² is
+// not: split in spans, every plane's last line would be written by both
+// threads).
 func spansOK(np int) bool {
-	return np >= 2*spatialUnit && np%16 == 0
+	return planeSplits && np >= 2*spatialUnit && np%16 == 0
 }
 
 // spatialChunks is the chunks a region of units spans over a plane is cut

@@ -2,8 +2,12 @@ package engine
 
 import (
 	"context"
+	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"gorgonia.org/tensor"
 
 	"github.com/edgeprune/edgeprune/internal/testmodels"
 	"github.com/edgeprune/edgeprune/onnxio"
@@ -38,6 +42,7 @@ func TestMarkWindowRows(t *testing.T) {
 func crossingOf(t *testing.T, path string, shape []int) (*Program, *CrossingReport) {
 	t.Helper()
 	forceParallel(t)
+	withPlaneSplits(t)
 	m, err := onnxio.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -157,4 +162,57 @@ func TestCrossingDet(t *testing.T) {
 		t.Fatalf("only %d nodes checked", checked)
 	}
 	t.Logf("%d nodes checked; %s", checked, r.String()[strings.LastIndex(strings.TrimSuffix(r.String(), "\n"), "\n")+1:])
+}
+
+// withPlaneSplits switches the plane splits on until the test ends.
+func withPlaneSplits(t *testing.T) {
+	prev := planeSplits
+	planeSplits = true
+	t.Cleanup(func() { planeSplits = prev })
+}
+
+// TestPlaneSplitsBitwise runs mobilenet_v2 and PP-OCRv4 det with the plane
+// splits on at 1, 2 and 3 threads, every node on all of them: the outputs
+// are the same bits.
+func TestPlaneSplitsBitwise(t *testing.T) {
+	forceParallel(t)
+	withPlaneSplits(t)
+	for _, c := range []struct {
+		name  string
+		path  func(testing.TB) string
+		shape []int
+	}{
+		{"mobilenet_v2", func(t testing.TB) string { return testmodels.Shared(t, "tv/mobilenet_v2.onnx") }, []int{1, 3, 224, 224}},
+		{"ppocr_det", func(t testing.TB) string { return testmodels.OCR(t, "det") }, []int{1, 3, 160, 224}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m, err := onnxio.ReadFile(c.path(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			in0 := m.Info().Inputs[0]
+			x := randSlice(rand.New(rand.NewPCG(9, 10)), numel(c.shape))
+			var ref []float32
+			for _, threads := range []int{1, 2, 3} {
+				p, err := Compile(m, WithInputShape(in0.Name, c.shape...), WithThreads(threads))
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, err := p.Run(context.Background(), map[string]*tensor.Dense{in0.Name: tensor.New(tensor.WithShape(c.shape...), tensor.WithBacking(x))})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := out[p.Outputs()[0].Name].Data().([]float32)
+				if threads == 1 {
+					ref = append([]float32(nil), got...)
+					continue
+				}
+				for i := range ref {
+					if math.Float32bits(got[i]) != math.Float32bits(ref[i]) {
+						t.Fatalf("threads %d: output[%d] = %v, 1 thread gave %v", threads, i, got[i], ref[i])
+					}
+				}
+			}
+		})
+	}
 }

@@ -60,6 +60,7 @@ func TestDepthwiseFlatSpansBitwise(t *testing.T) {
 	if dwFlatSpan == nil {
 		t.Skip("no native flat depthwise kernel here (dwFlatSpan is nil)")
 	}
+	withPlaneSplits(t)
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, tc := range []struct{ c, h, w, k, s int }{{16, 24, 24, 3, 1}, {32, 30, 28, 3, 2}, {8, 20, 20, 5, 1}, {16, 26, 26, 5, 2}, {16, 17, 19, 3, 1}} {
 		pad := tc.k / 2

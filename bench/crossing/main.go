@@ -6,6 +6,7 @@
 //
 //	go run ./bench/crossing -model ../shared/models/tv/mobilenet_v2.onnx
 //	go run ./bench/crossing -model $EDGEPRUNE_CACHE/models/ppocrv4_det.onnx -shape 1,3,320,320
+//	EDGEPRUNE_PLANE_SPLITS=1 go run ./bench/crossing ...   # with the plane splits (off by default)
 package main
 
 import (
