@@ -43,6 +43,7 @@ const (
 	adaptBurst   = 3     // runs of the other arm per exploration
 	adaptMargin  = 0.03  // the other arm must be this much faster to switch
 	adaptBudget  = 0.005 // of the run time spent exploring a slower arm
+	adaptFirst   = 2     // runs before the first exploration (the first one not counted)
 	minGap       = 8     // runs between explorations, the least
 	maxGapPlan   = 1024  // the most, on the plan arm
 	maxGapSerial = 256   // the most, on the serial arm
@@ -73,7 +74,7 @@ var monoEpoch = time.Now()
 func monoNow() int64 { return int64(time.Since(monoEpoch)) }
 
 func newAdaptor() *adaptor {
-	return &adaptor{clock: monoNow, hist: make([]int64, adaptWindow), next: minGap}
+	return &adaptor{clock: monoNow, hist: make([]int64, adaptWindow), next: adaptFirst}
 }
 
 // begin returns the arm the next run takes and the clock's reading.

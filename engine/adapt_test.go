@@ -79,10 +79,10 @@ func TestAdaptorWrongSwitch(t *testing.T) {
 // A run that fails (cancelled) leaves no burst waiting for it.
 func TestAdaptorCancel(t *testing.T) {
 	a := newAdaptor()
-	runAdaptor(a, minGap, [2]int64{10, 20})
+	runAdaptor(a, adaptFirst, [2]int64{10, 20})
 	arm, _ := a.begin()
 	if arm != armSerial {
-		t.Fatalf("after %d runs: arm %d, want an exploration", minGap, arm)
+		t.Fatalf("after %d runs: arm %d, want an exploration", adaptFirst, arm)
 	}
 	a.cancel(arm)
 	if a.inBurst != 0 {
