@@ -129,13 +129,16 @@ func (a *adaptor) cancel(arm int) {
 	a.mu.Unlock()
 }
 
-// decide ends an exploration: switch when the other arm's median is below
-// the current one's by adaptMargin; then set the runs to the next one.
+// decide ends an exploration: switch when every run of the burst beat
+// the current arm's median by adaptMargin (not just the burst's median: on
+// a noisy machine two lucky runs of an arm no faster on average would
+// switch, and each wrong switch costs minGap runs before it is taken
+// back); then set the runs to the next one.
 func (a *adaptor) decide() {
 	arm := a.arm
 	other := medianNs(a.burst)
 	cur := medianNs(a.hist[:min(a.nh, adaptWindow)])
-	if a.nh == 0 || float64(other) < (1-adaptMargin)*float64(cur) {
+	if a.nh == 0 || float64(slices.Max(a.burst)) < (1-adaptMargin)*float64(cur) {
 		a.arm = 1 - a.arm
 		a.switches++
 		copy(a.hist, a.burst)

@@ -76,6 +76,37 @@ func TestAdaptorWrongSwitch(t *testing.T) {
 	}
 }
 
+// An arm that is faster in two of three runs and no faster on average
+// (9, 9 and 12 ms against a steady 10) is not switched to: every run of a
+// burst must beat the current arm's median. An arm faster in every run is.
+func TestAdaptorNoise(t *testing.T) {
+	for _, tc := range []struct {
+		serial []int64 // the serial arm's run times, in turn
+		want   int     // the arm after the runs
+	}{
+		{[]int64{9e6, 9e6, 12e6}, armPlan},
+		{[]int64{9.6e6, 9.0e6, 9.5e6}, armSerial},
+	} {
+		a := newAdaptor()
+		var now int64
+		a.clock = func() int64 { return now }
+		k := 0
+		for range 3000 {
+			arm, t0 := a.begin()
+			if arm == armPlan {
+				now += 10e6
+			} else {
+				now += tc.serial[k%len(tc.serial)]
+				k++
+			}
+			a.end(arm, t0)
+		}
+		if a.arm != tc.want || tc.want == armPlan && a.switches != 0 {
+			t.Errorf("plan 10 ms, serial %v ms in turn: arm %d after %d switches, want arm %d", tc.serial, a.arm, a.switches, tc.want)
+		}
+	}
+}
+
 // A run that fails (cancelled) leaves no burst waiting for it.
 func TestAdaptorCancel(t *testing.T) {
 	a := newAdaptor()
