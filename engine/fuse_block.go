@@ -16,7 +16,7 @@ import (
 // fold in afterwards (fuse, fuseResidual), as they do into a Conv. The
 // replaced step is popped and the values between the stages are elided
 // (no storage). Only where e, the depthwise's input, is at least
-// blockMinBytes (mobilenet_v2's 112² expansion), in plans of at most
+// blockMinBytes (mobilenet_v2's blocks at 112² and 56²), in plans of at most
 // blockMaxThreads threads; never when compiling for training (compileNode
 // does not fuse then). It returns nil when it does not apply.
 func (c *compiler) fuseBlock(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []int, prog *program) *built {
@@ -52,7 +52,7 @@ func (c *compiler) fuseBlock(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs []
 			return c.popFused(bk, last, n, bt, inIDs, prog)
 		case pw(k) && lk.depthwise && lk.sp == nil && lk.residIn == 0 && lk.m == k.c:
 			bk := newBlockKernel(lk, lw, lb)
-			if bk == nil || 4*bk.ce*bk.h*bk.w < blockMinBytes {
+			if bk == nil || 4*bk.ce*bk.h*bk.w < blockMinBytes || c.threads < blockNoExpMinThreads {
 				return nil
 			}
 			bk.setProjection(k, w, bias)

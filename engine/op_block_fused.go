@@ -62,25 +62,29 @@ type blockStrip struct {
 // blockFusion enables the fusion at compile time (fuse_block.go) where
 // the flat depthwise kernel is native (dwFlatRun), or everywhere with
 // blockFusionGo (tests: the Go kernels then run it). blockMinBytes is the
-// size of e (the depthwise's input) below which a block is left unfused:
-// measured on mobilenet_v2 (docs/benchmarks.md, Threads, session 10), the
-// 4.8 MB e of its 112² block ran 35–45% faster fused at 1 and 2 threads,
-// while its 1.6 MB no-expansion block and its 1.8 MB blocks at 56² gained
-// nothing (the L3 moves them at copy speed) and lost to the strips' calls.
+// size of e (the depthwise's input) below which a block is left unfused,
 // blockStripBytes bounds a strip's buffers (e's rows, their phases, d's
-// rows), within a core's 1 MB L2; at least blockMinStrips strips, for the
-// threads to share. blockMaxThreads: the plans fused. On 2 threads the
-// measurements disagreed from one window to the next on the loaded 2-vCPU
-// VM (the block 42% faster, or 4% slower with the unfused nodes after it
-// 50–120 µs slower), so 2-thread plans stay unfused until a quiet window
-// settles it.
+// rows), at least blockMinStrips strips, for the threads to share;
+// blockMaxThreads: the plans fused. Measured on mobilenet_v2
+// (docs/benchmarks.md, Threads, sessions 10 and 12): on an AMD EPYC (Zen 5,
+// 1 MB L2) the 4.8 MB e of its 112² block ran 35–45% faster fused at 1
+// thread, its 1.8 MB blocks at 56² gained nothing, and 2 threads were
+// unsettled. On an Intel Xeon (2 MB L2, session 12) the 56² blocks (1.8 MB)
+// gained at 1 and 2 threads and the 112² one on 2 threads too (818 → 490–609
+// µs), while blocks at 28² and below (≤ 0.6 MB: 2–3× slower at 7²) lost to
+// the strips' calls and the rows of e recomputed at the runs' edges. A
+// block without expansion (e is its input: mobilenet_v2's first, 1.6 MB)
+// is fused only in plans of at least blockNoExpMinThreads threads: on the
+// Xeon it ran 10–20% slower fused on 1 thread, 10–20% faster on 2.
 var (
 	blockFusion     = true
 	blockFusionGo   = false
-	blockMinBytes   = 2 << 20
+	blockMinBytes   = 1 << 20
 	blockStripBytes = 1536 << 10
 	blockMinStrips  = 8
-	blockMaxThreads = 1
+	blockMaxThreads = 2
+
+	blockNoExpMinThreads = 2
 )
 
 // oneThread runs a strip's stages on the goroutine that took the strip.

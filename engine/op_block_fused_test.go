@@ -82,11 +82,11 @@ func (bc blockCase) build(t *testing.T, seed uint64) (*onnxbuild.Builder, []int)
 // withBlockFusion runs f with the fusion on or off and small strips (so
 // that the small test maps are cut into many strips).
 func withBlockFusion(on bool, stripBytes int, f func()) {
-	saved, savedGo, savedMin, savedStrip, savedN, savedT := blockFusion, blockFusionGo, blockMinBytes, blockStripBytes, blockMinStrips, blockMaxThreads
+	saved, savedGo, savedMin, savedStrip, savedN, savedT, savedNoExp := blockFusion, blockFusionGo, blockMinBytes, blockStripBytes, blockMinStrips, blockMaxThreads, blockNoExpMinThreads
 	defer func() {
-		blockFusion, blockFusionGo, blockMinBytes, blockStripBytes, blockMinStrips, blockMaxThreads = saved, savedGo, savedMin, savedStrip, savedN, savedT
+		blockFusion, blockFusionGo, blockMinBytes, blockStripBytes, blockMinStrips, blockMaxThreads, blockNoExpMinThreads = saved, savedGo, savedMin, savedStrip, savedN, savedT, savedNoExp
 	}()
-	blockFusion, blockFusionGo, blockMinBytes, blockStripBytes, blockMinStrips, blockMaxThreads = on, on, 0, stripBytes, 1, 64
+	blockFusion, blockFusionGo, blockMinBytes, blockStripBytes, blockMinStrips, blockMaxThreads, blockNoExpMinThreads = on, on, 0, stripBytes, 1, 64, 1
 	f()
 }
 
@@ -201,7 +201,7 @@ func btoi(b bool) int {
 
 // TestBlockFusedMobileNetV2: mobilenet_v2 with its blocks fused gives the
 // bits of the model compiled node by node, on 1 and 2 threads: with the
-// default sizes (its block with a 112² expansion fused on 1 thread) and with every size (its 17
+// default sizes (its blocks at 112² and 56²) and with every size (its 17
 // blocks, 7² to 112²; bit for bit on 1 and 2 threads, and equal to the
 // unfused model within rounding).
 func TestBlockFusedMobileNetV2(t *testing.T) {
@@ -220,7 +220,13 @@ func TestBlockFusedMobileNetV2(t *testing.T) {
 			var p *Program
 			var err error
 			compile := func() { p, err = Compile(m, WithInputShape(in0.Name, shape...), WithThreads(threads)) }
-			nblocks := map[string]int{"off": 0, "default": 1, "all": 17}[mode]
+			// default: the blocks whose e is at least blockMinBytes — at
+			// 56² and 112², 3 with expansion, and the first block (no
+			// expansion) from blockNoExpMinThreads threads up.
+			nblocks := map[string]int{"off": 0, "default": 3, "all": 17}[mode]
+			if mode == "default" && threads >= blockNoExpMinThreads {
+				nblocks++
+			}
 			if mode == "default" && threads > blockMaxThreads {
 				nblocks = 0
 			}
