@@ -185,7 +185,10 @@ func (k *convTransposeKernel) forward(x *exec, in, out []*data) {
 
 // col2imDirect writes og[m, iy·sh+ky, ix·sw+kx] = bias[m] + col[(m,ky,kx),
 // (iy,ix)]: the general col2im when each output element has one tap (the
-// bias plus one term, added in the same order).
+// bias plus one term, added in the same order). The goroutines split the
+// output rows of all the channels taken together, not the channels: PP-OCR
+// det's last ConvTranspose has one output channel (320² floats), which a
+// split over channels left to one core.
 func (k *convTransposeKernel) col2imDirect(x *exec, col, bias, og []float32) {
 	mg := k.m / k.group
 	hw, ohw := k.h*k.w, k.oh*k.ow
@@ -193,22 +196,20 @@ func (k *convTransposeKernel) col2imDirect(x *exec, col, bias, og []float32) {
 	if mg*ohw < 1<<15 {
 		threads = 1
 	}
-	parallelFor(mg, threads, func(lo, hi int) {
-		for m := lo; m < hi; m++ {
+	parallelFor(mg*k.oh, threads, func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			m, oy := r/k.oh, r%k.oh
 			var b0 float32
 			if bias != nil {
 				b0 = bias[m]
 			}
-			plane := og[m*ohw : (m+1)*ohw]
-			for oy := 0; oy < k.oh; oy++ {
-				iy, ky := oy/k.sh, oy%k.sh
-				orow := plane[oy*k.ow : (oy+1)*k.ow]
-				for kx := 0; kx < k.kw; kx++ {
-					crow := col[((m*k.kh+ky)*k.kw+kx)*hw+iy*k.w:][:k.w]
-					o := orow[kx:]
-					for ix, v := range crow {
-						o[ix*k.sw] = b0 + v
-					}
+			iy, ky := oy/k.sh, oy%k.sh
+			orow := og[m*ohw+oy*k.ow : m*ohw+(oy+1)*k.ow]
+			for kx := 0; kx < k.kw; kx++ {
+				crow := col[((m*k.kh+ky)*k.kw+kx)*hw+iy*k.w:][:k.w]
+				o := orow[kx:]
+				for ix, v := range crow {
+					o[ix*k.sw] = b0 + v
 				}
 			}
 		}

@@ -17,6 +17,9 @@ func TestConvTransposeDirectMatchesGeneral(t *testing.T) {
 		{[]int64{1, 4, 5, 6}, []int64{4, 3, 2, 2}, []int64{2, 2}},
 		{[]int64{2, 6, 3, 4}, []int64{6, 2, 3, 2}, []int64{3, 2}},
 		{[]int64{1, 3, 7}, []int64{3, 5, 4}, []int64{4}},
+		// One output channel of 200² (PP-OCR det's last layer, smaller):
+		// the direct col2im splits its rows over the goroutines.
+		{[]int64{1, 4, 100, 100}, []int64{4, 1, 2, 2}, []int64{2, 2}},
 	} {
 		for _, bias := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%d/bias=%v", i, bias), func(t *testing.T) {
@@ -45,13 +48,16 @@ func TestConvTransposeDirectMatchesGeneral(t *testing.T) {
 				}
 				n := numel(bt.out[0].shape)
 				got, want := &data{f: make([]float32, n)}, &data{f: make([]float32, n)}
-				fill(got.f, 1e9)
-				k.forward(&exec{threads: 1, scratch: make([]float32, bt.scratch)}, in, []*data{got})
 				k.direct = false
 				k.forward(&exec{threads: 1, scratch: make([]float32, bt.scratch)}, in, []*data{want})
-				for j := range want.f {
-					if got.f[j] != want.f[j] {
-						t.Fatalf("[%d] = %v, general %v", j, got.f[j], want.f[j])
+				k.direct = true
+				for _, threads := range []int{1, 2, 3} {
+					fill(got.f, 1e9)
+					k.forward(&exec{threads: threads, scratch: make([]float32, bt.scratch)}, in, []*data{got})
+					for j := range want.f {
+						if got.f[j] != want.f[j] {
+							t.Fatalf("%d threads: [%d] = %v, general %v", threads, j, got.f[j], want.f[j])
+						}
 					}
 				}
 			})

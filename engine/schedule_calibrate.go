@@ -42,7 +42,8 @@ type ThreadChoice struct {
 	ModelMS  float64 `json:"model_ms"`
 	ChosenMS float64 `json:"chosen_ms"`
 	// Candidates are every plan timed on the whole model, the 1-thread
-	// plan and the cost model's first.
+	// plan and the cost model's first, then every node on N when that is
+	// not the cost model's.
 	Candidates []ThreadCandidate `json:"candidates,omitempty"`
 	// ConvPaths, when the record's Conv paths were measured, is that
 	// measurement (CalibrateConvPaths).
@@ -52,7 +53,7 @@ type ThreadChoice struct {
 // ThreadCandidate is one plan CalibrateThreads timed on the whole model.
 type ThreadCandidate struct {
 	// PenaltyUS is the switch penalty the plan was derived with (µs; the
-	// smallest that gives it), -1 for the 1-thread and cost-model plans.
+	// smallest that gives it), -1 for the uniform and cost-model plans.
 	PenaltyUS float64 `json:"penalty_us"`
 	OnN       int     `json:"nodes_on_n"` // nodes on more than one goroutine
 	MS        float64 `json:"ms"`         // median of the whole model
@@ -167,7 +168,10 @@ func (p *Program) ApplyThreadChoice(c ThreadChoice) error {
 // timed runs, per-node medians), derives from these one plan per switch
 // penalty (switchPenalties: the fastest per-node plan that pays the
 // penalty for every change between 1 and N along the run), and times these
-// plans, the 1-thread plan and the cost model's on the whole model,
+// plans, the 1-thread plan, the cost model's and the plan of every node on
+// N (which the cost model's may not be: on a machine whose cores hand data
+// over cheaply, a small node between two nodes on N is faster on N too)
+// on the whole model,
 // keeping the fastest median (the 1-thread plan unless another is at least
 // keepMargin faster). It takes about (2 + candidates)·rounds·runs
 // runs of the model. A plan of one thread is returned unchanged.
@@ -184,7 +188,7 @@ func (p *Program) CalibrateThreads(ctx context.Context, inputs map[string]*tenso
 			return p.NodeTimes(ctx, inputs, 1, runs, 0.5)
 		}
 		model := p.NodeThreads()
-		r, err := calibrate(model, rounds, measure)
+		r, err := calibrate(model, p.threads, rounds, measure)
 		if err != nil {
 			p.SetNodeThreads(model)
 			return ThreadChoice{}, err
@@ -242,7 +246,7 @@ type calibration struct {
 	choice             []int
 	one, model, chosen time.Duration
 	// Every plan timed on the whole model, the penalty it came from (-1
-	// for the uniform two) and its median.
+	// for the uniform ones and the cost model's) and its median.
 	cands   [][]int
 	penalty []float64
 	times   []time.Duration
@@ -250,12 +254,15 @@ type calibration struct {
 
 // calibrate is CalibrateThreads' decision, apart from the clock: measure
 // runs the plan with the given per-node threads and returns each node's
-// time and the whole run's. model is the cost model's choice; nodes it
-// keeps on one goroutine stay there.
-func calibrate(model []int, rounds int, measure func([]int) ([]time.Duration, time.Duration, error)) (calibration, error) {
+// time and the whole run's. model is the cost model's choice in a plan of
+// threads goroutines; the per-node plans keep the nodes it keeps on one
+// goroutine there, and the plan of every node on threads is a candidate
+// of its own.
+func calibrate(model []int, threads, rounds int, measure func([]int) ([]time.Duration, time.Duration, error)) (calibration, error) {
 	one := make([]int, len(model))
+	all := make([]int, len(model))
 	for i := range one {
-		one[i] = 1
+		one[i], all[i] = 1, threads
 	}
 	// Per node and per plan, the median over rounds of each round's
 	// median; plans alternate so that a change of load hits all alike.
@@ -292,9 +299,14 @@ func calibrate(model []int, rounds int, measure func([]int) ([]time.Duration, ti
 	if err != nil {
 		return calibration{}, err
 	}
-	// The candidates: the two uniform plans, then one per penalty.
+	// The candidates: the uniform plan on one goroutine, the cost model's,
+	// the uniform plan on N, then one per penalty.
 	cands := [][]int{one, slices.Clone(model)}
 	penalty := []float64{-1, -1}
+	if !slices.Equal(all, model) {
+		cands = append(cands, all)
+		penalty = append(penalty, -1)
+	}
 	for _, pen := range switchPenalties {
 		c := switchPlan(model, nm[0], nm[1], time.Duration(pen*1e3))
 		if !slices.ContainsFunc(cands, func(x []int) bool { return slices.Equal(x, c) }) {

@@ -45,7 +45,7 @@ func TestCalibrateKeepsLosersOnOne(t *testing.T) {
 		t1: []float64{100, 100, 10, 100, 0},
 		tn: []float64{55, 130, 5, 97, 0},
 	}
-	r, err := calibrate([]int{2, 2, 1, 2, 2}, 3, f.measure)
+	r, err := calibrate([]int{2, 2, 1, 2, 2}, 2, 3, f.measure)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,10 +55,10 @@ func TestCalibrateKeepsLosersOnOne(t *testing.T) {
 	if r.chosen >= r.one || r.chosen >= r.model {
 		t.Errorf("whole model: chosen %v, one %v, model %v: the choice should be the fastest", r.chosen, r.one, r.model)
 	}
-	// 3 rounds of 2 plans (per node), 3 of 4 candidates: the uniform
-	// ones, the per-node best, and N,1,1,1 (penalty 10 µs).
-	if f.calls != 18 {
-		t.Errorf("%d plans timed, want 18", f.calls)
+	// 3 rounds of 2 plans (per node), 3 of 5 candidates: the uniform
+	// ones, the cost model's, the per-node best, and N,1,1,1 (penalty 10 µs).
+	if f.calls != 21 {
+		t.Errorf("%d plans timed, want 21", f.calls)
 	}
 }
 
@@ -73,7 +73,7 @@ func TestCalibrateFallsBackToOne(t *testing.T) {
 			}
 			return 0
 		}}
-	r, err := calibrate([]int{2, 2}, 2, f.measure)
+	r, err := calibrate([]int{2, 2}, 2, 2, f.measure)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestCalibrateFallsBackToOne(t *testing.T) {
 	}
 	// 2 threads 2% faster on the whole model: within keepMargin, one stays.
 	f = &fakeMeasure{t1: []float64{100, 100}, tn: []float64{98, 98}}
-	if r, err = calibrate([]int{2, 2}, 2, f.measure); err != nil {
+	if r, err = calibrate([]int{2, 2}, 2, 2, f.measure); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(r.choice, []int{1, 1}) {
@@ -105,7 +105,7 @@ func TestCalibrateSwitchPenalty(t *testing.T) {
 			}
 			return 40 * float64(n)
 		}}
-	r, err := calibrate([]int{2, 2, 2, 2, 2}, 1, f.measure)
+	r, err := calibrate([]int{2, 2, 2, 2, 2}, 2, 1, f.measure)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,6 +114,42 @@ func TestCalibrateSwitchPenalty(t *testing.T) {
 	}
 	if r.chosen != 445*time.Microsecond {
 		t.Errorf("chosen plan's time %v, want 445µs", r.chosen)
+	}
+}
+
+func TestCalibrateAllOnN(t *testing.T) {
+	// The cost model keeps the small middle node on one goroutine, but
+	// its data then changes cores twice (40 µs each): every node on N is
+	// the fastest plan, and one the per-node plans cannot give (they keep
+	// the cost model's 1s).
+	f := &fakeMeasure{t1: []float64{100, 10, 100}, tn: []float64{55, 9, 55},
+		extra: func(c []int) float64 {
+			n := 0
+			for j := 1; j < len(c); j++ {
+				if c[j] != c[j-1] {
+					n++
+				}
+			}
+			return 40 * float64(n)
+		}}
+	r, err := calibrate([]int{2, 1, 2}, 2, 1, f.measure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{2, 2, 2}; !slices.Equal(r.choice, want) {
+		t.Errorf("choice %v, want %v", r.choice, want)
+	}
+	if r.chosen != 119*time.Microsecond || r.model != 200*time.Microsecond {
+		t.Errorf("chosen %v, model %v: want 119µs and 200µs", r.chosen, r.model)
+	}
+	// When the cost model already has every node on N, that plan is not
+	// timed twice.
+	f = &fakeMeasure{t1: []float64{100, 100}, tn: []float64{60, 60}}
+	if r, err = calibrate([]int{2, 2}, 2, 1, f.measure); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.cands) != 2 {
+		t.Errorf("%d candidates %v, want 2 (one goroutine, the cost model's = all on N)", len(r.cands), r.cands)
 	}
 }
 

@@ -248,17 +248,25 @@ func gemmPacked(pa *packedA, transB bool, n int, b []float32, ldb int, c []float
 	// goroutine can take over a late one's second block; when the columns
 	// are too few for that (7², 14² maps), the rows are split too, in whole
 	// mr panels (each row block then packs its own copy of B's block).
+	// The blocks share the column panels out evenly, and with threads
+	// their number is a multiple of threads where the panels allow: blocks
+	// of a fixed width left a short last one (PP-OCR det's 20² maps, 400
+	// columns: 128, 128, 128 and 16, so one core did 256 columns and the
+	// other 144), and an odd count one block more on one core.
+	pans := (n + nr - 1) / nr
 	nb := (n + gemmNC - 1) / gemmNC
 	rb := 1
 	if threads > 1 {
-		nb = max(nb, min(2*threads, (n+nr-1)/nr))
+		nb = max(nb, min(2*threads, pans))
+		if r := nb % threads; r != 0 && nb+threads-r <= pans {
+			nb += threads - r
+		}
 		if nb < 2*threads {
 			rb = min((m+mr-1)/mr, (2*threads+nb-1)/nb)
 		}
 	}
-	ncol := (n + nb - 1) / nb
-	ncol = (ncol + nr - 1) / nr * nr
-	nb = (n + ncol - 1) / ncol
+	nb = min(nb, pans)
+	ncol := (pans + nb - 1) / nb * nr // the widest block
 	mpan := (m + mr - 1) / mr
 	prb := (mpan + rb - 1) / rb // mr panels per row block
 	rb = (mpan + prb - 1) / prb
@@ -271,8 +279,8 @@ func gemmPacked(pa *packedA, transB bool, n int, b []float32, ldb int, c []float
 		buf := *bufp
 		for u := lo; u < hi; u++ {
 			jb, ib := u/rb, u%rb
-			j0 := jb * ncol
-			j1 := min(j0+ncol, n)
+			j0 := jb * pans / nb * nr
+			j1 := min((jb+1)*pans/nb*nr, n)
 			i0, i1 := ib*prb*mr, min((ib+1)*prb*mr, m)
 			gemmBlock(pa, transB, i0, i1, j0, j1, b, ldb, c, ldc, accum, bias, res, act, buf)
 		}

@@ -187,3 +187,33 @@ func TestGemmPackedResidual(t *testing.T) {
 		}
 	}
 }
+
+// TestGemmPackedSplitBitwise: however gemmPacked cuts C into blocks for
+// its threads (panels shared out evenly, a multiple of threads of blocks,
+// rows split when the columns are few), every element is written, once,
+// with the bits of the 1-thread product. The sizes include PP-OCR det's
+// 20² maps (400 columns, 12½ panels of 32) and 80² (6400).
+func TestGemmPackedSplitBitwise(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, sz := range [][3]int{{192, 400, 192}, {48, 6400, 32}, {12, 6400, 48}, {24, 100, 300}, {9, 33, 7}, {16, 1000, 5}} {
+		m, n, k := sz[0], sz[1], sz[2]
+		a, b, bias := randSlice(r, m*k), randSlice(r, k*n), randSlice(r, m)
+		for _, kern := range kernels() {
+			pa := packAll(kern, false, m, k, 1, a, k, nil)
+			want := make([]float32, m*n)
+			gemmPacked(pa, false, n, b, n, want, n, false, bias, nil, nil, 1)
+			for _, threads := range []int{2, 3, 4} {
+				got := make([]float32, m*n)
+				for i := range got {
+					got[i] = float32(math.NaN())
+				}
+				gemmPacked(pa, false, n, b, n, got, n, false, bias, nil, nil, threads)
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%s %v, %d threads: c[%d] = %v, 1 thread %v", kern.name, sz, threads, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}

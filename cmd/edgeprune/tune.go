@@ -171,6 +171,10 @@ func (c *cli) tunePlan(cmd *cobra.Command, path string, shapes []string, sparseM
 		fmt.Fprintf(c.stdout, "%s at %d threads: %d of %d nodes on %d threads, the rest on 1\n", path, n, many, len(tc.Nodes), n)
 		fmt.Fprintf(c.stdout, "  whole model (median ms): 1 thread %.2f, cost model %.2f, measured choice %.2f\n", tc.OneMS, tc.ModelMS, tc.ChosenMS)
 		for _, k := range tc.Candidates[min(2, len(tc.Candidates)):] {
+			if k.PenaltyUS < 0 {
+				fmt.Fprintf(c.stdout, "  every node on %d threads: %.2f ms\n", n, k.MS)
+				continue
+			}
 			fmt.Fprintf(c.stdout, "  switch penalty %4.0f µs: %3d nodes on %d threads, %.2f ms\n", k.PenaltyUS, k.OnN, n, k.MS)
 		}
 	}
