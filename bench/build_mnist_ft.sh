@@ -13,7 +13,7 @@
 # candidate is probed on), damage and candidate scores on the first 256
 # MNIST test images, verification on the next 2,000; BUILD_ARGS are added
 # to every build (e.g. --probe-fraction 0.25).
-# Uniform structured pruning (layer scope, rounded to 8) at 0.1 … 0.9.
+# Uniform structured pruning (layer scope, rounded to UROUND) at 0.1 … 0.9.
 # Then ONE interleaved timing run per model (bench/buildcmp time: the
 # original, every build and every uniform model, 8 rounds, p50 of each,
 # ratio to the original's in the same round, median over rounds): each
@@ -29,6 +29,14 @@
 # fine-tunes and evals at SCHED_IDLE or nice NICE (default: SCHED_IDLE, chrt -i 0).
 # REUSE=1 keeps the builds already in OUT (OUT/MODEL-FRAC-sSEED with its
 # build.json, e.g. from a run stopped after them) and goes on from there.
+# TEACHER=1 distils from the unpruned MODEL on both sides (--teacher MODEL
+# --alpha ALPHA, default 0.5: (1-α)·KD + α·CE, T 4): the build's probes and
+# fine-tune, the uniform fine-tunes and the ceiling alike.
+# UROUND (default 8): the uniform models' channel rounding (--round-to; 4
+# with a profile whose search.structured.round_to is 4).
+# Each build is also paired with the least pruned uniform model whose
+# interleaved ratio is within the budget FRAC (the uniform pruning a user
+# would pick for the same budget), fine-tuned alike: "uniform in budget".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 prof=$(realpath "$1")
@@ -50,19 +58,21 @@ epochs=${EPOCHS:-3}
 # they yield the CPU to any timing run), or at nice NICE when NICE is set.
 lowpri=(chrt -i 0)
 [ -z "${NICE:-}" ] || lowpri=(nice -n "$NICE")
+teacher="" # the model distilled from (TEACHER=1), set per model below
 recipe() { # the training flags; $1 is the epochs flag's name, $2 the batch's, $3 the seed
-	echo "$1 $epochs $2 128 --lr 0.1 --schedule onecycle --weight-decay 1e-4 --bn train --seed $3"
+	echo "$1 $epochs $2 128 --lr 0.1 --schedule onecycle --weight-decay 1e-4 --bn train --seed $3${teacher:+ --teacher $teacher --alpha ${ALPHA:-0.5}}"
 }
 top1() {
 	"${lowpri[@]}" "$ep" eval "$1" --data "$shared/data/mnist_test.npz" --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["top1"])'
 }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 t_start=$(date +%s)
-echo "host: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cpus; $(date -u '+%F %T UTC'); load before: $(load); EPOCHS=$epochs SEEDS=${seeds[*]} FRACS=${fracs[*]} BUILD_ARGS=${extra[*]:-}"
+echo "host: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cpus; $(date -u '+%F %T UTC'); load before: $(load); EPOCHS=$epochs SEEDS=${seeds[*]} FRACS=${fracs[*]} BUILD_ARGS=${extra[*]:-} TEACHER=${TEACHER:-} ALPHA=${ALPHA:-}"
 res="$out/results.jsonl"
 : >"$res"
 for m in "${models[@]}"; do
 	model=$shared/models/mnist/$m.onnx
+	[ -z "${TEACHER:-}" ] || teacher=$model
 	dtop=$(top1 "$model")
 	echo "== $m: top-1 $dtop"
 	timed=("$model")
@@ -94,7 +104,7 @@ for m in "${models[@]}"; do
 	done
 	for s in 0.1 0.2 0.3 0.4 0.5 0.6 0.7 0.8 0.9; do
 		u="$out/$m-uniform-$s.onnx"
-		[ -f "$u" ] || "${lowpri[@]}" "$ep" prune "$model" -o "$u" --structured --sparsity "$s" --scope layer --round-to 8 >/dev/null
+		[ -f "$u" ] || "${lowpri[@]}" "$ep" prune "$model" -o "$u" --structured --sparsity "$s" --scope layer --round-to "${UROUND:-8}" >/dev/null
 		timed+=("$u")
 	done
 	if [ ${#fracs[@]} -gt 0 ]; then
@@ -117,6 +127,13 @@ for m in "${models[@]}"; do
 				print(us[0][0] if us else '')
 			EOF
 			)
+			ub=$(python3 - "$out/$m.time" "$frac" <<-'EOF'
+				import json, sys
+				T = {j['model']: j for j in map(json.loads, open(sys.argv[1]))}
+				us = sorted(float(k.rsplit('-', 1)[1][:-5]) for k in T if '-uniform-' in k and T[k]['ratio'] <= float(sys.argv[2]))
+				print(us[0] if us else '')
+			EOF
+			)
 			btop=$(top1 "$d/model.onnx")
 			utop=null
 			if [ -n "$us" ]; then
@@ -125,10 +142,17 @@ for m in "${models[@]}"; do
 				[ -f "$u.s$seed.ft.onnx" ] || "${lowpri[@]}" "$ep" finetune "$u" -o "$u.s$seed.ft.onnx" --data "$shared/data/mnist_train.npz" $(recipe --epochs --batch "$seed") >"$u.s$seed.ft.log" 2>&1
 				utop=$(top1 "$u.s$seed.ft.onnx")
 			fi
-			python3 - "$out/$m.time" "$d" "$m" "$frac" "$seed" "$btop" "$utop" "${us:-null}" "$dtop" >>"$res" <<-'EOF'
+			ubtop=null
+			if [ -n "$ub" ]; then
+				u="$out/$m-uniform-$ub.onnx"
+				# shellcheck disable=SC2046
+				[ -f "$u.s$seed.ft.onnx" ] || "${lowpri[@]}" "$ep" finetune "$u" -o "$u.s$seed.ft.onnx" --data "$shared/data/mnist_train.npz" $(recipe --epochs --batch "$seed") >"$u.s$seed.ft.log" 2>&1
+				ubtop=$(top1 "$u.s$seed.ft.onnx")
+			fi
+			python3 - "$out/$m.time" "$d" "$m" "$frac" "$seed" "$btop" "$utop" "${us:-null}" "$dtop" "${ub:-null}" "$ubtop" >>"$res" <<-'EOF'
 				import json, sys
 				T = {j['model']: j for j in map(json.loads, open(sys.argv[1]))}
-				d, m, frac, seed, btop, utop, us, dtop = sys.argv[2:]
+				d, m, frac, seed, btop, utop, us, dtop, ub, ubtop = sys.argv[2:]
 				j = json.load(open(d + '/build.json'))
 				kept = next((c for c in (j.get('selection') or {}).get('candidates', []) if c.get('chosen')), None)
 				u = None if us == 'null' else T[d.rsplit('/', 1)[0] + '/' + m + '-uniform-' + us + '.onnx']
@@ -136,7 +160,10 @@ for m in "${models[@]}"; do
 					'build_top1': float(btop), 'build_ratio_in_build': j['after'].get('measured_ratio'),
 					'build_ratio': T[d + '/model.onnx']['ratio'], 'kept': kept and kept['name'], 'kept_channels': kept and kept['kept'],
 					'uniform': None if us == 'null' else float(us), 'uniform_ratio': u and u['ratio'],
-					'uniform_top1': None if utop == 'null' else float(utop)}))
+					'uniform_top1': None if utop == 'null' else float(utop),
+					'uniform_budget': None if ub == 'null' else float(ub),
+					'uniform_budget_ratio': None if ub == 'null' else T[d.rsplit('/', 1)[0] + '/' + m + '-uniform-' + ub + '.onnx']['ratio'],
+					'uniform_budget_top1': None if ubtop == 'null' else float(ubtop)}))
 			EOF
 			tail -1 "$res"
 		done
@@ -162,8 +189,8 @@ python3 - "$res" <<-'EOF'
 	    xs = [k * x for x in xs if x is not None]
 	    if not xs: return '–'
 	    return '%.2f ± %.2f' % (st.mean(xs), st.stdev(xs)) if len(xs) > 1 else '%.2f' % xs[0]
-	print('| model (dense top-1), budget | seeds | build top-1 (%) | build ratio (interleaved) | uniform sparsity paired | uniform ratio | uniform top-1 (%) | build − uniform (points, paired) | kept candidates |')
-	print('| --- | --- | --- | --- | --- | --- | --- | --- | --- |')
+	print('| model (dense top-1), budget | seeds | build top-1 (%) | build ratio (interleaved) | uniform sparsity paired | uniform ratio | uniform top-1 (%) | build − uniform (points, paired) | uniform in budget: sparsity, ratio, top-1 (%) | build − uniform in budget | kept candidates |')
+	print('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |')
 	for m in dict.fromkeys(r['model'] for r in R):
 	    for f in dict.fromkeys(r['frac'] for r in R if r['model'] == m):
 	        rs = [r for r in R if r['model'] == m and r['frac'] == f]
@@ -171,11 +198,14 @@ python3 - "$res" <<-'EOF'
 	        pair = [r for r in ok if r['uniform_top1'] is not None]
 	        rng = lambda k, rr: '%.3f–%.3f' % (min(r[k] for r in rr), max(r[k] for r in rr)) if rr else '–'
 	        kc = '; '.join('%s %s' % (r['kept'], r['kept_channels']) for r in ok)
+	        ub = [r for r in ok if r.get('uniform_budget_top1') is not None]
+	        ubc = '%s, %s, %s' % (' '.join(str(r['uniform_budget']) for r in ub) or '–', rng('uniform_budget_ratio', ub), ms([r['uniform_budget_top1'] for r in ub]))
+	        ubd = ms([r['build_top1'] - r['uniform_budget_top1'] for r in ub]) + (' (n=%d)' % len(ub) if len(ub) != len(ok) else '')
 	        fails = len(rs) - len(ok)
-	        print('| %s (%.2f%%), %d%% | %d%s | %s | %s | %s | %s | %s | %s | %s |' % (m, 100 * rs[0].get('dense_top1', ok[0]['dense_top1'] if ok else 0), round(100 * f), len(rs),
+	        print('| %s (%.2f%%), %d%% | %d%s | %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (m, 100 * rs[0].get('dense_top1', ok[0]['dense_top1'] if ok else 0), round(100 * f), len(rs),
 	              ' (%d failed)' % fails if fails else '', ms([r['build_top1'] for r in ok]), rng('build_ratio', ok),
 	              ' '.join(str(r['uniform']) for r in ok), rng('uniform_ratio', pair), ms([r['uniform_top1'] for r in pair]),
-	              ms([r['build_top1'] - r['uniform_top1'] for r in pair]) + (' (n=%d)' % len(pair) if len(pair) != len(ok) else ''), kc))
+	              ms([r['build_top1'] - r['uniform_top1'] for r in pair]) + (' (n=%d)' % len(pair) if len(pair) != len(ok) else ''), ubc, ubd, kc))
 	for m in dict.fromkeys(r['model'] for r in C):
 	    cs = [r for r in C if r['model'] == m]
 	    print('\nceiling, %s fine-tuned alike (%d seeds): top-1 %s%% (dense %.2f%%)' % (m, len(cs), ms([r['ceiling_top1'] for r in cs]), 100 * cs[0]['dense_top1']))

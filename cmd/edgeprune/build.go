@@ -64,7 +64,9 @@ profile's budgets:
      best, then NetAdapt-style growth
      from the best; measured here, a candidate between budget × margin and
      the budget is timed to 8 rounds and fits when the 90% upper bound of
-     its median ratio is within the budget) are each fine-tuned briefly
+     its median ratio is within the budget; the same choice found again by
+     another family is judged by that bound again, not by its 8 rounds'
+     median against the margin) are each fine-tuned briefly
      (--probe-fraction of --train) and scored on the calibration samples; the lowest
      cross-entropy is kept (build.json "selection" says which were tried);
      with --train, the chosen model is fine-tuned (its structure kept, coded
