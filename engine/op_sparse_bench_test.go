@@ -128,7 +128,7 @@ func BenchmarkSpmvForms(b *testing.B) {
 				buf := make([]float32, p.scratch())
 				b.Run(fmt.Sprintf("%s/%dx%d/d%.2f", name, rows, cols, density), func(b *testing.B) {
 					for i := 0; i < b.N; i++ {
-						p.spmv(dst, x, nil, false, buf)
+						p.spmv(dst, x, nil, false, buf, 1)
 					}
 					ns := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
 					b.ReportMetric(float64(a.NNZ()), "nnz")

@@ -38,7 +38,7 @@ func (s *spWeight) gemm(x *exec, a []float32, transA bool, m, k int, y []float32
 		for i := 0; i < m; i++ {
 			yi, ai := y[i*n:(i+1)*n], a[i*k:(i+1)*k]
 			_ = ai[s.a.Cols-1] // every column the kernel reads
-			s.sell.spmv(yi, ai, nil, accum, x.scratch)
+			s.sell.spmv(yi, ai, nil, accum, x.scratch, x.threads)
 		}
 		return
 	}

@@ -25,7 +25,26 @@ type sellPack struct {
 	// pm is the permute form (op_sparse_perm.go) when it was chosen; it
 	// then replaces vals and cols.
 	pm *permPack
+	// parts cut the slices into runs of about equal work for the threads
+	// (setParts): each part a view of this pack's slices from s0 (width,
+	// vals, cols or pm of those slices only), which the kernels run as a
+	// whole pack. Nil when the pack is too small to share.
+	parts []sellPart
 }
+
+// sellPart is one part of a sellPack: its slices from s0, as a pack.
+type sellPart struct {
+	s0 int
+	p  sellPack
+}
+
+// sellParts is the most parts a pack is cut into, sellPartMin the
+// multiply-adds (16-lane steps × 16) from which it is cut at all: below,
+// a region's hand-off costs more than the second thread saves.
+const (
+	sellParts   = 16
+	sellPartMin = 1 << 16
+)
 
 const sellC = 16
 
@@ -63,6 +82,7 @@ func newSellPackForm(a *sparse.CSR, form int) *sellPack {
 		pm := newPermPack(a.RowPtr, a.ColIdx, a.Values, p.perm, a.Cols)
 		if form == sellPermute || permPays(pm, a.NNZ(), a.Cols) {
 			p.pm = pm
+			p.setParts()
 			return p
 		}
 	}
@@ -79,7 +99,63 @@ func newSellPackForm(a *sparse.CSR, form int) *sellPack {
 		}
 		base += int(p.width[s]) * sellC
 	}
+	p.setParts()
 	return p
+}
+
+// setParts cuts the slices into up to sellParts runs of about equal steps
+// (16-lane multiply-adds), each a view of the pack's arrays. A slice's
+// sums are the same whichever run holds it.
+func (p *sellPack) setParts() {
+	ns := len(p.width)
+	// steps[s]: the 16-lane steps of slice s; ent[s]: its permute entries.
+	steps, ent := make([]int, ns), make([]int, ns)
+	total := 0
+	for s := range ns {
+		if p.pm != nil {
+			ent[s] = int(p.pm.nent[s])
+		} else {
+			steps[s] = int(p.width[s])
+		}
+	}
+	if p.pm != nil {
+		e := 0
+		for s := range ns {
+			for range ent[s] {
+				steps[s] += int(p.pm.wid[e])
+				e++
+			}
+		}
+	}
+	for _, n := range steps {
+		total += n
+	}
+	np := min(sellParts, ns)
+	if total*sellC < sellPartMin || np < 2 {
+		return
+	}
+	s, e, off := 0, 0, 0 // slice, permute entry, step at the part's start
+	acc := 0
+	for i := range np {
+		s0, e0, off0 := s, e, off
+		for s < ns && (i == np-1 || acc < (i+1)*total/np || s == s0) {
+			acc += steps[s]
+			e += ent[s]
+			off += steps[s]
+			s++
+		}
+		if s == s0 {
+			break
+		}
+		q := sellPart{s0: s0, p: sellPack{rows: min(p.rows, s*sellC) - s0*sellC, width: p.width[s0:s]}}
+		if p.pm != nil {
+			q.p.pm = &permPack{nent: p.pm.nent[s0:s], blk: p.pm.blk[e0:e], wid: p.pm.wid[e0:e],
+				vals: p.pm.vals[off0*sellC : off*sellC], idx: p.pm.idx[off0*sellC : off*sellC], xlen: p.pm.xlen}
+		} else {
+			q.p.vals, q.p.cols = p.vals[off0*sellC:off*sellC], p.cols[off0*sellC:off*sellC]
+		}
+		p.parts = append(p.parts, q)
+	}
 }
 
 // scratch is the buf spmv needs: the rows rounded up to 16, and for the
@@ -123,28 +199,46 @@ func sellGo(out []float32, p *sellPack, x []float32) {
 var sellKernel = sellGo
 
 // spmv computes spmvRef through the packed form, with buf (at least
-// scratch()) for the sums in sorted order and the permute form's copy of x.
-func (p *sellPack) spmv(dst, x, bias []float32, accum bool, buf []float32) {
+// scratch()) for the sums in sorted order and the permute form's copy of
+// x, on up to threads goroutines (by parts of the slices: the same sums,
+// bit for bit, whichever goroutine runs a slice).
+func (p *sellPack) spmv(dst, x, bias []float32, accum bool, buf []float32, threads int) {
 	if p.rows == 0 {
 		return
 	}
 	n := len(p.width) * sellC
+	xk := x
 	if p.pm != nil {
-		xp := buf[n : n+p.pm.xlen]
-		clear(xp[copy(xp, x):])
-		permKernel(buf[:n], p.pm, xp)
-	} else {
-		sellKernel(buf[:n], p, x)
+		xk = buf[n : n+p.pm.xlen]
+		clear(xk[copy(xk, x):])
 	}
 	buf = buf[:n]
-	for i, r := range p.perm {
-		switch {
-		case accum:
-			dst[r] += buf[i]
-		case bias != nil:
-			dst[r] = bias[r] + buf[i]
-		default:
-			dst[r] = buf[i]
+	run := func(q *sellPack, s0 int) {
+		out := buf[s0*sellC : s0*sellC+len(q.width)*sellC]
+		if q.pm != nil {
+			permKernel(out, q.pm, xk)
+		} else {
+			sellKernel(out, q, xk)
+		}
+		for i := s0 * sellC; i < min(p.rows, s0*sellC+len(out)); i++ {
+			r := p.perm[i]
+			switch {
+			case accum:
+				dst[r] += buf[i]
+			case bias != nil:
+				dst[r] = bias[r] + buf[i]
+			default:
+				dst[r] = buf[i]
+			}
 		}
 	}
+	if threads < 2 || len(p.parts) < 2 {
+		run(p, 0)
+		return
+	}
+	parallelFor(len(p.parts), threads, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			run(&p.parts[i].p, p.parts[i].s0)
+		}
+	})
 }

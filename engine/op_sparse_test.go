@@ -200,7 +200,7 @@ func TestSellSpmv(t *testing.T) {
 					b = nil
 				}
 				spmvRef(want, a, x, b, mode == 2)
-				p.spmv(got, x, b, mode == 2, buf)
+				p.spmv(got, x, b, mode == 2, buf, 1)
 				if e := worstErr(got, want); e > 1e-5 {
 					t.Fatalf("%v density %v mode %d: sell vs reference: %g", sz, density, mode, e)
 				}
@@ -353,7 +353,7 @@ func TestPermSpmv(t *testing.T) {
 					b = nil
 				}
 				spmvRef(want, a, x[:cols], b, mode == 2)
-				q.spmv(got, x[:cols], b, mode == 2, make([]float32, q.scratch()))
+				q.spmv(got, x[:cols], b, mode == 2, make([]float32, q.scratch()), 1)
 				if e := worstErr(got, want); e > 1e-5 {
 					t.Fatalf("%v density %v mode %d: sellPack (permute: %v) vs reference: %g", sz, density, mode, q.pm != nil, e)
 				}
@@ -377,6 +377,72 @@ func TestPermCostEstimate(t *testing.T) {
 			want := float64(pm.steps())*permStepNs + float64(pm.entries())*permEntryNs + float64(cols)*permXElemNs
 			if got < want*0.8 || got > want*1.25 {
 				t.Errorf("%v density %v: estimate %.0f ns, from the packed counts %.0f ns (%d steps, %d entries)", sz, density, got, want, pm.steps(), pm.entries())
+			}
+		}
+	}
+}
+
+// TestSellSpmvParts: a pack large enough to share is cut into parts that
+// cover its slices once, in order, and spmv on 2 and 3 threads gives the
+// bits of 1 thread (gather and permute forms, bias and accum).
+func TestSellSpmvParts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, sz := range [][3]float64{{1000, 1280, 1}, {300, 784, 0.3}, {257, 300, 1}, {40, 50, 1}} {
+		rows, cols, density := int(sz[0]), int(sz[1]), sz[2]
+		a := sparse.EncodeCSR(randSparse(rng, rows, cols, density), rows, cols)
+		for _, form := range []int{sellGather, sellPermute} {
+			p := newSellPackForm(a, form)
+			steps := 0
+			for s := range p.width {
+				steps += int(p.width[s])
+			}
+			if p.pm != nil {
+				steps = p.pm.steps()
+			}
+			if want := steps*sellC >= sellPartMin; (len(p.parts) >= 2) != want {
+				t.Fatalf("%v form %d: %d parts for %d steps, want parts: %v", sz, form, len(p.parts), steps, want)
+			}
+			next, nsteps := 0, 0
+			for _, q := range p.parts {
+				if q.s0 != next || len(q.p.width) == 0 {
+					t.Fatalf("%v form %d: part at slice %d (%d slices), want it at %d", sz, form, q.s0, len(q.p.width), next)
+				}
+				next += len(q.p.width)
+				if q.p.pm != nil {
+					nsteps += q.p.pm.steps()
+				} else {
+					nsteps += len(q.p.vals) / sellC
+				}
+			}
+			if len(p.parts) > 0 && (next != len(p.width) || nsteps != steps) {
+				t.Fatalf("%v form %d: parts cover %d slices and %d steps of %d and %d", sz, form, next, nsteps, len(p.width), steps)
+			}
+			x, bias := randVec(rng, cols), randVec(rng, rows)
+			for _, mode := range []int{0, 1, 2} {
+				init := randVec(rng, rows)
+				b := bias
+				if mode == 0 {
+					b = nil
+				}
+				want := append([]float32{}, init...)
+				spmvRef(want, a, x, b, mode == 2)
+				var one []float32
+				for _, threads := range []int{1, 2, 3} {
+					got := append([]float32{}, init...)
+					p.spmv(got, x, b, mode == 2, make([]float32, p.scratch()), threads)
+					if e := worstErr(got, want); e > 1e-5 {
+						t.Fatalf("%v form %d mode %d, %d threads: vs reference: %g", sz, form, mode, threads, e)
+					}
+					if one == nil {
+						one = got
+						continue
+					}
+					for i := range got {
+						if got[i] != one[i] {
+							t.Fatalf("%v form %d mode %d: row %d = %v on %d threads, %v on 1", sz, form, mode, i, got[i], threads, one[i])
+						}
+					}
+				}
 			}
 		}
 	}

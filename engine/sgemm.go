@@ -268,6 +268,9 @@ func gemmPacked(pa *packedA, transB bool, n int, b []float32, ldb int, c []float
 	nb = min(nb, pans)
 	ncol := (pans + nb - 1) / nb * nr // the widest block
 	mpan := (m + mr - 1) / mr
+	if gemmRowsSplit(n, nr, mpan, threads) {
+		nb, ncol, rb = 1, n, threads
+	}
 	prb := (mpan + rb - 1) / rb // mr panels per row block
 	rb = (mpan + prb - 1) / prb
 	parallelForChunks(nb*rb, threads, nb*rb, func(lo, hi int) {
@@ -286,6 +289,21 @@ func gemmPacked(pa *packedA, transB bool, n int, b []float32, ldb int, c []float
 		}
 		packPool.Put(bufp)
 	})
+}
+
+// gemmRowsSplit reports whether gemmPacked gives each of threads
+// goroutines one block of whole mr panels of rows (mpan in all) and every
+// column instead of blocks of columns: where the columns are one block of
+// a few nr panels that the threads cannot share evenly (a 14² map is 196
+// columns, 7 panels of 32: 4 on one goroutine, 3 on the other, the fourth
+// a sliver). Each goroutine then packs all of B's columns, which costs far
+// less than the product when A has many rows. On the Intel Xeon
+// (docs/benchmarks.md, Threads, session 12) mobilenet_v2's 1×1 layers at
+// 14² ran 10–17% faster at 2 threads (BenchmarkConvPaths). A late helper
+// leaves its block to the caller, as a late second chunk does.
+func gemmRowsSplit(n, nr, mpan, threads int) bool {
+	npan := (n + nr - 1) / nr
+	return threads > 1 && n <= gemmNC && npan%threads != 0 && npan < 4*threads && mpan >= 4*threads
 }
 
 // gemmBlock does gemmPacked's work for the rows ia..ib (ia a multiple of

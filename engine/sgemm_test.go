@@ -217,3 +217,53 @@ func TestGemmPackedSplitBitwise(t *testing.T) {
 		}
 	}
 }
+
+// TestGemmPackedRowsSplit: where the columns are a few panels the threads
+// cannot share evenly (gemmRowsSplit: a 14² map's 196 columns), the rows
+// are split instead, and the product (bias, residual, clamp) has the bits
+// of one thread on 2 and 3, within rounding of the reference.
+func TestGemmPackedRowsSplit(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	// With 32-column panels (AVX-512), the first two (14², 7 panels) and
+	// the third (100 columns, 4 panels, 3 threads) split rows; 49 columns
+	// (7², 2 panels) do not at 2 threads.
+	for _, sz := range [][3]int{{96, 196, 576}, {384, 196, 64}, {96, 100, 40}, {72, 49, 30}} {
+		m, n, k := sz[0], sz[1], sz[2]
+		a, b, bias, res := randSlice(r, m*k), randSlice(r, k*n), randSlice(r, m), randSlice(r, m*n)
+		act := &clampAct{lo: -1, hi: 1.5}
+		want := make([]float32, m*n)
+		sgemmRef(false, false, m, n, k, 1, a, k, b, n, 0, want, n)
+		for i := range want {
+			want[i] = min(max(want[i]+bias[i/n]+res[i], -1), 1.5)
+		}
+		for _, kern := range kernels() {
+			split := gemmRowsSplit(n, kern.nr, (m+kern.mr-1)/kern.mr, 2)
+			if kern.nr == 32 && kern.mr == 8 && split != (n == 196) {
+				t.Fatalf("%s %v: gemmRowsSplit at 2 threads %v, want %v", kern.name, sz, split, n == 196)
+			}
+			if kern.nr == 32 && kern.mr == 8 && !gemmRowsSplit(n, kern.nr, (m+kern.mr-1)/kern.mr, 3) && n == 100 {
+				t.Fatalf("%s %v: no rows split at 3 threads", kern.name, sz)
+			}
+			pa := packAll(kern, false, m, k, 1, a, k, nil)
+			var one []float32
+			for _, threads := range []int{1, 2, 3} {
+				got := make([]float32, m*n)
+				gemmPacked(pa, false, n, b, n, got, n, false, bias, res, act, threads)
+				for i := range got {
+					if d := math.Abs(float64(want[i] - got[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
+						t.Fatalf("%s %v threads=%d: c[%d] = %v, reference %v", kern.name, sz, threads, i, got[i], want[i])
+					}
+				}
+				if one == nil {
+					one = got
+					continue
+				}
+				for i := range got {
+					if got[i] != one[i] {
+						t.Fatalf("%s %v: c[%d] = %v on %d threads, %v on 1 (rows split %v)", kern.name, sz, i, got[i], threads, one[i], split)
+					}
+				}
+			}
+		}
+	}
+}
