@@ -220,13 +220,7 @@ func (k *convKernel) implicitForward(x *exec, src, bias, res, dst []float32) {
 				base = k.fillLinear(x, xg) // the four phases of each channel
 			} else if pp := k.plane; pp != nil && !k.pointwise {
 				base = x.scratch[:cg*pp.planeSz]
-				fillChannels(x, len(base), cg, func(lo, hi int) {
-					for c := lo; c < hi; c++ {
-						plane := base[c*pp.planeSz : (c+1)*pp.planeSz]
-						pp.clearPad(plane)
-						pp.fill(plane, xg[c*hw:(c+1)*hw])
-					}
-				})
+				fillPlanes(x, pp, base, xg, cg)
 				rows, rlen, rstride = k.oh, k.ow, k.sh*pp.pw
 			}
 			var bg, rg []float32
@@ -243,6 +237,39 @@ func (k *convKernel) implicitForward(x *exec, src, bias, res, dst []float32) {
 			k.implicitGEMM(x, k.packed[g], base, rows, rlen, rstride, og, np, 0, bg, rg)
 		}
 	}
+}
+
+// fillPlanes lays out the cg input planes of x (h×w each, one after the
+// other) as padded planes in base, across x's threads: a channel per
+// item, or with fewer channels than chunks (PP-OCR det's first
+// convolution, 3 of them on 2 threads: 2 planes on one core, 1 on the
+// other) bands of padded rows, band by band across the channels, so that
+// each core lays out the top or the bottom rows, which the product's units
+// (runs of output rows, the first ones to the caller) then read.
+func fillPlanes(x *exec, pp *paddedPlane, base, src []float32, cg int) {
+	hw := pp.g.h * pp.g.w
+	threads := x.threads
+	if len(base) < parallelMinElems {
+		threads = 1
+	}
+	if threads == 1 || cg >= chunksPerThread*threads {
+		parallelFor(cg, threads, func(lo, hi int) {
+			for c := lo; c < hi; c++ {
+				plane := base[c*pp.planeSz : (c+1)*pp.planeSz]
+				pp.clearPad(plane)
+				pp.fill(plane, src[c*hw:(c+1)*hw])
+			}
+		})
+		return
+	}
+	bands := min(pp.ph, (chunksPerThread*threads+cg-1)/cg)
+	parallelFor(bands*cg, threads, func(lo, hi int) {
+		for u := lo; u < hi; u++ {
+			b, c := u/cg, u%cg
+			plane := base[c*pp.planeSz : (c+1)*pp.planeSz]
+			pp.fillRows(plane, src[c*hw:(c+1)*hw], b*pp.ph/bands, (b+1)*pp.ph/bands)
+		}
+	})
 }
 
 // fillChannels runs fill over the cg channels of an input being copied

@@ -96,6 +96,40 @@ func (pp *paddedPlane) fill(plane, x []float32) {
 	}
 }
 
+// fillRows sets the padded rows py0..py1 of plane: the pad value 0 where
+// clearPad puts it, x's row elsewhere, as clearPad and fill do for every
+// row (the same values: TestPaddedPlaneFillRows).
+func (pp *paddedPlane) fillRows(plane, x []float32, py0, py1 int) {
+	g := pp.g
+	for py := py0; py < py1; py++ {
+		prow := plane[py*pp.pw : (py+1)*pp.pw]
+		iy := py - g.pt
+		if iy < 0 || iy >= g.h {
+			clear(prow)
+			continue
+		}
+		if g.sw == 1 {
+			clear(prow[:g.pl])
+			clear(prow[g.pl+g.w:])
+			copy(prow[g.pl:], x[iy*g.w:(iy+1)*g.w])
+			continue
+		}
+		for c := 0; c < g.pl; c++ {
+			prow[pp.col(c)] = 0
+		}
+		for c := g.pl + g.w; c < pp.pw; c++ {
+			prow[pp.col(c)] = 0
+		}
+		xrow := x[iy*g.w : (iy+1)*g.w]
+		if pairs := len(xrow) / 2; pairs > 0 {
+			deinterleave(prow[pp.col(g.pl):pp.col(g.pl)+pairs], prow[pp.col(g.pl+1):pp.col(g.pl+1)+pairs], xrow)
+		}
+		if len(xrow)%2 == 1 {
+			prow[pp.col(g.pl+len(xrow)-1)] = xrow[len(xrow)-1]
+		}
+	}
+}
+
 var planePool = sync.Pool{New: func() any { return new([]float32) }}
 
 // getPlane returns a pooled buffer for one plane with every element set to

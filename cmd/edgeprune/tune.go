@@ -37,8 +37,10 @@ depthwise) with every Conv that can take it on it, every node is timed in
 alternated rounds, and per Conv the fastest path is kept where it beats
 the rules' choice by 5% (the whole model is checked: the rules' paths stay
 if the choice was not faster). Then which nodes run faster on all threads
-than on one: every node is timed both ways, the faster kept per node, the
-whole model checked (the choice is never kept if one thread was faster).
+than on one: every node is timed both ways, the faster kept per node, and
+the whole model checked against the plan on one thread, the cost model's
+and every node on all threads (the choice is never kept if one thread was
+faster).
 The record is cached, and bench then compiles that plan with it. Threads
 do not change results; a Conv's path changes only the rounding of its
 sums (the paths agree within 1e-5 of the output's scale).
