@@ -217,6 +217,15 @@ func sgemmWith(kern *microKernel, transA, transB bool, m, n, k int, alpha float3
 // bias is not nil, plus res (laid out as C) when not nil, clamped by act
 // when not nil.
 func gemmPacked(pa *packedA, transB bool, n int, b []float32, ldb int, c []float32, ldc int, accum bool, bias, res []float32, act *clampAct, threads int) {
+	gemmPackedSplit(pa, transB, n, b, ldb, c, ldc, accum, bias, res, act, threads, false)
+}
+
+// gemmPackedSplit is gemmPacked; with byRows, on several threads, the
+// threads share the rows of C (whole mr panels, one block a thread, all
+// the columns each), so that each writes whole rows: where C's reader
+// splits it by rows too (a depthwise convolution after a 1×1 one, split
+// over channels), each thread then reads what its own core wrote.
+func gemmPackedSplit(pa *packedA, transB bool, n int, b []float32, ldb int, c []float32, ldc int, accum bool, bias, res []float32, act *clampAct, threads int, byRows bool) {
 	m, k, kern := pa.m, pa.k, pa.kern
 	if m == 0 || n == 0 {
 		return
@@ -260,8 +269,17 @@ func gemmPacked(pa *packedA, transB bool, n int, b []float32, ldb int, c []float
 	ncol = (ncol + nr - 1) / nr * nr
 	nb = (n + ncol - 1) / ncol
 	mpan := (m + mr - 1) / mr
-	if gemmRowsSplit(n, nr, mpan, threads) {
+	rowsMajor := false
+	switch {
+	case gemmRowsSplit(n, nr, mpan, threads):
 		nb, ncol, rb = 1, n, threads
+	case byRows && threads > 1 && mpan >= 2*threads:
+		// Column blocks of gemmNC, taken row block by row block.
+		nb = (n + gemmNC - 1) / gemmNC
+		ncol = (n + nb - 1) / nb
+		ncol = (ncol + nr - 1) / nr * nr
+		nb = (n + ncol - 1) / ncol
+		rb, rowsMajor = threads, true
 	}
 	prb := (mpan + rb - 1) / rb // mr panels per row block
 	rb = (mpan + prb - 1) / prb
@@ -274,6 +292,9 @@ func gemmPacked(pa *packedA, transB bool, n int, b []float32, ldb int, c []float
 		buf := *bufp
 		for u := lo; u < hi; u++ {
 			jb, ib := u/rb, u%rb
+			if rowsMajor {
+				jb, ib = u%nb, u/nb
+			}
 			j0 := jb * ncol
 			j1 := min(j0+ncol, n)
 			i0, i1 := ib*prb*mr, min((ib+1)*prb*mr, m)
