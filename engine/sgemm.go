@@ -283,6 +283,12 @@ func gemmPackedSplit(pa *packedA, transB bool, n int, b []float32, ldb int, c []
 	}
 	prb := (mpan + rb - 1) / rb // mr panels per row block
 	rb = (mpan + prb - 1) / prb
+	// The nb column blocks share the nr panels evenly (block jb: panels
+	// jb·cpan/nb up to (jb+1)·cpan/nb), so that no block is a sliver: with
+	// blocks of ncol and a short last one, 28²'s 25 panels went 7, 7, 7, 4,
+	// 14 panels to the caller and 11 to its helper.
+	cpan := (n + nr - 1) / nr
+	ncol = (cpan + nb - 1) / nb * nr
 	parallelForChunks(nb*rb, threads, nb*rb, func(lo, hi int) {
 		bufp := packPool.Get().(*[]float32)
 		need := gemmKC*(ncol+nr) + maxKernMR*maxKernNR
@@ -295,8 +301,8 @@ func gemmPackedSplit(pa *packedA, transB bool, n int, b []float32, ldb int, c []
 			if rowsMajor {
 				jb, ib = u%nb, u/nb
 			}
-			j0 := jb * ncol
-			j1 := min(j0+ncol, n)
+			j0 := jb * cpan / nb * nr
+			j1 := min((jb+1)*cpan/nb*nr, n)
 			i0, i1 := ib*prb*mr, min((ib+1)*prb*mr, m)
 			gemmBlock(pa, transB, i0, i1, j0, j1, b, ldb, c, ldc, accum, bias, res, act, buf)
 		}
