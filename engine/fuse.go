@@ -148,7 +148,7 @@ func (c *compiler) fuseResidual(n *onnx.NodeProto, b *buildCtx, bt *built, inIDs
 // positions, against 30 on one. The split does not change a bit.
 func (c *compiler) splitForDepthwise(n *onnx.NodeProto, bt *built, inIDs []int, prog *program) {
 	k, ok := bt.k.(*convKernel)
-	if !ok || !k.depthwise || len(inIDs) == 0 || inIDs[0] < 0 || len(prog.steps) == 0 {
+	if planeSplits || !ok || !k.depthwise || len(inIDs) == 0 || inIDs[0] < 0 || len(prog.steps) == 0 {
 		return
 	}
 	last := &prog.steps[len(prog.steps)-1]

@@ -38,7 +38,10 @@ func TestSplitForDepthwise(t *testing.T) {
 		}
 	}
 	want := 13
-	if !blockFusion || dwFlatRun == nil && !blockFusionGo {
+	switch {
+	case planeSplits:
+		want = 0 // the plane splits keep every layer on positions
+	case !blockFusion || dwFlatRun == nil && !blockFusionGo:
 		want = 16 // no block fused: the 56² and 112² expansions too
 	}
 	if split != want {
@@ -47,6 +50,9 @@ func TestSplitForDepthwise(t *testing.T) {
 }
 
 func TestSplitForDepthwiseBitwise(t *testing.T) {
+	if planeSplits {
+		t.Skip("EDGEPRUNE_PLANE_SPLITS=1: no expansion splits by rows")
+	}
 	m, err := onnxio.ReadFile(testmodels.Shared(t, "tv/mobilenet_v2.onnx"))
 	if err != nil {
 		t.Fatal(err)
