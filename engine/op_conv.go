@@ -20,6 +20,11 @@ type convKernel struct {
 	hasBias        bool
 	depthwise      bool
 	pointwise      bool
+	// rowsSplit: on several threads the im2col path's product splits the
+	// output channels, not the positions (gemmPackedSplit), as the
+	// depthwise convolution that alone reads the output splits them
+	// (fuse sets it).
+	rowsSplit bool
 	// act, when set, clamps the output to [lo, hi] as it is produced: a
 	// following Relu or Clip fused in by the compiler (fuse.go).
 	act *clampAct
@@ -247,7 +252,7 @@ func (k *convKernel) gemmForward(x *exec, src, w, bias, res, dst []float32) {
 				if k.sp != nil { // sparse weights (op_sparse_conv.go)
 					k.sp[g].spmm(og, np, col, np, np, bg, false, k.act, x.threads)
 				} else {
-					gemmPacked(k.packed[g], false, np, col, np, og, np, false, bg, rg, k.act, x.threads)
+					gemmPackedSplit(k.packed[g], false, np, col, np, og, np, false, bg, rg, k.act, x.threads, k.rowsSplit)
 				}
 				continue
 			}

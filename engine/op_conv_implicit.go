@@ -328,6 +328,13 @@ func (k *convKernel) implicitGEMM(x *exec, pa *packedA, base []float32, rows, rl
 	if threads > 1 && nb < chunksPerThread*threads {
 		mb = min(mpan, (chunksPerThread*threads+nb-1)/nb)
 	}
+	rowsMajor := false
+	if k.rowsSplit && threads > 1 && mpan >= 2*threads {
+		// The output channels split between the threads, as the
+		// depthwise convolution after splits them (splitForDepthwise):
+		// a row block a thread, its units taken block of panels by block.
+		mb, rowsMajor = threads, true
+	}
 	pmb := (mpan + mb - 1) / mb // mr panels per row block
 	mb = (mpan + pmb - 1) / pmb
 	tw := ppb * nr // a linear unit's block: pmb·mr rows of tw
@@ -348,6 +355,9 @@ func (k *convKernel) implicitGEMM(x *exec, pa *packedA, base []float32, rows, rl
 		}
 		for u := lo; u < hi; u++ {
 			jb, ib := u/mb, u%mb
+			if rowsMajor {
+				jb, ib = u%nb, u/nb
+			}
 			u0, u1 := jb*ppb, min((jb+1)*ppb, npan)
 			ia, iz := ib*pmb*mr, min((ib+1)*pmb*mr, m)
 			for p0 := 0; p0 < kk; p0 += pa.kcb {

@@ -217,6 +217,15 @@ func sgemmWith(kern *microKernel, transA, transB bool, m, n, k int, alpha float3
 // bias is not nil, plus res (laid out as C) when not nil, clamped by act
 // when not nil.
 func gemmPacked(pa *packedA, transB bool, n int, b []float32, ldb int, c []float32, ldc int, accum bool, bias, res []float32, act *clampAct, threads int) {
+	gemmPackedSplit(pa, transB, n, b, ldb, c, ldc, accum, bias, res, act, threads, false)
+}
+
+// gemmPackedSplit is gemmPacked; with byRows, on several threads, the
+// threads share the rows of C (whole mr panels, one block a thread, all
+// the columns each), so that each writes whole rows: where C's reader
+// splits it by rows too (a depthwise convolution after a 1×1 one, split
+// over channels), each thread then reads what its own core wrote.
+func gemmPackedSplit(pa *packedA, transB bool, n int, b []float32, ldb int, c []float32, ldc int, accum bool, bias, res []float32, act *clampAct, threads int, byRows bool) {
 	m, k, kern := pa.m, pa.k, pa.kern
 	if m == 0 || n == 0 {
 		return
@@ -266,13 +275,18 @@ func gemmPacked(pa *packedA, transB bool, n int, b []float32, ldb int, c []float
 		}
 	}
 	nb = min(nb, pans)
-	ncol := (pans + nb - 1) / nb * nr // the widest block
 	mpan := (m + mr - 1) / mr
-	if gemmRowsSplit(n, nr, mpan, threads) {
-		nb, ncol, rb = 1, n, threads
+	rowsMajor := false
+	switch {
+	case gemmRowsSplit(n, nr, mpan, threads):
+		nb, rb = 1, threads
+	case byRows && threads > 1 && mpan >= 2*threads:
+		// Column blocks of at most gemmNC, taken row block by row block.
+		nb, rb, rowsMajor = (n+gemmNC-1)/gemmNC, threads, true
 	}
 	prb := (mpan + rb - 1) / rb // mr panels per row block
 	rb = (mpan + prb - 1) / prb
+	ncol := (pans + nb - 1) / nb * nr // the widest block
 	parallelForChunks(nb*rb, threads, nb*rb, func(lo, hi int) {
 		bufp := packPool.Get().(*[]float32)
 		need := gemmKC*(ncol+nr) + maxKernMR*maxKernNR
@@ -282,6 +296,9 @@ func gemmPacked(pa *packedA, transB bool, n int, b []float32, ldb int, c []float
 		buf := *bufp
 		for u := lo; u < hi; u++ {
 			jb, ib := u/rb, u%rb
+			if rowsMajor {
+				jb, ib = u%nb, u/nb
+			}
 			j0 := jb * pans / nb * nr
 			j1 := min((jb+1)*pans/nb*nr, n)
 			i0, i1 := ib*prb*mr, min((ib+1)*prb*mr, m)

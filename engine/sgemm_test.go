@@ -221,13 +221,15 @@ func TestGemmPackedSplitBitwise(t *testing.T) {
 // TestGemmPackedRowsSplit: where the columns are a few panels the threads
 // cannot share evenly (gemmRowsSplit: a 14² map's 196 columns), the rows
 // are split instead, and the product (bias, residual, clamp) has the bits
-// of one thread on 2 and 3, within rounding of the reference.
+// of one thread on 2 and 3, within rounding of the reference; likewise
+// split by rows when asked (gemmPackedSplit), column blocks beyond
+// gemmNC included.
 func TestGemmPackedRowsSplit(t *testing.T) {
 	r := rand.New(rand.NewPCG(31, 32))
 	// With 32-column panels (AVX-512), the first two (14², 7 panels) and
 	// the third (100 columns, 4 panels, 3 threads) split rows; 49 columns
 	// (7², 2 panels) do not at 2 threads.
-	for _, sz := range [][3]int{{96, 196, 576}, {384, 196, 64}, {96, 100, 40}, {72, 49, 30}} {
+	for _, sz := range [][3]int{{96, 196, 576}, {384, 196, 64}, {96, 100, 40}, {72, 49, 30}, {192, 784, 32}, {40, 1100, 20}} {
 		m, n, k := sz[0], sz[1], sz[2]
 		a, b, bias, res := randSlice(r, m*k), randSlice(r, k*n), randSlice(r, m), randSlice(r, m*n)
 		act := &clampAct{lo: -1, hi: 1.5}
@@ -238,7 +240,7 @@ func TestGemmPackedRowsSplit(t *testing.T) {
 		}
 		for _, kern := range kernels() {
 			split := gemmRowsSplit(n, kern.nr, (m+kern.mr-1)/kern.mr, 2)
-			if kern.nr == 32 && kern.mr == 8 && split != (n == 196) {
+			if kern.nr == 32 && kern.mr == 8 && n <= gemmNC && split != (n == 196) {
 				t.Fatalf("%s %v: gemmRowsSplit at 2 threads %v, want %v", kern.name, sz, split, n == 196)
 			}
 			if kern.nr == 32 && kern.mr == 8 && !gemmRowsSplit(n, kern.nr, (m+kern.mr-1)/kern.mr, 3) && n == 100 {
@@ -246,9 +248,10 @@ func TestGemmPackedRowsSplit(t *testing.T) {
 			}
 			pa := packAll(kern, false, m, k, 1, a, k, nil)
 			var one []float32
-			for _, threads := range []int{1, 2, 3} {
+			for _, threads := range []int{1, 2, 3, -2, -3} {
+				// Negative: gemmPackedSplit by rows on that many threads.
 				got := make([]float32, m*n)
-				gemmPacked(pa, false, n, b, n, got, n, false, bias, res, act, threads)
+				gemmPackedSplit(pa, false, n, b, n, got, n, false, bias, res, act, max(threads, -threads), threads < 0)
 				for i := range got {
 					if d := math.Abs(float64(want[i] - got[i])); d > 1e-4*(1+math.Abs(float64(want[i]))) {
 						t.Fatalf("%s %v threads=%d: c[%d] = %v, reference %v", kern.name, sz, threads, i, got[i], want[i])
