@@ -127,8 +127,15 @@ func (k *convKernel) swappedForward(x *exec, src, bias, res, dst []float32) {
 				col = x.scratch[npp*kk : npp*kk+kk*np]
 				k.im2col(x, xg, col)
 			}
+			// The size floor counts the multiply-adds the kernel does:
+			// mr positions a panel, however few are real. Counting the
+			// real ones left PP-OCR det's squeeze-and-excitation 1×1
+			// convolutions on 1×1 maps (mg·kk 9–37 k, 8× that in the
+			// kernel, 20–35 µs here with their subnormal weights) on one
+			// goroutine in 2-thread plans: 2 threads 31–33 → 23 µs
+			// (Conv.22), 17–20 → 9–14 (Conv.26, Conv.27).
 			threads := x.threads
-			if np*mg*kk < parallelMinMACs {
+			if npp*mg*kk < parallelMinMACs {
 				threads = 1
 			}
 			// ap: colᵀ in panels of mr positions, per depth block.

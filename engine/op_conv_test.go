@@ -1,12 +1,15 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/edgeprune/edgeprune/internal/onnxbuild"
 	"github.com/edgeprune/edgeprune/onnxio"
+	"gorgonia.org/tensor"
 )
 
 // convCase builds a Conv kernel through its builder, as Compile would.
@@ -266,5 +269,59 @@ func TestConvResidualEqualsUnfused(t *testing.T) {
 	}
 	if paths == 0 {
 		t.Fatal("no path ran")
+	}
+}
+
+// TestSwappedTinyMapThreads: the squeeze-and-excitation 1×1 convolutions
+// of PP-OCR det (a 1×1 map, 48×192 and 384×96 weights) on the swapped
+// path, which now splits them over the threads (the kernel's multiply-adds,
+// mr positions a panel, pass the size floor): every thread count gives the
+// 1-thread bits, and the reference's values.
+func TestSwappedTinyMapThreads(t *testing.T) {
+	forceParallel(t) // the cost model gives every node all the threads
+	for _, g := range []struct{ c, m int64 }{{192, 48}, {48, 192}, {384, 96}, {96, 384}} {
+		b := onnxbuild.New(13)
+		b.Input("x", onnxbuild.Float, 1, g.c, 1, 1)
+		w := b.Init("w", []int64{g.m, g.c, 1, 1}, onnxbuild.Rand(4, int(g.m*g.c), 0.5))
+		bias := b.Init("bias", []int64{g.m}, onnxbuild.Rand(5, int(g.m), 0.5))
+		b.Node("Conv", []string{"x", w, bias}, []string{"y"})
+		b.Output("y", onnxbuild.Float, 1, g.m, 1, 1)
+		m := decode(t, b)
+		x := randSlice(rand.New(rand.NewPCG(6, 7)), int(g.c))
+		in := map[string]*tensor.Dense{"x": dense([]int{1, int(g.c), 1, 1}, x)}
+		var want []float32
+		for _, threads := range []int{1, 2, 3} {
+			p, err := Compile(m, WithThreads(threads), withAllPaths(PathSwapped))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if path := p.Report().Nodes[0].Path; path != PathSwapped {
+				t.Skipf("the Conv runs on path %q here (no 8-row partial kernel for the swapped path)", path)
+			}
+			out, err := p.Run(context.Background(), in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := out["y"].Data().([]float32)
+			if threads == 1 {
+				want = got
+				wf, bf := onnxbuild.Rand(4, int(g.m*g.c), 0.5), onnxbuild.Rand(5, int(g.m), 0.5)
+				for j := range got {
+					s := float64(bf[j])
+					for c := range x {
+						s += float64(x[c]) * float64(wf[j*int(g.c)+c])
+					}
+					if math.Abs(float64(got[j])-s) > 1e-4*(1+math.Abs(s)) {
+						t.Fatalf("%+v: y[%d] = %v, reference %v", g, j, got[j], s)
+					}
+				}
+				continue
+			}
+			for j := range want {
+				if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+					t.Fatalf("%+v, %d threads: y[%d] = %v, 1 thread %v", g, threads, j, got[j], want[j])
+				}
+			}
+		}
 	}
 }
