@@ -7,7 +7,7 @@
 // EagleEye's adaptive BN), one JSON line per choice, and the pruned model
 // (original statistics) written for fine-tuning by `edgeprune finetune`.
 //
-//	bnrank -model bncnn.onnx -data mnist_test.npz -out DIR [-calib 256] [-keep 1,.875,...] [-choices "0,4,2;..."]
+//	bnrank -model bncnn.onnx -data mnist_test.npz -out DIR [-calib 256] [-keep 1,.875,...] [-round 8] [-choices "0,4,2;..."]
 //
 // Without -choices every distinct combination of the space's levels is
 // written.
@@ -39,14 +39,15 @@ func main() {
 	keepS := flag.String("keep", "1,.875,.75,.625,.5,.375,.25", "keep levels")
 	choicesS := flag.String("choices", "", "choices (level per group, ';'-separated); default: every distinct one")
 	batch := flag.Int("bn-batch", 64, "RecalibrateBN batch")
+	round := flag.Int("round", 8, "channel rounding (the profile's search.structured.round_to)")
 	flag.Parse()
-	if err := run(*model, *data, *out, *calib, *keepS, *choicesS, *batch); err != nil {
+	if err := run(*model, *data, *out, *calib, *keepS, *choicesS, *batch, *round); err != nil {
 		fmt.Fprintln(os.Stderr, "bnrank:", err)
 		os.Exit(1)
 	}
 }
 
-func run(model, data, out string, calib int, keepS, choicesS string, bnBatch int) error {
+func run(model, data, out string, calib int, keepS, choicesS string, bnBatch, round int) error {
 	ctx := context.Background()
 	m, err := onnxio.ReadFile(model)
 	if err != nil {
@@ -60,7 +61,7 @@ func run(model, data, out string, calib int, keepS, choicesS string, bnBatch int
 		}
 		keep = append(keep, k)
 	}
-	sp, err := build.NewSpace(m, keep, 8, nil)
+	sp, err := build.NewSpace(m, keep, round, nil)
 	if err != nil {
 		return err
 	}
