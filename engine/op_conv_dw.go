@@ -62,7 +62,9 @@ func newDWFlat(k *convKernel) *dwFlat {
 	if d != nil && d.phases {
 		k1 := *k
 		k1.c = 1
-		d.one = newDWFlatTables(&k1)
+		if d.one = newDWFlatTables(&k1); d.one == nil {
+			return nil // depthwiseFlat runs a stride-2 layer a channel at a time
+		}
 	}
 	return d
 }
