@@ -90,21 +90,27 @@ func TestCalibrateFallsBackToOne(t *testing.T) {
 	}
 }
 
+// switchCost charges us µs for every change between 1 and N along a plan
+// (the data changes cores, the helper parks and wakes).
+func switchCost(us float64) func([]int) float64 {
+	return func(c []int) float64 {
+		n := 0
+		for j := 1; j < len(c); j++ {
+			if c[j] != c[j-1] {
+				n++
+			}
+		}
+		return us * float64(n)
+	}
+}
+
 func TestCalibrateSwitchPenalty(t *testing.T) {
 	// Every change between 1 and N along the plan costs 40 µs (the data
 	// changes cores, the helper parks and wakes). The per-node best
 	// (N,1,N,1,1) pays two: 480 µs; all on N 465, all on one 500; the
 	// fastest, N,N,N,1,1 (445), is the plan of a 30 µs penalty.
 	f := &fakeMeasure{t1: []float64{100, 100, 100, 100, 100}, tn: []float64{50, 105, 50, 130, 130},
-		extra: func(c []int) float64 {
-			n := 0
-			for j := 1; j < len(c); j++ {
-				if c[j] != c[j-1] {
-					n++
-				}
-			}
-			return 40 * float64(n)
-		}}
+		extra: switchCost(40)}
 	r, err := calibrate([]int{2, 2, 2, 2, 2}, 2, 1, f.measure)
 	if err != nil {
 		t.Fatal(err)
@@ -123,15 +129,7 @@ func TestCalibrateAllOnN(t *testing.T) {
 	// the fastest plan, and one the per-node plans cannot give (they keep
 	// the cost model's 1s).
 	f := &fakeMeasure{t1: []float64{100, 10, 100}, tn: []float64{55, 9, 55},
-		extra: func(c []int) float64 {
-			n := 0
-			for j := 1; j < len(c); j++ {
-				if c[j] != c[j-1] {
-					n++
-				}
-			}
-			return 40 * float64(n)
-		}}
+		extra: switchCost(40)}
 	r, err := calibrate([]int{2, 1, 2}, 2, 1, f.measure)
 	if err != nil {
 		t.Fatal(err)
