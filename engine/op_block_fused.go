@@ -172,11 +172,14 @@ func newBlockKernel(dw *convKernel, dwW, dwB []float32) *blockKernel {
 }
 
 // bufFloats is the floats of one goroutine's buffers: e's rows (hlMax per
-// channel), their phases, d's rows.
+// channel), one channel's phases (the strips split a channel at a time),
+// d's rows.
 func (k *blockKernel) bufFloats() (e, p, d int) {
 	e = k.ce * k.hlMax * k.w
-	if k.phases {
-		p = e
+	if k.phases { // one channel's phases at a time (strip)
+		for i := range k.strips {
+			p = max(p, 4*k.strips[i].d1.hw)
+		}
 	}
 	return e, p, k.ce * k.rows * k.ow
 }

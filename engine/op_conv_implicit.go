@@ -253,7 +253,7 @@ func fillPlanes(x *exec, pp *paddedPlane, base, src []float32, cg int) {
 		threads = 1
 	}
 	if threads == 1 || cg >= chunksPerThread*threads {
-		parallelFor(cg, threads, func(lo, hi int) {
+		fillChannels(x, len(base), cg, func(lo, hi int) {
 			for c := lo; c < hi; c++ {
 				plane := base[c*pp.planeSz : (c+1)*pp.planeSz]
 				pp.clearPad(plane)
