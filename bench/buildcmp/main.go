@@ -1,7 +1,7 @@
 // Command buildcmp compares models with their original for
 // bench/build_host.sh, in the build's own terms:
 //
-//	buildcmp time [-threads 1] [-runs 15] [-rounds 4] ORIGINAL.onnx MODEL.onnx...
+//	buildcmp time [-threads 1] [-runs 15] [-rounds 4] [-shape x=1,3,48,192] ORIGINAL.onnx MODEL.onnx...
 //
 // times every model interleaved with the others (build.Interleaved, the
 // original first) and prints one JSON line per model: the median over
@@ -24,6 +24,8 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/edgeprune/edgeprune/build"
 	"github.com/edgeprune/edgeprune/dataset"
@@ -72,6 +74,8 @@ func timeCmd(args []string) error {
 	threads := fs.Int("threads", 1, "engine threads")
 	runs := fs.Int("runs", 15, "timed runs per timing (at least 0.2 s)")
 	rounds := fs.Int("rounds", 4, "interleaved rounds")
+	var shapes shapeFlags
+	fs.Var(&shapes, "shape", "NAME=D0,D1,...: an input's shape (repeatable; for dynamic dims)")
 	fs.Parse(args)
 	ms, err := readModels(fs.Args())
 	if err != nil {
@@ -79,7 +83,7 @@ func timeCmd(args []string) error {
 	}
 	var progs []*engine.Program
 	for i, m := range ms {
-		p, err := engine.Compile(m, engine.WithThreads(*threads))
+		p, err := engine.Compile(m, append([]engine.Option{engine.WithThreads(*threads)}, shapes...)...)
 		if err != nil {
 			return fmt.Errorf("%s: %w", fs.Arg(i), err)
 		}
@@ -93,6 +97,28 @@ func timeCmd(args []string) error {
 	for i := range progs {
 		enc.Encode(map[string]any{"model": fs.Arg(i), "p50_ms": float64(d.Times[i]) / 1e6, "ratio": d.Ratios[i]})
 	}
+	return nil
+}
+
+// shapeFlags are -shape NAME=D0,D1,... flags as engine options.
+type shapeFlags []engine.Option
+
+func (s *shapeFlags) String() string { return fmt.Sprint(len(*s), " shapes") }
+
+func (s *shapeFlags) Set(v string) error {
+	name, dims, ok := strings.Cut(v, "=")
+	if !ok || name == "" {
+		return fmt.Errorf("%q: want NAME=D0,D1,...", v)
+	}
+	var ds []int
+	for _, d := range strings.Split(dims, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(d))
+		if err != nil || n < 1 {
+			return fmt.Errorf("%q: dimension %q is not a positive integer", v, d)
+		}
+		ds = append(ds, n)
+	}
+	*s = append(*s, engine.WithInputShape(name, ds...))
 	return nil
 }
 
