@@ -505,7 +505,13 @@ A NaN or Inf loss stops training, says at which step, and writes nothing.`,
 				fmt.Fprintf(c.stderr, "val acc before: %.2f%%\n", 100*acc)
 			}
 			if recal {
-				n, err := train.RecalibrateBN(ctx, m, d.train, batches, f.batch, f.seed)
+				// a model with dynamic input dims (PP-OCR's x [?,3,?,?]) is
+				// compiled at the data's sample shape, as for training
+				dyn, err := sampleShapes(m, d.train, f.batch)
+				if err != nil {
+					return err
+				}
+				n, err := train.RecalibrateBN(ctx, m, d.train, batches, f.batch, f.seed, dyn...)
 				if err != nil {
 					return err
 				}

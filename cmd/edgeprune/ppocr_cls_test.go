@@ -253,3 +253,39 @@ func TestPPOCRClsBuild(t *testing.T) {
 // ppocrBuildRecipe is the fine-tuning TestPPOCRClsBuild and docs/benchmarks.md use.
 var ppocrBuildRecipe = []string{"--finetune-epochs", "6", "--train-batch", "64", "--lr", "0.02", "--momentum", "0.9",
 	"--weight-decay", "0", "--schedule", "cosine", "--bn", "train", "--threads", "2"}
+
+// TestPPOCRClsRecalibrateBN: finetune --recalibrate-bn alone on a model
+// whose input has dynamic dims (x [?,3,?,?]) compiles it at the data's
+// sample shape, as training does (it failed with "kernel [2 2] larger than
+// padded input [1 1]": the dynamic dims taken as 1), and changes running
+// statistics.
+func TestPPOCRClsRecalibrateBN(t *testing.T) {
+	model := testmodels.OCR(t, "cls")
+	trainDir := testmodels.SharedData(t, "textlines/train")
+	out := filepath.Join(t.TempDir(), "bn.onnx")
+	code, stdout, stderr := runCLI(t, "finetune", model, "-o", out, "--data", trainDir, "--preset", "ppocr-cls",
+		"--recalibrate-bn", "--batches", "1", "--batch", "8", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rep finetuneJSON
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.BNRecal == nil || rep.BNRecal.Batches != 1 || rep.BNRecal.Statistics == 0 || rep.Tune != nil {
+		t.Fatalf("report %s", stdout)
+	}
+	a, b := readParams(t, model), readParams(t, out)
+	changed := 0
+	for id, w := range a {
+		for i := range w {
+			if w[i] != b[id][i] {
+				changed++
+				break
+			}
+		}
+	}
+	if changed == 0 {
+		t.Errorf("no tensor changed; %d statistics reported", rep.BNRecal.Statistics)
+	}
+}
