@@ -64,7 +64,8 @@ profile's budgets:
      best, then NetAdapt-style growth
      from the best; measured here, a candidate between budget × margin and
      the budget is timed to 8 rounds and fits when the 90% upper bound of
-     its median ratio is within the budget; the same choice found again by
+     its median ratio is within the budget (when only the bound is over, it
+     is timed to 16 and judged again); the same choice found again by
      another family is judged by that bound again, not by its 8 rounds'
      median against the margin) are each fine-tuned briefly
      (--probe-fraction of --train) and scored on the calibration samples; the lowest
