@@ -17,7 +17,8 @@
 #      latency_ms=R·100% (so the build must be measured, inside the build,
 #      at most as slow as the uniform model: the profile's margin, then the
 #      near-budget rule) --budget accuracy=1 (never binding: the comparison
-#      is the point) --data DATA --calib-images CALIB --verify-images VERIFY.
+#      is the point; for fidelity, a profile extending PROFILE whose accuracy
+#      budget is fidelity, value 1) --data DATA --calib-images CALIB --verify-images VERIFY.
 # (For fidelity, the "top1" fields of results.jsonl hold the damage.)
 # Then ONE interleaved timing run of the original, every uniform model and
 # every build (the table's ratios), and top-1 of each on the samples of DATA
@@ -77,6 +78,16 @@ if [ "$data" = textlines ]; then
 	data=$fid/all
 	verify=128
 	extra+=(--preset imagenet)
+	# a fidelity budget: the folder's class names are not the model's task,
+	# so the build must not rank candidates by them (build.go)
+	cat >"$out/fid.yaml" <<-YAML
+		schema: edgeprune/profile/v1
+		name: build-vs-uniform-fidelity
+		extends: $prof
+		budgets:
+		  accuracy: {metric: fidelity, goal: max-degradation, value: 1}
+	YAML
+	prof=$out/fid.yaml
 	top1() { "${low[@]}" "$out/buildcmp" fidelity -data "$fid/verify" -preset imagenet "$model" "$1" | tail -1 | python3 -c 'import json,sys;print(json.load(sys.stdin)["damage"])'; }
 else
 	kind=top1

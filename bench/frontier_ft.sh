@@ -52,7 +52,12 @@ ft() { # MODEL SEED
 	local o=${1%.onnx}.e$epochs.s$2.ft.onnx
 	[ -f "$o" ] || chrt -i 0 "$ep" finetune "$1" -o "$o" --data "$shared/data/mnist_train.npz" --epochs "$epochs" --batch 128 \
 		--lr 0.1 --schedule onecycle --weight-decay 1e-4 --bn train --seed "$2" --threads 1 >"$o.log" 2>&1
-	echo "{\"model\":\"$1\",\"seed\":$2,\"top1\":$(chrt -i 0 "$ep" eval "$o" --data "$shared/data/mnist_test.npz" --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["top1"])')}"
+	local t
+	t=$(chrt -i 0 "$ep" eval "$o" --data "$shared/data/mnist_test.npz" --json | python3 -c 'import json,sys;print(json.load(sys.stdin)["top1"])') || {
+		echo "$o: fine-tune or eval failed (see $o.log)" >&2
+		return 1
+	}
+	echo "{\"model\":\"$1\",\"seed\":$2,\"top1\":$t}"
 }
 export -f ft
 export ep epochs shared
