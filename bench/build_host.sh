@@ -61,21 +61,9 @@ ep="$out/edgeprune"
 cmp="$out/buildcmp"
 
 fid="$out/fid"
-if [ ! -d "$fid/verify/x" ]; then
-	mkdir -p "$fid/all/x" "$fid/verify/x"
-	i=0
-	for c in 0 1; do
-		for f in $(ls "$shared/data/textlines/train/$c" | head -64); do cp "$shared/data/textlines/train/$c/$f" "$fid/all/x/a$(printf %03d $i).png"; i=$((i + 1)); done
-	done
-	i=0
-	for c in 0 1; do
-		for f in $(ls "$shared/data/textlines/train/$c" | sed -n 65,128p); do
-			cp "$shared/data/textlines/train/$c/$f" "$fid/all/x/b$(printf %03d $i).png"
-			cp "$shared/data/textlines/train/$c/$f" "$fid/verify/x/b$(printf %03d $i).png"
-			i=$((i + 1))
-		done
-	done
-fi
+# shellcheck source=bench/textline_crops.sh
+. bench/textline_crops.sh
+textline_crops "$shared" "$fid"
 # A fidelity budget that never binds (1: the comparison with uniform pruning
 # is the point) and a RAM budget that does not bind either (300 MB: the row
 # shows the measured peak RSS against it).

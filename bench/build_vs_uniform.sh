@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Build against uniform structured pruning at EQUAL measured latency, one-shot
-# (no fine-tuning on either side; docs/profiles.md, "Build against uniform at
-# equal measured latency"):
+# (no fine-tuning on either side) or fine-tuned alike with TRAIN
+# (docs/profiles.md, "Session 13"):
 #   [SHARED=../shared] [LEVELS="0.5 0.7"] [CALIB=256] [VERIFY=2000] [UROUND=8] \
-#   [SHAPE=x=1,3,48,192] [BUILD_ARGS=...] bench/build_vs_uniform.sh PROFILE OUT MODEL.onnx DATA.npz|textlines
+#   [SHAPE=x=1,3,48,192] [BUILD_ARGS=...] [TRAIN=... EPOCHS=1 BATCH=64 TRAIN_ARGS=...] bench/build_vs_uniform.sh PROFILE OUT MODEL.onnx DATA.npz|textlines
 # For each uniform sparsity S in LEVELS:
 #   1. uniform: prune --structured --sparsity S --scope layer --round-to UROUND;
 #      a model with BatchNormalization nodes then has its statistics
@@ -26,6 +26,11 @@
 # choice or by the uniform model's BatchNorm statistics). Builds and timings
 # run through $BENCH_RUN (default bench/priority-run); pruning and scoring at
 # SCHED_IDLE (chrt -i 0).
+# TRAIN=DATA fine-tunes both sides alike instead of one-shot: the build gets
+# --train TRAIN --finetune-epochs EPOCHS (1) --train-batch BATCH (64)
+# TRAIN_ARGS (e.g. "--preset ppocr-cls --lr 0.02 --momentum 0.9 --schedule
+# cosine --bn train --seed 1"), each uniform model `finetune --data TRAIN
+# --epochs EPOCHS --batch BATCH TRAIN_ARGS`; both are then scored.
 # DATA "textlines" scores fidelity to the original instead (for the
 # torchvision models: no labels for them here): as bench/build_host.sh, the
 # first 64 + 64 lines of each class of $SHARED/data/textlines/train
@@ -34,7 +39,7 @@
 # metric build chooses from the original's outputs: lower is better).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ $# -eq 4 ] || { sed -n 2,27p "$0" >&2; exit 2; }
+[ $# -eq 4 ] || { sed -n 2,39p "$0" >&2; exit 2; }
 prof=$(realpath "$1")
 out=$2
 model=$(realpath "$3")
@@ -47,6 +52,8 @@ extra=(${BUILD_ARGS:-})
 lock=${BENCH_RUN:-bench/priority-run}
 low=(chrt -i 0)
 shape=() tshape=()
+train_build=() # TRAIN: fine-tune both sides alike (see above)
+[ -z "${TRAIN:-}" ] || train_build=(--train "$TRAIN" --finetune-epochs "${EPOCHS:-1}" --train-batch "${BATCH:-64}" ${TRAIN_ARGS:-})
 if [ -n "${SHAPE:-}" ]; then shape=(--shape "$SHAPE"); tshape=(-shape "$SHAPE"); fi
 mkdir -p "$out"
 go build -o "$out/edgeprune" ./cmd/edgeprune
@@ -61,20 +68,9 @@ if [ "$data" = textlines ]; then
 	# fidelity: quality is the damage (lower is better)
 	kind=damage
 	fid=$out/fid
-	mkdir -p "$fid/all/x" "$fid/verify/x"
-	shared=$(realpath "${SHARED:-../shared}")
-	i=0
-	for c in 0 1; do
-		for f in $(ls "$shared/data/textlines/train/$c" | head -64); do cp "$shared/data/textlines/train/$c/$f" "$fid/all/x/a$(printf %03d $i).png"; i=$((i + 1)); done
-	done
-	i=0
-	for c in 0 1; do
-		for f in $(ls "$shared/data/textlines/train/$c" | sed -n 65,128p); do
-			cp "$shared/data/textlines/train/$c/$f" "$fid/all/x/b$(printf %03d $i).png"
-			cp "$shared/data/textlines/train/$c/$f" "$fid/verify/x/b$(printf %03d $i).png"
-			i=$((i + 1))
-		done
-	done
+	# shellcheck source=bench/textline_crops.sh
+	. bench/textline_crops.sh
+	textline_crops "$(realpath "${SHARED:-../shared}")" "$fid"
 	data=$fid/all
 	verify=128
 	extra+=(--preset imagenet)
@@ -123,7 +119,7 @@ for s in "${levels[@]}"; do
 	start=$(date +%s)
 	set +e
 	"$lock" "$ep" build "$model" --profile "$prof" --budget "latency_ms=$pct%" --budget accuracy=1 \
-		--data "$data" --calib-images "$calib" --verify-images "$verify" "${shape[@]}" "${extra[@]}" -o "$d" >"$d.out" 2>"$d.log"
+		--data "$data" --calib-images "$calib" --verify-images "$verify" "${shape[@]}" "${extra[@]}" "${train_build[@]}" -o "$d" >"$d.out" 2>"$d.log"
 	code=$?
 	set -e
 	echo "-- build at uniform $s's ratio ($pct%): exit $code, $(($(date +%s) - start)) s; load $(load)"
@@ -139,7 +135,12 @@ for s in "${levels[@]}"; do
 	d=$out/$name-build-$s
 	btop=null
 	[ ! -f "$d/model.onnx" ] || btop=$(top1 "$d/model.onnx")
-	python3 - "$out/all.time" "$out/uniform.time" "$u" "$d" "$s" "$dtop" "$(top1 "$u")" "$btop" >>"$res" <<-'EOF'
+	scored=$u
+	if [ ${#train_build[@]} -gt 0 ]; then # the uniform model fine-tuned as the build's
+		scored=$u.ft.onnx
+		"${low[@]}" "$ep" finetune "$u" -o "$scored" --data "$TRAIN" --epochs "${EPOCHS:-1}" --batch "${BATCH:-64}" ${TRAIN_ARGS:-} >"$u.ft.log" 2>&1
+	fi
+	python3 - "$out/all.time" "$out/uniform.time" "$u" "$d" "$s" "$dtop" "$(top1 "$scored")" "$btop" >>"$res" <<-'EOF'
 		import json, os, sys
 		A = {j['model']: j for j in map(json.loads, open(sys.argv[1]))}
 		U = {j['model']: j for j in map(json.loads, open(sys.argv[2]))}
