@@ -20,8 +20,9 @@ const RSSProbeEnv = "EDGEPRUNE_RSS_PROBE"
 // resident set (VmHWM, which a child does not inherit), and every run's
 // figure. The children run with GOGC=100, no GOMEMLIMIT and no GODEBUG,
 // whatever this process has, so that the collector's pacing is the one the
-// memory model is fitted to.
-func ProbePeakRSS(ctx context.Context, bin, path string, threads, runs int) (RSSPoint, []float64, error) {
+// memory model is fitted to. args are added to the child's command line
+// (--rss-shape NAME=D0,D1,... for a model with dynamic input dims).
+func ProbePeakRSS(ctx context.Context, bin, path string, threads, runs int, args ...string) (RSSPoint, []float64, error) {
 	var env []string
 	for _, e := range os.Environ() {
 		if !strings.HasPrefix(e, "GOGC=") && !strings.HasPrefix(e, "GOMEMLIMIT=") && !strings.HasPrefix(e, "GODEBUG=") {
@@ -32,7 +33,7 @@ func ProbePeakRSS(ctx context.Context, bin, path string, threads, runs int) (RSS
 	var pt RSSPoint
 	var mbs []float64
 	for range max(runs, 1) {
-		cmd := exec.CommandContext(ctx, bin, "calibrate", "--rss-probe", path, "--threads", fmt.Sprint(threads))
+		cmd := exec.CommandContext(ctx, bin, append([]string{"calibrate", "--rss-probe", path, "--threads", fmt.Sprint(threads)}, args...)...)
 		cmd.Env = env
 		b, err := cmd.Output()
 		if err != nil {

@@ -162,7 +162,7 @@ reached and the gap; nothing is written).`,
 			}
 			if opts.Measure && canMeasureRSS() == nil {
 				opts.PeakRSS = func(ctx context.Context, m *onnxio.Model) (float64, error) {
-					return modelPeakRSS(ctx, m, p.Run.Threads)
+					return modelPeakRSS(ctx, m, p.Run.Threads, shapeSpecs)
 				}
 			}
 			if tf.data != "" {
@@ -407,8 +407,9 @@ func writeBuild(ctx interface{ Err() error }, out string, r *build.Result) error
 }
 
 // modelPeakRSS writes m to a temporary file and measures the peak resident
-// set of a child process running it once (calibrate's measureRSS).
-func modelPeakRSS(ctx context.Context, m *onnxio.Model, threads int) (float64, error) {
+// set of a child process running it once (calibrate's measureRSS), its
+// dynamic input dims fixed by shapes (--shape's specs).
+func modelPeakRSS(ctx context.Context, m *onnxio.Model, threads int, shapes []string) (float64, error) {
 	f, err := os.CreateTemp("", "edgeprune-rss-*.onnx")
 	if err != nil {
 		return 0, err
@@ -421,5 +422,5 @@ func modelPeakRSS(ctx context.Context, m *onnxio.Model, threads int) (float64, e
 	if err := f.Close(); err != nil {
 		return 0, err
 	}
-	return measureRSS(ctx, f.Name(), threads)
+	return measureRSS(ctx, f.Name(), threads, shapes)
 }

@@ -25,6 +25,7 @@ func newCalibrateCmd(c *cli) *cobra.Command {
 		sparseVariants        int
 		rounds                int
 		rssProbePath          string
+		rssShapes             []string
 		saveTimings           string
 		writeVariants         string
 		ortValidate           []string
@@ -76,7 +77,7 @@ adds per node (profiler_us); bench/ort_profile.sh runs it all.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if rssProbePath != "" {
-				return rssProbe(c, cmd.Context(), rssProbePath, threads)
+				return rssProbe(c, cmd.Context(), rssProbePath, threads, rssShapes)
 			}
 			if profPath == "" {
 				return usagef("--profile is required: the device profile to calibrate")
@@ -158,7 +159,7 @@ adds per node (profiler_us); bench/ort_profile.sh runs it all.`,
 						th = p.Run.Threads
 					}
 					opts.PeakRSS = func(ctx context.Context, m *onnxio.Model) (float64, error) {
-						return modelPeakRSS(ctx, m, th)
+						return modelPeakRSS(ctx, m, th, nil)
 					}
 				}
 				timings, err = build.Measure(ctx, p, models, opts)
@@ -202,6 +203,8 @@ adds per node (profiler_us); bench/ort_profile.sh runs it all.`,
 	cmd.Flags().IntVar(&runs, "runs", 10, "timed runs per measurement (after 3 warm-ups)")
 	cmd.Flags().StringVar(&rssProbePath, "rss-probe", "", "internal: run MODEL once and print its peak resident memory (calibrate's child process)")
 	cmd.Flags().MarkHidden("rss-probe")
+	cmd.Flags().StringArrayVar(&rssShapes, "rss-shape", nil, "internal: with --rss-probe, NAME=D0,D1,... an input's shape (dynamic dims)")
+	cmd.Flags().MarkHidden("rss-shape")
 	cmd.Flags().IntVar(&rounds, "rounds", 4, "split each variant's runs into rounds, all variants of a model timed once per round (a machine whose speed drifts then shifts them alike)")
 	cmd.Flags().IntVar(&fitVariants, "fit-variants", 8, "random structured variants per model timed for the fit, beside the uniform widths (another random stream than the validation variants)")
 	cmd.Flags().IntVar(&sparseVariants, "sparse-variants", 4, "random sparse variants per model (every weight layer magnitude-pruned at 75–97% on a random structured choice) timed to fit the sparse op class, and as many again to validate it; 0: none (the class keeps its default efficiency)")
@@ -389,8 +392,9 @@ const rssRuns = 3
 
 // measureRSS runs the model at path in child processes of this binary and
 // returns their median peak resident set in MB (build.ProbePeakRSS). An
-// error where the OS does not tell.
-func measureRSS(ctx context.Context, path string, threads int) (float64, error) {
+// error where the OS does not tell. shapes (NAME=D0,D1,..., as --shape
+// takes them) fix dynamic input dims in the children.
+func measureRSS(ctx context.Context, path string, threads int, shapes []string) (float64, error) {
 	if err := canMeasureRSS(); err != nil {
 		return 0, err
 	}
@@ -398,7 +402,11 @@ func measureRSS(ctx context.Context, path string, threads int) (float64, error) 
 	if err != nil {
 		return 0, err
 	}
-	pt, _, err := build.ProbePeakRSS(ctx, self, path, threads, rssRuns)
+	var args []string
+	for _, s := range shapes {
+		args = append(args, "--rss-shape", s)
+	}
+	pt, _, err := build.ProbePeakRSS(ctx, self, path, threads, rssRuns, args...)
 	return pt.PeakRSSMB, err
 }
 
@@ -432,13 +440,22 @@ var selfExec = sync.OnceValue(func() error {
 })
 
 // rssProbe reads, compiles and runs the model once and prints its
-// build.RSSPoint (the hidden --rss-probe of measureRSS).
-func rssProbe(c *cli, ctx context.Context, path string, threads int) error {
+// build.RSSPoint (the hidden --rss-probe of measureRSS), at the input
+// shapes given (--rss-shape: a model with dynamic input dims).
+func rssProbe(c *cli, ctx context.Context, path string, threads int, shapeSpecs []string) error {
 	m, err := readModel(ctx, path)
 	if err != nil {
 		return err
 	}
-	p, err := engine.Compile(m, engine.WithThreads(max(threads, 1)))
+	shapes, err := parseShapes(shapeSpecs)
+	if err != nil {
+		return err
+	}
+	opts := []engine.Option{engine.WithThreads(max(threads, 1))}
+	for _, s := range shapes {
+		opts = append(opts, engine.WithInputShape(s.Name, s.Dims...))
+	}
+	p, err := engine.Compile(m, opts...)
 	if err != nil {
 		return err
 	}

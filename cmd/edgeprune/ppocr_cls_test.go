@@ -289,3 +289,25 @@ func TestPPOCRClsRecalibrateBN(t *testing.T) {
 		t.Errorf("no tensor changed; %d statistics reported", rep.BNRecal.Statistics)
 	}
 }
+
+// TestPPOCRClsRSSProbeShape: the child process that measures a built
+// model's peak resident set (calibrate --rss-probe) compiles a model with
+// dynamic input dims at the shapes build was given (--rss-shape); without
+// them it cannot run PP-OCR's x [?,3,?,?] (every PP-OCR build warned "peak
+// RSS not measured").
+func TestPPOCRClsRSSProbeShape(t *testing.T) {
+	model := testmodels.OCR(t, "cls")
+	if code, _, _ := runCLI(t, "calibrate", "--rss-probe", model); code == 0 {
+		t.Errorf("--rss-probe without the input's shape ran a model whose input dims are dynamic")
+	}
+	code, stdout, stderr := runCLI(t, "calibrate", "--rss-probe", model, "--rss-shape", "x=1,3,48,192")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var pt struct {
+		PeakRSSMB float64 `json:"peak_rss_mb"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &pt); err != nil || pt.PeakRSSMB <= 0 {
+		t.Fatalf("--rss-probe printed %q (%v)", stdout, err)
+	}
+}
