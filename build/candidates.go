@@ -414,6 +414,10 @@ func (s *candidateSearch) run(ctx context.Context, solved *evaluated) (*evaluate
 		best = 0
 		sel.Why = "the only candidate: " + cs[0].Name
 	} else {
+		var err error
+		if best, err = s.confirm(cs, best); err != nil {
+			return nil, nil, err
+		}
 		var lost []string
 		for i, c := range cs {
 			if i != best && c.Excluded == "" {
@@ -427,6 +431,56 @@ func (s *candidateSearch) run(ctx context.Context, solved *evaluated) (*evaluate
 		sel.Candidates = append(sel.Candidates, c.Candidate)
 	}
 	return cs[best].e, sel, nil
+}
+
+// confirm times the best candidate again before it is kept (and
+// fine-tuned in full): one accepted on its first timing, under budget ×
+// margin, is timed to nearLimitRounds rounds in all and judged by the
+// near-budget rule (fitsMeasured). One that fails is excluded and the
+// next best scored candidate confirmed in turn. A first timing can read
+// low (PP-OCR cls, session 13: 0.449 of the original's in the search,
+// 0.524–0.531 over 8–12 rounds after the fine-tune, so the build exited 3
+// over a 0.523 budget). When none is confirmed the best stays, and the
+// verification reports the gap. Not measuring: best as it is.
+func (s *candidateSearch) confirm(cs []candidate, best int) (int, error) {
+	if s.measure == nil || s.more == nil || s.budget <= 0 {
+		return best, nil
+	}
+	first := best
+	for best >= 0 {
+		c := &cs[best]
+		k := s.key(c.Choice)
+		mm := s.timed[k]
+		n := len(mm.ratioRounds)
+		if n >= nearLimitRounds {
+			return best, nil // judged near the budget on these rounds already
+		}
+		if err := s.more(c.e.m, &mm, nearLimitRounds-n); err != nil {
+			return -1, err
+		}
+		fit, mm, err := s.fitsMeasured(c.e, mm)
+		if err != nil {
+			return -1, err
+		}
+		s.timed[k] = mm
+		c.MeasuredMS, c.MeasuredRatio, c.MeasuredRounds = mm.MeasuredMS, mm.MeasuredRatio, len(mm.ratioRounds)
+		c.MeasuredRatioUpper = medianUpperBound(mm.ratioRounds, medianConfidence)
+		if fit {
+			s.logf("      confirmed %s: measured %s over %d rounds", c.Name, s.lim.format(s.lim.measured(mm)), len(mm.ratioRounds))
+			return best, nil
+		}
+		c.Excluded = "latency not confirmed: " + s.missNote(mm)
+		s.logf("      candidate %s: %s", c.Name, c.Excluded)
+		best = -1
+		for i := range cs {
+			if cs[i].Excluded == "" && cs[i].Loss != nil && (best < 0 || better(cs[i].Candidate, cs[best].Candidate)) {
+				best = i
+			}
+		}
+	}
+	cs[first].Excluded = ""
+	s.logf("      no candidate's latency was confirmed within the budget: keeping %s for the verification to judge", cs[first].Name)
+	return first, nil
 }
 
 // rank scores the candidates (the first, the solver's, excluded when it

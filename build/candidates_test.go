@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -253,5 +254,88 @@ func TestMedianUpperBound(t *testing.T) {
 	}
 	if got := medianUpperBound([]float64{.3, .1, .2, .4}, .9); got != .4 {
 		t.Errorf("4 rounds at 0.9: %g, want the largest 0.4", got)
+	}
+}
+
+// TestConfirmWinner: the best candidate, accepted on a first timing under
+// budget × margin, is timed to nearLimitRounds rounds before it is kept;
+// when the pooled rounds put it over the budget it is excluded and the
+// next best is confirmed instead; one already timed to 8 rounds is kept
+// as judged; when none is confirmed the best stays.
+func TestConfirmWinner(t *testing.T) {
+	m, err := onnxio.ReadFile("../testdata/demo/demonet.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := NewSpace(m, []float64{1, .75, .5, .25}, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss := func(x float64) *float64 { return &x }
+	for _, tc := range []struct {
+		name string
+		more map[int][]float64 // the next 4 rounds of each candidate
+		want int
+		excl []int // excluded after
+	}{
+		{"best confirmed", map[int][]float64{0: {.44, .45, .43, .44}}, 0, nil},
+		{"best read low at first", map[int][]float64{0: {.53, .54, .52, .53}, 1: {.45, .44, .46, .45}}, 1, []int{0}},
+		{"none confirmed", map[int][]float64{0: {.53, .54, .52, .53}, 1: {.55, .56, .54, .55}, 2: {.6, .6, .6, .6}}, 0, []int{1, 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &candidateSearch{ev: &evaluator{space: sp}, target: budgets{latency: 1, margin: .9},
+				lim: latencyLimit{budget: .5, fraction: true}, limit: .45, budget: .5, logf: t.Logf, timed: map[string]Metrics{}}
+			s.measure = func(*onnxio.Model) (Metrics, error) { t.Fatal("measured afresh"); return Metrics{}, nil }
+			var cs []candidate
+			byModel := map[*onnxio.Model]int{}
+			for i := range 3 {
+				e := &evaluated{choice: sp.Uniform(i), m: &onnxio.Model{}}
+				byModel[e.m] = i
+				first := Metrics{ratioRounds: []float64{.43, .42, .44, .43}, MeasuredRatio: .43}
+				s.timed[s.key(e.choice)] = first
+				c := s.candidate(fmt.Sprint(i), e, first)
+				c.Loss = loss(float64(i)) // 0 is the best, then 1, then 2
+				cs = append(cs, c)
+			}
+			calls := 0
+			s.more = func(mod *onnxio.Model, met *Metrics, rounds int) error {
+				calls++
+				i := byModel[mod]
+				if rounds != nearLimitRounds-4 && rounds != nearLimitMaxRounds-nearLimitRounds {
+					t.Errorf("candidate %d timed %d rounds more", i, rounds)
+				}
+				rs := tc.more[i]
+				if len(met.ratioRounds) >= nearLimitRounds { // a second look: the same again
+					rs = append(rs, rs...)
+				}
+				met.ratioRounds = append(met.ratioRounds, rs...)
+				sorted := slices.Sorted(slices.Values(met.ratioRounds))
+				met.MeasuredRatio = medianF(sorted)
+				return nil
+			}
+			got, err := s.confirm(cs, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Errorf("kept %d, want %d", got, tc.want)
+			}
+			for i, c := range cs {
+				if want := slices.Contains(tc.excl, i); (c.Excluded != "") != want {
+					t.Errorf("candidate %d excluded %q, want excluded %v", i, c.Excluded, want)
+				}
+			}
+			if cs[got].MeasuredRounds < nearLimitRounds {
+				t.Errorf("kept candidate timed %d rounds, want ≥ %d", cs[got].MeasuredRounds, nearLimitRounds)
+			}
+			// confirmed once: a second call times nothing more
+			before := calls
+			if _, err := s.confirm(cs, got); err != nil {
+				t.Fatal(err)
+			}
+			if calls != before {
+				t.Errorf("confirming the kept candidate again timed it again")
+			}
+		})
 	}
 }

@@ -67,7 +67,8 @@ profile's budgets:
      its median ratio is within the budget (when only the bound is over, it
      is timed to 16 and judged again); the same choice found again by
      another family is judged by that bound again, not by its 8 rounds'
-     median against the margin) are each fine-tuned briefly
+     median against the margin; the best is timed to 8 rounds before it is
+     kept, and one that then misses gives way to the next best) are each fine-tuned briefly
      (--probe-fraction of --train) and scored on the calibration samples; the lowest
      cross-entropy is kept (build.json "selection" says which were tried);
      with --train, the chosen model is fine-tuned (its structure kept, coded
