@@ -259,11 +259,18 @@ type candidate struct {
 // candidate describes e, named name, with its measured latency from mm.
 func (s *candidateSearch) candidate(name string, e *evaluated, mm Metrics) candidate {
 	c := candidate{Candidate: Candidate{Name: name, Choice: slices.Clone(e.choice), Kept: s.kept(e.choice), Layers: s.layers(e.choice),
-		PredictedMS: e.met.LatencyMS, MeasuredMS: mm.MeasuredMS, MeasuredRatio: mm.MeasuredRatio, MeasuredRounds: len(mm.ratioRounds)}, e: e}
+		PredictedMS: e.met.LatencyMS}, e: e}
+	c.setMeasured(mm)
+	return c
+}
+
+// setMeasured records mm as the candidate's measured latency.
+func (c *Candidate) setMeasured(mm Metrics) {
+	c.MeasuredMS, c.MeasuredRatio, c.MeasuredRounds = mm.MeasuredMS, mm.MeasuredRatio, len(mm.ratioRounds)
+	c.MeasuredRatioUpper = 0
 	if len(mm.ratioRounds) > 0 {
 		c.MeasuredRatioUpper = medianUpperBound(mm.ratioRounds, medianConfidence)
 	}
-	return c
 }
 
 // ladderSteps is the most latency targets each knapsack family tries.
@@ -463,8 +470,7 @@ func (s *candidateSearch) confirm(cs []candidate, best int) (int, error) {
 			return -1, err
 		}
 		s.timed[k] = mm
-		c.MeasuredMS, c.MeasuredRatio, c.MeasuredRounds = mm.MeasuredMS, mm.MeasuredRatio, len(mm.ratioRounds)
-		c.MeasuredRatioUpper = medianUpperBound(mm.ratioRounds, medianConfidence)
+		c.setMeasured(mm)
 		if fit {
 			s.logf("      confirmed %s: measured %s over %d rounds", c.Name, s.lim.format(s.lim.measured(mm)), len(mm.ratioRounds))
 			return best, nil

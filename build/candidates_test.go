@@ -114,16 +114,10 @@ func TestProbeDivergence(t *testing.T) {
 	}
 }
 
-// TestFitsNearBudget: a measured candidate fits on one timing at or under
-// budget × margin; between that and the budget it is timed again to
-// nearLimitRounds rounds in all and fits when the 90% upper bound of its
-// median (the second slowest of 8 rounds) is within the budget: one slow
-// round does not exclude it; with two slow rounds and its median still
-// within the budget it is timed to nearLimitMaxRounds and judged by the
-// 12th smallest of 16 (a second look); over the budget it does not fit
-// and is not timed again. Each choice is timed once (the pooled rounds are
-// kept). The timings are given (a fake timer), so the verdicts are exact.
-func TestFitsNearBudget(t *testing.T) {
+// demonetSpace is the project's demo model and its structured space
+// (keep 1, .75, .5, .25), for the search's tests with a fake timer.
+func demonetSpace(t *testing.T) (*onnxio.Model, *Space) {
+	t.Helper()
 	m, err := onnxio.ReadFile("../testdata/demo/demonet.onnx")
 	if err != nil {
 		t.Fatal(err)
@@ -135,6 +129,28 @@ func TestFitsNearBudget(t *testing.T) {
 	if len(sp.Groups) == 0 {
 		t.Fatal("demonet has no dependency group")
 	}
+	return m, sp
+}
+
+// poolRounds adds a fake timer's per-round ratios to met: its ratio is the
+// median of all its rounds (ms: the ratio × 10).
+func poolRounds(met *Metrics, rs []float64) {
+	met.ratioRounds = append(met.ratioRounds, rs...)
+	met.MeasuredRatio = medianF(slices.Sorted(slices.Values(met.ratioRounds)))
+	met.MeasuredMS = met.MeasuredRatio * 10
+}
+
+// TestFitsNearBudget: a measured candidate fits on one timing at or under
+// budget × margin; between that and the budget it is timed again to
+// nearLimitRounds rounds in all and fits when the 90% upper bound of its
+// median (the second slowest of 8 rounds) is within the budget: one slow
+// round does not exclude it; with two slow rounds and its median still
+// within the budget it is timed to nearLimitMaxRounds and judged by the
+// 12th smallest of 16 (a second look); over the budget it does not fit
+// and is not timed again. Each choice is timed once (the pooled rounds are
+// kept). The timings are given (a fake timer), so the verdicts are exact.
+func TestFitsNearBudget(t *testing.T) {
+	m, sp := demonetSpace(t)
 	type timing struct {
 		first []float64   // per-round ratios of the first timing
 		more  [][]float64 // of each call to more, in turn
@@ -169,17 +185,10 @@ func TestFitsNearBudget(t *testing.T) {
 			var measures, mores int
 			s := &candidateSearch{ev: &evaluator{space: sp}, target: budgets{latency: 1, margin: .9},
 				lim: latencyLimit{budget: .5, fraction: true}, limit: .45, budget: .5, logf: t.Logf}
-			pool := func(met *Metrics, rs []float64) {
-				met.ratioRounds = append(met.ratioRounds, rs...)
-				sorted := slices.Clone(met.ratioRounds)
-				slices.Sort(sorted)
-				met.MeasuredRatio = medianF(sorted)
-				met.MeasuredMS = met.MeasuredRatio * 10
-			}
 			s.measure = func(*onnxio.Model) (Metrics, error) {
 				measures++
 				var met Metrics
-				pool(&met, tc.tm.first)
+				poolRounds(&met, tc.tm.first)
 				return met, nil
 			}
 			if !tc.noMore {
@@ -191,7 +200,7 @@ func TestFitsNearBudget(t *testing.T) {
 					if rounds != want || len(tc.tm.more[mores]) != want {
 						t.Errorf("more call %d timed %d rounds, want %d", mores+1, rounds, want)
 					}
-					pool(met, tc.tm.more[mores])
+					poolRounds(met, tc.tm.more[mores])
 					mores++
 					return nil
 				}
@@ -263,14 +272,7 @@ func TestMedianUpperBound(t *testing.T) {
 // next best is confirmed instead; one already timed to 8 rounds is kept
 // as judged; when none is confirmed the best stays.
 func TestConfirmWinner(t *testing.T) {
-	m, err := onnxio.ReadFile("../testdata/demo/demonet.onnx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sp, err := NewSpace(m, []float64{1, .75, .5, .25}, 1, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, sp := demonetSpace(t)
 	loss := func(x float64) *float64 { return &x }
 	for _, tc := range []struct {
 		name string
@@ -308,9 +310,7 @@ func TestConfirmWinner(t *testing.T) {
 				if len(met.ratioRounds) >= nearLimitRounds { // a second look: the same again
 					rs = append(rs, rs...)
 				}
-				met.ratioRounds = append(met.ratioRounds, rs...)
-				sorted := slices.Sorted(slices.Values(met.ratioRounds))
-				met.MeasuredRatio = medianF(sorted)
+				poolRounds(met, rs)
 				return nil
 			}
 			got, err := s.confirm(cs, 0)
