@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/edgeprune/edgeprune/internal/atomicfile"
 	"gorgonia.org/tensor"
 )
 
@@ -420,6 +421,36 @@ func ReadNPZ(path string) (map[string]*tensor.Dense, error) {
 	}
 	defer f.Close()
 	return decodeNPZ(f, size, path)
+}
+
+// WriteNPZ writes arrays as an uncompressed .npz (numpy.savez: one
+// NAME.npy entry per array, sorted by name), through a temporary file
+// renamed into place. ReadNPZ reads it back.
+func WriteNPZ(path string, arrays map[string]*tensor.Dense) error {
+	f, err := atomicfile.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Abort()
+	zw := zip.NewWriter(f)
+	names := make([]string, 0, len(arrays))
+	for k := range arrays {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: name + ".npy", Method: zip.Store})
+		if err != nil {
+			return err
+		}
+		if err := EncodeNPY(w, arrays[name]); err != nil {
+			return fmt.Errorf("%s: %s: %w", path, name, err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	return f.Commit()
 }
 
 func decodeNPZ(r io.ReaderAt, size int64, path string) (map[string]*tensor.Dense, error) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgeprune/edgeprune/dataset"
 	"github.com/edgeprune/edgeprune/internal/testmodels"
 	"gorgonia.org/tensor"
 )
@@ -27,7 +28,7 @@ func TestBuildFinetune(t *testing.T) {
 	lab := fx["labels"].Data().([]int64)
 	per := len(in) / len(lab)
 	held := filepath.Join(dir, "held.npz")
-	if err := writeNPZ(held, map[string]*tensor.Dense{
+	if err := dataset.WriteNPZ(held, map[string]*tensor.Dense{
 		"input":  tensor.New(tensor.WithShape(32, 1, 28, 28), tensor.WithBacking(append([]float32(nil), in[32*per:]...))),
 		"labels": tensor.New(tensor.WithShape(32), tensor.WithBacking(append([]int64(nil), lab[32:]...)))}); err != nil {
 		t.Fatal(err)

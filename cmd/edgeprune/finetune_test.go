@@ -27,7 +27,7 @@ func fixtureBatch(t *testing.T, name string, edit func([]int64)) (batch string, 
 		edit(labels)
 	}
 	batch = filepath.Join(t.TempDir(), "batch.npz")
-	if err := writeNPZ(batch, map[string]*tensor.Dense{"input": fx["input"],
+	if err := dataset.WriteNPZ(batch, map[string]*tensor.Dense{"input": fx["input"],
 		"labels": tensor.New(tensor.WithShape(len(labels)), tensor.WithBacking(labels))}); err != nil {
 		t.Fatal(err)
 	}
@@ -88,11 +88,11 @@ func TestFinetuneBadInput(t *testing.T) {
 	outOfRange, _ := fixtureBatch(t, "lenet300", func(l []int64) { l[5] = 10 })
 	wrongName := filepath.Join(t.TempDir(), "wrong.npz")
 	fx, _ := dataset.ReadNPZ(good)
-	if err := writeNPZ(wrongName, map[string]*tensor.Dense{"x": fx["input"], "y": fx["input"], "labels": fx["labels"]}); err != nil {
+	if err := dataset.WriteNPZ(wrongName, map[string]*tensor.Dense{"x": fx["input"], "y": fx["input"], "labels": fx["labels"]}); err != nil {
 		t.Fatal(err)
 	}
 	wrongShape := filepath.Join(t.TempDir(), "shape.npz")
-	if err := writeNPZ(wrongShape, map[string]*tensor.Dense{"input": tensor.New(tensor.WithShape(4, 1, 14, 14), tensor.WithBacking(make([]float32, 4*196))),
+	if err := dataset.WriteNPZ(wrongShape, map[string]*tensor.Dense{"input": tensor.New(tensor.WithShape(4, 1, 14, 14), tensor.WithBacking(make([]float32, 4*196))),
 		"labels": tensor.New(tensor.WithShape(4), tensor.WithBacking(make([]int64, 4)))}); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestFinetuneCLI(t *testing.T) {
 	}
 	batch, fx := fixtureBatch(t, "lenet300", nil)
 	unlabelled := filepath.Join(dir, "x.npz")
-	if err := writeNPZ(unlabelled, map[string]*tensor.Dense{"input": fx["input"]}); err != nil {
+	if err := dataset.WriteNPZ(unlabelled, map[string]*tensor.Dense{"input": fx["input"]}); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {

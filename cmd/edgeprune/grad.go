@@ -1,15 +1,12 @@
 package main
 
 import (
-	"archive/zip"
 	"context"
 	"fmt"
 	"math"
-	"sort"
 
 	"github.com/edgeprune/edgeprune/dataset"
 	"github.com/edgeprune/edgeprune/engine"
-	"github.com/edgeprune/edgeprune/internal/atomicfile"
 	"github.com/edgeprune/edgeprune/train"
 	"github.com/spf13/cobra"
 	"gorgonia.org/tensor"
@@ -152,7 +149,7 @@ against another framework's gradients.`,
 					arrays["running/"+id] = tensor.New(tensor.WithShape(len(v)), tensor.WithBacking(append([]float32(nil), v...)))
 				}
 			}
-			if err := writeNPZ(out, arrays); err != nil {
+			if err := dataset.WriteNPZ(out, arrays); err != nil {
 				return err
 			}
 			if asJSON {
@@ -176,32 +173,4 @@ against another framework's gradients.`,
 	fl.StringVar(&f.bn, "bn", "frozen", "BatchNormalization: frozen (running statistics) | train (batch statistics)")
 	fl.BoolVar(&asJSON, "json", false, "print the loss and each gradient's norm as JSON")
 	return cmd
-}
-
-// writeNPZ writes arrays as an uncompressed .npz (numpy.savez), atomically.
-func writeNPZ(path string, arrays map[string]*tensor.Dense) error {
-	f, err := atomicfile.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Abort()
-	zw := zip.NewWriter(f)
-	names := make([]string, 0, len(arrays))
-	for k := range arrays {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: name + ".npy", Method: zip.Store})
-		if err != nil {
-			return err
-		}
-		if err := dataset.EncodeNPY(w, arrays[name]); err != nil {
-			return fmt.Errorf("%s: %s: %w", path, name, err)
-		}
-	}
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	return f.Commit()
 }
