@@ -24,12 +24,11 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"strconv"
-	"strings"
 
 	"github.com/edgeprune/edgeprune/build"
 	"github.com/edgeprune/edgeprune/dataset"
 	"github.com/edgeprune/edgeprune/engine"
+	"github.com/edgeprune/edgeprune/internal/shapespec"
 	"github.com/edgeprune/edgeprune/onnxio"
 	"gorgonia.org/tensor"
 )
@@ -74,8 +73,12 @@ func timeCmd(args []string) error {
 	threads := fs.Int("threads", 1, "engine threads")
 	runs := fs.Int("runs", 15, "timed runs per timing (at least 0.2 s)")
 	rounds := fs.Int("rounds", 4, "interleaved rounds")
-	var shapes shapeFlags
-	fs.Var(&shapes, "shape", "NAME=D0,D1,...: an input's shape (repeatable; for dynamic dims)")
+	var shapes []engine.Option
+	fs.Func("shape", "NAME=D0,D1,...: an input's shape (repeatable; for dynamic dims)", func(v string) error {
+		o, err := shapespec.Option(v)
+		shapes = append(shapes, o)
+		return err
+	})
 	fs.Parse(args)
 	ms, err := readModels(fs.Args())
 	if err != nil {
@@ -97,28 +100,6 @@ func timeCmd(args []string) error {
 	for i := range progs {
 		enc.Encode(map[string]any{"model": fs.Arg(i), "p50_ms": float64(d.Times[i]) / 1e6, "ratio": d.Ratios[i]})
 	}
-	return nil
-}
-
-// shapeFlags are -shape NAME=D0,D1,... flags as engine options.
-type shapeFlags []engine.Option
-
-func (s *shapeFlags) String() string { return fmt.Sprint(len(*s), " shapes") }
-
-func (s *shapeFlags) Set(v string) error {
-	name, dims, ok := strings.Cut(v, "=")
-	if !ok || name == "" {
-		return fmt.Errorf("%q: want NAME=D0,D1,...", v)
-	}
-	var ds []int
-	for _, d := range strings.Split(dims, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(d))
-		if err != nil || n < 1 {
-			return fmt.Errorf("%q: dimension %q is not a positive integer", v, d)
-		}
-		ds = append(ds, n)
-	}
-	*s = append(*s, engine.WithInputShape(name, ds...))
 	return nil
 }
 

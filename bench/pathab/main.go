@@ -17,10 +17,9 @@ import (
 	"math"
 	"os"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/edgeprune/edgeprune/engine"
+	"github.com/edgeprune/edgeprune/internal/shapespec"
 	"github.com/edgeprune/edgeprune/onnxio"
 	"github.com/edgeprune/edgeprune/profile"
 )
@@ -47,19 +46,11 @@ func run(path, shape, fa, fb string, threads, rounds, runs int) error {
 	}
 	opts := []engine.Option{engine.WithThreads(threads)}
 	if shape != "" {
-		name, dims, ok := strings.Cut(shape, "=")
-		if !ok {
-			return fmt.Errorf("-shape %q: want NAME=d,d,...", shape)
+		o, err := shapespec.Option(shape)
+		if err != nil {
+			return fmt.Errorf("-%w", err)
 		}
-		var ds []int
-		for _, d := range strings.Split(dims, ",") {
-			v, err := strconv.Atoi(d)
-			if err != nil {
-				return fmt.Errorf("-shape %q: %w", shape, err)
-			}
-			ds = append(ds, v)
-		}
-		opts = append(opts, engine.WithInputShape(name, ds...))
+		opts = append(opts, o)
 	}
 	var plans []*engine.Program
 	for _, f := range []string{fa, fb} {

@@ -23,12 +23,12 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/edgeprune/edgeprune/engine"
+	"github.com/edgeprune/edgeprune/internal/shapespec"
 	"github.com/edgeprune/edgeprune/onnxio"
 )
 
@@ -46,17 +46,9 @@ func main() {
 	check(err)
 	var shapes []engine.Option
 	for _, a := range flag.Args()[1:] {
-		name, dims, ok := strings.Cut(a, "=")
-		if !ok {
-			check(fmt.Errorf("input shape %q: want NAME=D0,D1,...", a))
-		}
-		var d []int
-		for _, s := range strings.Split(dims, ",") {
-			v, err := strconv.Atoi(s)
-			check(err)
-			d = append(d, v)
-		}
-		shapes = append(shapes, engine.WithInputShape(name, d...))
+		o, err := shapespec.Option(a)
+		check(err)
+		shapes = append(shapes, o)
 	}
 	one, err := engine.Compile(m, append(slices.Clone(shapes), engine.WithThreads(1))...)
 	check(err)

@@ -451,11 +451,7 @@ func rssProbe(c *cli, ctx context.Context, path string, threads int, shapeSpecs 
 	if err != nil {
 		return err
 	}
-	opts := []engine.Option{engine.WithThreads(max(threads, 1))}
-	for _, s := range shapes {
-		opts = append(opts, engine.WithInputShape(s.Name, s.Dims...))
-	}
-	p, err := engine.Compile(m, opts...)
+	p, err := engine.Compile(m, append(shapeOptions(shapes), engine.WithThreads(max(threads, 1)))...)
 	if err != nil {
 		return err
 	}

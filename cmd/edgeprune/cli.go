@@ -41,7 +41,9 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/edgeprune/edgeprune/engine"
 	"github.com/edgeprune/edgeprune/internal/atomicfile"
+	"github.com/edgeprune/edgeprune/internal/shapespec"
 	"github.com/edgeprune/edgeprune/onnxio"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -206,9 +208,6 @@ type inputShape struct {
 	Dims []int
 }
 
-// maxShapeDim bounds each --shape dimension.
-const maxShapeDim = 1 << 20
-
 // addShapeFlag defines --shape NAME=D0,D1,... (repeatable), the spelling of
 // an input's shape in every command; usage says what the shape is for.
 func addShapeFlag(cmd *cobra.Command, p *[]string, usage string) {
@@ -216,23 +215,15 @@ func addShapeFlag(cmd *cobra.Command, p *[]string, usage string) {
 }
 
 // parseShapes parses --shape values: NAME=D0,D1,... with dimensions in
-// [1, 2^20], each name once. Every mistake is a usage error; call it before
+// [1, 2^20] (shapespec.Parse), each name once. Every mistake is a usage error; call it before
 // reading the model, so a bad --shape is exit 2 whatever the model.
 func parseShapes(specs []string) ([]inputShape, error) {
 	var out []inputShape
 	seen := map[string]bool{}
 	for _, s := range specs {
-		name, list, ok := strings.Cut(s, "=")
-		if !ok || name == "" || list == "" {
-			return nil, usagef("--shape %s: want NAME=D0,D1,... (e.g. x=1,3,224,224)", s)
-		}
-		var dims []int
-		for _, f := range strings.Split(list, ",") {
-			d, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || d < 1 || d > maxShapeDim {
-				return nil, usagef("--shape %s: dimension %q must be an integer in [1, %d]", s, f, maxShapeDim)
-			}
-			dims = append(dims, d)
+		name, dims, err := shapespec.Parse(s)
+		if err != nil {
+			return nil, usagef("--shape %s: %v", s, err)
 		}
 		if seen[name] {
 			return nil, usagef("--shape %s: input %q given twice", s, name)
@@ -241,6 +232,15 @@ func parseShapes(specs []string) ([]inputShape, error) {
 		out = append(out, inputShape{s, name, dims})
 	}
 	return out, nil
+}
+
+// shapeOptions are the engine's options for the given shapes.
+func shapeOptions(shapes []inputShape) []engine.Option {
+	var opts []engine.Option
+	for _, s := range shapes {
+		opts = append(opts, engine.WithInputShape(s.Name, s.Dims...))
+	}
+	return opts
 }
 
 // checkShapeInputs refuses (usage error) a --shape whose name is not an

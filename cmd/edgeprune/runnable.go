@@ -29,10 +29,7 @@ func readShaped(ctx context.Context, path, sparseMode string, shapes []string) (
 	if err := requireShapes(m, given, nil); err != nil {
 		return nil, nil, nil, err
 	}
-	for _, s := range given {
-		opts = append(opts, engine.WithInputShape(s.Name, s.Dims...))
-	}
-	return m, given, opts, nil
+	return m, given, append(opts, shapeOptions(given)...), nil
 }
 
 // readRunnable reads MODEL for run, eval and bench: an ONNX file, or an
